@@ -1,0 +1,133 @@
+# nestplan — one readable Makefile. `make help` lists the targets.
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+CC        ?= cc
+PKGS      := libcurl libcrypto yaml-0.1 sqlite3 libxml-2.0 jansson
+DEB_PKGS  := build-essential pkg-config libcurl4-openssl-dev libssl-dev libyaml-dev \
+             libsqlite3-dev libxml2-dev libjansson-dev check libsubunit-dev python3 \
+             ca-certificates
+
+# A fresh machine gets its libraries before the first compile.
+HAVE_LIBS := $(shell pkg-config --exists $(PKGS) check 2>/dev/null && echo yes)
+ifneq ($(HAVE_LIBS),yes)
+ifeq ($(filter deps clean help,$(MAKECMDGOALS)),)
+$(info nestplan: libraries missing, running 'make deps' first)
+$(shell $(MAKE) --no-print-directory deps >&2)
+endif
+endif
+
+ifeq ($(SANITIZE),1)
+BUILD     ?= build/san
+SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD     ?= build
+SANFLAGS  :=
+endif
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+             -Iinclude -Isrc -DNP_VERSION='"$(VERSION)"' -MMD -MP $(SANFLAGS) \
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDFLAGS   += $(SANFLAGS)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+# One object group per module; a module's directory is its architecture box.
+MODULES   := util config state aws plan render apply cli
+$(foreach m,$(MODULES),$(eval $(m)_SRC := $(sort $(wildcard src/$(m)/*.c))))
+$(foreach m,$(MODULES),$(eval $(m)_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$($(m)_SRC))))
+# Generated: the SQL migrations embedded in the binary.
+state_OBJ += $(BUILD)/obj/gen/state_sql.o
+
+# Which modules each unit-test suite links, so a module can be tested alone.
+util_DEPS   := util
+config_DEPS := config util
+state_DEPS  := state util
+aws_DEPS    := aws util
+plan_DEPS   := plan render config util
+render_DEPS := render plan config util
+apply_DEPS  := apply plan render config state aws util
+cli_DEPS    := cli apply plan render config state aws util
+SUITES      := $(patsubst tests/unit/check_%.c,%,$(sort $(wildcard tests/unit/check_*.c)))
+objs_for     = $(foreach d,$($(1)_DEPS),$($(d)_OBJ))
+
+LIB_OBJ   := $(foreach m,$(filter-out cli,$(MODULES)),$($(m)_OBJ))
+BIN       := $(BUILD)/nestplan
+
+.PHONY: all check check-unit check-sim check-integration deps demo install clean help fuzz bench
+all: $(BIN)
+
+$(BIN): $(cli_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/state_sql.c: tools/embed_sql.sh $(sort $(wildcard state/*.sql))
+	@mkdir -p $(dir $@)
+	sh tools/embed_sql.sh $(sort $(wildcard state/*.sql)) > $@
+$(BUILD)/obj/gen/state_sql.o: $(BUILD)/gen/state_sql.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Unit tests: one runner with every suite, and one runner per suite.
+$(BUILD)/tests/obj/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -I$(BUILD)/tests -c -o $@ $<
+$(BUILD)/tests/unit_tests: $(BUILD)/tests/obj/runner.o $(patsubst %,$(BUILD)/tests/obj/check_%.o,$(SUITES)) $(filter-out $(cli_OBJ),$(LIB_OBJ)) $(cli_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out %/main.o,$^) $(CHECK_LIBS) $(LDLIBS)
+$(BUILD)/tests/runner_%.o: tests/unit/runner.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -DNP_ONE_SUITE=check_$*_suite -c -o $@ $<
+.SECONDEXPANSION:
+$(BUILD)/tests/check_%: $(BUILD)/tests/runner_%.o $(BUILD)/tests/obj/check_%.o $$(call objs_for,$$*)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out %/main.o,$^) $(CHECK_LIBS) $(LDLIBS)
+
+check: $(BIN) $(BUILD)/tests/unit_tests
+	@NESTPLAN=$(CURDIR)/$(BIN) UNIT_TESTS=$(CURDIR)/$(BUILD)/tests/unit_tests \
+	  VALGRIND=$(VALGRIND) sh tests/run-all.sh
+
+check-unit: $(BUILD)/tests/unit_tests
+	$(BUILD)/tests/unit_tests
+
+deps:
+	@if pkg-config --exists $(PKGS) check 2>/dev/null && command -v python3 >/dev/null; then \
+	  echo "nestplan: all build dependencies present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS)) >/dev/null; \
+	else \
+	  echo "run as root: apt-get update && apt-get install -y $(DEB_PKGS)"; exit 1; \
+	fi
+
+demo: $(BIN)
+	@NESTPLAN=$(CURDIR)/$(BIN) sh examples/quickstart/demo.sh
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/nestplan
+	install -m 0644 docs/nestplan.1 $(DESTDIR)$(PREFIX)/share/man/man1/nestplan.1
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+	install -m 0644 completion/nestplan.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/nestplan
+	install -m 0644 completion/_nestplan $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_nestplan
+
+clean:
+	rm -rf build
+
+help:
+	@echo "make            build build/nestplan"
+	@echo "make check      build and run every test (SANITIZE=1: ASan+UBSan, VALGRIND=1: memcheck)"
+	@echo "make demo       plan and apply examples/quickstart against the local EC2 simulator"
+	@echo "make deps       install the Debian packages nestplan needs"
+	@echo "make install    PREFIX=/usr/local: binary, man page, completions"
+	@echo "make bench      run the benchmarks in tests/bench"
+	@echo "make fuzz       run each libFuzzer target (FUZZ_SECONDS=60)"
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# The list of suites for the all-in-one runner, from the files present.
+$(BUILD)/tests/obj/runner.o: $(BUILD)/tests/suites.h
+$(BUILD)/tests/suites.h: $(wildcard tests/unit/check_*.c)
+	@mkdir -p $(dir $@)
+	@for s in $(SUITES); do echo "NP_SUITE($$s)"; done > $@

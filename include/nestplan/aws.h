@@ -1,0 +1,73 @@
+/* The AWS transport: credentials, region and endpoint, SigV4, HTTP with
+ * connection reuse, EC2 error documents, classification and retries.
+ * Typed EC2 operations are in ec2.h and sit on np_aws_call(). */
+#ifndef NESTPLAN_AWS_H
+#define NESTPLAN_AWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <libxml/tree.h>
+
+#include "nestplan/buf.h"
+#include "nestplan/error.h"
+
+#define NP_EC2_API_VERSION "2016-11-15"
+
+/* A Query API parameter list, in the order added. */
+struct np_param {
+	char *name;
+	char *value;
+};
+
+struct np_query {
+	struct np_param *v;
+	size_t n, alloc;
+};
+#define NP_QUERY_INIT {NULL, 0, 0}
+
+void np_query_add(struct np_query *q, const char *name, const char *value);
+void np_query_addf(struct np_query *q, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+const char *np_query_get(const struct np_query *q, const char *name);
+void np_query_release(struct np_query *q);
+/* RFC 3986: every byte outside A-Z a-z 0-9 - . _ ~ as %XX, space as %20. */
+void np_query_encode(const struct np_query *q, struct np_buf *out);
+void np_uri_encode(struct np_buf *out, const char *s);
+
+/* Where the client's settings come from; every field optional: NULL falls
+ * back to the AWS conventions (environment, profile, defaults). */
+struct np_aws_options {
+	const char *region;        /* provider.region */
+	const char *profile;       /* provider.profile */
+	const char *endpoint;      /* provider.endpoint */
+	int max_attempts;          /* 0: AWS_MAX_ATTEMPTS, else mode default */
+	int connect_timeout_ms;    /* 0: default */
+	int timeout_ms;            /* 0: default */
+};
+
+struct np_aws;                 /* opaque; safe to share between threads */
+
+int np_aws_new(struct np_aws **out, const struct np_aws_options *opts, struct np_err *err);
+void np_aws_free(struct np_aws *aws);
+const char *np_aws_region(const struct np_aws *aws);
+const char *np_aws_endpoint(const struct np_aws *aws);
+
+/* One EC2 Query call: adds Action and Version, signs, sends, retries what
+ * is retryable, and on HTTP 2xx returns the parsed response document (caller
+ * frees with xmlFreeDoc). On failure err carries cls, http_status, code,
+ * request_id and a message "ACTION: CODE: MESSAGE". DryRunOperation comes
+ * back as -1 with cls NP_ERRC_DRY_RUN_OK. */
+int np_aws_call(struct np_aws *aws, const char *action, const struct np_query *params,
+                xmlDoc **out, struct np_err *err);
+
+/* Counters for benchmarks and tests. */
+struct np_aws_stats {
+	long calls;        /* HTTP requests sent */
+	long retries;
+	long throttled;
+};
+void np_aws_get_stats(struct np_aws *aws, struct np_aws_stats *out);
+
+#endif

@@ -1,0 +1,137 @@
+/* The shared vocabulary: one EC2 instance as the file wants it, as the state
+ * recorded it and as EC2 reports it, and the instance-type catalog. */
+#ifndef NESTPLAN_MODEL_H
+#define NESTPLAN_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Every enum starts with UNSET = 0: in a desired instance, unset means the
+ * attribute is not managed; a zeroed struct is an empty instance. */
+enum np_nv { NP_NV_UNSET = 0, NP_NV_DISABLED, NP_NV_ENABLED };
+enum np_tenancy { NP_TENANCY_UNSET = 0, NP_TENANCY_DEFAULT, NP_TENANCY_DEDICATED, NP_TENANCY_HOST };
+enum np_platform { NP_PLATFORM_UNSET = 0, NP_PLATFORM_LINUX, NP_PLATFORM_WINDOWS };
+enum np_bool { NP_BOOL_UNSET = 0, NP_BOOL_FALSE, NP_BOOL_TRUE };
+enum np_run_state {
+	NP_RUN_UNSET = 0,
+	NP_RUN_PENDING,
+	NP_RUN_RUNNING,
+	NP_RUN_SHUTTING_DOWN,
+	NP_RUN_TERMINATED,
+	NP_RUN_STOPPING,
+	NP_RUN_STOPPED,
+};
+
+/* The tags nestplan puts on instances it launches or adopts. */
+#define NP_TAG_ADDRESS "nestplan:address"
+#define NP_TAG_LINEAGE "nestplan:lineage"
+
+struct np_strv {
+	char **v;
+	size_t n, alloc;
+};
+#define NP_STRV_INIT {NULL, 0, 0}
+
+struct np_tag {
+	char *key;
+	char *value;
+};
+
+struct np_tags {
+	struct np_tag *v;
+	size_t n, alloc;
+};
+#define NP_TAGS_INIT {NULL, 0, 0}
+
+struct np_instance {
+	char *address;            /* "runner[0]", "legacy"; NULL when unknown */
+	char *instance_id;        /* desired: set only to adopt an instance */
+	char *image_id;
+	char *instance_type;
+	char *key_name;
+	char *subnet_id;
+	struct np_strv security_group_ids;
+	bool security_groups_set; /* distinguishes "[]" from unmanaged */
+	char *user_data_sha256;   /* hex SHA-256; the text is never kept here */
+	enum np_platform platform;
+	int core_count;           /* 0: unset */
+	int threads_per_core;     /* 0: unset */
+	enum np_nv nested_virtualization;
+	enum np_tenancy tenancy;
+	char *host_id;
+	char *availability_zone;
+	enum np_bool hibernation;
+	enum np_run_state state;
+	struct np_tags tags;      /* user tags; nestplan:* tags never appear here */
+	bool tags_set;            /* desired: the file manages tags */
+	/* What only EC2 knows (live); recorded too so a state is self-describing. */
+	bool spot;
+	char *client_token;
+	char *lineage;            /* value of the nestplan:lineage tag */
+	char *launch_time;
+};
+
+/* Release every owned field and zero the struct. */
+void np_instance_release(struct np_instance *in);
+/* Deep copy of src into dst (dst is overwritten, not released). */
+void np_instance_copy(struct np_instance *dst, const struct np_instance *src);
+void np_instances_free(struct np_instance *v, size_t n);
+
+void np_strv_push(struct np_strv *sv, const char *s);
+void np_strv_release(struct np_strv *sv);
+void np_strv_copy(struct np_strv *dst, const struct np_strv *src);
+bool np_strv_equal_unordered(const struct np_strv *a, const struct np_strv *b);
+
+/* Set (replace or add) a tag; keeps the list sorted by key. */
+void np_tags_set(struct np_tags *t, const char *key, const char *value);
+const char *np_tags_get(const struct np_tags *t, const char *key);
+bool np_tags_remove(struct np_tags *t, const char *key);
+void np_tags_release(struct np_tags *t);
+void np_tags_copy(struct np_tags *dst, const struct np_tags *src);
+bool np_tags_equal(const struct np_tags *a, const struct np_tags *b);
+
+/* Names as EC2 and the config spell them; NULL for UNSET. */
+const char *np_nv_name(enum np_nv v);
+const char *np_tenancy_name(enum np_tenancy v);
+const char *np_platform_name(enum np_platform v);
+const char *np_run_state_name(enum np_run_state v);
+/* Parse; return UNSET (0) for an unknown name. Case-insensitive for platform. */
+enum np_nv np_nv_parse(const char *s);
+enum np_tenancy np_tenancy_parse(const char *s);
+enum np_platform np_platform_parse(const char *s);
+enum np_run_state np_run_state_parse(const char *s);
+
+/* One instance type as DescribeInstanceTypes reports it. */
+struct np_itype {
+	char *name;
+	int default_vcpus;
+	int default_cores;
+	int default_threads_per_core;
+	int *valid_cores;
+	size_t n_valid_cores;
+	int *valid_threads;
+	size_t n_valid_threads;
+	bool nested_virtualization; /* "nested-virtualization" in SupportedFeatures */
+	bool hibernation_supported;
+	bool dedicated_hosts_supported;
+	bool bare_metal;
+};
+
+struct np_catalog {
+	struct np_itype *v;
+	size_t n, alloc;
+	bool sorted;
+};
+#define NP_CATALOG_INIT {NULL, 0, 0, false}
+
+void np_itype_release(struct np_itype *t);
+void np_itype_copy(struct np_itype *dst, const struct np_itype *src);
+/* Adds a copy (replacing an entry of the same name). */
+void np_catalog_add(struct np_catalog *c, const struct np_itype *t);
+const struct np_itype *np_catalog_find(const struct np_catalog *c, const char *name);
+void np_catalog_release(struct np_catalog *c);
+/* The offline fallback: the families nestplan knows, from the simulator's
+ * catalog of real DescribeInstanceTypes data. */
+void np_catalog_builtin(struct np_catalog *out);
+
+#endif

@@ -1,0 +1,129 @@
+/* The planner: a pure function (desired, recorded, live, catalog) -> plan.
+ * No I/O, no clock, no environment: adapters fill the inputs. */
+#ifndef NESTPLAN_PLAN_H
+#define NESTPLAN_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "nestplan/config.h"
+#include "nestplan/error.h"
+#include "nestplan/model.h"
+
+enum np_action {
+	NP_ACTION_NOOP = 0,
+	NP_ACTION_CREATE,
+	NP_ACTION_UPDATE,
+	NP_ACTION_REPLACE,
+	NP_ACTION_DELETE,
+};
+
+/* Order matters only inside one instance's list; names are the JSON contract. */
+enum np_step_kind {
+	NP_STEP_RUN_INSTANCES = 0,
+	NP_STEP_STOP,
+	NP_STEP_MODIFY_PLACEMENT,
+	NP_STEP_MODIFY_INSTANCE_TYPE,
+	NP_STEP_MODIFY_CPU_OPTIONS,
+	NP_STEP_START,
+	NP_STEP_CREATE_TAGS,
+	NP_STEP_DELETE_TAGS,
+	NP_STEP_TERMINATE,
+	NP_STEP__COUNT,
+};
+
+struct np_step {
+	enum np_step_kind kind;
+	/* Parameters; only those of the kind are set. */
+	char *instance_type;            /* modify_instance_type */
+	int core_count;                 /* modify_cpu_options; 0: not sent */
+	int threads_per_core;           /* sent together with core_count */
+	enum np_nv nested_virtualization; /* modify_cpu_options; UNSET: not sent */
+	enum np_tenancy tenancy;        /* modify_placement */
+	char *host_id;                  /* modify_placement */
+	struct np_tags tags;            /* create_tags: keys+values; delete_tags: keys */
+};
+
+struct np_change {
+	char *address;
+	char *instance_id;        /* NULL for create */
+	char *group;              /* the name under instances: ("runner") */
+	enum np_action action;
+	bool requires_stop;
+	bool adopt;               /* instance_id: in the file, not yet in state */
+	char *replace_reason;     /* the attribute forcing a replacement */
+	struct np_step *steps;
+	size_t n_steps, alloc_steps;
+	bool has_before, has_after;
+	struct np_instance before; /* what exists (live, else recorded) */
+	struct np_instance after;  /* what will exist (unset: unmanaged/unknown) */
+};
+
+struct np_drift {
+	char *address;
+	char *instance_id;
+	char *attribute;          /* "instance_type", "state", "tags.team", "instance" ... */
+	char *recorded;           /* NULL shows as null */
+	char *live;
+};
+
+enum np_severity { NP_SEV_ERROR = 0, NP_SEV_WARNING };
+
+struct np_diag {
+	enum np_severity severity;
+	char *address;
+	char *message;
+};
+
+struct np_plan_summary {
+	int add, change, destroy, stop_start;
+};
+
+struct np_plan {
+	char *lineage;            /* of the state the plan was made against */
+	long long serial;
+	char config_sha256[65];
+	bool refresh_only;
+	bool destroy;
+	struct np_change *changes;
+	size_t n_changes, alloc_changes;
+	struct np_drift *drift;
+	size_t n_drift, alloc_drift;
+	struct np_diag *diags;
+	size_t n_diags, alloc_diags;
+	struct np_plan_summary summary;
+};
+
+struct np_plan_input {
+	const struct np_config *config;      /* may be NULL for destroy */
+	const struct np_instance *recorded;  /* from the state */
+	size_t n_recorded;
+	const struct np_instance *live;      /* from EC2; with -refresh=false, the recorded */
+	size_t n_live;
+	const struct np_catalog *catalog;
+	const char *lineage;
+	long long serial;
+	const char *const *targets;          /* "name" selects every name[i] */
+	size_t n_targets;
+	const char *const *replace;
+	size_t n_replace;
+	bool destroy;
+	bool refresh_only;
+};
+
+/* Build the plan. Rule violations are diagnostics in the plan, not failures;
+ * -1 only for invalid input. */
+int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np_err *err);
+void np_plan_release(struct np_plan *plan);
+bool np_plan_has_errors(const struct np_plan *plan);
+bool np_plan_has_changes(const struct np_plan *plan);
+
+const char *np_action_name(enum np_action a);   /* "create", ..., "no-op" */
+const char *np_step_name(enum np_step_kind k);  /* "run_instances", ... */
+int np_step_parse(const char *name);            /* -1 when unknown */
+
+/* Diagnostics the file alone can produce against a catalog (validate). */
+int np_plan_check_config(struct np_plan *out, const struct np_config *config,
+                         const struct np_catalog *catalog, struct np_err *err);
+
+#endif

@@ -1,0 +1,318 @@
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "nestplan/alloc.h"
+#include "nestplan/model.h"
+
+void np_strv_push(struct np_strv *sv, const char *s)
+{
+	NP_ALLOC_GROW(sv->v, sv->n + 1, sv->alloc);
+	sv->v[sv->n++] = np_xstrdup(s);
+}
+
+void np_strv_release(struct np_strv *sv)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	memset(sv, 0, sizeof(*sv));
+}
+
+void np_strv_copy(struct np_strv *dst, const struct np_strv *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	for (size_t i = 0; i < src->n; i++)
+		np_strv_push(dst, src->v[i]);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+bool np_strv_equal_unordered(const struct np_strv *a, const struct np_strv *b)
+{
+	char **x, **y;
+	bool eq = true;
+
+	if (a->n != b->n)
+		return false;
+	if (a->n == 0)
+		return true;
+	x = np_xmalloc(a->n * sizeof(*x));
+	y = np_xmalloc(b->n * sizeof(*y));
+	memcpy(x, a->v, a->n * sizeof(*x));
+	memcpy(y, b->v, b->n * sizeof(*y));
+	qsort(x, a->n, sizeof(*x), cmp_str);
+	qsort(y, b->n, sizeof(*y), cmp_str);
+	for (size_t i = 0; i < a->n && eq; i++)
+		eq = strcmp(x[i], y[i]) == 0;
+	free(x);
+	free(y);
+	return eq;
+}
+
+/* Binary search; returns the index where key is or would be inserted. */
+static size_t tag_pos(const struct np_tags *t, const char *key, bool *found)
+{
+	size_t lo = 0, hi = t->n;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(t->v[mid].key, key);
+
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void np_tags_set(struct np_tags *t, const char *key, const char *value)
+{
+	bool found;
+	size_t i = tag_pos(t, key, &found);
+
+	if (found) {
+		free(t->v[i].value);
+		t->v[i].value = np_xstrdup(value ? value : "");
+		return;
+	}
+	NP_ALLOC_GROW(t->v, t->n + 1, t->alloc);
+	memmove(t->v + i + 1, t->v + i, (t->n - i) * sizeof(*t->v));
+	t->v[i].key = np_xstrdup(key);
+	t->v[i].value = np_xstrdup(value ? value : "");
+	t->n++;
+}
+
+const char *np_tags_get(const struct np_tags *t, const char *key)
+{
+	bool found;
+	size_t i = tag_pos(t, key, &found);
+
+	return found ? t->v[i].value : NULL;
+}
+
+bool np_tags_remove(struct np_tags *t, const char *key)
+{
+	bool found;
+	size_t i = tag_pos(t, key, &found);
+
+	if (!found)
+		return false;
+	free(t->v[i].key);
+	free(t->v[i].value);
+	memmove(t->v + i, t->v + i + 1, (t->n - i - 1) * sizeof(*t->v));
+	t->n--;
+	return true;
+}
+
+void np_tags_release(struct np_tags *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->v[i].key);
+		free(t->v[i].value);
+	}
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+void np_tags_copy(struct np_tags *dst, const struct np_tags *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	if (!src->n)
+		return;
+	dst->v = np_xmalloc(src->n * sizeof(*dst->v));
+	dst->alloc = dst->n = src->n;
+	for (size_t i = 0; i < src->n; i++) {
+		dst->v[i].key = np_xstrdup(src->v[i].key);
+		dst->v[i].value = np_xstrdup(src->v[i].value);
+	}
+}
+
+bool np_tags_equal(const struct np_tags *a, const struct np_tags *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].key, b->v[i].key) || strcmp(a->v[i].value, b->v[i].value))
+			return false;
+	return true;
+}
+
+void np_instance_release(struct np_instance *in)
+{
+	free(in->address);
+	free(in->instance_id);
+	free(in->image_id);
+	free(in->instance_type);
+	free(in->key_name);
+	free(in->subnet_id);
+	np_strv_release(&in->security_group_ids);
+	free(in->user_data_sha256);
+	free(in->host_id);
+	free(in->availability_zone);
+	np_tags_release(&in->tags);
+	free(in->client_token);
+	free(in->lineage);
+	free(in->launch_time);
+	memset(in, 0, sizeof(*in));
+}
+
+void np_instance_copy(struct np_instance *dst, const struct np_instance *src)
+{
+	*dst = *src;
+	dst->address = np_xstrdup(src->address);
+	dst->instance_id = np_xstrdup(src->instance_id);
+	dst->image_id = np_xstrdup(src->image_id);
+	dst->instance_type = np_xstrdup(src->instance_type);
+	dst->key_name = np_xstrdup(src->key_name);
+	dst->subnet_id = np_xstrdup(src->subnet_id);
+	np_strv_copy(&dst->security_group_ids, &src->security_group_ids);
+	dst->user_data_sha256 = np_xstrdup(src->user_data_sha256);
+	dst->host_id = np_xstrdup(src->host_id);
+	dst->availability_zone = np_xstrdup(src->availability_zone);
+	np_tags_copy(&dst->tags, &src->tags);
+	dst->client_token = np_xstrdup(src->client_token);
+	dst->lineage = np_xstrdup(src->lineage);
+	dst->launch_time = np_xstrdup(src->launch_time);
+}
+
+void np_instances_free(struct np_instance *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		np_instance_release(&v[i]);
+	free(v);
+}
+
+static const char *const nv_names[] = {NULL, "disabled", "enabled"};
+static const char *const tenancy_names[] = {NULL, "default", "dedicated", "host"};
+static const char *const platform_names[] = {NULL, "linux", "windows"};
+static const char *const run_names[] = {NULL,         "pending", "running", "shutting-down",
+                                        "terminated", "stopping", "stopped"};
+
+#define NAME_OF(table, v) \
+	((unsigned)(v) < sizeof(table) / sizeof(table[0]) ? table[(unsigned)(v)] : NULL)
+
+const char *np_nv_name(enum np_nv v) { return NAME_OF(nv_names, v); }
+const char *np_tenancy_name(enum np_tenancy v) { return NAME_OF(tenancy_names, v); }
+const char *np_platform_name(enum np_platform v) { return NAME_OF(platform_names, v); }
+const char *np_run_state_name(enum np_run_state v) { return NAME_OF(run_names, v); }
+
+static int lookup(const char *const *table, size_t n, const char *s, bool nocase)
+{
+	if (!s)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (nocase ? !strcasecmp(table[i], s) : !strcmp(table[i], s))
+			return (int)i;
+	return 0;
+}
+
+#define LOOKUP(table, s, nocase) lookup(table, sizeof(table) / sizeof(table[0]), s, nocase)
+
+enum np_nv np_nv_parse(const char *s) { return (enum np_nv)LOOKUP(nv_names, s, false); }
+enum np_tenancy np_tenancy_parse(const char *s)
+{
+	return (enum np_tenancy)LOOKUP(tenancy_names, s, false);
+}
+enum np_platform np_platform_parse(const char *s)
+{
+	return (enum np_platform)LOOKUP(platform_names, s, true);
+}
+enum np_run_state np_run_state_parse(const char *s)
+{
+	return (enum np_run_state)LOOKUP(run_names, s, false);
+}
+
+void np_itype_release(struct np_itype *t)
+{
+	free(t->name);
+	free(t->valid_cores);
+	free(t->valid_threads);
+	memset(t, 0, sizeof(*t));
+}
+
+static int *dup_ints(const int *v, size_t n)
+{
+	int *p;
+
+	if (!n)
+		return NULL;
+	p = np_xmalloc(n * sizeof(*p));
+	memcpy(p, v, n * sizeof(*p));
+	return p;
+}
+
+void np_itype_copy(struct np_itype *dst, const struct np_itype *src)
+{
+	*dst = *src;
+	dst->name = np_xstrdup(src->name);
+	dst->valid_cores = dup_ints(src->valid_cores, src->n_valid_cores);
+	dst->valid_threads = dup_ints(src->valid_threads, src->n_valid_threads);
+}
+
+/* Kept sorted by name so lookups are a binary search. */
+static size_t itype_pos(const struct np_catalog *c, const char *name, bool *found)
+{
+	size_t lo = 0, hi = c->n;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(c->v[mid].name, name);
+
+		if (r == 0) {
+			*found = true;
+			return mid;
+		}
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void np_catalog_add(struct np_catalog *c, const struct np_itype *t)
+{
+	bool found;
+	size_t i = itype_pos(c, t->name, &found);
+
+	if (found) {
+		np_itype_release(&c->v[i]);
+		np_itype_copy(&c->v[i], t);
+		return;
+	}
+	NP_ALLOC_GROW(c->v, c->n + 1, c->alloc);
+	memmove(c->v + i + 1, c->v + i, (c->n - i) * sizeof(*c->v));
+	np_itype_copy(&c->v[i], t);
+	c->n++;
+	c->sorted = true;
+}
+
+const struct np_itype *np_catalog_find(const struct np_catalog *c, const char *name)
+{
+	bool found;
+	size_t i;
+
+	if (!c || !name)
+		return NULL;
+	i = itype_pos(c, name, &found);
+	return found ? &c->v[i] : NULL;
+}
+
+void np_catalog_release(struct np_catalog *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		np_itype_release(&c->v[i]);
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}

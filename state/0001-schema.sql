@@ -1,0 +1,2 @@
+-- placeholder replaced by the state module
+SELECT 1;
