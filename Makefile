@@ -45,6 +45,7 @@ util_DEPS   := util
 config_DEPS := config util
 state_DEPS  := state util
 aws_DEPS    := aws util
+ec2_DEPS    := aws util
 plan_DEPS   := plan render config util
 render_DEPS := render plan config util
 apply_DEPS  := apply plan render config state aws util

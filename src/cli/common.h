@@ -1,0 +1,17 @@
+/* Pieces several commands share: JSON output, the catalog, refresh. */
+#ifndef NESTPLAN_CLI_COMMON_H
+#define NESTPLAN_CLI_COMMON_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "nestplan/cli.h"
+#include "nestplan/model.h"
+
+/* Print j (and take its reference) followed by a newline. */
+void np_cli_print_json(FILE *out, json_t *j);
+/* The catalog for the rules: cached in the state when one is open or exists,
+ * topped up from the built-in table. Never fails: the built-in is the floor. */
+void np_cli_load_catalog(struct np_ctx *ctx, struct np_catalog *out);
+
+#endif
