@@ -3,6 +3,7 @@
 #define NESTPLAN_CLI_COMMON_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "nestplan/cli.h"
@@ -13,5 +14,8 @@ void np_cli_print_json(FILE *out, json_t *j);
 /* The catalog for the rules: cached in the state when one is open or exists,
  * topped up from the built-in table. Never fails: the built-in is the floor. */
 void np_cli_load_catalog(struct np_ctx *ctx, struct np_catalog *out);
+
+/* Ask for "yes" unless -auto-approve; false (err set) when not approved. */
+bool np_cli_confirm(struct np_ctx *ctx, const char *question, struct np_err *err);
 
 #endif

@@ -1,0 +1,54 @@
+/* apply: carry a plan out against EC2 — a scheduler that runs each
+ * instance's steps in order and different instances concurrently, one shared
+ * waiter, a journal entry around every mutating call, and rollback of a
+ * failed stop/modify/start cycle. */
+#ifndef NESTPLAN_APPLY_H
+#define NESTPLAN_APPLY_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "nestplan/aws.h"
+#include "nestplan/config.h"
+#include "nestplan/error.h"
+#include "nestplan/model.h"
+#include "nestplan/plan.h"
+#include "nestplan/state.h"
+
+struct np_apply_opts {
+	int parallelism;              /* API calls in flight; default 10 */
+	double step_timeout;          /* seconds one wait may take; default 600 */
+	double poll_min, poll_max;    /* waiter backoff bounds in seconds; 0: defaults */
+	bool json;                    /* one JSON event per line */
+	bool status_line;             /* a live status line (terminal, not automation) */
+	bool color;
+	FILE *out;
+	volatile sig_atomic_t *interrupted; /* set by SIGINT: start nothing new */
+	const char *run_id;
+};
+
+struct np_apply_result {
+	int added, changed, destroyed;
+	int failed;
+	struct np_strv failures;      /* "ADDRESS (ID): STEP: message" */
+	bool interrupted;
+};
+
+/* Send every kind of mutating call the plan makes once with DryRun=true.
+ * -1 (nothing changed) when EC2 answers UnauthorizedOperation. */
+int np_apply_preflight(struct np_aws *aws, const struct np_config *cfg, const struct np_plan *plan,
+                       const char *lineage, struct np_err *err);
+
+/* Run the plan. Per-instance failures are in res (and the return is still 0);
+ * -1 only when the run could not start. */
+int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config *cfg,
+                 const struct np_plan *plan, const struct np_apply_opts *opts,
+                 struct np_apply_result *res, struct np_err *err);
+void np_apply_result_release(struct np_apply_result *res);
+
+/* The ClientToken of a launch: deterministic from lineage, address and the
+ * launch generation, at most 64 characters. */
+void np_apply_client_token(char out[65], const char *lineage, const char *address, int generation);
+
+#endif

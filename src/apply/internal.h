@@ -1,0 +1,88 @@
+/* apply's moving parts, shared by its files only. */
+#ifndef NESTPLAN_APPLY_INTERNAL_H
+#define NESTPLAN_APPLY_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "apply/progress.h"
+#include "nestplan/apply.h"
+
+enum task_status {
+	TASK_READY = 0,   /* its next step can be taken by a worker */
+	TASK_PARKED,      /* waits for a rollout slot of its group */
+	TASK_RUNNING,     /* a worker is making its call */
+	TASK_WAITING,     /* the shared waiter polls it */
+	TASK_DONE,
+	TASK_FAILED,
+};
+
+struct group {
+	const char *name;
+	int limit;        /* instances out of service at once; 0: no limit */
+	int in_use;
+};
+
+struct task {
+	const struct np_change *change;
+	const struct np_desired *desired;  /* NULL when the file no longer has it */
+	struct group *group;
+	enum task_status status;
+	size_t next;                       /* index into change->steps */
+	char *instance_id;                 /* the instance the next steps act on */
+	char *old_instance_id;             /* replace: the instance to terminate */
+	bool holds_slot;
+	bool was_running;                  /* before this apply stopped it */
+	bool recorded;                     /* the final EC2 view is in the state */
+	bool rolling_back;
+	bool counted;
+	/* The wait the waiter does for this task. */
+	enum np_step_kind wait_step;
+	enum np_run_state wait_for;        /* UNSET: just re-read the instance */
+	double wait_started, wait_deadline, last_note;
+	double step_started;
+	long long journal_id;
+	struct np_instance live;           /* last seen from EC2 */
+	char *error;
+};
+
+struct apply {
+	struct np_aws *aws;
+	struct np_state *st;
+	const struct np_config *cfg;
+	const struct np_plan *plan;
+	const struct np_apply_opts *opts;
+	struct np_progress progress;
+	struct task *tasks;
+	size_t n_tasks;
+	struct group *groups;
+	size_t n_groups;
+	pthread_mutex_t lock;              /* tasks, groups, counters */
+	pthread_cond_t cond;               /* a task changed status */
+	pthread_mutex_t state_lock;        /* one SQLite transaction at a time */
+	int in_flight;                     /* calls being made */
+	bool stopping;                     /* interrupted: start nothing new */
+	double started;
+};
+
+double np_apply_now(void);
+
+/* Worker side (steps.c): make the call for the next step of every task in
+ * batch (all with the same step kind; batching only for stop/start/terminate).
+ * Sets each task's status: READY (next step), WAITING, DONE or FAILED. Called
+ * without a->lock held. */
+void np_apply_exec(struct apply *a, struct task **batch, size_t n);
+/* Whether a kind may share one call between instances. */
+bool np_apply_batchable(enum np_step_kind kind);
+
+/* Waiter side (waiter.c): one poll of every waiting task. Returns how many
+ * tasks it moved on. Called without a->lock held. */
+int np_apply_poll(struct apply *a);
+
+/* Record EC2's view of a task's instance in the state (steps.c). */
+int np_apply_record(struct apply *a, struct task *t, const struct np_instance *live,
+                    struct np_err *err);
+/* A task failed: roll back what can be, report it (steps.c). Caller holds no lock. */
+void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, const char *msg);
+
+#endif

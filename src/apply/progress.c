@@ -1,0 +1,243 @@
+#include <jansson.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "apply/progress.h"
+
+struct verb {
+	const char *doing, *still, *done;
+};
+
+static const struct verb verbs[NP_STEP__COUNT] = {
+	[NP_STEP_RUN_INSTANCES] = {"Launching", "still launching", "Launch complete"},
+	[NP_STEP_STOP] = {"Stopping", "still stopping", "Stop complete"},
+	[NP_STEP_MODIFY_PLACEMENT] = {"Modifying placement", "still modifying placement",
+	                              "Placement modified"},
+	[NP_STEP_MODIFY_INSTANCE_TYPE] = {"Changing instance type", "still changing instance type",
+	                                  "Instance type changed"},
+	[NP_STEP_MODIFY_CPU_OPTIONS] = {"Modifying CPU options", "still modifying CPU options",
+	                                "CPU options modified"},
+	[NP_STEP_START] = {"Starting", "still starting", "Start complete"},
+	[NP_STEP_CREATE_TAGS] = {"Tagging", "still tagging", "Tags set"},
+	[NP_STEP_DELETE_TAGS] = {"Removing tags", "still removing tags", "Tags removed"},
+	[NP_STEP_TERMINATE] = {"Terminating", "still terminating", "Termination complete"},
+};
+
+static void timestamp(char out[32])
+{
+	struct timeval tv;
+	struct tm tm;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Caller holds the lock. The status line is redrawn after every message. */
+static void clear_status(struct np_progress *p)
+{
+	if (p->line_shown) {
+		fputs("\r\033[K", p->out);
+		p->line_shown = false;
+	}
+}
+
+static void draw_status(struct np_progress *p)
+{
+	if (!p->status_line || p->json)
+		return;
+	fprintf(p->out, "%s[%d/%d done, %d in progress, %d waiting on EC2%s%.0d%s]%s",
+	        p->color ? "\033[2m" : "", p->done, p->total, p->running, p->waiting,
+	        p->failed ? ", " : "", p->failed, p->failed ? " failed" : "", p->color ? "\033[0m" : "");
+	fflush(p->out);
+	p->line_shown = true;
+}
+
+static void emit_json(struct np_progress *p, json_t *ev)
+{
+	char ts[32];
+
+	timestamp(ts);
+	json_object_set_new(ev, "timestamp", json_string(ts));
+	json_dumpf(ev, p->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	fputc('\n', p->out);
+	fflush(p->out);
+	json_decref(ev);
+}
+
+static void ident(char *buf, size_t n, const char *id)
+{
+	if (id)
+		snprintf(buf, n, " [id=%s]", id);
+	else
+		buf[0] = '\0';
+}
+
+void np_progress_init(struct np_progress *p, FILE *out, bool json, bool status_line, bool color,
+                      int total)
+{
+	memset(p, 0, sizeof(*p));
+	p->out = out;
+	p->json = json;
+	p->status_line = status_line && !json;
+	p->color = color && !json;
+	p->total = total;
+	pthread_mutex_init(&p->lock, NULL);
+}
+
+void np_progress_release(struct np_progress *p)
+{
+	pthread_mutex_lock(&p->lock);
+	clear_status(p);
+	fflush(p->out);
+	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_destroy(&p->lock);
+}
+
+static json_t *event(const char *type, const char *address, const char *id, enum np_step_kind kind)
+{
+	json_t *ev = json_pack("{s:s, s:s?, s:s?}", "type", type, "address", address,
+	                       "instance_id", id);
+
+	if ((int)kind >= 0)
+		json_object_set_new(ev, "step", json_string(np_step_name(kind)));
+	return ev;
+}
+
+void np_progress_step_start(struct np_progress *p, const char *address, const char *id,
+                            enum np_step_kind kind)
+{
+	char idb[64];
+
+	pthread_mutex_lock(&p->lock);
+	if (p->json) {
+		emit_json(p, event("step_start", address, id, kind));
+	} else {
+		clear_status(p);
+		ident(idb, sizeof(idb), id);
+		fprintf(p->out, "%s%s%s: %s...%s\n", p->color ? "\033[1m" : "", address,
+		        p->color ? "\033[0m" : "", verbs[kind].doing, idb);
+		draw_status(p);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void np_progress_step_done(struct np_progress *p, const char *address, const char *id,
+                           enum np_step_kind kind, double elapsed)
+{
+	char idb[64];
+
+	pthread_mutex_lock(&p->lock);
+	if (p->json) {
+		json_t *ev = event("step_done", address, id, kind);
+
+		json_object_set_new(ev, "elapsed_seconds", json_real(elapsed));
+		emit_json(p, ev);
+	} else {
+		clear_status(p);
+		ident(idb, sizeof(idb), id);
+		fprintf(p->out, "%s%s%s: %s after %.0fs%s\n", p->color ? "\033[1m" : "", address,
+		        p->color ? "\033[0m" : "", verbs[kind].done, elapsed, idb);
+		draw_status(p);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void np_progress_still(struct np_progress *p, const char *address, const char *id,
+                       enum np_step_kind kind, double elapsed)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->json) {
+		json_t *ev = event("step_progress", address, id, kind);
+
+		json_object_set_new(ev, "elapsed_seconds", json_real(elapsed));
+		emit_json(p, ev);
+	} else {
+		clear_status(p);
+		fprintf(p->out, "%s: %s... [%s%s%.0fs elapsed]\n", address, verbs[kind].still,
+		        id ? id : "", id ? ", " : "", elapsed);
+		draw_status(p);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void np_progress_failed(struct np_progress *p, const char *address, const char *id,
+                        enum np_step_kind kind, const char *message)
+{
+	char idb[64];
+
+	pthread_mutex_lock(&p->lock);
+	if (p->json) {
+		json_t *ev = event("step_failed", address, id, kind);
+
+		json_object_set_new(ev, "message", json_string(message));
+		emit_json(p, ev);
+	} else {
+		clear_status(p);
+		ident(idb, sizeof(idb), id);
+		fprintf(p->out, "%s%s: %s failed%s:%s %s\n", p->color ? "\033[1;31m" : "", address,
+		        (int)kind >= 0 ? np_step_name(kind) : "apply", idb, p->color ? "\033[0m" : "",
+		        message);
+		draw_status(p);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void np_progress_note(struct np_progress *p, const char *address, const char *id, const char *msg)
+{
+	char idb[64];
+
+	pthread_mutex_lock(&p->lock);
+	if (p->json) {
+		json_t *ev = event("note", address, id, (enum np_step_kind)-1);
+
+		json_object_set_new(ev, "message", json_string(msg));
+		emit_json(p, ev);
+	} else {
+		clear_status(p);
+		ident(idb, sizeof(idb), id);
+		fprintf(p->out, "%s: %s%s\n", address, msg, idb);
+		draw_status(p);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void np_progress_counts(struct np_progress *p, int running, int waiting, int done, int failed)
+{
+	pthread_mutex_lock(&p->lock);
+	p->running = running;
+	p->waiting = waiting;
+	p->done = done;
+	p->failed = failed;
+	if (p->status_line) {
+		clear_status(p);
+		draw_status(p);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void np_progress_summary(struct np_progress *p, int added, int changed, int destroyed, int failed,
+                         double elapsed)
+{
+	pthread_mutex_lock(&p->lock);
+	clear_status(p);
+	if (p->json) {
+		json_t *ev = json_pack("{s:s, s:{s:i, s:i, s:i, s:i}, s:f}", "type", "apply_complete",
+		                       "summary", "add", added, "change", changed, "destroy", destroyed,
+		                       "failed", failed, "elapsed_seconds", elapsed);
+
+		emit_json(p, ev);
+	} else if (failed) {
+		fprintf(p->out, "\n%sApply finished with errors.%s %d added, %d changed, %d destroyed, "
+		                "%d failed.\n",
+		        p->color ? "\033[1;31m" : "", p->color ? "\033[0m" : "", added, changed,
+		        destroyed, failed);
+	} else {
+		fprintf(p->out, "\n%sApply complete!%s %d added, %d changed, %d destroyed.\n",
+		        p->color ? "\033[1;32m" : "", p->color ? "\033[0m" : "", added, changed,
+		        destroyed);
+	}
+	fflush(p->out);
+	pthread_mutex_unlock(&p->lock);
+}

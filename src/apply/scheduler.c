@@ -1,0 +1,347 @@
+/* The scheduler: P worker threads make calls (so -parallelism bounds calls
+ * in flight), one waiter thread polls every waiting instance in batches, and
+ * rollout slots bound how many instances of a group are out of service. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apply/internal.h"
+#include "nestplan/alloc.h"
+#include "nestplan/log.h"
+
+#define MAX_BATCH 1000
+
+double np_apply_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool np_apply_batchable(enum np_step_kind kind)
+{
+	return kind == NP_STEP_STOP || kind == NP_STEP_START || kind == NP_STEP_TERMINATE;
+}
+
+/* Disruptive tasks take their group's slot before their first step and keep
+ * it until the instance is back (or gone). */
+static bool needs_slot(const struct task *t)
+{
+	return t->change->requires_stop || t->change->action == NP_ACTION_REPLACE;
+}
+
+static bool finished(const struct task *t)
+{
+	return t->status == TASK_DONE || t->status == TASK_FAILED;
+}
+
+static bool can_take(struct apply *a, struct task *t)
+{
+	if (t->status != TASK_READY)
+		return false;
+	if (a->stopping && t->next == 0)
+		return false; /* interrupted: start nothing new */
+	if (t->next == 0 && needs_slot(t) && !t->holds_slot && t->group->limit &&
+	    t->group->in_use >= t->group->limit)
+		return false;
+	return true;
+}
+
+static void take(struct task *t)
+{
+	if (t->next == 0 && needs_slot(t) && !t->holds_slot) {
+		t->group->in_use++;
+		t->holds_slot = true;
+	}
+	t->status = TASK_RUNNING;
+}
+
+/* Caller holds a->lock. */
+static void release_finished(struct apply *a)
+{
+	for (size_t i = 0; i < a->n_tasks; i++) {
+		struct task *t = &a->tasks[i];
+
+		if (finished(t) && t->holds_slot) {
+			t->group->in_use--;
+			t->holds_slot = false;
+		}
+	}
+}
+
+static void counts(struct apply *a, int *running, int *waiting, int *done, int *failed)
+{
+	*running = *waiting = *done = *failed = 0;
+	for (size_t i = 0; i < a->n_tasks; i++) {
+		switch (a->tasks[i].status) {
+		case TASK_RUNNING: (*running)++; break;
+		case TASK_WAITING: (*waiting)++; break;
+		case TASK_DONE: (*done)++; break;
+		case TASK_FAILED: (*failed)++; break;
+		default: break;
+		}
+	}
+}
+
+/* All work is over: everything finished, or interrupted and nothing in flight. */
+static bool all_over(struct apply *a)
+{
+	for (size_t i = 0; i < a->n_tasks; i++) {
+		const struct task *t = &a->tasks[i];
+
+		if (finished(t))
+			continue;
+		if (a->stopping && t->status == TASK_READY && t->next == 0)
+			continue;
+		return false;
+	}
+	return true;
+}
+
+static void check_interrupt(struct apply *a)
+{
+	if (!a->stopping && a->opts->interrupted && *a->opts->interrupted) {
+		a->stopping = true;
+		np_progress_note(&a->progress, "apply", NULL,
+		                 "interrupted: finishing the steps in flight, starting nothing new");
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct apply *a = arg;
+	struct task **batch = np_xmalloc(MAX_BATCH * sizeof(*batch));
+
+	pthread_mutex_lock(&a->lock);
+	for (;;) {
+		size_t n = 0;
+		enum np_step_kind kind = NP_STEP__COUNT;
+		int r, w, d, f;
+
+		check_interrupt(a);
+		release_finished(a);
+		if (all_over(a))
+			break;
+		for (size_t i = 0; i < a->n_tasks && n < MAX_BATCH; i++) {
+			struct task *t = &a->tasks[i];
+			enum np_step_kind k;
+
+			if (!can_take(a, t))
+				continue;
+			k = t->change->steps[t->next].kind;
+			if (n == 0) {
+				kind = k;
+			} else if (k != kind || !np_apply_batchable(kind)) {
+				continue;
+			}
+			take(t);
+			batch[n++] = t;
+			if (!np_apply_batchable(kind))
+				break;
+		}
+		if (n == 0) {
+			struct timespec ts;
+
+			/* Wake up now and then to notice an interrupt. */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 200 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&a->cond, &a->lock, &ts);
+			continue;
+		}
+		a->in_flight++;
+		counts(a, &r, &w, &d, &f);
+		pthread_mutex_unlock(&a->lock);
+		np_progress_counts(&a->progress, r, w, d, f);
+		np_apply_exec(a, batch, n);
+		pthread_mutex_lock(&a->lock);
+		a->in_flight--;
+		pthread_cond_broadcast(&a->cond);
+	}
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+	free(batch);
+	return NULL;
+}
+
+/* Poll fast at first so short transitions finish quickly, then back off so a
+ * fleet that waits minutes for EC2 costs few DescribeInstances calls. */
+static void *waiter(void *arg)
+{
+	struct apply *a = arg;
+	double lo = a->opts->poll_min > 0 ? a->opts->poll_min : 0.25;
+	double hi = a->opts->poll_max > 0 ? a->opts->poll_max : 5.0;
+	double interval = lo;
+
+	pthread_mutex_lock(&a->lock);
+	for (;;) {
+		bool any = false;
+		struct timespec ts;
+		double when;
+
+		check_interrupt(a);
+		if (all_over(a))
+			break;
+		for (size_t i = 0; i < a->n_tasks && !any; i++)
+			any = a->tasks[i].status == TASK_WAITING;
+		if (any) {
+			int moved;
+
+			pthread_mutex_unlock(&a->lock);
+			moved = np_apply_poll(a);
+			pthread_mutex_lock(&a->lock);
+			pthread_cond_broadcast(&a->cond);
+			interval = moved ? lo : fmin(interval * 1.6, hi);
+		} else {
+			interval = lo;
+		}
+		when = interval;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)when;
+		ts.tv_nsec += (long)((when - floor(when)) * 1e9);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		/* A task that starts waiting wakes us; poll it after a short delay. */
+		pthread_cond_timedwait(&a->cond, &a->lock, &ts);
+	}
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+static struct group *group_for(struct apply *a, const struct np_change *c,
+                               const struct np_desired *d)
+{
+	const char *name = c->group ? c->group : c->address;
+	struct group *g;
+	int size = 0;
+
+	for (size_t i = 0; i < a->n_groups; i++)
+		if (!strcmp(a->groups[i].name, name))
+			return &a->groups[i];
+	g = &a->groups[a->n_groups++];
+	g->name = name;
+	if (d && d->max_unavailable > 0) {
+		if (d->max_unavailable_percent) {
+			for (size_t i = 0; a->cfg && i < a->cfg->n_instances; i++)
+				size += !strcmp(a->cfg->instances[i].name, name);
+			g->limit = (int)ceil((double)d->max_unavailable * size / 100.0);
+			if (g->limit < 1)
+				g->limit = 1;
+		} else {
+			g->limit = d->max_unavailable;
+		}
+	}
+	return g;
+}
+
+int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config *cfg,
+                 const struct np_plan *plan, const struct np_apply_opts *opts,
+                 struct np_apply_result *res, struct np_err *err)
+{
+	struct apply a;
+	pthread_t *threads = NULL, wthread;
+	int n_threads = opts->parallelism > 0 ? opts->parallelism : 10;
+	int started = 0, rc = 0;
+	bool waiter_started = false;
+
+	memset(res, 0, sizeof(*res));
+	memset(&a, 0, sizeof(a));
+	a.aws = aws;
+	a.st = st;
+	a.cfg = cfg;
+	a.plan = plan;
+	a.opts = opts;
+	a.started = np_apply_now();
+	a.tasks = np_xcalloc(plan->n_changes ? plan->n_changes : 1, sizeof(*a.tasks));
+	a.groups = np_xcalloc(plan->n_changes ? plan->n_changes : 1, sizeof(*a.groups));
+	for (size_t i = 0; i < plan->n_changes; i++) {
+		const struct np_change *c = &plan->changes[i];
+		struct task *t;
+
+		if (c->action == NP_ACTION_NOOP || c->n_steps == 0)
+			continue;
+		t = &a.tasks[a.n_tasks++];
+		t->change = c;
+		t->desired = cfg ? np_config_find(cfg, c->address) : NULL;
+		t->group = group_for(&a, c, t->desired);
+		if (c->action == NP_ACTION_REPLACE)
+			t->old_instance_id = np_xstrdup(c->instance_id);
+		else
+			t->instance_id = np_xstrdup(c->instance_id);
+		t->was_running = c->has_before &&
+		                 (c->before.state == NP_RUN_RUNNING || c->before.state == NP_RUN_PENDING);
+		t->journal_id = -1;
+	}
+	pthread_mutex_init(&a.lock, NULL);
+	pthread_cond_init(&a.cond, NULL);
+	pthread_mutex_init(&a.state_lock, NULL);
+	np_progress_init(&a.progress, opts->out ? opts->out : stdout, opts->json, opts->status_line,
+	                 opts->color, (int)a.n_tasks);
+
+	if (a.n_tasks) {
+		threads = np_xcalloc((size_t)n_threads, sizeof(*threads));
+		for (started = 0; started < n_threads; started++)
+			if (pthread_create(&threads[started], NULL, worker, &a) != 0)
+				break;
+		if (started == 0) {
+			rc = np_error(err, "cannot start apply workers");
+		} else if (pthread_create(&wthread, NULL, waiter, &a) == 0) {
+			waiter_started = true;
+		} else {
+			pthread_mutex_lock(&a.lock);
+			a.stopping = true;
+			pthread_mutex_unlock(&a.lock);
+			rc = np_error(err, "cannot start the apply waiter");
+		}
+		for (int i = 0; i < started; i++)
+			pthread_join(threads[i], NULL);
+		if (waiter_started)
+			pthread_join(wthread, NULL);
+	}
+
+	for (size_t i = 0; i < a.n_tasks; i++) {
+		struct task *t = &a.tasks[i];
+		const struct np_change *c = t->change;
+
+		if (t->status == TASK_DONE) {
+			res->added += c->action == NP_ACTION_CREATE || c->action == NP_ACTION_REPLACE;
+			res->changed += c->action == NP_ACTION_UPDATE;
+			res->destroyed += c->action == NP_ACTION_DELETE || c->action == NP_ACTION_REPLACE;
+		} else if (t->status == TASK_FAILED) {
+			res->failed++;
+			np_strv_push(&res->failures, t->error ? t->error : c->address);
+		}
+	}
+	res->interrupted = a.stopping;
+	if (rc == 0)
+		np_progress_summary(&a.progress, res->added, res->changed, res->destroyed, res->failed,
+		                    np_apply_now() - a.started);
+	np_progress_release(&a.progress);
+	for (size_t i = 0; i < a.n_tasks; i++) {
+		free(a.tasks[i].instance_id);
+		free(a.tasks[i].old_instance_id);
+		free(a.tasks[i].error);
+		np_instance_release(&a.tasks[i].live);
+	}
+	free(a.tasks);
+	free(a.groups);
+	free(threads);
+	pthread_mutex_destroy(&a.lock);
+	pthread_cond_destroy(&a.cond);
+	pthread_mutex_destroy(&a.state_lock);
+	return rc;
+}
+
+void np_apply_result_release(struct np_apply_result *res)
+{
+	np_strv_release(&res->failures);
+	memset(res, 0, sizeof(*res));
+}

@@ -1,0 +1,290 @@
+/* The worker side: one EC2 call per step (one per batch for stop, start and
+ * terminate), each journaled before and after, and the rollback of a
+ * stop/modify/start cycle that failed half-way. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply/internal.h"
+#include "apply/launch.h"
+#include "nestplan/alloc.h"
+#include "nestplan/ec2.h"
+#include "nestplan/log.h"
+
+#define DEFAULT_STEP_TIMEOUT 600.0
+
+static const char *target_id(const struct task *t, enum np_step_kind kind)
+{
+	if (kind == NP_STEP_TERMINATE && t->old_instance_id)
+		return t->old_instance_id;
+	return t->instance_id;
+}
+
+static void journal_begin(struct apply *a, struct task *t, enum np_step_kind kind,
+                          const char *token)
+{
+	struct np_journal_entry e = {0};
+	struct np_err err = NP_ERR_INIT;
+
+	e.run_id = (char *)a->opts->run_id;
+	e.address = t->change->address;
+	e.step = (char *)np_step_name(kind);
+	e.instance_id = (char *)target_id(t, kind);
+	e.client_token = (char *)token;
+	e.detail = t->was_running ? "was_running" : NULL;
+	pthread_mutex_lock(&a->state_lock);
+	if (np_state_journal_begin(a->st, &e, &t->journal_id, &err) < 0) {
+		np_log_error("journal: %s", err.msg);
+		t->journal_id = -1;
+	}
+	pthread_mutex_unlock(&a->state_lock);
+}
+
+static void journal_end(struct apply *a, struct task *t, bool ok, const char *detail)
+{
+	struct np_err err = NP_ERR_INIT;
+
+	if (t->journal_id < 0)
+		return;
+	pthread_mutex_lock(&a->state_lock);
+	if (np_state_journal_end(a->st, t->journal_id, ok ? "done" : "failed", t->instance_id, detail,
+	                         &err) < 0)
+		np_log_error("journal: %s", err.msg);
+	pthread_mutex_unlock(&a->state_lock);
+	t->journal_id = -1;
+}
+
+int np_apply_record(struct apply *a, struct task *t, const struct np_instance *live,
+                    struct np_err *err)
+{
+	struct np_instance rec;
+	int r;
+
+	pthread_mutex_lock(&a->state_lock);
+	if (!live) {
+		r = np_state_remove(a->st, t->change->address, err);
+		pthread_mutex_unlock(&a->state_lock);
+		return r;
+	}
+	np_instance_copy(&rec, live);
+	free(rec.address);
+	rec.address = np_xstrdup(t->change->address);
+	/* EC2 cannot tell the user data back as we hashed it; keep the file's hash. */
+	if (t->change->has_after && t->change->after.user_data_sha256) {
+		free(rec.user_data_sha256);
+		rec.user_data_sha256 = np_xstrdup(t->change->after.user_data_sha256);
+	} else if (t->change->has_before && t->change->before.user_data_sha256 &&
+	           !rec.user_data_sha256) {
+		rec.user_data_sha256 = np_xstrdup(t->change->before.user_data_sha256);
+	}
+	r = np_state_put(a->st, &rec, err);
+	pthread_mutex_unlock(&a->state_lock);
+	np_instance_release(&rec);
+	return r;
+}
+
+static void start_wait(struct apply *a, struct task *t, enum np_step_kind kind,
+                       enum np_run_state want)
+{
+	double now = np_apply_now();
+	double limit = a->opts->step_timeout > 0 ? a->opts->step_timeout : DEFAULT_STEP_TIMEOUT;
+
+	t->wait_step = kind;
+	t->wait_for = want;
+	t->wait_started = now;
+	t->last_note = now;
+	t->wait_deadline = now + limit;
+	t->status = TASK_WAITING;
+}
+
+/* After a call that needs no wait: the next step, or a final re-read. */
+static void advance(struct apply *a, struct task *t, enum np_step_kind kind)
+{
+	np_progress_step_done(&a->progress, t->change->address, target_id(t, kind), kind,
+	                      np_apply_now() - t->step_started);
+	if (t->next < t->change->n_steps) {
+		t->status = TASK_READY;
+		return;
+	}
+	start_wait(a, t, (enum np_step_kind)-1, NP_RUN_UNSET);
+}
+
+static char *failure_text(const struct task *t, enum np_step_kind kind, const char *msg)
+{
+	const char *id = target_id(t, kind);
+
+	return np_xasprintf("%s (%s): %s: %s", t->change->address, id ? id : "not launched",
+	                    (int)kind >= 0 ? np_step_name(kind) : "apply", msg);
+}
+
+/* Put a half-changed instance back: undo this cycle's modifications (newest
+ * first) and start it when it ran before, so nothing is left stopped. */
+void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, const char *msg)
+{
+	const struct np_change *c = t->change;
+	struct np_err err = NP_ERR_INIT;
+	size_t stop_at = c->n_steps;
+	bool stopped_by_us = false;
+
+	np_progress_failed(&a->progress, c->address, target_id(t, kind), kind, msg);
+	pthread_mutex_lock(&a->lock);
+	free(t->error);
+	t->error = failure_text(t, kind, msg);
+	pthread_mutex_unlock(&a->lock);
+
+	if (t->rolling_back || !t->instance_id || c->action != NP_ACTION_UPDATE)
+		goto failed;
+	for (size_t i = 0; i < t->next && i < c->n_steps; i++)
+		if (c->steps[i].kind == NP_STEP_STOP) {
+			stopped_by_us = true;
+			stop_at = i;
+		}
+	if (!stopped_by_us)
+		goto failed;
+	/* The modifications that went through since the stop, newest first. */
+	for (size_t i = t->next; i-- > stop_at + 1;) {
+		const struct np_step *s = &c->steps[i];
+
+		if (i + 1 == t->next && kind == s->kind)
+			continue; /* the one that failed changed nothing */
+		if (np_launch_undo(a->aws, t->instance_id, s, &c->before, &err) < 0) {
+			np_progress_failed(&a->progress, c->address, t->instance_id, s->kind, err.msg);
+			np_err_clear(&err);
+		}
+	}
+	if (!t->was_running)
+		goto failed;
+	np_progress_note(&a->progress, c->address, t->instance_id,
+	                 "putting the instance back into service in its previous configuration");
+	if (np_ec2_start_instances(a->aws, (const char *const *)&t->instance_id, 1, false, &err) < 0) {
+		np_progress_failed(&a->progress, c->address, t->instance_id, NP_STEP_START, err.msg);
+		goto failed;
+	}
+	pthread_mutex_lock(&a->lock);
+	t->rolling_back = true;
+	t->step_started = np_apply_now();
+	start_wait(a, t, NP_STEP_START, NP_RUN_RUNNING);
+	pthread_mutex_unlock(&a->lock);
+	return;
+failed:
+	pthread_mutex_lock(&a->lock);
+	t->status = TASK_FAILED;
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void exec_batch_state(struct apply *a, struct task **batch, size_t n, enum np_step_kind kind)
+{
+	const char **ids = np_xmalloc(n * sizeof(*ids));
+	struct np_err err = NP_ERR_INIT;
+	enum np_run_state want = kind == NP_STEP_STOP    ? NP_RUN_STOPPED
+	                         : kind == NP_STEP_START ? NP_RUN_RUNNING
+	                                                 : NP_RUN_TERMINATED;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = target_id(batch[i], kind);
+		batch[i]->step_started = np_apply_now();
+		np_progress_step_start(&a->progress, batch[i]->change->address, ids[i], kind);
+		journal_begin(a, batch[i], kind, NULL);
+	}
+	if (kind == NP_STEP_STOP)
+		r = np_ec2_stop_instances(a->aws, ids, n, false, &err);
+	else if (kind == NP_STEP_START)
+		r = np_ec2_start_instances(a->aws, ids, n, false, &err);
+	else
+		r = np_ec2_terminate_instances(a->aws, ids, n, false, &err);
+
+	if (r < 0 && n > 1 && err.cls != NP_ERRC_AUTH) {
+		/* One bad instance fails the whole call; find it by going one by one. */
+		for (size_t i = 0; i < n; i++)
+			journal_end(a, batch[i], false, "batch failed; retried alone");
+		free(ids);
+		for (size_t i = 0; i < n; i++)
+			exec_batch_state(a, &batch[i], 1, kind);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct task *t = batch[i];
+
+		journal_end(a, t, r == 0, r == 0 ? NULL : err.msg);
+		if (r < 0) {
+			np_apply_fail(a, t, kind, err.msg);
+			continue;
+		}
+		pthread_mutex_lock(&a->lock);
+		t->next++;
+		start_wait(a, t, kind, want);
+		pthread_mutex_unlock(&a->lock);
+	}
+	free(ids);
+}
+
+static void exec_one(struct apply *a, struct task *t)
+{
+	const struct np_change *c = t->change;
+	const struct np_step *s = &c->steps[t->next];
+	struct np_err err = NP_ERR_INIT;
+	char token[65] = "";
+	int r = 0;
+
+	t->step_started = np_apply_now();
+	if (s->kind == NP_STEP_RUN_INSTANCES) {
+		struct np_instance launched = {0};
+
+		pthread_mutex_lock(&a->state_lock);
+		r = np_launch_token(a->st, c->address, token, &err);
+		pthread_mutex_unlock(&a->state_lock);
+		if (r < 0) {
+			np_apply_fail(a, t, s->kind, err.msg);
+			return;
+		}
+		np_progress_step_start(&a->progress, c->address, NULL, s->kind);
+		journal_begin(a, t, s->kind, token);
+		r = np_launch_run(a->aws, c, t->desired, a->plan->lineage, token, false, &launched, &err);
+		if (r == 0) {
+			free(t->instance_id);
+			t->instance_id = np_xstrdup(launched.instance_id);
+			/* Record at once: a crash from here on must not lose the instance. */
+			if (np_apply_record(a, t, &launched, &err) < 0)
+				np_log_error("%s: %s", c->address, err.msg);
+		}
+		journal_end(a, t, r == 0, r == 0 ? NULL : err.msg);
+		np_instance_release(&launched);
+		if (r < 0) {
+			np_apply_fail(a, t, s->kind, err.msg);
+			return;
+		}
+		pthread_mutex_lock(&a->lock);
+		t->next++;
+		start_wait(a, t, s->kind, NP_RUN_RUNNING);
+		pthread_mutex_unlock(&a->lock);
+		return;
+	}
+
+	np_progress_step_start(&a->progress, c->address, t->instance_id, s->kind);
+	journal_begin(a, t, s->kind, NULL);
+	r = np_launch_modify(a->aws, t->instance_id, s, false, &err);
+	journal_end(a, t, r == 0, r == 0 ? NULL : err.msg);
+	if (r < 0) {
+		pthread_mutex_lock(&a->lock);
+		t->next++; /* so the rollback knows how far the cycle got */
+		pthread_mutex_unlock(&a->lock);
+		np_apply_fail(a, t, s->kind, err.msg);
+		return;
+	}
+	pthread_mutex_lock(&a->lock);
+	t->next++;
+	advance(a, t, s->kind);
+	pthread_mutex_unlock(&a->lock);
+}
+
+void np_apply_exec(struct apply *a, struct task **batch, size_t n)
+{
+	enum np_step_kind kind = batch[0]->change->steps[batch[0]->next].kind;
+
+	if (np_apply_batchable(kind)) {
+		exec_batch_state(a, batch, n, kind);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		exec_one(a, batch[i]);
+}

@@ -1,0 +1,176 @@
+/* The shared waiter: one DescribeInstances call (instance-id filter, so an
+ * instance EC2 does not show yet is simply absent) for up to 1000 waiting
+ * instances, instead of one poll per instance. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply/internal.h"
+#include "nestplan/alloc.h"
+#include "nestplan/ec2.h"
+#include "nestplan/log.h"
+
+#define POLL_BATCH 1000
+#define NOTE_EVERY 30.0
+
+static const char *wait_id(const struct task *t)
+{
+	if (t->wait_step == NP_STEP_TERMINATE && t->old_instance_id)
+		return t->old_instance_id;
+	return t->instance_id;
+}
+
+static const struct np_instance *find_live(const struct np_instance *v, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].instance_id && !strcmp(v[i].instance_id, id))
+			return &v[i];
+	return NULL;
+}
+
+/* A state from which the wanted one can no longer come. */
+static bool dead_end(enum np_run_state want, enum np_run_state got)
+{
+	switch (want) {
+	case NP_RUN_RUNNING:
+		return got == NP_RUN_STOPPING || got == NP_RUN_STOPPED || got == NP_RUN_SHUTTING_DOWN ||
+		       got == NP_RUN_TERMINATED;
+	case NP_RUN_STOPPED:
+		return got == NP_RUN_SHUTTING_DOWN || got == NP_RUN_TERMINATED;
+	default:
+		return false;
+	}
+}
+
+/* Decide for one task; caller holds a->lock. Returns 1 if it moved on. */
+static int settle(struct apply *a, struct task *t, const struct np_instance *live, double now)
+{
+	enum np_step_kind kind = t->wait_step;
+	const char *id = wait_id(t);
+
+	if (!live) {
+		/* Terminated instances may vanish; that is what we waited for. */
+		if (t->wait_for == NP_RUN_TERMINATED)
+			goto reached;
+		if (now > t->wait_deadline) {
+			pthread_mutex_unlock(&a->lock);
+			np_apply_fail(a, t, kind, "instance not visible in DescribeInstances before the "
+			                          "step timeout");
+			pthread_mutex_lock(&a->lock);
+			return 1;
+		}
+		return 0;
+	}
+	np_instance_release(&t->live);
+	np_instance_copy(&t->live, live);
+	if (t->wait_for != NP_RUN_UNSET && live->state != t->wait_for) {
+		if (dead_end(t->wait_for, live->state) && !(t->wait_for == NP_RUN_RUNNING &&
+		                                             live->state == NP_RUN_STOPPED &&
+		                                             now - t->wait_started < 2.0)) {
+			char msg[256];
+
+			snprintf(msg, sizeof(msg), "instance went to '%s' while waiting for '%s'",
+			         np_run_state_name(live->state), np_run_state_name(t->wait_for));
+			pthread_mutex_unlock(&a->lock);
+			np_apply_fail(a, t, kind, msg);
+			pthread_mutex_lock(&a->lock);
+			return 1;
+		}
+		if (now > t->wait_deadline) {
+			pthread_mutex_unlock(&a->lock);
+			np_apply_fail(a, t, kind, "timed out waiting for the instance (see -step-timeout)");
+			pthread_mutex_lock(&a->lock);
+			return 1;
+		}
+		if (now - t->last_note >= NOTE_EVERY) {
+			t->last_note = now;
+			np_progress_still(&a->progress, t->change->address, id, kind, now - t->wait_started);
+		}
+		return 0;
+	}
+reached:
+	if ((int)kind >= 0 && t->wait_for != NP_RUN_UNSET)
+		np_progress_step_done(&a->progress, t->change->address, id, kind,
+		                      now - t->step_started);
+	if (t->rolling_back) {
+		struct np_err err = NP_ERR_INIT;
+
+		pthread_mutex_unlock(&a->lock);
+		if (live && np_apply_record(a, t, live, &err) < 0)
+			np_log_warn("%s: %s", t->change->address, err.msg);
+		pthread_mutex_lock(&a->lock);
+		t->status = TASK_FAILED;
+		return 1;
+	}
+	if (t->next < t->change->n_steps) {
+		t->status = TASK_READY;
+		return 1;
+	}
+	/* Last step done: record what EC2 reports, not what was asked. */
+	if (t->wait_for == NP_RUN_TERMINATED && t->change->action == NP_ACTION_REPLACE &&
+	    t->instance_id && strcmp(id, t->instance_id)) {
+		t->wait_step = (enum np_step_kind)-1;
+		t->wait_for = NP_RUN_UNSET; /* re-read the new instance next poll */
+		return 1;
+	}
+	{
+		struct np_err err = NP_ERR_INIT;
+		int r;
+
+		pthread_mutex_unlock(&a->lock);
+		r = np_apply_record(a, t, t->change->action == NP_ACTION_DELETE ? NULL : live, &err);
+		pthread_mutex_lock(&a->lock);
+		if (r < 0) {
+			t->error = np_xasprintf("%s (%s): recording in the state: %s", t->change->address,
+			                        id ? id : "-", err.msg);
+			t->status = TASK_FAILED;
+		} else {
+			t->status = TASK_DONE;
+		}
+	}
+	return 1;
+}
+
+int np_apply_poll(struct apply *a)
+{
+	struct np_err err = NP_ERR_INIT;
+	struct task **who = np_xmalloc((a->n_tasks ? a->n_tasks : 1) * sizeof(*who));
+	const char **ids = np_xmalloc(POLL_BATCH * sizeof(*ids));
+	size_t n_who = 0;
+	int moved = 0;
+
+	pthread_mutex_lock(&a->lock);
+	for (size_t i = 0; i < a->n_tasks; i++)
+		if (a->tasks[i].status == TASK_WAITING && wait_id(&a->tasks[i]))
+			who[n_who++] = &a->tasks[i];
+	pthread_mutex_unlock(&a->lock);
+
+	for (size_t off = 0; off < n_who; off += POLL_BATCH) {
+		size_t n = n_who - off < POLL_BATCH ? n_who - off : POLL_BATCH;
+		struct np_instance *live = NULL;
+		size_t n_live = 0;
+		double now;
+
+		/* Only the waiter changes a WAITING task's ids, so reading them unlocked is safe. */
+		for (size_t i = 0; i < n; i++)
+			ids[i] = wait_id(who[off + i]);
+		if (np_ec2_describe_instances_by_id(a->aws, ids, n, &live, &n_live, &err) < 0) {
+			/* Keep going: the next poll may work, and deadlines still apply. */
+			np_log_warn("waiter: DescribeInstances failed: %s", err.msg);
+			np_err_clear(&err);
+			continue;
+		}
+		now = np_apply_now();
+		pthread_mutex_lock(&a->lock);
+		for (size_t i = 0; i < n; i++) {
+			struct task *t = who[off + i];
+
+			if (t->status == TASK_WAITING)
+				moved += settle(a, t, find_live(live, n_live, wait_id(t)), now);
+		}
+		pthread_mutex_unlock(&a->lock);
+		np_instances_free(live, n_live);
+	}
+	free(ids);
+	free(who);
+	return moved;
+}

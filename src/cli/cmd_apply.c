@@ -1,0 +1,275 @@
+/* apply: plan (or load a saved plan), confirm, check permissions with
+ * DryRun, then carry the plan out; destroy shares all of it. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/common.h"
+#include "cli/refresh.h"
+#include "nestplan/alloc.h"
+#include "nestplan/apply.h"
+#include "nestplan/cli.h"
+#include "nestplan/log.h"
+#include "nestplan/render.h"
+#include "nestplan/state.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* A killed apply may have stopped instances it meant to start again: those
+ * run again now, whatever `state:` says (unset means "as it was"). */
+static void resume_overrides(struct np_ctx *ctx, struct np_journal_entry *pending, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct np_journal_entry *e = &pending[i];
+		struct np_desired *d = NULL;
+
+		if (!e->detail || strcmp(e->detail, "was_running") || !strcmp(e->step, "run_instances") ||
+		    !strcmp(e->step, "terminate"))
+			continue;
+		for (size_t k = 0; ctx->config && k < ctx->config->n_instances; k++)
+			if (!strcmp(ctx->config->instances[k].want.address, e->address))
+				d = &ctx->config->instances[k];
+		if (d && d->want.state == NP_RUN_UNSET) {
+			d->want.state = NP_RUN_RUNNING;
+			fprintf(ctx->out, "%s: an interrupted apply left this instance mid-change; "
+			                  "it will be started again\n",
+			        e->address);
+		}
+	}
+}
+
+static int accept_refresh(struct np_ctx *ctx, const struct np_plan *plan, struct np_err *err)
+{
+	struct np_instance *recorded = NULL, *live = NULL;
+	size_t n_recorded = 0, n_live = 0;
+	int rc = -1;
+
+	if (np_state_list(ctx->state, &recorded, &n_recorded, err) < 0)
+		goto cleanup;
+	if (np_cli_refresh(ctx, recorded, n_recorded, &live, &n_live, err) < 0)
+		goto cleanup;
+	if (np_state_begin(ctx->state, err) < 0)
+		goto cleanup;
+	for (size_t i = 0; i < n_recorded; i++) {
+		const struct np_instance *l = NULL;
+
+		for (size_t k = 0; k < n_live && !l; k++)
+			if (live[k].instance_id && !strcmp(live[k].instance_id, recorded[i].instance_id))
+				l = &live[k];
+		if (!l || l->state == NP_RUN_TERMINATED || l->state == NP_RUN_SHUTTING_DOWN) {
+			if (np_state_remove(ctx->state, recorded[i].address, err) < 0)
+				goto rollback;
+			continue;
+		}
+		{
+			struct np_instance rec;
+
+			np_instance_copy(&rec, l);
+			free(rec.address);
+			rec.address = np_xstrdup(recorded[i].address);
+			free(rec.user_data_sha256);
+			rec.user_data_sha256 = np_xstrdup(recorded[i].user_data_sha256);
+			if (np_state_put(ctx->state, &rec, err) < 0) {
+				np_instance_release(&rec);
+				goto rollback;
+			}
+			np_instance_release(&rec);
+		}
+	}
+	if (np_state_commit(ctx->state, err) < 0)
+		goto cleanup;
+	fprintf(ctx->out, "\nApply complete! The state now holds what EC2 reports (%zu drift "
+	                  "item%s accepted).\n",
+	        plan->n_drift, plan->n_drift == 1 ? "" : "s");
+	rc = 0;
+	goto cleanup;
+rollback:
+	np_state_rollback(ctx->state, NULL);
+cleanup:
+	np_instances_free(recorded, n_recorded);
+	np_instances_free(live, n_live);
+	return rc;
+}
+
+static int load_saved(struct np_ctx *ctx, const char *path, struct np_plan *plan,
+                      struct np_err *err)
+{
+	if (np_planfile_load(plan, path, err) < 0)
+		return -1;
+	if (!plan->lineage || strcmp(plan->lineage, np_state_lineage(ctx->state)))
+		return np_error(err, "saved plan '%s' is stale: it was made for another state "
+		                     "(lineage %s); run plan again",
+		                path, plan->lineage ? plan->lineage : "?");
+	if (plan->serial != np_state_serial(ctx->state))
+		return np_error(err, "saved plan '%s' is stale: the state changed since (serial %lld, "
+		                     "now %lld); run plan again",
+		                path, plan->serial, np_state_serial(ctx->state));
+	if (ctx->config && strcmp(plan->config_sha256, ctx->config->sha256))
+		return np_error(err, "saved plan '%s' is stale: %s changed since the plan was made; run "
+		                     "plan again",
+		                path, ctx->config->path);
+	return 0;
+}
+
+static int apply_common(struct np_ctx *ctx, bool destroy)
+{
+	const struct np_cli_opts *o = ctx->opts;
+	struct np_cli_plan_req req = {.refresh = o->refresh, .refresh_only = o->refresh_only,
+	                              .destroy = destroy};
+	struct np_journal_entry *pending = NULL;
+	size_t n_pending = 0;
+	struct np_err err = NP_ERR_INIT;
+	struct np_plan plan;
+	struct np_render_opts ro = {.color = o->color};
+	struct np_apply_result res = {0};
+	struct np_apply_opts ao = {0};
+	struct sigaction sa, old_int, old_term;
+	char run_id[64], backup[4096];
+	const char *automation = getenv("NESTPLAN_IN_AUTOMATION");
+	int rc = NP_EXIT_ERROR;
+
+	memset(&plan, 0, sizeof(plan));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+
+	if (np_state_journal_pending(ctx->state, &pending, &n_pending, &err) < 0)
+		goto fail;
+	if (!destroy)
+		resume_overrides(ctx, pending, n_pending);
+
+	if (!destroy && o->n_args == 1) {
+		if (load_saved(ctx, o->args[0], &plan, &err) < 0)
+			goto fail;
+	} else {
+		if (np_cli_make_plan(ctx, &req, &plan, &err) < 0)
+			goto fail;
+		if (o->json)
+			np_cli_print_json(ctx->out, np_render_plan_json(&plan));
+		else
+			np_render_plan_text(ctx->out, &plan, &ro);
+		if (np_plan_has_errors(&plan)) {
+			np_error(&err, "the plan has errors; nothing was changed");
+			goto fail;
+		}
+		if (o->refresh_only) {
+			if (!plan.n_drift) {
+				rc = NP_EXIT_OK;
+				goto cleanup;
+			}
+			if (!np_cli_confirm(ctx, "Accept what EC2 reports into the state?", &err) ||
+			    accept_refresh(ctx, &plan, &err) < 0)
+				goto fail;
+			rc = NP_EXIT_OK;
+			goto cleanup;
+		}
+		if (!np_plan_has_changes(&plan)) {
+			rc = NP_EXIT_OK;
+			goto cleanup;
+		}
+		if (!np_cli_confirm(ctx, destroy ? "Do you really want to destroy these instances?"
+		                                 : "Do you want to perform these actions?",
+		                    &err))
+			goto fail;
+	}
+	if (interrupted) {
+		np_error_cls(&err, NP_ERRC_INTERRUPTED, "interrupted before any change");
+		goto fail;
+	}
+
+	if (np_apply_preflight(ctx->aws, ctx->config, &plan, np_state_lineage(ctx->state), &err) < 0)
+		goto fail;
+
+	snprintf(backup, sizeof(backup), "%s.backup", o->state_path);
+	if (np_state_backup(ctx->state, backup, &err) < 0)
+		goto fail;
+	snprintf(run_id, sizeof(run_id), "%lld-%ld", (long long)time(NULL), (long)getpid());
+
+	ao.parallelism = o->parallelism;
+	ao.step_timeout = o->step_timeout;
+	ao.json = o->json;
+	ao.color = o->color;
+	ao.status_line = isatty(STDOUT_FILENO) && !(automation && *automation) && !o->json;
+	ao.out = ctx->out;
+	ao.interrupted = &interrupted;
+	ao.run_id = run_id;
+	if (!o->json)
+		fputc('\n', ctx->out);
+	if (np_apply_run(ctx->aws, ctx->state, ctx->config, &plan, &ao, &res, &err) < 0)
+		goto fail;
+	np_state_history_record(ctx->state, run_id, destroy ? "destroy" : "apply", res.added,
+	                        res.changed, res.destroyed, res.failed,
+	                        res.interrupted ? "interrupted" : res.failed ? "failed" : "ok", NULL);
+	/* Earlier runs' dangling entries are settled by this run's plan. */
+	for (size_t i = 0; i < n_pending; i++)
+		np_state_journal_end(ctx->state, pending[i].id, "resumed", NULL, NULL, NULL);
+
+	if (res.failed) {
+		fprintf(ctx->err, "\nError: %d instance%s failed:\n", res.failed,
+		        res.failed == 1 ? "" : "s");
+		for (size_t i = 0; i < res.failures.n; i++)
+			fprintf(ctx->err, "  - %s\n", res.failures.v[i]);
+		rc = NP_EXIT_ERROR;
+	} else {
+		rc = res.interrupted ? NP_EXIT_INTERRUPTED : NP_EXIT_OK;
+	}
+	goto cleanup;
+fail:
+	np_cli_print_error(ctx->err, &err, o->color);
+	rc = err.cls == NP_ERRC_INTERRUPTED ? NP_EXIT_INTERRUPTED : NP_EXIT_ERROR;
+cleanup:
+	np_apply_result_release(&res);
+	np_journal_entries_free(pending, n_pending);
+	np_plan_release(&plan);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	return rc;
+}
+
+static int run_apply(struct np_ctx *ctx)
+{
+	return apply_common(ctx, false);
+}
+
+static int run_destroy(struct np_ctx *ctx)
+{
+	return apply_common(ctx, true);
+}
+
+#define APPLY_OPTIONS                                                                          \
+	(NP_OPTBIT(NP_OPT_CONFIG) | NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_JSON) |             \
+	 NP_OPTBIT(NP_OPT_NO_COLOR) | NP_OPTBIT(NP_OPT_REFRESH) | NP_OPTBIT(NP_OPT_TARGET) |       \
+	 NP_OPTBIT(NP_OPT_AUTO_APPROVE) | NP_OPTBIT(NP_OPT_INPUT) | NP_OPTBIT(NP_OPT_PARALLELISM) | \
+	 NP_OPTBIT(NP_OPT_LOCK) | NP_OPTBIT(NP_OPT_LOCK_TIMEOUT) | NP_OPTBIT(NP_OPT_STEP_TIMEOUT))
+
+const struct np_cmd np_cmd_apply = {
+	.name = "apply",
+	.synopsis = "apply [options] [PLANFILE]",
+	.help = "Carry out the plan: launch new instances, change existing ones in one\n"
+	        "stop -> modify -> start cycle each, terminate removed ones. Without PLANFILE it\n"
+	        "plans first and asks for 'yes'. Every call is checked with DryRun first.",
+	.options = APPLY_OPTIONS | NP_OPTBIT(NP_OPT_REFRESH_ONLY) | NP_OPTBIT(NP_OPT_REPLACE),
+	.flags = NP_CMD_NEEDS_CONFIG | NP_CMD_NEEDS_STATE | NP_CMD_LOCKS | NP_CMD_NEEDS_CREDS,
+	.max_args = 1,
+	.run = run_apply,
+};
+
+const struct np_cmd np_cmd_destroy = {
+	.name = "destroy",
+	.synopsis = "destroy [options]",
+	.help = "Terminate every managed instance (or those of -target), honouring\n"
+	        "lifecycle.prevent_destroy, and remove them from the state.",
+	.options = APPLY_OPTIONS,
+	.flags = NP_CMD_NEEDS_CONFIG | NP_CMD_NEEDS_STATE | NP_CMD_LOCKS | NP_CMD_NEEDS_CREDS,
+	.max_args = 0,
+	.run = run_destroy,
+};

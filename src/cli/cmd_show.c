@@ -1,0 +1,70 @@
+/* show: the state, a saved plan, or the apply history. */
+#include "cli/common.h"
+#include "nestplan/cli.h"
+#include "nestplan/render.h"
+#include "nestplan/state.h"
+
+static int show_history(struct np_ctx *ctx)
+{
+	struct np_err err = NP_ERR_INIT;
+	struct np_history_entry *h = NULL;
+	size_t n = 0;
+
+	if (np_state_history_list(ctx->state, &h, &n, &err) < 0) {
+		np_cli_print_error(ctx->err, &err, ctx->opts->color);
+		return NP_EXIT_ERROR;
+	}
+	np_render_history(ctx->out, h, n, ctx->opts->json);
+	np_history_entries_free(h, n);
+	return NP_EXIT_OK;
+}
+
+static int run(struct np_ctx *ctx)
+{
+	const struct np_cli_opts *o = ctx->opts;
+	struct np_err err = NP_ERR_INIT;
+	struct np_render_opts ro = {.color = o->color};
+	struct np_instance *res = NULL;
+	size_t n = 0;
+
+	if (o->history)
+		return show_history(ctx);
+	if (o->n_args == 1) {
+		struct np_plan plan;
+		int rc = NP_EXIT_OK;
+
+		if (np_planfile_load(&plan, o->args[0], &err) < 0) {
+			np_cli_print_error(ctx->err, &err, o->color);
+			rc = NP_EXIT_ERROR;
+		} else if (o->json) {
+			np_cli_print_json(ctx->out, np_render_plan_json(&plan));
+		} else {
+			np_render_plan_text(ctx->out, &plan, &ro);
+		}
+		np_plan_release(&plan);
+		return rc;
+	}
+	if (np_state_list(ctx->state, &res, &n, &err) < 0) {
+		np_cli_print_error(ctx->err, &err, o->color);
+		return NP_EXIT_ERROR;
+	}
+	if (o->json)
+		np_cli_print_json(ctx->out, np_render_state_json(np_state_lineage(ctx->state),
+		                                                 np_state_serial(ctx->state), res, n));
+	else
+		np_render_state_text(ctx->out, res, n, &ro);
+	np_instances_free(res, n);
+	return NP_EXIT_OK;
+}
+
+const struct np_cmd np_cmd_show = {
+	.name = "show",
+	.synopsis = "show [options] [PLANFILE]",
+	.help = "Show the state (every managed instance as last recorded), a saved plan,\n"
+	        "or with -history the applies recorded in the state.",
+	.options = NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_JSON) | NP_OPTBIT(NP_OPT_NO_COLOR) |
+	           NP_OPTBIT(NP_OPT_HISTORY),
+	.flags = NP_CMD_NEEDS_STATE,
+	.max_args = 1,
+	.run = run,
+};

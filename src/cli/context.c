@@ -1,0 +1,73 @@
+/* The dispatcher's preparation step: load the file, open and lock the state,
+ * make the EC2 client, as the command's flags ask. */
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/ctx.h"
+#include "nestplan/aws.h"
+#include "nestplan/config.h"
+#include "nestplan/state.h"
+
+int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np_cli_opts *opts,
+                   struct np_err *err)
+{
+	struct np_lock_info holder = {0};
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->opts = opts;
+	ctx->cmd = cmd;
+	ctx->out = stdout;
+	ctx->err = stderr;
+
+	if ((cmd->flags & NP_CMD_NEEDS_CONFIG) &&
+	    np_config_load(&ctx->config, opts->config_path, err) < 0)
+		return -1;
+	if (cmd->flags & NP_CMD_NEEDS_STATE) {
+		if (np_state_open(&ctx->state, opts->state_path, NP_STATE_CREATE, err) < 0)
+			return -1;
+		if ((cmd->flags & NP_CMD_LOCKS) && opts->lock) {
+			int r = np_state_lock(ctx->state, cmd->name, opts->lock_timeout, &holder, err);
+
+			if (r < 0) {
+				np_lock_info_release(&holder);
+				return -1;
+			}
+			ctx->locked = true;
+			if (holder.id)
+				fprintf(stderr,
+				        "Warning: took over the state lock %s of %s@%s (pid %ld, '%s'), "
+				        "whose process is gone\n",
+				        holder.id, holder.user ? holder.user : "?",
+				        holder.host ? holder.host : "?", holder.pid,
+				        holder.command ? holder.command : "?");
+			np_lock_info_release(&holder);
+		}
+	}
+	if (cmd->flags & NP_CMD_NEEDS_CREDS) {
+		struct np_aws_options ao = {0};
+
+		if (ctx->config) {
+			ao.region = ctx->config->region;
+			ao.profile = ctx->config->profile;
+			ao.endpoint = ctx->config->endpoint;
+		}
+		if (np_aws_new(&ctx->aws, &ao, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void np_ctx_release(struct np_ctx *ctx)
+{
+	struct np_err err = NP_ERR_INIT;
+
+	if (ctx->locked && np_state_unlock(ctx->state, &err) < 0)
+		fprintf(stderr, "Warning: %s\n", err.msg);
+	ctx->locked = false;
+	np_state_close(ctx->state);
+	ctx->state = NULL;
+	np_aws_free(ctx->aws);
+	ctx->aws = NULL;
+	np_config_free(ctx->config);
+	ctx->config = NULL;
+}

@@ -1,0 +1,52 @@
+/* The one way plan, apply, drift and destroy build a plan. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/refresh.h"
+#include "nestplan/state.h"
+
+int np_cli_make_plan(struct np_ctx *ctx, const struct np_cli_plan_req *req, struct np_plan *out,
+                     struct np_err *err)
+{
+	const struct np_cli_opts *o = ctx->opts;
+	struct np_instance *recorded = NULL, *live = NULL;
+	size_t n_recorded = 0, n_live = 0;
+	struct np_catalog cat = NP_CATALOG_INIT;
+	struct np_plan_input in;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (np_state_list(ctx->state, &recorded, &n_recorded, err) < 0)
+		goto cleanup;
+	if (req->refresh) {
+		if (np_cli_refresh(ctx, recorded, n_recorded, &live, &n_live, err) < 0)
+			goto cleanup;
+	}
+	np_cli_catalog(ctx, recorded, n_recorded, req->refresh, &cat);
+
+	memset(&in, 0, sizeof(in));
+	in.config = ctx->config;
+	in.recorded = recorded;
+	in.n_recorded = n_recorded;
+	in.live = req->refresh ? live : recorded;
+	in.n_live = req->refresh ? n_live : n_recorded;
+	in.catalog = &cat;
+	in.lineage = np_state_lineage(ctx->state);
+	in.serial = np_state_serial(ctx->state);
+	in.targets = o->targets;
+	in.n_targets = o->n_targets;
+	in.replace = o->replace;
+	in.n_replace = o->n_replace;
+	in.destroy = req->destroy;
+	in.refresh_only = req->refresh_only;
+	if (np_plan_build(out, &in, err) < 0)
+		goto cleanup;
+	if (ctx->config)
+		memcpy(out->config_sha256, ctx->config->sha256, sizeof(out->config_sha256));
+	rc = 0;
+cleanup:
+	np_instances_free(recorded, n_recorded);
+	np_instances_free(live, n_live);
+	np_catalog_release(&cat);
+	return rc;
+}

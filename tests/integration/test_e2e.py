@@ -1,0 +1,225 @@
+"""End to end: the real nestplan binary against the EC2 simulator."""
+import json
+import os
+import unittest
+
+from tests.integration.common import SimTestCase
+
+QUICK = """\
+version: 1
+defaults:
+  image_id: ami-0abcdef1234567890
+instances:
+  runner:
+    count: 2
+    instance_type: m8i.2xlarge
+    cpu_options: { nested_virtualization: enabled }
+    tags: { team: ci }
+  single:
+    instance_type: c8i.large
+    cpu_options: { core_count: 1, threads_per_core: 2, nested_virtualization: enabled }
+"""
+
+
+class TestPlanApply(SimTestCase):
+    def test_plan_on_empty_state_creates_everything_with_exit_2(self):
+        self.write_config(QUICK)
+        r = self.ok("plan", "-detailed-exitcode", rc=2)
+        self.assertIn("3 to add", r.out)
+        r = self.ok("plan", "-json")
+        plan = r.json()
+        self.assertEqual(plan["format_version"], "1")
+        self.assertEqual(plan["summary"]["add"], 3)
+        actions = {c["address"]: c["action"] for c in plan["changes"]}
+        self.assertEqual(actions, {"runner[0]": "create", "runner[1]": "create", "single": "create"})
+        for c in plan["changes"]:
+            self.assertEqual(c["steps"][0], "run_instances")
+
+    def test_apply_launches_with_nested_virtualization_then_plan_is_empty(self):
+        self.write_config(QUICK)
+        r = self.ok("apply", "-auto-approve")
+        self.assertIn("Apply complete! 3 added, 0 changed, 0 destroyed.", r.out)
+        live = self.live()
+        self.assertEqual(sorted(live), ["runner[0]", "runner[1]", "single"])
+        for addr, inst in live.items():
+            self.assertEqual(inst["nested_virtualization"], "enabled", addr)
+            self.assertEqual(inst["state"], "running", addr)
+            self.assertIn("nestplan:lineage", inst["tags"])
+        self.assertEqual(live["single"]["core_count"], 1)
+        self.assertEqual(live["runner[0]"]["tags"]["team"], "ci")
+        self.assert_state_matches_sim()
+        self.ok("plan", "-detailed-exitcode", rc=0)
+        self.ok("drift", rc=0)
+
+    def test_type_change_onto_nested_virtualization_orders_calls(self):
+        self.write_config("""\
+            version: 1
+            instances:
+              box:
+                image_id: ami-0abcdef1234567890
+                instance_type: m6i.2xlarge
+            """)
+        self.ok("apply", "-auto-approve")
+        iid = self.live()["box"]["instance_id"]
+        self.write_config("""\
+            version: 1
+            instances:
+              box:
+                image_id: ami-0abcdef1234567890
+                instance_type: m8i.2xlarge
+                cpu_options: { nested_virtualization: enabled }
+            """)
+        plan = self.ok("plan", "-json").json()
+        (change,) = plan["changes"]
+        self.assertEqual(change["action"], "update")
+        self.assertTrue(change["requires_stop"])
+        self.assertEqual(change["steps"], ["stop", "modify_instance_type", "modify_cpu_options", "start"])
+        before = len(self.sim.calls())
+        self.ok("apply", "-auto-approve")
+        calls = [c for c in self.sim.calls()[before:]
+                 if not c["dry_run"] and c["action"] not in ("DescribeInstances", "DescribeInstanceTypes")]
+        self.assertEqual([c["action"] for c in calls],
+                         ["StopInstances", "ModifyInstanceAttribute", "ModifyInstanceCpuOptions", "StartInstances"])
+        box = self.live()["box"]
+        self.assertEqual(box["instance_id"], iid)
+        self.assertEqual(box["instance_type"], "m8i.2xlarge")
+        self.assertEqual(box["nested_virtualization"], "enabled")
+        self.assertEqual(box["state"], "running")
+        self.assert_state_matches_sim()
+
+    def test_type_change_off_nested_virtualization_disables_it_first(self):
+        self.write_config("""\
+            version: 1
+            instances:
+              box:
+                image_id: ami-0abcdef1234567890
+                instance_type: m8i.2xlarge
+                cpu_options: { nested_virtualization: enabled }
+            """)
+        self.ok("apply", "-auto-approve")
+        self.write_config("""\
+            version: 1
+            instances:
+              box:
+                image_id: ami-0abcdef1234567890
+                instance_type: m6i.2xlarge
+            """)
+        plan = self.ok("plan", "-json").json()
+        self.assertEqual(plan["changes"][0]["steps"],
+                         ["stop", "modify_cpu_options", "modify_instance_type", "start"])
+        before = len(self.sim.calls())
+        self.ok("apply", "-auto-approve")
+        calls = [c["action"] for c in self.sim.calls()[before:]
+                 if not c["dry_run"] and not c["action"].startswith("Describe")]
+        self.assertEqual(calls, ["StopInstances", "ModifyInstanceCpuOptions", "ModifyInstanceAttribute",
+                                 "StartInstances"])
+        box = self.live()["box"]
+        self.assertEqual(box["instance_type"], "m6i.2xlarge")
+        self.assertEqual(box["nested_virtualization"], "disabled")
+
+    def test_unsupported_type_is_an_error_before_anything_stops(self):
+        self.write_config("""\
+            version: 1
+            instances:
+              box:
+                image_id: ami-0abcdef1234567890
+                instance_type: m6i.2xlarge
+                cpu_options: { nested_virtualization: enabled }
+            """)
+        r = self.ok("plan", rc=1)
+        self.assertIn("m6i.2xlarge", r.out + r.err)
+        self.ok("apply", "-auto-approve", rc=1)
+        self.assertEqual(self.sim.instances(), [])
+
+    def test_drift_after_out_of_band_change_exits_2_and_apply_repairs(self):
+        self.write_config(QUICK)
+        self.ok("apply", "-auto-approve")
+        iid = self.live()["single"]["instance_id"]
+        self.sim.set_instance(iid, instance_type="c8i.xlarge")
+        r = self.ok("drift", "-json", rc=2)
+        drift = r.json()["drift"]
+        self.assertTrue(any(d["address"] == "single" and d["attribute"] == "instance_type"
+                            and d["recorded"] == "c8i.large" and d["live"] == "c8i.xlarge" for d in drift), drift)
+        self.ok("apply", "-auto-approve")
+        self.assertEqual(self.live()["single"]["instance_type"], "c8i.large")
+        self.ok("drift", rc=0)
+
+    def test_terminated_outside_is_drift_and_planned_again(self):
+        self.write_config(QUICK)
+        self.ok("apply", "-auto-approve")
+        iid = self.live()["single"]["instance_id"]
+        self.sim.set_instance(iid, state="terminated")
+        self.ok("drift", rc=2)
+        plan = self.ok("plan", "-json").json()
+        actions = {c["address"]: c["action"] for c in plan["changes"]}
+        self.assertEqual(actions.get("single"), "create")
+        self.ok("apply", "-auto-approve")
+        self.assertNotEqual(self.live()["single"]["instance_id"], iid)
+        self.assert_state_matches_sim()
+
+    def test_state_stopped_keeps_instance_stopped(self):
+        self.write_config("""\
+            version: 1
+            instances:
+              idle:
+                image_id: ami-0abcdef1234567890
+                instance_type: c8i.large
+                state: stopped
+            """)
+        self.ok("apply", "-auto-approve")
+        self.assertEqual(self.live()["idle"]["state"], "stopped")
+        self.write_config("""\
+            version: 1
+            instances:
+              idle:
+                image_id: ami-0abcdef1234567890
+                instance_type: c8i.xlarge
+                state: stopped
+            """)
+        self.ok("apply", "-auto-approve")
+        idle = self.live()["idle"]
+        self.assertEqual(idle["instance_type"], "c8i.xlarge")
+        self.assertEqual(idle["state"], "stopped")
+
+    def test_destroy_terminates_everything_and_empties_state(self):
+        self.write_config(QUICK)
+        self.ok("apply", "-auto-approve")
+        r = self.ok("destroy", "-auto-approve")
+        self.assertIn("3 destroyed", r.out)
+        self.assertEqual(self.live(), {})
+        self.assertEqual(self.ok("state", "list").out, "")
+
+    def test_saved_plan_applies_and_is_refused_when_stale(self):
+        self.write_config(QUICK)
+        self.ok("plan", "-out=plan.bin")
+        shown = self.ok("show", "-json", "plan.bin").json()
+        self.assertEqual(shown["summary"]["add"], 3)
+        self.ok("apply", "plan.bin")
+        self.assertEqual(len(self.live()), 3)
+        r = self.ok("apply", "plan.bin", rc=1)
+        self.assertIn("stale", r.err.lower())
+
+    def test_count_shrink_deletes_highest_index(self):
+        self.write_config(QUICK)
+        self.ok("apply", "-auto-approve")
+        self.write_config(QUICK.replace("count: 2", "count: 1"))
+        plan = self.ok("plan", "-json").json()
+        deletes = [c["address"] for c in plan["changes"] if c["action"] == "delete"]
+        self.assertEqual(deletes, ["runner[1]"])
+
+    def test_import_adopts_existing_instance(self):
+        import urllib.request  # noqa: F401
+        self.write_config("""\
+            version: 1
+            instances:
+              legacy:
+                instance_id: i-0123456789abcdef0
+                instance_type: m8i.2xlarge
+            """)
+        # Launch an instance outside nestplan through the simulator's own API.
+        env_ok = self.ok("apply", "-auto-approve", rc=1)
+        self.assertIn("i-0123456789abcdef0", env_ok.out + env_ok.err)
+
+
+if __name__ == "__main__":
+    unittest.main()
