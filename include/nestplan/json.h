@@ -1,0 +1,18 @@
+/* JSON forms of the shared model (jansson), used by the state, saved plans
+ * and every -json output, so there is one spelling of each attribute. */
+#ifndef NESTPLAN_JSON_H
+#define NESTPLAN_JSON_H
+
+#include <jansson.h>
+
+#include "nestplan/error.h"
+#include "nestplan/model.h"
+
+/* {"address", "instance_id", "instance_type", "state", "cpu_options": {...},
+ *  "placement": {...}, "tags": {...}, ...}; unset attributes are left out. */
+json_t *np_instance_to_json(const struct np_instance *in);
+int np_instance_from_json(struct np_instance *out, const json_t *j, struct np_err *err);
+json_t *np_itype_to_json(const struct np_itype *t);
+int np_itype_from_json(struct np_itype *out, const json_t *j, struct np_err *err);
+
+#endif

@@ -1,0 +1,32 @@
+#ifndef NESTPLAN_STATE_INTERNAL_H
+#define NESTPLAN_STATE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "nestplan/state.h"
+
+/* "nest" in ASCII: marks a SQLite file as a nestplan state. */
+#define NP_STATE_APP_ID 0x6e657374
+
+struct np_state {
+	sqlite3 *db;
+	char *path;
+	char lineage[40];
+	long long serial;
+	int depth;          /* explicit transaction open */
+	bool dirty;         /* resources changed in the open transaction */
+	bool locked;
+	char lock_id[40];
+};
+
+extern const char *const np_state_sql[];
+extern const size_t np_state_sql_count;
+
+int np_state_sqlerr(struct np_state *st, struct np_err *err, const char *what);
+/* Run a write: inside the explicit transaction, or in its own. */
+int np_state_write_begin(struct np_state *st, struct np_err *err);
+int np_state_write_end(struct np_state *st, int rc, bool changes_resources, struct np_err *err);
+void np_state_uuid(char out[37]);
+long long np_state_now(void);
+
+#endif

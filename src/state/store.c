@@ -1,0 +1,412 @@
+/* Opening, checking, creating and migrating the state file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nestplan/alloc.h"
+#include "state/internal.h"
+
+int np_state_sqlerr(struct np_state *st, struct np_err *err, const char *what)
+{
+	return np_error(err, "state '%s': %s: %s", st->path, what, sqlite3_errmsg(st->db));
+}
+
+long long np_state_now(void)
+{
+	return (long long)time(NULL);
+}
+
+void np_state_uuid(char out[37])
+{
+	unsigned char b[16];
+
+	if (RAND_bytes(b, sizeof(b)) != 1) {
+		FILE *f = fopen("/dev/urandom", "rb");
+
+		if (!f || fread(b, 1, sizeof(b), f) != sizeof(b))
+			abort(); /* no randomness: a lineage must never repeat */
+		fclose(f);
+	}
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+	         b[13], b[14], b[15]);
+}
+
+/* Look at an existing file without changing a byte of it: no journal, no
+ * -wal/-shm side files (immutable=1), read-only. */
+static int inspect(const char *path, int *version, struct np_err *err)
+{
+	char *uri = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	unsigned char head[16];
+	int rc = -1, app = 0;
+	FILE *f = fopen(path, "rb");
+	size_t got;
+
+	if (!f)
+		return np_error(err, "cannot open state '%s': %s", path, strerror(errno));
+	got = fread(head, 1, sizeof(head), f);
+	fclose(f);
+	if (got == 0) {
+		*version = 0; /* an empty file: made by us a moment ago, or touched */
+		return 0;
+	}
+	if (got < sizeof(head) || memcmp(head, "SQLite format 3", 16))
+		return np_error(err, "'%s' is not a nestplan state (not an SQLite file); refusing to "
+		                     "touch it",
+		                path);
+	uri = sqlite3_mprintf("file:%s?immutable=1", path);
+	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+		np_error(err, "cannot read state '%s': %s", path, db ? sqlite3_errmsg(db) : "no memory");
+		goto cleanup;
+	}
+	if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW ||
+	    strcmp((const char *)sqlite3_column_text(s, 0), "ok")) {
+		np_error(err, "state '%s' is damaged (%s); refusing to touch it — restore the backup "
+		              "'%s.backup' or the file from version control",
+		         path, s && sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0)
+		                                              : sqlite3_errmsg(db),
+		         path);
+		goto cleanup;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (sqlite3_prepare_v2(db, "PRAGMA application_id", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW) {
+		np_state_sqlerr(&(struct np_state){.db = db, .path = (char *)path}, err, "reading");
+		goto cleanup;
+	}
+	app = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	s = NULL;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW) {
+		np_state_sqlerr(&(struct np_state){.db = db, .path = (char *)path}, err, "reading");
+		goto cleanup;
+	}
+	*version = sqlite3_column_int(s, 0);
+	if (app != NP_STATE_APP_ID) {
+		bool empty = false;
+
+		/* An SQLite file with no tables is one being created right now. */
+		sqlite3_finalize(s);
+		s = NULL;
+		if (*version == 0 &&
+		    sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL) ==
+		            SQLITE_OK &&
+		    sqlite3_step(s) == SQLITE_ROW)
+			empty = sqlite3_column_int(s, 0) == 0;
+		if (!empty) {
+			np_error(err, "'%s' is an SQLite file but not a nestplan state; refusing to "
+			              "touch it",
+			         path);
+			goto cleanup;
+		}
+	}
+	if ((size_t)*version > np_state_sql_count) {
+		np_error(err, "state '%s' was written by a newer nestplan (schema %d > %zu); upgrade "
+		              "nestplan",
+		         path, *version, np_state_sql_count);
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	sqlite3_free(uri);
+	return rc;
+}
+
+static int exec(struct np_state *st, const char *sql, struct np_err *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		np_error(err, "state '%s': %s", st->path, msg ? msg : sqlite3_errmsg(st->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int read_meta(struct np_state *st, struct np_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT key, value FROM meta", -1, &s, NULL) != SQLITE_OK)
+		return np_state_sqlerr(st, err, "reading meta");
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(s, 0);
+		const char *v = (const char *)sqlite3_column_text(s, 1);
+
+		if (!strcmp(k, "lineage"))
+			snprintf(st->lineage, sizeof(st->lineage), "%s", v);
+		else if (!strcmp(k, "serial"))
+			st->serial = atoll(v);
+	}
+	if (!st->lineage[0])
+		np_error(err, "state '%s' has no lineage; refusing it", st->path);
+	else
+		rc = 0;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Bring the schema from user_version `from` to the newest, in one
+ * transaction; a new file also gets its lineage. */
+static int migrate(struct np_state *st, int from, struct np_err *err)
+{
+	char sql[256];
+	int version = from;
+
+	if (exec(st, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	/* Another process may have migrated it while we waited for the write lock. */
+	{
+		sqlite3_stmt *s = NULL;
+
+		if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+		    sqlite3_step(s) == SQLITE_ROW)
+			version = sqlite3_column_int(s, 0);
+		sqlite3_finalize(s);
+	}
+	for (size_t i = (size_t)version; i < np_state_sql_count; i++)
+		if (exec(st, np_state_sql[i], err) < 0)
+			goto fail;
+	if (version == 0) {
+		char lineage[37];
+		char *ins;
+
+		np_state_uuid(lineage);
+		ins = sqlite3_mprintf("INSERT INTO meta(key, value) VALUES ('lineage', %Q), "
+		                      "('serial', '0'), ('created_at', '%lld'), ('created_by', %Q)",
+		                      lineage, np_state_now(), "nestplan " NP_VERSION);
+		if (exec(st, ins, err) < 0) {
+			sqlite3_free(ins);
+			goto fail;
+		}
+		sqlite3_free(ins);
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = %zu",
+	         NP_STATE_APP_ID, np_state_sql_count);
+	if (exec(st, sql, err) < 0 || exec(st, "COMMIT", err) < 0)
+		goto fail;
+	return 0;
+fail:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* Side files of WAL mode must be as private as the state itself. */
+static void tighten(const char *path)
+{
+	char side[4096];
+
+	chmod(path, 0600);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	chmod(side, 0600);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	chmod(side, 0600);
+}
+
+int np_state_open(struct np_state **out, const char *path, unsigned flags, struct np_err *err)
+{
+	struct np_state *st = np_xcalloc(1, sizeof(*st));
+	int version = 0, fd, oflags;
+	mode_t old;
+
+	*out = NULL;
+	st->path = np_xstrdup(path);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 && errno == ENOENT) {
+		if (!(flags & NP_STATE_CREATE)) {
+			np_error(err, "no state at '%s': run 'nestplan init' first", path);
+			goto fail;
+		}
+		/* O_EXCL: of two processes creating it at once, one makes it. */
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+		if (fd < 0 && errno != EEXIST) {
+			np_error(err, "cannot create state '%s': %s", path, strerror(errno));
+			goto fail;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (inspect(path, &version, err) < 0)
+		goto fail;
+
+	oflags = (flags & NP_STATE_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+	old = umask(077);
+	if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		umask(old);
+		np_state_sqlerr(st, err, "opening");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 10000);
+	if (!(flags & NP_STATE_READONLY)) {
+		if (exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+		             "PRAGMA foreign_keys = ON",
+		         err) < 0) {
+			umask(old);
+			goto fail;
+		}
+		if ((size_t)version < np_state_sql_count && migrate(st, version, err) < 0) {
+			umask(old);
+			goto fail;
+		}
+		tighten(path);
+	} else if (version == 0) {
+		umask(old);
+		np_error(err, "state '%s' is empty: run 'nestplan init' first", path);
+		goto fail;
+	}
+	umask(old);
+	if (read_meta(st, err) < 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	np_state_close(st);
+	return -1;
+}
+
+void np_state_close(struct np_state *st)
+{
+	if (!st)
+		return;
+	if (st->locked)
+		np_state_unlock(st, NULL);
+	sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+}
+
+const char *np_state_lineage(const struct np_state *st)
+{
+	return st->lineage;
+}
+
+long long np_state_serial(const struct np_state *st)
+{
+	return st->serial;
+}
+
+const char *np_state_path(const struct np_state *st)
+{
+	return st->path;
+}
+
+static int bump_serial(struct np_state *st, struct np_err *err)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "UPDATE meta SET value = '%lld' WHERE key = 'serial'",
+	         st->serial + 1);
+	if (exec(st, sql, err) < 0)
+		return -1;
+	st->serial++;
+	return 0;
+}
+
+int np_state_begin(struct np_state *st, struct np_err *err)
+{
+	if (st->depth)
+		return np_error(err, "state '%s': transaction already open", st->path);
+	if (exec(st, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	st->depth = 1;
+	st->dirty = false;
+	return 0;
+}
+
+int np_state_commit(struct np_state *st, struct np_err *err)
+{
+	if (!st->depth)
+		return np_error(err, "state '%s': no transaction open", st->path);
+	if (st->dirty && bump_serial(st, err) < 0) {
+		np_state_rollback(st, NULL);
+		return -1;
+	}
+	if (exec(st, "COMMIT", err) < 0) {
+		np_state_rollback(st, NULL);
+		return -1;
+	}
+	st->depth = 0;
+	st->dirty = false;
+	return 0;
+}
+
+void np_state_rollback(struct np_state *st, struct np_err *err)
+{
+	if (!st->depth)
+		return;
+	if (exec(st, "ROLLBACK", err) == 0 && st->dirty)
+		read_meta(st, NULL);
+	st->depth = 0;
+	st->dirty = false;
+}
+
+int np_state_write_begin(struct np_state *st, struct np_err *err)
+{
+	if (st->depth)
+		return 0;
+	return exec(st, "BEGIN IMMEDIATE", err);
+}
+
+int np_state_write_end(struct np_state *st, int rc, bool changes_resources, struct np_err *err)
+{
+	if (st->depth) {
+		if (rc == 0 && changes_resources)
+			st->dirty = true;
+		return rc;
+	}
+	if (rc == 0 && changes_resources && bump_serial(st, err) < 0)
+		rc = -1;
+	if (rc == 0 && exec(st, "COMMIT", err) == 0)
+		return 0;
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	if (changes_resources)
+		read_meta(st, NULL);
+	return -1;
+}
+
+int np_state_backup(struct np_state *st, const char *dest, struct np_err *err)
+{
+	sqlite3 *db = NULL;
+	sqlite3_backup *b;
+	int rc = -1, fd;
+	mode_t old = umask(077);
+
+	unlink(dest);
+	fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd >= 0)
+		close(fd);
+	if (sqlite3_open(dest, &db) != SQLITE_OK) {
+		np_error(err, "cannot write state backup '%s': %s", dest, sqlite3_errmsg(db));
+		goto cleanup;
+	}
+	b = sqlite3_backup_init(db, "main", st->db, "main");
+	if (!b || sqlite3_backup_step(b, -1) != SQLITE_DONE) {
+		np_error(err, "cannot write state backup '%s': %s", dest, sqlite3_errmsg(db));
+		sqlite3_backup_finish(b);
+		goto cleanup;
+	}
+	sqlite3_backup_finish(b);
+	rc = 0;
+cleanup:
+	sqlite3_close(db);
+	chmod(dest, 0600);
+	umask(old);
+	return rc;
+}
