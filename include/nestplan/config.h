@@ -30,6 +30,7 @@ struct np_config {
 	struct np_desired *instances; /* in file order, count expanded */
 	size_t n_instances;
 	char sha256[65];           /* of the file's bytes; saved plans refer to it */
+	struct np_desired **index; /* by address, for np_config_find */
 };
 
 /* Limits that bound what a file can make us allocate. */

@@ -1,0 +1,912 @@
+/* The YAML file to struct np_config: libyaml's document, walked once with a
+ * visit budget, every problem reported with its line and column. */
+#include <errno.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "config/internal.h"
+#include "nestplan/alloc.h"
+
+void np_cfg_errorf(struct cfg_parse *p, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->n_errors++;
+	if (p->n_errors > NP_CONFIG_MAX_ERRORS)
+		return;
+	if (p->errors.len)
+		np_buf_putc(&p->errors, '\n');
+	np_buf_printf(&p->errors, "%s:%zu:%zu: error: ", p->file, n ? n->start_mark.line + 1 : 1,
+	              n ? n->start_mark.column + 1 : 1);
+	va_start(ap, fmt);
+	np_buf_vprintf(&p->errors, fmt, ap);
+	va_end(ap);
+}
+
+static yaml_node_t *node(struct cfg_parse *p, int index)
+{
+	if (++p->visits > NP_CONFIG_MAX_VISITS) {
+		if (!p->exhausted)
+			np_cfg_errorf(p, NULL, "document too large once its aliases are expanded "
+			                       "(more than %d nodes); refusing it",
+			              NP_CONFIG_MAX_VISITS);
+		p->exhausted = true;
+		return NULL;
+	}
+	return yaml_document_get_node(p->doc, index);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static bool quoted(const yaml_node_t *n)
+{
+	return n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+	       n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+}
+
+static const char *kind_name(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_MAPPING_NODE: return "a mapping";
+	case YAML_SEQUENCE_NODE: return "a list";
+	default: return "a scalar";
+	}
+}
+
+static bool want_kind(struct cfg_parse *p, const yaml_node_t *n, yaml_node_type_t t,
+                      const char *key)
+{
+	static const char *const names[] = {"", "a scalar", "a list", "a mapping"};
+
+	if (n->type == t)
+		return true;
+	np_cfg_errorf(p, n, "'%s' must be %s, not %s", key, names[t], kind_name(n));
+	return false;
+}
+
+static char *get_string(struct cfg_parse *p, const yaml_node_t *n, const char *key, size_t max)
+{
+	const char *s;
+
+	if (!want_kind(p, n, YAML_SCALAR_NODE, key))
+		return NULL;
+	s = scalar(n);
+	if (strlen(s) > max) {
+		np_cfg_errorf(p, n, "'%s' is too long (%zu characters, at most %zu)", key, strlen(s), max);
+		return NULL;
+	}
+	if (!quoted(n) && (!strcmp(s, "~") || !strcmp(s, "null") || !*s)) {
+		np_cfg_errorf(p, n, "'%s' must not be empty", key);
+		return NULL;
+	}
+	return np_xstrdup(s);
+}
+
+static bool get_int(struct cfg_parse *p, const yaml_node_t *n, const char *key, long lo, long hi,
+                    int *out)
+{
+	const char *s;
+	char *end;
+	long v;
+
+	if (!want_kind(p, n, YAML_SCALAR_NODE, key))
+		return false;
+	s = scalar(n);
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (quoted(n) || !*s || *end || errno) {
+		np_cfg_errorf(p, n, "'%s' must be a whole number, not '%s'", key, s);
+		return false;
+	}
+	if (v < lo || v > hi) {
+		np_cfg_errorf(p, n, "'%s' must be between %ld and %ld, not %ld", key, lo, hi, v);
+		return false;
+	}
+	*out = (int)v;
+	return true;
+}
+
+static bool get_bool(struct cfg_parse *p, const yaml_node_t *n, const char *key, bool *out)
+{
+	const char *s;
+
+	if (!want_kind(p, n, YAML_SCALAR_NODE, key))
+		return false;
+	s = scalar(n);
+	if (!quoted(n) && !strcmp(s, "true")) {
+		*out = true;
+		return true;
+	}
+	if (!quoted(n) && !strcmp(s, "false")) {
+		*out = false;
+		return true;
+	}
+	np_cfg_errorf(p, n, "'%s' must be true or false, not '%s'", key, s);
+	return false;
+}
+
+static int get_enum(struct cfg_parse *p, const yaml_node_t *n, const char *key,
+                    const char *const *allowed)
+{
+	const char *s;
+	struct np_buf list = NP_BUF_INIT;
+
+	if (!want_kind(p, n, YAML_SCALAR_NODE, key))
+		return -1;
+	s = scalar(n);
+	for (int i = 0; allowed[i]; i++)
+		if (!strcmp(s, allowed[i]))
+			return i;
+	for (int i = 0; allowed[i]; i++)
+		np_buf_printf(&list, "%s%s", i ? ", " : "", allowed[i]);
+	np_cfg_errorf(p, n, "'%s' must be one of %s, not '%s'", key, list.ptr, s);
+	np_buf_release(&list);
+	return -1;
+}
+
+static bool matches(const char *s, const char *pattern)
+{
+	regex_t re;
+	bool ok;
+
+	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB))
+		return false;
+	ok = regexec(&re, s, 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
+}
+
+static char *get_id(struct cfg_parse *p, const yaml_node_t *n, const char *key,
+                    const char *prefix)
+{
+	char *s = get_string(p, n, key, 64);
+	size_t plen = strlen(prefix), hex;
+
+	if (!s)
+		return NULL;
+	hex = strncmp(s, prefix, plen) || s[plen] != '-' ? 0 : strspn(s + plen + 1, "0123456789abcdef");
+	if (hex < 8 || hex > 17 || s[plen + 1 + hex]) {
+		np_cfg_errorf(p, n, "'%s' must look like %s-0123456789abcdef0, not '%s'", key, prefix, s);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* family.size: lowercase letters, digits and '-', one dot in between. */
+static bool valid_type(const char *t)
+{
+	const char *ok = "abcdefghijklmnopqrstuvwxyz0123456789-";
+	size_t a = strspn(t, ok);
+
+	return a > 0 && t[a] == '.' && strspn(t + a + 1, ok) > 0 && !t[a + 1 + strspn(t + a + 1, ok)];
+}
+
+struct keyref {
+	const char *name;
+	size_t pos;
+};
+
+static int cmp_keyref(const void *a, const void *b)
+{
+	const struct keyref *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Duplicate keys of a mapping, found by sorting (maps can hold 50,000
+ * instances); reported at each repeat. NULL when there are none. */
+static bool *find_duplicates(struct cfg_parse *p, yaml_node_t *map, const char *what)
+{
+	size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start), m = 0;
+	struct keyref *refs;
+	bool *dups = NULL;
+
+	if (n < 2)
+		return NULL;
+	refs = np_xmalloc(n * sizeof(*refs));
+	for (size_t i = 0; i < n; i++) {
+		const char *name = scalar(yaml_document_get_node(p->doc, map->data.mapping.pairs.start[i].key));
+
+		if (name)
+			refs[m++] = (struct keyref){name, i};
+	}
+	qsort(refs, m, sizeof(*refs), cmp_keyref);
+	for (size_t i = 1; i < m; i++) {
+		size_t first = i - 1;
+		yaml_node_t *k, *fk;
+
+		if (strcmp(refs[i].name, refs[i - 1].name))
+			continue;
+		while (first > 0 && !strcmp(refs[first - 1].name, refs[i].name))
+			first--;
+		if (!dups)
+			dups = np_xcalloc(n, sizeof(*dups));
+		dups[refs[i].pos] = true;
+		k = yaml_document_get_node(p->doc, map->data.mapping.pairs.start[refs[i].pos].key);
+		fk = yaml_document_get_node(p->doc, map->data.mapping.pairs.start[refs[first].pos].key);
+		np_cfg_errorf(p, k, "duplicate key '%s' in '%s' (first at line %zu)", refs[i].name, what,
+		              fk->start_mark.line + 1);
+	}
+	free(refs);
+	return dups;
+}
+
+/* Walk a mapping: check keys against `keys`, report unknown and duplicate
+ * ones, and hand each (key, value) to fn. */
+typedef void (*pair_fn)(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
+                        void *ctx);
+
+static void walk_map(struct cfg_parse *p, yaml_node_t *map, const char *what,
+                     const char *const *keys, pair_fn fn, void *ctx)
+{
+	yaml_node_pair_t *pair;
+	bool *dups;
+
+	if (!want_kind(p, map, YAML_MAPPING_NODE, what))
+		return;
+	dups = find_duplicates(p, map, what);
+	for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(p, pair->key), *v = node(p, pair->value);
+		const char *name;
+
+		if (!k || !v)
+			break;
+		name = scalar(k);
+		if (!name) {
+			np_cfg_errorf(p, k, "keys in '%s' must be plain names", what);
+			continue;
+		}
+		if (dups && dups[pair - map->data.mapping.pairs.start])
+			continue;
+		if (!strcmp(name, "<<")) {
+			np_cfg_errorf(p, k, "YAML merge keys ('<<') are not supported; use 'defaults:'");
+			continue;
+		}
+		if (keys) {
+			bool known = false;
+
+			for (size_t i = 0; keys[i] && !known; i++)
+				known = !strcmp(keys[i], name);
+			if (!known) {
+				const char *hint = np_cfg_suggest(name, keys);
+
+				if (hint)
+					np_cfg_errorf(p, k, "unknown key '%s' in '%s'; did you mean '%s'?", name,
+					              what, hint);
+				else
+					np_cfg_errorf(p, k, "unknown key '%s' in '%s'", name, what);
+				continue;
+			}
+		}
+		fn(p, name, k, v, ctx);
+	}
+	free(dups);
+}
+
+/* ---- one instance (or the defaults) ---- */
+
+struct inst_ctx {
+	struct np_desired d;
+	int count;            /* 0: no count */
+	bool allow_identity;  /* count and instance_id (not in defaults) */
+	yaml_node_t *count_node, *id_node;
+};
+
+static const char *const instance_keys[] = {
+	"count", "instance_id", "image_id", "instance_type", "key_name", "subnet_id",
+	"security_group_ids", "user_data", "platform", "cpu_options", "placement", "hibernation",
+	"state", "tags", "rollout", "lifecycle", NULL,
+};
+static const char *const cpu_keys[] = {"core_count", "threads_per_core", "nested_virtualization",
+                                       NULL};
+static const char *const placement_keys[] = {"tenancy", "host_id", "availability_zone", NULL};
+static const char *const rollout_keys[] = {"max_unavailable", NULL};
+static const char *const lifecycle_keys[] = {"prevent_destroy", "create_before_destroy", NULL};
+
+static void cpu_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
+                     void *ctx)
+{
+	struct np_instance *w = &((struct inst_ctx *)ctx)->d.want;
+	static const char *const nv[] = {"disabled", "enabled", NULL};
+	int e;
+
+	(void)k;
+	if (!strcmp(key, "core_count"))
+		get_int(p, v, key, 1, 512, &w->core_count);
+	else if (!strcmp(key, "threads_per_core"))
+		get_int(p, v, key, 1, 2, &w->threads_per_core);
+	else if ((e = get_enum(p, v, key, nv)) >= 0)
+		w->nested_virtualization = e == 1 ? NP_NV_ENABLED : NP_NV_DISABLED;
+}
+
+static void placement_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
+                           void *ctx)
+{
+	struct np_instance *w = &((struct inst_ctx *)ctx)->d.want;
+	static const char *const ten[] = {"default", "dedicated", "host", NULL};
+	int e;
+
+	(void)k;
+	if (!strcmp(key, "tenancy")) {
+		if ((e = get_enum(p, v, key, ten)) >= 0)
+			w->tenancy = (enum np_tenancy)(e + 1);
+	} else if (!strcmp(key, "host_id")) {
+		free(w->host_id);
+		w->host_id = get_id(p, v, key, "h");
+	} else {
+		char *az = get_string(p, v, key, 64);
+
+		if (az && !matches(az, "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$")) {
+			np_cfg_errorf(p, v, "'availability_zone' must look like us-east-1a, not '%s'", az);
+			free(az);
+			az = NULL;
+		}
+		free(w->availability_zone);
+		w->availability_zone = az;
+	}
+}
+
+static void rollout_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
+                         void *ctx)
+{
+	struct np_desired *d = &((struct inst_ctx *)ctx)->d;
+	const char *s = scalar(v);
+	size_t len;
+
+	(void)k;
+	if (!want_kind(p, v, YAML_SCALAR_NODE, key))
+		return;
+	len = strlen(s);
+	if (len > 1 && s[len - 1] == '%') {
+		char *end;
+		long pct = strtol(s, &end, 10);
+
+		if (end != s + len - 1 || pct < 1 || pct > 100) {
+			np_cfg_errorf(p, v, "'max_unavailable' must be 1%% to 100%% or a whole number, not "
+			                    "'%s'",
+			              s);
+			return;
+		}
+		d->max_unavailable = (int)pct;
+		d->max_unavailable_percent = true;
+		return;
+	}
+	if (get_int(p, v, key, 1, NP_CONFIG_MAX_COUNT, &d->max_unavailable))
+		d->max_unavailable_percent = false;
+}
+
+static void lifecycle_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
+                           void *ctx)
+{
+	struct np_desired *d = &((struct inst_ctx *)ctx)->d;
+
+	(void)k;
+	get_bool(p, v, key, !strcmp(key, "prevent_destroy") ? &d->prevent_destroy
+	                                                    : &d->create_before_destroy);
+}
+
+static void tags_into(struct cfg_parse *p, yaml_node_t *v, struct np_instance *w)
+{
+	yaml_node_pair_t *pair;
+
+	if (!want_kind(p, v, YAML_MAPPING_NODE, "tags"))
+		return;
+	w->tags_set = true;
+	for (pair = v->data.mapping.pairs.start; pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(p, pair->key), *val = node(p, pair->value);
+		const char *key, *value;
+
+		if (!k || !val)
+			return;
+		key = scalar(k);
+		value = scalar(val);
+		if (!key || !*key) {
+			np_cfg_errorf(p, k, "tag keys must be non-empty strings");
+			continue;
+		}
+		if (!value) {
+			np_cfg_errorf(p, val, "tag '%s' must have a string value, not %s", key,
+			              kind_name(val));
+			continue;
+		}
+		if (!strncasecmp(key, "aws:", 4) || !strncmp(key, "nestplan:", 9)) {
+			np_cfg_errorf(p, k, "tag key '%s' is reserved (aws: and nestplan: prefixes)", key);
+			continue;
+		}
+		if (strlen(key) > 127 || strlen(value) > 256) {
+			np_cfg_errorf(p, k, "tag '%.40s' is too long (keys at most 127, values 256 "
+			                    "characters)",
+			              key);
+			continue;
+		}
+		if (np_tags_get(&w->tags, key)) {
+			np_cfg_errorf(p, k, "duplicate tag '%s'", key);
+			continue;
+		}
+		np_tags_set(&w->tags, key, value);
+	}
+	if (w->tags.n > 50)
+		np_cfg_errorf(p, v, "at most 50 tags per instance (EC2's limit), not %zu", w->tags.n);
+}
+
+static char *sha256_hex(const char *data, size_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	char *hex = np_xmalloc(65);
+
+	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+	for (unsigned int i = 0; i < n && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return hex;
+}
+
+static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
+                          void *ctx)
+{
+	struct inst_ctx *ic = ctx;
+	struct np_instance *w = &ic->d.want;
+	static const char *const platforms[] = {"linux", "windows", NULL};
+	static const char *const states[] = {"running", "stopped", NULL};
+	int e;
+
+	if (!strcmp(key, "count") || !strcmp(key, "instance_id")) {
+		if (!ic->allow_identity) {
+			np_cfg_errorf(p, k, "'%s' cannot be a default; set it on the instance", key);
+			return;
+		}
+		if (key[0] == 'c') {
+			ic->count_node = k;
+			get_int(p, v, key, 1, NP_CONFIG_MAX_COUNT, &ic->count);
+		} else {
+			ic->id_node = k;
+			free(w->instance_id);
+			w->instance_id = get_id(p, v, key, "i");
+		}
+	} else if (!strcmp(key, "image_id")) {
+		free(w->image_id);
+		w->image_id = get_id(p, v, key, "ami");
+	} else if (!strcmp(key, "instance_type")) {
+		char *t = get_string(p, v, key, 64);
+
+		if (t && !valid_type(t)) {
+			np_cfg_errorf(p, v, "'instance_type' must look like m8i.2xlarge, not '%s'", t);
+			free(t);
+			t = NULL;
+		}
+		free(w->instance_type);
+		w->instance_type = t;
+	} else if (!strcmp(key, "key_name")) {
+		free(w->key_name);
+		w->key_name = get_string(p, v, key, 255);
+	} else if (!strcmp(key, "subnet_id")) {
+		free(w->subnet_id);
+		w->subnet_id = get_id(p, v, key, "subnet");
+	} else if (!strcmp(key, "security_group_ids")) {
+		if (!want_kind(p, v, YAML_SEQUENCE_NODE, key))
+			return;
+		np_strv_release(&w->security_group_ids);
+		w->security_groups_set = true;
+		for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+		     it++) {
+			yaml_node_t *x = node(p, *it);
+			char *sg;
+
+			if (!x)
+				return;
+			if ((sg = get_id(p, x, "security_group_ids", "sg"))) {
+				np_strv_push(&w->security_group_ids, sg);
+				free(sg);
+			}
+		}
+	} else if (!strcmp(key, "user_data")) {
+		char *ud = get_string(p, v, key, 16384);
+
+		if (ud) {
+			free(ic->d.user_data);
+			free(w->user_data_sha256);
+			ic->d.user_data = ud;
+			w->user_data_sha256 = sha256_hex(ud, strlen(ud));
+		}
+	} else if (!strcmp(key, "platform")) {
+		if ((e = get_enum(p, v, key, platforms)) >= 0)
+			w->platform = (enum np_platform)(e + 1);
+	} else if (!strcmp(key, "cpu_options")) {
+		walk_map(p, v, "cpu_options", cpu_keys, cpu_pair, ic);
+	} else if (!strcmp(key, "placement")) {
+		walk_map(p, v, "placement", placement_keys, placement_pair, ic);
+	} else if (!strcmp(key, "hibernation")) {
+		bool b;
+
+		if (get_bool(p, v, key, &b))
+			w->hibernation = b ? NP_BOOL_TRUE : NP_BOOL_FALSE;
+	} else if (!strcmp(key, "state")) {
+		if ((e = get_enum(p, v, key, states)) >= 0)
+			w->state = e == 0 ? NP_RUN_RUNNING : NP_RUN_STOPPED;
+	} else if (!strcmp(key, "tags")) {
+		tags_into(p, v, w);
+	} else if (!strcmp(key, "rollout")) {
+		walk_map(p, v, "rollout", rollout_keys, rollout_pair, ic);
+	} else if (!strcmp(key, "lifecycle")) {
+		walk_map(p, v, "lifecycle", lifecycle_keys, lifecycle_pair, ic);
+	}
+}
+
+static void release_desired(struct np_desired *d)
+{
+	np_instance_release(&d->want);
+	free(d->name);
+	free(d->user_data);
+	memset(d, 0, sizeof(*d));
+}
+
+#define TAKE_STR(f) \
+	if (!w->f && def->f) \
+		w->f = np_xstrdup(def->f)
+#define TAKE_VAL(f) \
+	if (!w->f) \
+		w->f = def->f
+
+/* defaults: fill what the instance leaves unset; tags merge key by key. */
+static void merge_defaults(struct np_desired *d, const struct np_desired *dd)
+{
+	struct np_instance *w = &d->want;
+	const struct np_instance *def = &dd->want;
+
+	TAKE_STR(image_id);
+	TAKE_STR(instance_type);
+	TAKE_STR(key_name);
+	TAKE_STR(subnet_id);
+	TAKE_STR(user_data_sha256);
+	TAKE_STR(host_id);
+	TAKE_STR(availability_zone);
+	TAKE_VAL(platform);
+	TAKE_VAL(core_count);
+	TAKE_VAL(threads_per_core);
+	TAKE_VAL(nested_virtualization);
+	TAKE_VAL(tenancy);
+	TAKE_VAL(hibernation);
+	TAKE_VAL(state);
+	if (!w->security_groups_set && def->security_groups_set) {
+		np_strv_copy(&w->security_group_ids, &def->security_group_ids);
+		w->security_groups_set = true;
+	}
+	if (!d->user_data && dd->user_data)
+		d->user_data = np_xstrdup(dd->user_data);
+	if (def->tags_set) {
+		for (size_t i = 0; i < def->tags.n; i++)
+			if (!np_tags_get(&w->tags, def->tags.v[i].key))
+				np_tags_set(&w->tags, def->tags.v[i].key, def->tags.v[i].value);
+		w->tags_set = true;
+	}
+	if (!d->max_unavailable) {
+		d->max_unavailable = dd->max_unavailable;
+		d->max_unavailable_percent = dd->max_unavailable_percent;
+	}
+	d->prevent_destroy = d->prevent_destroy || dd->prevent_destroy;
+	d->create_before_destroy = d->create_before_destroy || dd->create_before_destroy;
+}
+
+/* ---- the document ---- */
+
+struct top_ctx {
+	struct np_config *cfg;
+	yaml_node_t *defaults, *instances, *version;
+	size_t alloc;
+};
+
+static const char *const top_keys[] = {"version", "provider", "defaults", "instances", NULL};
+static const char *const provider_keys[] = {"region", "profile", "endpoint", NULL};
+
+static void provider_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
+                          void *ctx)
+{
+	struct np_config *cfg = ctx;
+	char *s = get_string(p, v, key, 1024);
+
+	(void)k;
+	if (!s)
+		return;
+	if (!strcmp(key, "region")) {
+		if (!matches(s, "^[a-z]{2}(-[a-z]+)+-[0-9]+$")) {
+			np_cfg_errorf(p, v, "'region' must look like us-east-1, not '%s'", s);
+			free(s);
+			return;
+		}
+		free(cfg->region);
+		cfg->region = s;
+	} else if (!strcmp(key, "profile")) {
+		free(cfg->profile);
+		cfg->profile = s;
+	} else {
+		if (strncmp(s, "http://", 7) && strncmp(s, "https://", 8)) {
+			np_cfg_errorf(p, v, "'endpoint' must be an http:// or https:// URL, not '%s'", s);
+			free(s);
+			return;
+		}
+		free(cfg->endpoint);
+		cfg->endpoint = s;
+	}
+}
+
+static void top_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
+                     void *ctx)
+{
+	struct top_ctx *t = ctx;
+
+	(void)k;
+	if (!strcmp(key, "version"))
+		t->version = v;
+	else if (!strcmp(key, "provider"))
+		walk_map(p, v, "provider", provider_keys, provider_pair, t->cfg);
+	else if (!strcmp(key, "defaults"))
+		t->defaults = v;
+	else
+		t->instances = v;
+}
+
+static void add_instance(struct top_ctx *t, struct np_desired *d)
+{
+	struct np_config *cfg = t->cfg;
+
+	NP_ALLOC_GROW(cfg->instances, cfg->n_instances + 1, t->alloc);
+	cfg->instances[cfg->n_instances++] = *d;
+}
+
+static void copy_desired(struct np_desired *dst, const struct np_desired *src)
+{
+	*dst = *src;
+	np_instance_copy(&dst->want, &src->want);
+	dst->name = np_xstrdup(src->name);
+	dst->user_data = np_xstrdup(src->user_data);
+}
+
+static void load_instances(struct cfg_parse *p, struct top_ctx *t, const struct np_desired *def)
+{
+	yaml_node_t *map = t->instances;
+	bool *dups = NULL;
+
+	if (!map) {
+		np_cfg_errorf(p, NULL, "'instances' is missing: the file must list at least one instance");
+		return;
+	}
+	if (!want_kind(p, map, YAML_MAPPING_NODE, "instances"))
+		return;
+	dups = find_duplicates(p, map, "instances");
+	for (yaml_node_pair_t *pair = map->data.mapping.pairs.start;
+	     pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(p, pair->key), *v = node(p, pair->value);
+		struct inst_ctx ic;
+		const char *name;
+
+		if (!k || !v)
+			break;
+		name = scalar(k);
+		if (!name || !*name || strlen(name) > 64 ||
+		    name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")]) {
+			np_cfg_errorf(p, k, "instance names must be 1 to 64 letters, digits, '_' or '-', "
+			                    "not '%s'",
+			              name ? name : kind_name(k));
+			continue;
+		}
+		if (dups && dups[pair - map->data.mapping.pairs.start])
+			continue;
+		memset(&ic, 0, sizeof(ic));
+		ic.allow_identity = true;
+		walk_map(p, v, name, instance_keys, instance_pair, &ic);
+		ic.d.name = np_xstrdup(name);
+		ic.d.line = (int)k->start_mark.line + 1;
+		ic.d.column = (int)k->start_mark.column + 1;
+		ic.d.index = -1;
+		if (def)
+			merge_defaults(&ic.d, def);
+		if (ic.count_node && ic.id_node)
+			np_cfg_errorf(p, ic.id_node, "'instance_id' adopts one instance; it cannot go with "
+			                             "'count'");
+		if (!ic.d.want.instance_id && !ic.id_node) {
+			if (!ic.d.want.image_id)
+				np_cfg_errorf(p, k, "instance '%s' needs 'image_id' (here or in defaults)", name);
+			if (!ic.d.want.instance_type)
+				np_cfg_errorf(p, k, "instance '%s' needs 'instance_type' (here or in defaults)",
+				              name);
+		}
+		if (ic.count > 0) {
+			for (int i = 0; i < ic.count; i++) {
+				struct np_desired one;
+
+				copy_desired(&one, &ic.d);
+				one.index = i;
+				free(one.want.address);
+				one.want.address = np_xasprintf("%s[%d]", name, i);
+				add_instance(t, &one);
+			}
+			release_desired(&ic.d);
+		} else {
+			ic.d.want.address = np_xstrdup(name);
+			add_instance(t, &ic.d);
+		}
+	}
+	free(dups);
+}
+
+static int cmp_addr(const void *a, const void *b)
+{
+	const struct np_desired *x = *(const struct np_desired *const *)a;
+	const struct np_desired *y = *(const struct np_desired *const *)b;
+
+	return strcmp(x->want.address, y->want.address);
+}
+
+static void build_index(struct np_config *cfg)
+{
+	struct np_desired **idx = np_xmalloc((cfg->n_instances ? cfg->n_instances : 1) *
+	                                     sizeof(*idx));
+
+	for (size_t i = 0; i < cfg->n_instances; i++)
+		idx[i] = &cfg->instances[i];
+	qsort(idx, cfg->n_instances, sizeof(*idx), cmp_addr);
+	cfg->index = idx;
+}
+
+const struct np_desired *np_config_find(const struct np_config *cfg, const char *address)
+{
+	size_t lo = 0, hi;
+
+	if (!cfg || !address || !cfg->index)
+		return NULL;
+	hi = cfg->n_instances;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(cfg->index[mid]->want.address, address);
+
+		if (c == 0)
+			return cfg->index[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int np_config_parse(struct np_config **out, const char *name, const char *data, size_t len,
+                    struct np_err *err)
+{
+	struct np_config *cfg = np_xcalloc(1, sizeof(*cfg));
+	struct cfg_parse p = {.file = name};
+	struct top_ctx t = {.cfg = cfg};
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root;
+	struct np_desired def;
+	bool have_doc = false, have_def = false;
+	char *hash;
+
+	*out = NULL;
+	memset(&def, 0, sizeof(def));
+	np_buf_init(&p.errors, 0);
+	cfg->path = np_xstrdup(name);
+	hash = sha256_hex(data, len);
+	memcpy(cfg->sha256, hash, 65);
+	free(hash);
+
+	if (len > NP_CONFIG_MAX_BYTES) {
+		np_cfg_errorf(&p, NULL, "file too large (%zu bytes, at most %u)", len,
+		              NP_CONFIG_MAX_BYTES);
+		goto done;
+	}
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		p.n_errors++;
+		np_buf_printf(&p.errors, "%s:%zu:%zu: error: malformed YAML: %s%s%s", name,
+		              parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+		              parser.problem ? parser.problem : "cannot parse",
+		              parser.context ? " " : "", parser.context ? parser.context : "");
+		yaml_parser_delete(&parser);
+		goto done;
+	}
+	have_doc = true;
+	yaml_parser_delete(&parser);
+	p.doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (!root) {
+		np_cfg_errorf(&p, NULL, "the file is empty: it needs 'version: 1' and 'instances:'");
+		goto done;
+	}
+	if (root->type != YAML_MAPPING_NODE) {
+		np_cfg_errorf(&p, root, "the file must be a mapping with 'version' and 'instances', "
+		                        "not %s",
+		              kind_name(root));
+		goto done;
+	}
+	walk_map(&p, root, "the file", top_keys, top_pair, &t);
+	if (!t.version)
+		np_cfg_errorf(&p, root, "'version' is missing: add 'version: 1'");
+	else
+		get_int(&p, t.version, "version", 1, 1, &cfg->version);
+	if (t.defaults) {
+		struct inst_ctx ic;
+
+		memset(&ic, 0, sizeof(ic));
+		walk_map(&p, t.defaults, "defaults", instance_keys, instance_pair, &ic);
+		def = ic.d;
+		have_def = true;
+	}
+	if (!p.exhausted)
+		load_instances(&p, &t, have_def ? &def : NULL);
+	if (!p.n_errors && cfg->n_instances == 0)
+		np_cfg_errorf(&p, t.instances, "'instances' is empty: list at least one instance");
+done:
+	if (have_def)
+		release_desired(&def);
+	if (have_doc)
+		yaml_document_delete(&doc);
+	if (p.n_errors) {
+		if (p.n_errors > NP_CONFIG_MAX_ERRORS)
+			np_buf_printf(&p.errors, "\n%s: %d more errors not shown", name,
+			              p.n_errors - NP_CONFIG_MAX_ERRORS);
+		np_error_cls(err, NP_ERRC_USAGE, "%s", p.errors.ptr);
+		np_buf_release(&p.errors);
+		np_config_free(cfg);
+		return -1;
+	}
+	np_buf_release(&p.errors);
+	build_index(cfg);
+	*out = cfg;
+	return 0;
+}
+
+int np_config_load(struct np_config **out, const char *path, struct np_err *err)
+{
+	struct np_buf b;
+	char chunk[65536];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	if (!f)
+		return np_error_cls(err, NP_ERRC_USAGE, "%s: cannot read the configuration: %s", path,
+		                    strerror(errno));
+	np_buf_init(&b, NP_CONFIG_MAX_BYTES);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (np_buf_add(&b, chunk, n) < 0) {
+			fclose(f);
+			np_buf_release(&b);
+			return np_error_cls(err, NP_ERRC_USAGE, "%s:1:1: error: file too large (at most %u "
+			                                        "bytes)",
+			                    path, NP_CONFIG_MAX_BYTES);
+		}
+	}
+	fclose(f);
+	rc = np_config_parse(out, path, b.ptr, b.len, err);
+	np_buf_release(&b);
+	return rc;
+}
+
+void np_config_free(struct np_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->n_instances; i++)
+		release_desired(&cfg->instances[i]);
+	free(cfg->instances);
+	free(cfg->index);
+	free(cfg->path);
+	free(cfg->region);
+	free(cfg->profile);
+	free(cfg->endpoint);
+	free(cfg);
+}
