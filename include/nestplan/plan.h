@@ -122,6 +122,11 @@ const char *np_action_name(enum np_action a);   /* "create", ..., "no-op" */
 const char *np_step_name(enum np_step_kind k);  /* "run_instances", ... */
 int np_step_parse(const char *name);            /* -1 when unknown */
 
+int np_action_parse(const char *name);          /* -1 when unknown */
+void np_change_release(struct np_change *c);
+/* Natural order of addresses: name, then index as a number. */
+int np_address_cmp(const char *a, const char *b);
+
 /* Diagnostics the file alone can produce against a catalog (validate). */
 int np_plan_check_config(struct np_plan *out, const struct np_config *config,
                          const struct np_catalog *catalog, struct np_err *err);

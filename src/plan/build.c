@@ -1,0 +1,592 @@
+/* The planner: per address exactly one action with its ordered steps.
+ * Pure: everything it knows comes in through struct np_plan_input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nestplan/alloc.h"
+#include "plan/internal.h"
+
+struct ctx {
+	const struct np_plan_input *in;
+	struct np_plan *plan;
+	const struct np_instance **live_by_id;  /* sorted by instance id */
+	size_t n_live;
+	const struct np_instance **rec_by_addr; /* sorted by address */
+	size_t n_rec;
+	const struct np_instance **tagged;      /* live, our lineage, by address tag */
+	size_t n_tagged;
+};
+
+static int cmp_id(const void *a, const void *b)
+{
+	const struct np_instance *x = *(const struct np_instance *const *)a;
+	const struct np_instance *y = *(const struct np_instance *const *)b;
+
+	return strcmp(x->instance_id, y->instance_id);
+}
+
+static int cmp_addr(const void *a, const void *b)
+{
+	const struct np_instance *x = *(const struct np_instance *const *)a;
+	const struct np_instance *y = *(const struct np_instance *const *)b;
+
+	return strcmp(x->address, y->address);
+}
+
+static const struct np_instance *find(const struct np_instance **v, size_t n, const char *key,
+                                      bool by_id)
+{
+	size_t lo = 0, hi = n;
+
+	if (!key)
+		return NULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(by_id ? v[mid]->instance_id : v[mid]->address, key);
+
+		if (c == 0)
+			return v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static bool gone(const struct np_instance *l)
+{
+	return !l || l->state == NP_RUN_TERMINATED || l->state == NP_RUN_SHUTTING_DOWN;
+}
+
+static bool targeted(const struct np_plan_input *in, const char *address)
+{
+	if (!in->n_targets)
+		return true;
+	for (size_t i = 0; i < in->n_targets; i++) {
+		const char *t = in->targets[i];
+		size_t n = strlen(t);
+
+		if (!strcmp(t, address))
+			return true;
+		if (!strchr(t, '[') && !strncmp(address, t, n) && address[n] == '[')
+			return true;
+	}
+	return false;
+}
+
+static bool forced_replace(const struct np_plan_input *in, const char *address)
+{
+	for (size_t i = 0; i < in->n_replace; i++)
+		if (!strcmp(in->replace[i], address))
+			return true;
+	return false;
+}
+
+static struct np_change *new_change(struct ctx *c, const char *address, const char *group)
+{
+	struct np_plan *p = c->plan;
+	struct np_change *ch;
+
+	NP_ALLOC_GROW(p->changes, p->n_changes + 1, p->alloc_changes);
+	ch = &p->changes[p->n_changes++];
+	memset(ch, 0, sizeof(*ch));
+	ch->address = np_xstrdup(address);
+	ch->group = np_xstrdup(group);
+	return ch;
+}
+
+static struct np_step *add_step(struct np_change *ch, enum np_step_kind kind)
+{
+	struct np_step *s;
+
+	NP_ALLOC_GROW(ch->steps, ch->n_steps + 1, ch->alloc_steps);
+	s = &ch->steps[ch->n_steps++];
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	return s;
+}
+
+static bool running(enum np_run_state s)
+{
+	return s == NP_RUN_RUNNING || s == NP_RUN_PENDING;
+}
+
+static bool str_differs(const char *want, const char *have)
+{
+	return want && (!have || strcmp(want, have));
+}
+
+/* What will exist: the current instance with every managed attribute of want. */
+static void merge_after(struct np_instance *after, const struct np_instance *want,
+                        const struct np_instance *cur)
+{
+	if (cur)
+		np_instance_copy(after, cur);
+	else
+		memset(after, 0, sizeof(*after));
+#define OVER_STR(f)                                \
+	if (want->f) {                             \
+		free(after->f);                    \
+		after->f = np_xstrdup(want->f);    \
+	}
+#define OVER_VAL(f)             \
+	if (want->f)            \
+		after->f = want->f
+	OVER_STR(address);
+	OVER_STR(image_id);
+	OVER_STR(instance_type);
+	OVER_STR(key_name);
+	OVER_STR(subnet_id);
+	OVER_STR(user_data_sha256);
+	OVER_STR(host_id);
+	OVER_STR(availability_zone);
+	OVER_VAL(platform);
+	OVER_VAL(core_count);
+	OVER_VAL(threads_per_core);
+	OVER_VAL(nested_virtualization);
+	OVER_VAL(tenancy);
+	OVER_VAL(hibernation);
+	OVER_VAL(state);
+#undef OVER_STR
+#undef OVER_VAL
+	if (want->security_groups_set) {
+		np_strv_release(&after->security_group_ids);
+		np_strv_copy(&after->security_group_ids, &want->security_group_ids);
+		after->security_groups_set = true;
+	}
+	if (want->tags_set) {
+		np_tags_release(&after->tags);
+		np_tags_copy(&after->tags, &want->tags);
+		after->tags_set = true;
+	}
+	if (!cur && !after->state)
+		after->state = NP_RUN_RUNNING; /* new instances run unless told otherwise */
+}
+
+/* Replacement: an attribute EC2 cannot change on an existing instance. */
+static char *replace_reason(const struct np_instance *want, const struct np_instance *cur,
+                            const struct np_instance *rec)
+{
+	const char *ud = rec ? rec->user_data_sha256 : cur->user_data_sha256;
+
+	if (str_differs(want->image_id, cur->image_id))
+		return np_xasprintf("image_id (%s → %s)", cur->image_id ? cur->image_id : "?",
+		                    want->image_id);
+	if (str_differs(want->subnet_id, cur->subnet_id))
+		return np_xasprintf("subnet_id (%s → %s)", cur->subnet_id ? cur->subnet_id : "?",
+		                    want->subnet_id);
+	if (str_differs(want->key_name, cur->key_name))
+		return np_xasprintf("key_name (%s → %s)", cur->key_name ? cur->key_name : "none",
+		                    want->key_name);
+	if (want->platform && cur->platform && want->platform != cur->platform)
+		return np_xasprintf("platform (%s → %s)", np_platform_name(cur->platform),
+		                    np_platform_name(want->platform));
+	if (want->user_data_sha256 && ud && strcmp(want->user_data_sha256, ud))
+		return np_xstrdup("user_data (changed)");
+	if (want->hibernation && cur->hibernation && want->hibernation != cur->hibernation)
+		return np_xasprintf("hibernation (%s → %s)",
+		                    cur->hibernation == NP_BOOL_TRUE ? "true" : "false",
+		                    want->hibernation == NP_BOOL_TRUE ? "true" : "false");
+	if (str_differs(want->availability_zone, cur->availability_zone))
+		return np_xasprintf("placement.availability_zone (%s → %s)",
+		                    cur->availability_zone ? cur->availability_zone : "?",
+		                    want->availability_zone);
+	if (cur->tenancy == NP_TENANCY_HOST && want->tenancy && want->tenancy != NP_TENANCY_HOST)
+		return np_xasprintf("placement.tenancy (host → %s: EC2 cannot move an instance off a "
+		                    "Dedicated Host)",
+		                    np_tenancy_name(want->tenancy));
+	return NULL;
+}
+
+static void tag_steps(struct np_change *ch, const struct np_instance *want,
+                      const struct np_instance *cur, const char *lineage, bool adopt)
+{
+	struct np_tags add = NP_TAGS_INIT, del = NP_TAGS_INIT;
+
+	if (adopt) {
+		np_tags_set(&add, NP_TAG_ADDRESS, ch->address);
+		np_tags_set(&add, NP_TAG_LINEAGE, lineage ? lineage : "");
+	}
+	if (want->tags_set) {
+		for (size_t i = 0; i < want->tags.n; i++) {
+			const char *have = np_tags_get(&cur->tags, want->tags.v[i].key);
+
+			if (!have || strcmp(have, want->tags.v[i].value))
+				np_tags_set(&add, want->tags.v[i].key, want->tags.v[i].value);
+		}
+		for (size_t i = 0; i < cur->tags.n; i++)
+			if (!np_tags_get(&want->tags, cur->tags.v[i].key))
+				np_tags_set(&del, cur->tags.v[i].key, "");
+	}
+	if (add.n)
+		add_step(ch, NP_STEP_CREATE_TAGS)->tags = add;
+	else
+		np_tags_release(&add);
+	if (del.n)
+		add_step(ch, NP_STEP_DELETE_TAGS)->tags = del;
+	else
+		np_tags_release(&del);
+}
+
+/* An existing instance: the stop/modify/start cycle of rule 4, tags, and
+ * run-state changes. Returns true when anything is to be done. */
+static void update_steps(struct ctx *c, struct np_change *ch, const struct np_desired *d,
+                         const struct np_instance *cur)
+{
+	const struct np_instance *w = &d->want;
+	const struct np_catalog *cat = c->in->catalog;
+	const char *new_type = w->instance_type ? w->instance_type : cur->instance_type;
+	const struct np_itype *nt = np_catalog_find(cat, new_type);
+	bool type_change = str_differs(w->instance_type, cur->instance_type);
+	bool tenancy_change = w->tenancy && w->tenancy != cur->tenancy &&
+	                      !(w->tenancy == NP_TENANCY_DEFAULT && !cur->tenancy);
+	bool host_change = w->host_id && str_differs(w->host_id, cur->host_id);
+	bool cpu_set = w->core_count || w->threads_per_core || w->nested_virtualization;
+	bool cores_differ = (w->core_count && w->core_count != cur->core_count) ||
+	                    (w->threads_per_core && w->threads_per_core != cur->threads_per_core);
+	enum np_nv cur_nv = cur->nested_virtualization ? cur->nested_virtualization : NP_NV_DISABLED;
+	bool nv_differs = w->nested_virtualization && w->nested_virtualization != cur_nv;
+	bool was_running = running(cur->state);
+	bool cycle;
+	size_t first_cycle;
+
+	tag_steps(ch, w, cur, c->in->lineage, ch->adopt);
+	first_cycle = ch->n_steps;
+
+	if (tenancy_change || host_change) {
+		struct np_step *s = add_step(ch, NP_STEP_MODIFY_PLACEMENT);
+
+		s->tenancy = w->tenancy ? w->tenancy : cur->tenancy;
+		s->host_id = np_xstrdup(w->host_id);
+	}
+	if (type_change) {
+		struct np_step *s;
+
+		/* EC2 refuses the type change while nested virtualization is on and
+		 * the new type lacks it: switch it off first, file or not. */
+		if (cur_nv == NP_NV_ENABLED && nt && !nt->nested_virtualization) {
+			s = add_step(ch, NP_STEP_MODIFY_CPU_OPTIONS);
+			s->nested_virtualization = NP_NV_DISABLED;
+		} else if (cur_nv == NP_NV_ENABLED && !w->nested_virtualization) {
+			np_plan_diag(c->plan, NP_SEV_WARNING, ch->address,
+			             "the type change resets CPU options to '%s' defaults, which turns "
+			             "nested virtualization off; set cpu_options.nested_virtualization: "
+			             "enabled to keep it",
+			             new_type);
+		}
+		s = add_step(ch, NP_STEP_MODIFY_INSTANCE_TYPE);
+		s->instance_type = np_xstrdup(new_type);
+		/* The type change reset CPU options: send what the file sets again. */
+		if (cpu_set && !(w->nested_virtualization == NP_NV_DISABLED && !w->core_count &&
+		                 !w->threads_per_core)) {
+			s = add_step(ch, NP_STEP_MODIFY_CPU_OPTIONS);
+			if (w->core_count || w->threads_per_core) {
+				s->core_count = w->core_count ? w->core_count : nt ? nt->default_cores : 0;
+				s->threads_per_core = w->threads_per_core ? w->threads_per_core
+				                      : nt                ? nt->default_threads_per_core
+				                                          : 0;
+			}
+			if (w->nested_virtualization == NP_NV_ENABLED)
+				s->nested_virtualization = NP_NV_ENABLED;
+		}
+	} else if (cores_differ || nv_differs) {
+		struct np_step *s = add_step(ch, NP_STEP_MODIFY_CPU_OPTIONS);
+
+		if (cores_differ) {
+			const struct np_itype *ct = np_catalog_find(cat, cur->instance_type);
+
+			s->core_count = w->core_count ? w->core_count
+			                : cur->core_count ? cur->core_count
+			                : ct              ? ct->default_cores
+			                                  : 0;
+			s->threads_per_core = w->threads_per_core     ? w->threads_per_core
+			                      : cur->threads_per_core ? cur->threads_per_core
+			                      : ct                    ? ct->default_threads_per_core
+			                                              : 0;
+		}
+		if (nv_differs)
+			s->nested_virtualization = w->nested_virtualization;
+	}
+	cycle = ch->n_steps > first_cycle;
+	if (cycle) {
+		struct np_step stop;
+
+		ch->requires_stop = true;
+		/* Insert the stop before the first modification of the cycle. */
+		if (cur->state != NP_RUN_STOPPED) {
+			add_step(ch, NP_STEP_STOP);
+			stop = ch->steps[ch->n_steps - 1];
+			memmove(&ch->steps[first_cycle + 1], &ch->steps[first_cycle],
+			        (ch->n_steps - 1 - first_cycle) * sizeof(*ch->steps));
+			ch->steps[first_cycle] = stop;
+		}
+		if ((was_running && w->state != NP_RUN_STOPPED) || w->state == NP_RUN_RUNNING)
+			add_step(ch, NP_STEP_START);
+	} else if (w->state == NP_RUN_STOPPED && running(cur->state)) {
+		add_step(ch, NP_STEP_STOP);
+	} else if (w->state == NP_RUN_RUNNING &&
+	           (cur->state == NP_RUN_STOPPED || cur->state == NP_RUN_STOPPING)) {
+		add_step(ch, NP_STEP_START);
+	}
+	if (w->security_groups_set && !np_strv_equal_unordered(&w->security_group_ids,
+	                                                       &cur->security_group_ids))
+		np_plan_diag(c->plan, NP_SEV_WARNING, ch->address,
+		             "security_group_ids differ from the instance's; nestplan does not change "
+		             "them in place (use -replace=%s to launch it anew)",
+		             ch->address);
+}
+
+static void launch_steps(struct np_change *ch, const struct np_desired *d)
+{
+	if (d->create_before_destroy && ch->action == NP_ACTION_REPLACE) {
+		add_step(ch, NP_STEP_RUN_INSTANCES);
+		add_step(ch, NP_STEP_TERMINATE);
+	} else {
+		if (ch->action == NP_ACTION_REPLACE)
+			add_step(ch, NP_STEP_TERMINATE);
+		add_step(ch, NP_STEP_RUN_INSTANCES);
+	}
+	if (d->want.state == NP_RUN_STOPPED)
+		add_step(ch, NP_STEP_STOP);
+}
+
+static void drift_of(struct ctx *c, const struct np_instance *rec, const struct np_instance *l)
+{
+	char a[32], b[32];
+
+#define DRIFT_STR(attr, f)                                                              \
+	if (rec->f && l->f && strcmp(rec->f, l->f))                                     \
+	np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, rec->f, l->f)
+#define DRIFT_ENUM(attr, f, namefn)                                                     \
+	if (rec->f && l->f && rec->f != l->f)                                           \
+	np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, namefn(rec->f), \
+	                  namefn(l->f))
+#define DRIFT_INT(attr, f)                                                              \
+	if (rec->f && l->f && rec->f != l->f) {                                         \
+		snprintf(a, sizeof(a), "%d", rec->f);                                   \
+		snprintf(b, sizeof(b), "%d", l->f);                                     \
+		np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, a, b); \
+	}
+	DRIFT_STR("instance_type", instance_type);
+	DRIFT_STR("image_id", image_id);
+	DRIFT_INT("cpu_options.core_count", core_count);
+	DRIFT_INT("cpu_options.threads_per_core", threads_per_core);
+	DRIFT_ENUM("cpu_options.nested_virtualization", nested_virtualization, np_nv_name);
+	DRIFT_ENUM("placement.tenancy", tenancy, np_tenancy_name);
+	DRIFT_STR("placement.host_id", host_id);
+	DRIFT_ENUM("state", state, np_run_state_name);
+	DRIFT_ENUM("platform", platform, np_platform_name);
+#undef DRIFT_STR
+#undef DRIFT_ENUM
+#undef DRIFT_INT
+	for (size_t i = 0; i < rec->tags.n; i++) {
+		const char *lv = np_tags_get(&l->tags, rec->tags.v[i].key);
+		char attr[300];
+
+		if (lv && !strcmp(lv, rec->tags.v[i].value))
+			continue;
+		snprintf(attr, sizeof(attr), "tags.%s", rec->tags.v[i].key);
+		np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, rec->tags.v[i].value, lv);
+	}
+	for (size_t i = 0; i < l->tags.n; i++) {
+		char attr[300];
+
+		if (np_tags_get(&rec->tags, l->tags.v[i].key))
+			continue;
+		snprintf(attr, sizeof(attr), "tags.%s", l->tags.v[i].key);
+		np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, NULL, l->tags.v[i].value);
+	}
+}
+
+static void plan_desired(struct ctx *c, const struct np_desired *d)
+{
+	const struct np_plan_input *in = c->in;
+	const char *addr = d->want.address;
+	const struct np_instance *rec = find(c->rec_by_addr, c->n_rec, addr, false);
+	const struct np_instance *cur = NULL;
+	struct np_change *ch;
+	char *why;
+	bool adopt = false;
+
+	if (rec) {
+		cur = find(c->live_by_id, c->n_live, rec->instance_id, true);
+		if (gone(cur)) {
+			np_plan_drift_add(c->plan, addr, rec->instance_id, "instance", "exists",
+			                  cur ? np_run_state_name(cur->state) : "terminated");
+			cur = NULL;
+		}
+	} else if (d->want.instance_id) {
+		cur = find(c->live_by_id, c->n_live, d->want.instance_id, true);
+		if (gone(cur)) {
+			np_plan_diag(c->plan, NP_SEV_ERROR, addr,
+			             "cannot adopt %s: EC2 does not report it (or it is terminated)",
+			             d->want.instance_id);
+			return;
+		}
+		if (cur->lineage && in->lineage && strcmp(cur->lineage, in->lineage)) {
+			np_plan_diag(c->plan, NP_SEV_ERROR, addr,
+			             "cannot adopt %s: it belongs to another nestplan state (lineage %s)",
+			             d->want.instance_id, cur->lineage);
+			return;
+		}
+		adopt = true;
+	} else {
+		/* A launch of a killed apply: EC2 has it, the state does not. */
+		cur = find(c->tagged, c->n_tagged, addr, false);
+		if (gone(cur))
+			cur = NULL;
+		adopt = cur != NULL;
+	}
+	np_plan_rules(c->plan, addr, &d->want, cur, in->catalog);
+	if (in->refresh_only || !targeted(in, addr))
+		return;
+
+	ch = new_change(c, addr, d->name);
+	ch->has_after = true;
+	if (!cur) {
+		ch->action = NP_ACTION_CREATE;
+		merge_after(&ch->after, &d->want, NULL);
+		launch_steps(ch, d);
+		return;
+	}
+	ch->instance_id = np_xstrdup(cur->instance_id);
+	ch->has_before = true;
+	np_instance_copy(&ch->before, cur);
+	if (rec && !ch->before.user_data_sha256)
+		ch->before.user_data_sha256 = np_xstrdup(rec->user_data_sha256);
+	free(ch->before.address);
+	ch->before.address = np_xstrdup(addr);
+	merge_after(&ch->after, &d->want, cur);
+	why = forced_replace(in, addr) ? np_xstrdup("-replace") : replace_reason(&d->want, cur, rec);
+	if (why) {
+		ch->action = NP_ACTION_REPLACE;
+		ch->replace_reason = why;
+		if (d->prevent_destroy) {
+			np_plan_diag(c->plan, NP_SEV_ERROR, addr,
+			             "must be replaced because of %s, but lifecycle.prevent_destroy is set",
+			             why);
+		}
+		free(ch->after.instance_id);
+		ch->after.instance_id = NULL;
+		launch_steps(ch, d);
+		return;
+	}
+	ch->adopt = adopt;
+	update_steps(c, ch, d, cur);
+	ch->action = ch->n_steps ? NP_ACTION_UPDATE : NP_ACTION_NOOP;
+}
+
+static void plan_delete(struct ctx *c, const struct np_instance *rec, bool prevent)
+{
+	const struct np_instance *l = find(c->live_by_id, c->n_live, rec->instance_id, true);
+	struct np_change *ch;
+	const char *open = strchr(rec->address, '[');
+	char group[256];
+
+	if (!targeted(c->in, rec->address) || c->in->refresh_only)
+		return;
+	snprintf(group, sizeof(group), "%.*s", open ? (int)(open - rec->address) : 255, rec->address);
+	if (prevent) {
+		np_plan_diag(c->plan, NP_SEV_ERROR, rec->address,
+		             "cannot destroy: lifecycle.prevent_destroy is set");
+		return;
+	}
+	ch = new_change(c, rec->address, group);
+	ch->action = NP_ACTION_DELETE;
+	ch->instance_id = np_xstrdup(rec->instance_id);
+	ch->has_before = true;
+	np_instance_copy(&ch->before, l && !gone(l) ? l : rec);
+	free(ch->before.address);
+	ch->before.address = np_xstrdup(rec->address);
+	/* Already gone: only the state row goes. */
+	if (!gone(l))
+		add_step(ch, NP_STEP_TERMINATE);
+}
+
+static int cmp_change(const void *a, const void *b)
+{
+	return np_address_cmp(((const struct np_change *)a)->address,
+	                      ((const struct np_change *)b)->address);
+}
+
+int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np_err *err)
+{
+	struct ctx c;
+	const struct np_config *cfg = in->config;
+
+	memset(out, 0, sizeof(*out));
+	memset(&c, 0, sizeof(c));
+	if (!cfg && !in->destroy)
+		return np_error(err, "no configuration to plan from");
+	c.in = in;
+	c.plan = out;
+	out->lineage = np_xstrdup(in->lineage);
+	out->serial = in->serial;
+	out->refresh_only = in->refresh_only;
+	out->destroy = in->destroy;
+	if (cfg)
+		memcpy(out->config_sha256, cfg->sha256, sizeof(out->config_sha256));
+
+	c.live_by_id = np_xmalloc((in->n_live + 1) * sizeof(*c.live_by_id));
+	c.tagged = np_xmalloc((in->n_live + 1) * sizeof(*c.tagged));
+	for (size_t i = 0; i < in->n_live; i++) {
+		const struct np_instance *l = &in->live[i];
+
+		if (!l->instance_id)
+			continue;
+		c.live_by_id[c.n_live++] = l;
+		if (l->address && l->lineage && in->lineage && !strcmp(l->lineage, in->lineage) &&
+		    !gone(l))
+			c.tagged[c.n_tagged++] = l;
+	}
+	qsort(c.live_by_id, c.n_live, sizeof(*c.live_by_id), cmp_id);
+	qsort(c.tagged, c.n_tagged, sizeof(*c.tagged), cmp_addr);
+	c.rec_by_addr = np_xmalloc((in->n_recorded + 1) * sizeof(*c.rec_by_addr));
+	for (size_t i = 0; i < in->n_recorded; i++)
+		if (in->recorded[i].address)
+			c.rec_by_addr[c.n_rec++] = &in->recorded[i];
+	qsort(c.rec_by_addr, c.n_rec, sizeof(*c.rec_by_addr), cmp_addr);
+
+	/* Drift: what changed outside nestplan since it last recorded. */
+	for (size_t i = 0; i < c.n_rec; i++) {
+		const struct np_instance *rec = c.rec_by_addr[i];
+		const struct np_instance *l = find(c.live_by_id, c.n_live, rec->instance_id, true);
+
+		if (!targeted(in, rec->address))
+			continue;
+		if (!gone(l))
+			drift_of(&c, rec, l);
+		else if (in->destroy || !cfg || !np_config_find(cfg, rec->address))
+			np_plan_drift_add(out, rec->address, rec->instance_id, "instance", "exists",
+			                  l ? np_run_state_name(l->state) : "terminated");
+	}
+
+	if (!in->destroy) {
+		for (size_t i = 0; i < cfg->n_instances; i++)
+			plan_desired(&c, &cfg->instances[i]);
+	}
+	for (size_t i = 0; i < c.n_rec; i++) {
+		const struct np_instance *rec = c.rec_by_addr[i];
+		const struct np_desired *d = cfg ? np_config_find(cfg, rec->address) : NULL;
+
+		if (in->destroy)
+			plan_delete(&c, rec, d && d->prevent_destroy);
+		else if (!d)
+			plan_delete(&c, rec, false);
+	}
+	qsort(out->changes, out->n_changes, sizeof(*out->changes), cmp_change);
+	for (size_t i = 0; i < out->n_changes; i++) {
+		const struct np_change *ch = &out->changes[i];
+
+		out->summary.add += ch->action == NP_ACTION_CREATE || ch->action == NP_ACTION_REPLACE;
+		out->summary.change += ch->action == NP_ACTION_UPDATE;
+		out->summary.destroy += ch->action == NP_ACTION_DELETE || ch->action == NP_ACTION_REPLACE;
+		out->summary.stop_start += ch->requires_stop;
+	}
+	free(c.live_by_id);
+	free(c.tagged);
+	free(c.rec_by_addr);
+	return 0;
+}

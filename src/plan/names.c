@@ -1,0 +1,114 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "nestplan/plan.h"
+
+static const char *const actions[] = {"no-op", "create", "update", "replace", "delete"};
+static const char *const steps[NP_STEP__COUNT] = {
+	"run_instances",        "stop",       "modify_placement",
+	"modify_instance_type", "modify_cpu_options", "start",
+	"create_tags",          "delete_tags", "terminate",
+};
+
+const char *np_action_name(enum np_action a)
+{
+	return (unsigned)a < sizeof(actions) / sizeof(actions[0]) ? actions[a] : "no-op";
+}
+
+const char *np_step_name(enum np_step_kind k)
+{
+	return (unsigned)k < NP_STEP__COUNT ? steps[k] : "?";
+}
+
+int np_step_parse(const char *name)
+{
+	for (int i = 0; i < NP_STEP__COUNT; i++)
+		if (!strcmp(steps[i], name))
+			return i;
+	return -1;
+}
+
+int np_action_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (!strcmp(actions[i], name))
+			return (int)i;
+	return -1;
+}
+
+static void release_step(struct np_step *s)
+{
+	free(s->instance_type);
+	free(s->host_id);
+	np_tags_release(&s->tags);
+}
+
+void np_change_release(struct np_change *c)
+{
+	free(c->address);
+	free(c->instance_id);
+	free(c->group);
+	free(c->replace_reason);
+	for (size_t i = 0; i < c->n_steps; i++)
+		release_step(&c->steps[i]);
+	free(c->steps);
+	np_instance_release(&c->before);
+	np_instance_release(&c->after);
+	memset(c, 0, sizeof(*c));
+}
+
+void np_plan_release(struct np_plan *plan)
+{
+	if (!plan)
+		return;
+	for (size_t i = 0; i < plan->n_changes; i++)
+		np_change_release(&plan->changes[i]);
+	free(plan->changes);
+	for (size_t i = 0; i < plan->n_drift; i++) {
+		free(plan->drift[i].address);
+		free(plan->drift[i].instance_id);
+		free(plan->drift[i].attribute);
+		free(plan->drift[i].recorded);
+		free(plan->drift[i].live);
+	}
+	free(plan->drift);
+	for (size_t i = 0; i < plan->n_diags; i++) {
+		free(plan->diags[i].address);
+		free(plan->diags[i].message);
+	}
+	free(plan->diags);
+	free(plan->lineage);
+	memset(plan, 0, sizeof(*plan));
+}
+
+bool np_plan_has_errors(const struct np_plan *plan)
+{
+	for (size_t i = 0; i < plan->n_diags; i++)
+		if (plan->diags[i].severity == NP_SEV_ERROR)
+			return true;
+	return false;
+}
+
+bool np_plan_has_changes(const struct np_plan *plan)
+{
+	for (size_t i = 0; i < plan->n_changes; i++)
+		if (plan->changes[i].action != NP_ACTION_NOOP)
+			return true;
+	return false;
+}
+
+/* "runner[10]" after "runner[9]": the name, then the index as a number. */
+int np_address_cmp(const char *a, const char *b)
+{
+	const char *ba = strchr(a, '['), *bb = strchr(b, '[');
+	size_t la = ba ? (size_t)(ba - a) : strlen(a), lb = bb ? (size_t)(bb - b) : strlen(b);
+	int c = strncmp(a, b, la < lb ? la : lb);
+
+	if (c)
+		return c;
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	if (!ba || !bb)
+		return ba ? 1 : bb ? -1 : 0;
+	return (atol(ba + 1) > atol(bb + 1)) - (atol(ba + 1) < atol(bb + 1));
+}
