@@ -563,7 +563,24 @@ int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np
 			                  l ? np_run_state_name(l->state) : "terminated");
 	}
 
-	if (!in->destroy) {
+	if (in->refresh_only) {
+		/* Only drift; every managed instance is listed (reports show the clean ones too). */
+		for (size_t i = 0; i < c.n_rec; i++) {
+			const struct np_instance *rec = c.rec_by_addr[i];
+			const char *open = strchr(rec->address, '[');
+			char group[256];
+			struct np_change *ch;
+
+			if (!targeted(in, rec->address))
+				continue;
+			snprintf(group, sizeof(group), "%.*s", open ? (int)(open - rec->address) : 255,
+			         rec->address);
+			ch = new_change(&c, rec->address, group);
+			ch->instance_id = np_xstrdup(rec->instance_id);
+			ch->has_before = true;
+			np_instance_copy(&ch->before, rec);
+		}
+	} else if (!in->destroy) {
 		for (size_t i = 0; i < cfg->n_instances; i++)
 			plan_desired(&c, &cfg->instances[i]);
 	}

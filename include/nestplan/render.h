@@ -1,0 +1,40 @@
+/* What people and pipelines see: plan and drift in text (Terraform's manner)
+ * and JSON (the contract of DESIGN.md), JUnit and Markdown drift reports,
+ * saved plan files, and the state. */
+#ifndef NESTPLAN_RENDER_H
+#define NESTPLAN_RENDER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "nestplan/json.h"
+#include "nestplan/plan.h"
+#include "nestplan/state.h"
+
+struct np_render_opts {
+	bool color;
+};
+
+void np_render_plan_text(FILE *out, const struct np_plan *plan, const struct np_render_opts *o);
+json_t *np_render_plan_json(const struct np_plan *plan);
+
+void np_render_drift_text(FILE *out, const struct np_plan *plan, const struct np_render_opts *o);
+json_t *np_render_drift_json(const struct np_plan *plan);
+void np_render_drift_junit(FILE *out, const struct np_plan *plan);
+void np_render_drift_markdown(FILE *out, const struct np_plan *plan);
+
+/* A saved plan: the plan with every step's parameters, the state's lineage
+ * and serial and the file's hash, so apply can refuse it when stale. */
+int np_planfile_save(const struct np_plan *plan, const char *path, struct np_err *err);
+int np_planfile_load(struct np_plan *out, const char *path, struct np_err *err);
+json_t *np_plan_to_json_full(const struct np_plan *plan);
+int np_plan_from_json_full(struct np_plan *out, const json_t *j, struct np_err *err);
+
+json_t *np_render_state_json(const char *lineage, long long serial, const struct np_instance *res,
+                             size_t n);
+void np_render_state_text(FILE *out, const struct np_instance *res, size_t n,
+                          const struct np_render_opts *o);
+void np_render_history(FILE *out, const struct np_history_entry *h, size_t n, bool json);
+
+#endif

@@ -1,0 +1,147 @@
+/* Drift reports: text, JSON, JUnit XML (libxml2's writer) and Markdown. */
+#include <libxml/xmlwriter.h>
+#include <string.h>
+
+#include "nestplan/render.h"
+
+void np_render_drift_text(FILE *out, const struct np_plan *plan, const struct np_render_opts *o)
+{
+	const char *last = NULL;
+
+	if (!plan->n_drift) {
+		fprintf(out, "No drift: EC2 matches the state.\n");
+		return;
+	}
+	fprintf(out, "%sDrift:%s changed outside nestplan since the last apply:\n",
+	        o->color ? "\033[1;33m" : "", o->color ? "\033[0m" : "");
+	for (size_t i = 0; i < plan->n_drift; i++) {
+		const struct np_drift *d = &plan->drift[i];
+
+		if (!last || strcmp(last, d->address))
+			fprintf(out, "\n  ~ %s (%s)\n", d->address, d->instance_id ? d->instance_id : "-");
+		last = d->address;
+		fprintf(out, "      %-34s %s → %s\n", d->attribute, d->recorded ? d->recorded : "(none)",
+		        d->live ? d->live : "(none)");
+	}
+}
+
+json_t *np_render_drift_json(const struct np_plan *plan)
+{
+	json_t *all = np_render_plan_json(plan);
+	json_t *drift = json_incref(json_object_get(all, "drift"));
+	json_t *out;
+	size_t instances = 0;
+
+	for (size_t i = 0; i < plan->n_drift; i++)
+		instances += i == 0 || strcmp(plan->drift[i].address, plan->drift[i - 1].address);
+	out = json_pack("{s:s, s:o, s:{s:i, s:i}}", "format_version", "1", "drift", drift, "summary",
+	                "drifted", (int)instances, "attributes", (int)plan->n_drift);
+	json_decref(all);
+	return out;
+}
+
+/* Every managed instance is a test case; drift is its failure. */
+void np_render_drift_junit(FILE *out, const struct np_plan *plan)
+{
+	xmlBufferPtr buf = xmlBufferCreate();
+	xmlTextWriterPtr w = xmlNewTextWriterMemory(buf, 0);
+	size_t n_cases = 0, n_fail = 0;
+	char num[32];
+
+	for (size_t i = 0; i < plan->n_changes; i++)
+		n_cases++;
+	for (size_t i = 0; i < plan->n_drift; i++)
+		n_fail += i == 0 || strcmp(plan->drift[i].address, plan->drift[i - 1].address);
+	xmlTextWriterSetIndent(w, 1);
+	xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL);
+	xmlTextWriterStartElement(w, BAD_CAST "testsuites");
+	xmlTextWriterStartElement(w, BAD_CAST "testsuite");
+	xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST "nestplan drift");
+	snprintf(num, sizeof(num), "%zu", n_cases > n_fail ? n_cases : n_fail);
+	xmlTextWriterWriteAttribute(w, BAD_CAST "tests", BAD_CAST num);
+	snprintf(num, sizeof(num), "%zu", n_fail);
+	xmlTextWriterWriteAttribute(w, BAD_CAST "failures", BAD_CAST num);
+	xmlTextWriterWriteAttribute(w, BAD_CAST "errors", BAD_CAST "0");
+	/* Instances with drift, then the clean ones (from the plan's changes). */
+	for (size_t i = 0; i < plan->n_drift;) {
+		const char *addr = plan->drift[i].address;
+		size_t j = i;
+		char msg[256];
+
+		xmlTextWriterStartElement(w, BAD_CAST "testcase");
+		xmlTextWriterWriteAttribute(w, BAD_CAST "classname", BAD_CAST "nestplan.instance");
+		xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST addr);
+		while (j < plan->n_drift && !strcmp(plan->drift[j].address, addr))
+			j++;
+		snprintf(msg, sizeof(msg), "%zu attribute%s drifted", j - i, j - i == 1 ? "" : "s");
+		xmlTextWriterStartElement(w, BAD_CAST "failure");
+		xmlTextWriterWriteAttribute(w, BAD_CAST "message", BAD_CAST msg);
+		xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "drift");
+		for (; i < j; i++) {
+			const struct np_drift *d = &plan->drift[i];
+
+			xmlTextWriterWriteFormatString(w, "%s (%s): %s → %s\n", d->attribute,
+			                               d->instance_id ? d->instance_id : "-",
+			                               d->recorded ? d->recorded : "(none)",
+			                               d->live ? d->live : "(none)");
+		}
+		xmlTextWriterEndElement(w);
+		xmlTextWriterEndElement(w);
+	}
+	for (size_t i = 0; i < plan->n_changes; i++) {
+		const char *addr = plan->changes[i].address;
+		bool drifted = false;
+
+		for (size_t k = 0; k < plan->n_drift && !drifted; k++)
+			drifted = !strcmp(plan->drift[k].address, addr);
+		if (drifted)
+			continue;
+		xmlTextWriterStartElement(w, BAD_CAST "testcase");
+		xmlTextWriterWriteAttribute(w, BAD_CAST "classname", BAD_CAST "nestplan.instance");
+		xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST addr);
+		xmlTextWriterEndElement(w);
+	}
+	xmlTextWriterEndDocument(w);
+	xmlFreeTextWriter(w);
+	fputs((const char *)xmlBufferContent(buf), out);
+	xmlBufferFree(buf);
+}
+
+static void md_cell(FILE *out, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '|')
+			fputs("\\|", out);
+		else if (*s == '\n')
+			fputc(' ', out);
+		else
+			fputc(*s, out);
+	}
+}
+
+void np_render_drift_markdown(FILE *out, const struct np_plan *plan)
+{
+	if (!plan->n_drift) {
+		fprintf(out, "### ✅ nestplan: no drift\n\nEC2 matches the recorded state.\n");
+		return;
+	}
+	fprintf(out, "### ⚠️ nestplan: drift detected\n\n| Instance | ID | Attribute | Recorded | Live |\n"
+	             "|---|---|---|---|---|\n");
+	for (size_t i = 0; i < plan->n_drift; i++) {
+		const struct np_drift *d = &plan->drift[i];
+
+		fputs("| `", out);
+		md_cell(out, d->address);
+		fputs("` | ", out);
+		md_cell(out, d->instance_id ? d->instance_id : "-");
+		fputs(" | ", out);
+		md_cell(out, d->attribute);
+		fputs(" | ", out);
+		md_cell(out, d->recorded ? d->recorded : "*(none)*");
+		fputs(" | ", out);
+		md_cell(out, d->live ? d->live : "*(none)*");
+		fputs(" |\n", out);
+	}
+	fprintf(out, "\nRun `nestplan apply` to bring the instances back to the file, or "
+	             "`nestplan apply -refresh-only` to accept what EC2 reports.\n");
+}

@@ -1,0 +1,204 @@
+/* The plan as JSON: the -json contract, and (with step parameters) the
+ * saved plan file. */
+#include <string.h>
+
+#include "nestplan/alloc.h"
+#include "nestplan/render.h"
+
+static json_t *step_detail(const struct np_step *s)
+{
+	json_t *o = json_pack("{s:s}", "kind", np_step_name(s->kind));
+
+	if (s->instance_type)
+		json_object_set_new(o, "instance_type", json_string(s->instance_type));
+	if (s->core_count)
+		json_object_set_new(o, "core_count", json_integer(s->core_count));
+	if (s->threads_per_core)
+		json_object_set_new(o, "threads_per_core", json_integer(s->threads_per_core));
+	if (s->nested_virtualization)
+		json_object_set_new(o, "nested_virtualization",
+		                    json_string(np_nv_name(s->nested_virtualization)));
+	if (s->tenancy)
+		json_object_set_new(o, "tenancy", json_string(np_tenancy_name(s->tenancy)));
+	if (s->host_id)
+		json_object_set_new(o, "host_id", json_string(s->host_id));
+	if (s->tags.n) {
+		json_t *t = json_object();
+
+		for (size_t i = 0; i < s->tags.n; i++)
+			json_object_set_new(t, s->tags.v[i].key, json_string(s->tags.v[i].value));
+		json_object_set_new(o, "tags", t);
+	}
+	return o;
+}
+
+static json_t *plan_json(const struct np_plan *plan, bool full)
+{
+	json_t *changes = json_array(), *drift = json_array(), *diags = json_array();
+
+	for (size_t i = 0; i < plan->n_changes; i++) {
+		const struct np_change *c = &plan->changes[i];
+		json_t *steps = json_array();
+		json_t *o;
+
+		for (size_t k = 0; k < c->n_steps; k++)
+			json_array_append_new(steps, json_string(np_step_name(c->steps[k].kind)));
+		o = json_pack("{s:s, s:s?, s:s, s:b, s:o, s:o, s:o}", "address", c->address,
+		              "instance_id", c->instance_id, "action", np_action_name(c->action),
+		              "requires_stop", c->requires_stop, "steps", steps, "before",
+		              c->has_before ? np_instance_to_json(&c->before) : json_null(), "after",
+		              c->has_after ? np_instance_to_json(&c->after) : json_null());
+		if (c->replace_reason)
+			json_object_set_new(o, "replace_reason", json_string(c->replace_reason));
+		if (full) {
+			json_t *details = json_array();
+
+			for (size_t k = 0; k < c->n_steps; k++)
+				json_array_append_new(details, step_detail(&c->steps[k]));
+			json_object_set_new(o, "step_details", details);
+			json_object_set_new(o, "group", c->group ? json_string(c->group) : json_null());
+			json_object_set_new(o, "adopt", json_boolean(c->adopt));
+		}
+		json_array_append_new(changes, o);
+	}
+	for (size_t i = 0; i < plan->n_drift; i++) {
+		const struct np_drift *d = &plan->drift[i];
+
+		json_array_append_new(drift, json_pack("{s:s, s:s?, s:s, s:s?, s:s?}", "address",
+		                                       d->address, "instance_id", d->instance_id,
+		                                       "attribute", d->attribute, "recorded",
+		                                       d->recorded, "live", d->live));
+	}
+	for (size_t i = 0; i < plan->n_diags; i++) {
+		const struct np_diag *d = &plan->diags[i];
+
+		json_array_append_new(diags, json_pack("{s:s, s:s?, s:s}", "severity",
+		                                       d->severity == NP_SEV_ERROR ? "error" : "warning",
+		                                       "address", d->address, "message", d->message));
+	}
+	return json_pack("{s:s, s:o, s:o, s:o, s:{s:i, s:i, s:i, s:i}}", "format_version", "1",
+	                 "changes", changes, "drift", drift, "diagnostics", diags, "summary", "add",
+	                 plan->summary.add, "change", plan->summary.change, "destroy",
+	                 plan->summary.destroy, "stop_start", plan->summary.stop_start);
+}
+
+json_t *np_render_plan_json(const struct np_plan *plan)
+{
+	return plan_json(plan, false);
+}
+
+json_t *np_plan_to_json_full(const struct np_plan *plan)
+{
+	json_t *j = plan_json(plan, true);
+
+	json_object_set_new(j, "lineage", plan->lineage ? json_string(plan->lineage) : json_null());
+	json_object_set_new(j, "serial", json_integer(plan->serial));
+	json_object_set_new(j, "config_sha256", json_string(plan->config_sha256));
+	json_object_set_new(j, "refresh_only", json_boolean(plan->refresh_only));
+	json_object_set_new(j, "destroy", json_boolean(plan->destroy));
+	return j;
+}
+
+static int read_step(struct np_step *s, const json_t *j, struct np_err *err)
+{
+	const char *kind = json_string_value(json_object_get(j, "kind"));
+	const json_t *v;
+	int k;
+
+	memset(s, 0, sizeof(*s));
+	if (!kind || (k = np_step_parse(kind)) < 0)
+		return np_error(err, "unknown step");
+	s->kind = (enum np_step_kind)k;
+	s->instance_type = np_xstrdup(json_string_value(json_object_get(j, "instance_type")));
+	s->core_count = (int)json_integer_value(json_object_get(j, "core_count"));
+	s->threads_per_core = (int)json_integer_value(json_object_get(j, "threads_per_core"));
+	s->nested_virtualization = np_nv_parse(json_string_value(json_object_get(j, "nested_virtualization")));
+	s->tenancy = np_tenancy_parse(json_string_value(json_object_get(j, "tenancy")));
+	s->host_id = np_xstrdup(json_string_value(json_object_get(j, "host_id")));
+	if ((v = json_object_get(j, "tags"))) {
+		const char *key;
+		json_t *val;
+
+		if (!json_is_object(v))
+			return np_error(err, "step tags must be an object");
+		json_object_foreach((json_t *)v, key, val)
+			np_tags_set(&s->tags, key, json_string_value(val) ? json_string_value(val) : "");
+	}
+	return 0;
+}
+
+static int read_change(struct np_change *c, const json_t *j, struct np_err *err)
+{
+	const char *addr = json_string_value(json_object_get(j, "address"));
+	const char *action = json_string_value(json_object_get(j, "action"));
+	const json_t *details = json_object_get(j, "step_details"), *b, *a;
+	int act;
+	size_t i;
+	json_t *x;
+
+	memset(c, 0, sizeof(*c));
+	if (!addr || !action || (act = np_action_parse(action)) < 0 || !json_is_array(details))
+		return np_error(err, "malformed change");
+	c->address = np_xstrdup(addr);
+	c->action = (enum np_action)act;
+	c->instance_id = np_xstrdup(json_string_value(json_object_get(j, "instance_id")));
+	c->group = np_xstrdup(json_string_value(json_object_get(j, "group")));
+	c->replace_reason = np_xstrdup(json_string_value(json_object_get(j, "replace_reason")));
+	c->requires_stop = json_is_true(json_object_get(j, "requires_stop"));
+	c->adopt = json_is_true(json_object_get(j, "adopt"));
+	if (json_array_size(details) > 64)
+		return np_error(err, "too many steps in one change");
+	json_array_foreach(details, i, x) {
+		NP_ALLOC_GROW(c->steps, c->n_steps + 1, c->alloc_steps);
+		if (read_step(&c->steps[c->n_steps], x, err) < 0)
+			return -1;
+		c->n_steps++;
+	}
+	b = json_object_get(j, "before");
+	a = json_object_get(j, "after");
+	if (b && !json_is_null(b)) {
+		if (np_instance_from_json(&c->before, b, err) < 0)
+			return -1;
+		c->has_before = true;
+	}
+	if (a && !json_is_null(a)) {
+		if (np_instance_from_json(&c->after, a, err) < 0)
+			return -1;
+		c->has_after = true;
+	}
+	return 0;
+}
+
+int np_plan_from_json_full(struct np_plan *out, const json_t *j, struct np_err *err)
+{
+	const json_t *changes = json_object_get(j, "changes"), *summary = json_object_get(j, "summary");
+	const char *fv = json_string_value(json_object_get(j, "format_version"));
+	const char *sha = json_string_value(json_object_get(j, "config_sha256"));
+	size_t i;
+	json_t *x;
+
+	memset(out, 0, sizeof(*out));
+	if (!fv || strcmp(fv, "1"))
+		return np_error(err, "unsupported plan format version '%s'", fv ? fv : "none");
+	if (!json_is_array(changes) || !json_is_object(summary) || !sha || strlen(sha) != 64)
+		return np_error(err, "malformed plan");
+	out->lineage = np_xstrdup(json_string_value(json_object_get(j, "lineage")));
+	out->serial = json_integer_value(json_object_get(j, "serial"));
+	memcpy(out->config_sha256, sha, 65);
+	out->refresh_only = json_is_true(json_object_get(j, "refresh_only"));
+	out->destroy = json_is_true(json_object_get(j, "destroy"));
+	out->summary.add = (int)json_integer_value(json_object_get(summary, "add"));
+	out->summary.change = (int)json_integer_value(json_object_get(summary, "change"));
+	out->summary.destroy = (int)json_integer_value(json_object_get(summary, "destroy"));
+	out->summary.stop_start = (int)json_integer_value(json_object_get(summary, "stop_start"));
+	json_array_foreach(changes, i, x) {
+		NP_ALLOC_GROW(out->changes, out->n_changes + 1, out->alloc_changes);
+		if (read_change(&out->changes[out->n_changes], x, err) < 0) {
+			out->n_changes++;
+			np_plan_release(out);
+			return -1;
+		}
+		out->n_changes++;
+	}
+	return 0;
+}
