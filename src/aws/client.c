@@ -1,0 +1,402 @@
+/* The EC2 client: settings, credentials (refreshed before they expire), a
+ * pool of curl handles so threads reuse connections, signing per attempt,
+ * retries under a shared quota, and the adaptive rate limiter. */
+#include <math.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "aws/internal.h"
+#include "nestplan/alloc.h"
+#include "nestplan/log.h"
+#include "nestplan/retry.h"
+#include "nestplan/sigv4.h"
+
+#define POOL_MAX 64
+#define REFRESH_MARGIN 300
+
+struct np_aws {
+	char *region;
+	char *endpoint;      /* https://host[:port]/ */
+	char *host;          /* host[:port] as signed */
+	char *profile;
+	enum np_retry_mode mode;
+	int max_attempts;
+	long connect_ms, total_ms;
+	struct np_creds creds;
+	pthread_mutex_t creds_lock;
+	CURL *pool[POOL_MAX];
+	int n_pool;
+	pthread_mutex_t pool_lock;
+	struct np_retry_quota quota;
+	struct np_rate rate;
+	pthread_mutex_t stats_lock;
+	struct np_aws_stats stats;
+	double window_start;  /* for the observed send rate */
+	long window_calls;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts;
+
+	if (s <= 0)
+		return;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - floor(s)) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+static double rand01(void)
+{
+	unsigned int x;
+
+	if (RAND_bytes((unsigned char *)&x, sizeof(x)) != 1)
+		x = (unsigned int)rand();
+	return (double)x / 4294967296.0;
+}
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+int np_aws_new(struct np_aws **out, const struct np_aws_options *opts, struct np_err *err)
+{
+	struct np_aws *a = np_xcalloc(1, sizeof(*a));
+	struct np_profile prof;
+	const char *region, *endpoint, *mode = env("AWS_RETRY_MODE"), *attempts;
+	const char *scheme_end, *h;
+
+	*out = NULL;
+	np_http_global_init();
+	np_profile_load(&prof, opts->profile, err);
+	region = opts->region    ? opts->region
+	         : env("AWS_REGION") ? env("AWS_REGION")
+	         : env("AWS_DEFAULT_REGION") ? env("AWS_DEFAULT_REGION")
+	                                      : prof.region;
+	if (!region) {
+		np_profile_release(&prof);
+		free(a);
+		return np_error_cls(err, NP_ERRC_USAGE,
+		                    "no AWS region: set provider.region in the file, AWS_REGION, or a "
+		                    "region in profile '%s'",
+		                    opts->profile ? opts->profile : env("AWS_PROFILE") ? env("AWS_PROFILE") : "default");
+	}
+	a->region = np_xstrdup(region);
+	endpoint = opts->endpoint ? opts->endpoint
+	           : env("AWS_ENDPOINT_URL_EC2") ? env("AWS_ENDPOINT_URL_EC2")
+	           : env("AWS_ENDPOINT_URL")     ? env("AWS_ENDPOINT_URL")
+	                                         : prof.endpoint_url;
+	if (endpoint)
+		a->endpoint = np_xstrdup(endpoint);
+	else if (!strncmp(region, "cn-", 3))
+		a->endpoint = np_xasprintf("https://ec2.%s.amazonaws.com.cn/", region);
+	else
+		a->endpoint = np_xasprintf("https://ec2.%s.amazonaws.com/", region);
+	a->profile = np_xstrdup(opts->profile);
+	np_profile_release(&prof);
+	if (strncmp(a->endpoint, "https://", 8) &&
+	    !(strncmp(a->endpoint, "http://", 7) == 0 && np_http_is_loopback_url(a->endpoint))) {
+		np_error_cls(err, NP_ERRC_USAGE,
+		             "endpoint '%s' refused: plain http is allowed only to this machine "
+		             "(127.0.0.1, ::1, localhost); use https",
+		             a->endpoint);
+		np_aws_free(a);
+		return -1;
+	}
+	scheme_end = strstr(a->endpoint, "://") + 3;
+	h = scheme_end;
+	a->host = np_xstrndup(h, strcspn(h, "/"));
+	/* The default port is not part of the signed Host. */
+	if (!strncmp(a->endpoint, "https://", 8) && strlen(a->host) > 4 &&
+	    !strcmp(a->host + strlen(a->host) - 4, ":443"))
+		a->host[strlen(a->host) - 4] = '\0';
+	if (!strncmp(a->endpoint, "http://", 7) && strlen(a->host) > 3 &&
+	    !strcmp(a->host + strlen(a->host) - 3, ":80"))
+		a->host[strlen(a->host) - 3] = '\0';
+
+	a->mode = NP_RETRY_STANDARD;
+	if (mode && !strcasecmp(mode, "legacy"))
+		a->mode = NP_RETRY_LEGACY;
+	else if (mode && !strcasecmp(mode, "adaptive"))
+		a->mode = NP_RETRY_ADAPTIVE;
+	attempts = env("AWS_MAX_ATTEMPTS");
+	a->max_attempts = opts->max_attempts ? opts->max_attempts
+	                  : attempts           ? atoi(attempts)
+	                  : a->mode == NP_RETRY_LEGACY ? 5
+	                                               : 3;
+	if (a->max_attempts < 1)
+		a->max_attempts = 1;
+	a->connect_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 5000;
+	a->total_ms = opts->timeout_ms ? opts->timeout_ms : 60000;
+	pthread_mutex_init(&a->creds_lock, NULL);
+	pthread_mutex_init(&a->pool_lock, NULL);
+	pthread_mutex_init(&a->stats_lock, NULL);
+	np_retry_quota_init(&a->quota);
+	np_rate_init(&a->rate);
+	if (np_creds_resolve(&a->creds, a->profile, a->region, err) < 0) {
+		np_aws_free(a);
+		return -1;
+	}
+	np_log_debug("aws: region %s, endpoint %s, credentials from %s, retry mode %s x%d",
+	             a->region, a->endpoint, a->creds.source ? a->creds.source : "?",
+	             a->mode == NP_RETRY_LEGACY ? "legacy" : a->mode == NP_RETRY_ADAPTIVE ? "adaptive" : "standard",
+	             a->max_attempts);
+	*out = a;
+	return 0;
+}
+
+void np_aws_free(struct np_aws *a)
+{
+	if (!a)
+		return;
+	for (int i = 0; i < a->n_pool; i++)
+		curl_easy_cleanup(a->pool[i]);
+	np_creds_release(&a->creds);
+	free(a->region);
+	free(a->endpoint);
+	free(a->host);
+	free(a->profile);
+	free(a);
+}
+
+const char *np_aws_region(const struct np_aws *a)
+{
+	return a->region;
+}
+
+const char *np_aws_endpoint(const struct np_aws *a)
+{
+	return a->endpoint;
+}
+
+void np_aws_get_stats(struct np_aws *a, struct np_aws_stats *out)
+{
+	pthread_mutex_lock(&a->stats_lock);
+	*out = a->stats;
+	pthread_mutex_unlock(&a->stats_lock);
+}
+
+static CURL *take_handle(struct np_aws *a)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&a->pool_lock);
+	if (a->n_pool)
+		h = a->pool[--a->n_pool];
+	pthread_mutex_unlock(&a->pool_lock);
+	return h ? h : curl_easy_init();
+}
+
+static void give_handle(struct np_aws *a, CURL *h)
+{
+	pthread_mutex_lock(&a->pool_lock);
+	if (a->n_pool < POOL_MAX) {
+		a->pool[a->n_pool++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&a->pool_lock);
+	if (h)
+		curl_easy_cleanup(h);
+}
+
+/* Copy current credentials, refreshing temporary ones close to expiry. */
+static int current_creds(struct np_aws *a, struct np_creds *out, struct np_err *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&a->creds_lock);
+	if (a->creds.expires && a->creds.expires - REFRESH_MARGIN <= (long long)time(NULL)) {
+		struct np_creds fresh;
+
+		np_log_debug("aws: credentials from %s expire; refreshing",
+		             a->creds.source ? a->creds.source : "?");
+		if (np_creds_resolve(&fresh, a->profile, a->region, err) == 0) {
+			np_creds_release(&a->creds);
+			a->creds = fresh;
+		} else {
+			rc = -1;
+		}
+	}
+	if (rc == 0) {
+		out->access_key = np_xstrdup(a->creds.access_key);
+		out->secret_key = np_xstrdup(a->creds.secret_key);
+		out->session_token = np_xstrdup(a->creds.session_token);
+		out->expires = a->creds.expires;
+	}
+	pthread_mutex_unlock(&a->creds_lock);
+	return rc;
+}
+
+/* Trace output never shows a secret: the body's secret-bearing parameters
+ * and the signature are cut out. */
+static void trace_request(const char *action, const char *body, const char *amz_date)
+{
+	struct np_buf safe = NP_BUF_INIT;
+	const char *p = body, *ud;
+
+	if (!np_log_enabled(NP_LOG_TRACE))
+		return;
+	/* User data may carry secrets of its own. */
+	while ((ud = strstr(p, "UserData="))) {
+		np_buf_add(&safe, p, (size_t)(ud - p));
+		np_buf_puts(&safe, "UserData=<redacted>");
+		p = ud + strcspn(ud, "&");
+	}
+	np_buf_puts(&safe, p);
+	np_log_trace("-> POST %s X-Amz-Date=%s Authorization=AWS4-HMAC-SHA256 Credential=<redacted> "
+	             "Signature=<redacted> X-Amz-Security-Token=<redacted if any>\n%.4000s",
+	             action, amz_date, safe.ptr);
+	np_buf_release(&safe);
+}
+
+static void count(struct np_aws *a, bool throttled, bool retry)
+{
+	pthread_mutex_lock(&a->stats_lock);
+	a->stats.calls++;
+	a->stats.throttled += throttled;
+	a->stats.retries += retry;
+	a->window_calls++;
+	pthread_mutex_unlock(&a->stats_lock);
+}
+
+static double observed_rate(struct np_aws *a, double now)
+{
+	double r;
+
+	pthread_mutex_lock(&a->stats_lock);
+	if (a->window_start == 0)
+		a->window_start = now;
+	r = now - a->window_start > 0.5 ? (double)a->window_calls / (now - a->window_start) : 0;
+	if (now - a->window_start > 5) {
+		a->window_start = now;
+		a->window_calls = 0;
+	}
+	pthread_mutex_unlock(&a->stats_lock);
+	return r;
+}
+
+int np_aws_call(struct np_aws *a, const char *action, const struct np_query *params,
+                xmlDoc **out, struct np_err *err)
+{
+	struct np_buf body = NP_BUF_INIT;
+	struct np_query q = NP_QUERY_INIT;
+	int attempt, retry_cost = 0, rc = -1;
+	CURL *h = take_handle(a);
+
+	*out = NULL;
+	np_query_add(&q, "Action", action);
+	np_query_add(&q, "Version", NP_EC2_API_VERSION);
+	for (size_t i = 0; i < params->n; i++)
+		np_query_add(&q, params->v[i].name, params->v[i].value);
+	np_query_encode(&q, &body);
+
+	for (attempt = 1;; attempt++) {
+		struct np_creds c = {0};
+		struct curl_slist *hdr = NULL;
+		struct np_http_resp resp;
+		char date[17], auth[600], line[1200];
+		struct np_sigv4_input in;
+		double t0 = now_s(), wait;
+		bool throttled = false;
+
+		if (a->mode == NP_RETRY_ADAPTIVE || a->rate.enabled)
+			sleep_s(np_rate_acquire(&a->rate, t0));
+		if (current_creds(a, &c, err) < 0)
+			break;
+		np_sigv4_date((long long)time(NULL), date);
+		memset(&in, 0, sizeof(in));
+		in.method = "POST";
+		in.host = a->host;
+		in.path = "/";
+		in.query = "";
+		in.content_type = "application/x-www-form-urlencoded; charset=utf-8";
+		in.body = body.ptr;
+		in.body_len = body.len;
+		in.region = a->region;
+		in.service = "ec2";
+		in.amz_date = date;
+		in.access_key = c.access_key;
+		in.secret_key = c.secret_key;
+		in.session_token = c.session_token;
+		np_sigv4_sign(&in, auth, sizeof(auth), NULL);
+		hdr = curl_slist_append(hdr, "Content-Type: application/x-www-form-urlencoded; charset=utf-8");
+		hdr = curl_slist_append(hdr, "Expect:");
+		snprintf(line, sizeof(line), "X-Amz-Date: %s", date);
+		hdr = curl_slist_append(hdr, line);
+		snprintf(line, sizeof(line), "Authorization: %s", auth);
+		hdr = curl_slist_append(hdr, line);
+		if (c.session_token) {
+			char *t = np_xasprintf("X-Amz-Security-Token: %s", c.session_token);
+
+			hdr = curl_slist_append(hdr, t);
+			free(t);
+		}
+		trace_request(action, body.ptr, date);
+		np_err_clear(err);
+		if (np_http_do(h, "POST", a->endpoint, hdr, body.ptr, body.len, a->connect_ms,
+		               a->total_ms, &resp, err) < 0) {
+			np_error_prefix(err, "%s", action);
+			err->cls = NP_ERRC_TRANSIENT;
+		} else if (resp.status >= 200 && resp.status < 300) {
+			*out = np_xml_parse(resp.body.ptr, resp.body.len);
+			if (!*out) {
+				np_error_cls(err, NP_ERRC_TRANSIENT, "%s: the answer is not XML", action);
+			} else {
+				rc = 0;
+			}
+		} else {
+			np_aws_error_from_response(action, resp.status, resp.body.ptr, resp.body.len, err);
+			throttled = err->cls == NP_ERRC_THROTTLE;
+		}
+		np_log_debug("aws: %s attempt %d: %s%s (%.0f ms)", action, attempt,
+		             rc == 0 ? "ok" : err->code[0] ? err->code : "failed",
+		             rc == 0 ? "" : "", (now_s() - t0) * 1000);
+		if (np_log_enabled(NP_LOG_TRACE))
+			np_log_trace("<- %s HTTP %ld\n%.4000s", action, resp.status, resp.body.ptr);
+		np_buf_release(&resp.body);
+		curl_slist_free_all(hdr);
+		np_creds_release(&c);
+		count(a, throttled, attempt > 1);
+		if (rc == 0) {
+			np_retry_quota_refund(&a->quota, retry_cost ? retry_cost : 1);
+			np_rate_on_success(&a->rate, now_s());
+			break;
+		}
+		if (throttled)
+			np_rate_on_throttle(&a->rate, now_s(), observed_rate(a, now_s()));
+		if (!np_retry_retryable(err->cls, err->http_status, a->mode == NP_RETRY_LEGACY) ||
+		    attempt >= a->max_attempts)
+			break;
+		{
+			int cost = resp.curl == CURLE_OPERATION_TIMEDOUT ? NP_RETRY_TIMEOUT_COST
+			                                                  : NP_RETRY_COST;
+
+			if (!np_retry_quota_take(&a->quota, cost)) {
+				np_error_prefix(err, "retry quota exhausted");
+				break;
+			}
+			retry_cost += cost;
+		}
+		wait = np_retry_backoff(a->mode, attempt + 1, rand01());
+		np_log_debug("aws: %s: retrying in %.2fs (%s)", action, wait, err->msg);
+		sleep_s(wait);
+	}
+	give_handle(a, h);
+	np_buf_release(&body);
+	np_query_release(&q);
+	return rc;
+}
