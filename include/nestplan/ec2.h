@@ -1,0 +1,89 @@
+/* Typed EC2 operations on np_aws_call: each builds its Query parameters
+ * (np_ec2_*_query, testable alone), makes the call, and reads the answer
+ * by local element names (np_ec2_parse_*). */
+#ifndef NESTPLAN_EC2_H
+#define NESTPLAN_EC2_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libxml/tree.h>
+
+#include "nestplan/aws.h"
+#include "nestplan/model.h"
+
+/* EC2's limits per call. */
+#define NP_EC2_MAX_IDS 1000          /* InstanceId.N, ResourceId.N */
+#define NP_EC2_MAX_FILTER_VALUES 200 /* Filter.N.Value.M */
+#define NP_EC2_PAGE 1000             /* DescribeInstances MaxResults */
+#define NP_EC2_TYPES_PER_CALL 100    /* DescribeInstanceTypes InstanceType.N */
+
+struct np_ec2_launch {
+	const char *image_id;
+	const char *instance_type;
+	const char *key_name;
+	const char *subnet_id;
+	const struct np_strv *security_group_ids;
+	const char *user_data;           /* plain text; base64-encoded on the wire */
+	int core_count, threads_per_core; /* sent together, or not at all */
+	enum np_nv nested_virtualization;
+	enum np_tenancy tenancy;
+	const char *host_id;
+	const char *availability_zone;
+	enum np_bool hibernation;
+	const struct np_tags *tags;      /* incl. nestplan:address and nestplan:lineage */
+	const char *client_token;
+	int count;                       /* MinCount = MaxCount; 0 means 1 */
+	bool dry_run;
+};
+
+void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *req);
+int np_ec2_run_instances(struct np_aws *aws, const struct np_ec2_launch *req,
+                         struct np_instance **out, size_t *n, struct np_err *err);
+
+/* Parse one instancesSet item; returns its amiLaunchIndex (or -1). */
+int np_ec2_parse_instance(xmlNode *item, struct np_instance *out);
+/* Every instance of a DescribeInstances or RunInstances answer, appended. */
+int np_ec2_parse_instances(xmlDoc *doc, struct np_instance **v, size_t *n, size_t *alloc,
+                           char **next_token);
+
+/* By id, with the instance-id filter so an id EC2 does not know (yet) is
+ * just absent; any number of ids, in batches. */
+int np_ec2_describe_instances_by_id(struct np_aws *aws, const char *const *ids, size_t n_ids,
+                                    struct np_instance **out, size_t *n, struct np_err *err);
+/* Filter NAME=VALUES, all pages of NP_EC2_PAGE. */
+int np_ec2_describe_instances_filter(struct np_aws *aws, const char *name,
+                                     const char *const *values, size_t n_values,
+                                     struct np_instance **out, size_t *n, struct np_err *err);
+
+int np_ec2_stop_instances(struct np_aws *aws, const char *const *ids, size_t n, bool dry_run,
+                          struct np_err *err);
+int np_ec2_start_instances(struct np_aws *aws, const char *const *ids, size_t n, bool dry_run,
+                           struct np_err *err);
+int np_ec2_terminate_instances(struct np_aws *aws, const char *const *ids, size_t n,
+                               bool dry_run, struct np_err *err);
+void np_ec2_ids_query(struct np_query *q, const char *const *ids, size_t n, bool dry_run);
+
+int np_ec2_modify_instance_type(struct np_aws *aws, const char *id, const char *type,
+                                bool dry_run, struct np_err *err);
+/* core_count/threads_per_core 0: not sent; nv UNSET: not sent. */
+void np_ec2_modify_cpu_options_query(struct np_query *q, const char *id, int core_count,
+                                     int threads_per_core, enum np_nv nv, bool dry_run);
+int np_ec2_modify_cpu_options(struct np_aws *aws, const char *id, int core_count,
+                              int threads_per_core, enum np_nv nv, bool dry_run,
+                              struct np_err *err);
+int np_ec2_modify_placement(struct np_aws *aws, const char *id, enum np_tenancy tenancy,
+                            const char *host_id, bool dry_run, struct np_err *err);
+
+int np_ec2_create_tags(struct np_aws *aws, const char *const *ids, size_t n,
+                       const struct np_tags *tags, bool dry_run, struct np_err *err);
+/* Deletes the keys of tags (values ignored). */
+int np_ec2_delete_tags(struct np_aws *aws, const char *const *ids, size_t n,
+                       const struct np_tags *tags, bool dry_run, struct np_err *err);
+
+/* DescribeInstanceTypes for these names (batches of 100, all pages). */
+int np_ec2_describe_instance_types(struct np_aws *aws, const char *const *names, size_t n,
+                                   struct np_catalog *out, struct np_err *err);
+int np_ec2_parse_instance_types(xmlDoc *doc, struct np_catalog *out, char **next_token);
+
+#endif
