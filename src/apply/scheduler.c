@@ -266,6 +266,14 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 		const struct np_change *c = &plan->changes[i];
 		struct task *t;
 
+		if (c->action == NP_ACTION_DELETE && c->n_steps == 0) {
+			/* Terminated outside already: only the state row goes. */
+			if (np_state_remove(st, c->address, err) < 0)
+				np_log_warn("%s: %s", c->address, err->msg);
+			else
+				res->destroyed++;
+			continue;
+		}
 		if (c->action == NP_ACTION_NOOP || c->n_steps == 0)
 			continue;
 		t = &a.tasks[a.n_tasks++];

@@ -39,7 +39,7 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 	if (r->subnet_id)
 		np_query_add(q, "SubnetId", r->subnet_id);
 	for (size_t i = 0; r->security_group_ids && i < r->security_group_ids->n; i++) {
-		char name[32];
+		char name[48];
 
 		snprintf(name, sizeof(name), "SecurityGroupId.%zu", i + 1);
 		np_query_add(q, name, r->security_group_ids->v[i]);
@@ -75,7 +75,7 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 	if (r->tags && r->tags->n) {
 		np_query_add(q, "TagSpecification.1.ResourceType", "instance");
 		for (t = 0; t < r->tags->n; t++) {
-			char k[64], v[64];
+			char k[80], v[80];
 
 			snprintf(k, sizeof(k), "TagSpecification.1.Tag.%zu.Key", t + 1);
 			snprintf(v, sizeof(v), "TagSpecification.1.Tag.%zu.Value", t + 1);
@@ -183,7 +183,7 @@ int np_ec2_describe_instances_by_id(struct np_aws *aws, const char *const *ids, 
 void np_ec2_ids_query(struct np_query *q, const char *const *ids, size_t n, bool dry_run)
 {
 	for (size_t i = 0; i < n; i++) {
-		char key[32];
+		char key[48];
 
 		snprintf(key, sizeof(key), "InstanceId.%zu", i + 1);
 		np_query_add(q, key, ids[i]);
@@ -282,13 +282,13 @@ static int tags_call(struct np_aws *aws, const char *action, const char *const *
 		size_t m = n - off < NP_EC2_MAX_IDS ? n - off : NP_EC2_MAX_IDS;
 
 		for (size_t i = 0; i < m; i++) {
-			char key[32];
+			char key[48];
 
 			snprintf(key, sizeof(key), "ResourceId.%zu", i + 1);
 			np_query_add(&q, key, ids[off + i]);
 		}
 		for (size_t i = 0; i < tags->n; i++) {
-			char k[32], v[32];
+			char k[48], v[48];
 
 			snprintf(k, sizeof(k), "Tag.%zu.Key", i + 1);
 			snprintf(v, sizeof(v), "Tag.%zu.Value", i + 1);
@@ -329,7 +329,7 @@ int np_ec2_describe_instance_types(struct np_aws *aws, const char *const *names,
 			char *next = NULL;
 
 			for (size_t i = 0; i < m; i++) {
-				char key[32];
+				char key[48];
 
 				snprintf(key, sizeof(key), "InstanceType.%zu", i + 1);
 				np_query_add(&q, key, names[off + i]);

@@ -1,0 +1,139 @@
+/* Plan steps as EC2 requests: launches with their ClientToken, modify and
+ * tag calls, and the undo of a modification for a rollback. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply/launch.h"
+#include "nestplan/alloc.h"
+#include "nestplan/ec2.h"
+#include "nestplan/sigv4.h"
+
+void np_apply_client_token(char out[65], const char *lineage, const char *address, int generation)
+{
+	char hash[65], *raw = np_xasprintf("%s|%s|%d", lineage ? lineage : "", address, generation);
+
+	/* Readable where it fits (np-<lineage8>-<address>-g<N>), hashed otherwise;
+	 * either way the same inputs give the same token. */
+	if (strlen(address) <= 40 && strspn(address, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-[]") == strlen(address)) {
+		snprintf(out, 65, "np-%.8s-%s-g%d", lineage ? lineage : "", address, generation);
+	} else {
+		np_sha256_hex(raw, strlen(raw), hash);
+		snprintf(out, 65, "np-%.40s", hash);
+	}
+	free(raw);
+}
+
+int np_launch_token(struct np_state *st, const char *address, char out[65], struct np_err *err)
+{
+	struct np_journal_entry *pending = NULL;
+	size_t n = 0;
+	int gen, rc = -1;
+
+	if (np_state_journal_pending(st, &pending, &n, err) < 0)
+		return -1;
+	/* A launch a killed apply left in flight keeps its token, so EC2 answers
+	 * with that instance instead of starting another. */
+	for (size_t i = n; i-- > 0;)
+		if (!strcmp(pending[i].address, address) && !strcmp(pending[i].step, "run_instances") &&
+		    pending[i].client_token) {
+			snprintf(out, 65, "%s", pending[i].client_token);
+			rc = 0;
+			goto done;
+		}
+	if (np_state_next_generation(st, address, &gen, err) < 0)
+		goto done;
+	np_apply_client_token(out, np_state_lineage(st), address, gen);
+	rc = 0;
+done:
+	np_journal_entries_free(pending, n);
+	return rc;
+}
+
+int np_launch_run(struct np_aws *aws, const struct np_change *c, const struct np_desired *d,
+                  const char *lineage, const char *token, bool dry_run, struct np_instance *out,
+                  struct np_err *err)
+{
+	const struct np_instance *w = &c->after;
+	struct np_tags tags = NP_TAGS_INIT;
+	struct np_ec2_launch req;
+	struct np_instance *got = NULL;
+	size_t n = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!w->image_id || !w->instance_type)
+		return np_error(err, "cannot launch '%s': image_id and instance_type are needed",
+		                c->address);
+	np_tags_copy(&tags, &w->tags);
+	np_tags_set(&tags, NP_TAG_ADDRESS, c->address);
+	np_tags_set(&tags, NP_TAG_LINEAGE, lineage ? lineage : "");
+	memset(&req, 0, sizeof(req));
+	req.image_id = w->image_id;
+	req.instance_type = w->instance_type;
+	req.key_name = w->key_name;
+	req.subnet_id = w->subnet_id;
+	req.security_group_ids = w->security_groups_set ? &w->security_group_ids : NULL;
+	req.user_data = d ? d->user_data : NULL;
+	req.core_count = w->core_count || w->threads_per_core ? w->core_count : 0;
+	req.threads_per_core = w->threads_per_core;
+	req.nested_virtualization = w->nested_virtualization;
+	req.tenancy = w->tenancy;
+	req.host_id = w->host_id;
+	req.availability_zone = w->availability_zone;
+	req.hibernation = w->hibernation;
+	req.tags = &tags;
+	req.client_token = token;
+	req.dry_run = dry_run;
+	rc = np_ec2_run_instances(aws, &req, &got, &n, err);
+	np_tags_release(&tags);
+	if (rc < 0)
+		return -1;
+	np_instance_copy(out, &got[0]);
+	np_instances_free(got, n);
+	return 0;
+}
+
+int np_launch_modify(struct np_aws *aws, const char *id, const struct np_step *s, bool dry_run,
+                     struct np_err *err)
+{
+	switch (s->kind) {
+	case NP_STEP_MODIFY_PLACEMENT:
+		return np_ec2_modify_placement(aws, id, s->tenancy, s->host_id, dry_run, err);
+	case NP_STEP_MODIFY_INSTANCE_TYPE:
+		return np_ec2_modify_instance_type(aws, id, s->instance_type, dry_run, err);
+	case NP_STEP_MODIFY_CPU_OPTIONS:
+		return np_ec2_modify_cpu_options(aws, id, s->core_count, s->threads_per_core,
+		                                 s->nested_virtualization, dry_run, err);
+	case NP_STEP_CREATE_TAGS:
+		return np_ec2_create_tags(aws, &id, 1, &s->tags, dry_run, err);
+	case NP_STEP_DELETE_TAGS:
+		return np_ec2_delete_tags(aws, &id, 1, &s->tags, dry_run, err);
+	case NP_STEP_STOP:
+		return np_ec2_stop_instances(aws, &id, 1, dry_run, err);
+	case NP_STEP_START:
+		return np_ec2_start_instances(aws, &id, 1, dry_run, err);
+	case NP_STEP_TERMINATE:
+		return np_ec2_terminate_instances(aws, &id, 1, dry_run, err);
+	default:
+		return np_error(err, "step %s is not a modification", np_step_name(s->kind));
+	}
+}
+
+int np_launch_undo(struct np_aws *aws, const char *id, const struct np_step *s,
+                   const struct np_instance *before, struct np_err *err)
+{
+	switch (s->kind) {
+	case NP_STEP_MODIFY_PLACEMENT:
+		return np_ec2_modify_placement(aws, id, before->tenancy, before->host_id, false, err);
+	case NP_STEP_MODIFY_INSTANCE_TYPE:
+		return np_ec2_modify_instance_type(aws, id, before->instance_type, false, err);
+	case NP_STEP_MODIFY_CPU_OPTIONS:
+		return np_ec2_modify_cpu_options(aws, id, before->core_count, before->threads_per_core,
+		                                 before->nested_virtualization ? before->nested_virtualization
+		                                                               : NP_NV_DISABLED,
+		                                 false, err);
+	default:
+		return 0; /* tags and run state need no undo for service */
+	}
+}
