@@ -7,7 +7,11 @@ np=${NESTPLAN:-$root/build/nestplan}
 work=$(mktemp -d "${TMPDIR:-/tmp}/nestplan-demo.XXXXXX")
 sim_pid=
 cleanup() {
-	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+	if [ -n "$sim_pid" ]; then
+		kill "$sim_pid" 2>/dev/null
+		n=0
+		while kill -0 "$sim_pid" 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM

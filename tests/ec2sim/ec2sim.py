@@ -471,7 +471,7 @@ class Ec2:
 
     def StopInstances(self, p, dry):
         insts = self.ids(p)
-        for i in insts:
+        for i in insts if not dry else []:
             if i.state == "pending":
                 raise ApiError("IncorrectInstanceState",
                                "Instance '%s' cannot be stopped as it has never reached the "
@@ -493,7 +493,7 @@ class Ec2:
 
     def StartInstances(self, p, dry):
         insts = self.ids(p)
-        for i in insts:
+        for i in insts if not dry else []:
             if i.state in ("stopping", "shutting-down", "terminated"):
                 raise ApiError("IncorrectInstanceState",
                                "The instance '%s' is not in a state from which it can be started."
@@ -528,8 +528,10 @@ class Ec2:
             raise ApiError("MissingParameter", "The request must contain the parameter InstanceId")
         return self.get(p["InstanceId"])
 
-    def need_stopped(self, inst, what):
-        if inst.state != "stopped":
+    def need_stopped(self, inst, what, dry=False):
+        # DryRun checks permissions and parameters, not the instance's state:
+        # that is what lets nestplan check before it stops anything.
+        if not dry and inst.state != "stopped":
             raise ApiError("IncorrectInstanceState",
                            "The instance '%s' is not in the 'stopped' state; %s requires it."
                            % (inst.id, what))
@@ -544,7 +546,7 @@ class Ec2:
             raise ApiError("MissingParameter", "Specify CPU options to modify")
         if nv is not None and nv not in ("enabled", "disabled"):
             raise ApiError("InvalidParameterValue", "NestedVirtualization must be enabled|disabled")
-        self.need_stopped(inst, "modifying CPU options")
+        self.need_stopped(inst, "modifying CPU options", dry)
         t = self.itype(inst.type)
         cores = int(cc) if cc else inst.cores
         threads = int(tpc) if tpc else inst.threads
@@ -578,7 +580,7 @@ class Ec2:
         if not t:
             raise ApiError("InvalidInstanceAttributeValue",
                            "Value (%s) for parameter instanceType is invalid." % new)
-        self.need_stopped(inst, "changing the instance type")
+        self.need_stopped(inst, "changing the instance type", dry)
         if inst.nv == "enabled" and not self.supports_nv(t):
             raise ApiError("InvalidInstanceAttributeValue",
                            "Nested virtualization is enabled on %s and %s does not support it; "
@@ -608,7 +610,7 @@ class Ec2:
         if host_id:
             check_id(host_id, "h", "InvalidHostId.Malformed")
         if tenancy or host_id:
-            self.need_stopped(inst, "changing the placement")
+            self.need_stopped(inst, "changing the placement", dry)
         if inst.tenancy == "host" and tenancy in ("default", "dedicated"):
             raise ApiError("InvalidRequest",
                            "An instance on a Dedicated Host cannot be moved to %s tenancy" % tenancy)
