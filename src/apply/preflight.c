@@ -4,6 +4,7 @@
 
 #include "apply/launch.h"
 #include "nestplan/ec2.h"
+#include "nestplan/log.h"
 
 static const char *const actions[NP_STEP__COUNT] = {
 	"RunInstances",        "StopInstances", "ModifyInstancePlacement",
@@ -18,13 +19,18 @@ static int check(int rc, enum np_step_kind kind, const struct np_change *c, stru
 		return 0;
 	}
 	if (err->cls == NP_ERRC_AUTH)
-		return np_error_prefix(err, "permission check failed, nothing was changed: %s (ec2:%s) "
-		                            "for '%s' (%s)",
+		return np_error_prefix(err, "permission check failed, nothing was changed: %s needs the "
+		                            "IAM permission ec2:%s (for '%s', %s)",
 		                       actions[kind], actions[kind], c->address,
 		                       c->instance_id ? c->instance_id : "new instance");
-	/* Anything else is EC2's real answer about the request: stop here too. */
-	return np_error_prefix(err, "dry run of %s for '%s' (%s) failed, nothing was changed",
-	                       actions[kind], c->address, c->instance_id ? c->instance_id : "new");
+	/* A later step of a cycle is checked against the instance as it is now
+	 * (running, old type), so EC2 may object to parameters the earlier steps
+	 * make valid. The preflight is about permissions; the planner checked
+	 * the parameters. */
+	np_log_debug("preflight: %s for '%s': %s (not a permission problem)", actions[kind],
+	             c->address, err->msg);
+	np_err_clear(err);
+	return 0;
 }
 
 int np_apply_preflight(struct np_aws *aws, const struct np_config *cfg, const struct np_plan *plan,

@@ -412,11 +412,8 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 
 	if (rec) {
 		cur = find(c->live_by_id, c->n_live, rec->instance_id, true);
-		if (gone(cur)) {
-			np_plan_drift_add(c->plan, addr, rec->instance_id, "instance", "exists",
-			                  cur ? np_run_state_name(cur->state) : "terminated");
-			cur = NULL;
-		}
+		if (gone(cur))
+			cur = NULL; /* terminated outside: drift (above), launched again */
 	} else if (d->want.instance_id) {
 		cur = find(c->live_by_id, c->n_live, d->want.instance_id, true);
 		if (gone(cur)) {
@@ -558,7 +555,7 @@ int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np
 			continue;
 		if (!gone(l))
 			drift_of(&c, rec, l);
-		else if (in->destroy || !cfg || !np_config_find(cfg, rec->address))
+		else
 			np_plan_drift_add(out, rec->address, rec->instance_id, "instance", "exists",
 			                  l ? np_run_state_name(l->state) : "terminated");
 	}
