@@ -43,7 +43,7 @@ state_OBJ += $(BUILD)/obj/gen/state_sql.o
 # Which modules each unit-test suite links, so a module can be tested alone.
 util_DEPS   := util
 config_DEPS := config util
-state_DEPS  := state util
+state_DEPS  := state aws util
 aws_DEPS    := aws util
 ec2_DEPS    := aws util
 plan_DEPS   := plan render config util

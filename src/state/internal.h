@@ -15,6 +15,8 @@ struct np_state {
 	long long serial;
 	int depth;          /* explicit transaction open */
 	bool dirty;         /* resources changed in the open transaction */
+	int implicit;       /* nesting of implicit write transactions */
+	bool failed;        /* an inner write failed: the outer one rolls back */
 	bool locked;
 	char lock_id[40];
 };

@@ -113,6 +113,12 @@ static int inspect(const char *path, int *version, struct np_err *err)
 			goto cleanup;
 		}
 	}
+	if (app == NP_STATE_APP_ID && *version == 0) {
+		np_error(err, "state '%s' is damaged (a nestplan state without a schema version); "
+		              "refusing to touch it",
+		         path);
+		goto cleanup;
+	}
 	if ((size_t)*version > np_state_sql_count) {
 		np_error(err, "state '%s' was written by a newer nestplan (schema %d > %zu); upgrade "
 		              "nestplan",
@@ -357,20 +363,34 @@ void np_state_rollback(struct np_state *st, struct np_err *err)
 	st->dirty = false;
 }
 
+/* Writes nest: a write made inside another (move = remove + put) joins it. */
 int np_state_write_begin(struct np_state *st, struct np_err *err)
 {
-	if (st->depth)
+	if (st->depth || st->implicit) {
+		st->implicit++;
 		return 0;
-	return exec(st, "BEGIN IMMEDIATE", err);
+	}
+	if (exec(st, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	st->implicit = 1;
+	st->dirty = false;
+	return 0;
 }
 
 int np_state_write_end(struct np_state *st, int rc, bool changes_resources, struct np_err *err)
 {
-	if (st->depth) {
-		if (rc == 0 && changes_resources)
-			st->dirty = true;
+	if (rc == 0 && changes_resources)
+		st->dirty = true;
+	if (st->depth || --st->implicit > 0) {
+		if (!st->depth && st->implicit > 0 && rc < 0)
+			st->failed = true;
 		return rc;
 	}
+	changes_resources = st->dirty;
+	st->dirty = false;
+	if (st->failed)
+		rc = -1;
+	st->failed = false;
 	if (rc == 0 && changes_resources && bump_serial(st, err) < 0)
 		rc = -1;
 	if (rc == 0 && exec(st, "COMMIT", err) == 0)

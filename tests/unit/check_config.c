@@ -1,0 +1,334 @@
+/* The config loader: every rule reports FILE:LINE:COLUMN. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nestplan/buf.h"
+#include "nestplan/config.h"
+
+static struct np_config *cfg;
+static struct np_err err;
+
+static int parse(const char *text)
+{
+	np_config_free(cfg);
+	cfg = NULL;
+	np_err_clear(&err);
+	return np_config_parse(&cfg, "t.yaml", text, strlen(text), &err);
+}
+
+static void teardown(void)
+{
+	np_config_free(cfg);
+	cfg = NULL;
+}
+
+#define OK(text) ck_assert_msg(parse(text) == 0, "%s", err.msg)
+#define BAD(text, want)                                                              \
+	do {                                                                         \
+		ck_assert_int_eq(parse(text), -1);                                   \
+		ck_assert_msg(strstr(err.msg, want), "got: %s", err.msg);           \
+		ck_assert_int_eq(err.cls, NP_ERRC_USAGE);                            \
+	} while (0)
+
+#define HEAD "version: 1\ninstances:\n  web:\n    image_id: ami-0abcdef1234567890\n"
+
+START_TEST(test_config_minimal_instance_loads)
+{
+	OK(HEAD "    instance_type: m8i.2xlarge\n");
+	ck_assert_uint_eq(cfg->n_instances, 1);
+	ck_assert_str_eq(cfg->instances[0].want.address, "web");
+	ck_assert_int_eq(cfg->instances[0].index, -1);
+	ck_assert_int_eq(cfg->instances[0].line, 3);
+	ck_assert_int_eq(cfg->instances[0].want.state, NP_RUN_UNSET);
+	ck_assert_uint_eq(strlen(cfg->sha256), 64);
+}
+END_TEST
+
+START_TEST(test_config_count_expands_addresses)
+{
+	OK(HEAD "    instance_type: m8i.2xlarge\n    count: 3\n");
+	ck_assert_uint_eq(cfg->n_instances, 3);
+	ck_assert_str_eq(cfg->instances[2].want.address, "web[2]");
+	ck_assert_int_eq(cfg->instances[2].index, 2);
+	ck_assert_str_eq(cfg->instances[2].name, "web");
+	ck_assert_ptr_nonnull(np_config_find(cfg, "web[1]"));
+	ck_assert_ptr_null(np_config_find(cfg, "web[3]"));
+}
+END_TEST
+
+START_TEST(test_config_defaults_merge_and_instance_wins)
+{
+	OK("version: 1\ndefaults:\n  image_id: ami-0abcdef1234567890\n  instance_type: c8i.large\n"
+	   "  tags: { team: ci, env: dev }\ninstances:\n  a: { tags: { env: prod } }\n"
+	   "  b: { instance_type: m8i.xlarge }\n");
+	ck_assert_str_eq(cfg->instances[0].want.instance_type, "c8i.large");
+	ck_assert_str_eq(np_tags_get(&cfg->instances[0].want.tags, "env"), "prod");
+	ck_assert_str_eq(np_tags_get(&cfg->instances[0].want.tags, "team"), "ci");
+	ck_assert_str_eq(cfg->instances[1].want.instance_type, "m8i.xlarge");
+	ck_assert_str_eq(cfg->instances[1].want.image_id, "ami-0abcdef1234567890");
+}
+END_TEST
+
+START_TEST(test_config_full_schema_is_typed)
+{
+	OK("version: 1\nprovider: { region: us-east-1, profile: ci, endpoint: 'http://127.0.0.1:4566' }\n"
+	   "instances:\n  r:\n    count: 2\n    image_id: ami-0abcdef1234567890\n"
+	   "    instance_type: r8i.4xlarge\n"
+	   "    cpu_options: { core_count: 8, threads_per_core: 2, nested_virtualization: enabled }\n"
+	   "    placement: { tenancy: host, host_id: h-0123456789abcdef0, availability_zone: us-east-1a }\n"
+	   "    subnet_id: subnet-0123456789abcdef0\n    security_group_ids: [sg-0123456789abcdef0]\n"
+	   "    platform: windows\n    hibernation: false\n    state: stopped\n"
+	   "    user_data: \"#!/bin/sh\\necho hi\\n\"\n"
+	   "    rollout: { max_unavailable: '25%' }\n"
+	   "    lifecycle: { prevent_destroy: true, create_before_destroy: true }\n");
+	{
+		const struct np_desired *d = &cfg->instances[1];
+
+		ck_assert_str_eq(cfg->region, "us-east-1");
+		ck_assert_str_eq(cfg->endpoint, "http://127.0.0.1:4566");
+		ck_assert_int_eq(d->want.core_count, 8);
+		ck_assert_int_eq(d->want.nested_virtualization, NP_NV_ENABLED);
+		ck_assert_int_eq(d->want.tenancy, NP_TENANCY_HOST);
+		ck_assert_int_eq(d->want.platform, NP_PLATFORM_WINDOWS);
+		ck_assert_int_eq(d->want.hibernation, NP_BOOL_FALSE);
+		ck_assert_int_eq(d->want.state, NP_RUN_STOPPED);
+		ck_assert(d->max_unavailable_percent && d->max_unavailable == 25);
+		ck_assert(d->prevent_destroy && d->create_before_destroy);
+		ck_assert_str_eq(d->user_data, "#!/bin/sh\necho hi\n");
+		ck_assert_uint_eq(strlen(d->want.user_data_sha256), 64);
+		ck_assert(d->want.security_groups_set);
+	}
+}
+END_TEST
+
+START_TEST(test_config_rejects_unknown_key_with_suggestion)
+{
+	BAD(HEAD "    instanse_type: m8i.2xlarge\n",
+	    "t.yaml:5:5: error: unknown key 'instanse_type' in 'web'; did you mean 'instance_type'?");
+}
+END_TEST
+
+START_TEST(test_config_rejects_duplicate_key)
+{
+	BAD(HEAD "    instance_type: a.b\n    instance_type: m8i.large\n",
+	    "t.yaml:6:5: error: duplicate key 'instance_type' in 'web' (first at line 5)");
+}
+END_TEST
+
+START_TEST(test_config_rejects_duplicate_instance)
+{
+	BAD("version: 1\ninstances:\n  a: { image_id: ami-0abcdef1234567890, instance_type: c8i.large }\n"
+	    "  a: { image_id: ami-0abcdef1234567890, instance_type: c8i.large }\n",
+	    "t.yaml:4:3: error: duplicate key 'a' in 'instances'");
+}
+END_TEST
+
+START_TEST(test_config_rejects_wrong_types)
+{
+	BAD(HEAD "    instance_type: m8i.large\n    count: three\n", "'count' must be a whole number");
+	BAD(HEAD "    instance_type: m8i.large\n    hibernation: yes\n", "'hibernation' must be true or false");
+	BAD(HEAD "    instance_type: m8i.large\n    tags: [a, b]\n", "'tags' must be a mapping");
+	BAD(HEAD "    instance_type: m8i.large\n    security_group_ids: sg-0123456789abcdef0\n",
+	    "'security_group_ids' must be a list");
+	BAD(HEAD "    instance_type: m8i.large\n    count: '3'\n", "'count' must be a whole number");
+}
+END_TEST
+
+START_TEST(test_config_rejects_out_of_range_numbers)
+{
+	BAD(HEAD "    instance_type: m8i.large\n    count: 0\n", "'count' must be between 1 and 100000");
+	BAD(HEAD "    instance_type: m8i.large\n    cpu_options: { threads_per_core: 3 }\n",
+	    "'threads_per_core' must be between 1 and 2");
+	BAD(HEAD "    instance_type: m8i.large\n    rollout: { max_unavailable: '150%' }\n",
+	    "'max_unavailable' must be 1% to 100%");
+}
+END_TEST
+
+START_TEST(test_config_rejects_bad_enums)
+{
+	BAD(HEAD "    instance_type: m8i.large\n    placement: { tenancy: shared }\n",
+	    "'tenancy' must be one of default, dedicated, host, not 'shared'");
+	BAD(HEAD "    instance_type: m8i.large\n    state: paused\n", "'state' must be one of running, stopped");
+	BAD(HEAD "    instance_type: m8i.large\n    cpu_options: { nested_virtualization: on }\n",
+	    "'nested_virtualization' must be one of disabled, enabled");
+	BAD(HEAD "    instance_type: m8i.large\n    platform: macos\n", "'platform' must be one of linux, windows");
+}
+END_TEST
+
+START_TEST(test_config_rejects_malformed_ids)
+{
+	BAD("version: 1\ninstances:\n  w: { image_id: ami-xyz, instance_type: m8i.large }\n",
+	    "t.yaml:3:18: error: 'image_id' must look like ami-0123456789abcdef0");
+	BAD(HEAD "    instance_type: m8i.large\n    subnet_id: subnet-1\n", "'subnet_id' must look like subnet-");
+	BAD("version: 1\ninstances:\n  w: { instance_id: i-zz }\n", "'instance_id' must look like i-");
+	BAD(HEAD "    instance_type: 'm8i large'\n", "'instance_type' must look like m8i.2xlarge");
+}
+END_TEST
+
+START_TEST(test_config_instance_id_not_with_count)
+{
+	BAD("version: 1\ninstances:\n  w:\n    instance_id: i-0123456789abcdef0\n    count: 2\n",
+	    "t.yaml:4:5: error: 'instance_id' adopts one instance; it cannot go with 'count'");
+	OK("version: 1\ninstances:\n  w:\n    instance_id: i-0123456789abcdef0\n");
+	ck_assert_str_eq(cfg->instances[0].want.instance_id, "i-0123456789abcdef0");
+}
+END_TEST
+
+START_TEST(test_config_new_instance_needs_image_and_type)
+{
+	BAD("version: 1\ninstances:\n  w: { instance_type: m8i.large }\n",
+	    "t.yaml:3:3: error: instance 'w' needs 'image_id' (here or in defaults)");
+	BAD("version: 1\ninstances:\n  w: { image_id: ami-0abcdef1234567890 }\n", "needs 'instance_type'");
+}
+END_TEST
+
+START_TEST(test_config_version_and_instances_required)
+{
+	BAD("instances:\n  w: { image_id: ami-0abcdef1234567890, instance_type: m8i.large }\n",
+	    "'version' is missing");
+	BAD("version: 2\ninstances: {}\n", "'version' must be between 1 and 1");
+	BAD("version: 1\n", "'instances' is missing");
+	BAD("", "the file is empty");
+	BAD("- a\n- b\n", "the file must be a mapping");
+}
+END_TEST
+
+START_TEST(test_config_reserved_and_oversized_tags)
+{
+	BAD(HEAD "    instance_type: m8i.large\n    tags: { 'aws:x': y }\n", "tag key 'aws:x' is reserved");
+	BAD(HEAD "    instance_type: m8i.large\n    tags: { 'nestplan:address': y }\n", "is reserved");
+}
+END_TEST
+
+START_TEST(test_config_reports_every_error_with_position)
+{
+	ck_assert_int_eq(parse("version: 1\ninstances:\n  a:\n    image_id: ami-0abcdef1234567890\n"
+	                       "    instance_type: m8i.large\n    colour: red\n    state: paused\n"
+	                       "  b:\n    image_id: ami-0abcdef1234567890\n    instance_type: m8i.large\n"
+	                       "    count: -1\n"),
+	                 -1);
+	ck_assert(strstr(err.msg, "t.yaml:6:5: error: unknown key 'colour'"));
+	ck_assert(strstr(err.msg, "t.yaml:7:12: error: 'state'"));
+	ck_assert(strstr(err.msg, "t.yaml:11:12: error: 'count'"));
+}
+END_TEST
+
+START_TEST(test_config_malformed_yaml_has_position)
+{
+	BAD("version: 1\ninstances:\n  w: { image_id: [unclosed\n", "t.yaml:");
+	ck_assert(strstr(err.msg, "malformed YAML"));
+}
+END_TEST
+
+START_TEST(test_config_merge_keys_are_refused)
+{
+	BAD("version: 1\nbase: &b { instance_type: m8i.large }\ninstances:\n  w:\n    <<: *b\n",
+	    "merge keys");
+}
+END_TEST
+
+START_TEST(test_config_billion_laughs_refused_fast)
+{
+	struct np_buf b = NP_BUF_INIT;
+	clock_t t0 = clock();
+
+	np_buf_puts(&b, "version: 1\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+	for (int i = 1; i < 10; i++)
+		np_buf_printf(&b, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n",
+		              i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+	np_buf_puts(&b, "instances:\n  w:\n    tags: *a9\n");
+	ck_assert_int_eq(parse(b.ptr), -1);
+	ck_assert(strstr(err.msg, "error:"));
+	ck_assert_double_lt((double)(clock() - t0) / CLOCKS_PER_SEC, 2.0);
+	np_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_config_aliases_within_budget_work)
+{
+	OK("version: 1\ninstances:\n  a: &x { image_id: ami-0abcdef1234567890, instance_type: m8i.large }\n"
+	   "  b: *x\n");
+	ck_assert_uint_eq(cfg->n_instances, 2);
+	ck_assert_str_eq(cfg->instances[1].want.instance_type, "m8i.large");
+}
+END_TEST
+
+START_TEST(test_config_load_file_missing_is_clear)
+{
+	struct np_config *c = NULL;
+	struct np_err e = NP_ERR_INIT;
+
+	ck_assert_int_eq(np_config_load(&c, "/nonexistent/nestplan.yaml", &e), -1);
+	ck_assert(strstr(e.msg, "/nonexistent/nestplan.yaml: cannot read"));
+}
+END_TEST
+
+START_TEST(test_config_examples_load)
+{
+	const char *files[] = {"examples/quickstart/nestplan.yaml", "examples/fleet/nestplan.yaml",
+	                       "examples/adopt-existing/nestplan.yaml",
+	                       "examples/windows/nestplan.yaml", NULL};
+
+	for (int i = 0; files[i]; i++) {
+		struct np_config *c = NULL;
+		struct np_err e = NP_ERR_INIT;
+
+		ck_assert_msg(np_config_load(&c, files[i], &e) == 0, "%s: %s", files[i], e.msg);
+		np_config_free(c);
+	}
+}
+END_TEST
+
+START_TEST(test_config_large_file_is_linear)
+{
+	struct np_buf b = NP_BUF_INIT;
+	clock_t t0 = clock();
+
+	np_buf_puts(&b, "version: 1\ndefaults: { image_id: ami-0abcdef1234567890, instance_type: m8i.large }\n"
+	                "instances:\n");
+	for (int i = 0; i < 20000; i++)
+		np_buf_printf(&b, "  n%d: { tags: { i: '%d' } }\n", i, i);
+	OK(b.ptr);
+	ck_assert_uint_eq(cfg->n_instances, 20000);
+	ck_assert_ptr_nonnull(np_config_find(cfg, "n19999"));
+	/* generous: catches quadratic work, not a benchmark */
+	ck_assert_double_lt((double)(clock() - t0) / CLOCKS_PER_SEC, 10.0);
+	np_buf_release(&b);
+}
+END_TEST
+
+Suite *check_config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("load");
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_config_minimal_instance_loads);
+	tcase_add_test(tc, test_config_count_expands_addresses);
+	tcase_add_test(tc, test_config_defaults_merge_and_instance_wins);
+	tcase_add_test(tc, test_config_full_schema_is_typed);
+	tcase_add_test(tc, test_config_rejects_unknown_key_with_suggestion);
+	tcase_add_test(tc, test_config_rejects_duplicate_key);
+	tcase_add_test(tc, test_config_rejects_duplicate_instance);
+	tcase_add_test(tc, test_config_rejects_wrong_types);
+	tcase_add_test(tc, test_config_rejects_out_of_range_numbers);
+	tcase_add_test(tc, test_config_rejects_bad_enums);
+	tcase_add_test(tc, test_config_rejects_malformed_ids);
+	tcase_add_test(tc, test_config_instance_id_not_with_count);
+	tcase_add_test(tc, test_config_new_instance_needs_image_and_type);
+	tcase_add_test(tc, test_config_version_and_instances_required);
+	tcase_add_test(tc, test_config_reserved_and_oversized_tags);
+	tcase_add_test(tc, test_config_reports_every_error_with_position);
+	tcase_add_test(tc, test_config_malformed_yaml_has_position);
+	tcase_add_test(tc, test_config_merge_keys_are_refused);
+	tcase_add_test(tc, test_config_billion_laughs_refused_fast);
+	tcase_add_test(tc, test_config_aliases_within_budget_work);
+	tcase_add_test(tc, test_config_load_file_missing_is_clear);
+	tcase_add_test(tc, test_config_examples_load);
+	tcase_add_test(tc, test_config_large_file_is_linear);
+	suite_add_tcase(s, tc);
+	return s;
+}
