@@ -590,7 +590,8 @@ int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np
 		else if (!d)
 			plan_delete(&c, rec, false);
 	}
-	qsort(out->changes, out->n_changes, sizeof(*out->changes), cmp_change);
+	if (out->n_changes > 1)
+		qsort(out->changes, out->n_changes, sizeof(*out->changes), cmp_change);
 	for (size_t i = 0; i < out->n_changes; i++) {
 		const struct np_change *ch = &out->changes[i];
 
