@@ -58,6 +58,7 @@ class Simulator:
         return {"AWS_ACCESS_KEY_ID": self.options.get("access_key", "AKIDNESTPLANSIM"),
                 "AWS_SECRET_ACCESS_KEY": self.options.get("secret_key", "nestplan-sim-secret"),
                 "AWS_REGION": self.options.get("region", "us-east-1"),
+                "AWS_DEFAULT_REGION": self.options.get("region", "us-east-1"),
                 "AWS_ENDPOINT_URL_EC2": self.url,
                 "AWS_CONFIG_FILE": os.path.join(self.tmp, "config"),
                 "AWS_SHARED_CREDENTIALS_FILE": os.path.join(self.tmp, "credentials"),
