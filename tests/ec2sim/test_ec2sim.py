@@ -273,6 +273,27 @@ class TestInstances(SimCase):
         self.assertEqual(call(self.url, "DescribeInstances").status, 500)
         self.assertGreaterEqual(self.sim.stats()["calls"]["DescribeInstances"], 2)
 
+    def test_reset_latency_and_lost_responses(self):
+        iid = self.run_one()
+        self.sim.faults(reset_rate=1.0)
+        with self.assertRaises(Exception):
+            call(self.url, "DescribeInstances")
+        self.sim.faults(reset_rate=0.0, latency_ms=200)
+        t0 = time.time()
+        call(self.url, "DescribeInstances")
+        self.assertGreaterEqual(time.time() - t0, 0.2)
+        self.sim.faults(latency_ms=0, lose_response={"action": "CreateTags", "nth": 1})
+        with self.assertRaises(Exception):
+            call(self.url, "CreateTags", {"ResourceId.1": iid, "Tag.1.Key": "k", "Tag.1.Value": "v"})
+        # the call was made; only its answer was lost
+        self.assertEqual(self.sim.instances()[0]["tags"], {"k": "v"})
+
+    def test_seed_makes_ids_repeatable(self):
+        self.sim.reset()
+        a = self.run_one()
+        self.sim.reset()
+        self.assertEqual(self.run_one(), a)
+
     def test_invisible_instances_are_missing_for_a_while(self):
         self.sim.faults(invisible_ms=400)
         iid = self.run_one()
