@@ -1,0 +1,96 @@
+"""The EC2 client through the real binary: retries under faults, a clear
+error for bad credentials, refreshed temporary credentials, no secret in logs."""
+import os
+import stat
+import time
+
+from tests.integration.common import SimTestCase
+
+CONFIG = """\
+version: 1
+instances:
+  box: { image_id: ami-0abcdef1234567890, instance_type: m8i.large }
+"""
+
+
+class TestClient(SimTestCase):
+    sim_args = {"transition_seconds": 0.1, "seed": 42}
+
+    def test_every_call_gets_through_throttling_5xx_and_resets(self):
+        self.write_config(CONFIG)
+        self.env["AWS_MAX_ATTEMPTS"] = "12"
+        self.sim.faults(throttle_rate=0.3, error_rate=0.2, reset_rate=0.1)
+        r = self.ok("apply", "-auto-approve", timeout=300)
+        self.assertIn("1 added", r.out)
+        self.sim.faults(throttle_rate=0.0, error_rate=0.0, reset_rate=0.0)
+        self.assertEqual(len(self.live()), 1)
+        stats = self.sim.stats()
+        self.assertGreater(sum(stats["throttled"].values()), 0)
+        self.assert_state_matches_sim()
+
+    def test_a_permanent_fault_ends_in_a_clear_error_not_a_hang(self):
+        self.write_config(CONFIG)
+        self.sim.faults(error_rate=1.0)
+        t0 = time.time()
+        r = self.ok("plan", rc=1, timeout=120)
+        self.assertIn("InternalError", r.err)
+        self.assertLess(time.time() - t0, 60)
+
+    def test_wrong_secret_is_a_clear_auth_error_without_retries(self):
+        self.write_config(CONFIG)
+        self.env["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
+        before = len(self.sim.calls())
+        r = self.ok("plan", rc=1)
+        self.assertIn("AuthFailure", r.err)
+        self.assertIn("clock", r.err)  # the hint
+        tried = self.sim.calls()[before:]
+        self.assertEqual([c["status"] for c in tried], [401])  # one try, no retry loop
+
+    def test_plain_http_to_a_remote_endpoint_is_refused(self):
+        self.write_config(CONFIG)
+        self.env["AWS_ENDPOINT_URL_EC2"] = "http://ec2.example.com/"
+        r = self.ok("plan", rc=1)
+        self.assertIn("plain http", r.err)
+
+    def test_expiring_process_credentials_are_refreshed(self):
+        self.write_config(CONFIG)
+        counter = os.path.join(self.dir, "count")
+        script = os.path.join(self.dir, "creds.sh")
+        with open(script, "w") as f:
+            # Expires in 2 minutes: inside the 5-minute margin, so every call refreshes.
+            f.write("#!/bin/sh\necho x >> %s\n"
+                    "exp=$(date -u -d '+2 minutes' +%%Y-%%m-%%dT%%H:%%M:%%SZ)\n"
+                    "printf '{\"Version\":1,\"AccessKeyId\":\"AKIDNESTPLANSIM\","
+                    "\"SecretAccessKey\":\"nestplan-sim-secret\",\"SessionToken\":\"tok\","
+                    "\"Expiration\":\"%%s\"}' \"$exp\"\n" % counter)
+        os.chmod(script, stat.S_IRWXU)
+        with open(self.env["AWS_CONFIG_FILE"], "w") as f:
+            f.write("[default]\ncredential_process = %s\n" % script)
+        del self.env["AWS_ACCESS_KEY_ID"]
+        del self.env["AWS_SECRET_ACCESS_KEY"]
+        try:
+            self.ok("plan")
+            with open(counter) as f:
+                self.assertGreaterEqual(len(f.readlines()), 2)
+        finally:
+            open(self.env["AWS_CONFIG_FILE"], "w").close()
+
+    def test_trace_log_never_shows_secret_or_session_token(self):
+        self.write_config(CONFIG.replace("instance_type: m8i.large",
+                                         "instance_type: m8i.large, user_data: 'password=hunter2'"))
+        self.env["AWS_SESSION_TOKEN"] = "SESSIONTOKENSECRETVALUE"
+        self.env["NESTPLAN_LOG"] = "trace"
+        log = os.path.join(self.dir, "trace.log")
+        self.env["NESTPLAN_LOG_FILE"] = log
+        r = self.ok("apply", "-auto-approve")
+        with open(log) as f:
+            text = f.read()
+        self.assertIn("RunInstances", text)  # trace really logged the calls
+        outputs = [text, r.out, r.err, self.ok("show", "-json").out,
+                   self.ok("plan", "-json").out]
+        with open(os.path.join(self.dir, "nestplan.db"), "rb") as f:
+            outputs.append(f.read().decode("latin-1"))
+        for out in outputs:
+            self.assertNotIn("nestplan-sim-secret", out)
+            self.assertNotIn("SESSIONTOKENSECRETVALUE", out)
+            self.assertNotIn("hunter2", out)
