@@ -94,3 +94,102 @@ class TestClient(SimTestCase):
             self.assertNotIn("nestplan-sim-secret", out)
             self.assertNotIn("SESSIONTOKENSECRETVALUE", out)
             self.assertNotIn("hunter2", out)
+
+
+class _CredServer:
+    """STS (AssumeRoleWithWebIdentity) and container-credential endpoints on
+    127.0.0.1, answering with the simulator's keys as temporary credentials."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        import urllib.parse
+
+        seen = self.seen = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def reply(self, ctype, body):
+                data = body.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                form = dict(urllib.parse.parse_qsl(
+                    self.rfile.read(int(self.headers["Content-Length"])).decode()))
+                seen.append(("sts", form))
+                self.reply("text/xml", (
+                    "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+                    "<AssumeRoleWithWebIdentityResult><Credentials>"
+                    "<AccessKeyId>AKIDNESTPLANSIM</AccessKeyId>"
+                    "<SecretAccessKey>nestplan-sim-secret</SecretAccessKey>"
+                    "<SessionToken>webtoken</SessionToken>"
+                    "<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>"
+                    "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"))
+
+            def do_GET(self):
+                seen.append(("container", self.headers.get("Authorization")))
+                self.reply("application/json",
+                           '{"AccessKeyId": "AKIDNESTPLANSIM", "SecretAccessKey": '
+                           '"nestplan-sim-secret", "Token": "ctok", '
+                           '"Expiration": "2099-01-01T00:00:00Z"}')
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        self.thread = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class TestCredentialSources(SimTestCase):
+    def setUp(self):
+        super().setUp()
+        self.creds = _CredServer()
+        self.write_config(CONFIG)
+        del self.env["AWS_ACCESS_KEY_ID"]
+        del self.env["AWS_SECRET_ACCESS_KEY"]
+
+    def tearDown(self):
+        self.creds.close()
+        super().tearDown()
+
+    def test_web_identity_for_oidc_pipelines(self):
+        token = os.path.join(self.dir, "oidc-token")
+        with open(token, "w") as f:
+            f.write("eyJhbGciOi.OIDC.TOKEN\n")
+        self.env.update({"AWS_WEB_IDENTITY_TOKEN_FILE": token,
+                         "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/ci",
+                         "AWS_ENDPOINT_URL_STS": self.creds.url + "/"})
+        self.ok("plan")
+        kind, form = self.creds.seen[0]
+        self.assertEqual(kind, "sts")
+        self.assertEqual(form["Action"], "AssumeRoleWithWebIdentity")
+        self.assertEqual(form["WebIdentityToken"], "eyJhbGciOi.OIDC.TOKEN")
+        self.assertEqual(form["RoleArn"], "arn:aws:iam::123456789012:role/ci")
+
+    def test_container_credentials(self):
+        self.env.update({"AWS_CONTAINER_CREDENTIALS_FULL_URI": self.creds.url + "/creds",
+                         "AWS_CONTAINER_AUTHORIZATION_TOKEN": "Bearer abc"})
+        self.ok("plan")
+        self.assertEqual(self.creds.seen[0], ("container", "Bearer abc"))
+
+    def test_environment_wins_over_web_identity(self):
+        self.env.update({"AWS_ACCESS_KEY_ID": "AKIDNESTPLANSIM",
+                         "AWS_SECRET_ACCESS_KEY": "nestplan-sim-secret",
+                         "AWS_WEB_IDENTITY_TOKEN_FILE": "/nonexistent",
+                         "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/ci"})
+        self.ok("plan")
+        self.assertEqual(self.creds.seen, [])
+
+    def test_nothing_found_lists_where_it_looked(self):
+        r = self.ok("plan", rc=1)
+        self.assertIn("no AWS credentials found", r.err)
+        self.assertIn("web identity", r.err)
