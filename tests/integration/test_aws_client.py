@@ -19,11 +19,23 @@ class TestClient(SimTestCase):
     def test_every_call_gets_through_throttling_5xx_and_resets(self):
         self.write_config(CONFIG)
         self.env["AWS_MAX_ATTEMPTS"] = "12"
-        self.sim.faults(throttle_rate=0.3, error_rate=0.2, reset_rate=0.1)
+        self.sim.faults(throttle_rate=0.15, error_rate=0.1, reset_rate=0.05)
         r = self.ok("apply", "-auto-approve", timeout=300)
         self.assertIn("1 added", r.out)
+        # Stop, modify type and CPU options, start, tag: every mutating call under faults.
+        self.write_config(CONFIG.replace(
+            "instance_type: m8i.large",
+            "instance_type: m8i.xlarge, cpu_options: { nested_virtualization: enabled }, "
+            "tags: { team: ci }"))
+        r = self.ok("apply", "-auto-approve", timeout=300)
+        self.assertIn("1 changed", r.out)
+        self.ok("destroy", "-auto-approve", timeout=300)
+        self.ok("apply", "-auto-approve", timeout=300)
         self.sim.faults(throttle_rate=0.0, error_rate=0.0, reset_rate=0.0)
         self.assertEqual(len(self.live()), 1)
+        box = self.live()["box"]
+        self.assertEqual((box["instance_type"], box["nested_virtualization"], box["tags"]["team"]),
+                         ("m8i.xlarge", "enabled", "ci"))
         stats = self.sim.stats()
         self.assertGreater(sum(stats["throttled"].values()), 0)
         self.assert_state_matches_sim()
@@ -132,7 +144,26 @@ class _CredServer:
                     "<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>"
                     "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"))
 
+            def do_PUT(self):
+                seen.append(("imds-token", self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")))
+                self.reply("text/plain", "IMDSTOKEN")
+
             def do_GET(self):
+                if self.path.startswith("/latest/meta-data/iam/security-credentials/"):
+                    if self.headers.get("X-aws-ec2-metadata-token") != "IMDSTOKEN":
+                        self.send_response(401)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    role = self.path.rsplit("/", 1)[1]
+                    if not role:
+                        seen.append(("imds-role", None))
+                        return self.reply("text/plain", "runner-role")
+                    seen.append(("imds-creds", role))
+                    return self.reply("application/json",
+                                      '{"Code": "Success", "AccessKeyId": "AKIDNESTPLANSIM", '
+                                      '"SecretAccessKey": "nestplan-sim-secret", "Token": "itok", '
+                                      '"Expiration": "2099-01-01T00:00:00Z"}')
                 seen.append(("container", self.headers.get("Authorization")))
                 self.reply("application/json",
                            '{"AccessKeyId": "AKIDNESTPLANSIM", "SecretAccessKey": '
@@ -180,6 +211,30 @@ class TestCredentialSources(SimTestCase):
                          "AWS_CONTAINER_AUTHORIZATION_TOKEN": "Bearer abc"})
         self.ok("plan")
         self.assertEqual(self.creds.seen[0], ("container", "Bearer abc"))
+
+    def test_imds_v2_token_first(self):
+        self.env["AWS_EC2_METADATA_DISABLED"] = "false"
+        self.env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = self.creds.url
+        self.ok("plan")
+        kinds = [k for k, _ in self.creds.seen]
+        self.assertEqual(kinds[:3], ["imds-token", "imds-role", "imds-creds"])
+        self.assertEqual(self.creds.seen[2], ("imds-creds", "runner-role"))
+
+    def test_assume_role_with_source_profile(self):
+        with open(self.env["AWS_SHARED_CREDENTIALS_FILE"], "w") as f:
+            f.write("[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = basesecret\n")
+        with open(self.env["AWS_CONFIG_FILE"], "w") as f:
+            f.write("[profile deploy]\nrole_arn = arn:aws:iam::123456789012:role/deploy\n"
+                    "source_profile = base\n")
+        self.env.update({"AWS_PROFILE": "deploy", "AWS_ENDPOINT_URL_STS": self.creds.url + "/"})
+        try:
+            self.ok("plan")
+        finally:
+            open(self.env["AWS_SHARED_CREDENTIALS_FILE"], "w").close()
+            open(self.env["AWS_CONFIG_FILE"], "w").close()
+        kind, form = self.creds.seen[0]
+        self.assertEqual((kind, form["Action"], form["RoleArn"]),
+                         ("sts", "AssumeRole", "arn:aws:iam::123456789012:role/deploy"))
 
     def test_environment_wins_over_web_identity(self):
         self.env.update({"AWS_ACCESS_KEY_ID": "AKIDNESTPLANSIM",
