@@ -132,3 +132,6 @@ $(BUILD)/tests/obj/runner.o: $(BUILD)/tests/suites.h
 $(BUILD)/tests/suites.h: $(wildcard tests/unit/check_*.c)
 	@mkdir -p $(dir $@)
 	@for s in $(SUITES); do echo "NP_SUITE($$s)"; done > $@
+
+bench: $(BIN)
+	NESTPLAN=$(CURDIR)/$(BIN) python3 tests/bench/plan_fleet.py 10000
