@@ -208,17 +208,116 @@ class TestPlanApply(SimTestCase):
         self.assertEqual(deletes, ["runner[1]"])
 
     def test_import_adopts_existing_instance(self):
-        import urllib.request  # noqa: F401
+        import sys
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "ec2sim"))
+        from client import call
+        r = call(self.sim.url, "RunInstances", {"ImageId": "ami-0abcdef1234567890",
+                                                "InstanceType": "m8i.2xlarge",
+                                                "MinCount": "1", "MaxCount": "1"})
+        iid = r.text("instanceId")
         self.write_config("""\
             version: 1
             instances:
               legacy:
-                instance_id: i-0123456789abcdef0
+                instance_id: %s
                 instance_type: m8i.2xlarge
-            """)
-        # Launch an instance outside nestplan through the simulator's own API.
-        env_ok = self.ok("apply", "-auto-approve", rc=1)
-        self.assertIn("i-0123456789abcdef0", env_ok.out + env_ok.err)
+            """ % iid)
+        self.ok("import", "nosuch", iid, rc=1)
+        r = self.ok("import", "legacy", iid)
+        self.assertIn("imported", r.out)
+        tags = self.sim.instances()[0]["tags"]
+        self.assertEqual(tags["nestplan:address"], "legacy")
+        self.assertIn("nestplan:lineage", tags)
+        self.assertEqual(self.state_resources()["legacy"]["instance_id"], iid)
+        self.ok("import", "legacy", iid, rc=1)  # already managed
+        self.ok("plan", "-detailed-exitcode", rc=0)
+
+    def test_adoption_by_instance_id_in_apply(self):
+        import sys
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "ec2sim"))
+        from client import call
+        r = call(self.sim.url, "RunInstances", {"ImageId": "ami-0abcdef1234567890",
+                                                "InstanceType": "m8i.2xlarge",
+                                                "MinCount": "1", "MaxCount": "1"})
+        iid = r.text("instanceId")
+        self.write_config("""\
+            version: 1
+            instances:
+              legacy:
+                instance_id: %s
+                instance_type: m8i.2xlarge
+                cpu_options: { nested_virtualization: enabled }
+            """ % iid)
+        plan = self.ok("plan", "-json").json()
+        self.assertEqual(plan["changes"][0]["steps"],
+                         ["create_tags", "stop", "modify_cpu_options", "start"])
+        self.ok("apply", "-auto-approve")
+        inst = self.sim.instances()[0]
+        self.assertEqual((inst["instance_id"], inst["nested_virtualization"], inst["state"]),
+                         (iid, "enabled", "running"))
+        self.assert_state_matches_sim()
+
+    def test_denied_action_stops_apply_before_any_stop(self):
+        self.write_config(QUICK)
+        self.ok("apply", "-auto-approve")
+        self.write_config(QUICK.replace("c8i.large", "c8i.xlarge"))
+        self.sim.faults(deny_actions=["ModifyInstanceAttribute"])
+        before = len(self.sim.calls())
+        r = self.ok("apply", "-auto-approve", rc=1)
+        self.assertIn("ec2:ModifyInstanceAttribute", r.err)
+        made = [c for c in self.sim.calls()[before:] if not c["dry_run"]]
+        self.assertFalse([c for c in made if c["action"] == "StopInstances"])
+        self.assertEqual(self.live()["single"]["state"], "running")
+
+    def test_second_run_fails_naming_the_lock_holder(self):
+        import subprocess
+        import time
+        self.write_config(QUICK)
+        self.sim.faults(stall={"action": "RunInstances", "nth": 1, "seconds": 3})
+        first = subprocess.Popen([self.np_path(), "apply", "-auto-approve"], cwd=self.dir,
+                                 env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+        try:
+            time.sleep(1.0)
+            r = self.ok("plan", rc=1)
+            self.assertIn("locked by", r.err)
+            self.assertIn("'apply'", r.err)
+            r = self.ok("plan", "-lock-timeout=30s")
+        finally:
+            out, err = first.communicate(timeout=60)
+        self.assertEqual(first.returncode, 0, err)
+
+    def test_interrupted_apply_resumes_without_duplicates(self):
+        import signal
+        import subprocess
+        import time
+        self.write_config(QUICK)
+        self.sim.faults(lose_response={"action": "RunInstances", "nth": 2})
+        r = self.np("apply", "-auto-approve")
+        self.sim.faults(lose_response=None)
+        # a launch whose answer was lost: the next apply finds it, no duplicate
+        self.ok("apply", "-auto-approve")
+        self.assertEqual(len(self.live()), 3)
+        self.assertEqual(len([i for i in self.sim.instances() if i["state"] != "terminated"]), 3)
+        self.assert_state_matches_sim()
+        # killed in the middle of a stop/modify/start cycle: the rerun starts it again
+        self.write_config(QUICK.replace("c8i.large", "c8i.xlarge"))
+        self.sim.faults(stall={"action": "ModifyInstanceAttribute", "nth": 1, "seconds": 5})
+        p = subprocess.Popen([self.np_path(), "apply", "-auto-approve"], cwd=self.dir,
+                             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(2.0)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        self.sim.faults(stall=None)
+        time.sleep(0.5)
+        self.ok("apply", "-auto-approve", "-lock-timeout=10s")
+        single = self.live()["single"]
+        self.assertEqual((single["instance_type"], single["state"]), ("c8i.xlarge", "running"))
+        self.assert_state_matches_sim()
+
+    def np_path(self):
+        from tests.integration.common import NESTPLAN
+        return NESTPLAN
 
 
 if __name__ == "__main__":
