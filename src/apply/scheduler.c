@@ -124,22 +124,30 @@ static void *worker(void *arg)
 		release_finished(a);
 		if (all_over(a))
 			break;
-		for (size_t i = 0; i < a->n_tasks && n < MAX_BATCH; i++) {
+		/* Calls of one instance first; stop, start and terminate wait until
+		 * no such call is ready, so the instances reaching them meanwhile
+		 * share one call. */
+		for (size_t i = 0; i < a->n_tasks && n == 0; i++) {
+			struct task *t = &a->tasks[i];
+
+			if (can_take(a, t) && !np_apply_batchable(t->change->steps[t->next].kind)) {
+				take(t);
+				batch[n++] = t;
+			}
+		}
+		for (size_t i = 0; i < a->n_tasks && n < MAX_BATCH && !(n && !np_apply_batchable(kind)); i++) {
 			struct task *t = &a->tasks[i];
 			enum np_step_kind k;
 
 			if (!can_take(a, t))
 				continue;
 			k = t->change->steps[t->next].kind;
-			if (n == 0) {
+			if (n == 0)
 				kind = k;
-			} else if (k != kind || !np_apply_batchable(kind)) {
+			else if (k != kind)
 				continue;
-			}
 			take(t);
 			batch[n++] = t;
-			if (!np_apply_batchable(kind))
-				break;
 		}
 		if (n == 0) {
 			struct timespec ts;
@@ -176,7 +184,7 @@ static void *waiter(void *arg)
 	struct apply *a = arg;
 	double lo = a->opts->poll_min > 0 ? a->opts->poll_min : 0.25;
 	double hi = a->opts->poll_max > 0 ? a->opts->poll_max : 5.0;
-	double interval = lo;
+	double interval = lo, last_poll = 0;
 
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
@@ -189,7 +197,21 @@ static void *waiter(void *arg)
 			break;
 		for (size_t i = 0; i < a->n_tasks && !any; i++)
 			any = a->tasks[i].status == TASK_WAITING;
+		/* Other threads wake us often; one batched poll per interval is enough. */
+		if (any && np_apply_now() - last_poll < interval) {
+			when = interval - (np_apply_now() - last_poll);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += (time_t)when;
+			ts.tv_nsec += (long)((when - floor(when)) * 1e9);
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&a->cond, &a->lock, &ts);
+			continue;
+		}
 		if (any) {
+			last_poll = np_apply_now();
 			int moved;
 
 			pthread_mutex_unlock(&a->lock);
