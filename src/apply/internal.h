@@ -42,6 +42,7 @@ struct task {
 	double wait_started, wait_deadline, last_note;
 	double step_started;
 	long long journal_id;
+	long long cycle_journal_id;        /* open from the stop until the task ends */
 	struct np_instance live;           /* last seen from EC2 */
 	char *error;
 };
@@ -82,6 +83,8 @@ int np_apply_poll(struct apply *a);
 /* Record EC2's view of a task's instance in the state (steps.c). */
 int np_apply_record(struct apply *a, struct task *t, const struct np_instance *live,
                     struct np_err *err);
+/* Close the task's cycle entry (task finished, done or failed). */
+void np_apply_cycle_end(struct apply *a, struct task *t);
 /* A task failed: roll back what can be, report it (steps.c). Caller holds no lock. */
 void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, const char *msg);
 

@@ -264,6 +264,27 @@ static struct group *group_for(struct apply *a, const struct np_change *c,
 	return g;
 }
 
+static bool drifted(const struct np_plan *plan, const char *address)
+{
+	for (size_t i = 0; i < plan->n_drift; i++)
+		if (!strcmp(plan->drift[i].address, address))
+			return true;
+	return false;
+}
+
+static int record_noop(struct np_state *st, const struct np_change *c, struct np_err *err)
+{
+	struct np_instance rec;
+	int r;
+
+	np_instance_copy(&rec, &c->before);
+	if (c->has_after && c->after.user_data_sha256 && !rec.user_data_sha256)
+		rec.user_data_sha256 = np_xstrdup(c->after.user_data_sha256);
+	r = np_state_put(st, &rec, err);
+	np_instance_release(&rec);
+	return r;
+}
+
 int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config *cfg,
                  const struct np_plan *plan, const struct np_apply_opts *opts,
                  struct np_apply_result *res, struct np_err *err)
@@ -296,6 +317,13 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 				res->destroyed++;
 			continue;
 		}
+		if (c->action == NP_ACTION_NOOP && c->has_before && drifted(plan, c->address)) {
+			/* Nothing to change, but the state is behind EC2 (an earlier run
+			 * finished the change and died before recording it). */
+			if (record_noop(st, c, err) < 0)
+				np_log_warn("%s: %s", c->address, err->msg);
+			continue;
+		}
 		if (c->action == NP_ACTION_NOOP || c->n_steps == 0)
 			continue;
 		t = &a.tasks[a.n_tasks++];
@@ -306,6 +334,7 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 			t->old_instance_id = np_xstrdup(c->instance_id);
 		else
 			t->instance_id = np_xstrdup(c->instance_id);
+		t->cycle_journal_id = -1;
 		t->was_running = c->has_before &&
 		                 (c->before.state == NP_RUN_RUNNING || c->before.state == NP_RUN_PENDING);
 		t->journal_id = -1;
@@ -341,6 +370,9 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 		struct task *t = &a.tasks[i];
 		const struct np_change *c = t->change;
 
+		/* An interrupted task keeps its cycle open for the next apply. */
+		if (t->status == TASK_DONE || t->status == TASK_FAILED)
+			np_apply_cycle_end(&a, t);
 		if (t->status == TASK_DONE) {
 			res->added += c->action == NP_ACTION_CREATE || c->action == NP_ACTION_REPLACE;
 			res->changed += c->action == NP_ACTION_UPDATE;

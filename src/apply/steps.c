@@ -27,7 +27,7 @@ static void journal_begin(struct apply *a, struct task *t, enum np_step_kind kin
 
 	e.run_id = (char *)a->opts->run_id;
 	e.address = t->change->address;
-	e.step = (char *)np_step_name(kind);
+	e.step = kind == NP_STEP__COUNT ? "cycle" : (char *)np_step_name(kind);
 	e.instance_id = (char *)target_id(t, kind);
 	e.client_token = (char *)token;
 	e.detail = t->was_running ? "was_running" : NULL;
@@ -37,6 +37,21 @@ static void journal_begin(struct apply *a, struct task *t, enum np_step_kind kin
 		t->journal_id = -1;
 	}
 	pthread_mutex_unlock(&a->state_lock);
+}
+
+void np_apply_cycle_end(struct apply *a, struct task *t)
+{
+	struct np_err err = NP_ERR_INIT;
+
+	if (t->cycle_journal_id < 0)
+		return;
+	pthread_mutex_lock(&a->state_lock);
+	if (np_state_journal_end(a->st, t->cycle_journal_id,
+	                         t->status == TASK_DONE ? "done" : "failed", t->instance_id, NULL,
+	                         &err) < 0)
+		np_log_error("journal: %s", err.msg);
+	pthread_mutex_unlock(&a->state_lock);
+	t->cycle_journal_id = -1;
 }
 
 static void journal_end(struct apply *a, struct task *t, bool ok, const char *detail)
@@ -181,10 +196,20 @@ static void exec_batch_state(struct apply *a, struct task **batch, size_t n, enu
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
-		ids[i] = target_id(batch[i], kind);
-		batch[i]->step_started = np_apply_now();
-		np_progress_step_start(&a->progress, batch[i]->change->address, ids[i], kind);
-		journal_begin(a, batch[i], kind, NULL);
+		struct task *t = batch[i];
+
+		ids[i] = target_id(t, kind);
+		t->step_started = np_apply_now();
+		np_progress_step_start(&a->progress, t->change->address, ids[i], kind);
+		/* A stop that begins a cycle opens an entry that stays open until the
+		 * instance is back: a run killed between two calls of the cycle
+		 * leaves it pending, and the next apply starts the instance again. */
+		if (kind == NP_STEP_STOP && t->change->requires_stop && t->was_running &&
+		    t->cycle_journal_id < 0) {
+			journal_begin(a, t, NP_STEP__COUNT, NULL);
+			t->cycle_journal_id = t->journal_id;
+		}
+		journal_begin(a, t, kind, NULL);
 	}
 	if (kind == NP_STEP_STOP)
 		r = np_ec2_stop_instances(a->aws, ids, n, false, &err);

@@ -62,6 +62,11 @@ static int settle(struct apply *a, struct task *t, const struct np_instance *liv
 	}
 	np_instance_release(&t->live);
 	np_instance_copy(&t->live, live);
+	/* A final re-read records a settled instance, not one half-way. */
+	if (t->wait_for == NP_RUN_UNSET &&
+	    (live->state == NP_RUN_PENDING || live->state == NP_RUN_STOPPING ||
+	     live->state == NP_RUN_SHUTTING_DOWN) && now <= t->wait_deadline)
+		return 0;
 	if (t->wait_for != NP_RUN_UNSET && live->state != t->wait_for) {
 		if (dead_end(t->wait_for, live->state) && !(t->wait_for == NP_RUN_RUNNING &&
 		                                             live->state == NP_RUN_STOPPED &&

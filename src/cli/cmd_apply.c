@@ -173,6 +173,14 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 			goto cleanup;
 		}
 		if (!np_plan_has_changes(&plan)) {
+			/* Nothing to do in EC2; where it already holds what the file asks
+			 * (an earlier run finished and died before recording), the
+			 * state catches up. */
+			if (plan.n_drift && np_apply_run(ctx->aws, ctx->state, ctx->config, &plan,
+			                                 &(struct np_apply_opts){.out = ctx->out,
+			                                                         .json = o->json},
+			                                 &res, &err) < 0)
+				goto fail;
 			rc = NP_EXIT_OK;
 			goto cleanup;
 		}

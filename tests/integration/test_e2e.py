@@ -315,6 +315,55 @@ class TestPlanApply(SimTestCase):
         self.assertEqual((single["instance_type"], single["state"]), ("c8i.xlarge", "running"))
         self.assert_state_matches_sim()
 
+    def test_tenancy_in_place_and_replacement(self):
+        cfg = """\
+            version: 1
+            instances:
+              box:
+                image_id: ami-0abcdef1234567890
+                instance_type: m8i.large
+                placement: { tenancy: %s }
+            """
+        self.write_config(cfg % "default")
+        self.ok("apply", "-auto-approve")
+        iid = self.live()["box"]["instance_id"]
+        self.write_config(cfg % "host")
+        plan = self.ok("plan", "-json").json()
+        self.assertEqual(plan["changes"][0]["steps"], ["stop", "modify_placement", "start"])
+        self.ok("apply", "-auto-approve")
+        box = self.live()["box"]
+        self.assertEqual((box["instance_id"], box["tenancy"], box["state"]), (iid, "host", "running"))
+        self.write_config(cfg % "dedicated")
+        plan = self.ok("plan", "-json").json()
+        self.assertEqual(plan["changes"][0]["action"], "replace")
+        self.assertIn("host", plan["changes"][0]["replace_reason"])
+        self.ok("apply", "-auto-approve")
+        box = self.live()["box"]
+        self.assertNotEqual(box["instance_id"], iid)
+        self.assertEqual(box["tenancy"], "dedicated")
+        self.assert_state_matches_sim()
+
+    def test_apply_json_prints_one_event_per_line(self):
+        self.write_config(QUICK)
+        r = self.ok("apply", "-auto-approve", "-json")
+        events = [json.loads(l) for l in r.out.splitlines() if l.startswith('{"type"')]
+        kinds = {e["type"] for e in events}
+        self.assertLessEqual({"step_start", "step_done", "apply_complete"}, kinds)
+        done = [e for e in events if e["type"] == "apply_complete"][0]
+        self.assertEqual(done["summary"]["add"], 3)
+
+    def test_refresh_only_apply_accepts_live_values(self):
+        self.write_config(QUICK)
+        self.ok("apply", "-auto-approve")
+        iid = self.live()["single"]["instance_id"]
+        self.sim.set_instance(iid, tags={"team": "hand-edited",
+                                         "nestplan:address": "single",
+                                         "nestplan:lineage": self.live()["single"]["tags"]["nestplan:lineage"]})
+        self.ok("drift", rc=2)
+        self.ok("apply", "-refresh-only", "-auto-approve")
+        self.ok("drift", rc=0)
+        self.assertEqual(self.state_resources()["single"]["tags"]["team"], "hand-edited")
+
     def np_path(self):
         from tests.integration.common import NESTPLAN
         return NESTPLAN
