@@ -20,6 +20,18 @@ double np_apply_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* An absolute CLOCK_REALTIME time `seconds` from now, for timed waits. */
+static void deadline_in(double seconds, struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += (time_t)seconds;
+	ts->tv_nsec += (long)((seconds - floor(seconds)) * 1e9);
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 bool np_apply_batchable(enum np_step_kind kind)
 {
 	return kind == NP_STEP_STOP || kind == NP_STEP_START || kind == NP_STEP_TERMINATE;
@@ -153,12 +165,7 @@ static void *worker(void *arg)
 			struct timespec ts;
 
 			/* Wake up now and then to notice an interrupt. */
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 200 * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			deadline_in(0.2, &ts);
 			pthread_cond_timedwait(&a->cond, &a->lock, &ts);
 			continue;
 		}
@@ -190,7 +197,6 @@ static void *waiter(void *arg)
 	for (;;) {
 		bool any = false;
 		struct timespec ts;
-		double when;
 
 		check_interrupt(a);
 		if (all_over(a))
@@ -199,14 +205,7 @@ static void *waiter(void *arg)
 			any = a->tasks[i].status == TASK_WAITING;
 		/* Other threads wake us often; one batched poll per interval is enough. */
 		if (any && np_apply_now() - last_poll < interval) {
-			when = interval - (np_apply_now() - last_poll);
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += (time_t)when;
-			ts.tv_nsec += (long)((when - floor(when)) * 1e9);
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			deadline_in(interval - (np_apply_now() - last_poll), &ts);
 			pthread_cond_timedwait(&a->cond, &a->lock, &ts);
 			continue;
 		}
@@ -222,14 +221,7 @@ static void *waiter(void *arg)
 		} else {
 			interval = lo;
 		}
-		when = interval;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += (time_t)when;
-		ts.tv_nsec += (long)((when - floor(when)) * 1e9);
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		deadline_in(interval, &ts);
 		/* A task that starts waiting wakes us; poll it after a short delay. */
 		pthread_cond_timedwait(&a->cond, &a->lock, &ts);
 	}

@@ -208,13 +208,7 @@ class TestPlanApply(SimTestCase):
         self.assertEqual(deletes, ["runner[1]"])
 
     def test_import_adopts_existing_instance(self):
-        import sys
-        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "ec2sim"))
-        from client import call
-        r = call(self.sim.url, "RunInstances", {"ImageId": "ami-0abcdef1234567890",
-                                                "InstanceType": "m8i.2xlarge",
-                                                "MinCount": "1", "MaxCount": "1"})
-        iid = r.text("instanceId")
+        iid = self.launch_outside()
         self.write_config("""\
             version: 1
             instances:
@@ -233,13 +227,7 @@ class TestPlanApply(SimTestCase):
         self.ok("plan", "-detailed-exitcode", rc=0)
 
     def test_adoption_by_instance_id_in_apply(self):
-        import sys
-        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "ec2sim"))
-        from client import call
-        r = call(self.sim.url, "RunInstances", {"ImageId": "ami-0abcdef1234567890",
-                                                "InstanceType": "m8i.2xlarge",
-                                                "MinCount": "1", "MaxCount": "1"})
-        iid = r.text("instanceId")
+        iid = self.launch_outside()
         self.write_config("""\
             version: 1
             instances:
@@ -363,6 +351,16 @@ class TestPlanApply(SimTestCase):
         self.ok("apply", "-refresh-only", "-auto-approve")
         self.ok("drift", rc=0)
         self.assertEqual(self.state_resources()["single"]["tags"]["team"], "hand-edited")
+
+    def launch_outside(self):
+        """An instance made without nestplan, through the EC2 API."""
+        import sys
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "ec2sim"))
+        from client import call
+        r = call(self.sim.url, "RunInstances", {"ImageId": "ami-0abcdef1234567890",
+                                                "InstanceType": "m8i.2xlarge",
+                                                "MinCount": "1", "MaxCount": "1"})
+        return r.text("instanceId")
 
     def np_path(self):
         from tests.integration.common import NESTPLAN

@@ -50,6 +50,21 @@ static void file_hash(const char *p, char out[65])
 	np_sha256_hex(buf, n, out);
 }
 
+static char *read_all(const char *p, size_t *n)
+{
+	FILE *f = fopen(p, "rb");
+	char *data;
+
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	*n = (size_t)ftell(f);
+	rewind(f);
+	data = malloc(*n);
+	ck_assert_uint_eq(fread(data, 1, *n, f), *n);
+	fclose(f);
+	return data;
+}
+
 static void write_file(const char *p, const void *data, size_t n)
 {
 	FILE *f = fopen(p, "wb");
@@ -370,18 +385,11 @@ START_TEST(test_state_refuses_foreign_sqlite_untouched)
 	sqlite3 *db;
 	char *data;
 	size_t n;
-	FILE *f;
 
 	sqlite3_open(path, &db);
 	sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1)", NULL, NULL, NULL);
 	sqlite3_close(db);
-	f = fopen(path, "rb");
-	fseek(f, 0, SEEK_END);
-	n = (size_t)ftell(f);
-	rewind(f);
-	data = malloc(n);
-	ck_assert_uint_eq(fread(data, 1, n, f), n);
-	fclose(f);
+	data = read_all(path, &n);
 	refused_untouched(data, n, "not a nestplan state");
 	free(data);
 }
@@ -395,7 +403,6 @@ START_TEST(test_state_refuses_newer_schema_and_damage_untouched)
 	sqlite3 *db;
 	char *data;
 	size_t n;
-	FILE *f;
 
 	for (int i = 0; i < 50; i++) {
 		char addr[16];
@@ -410,13 +417,7 @@ START_TEST(test_state_refuses_newer_schema_and_damage_untouched)
 	                 "PRAGMA user_version = 99",
 	             NULL, NULL, NULL);
 	sqlite3_close(db);
-	f = fopen(path, "rb");
-	fseek(f, 0, SEEK_END);
-	n = (size_t)ftell(f);
-	rewind(f);
-	data = malloc(n);
-	ck_assert_uint_eq(fread(data, 1, n, f), n);
-	fclose(f);
+	data = read_all(path, &n);
 	refused_untouched(data, n, "newer nestplan");
 	/* flip bytes in a page of the b-tree */
 	memset(data + 4096 + 100, 0x5a, 400);
