@@ -352,6 +352,54 @@ class TestPlanApply(SimTestCase):
         self.ok("drift", rc=0)
         self.assertEqual(self.state_resources()["single"]["tags"]["team"], "hand-edited")
 
+    def test_rollout_max_unavailable_one_at_a_time(self):
+        cfg = """\
+            version: 1
+            instances:
+              fleet:
+                count: 3
+                image_id: ami-0abcdef1234567890
+                instance_type: %s
+                rollout: { max_unavailable: 1 }
+            """
+        self.write_config(cfg % "m8i.large")
+        self.ok("apply", "-auto-approve")
+        self.write_config(cfg % "m8i.xlarge")
+        before = len(self.sim.calls())
+        self.ok("apply", "-auto-approve")
+        out = 0
+        for c in self.sim.calls()[before:]:
+            if c["dry_run"] or c["status"] != 200:
+                continue
+            if c["action"] == "StopInstances":
+                out += len(c["instance_ids"])
+                self.assertLessEqual(out, 1, "more than one instance out of service")
+            elif c["action"] == "StartInstances":
+                out -= len(c["instance_ids"])
+        self.assertEqual({i["instance_type"] for i in self.live().values()}, {"m8i.xlarge"})
+
+    def test_failed_modification_puts_the_instance_back(self):
+        import subprocess
+        import time
+        self.write_config(QUICK)
+        self.ok("apply", "-auto-approve")
+        iid = self.live()["single"]["instance_id"]
+        self.write_config(QUICK.replace("c8i.large", "c8i.xlarge"))
+        # The permission disappears after the preflight, while the stop is in flight.
+        self.sim.faults(stall={"action": "StopInstances", "nth": 2, "seconds": 1.0})
+        p = subprocess.Popen([self.np_path(), "apply", "-auto-approve"], cwd=self.dir, env=self.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        self.sim.faults(deny_actions=["ModifyInstanceAttribute"])
+        out, err = p.communicate(timeout=60)
+        self.sim.faults(deny_actions=[], stall=None)
+        self.assertEqual(p.returncode, 1, out + err)
+        self.assertIn("UnauthorizedOperation", err)
+        self.assertIn("single", err)
+        single = self.live()["single"]
+        self.assertEqual((single["instance_id"], single["instance_type"], single["state"]),
+                         (iid, "c8i.large", "running"))
+
     def launch_outside(self):
         """An instance made without nestplan, through the EC2 API."""
         import sys
