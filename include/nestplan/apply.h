@@ -26,6 +26,9 @@ struct np_apply_opts {
 	FILE *out;
 	volatile sig_atomic_t *interrupted; /* set by SIGINT: start nothing new */
 	const char *run_id;
+	/* What a killed apply left in the journal, read once by the caller. */
+	const struct np_journal_entry *pending;
+	size_t n_pending;
 };
 
 struct np_apply_result {
@@ -46,6 +49,11 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
                  const struct np_plan *plan, const struct np_apply_opts *opts,
                  struct np_apply_result *res, struct np_err *err);
 void np_apply_result_release(struct np_apply_result *res);
+
+/* Record EC2's view (live; NULL: the instance is gone) of a change's instance
+ * in the state, under its address and with the file's user-data hash. */
+int np_apply_put(struct np_state *st, const struct np_change *c, const struct np_instance *live,
+                 struct np_err *err);
 
 /* The ClientToken of a launch: deterministic from lineage, address and the
  * launch generation, at most 64 characters. */

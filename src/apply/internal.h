@@ -45,6 +45,7 @@ struct task {
 	long long cycle_journal_id;        /* open from the stop until the task ends */
 	struct np_instance live;           /* last seen from EC2 */
 	char *error;
+	const char *resume_token;          /* ClientToken of a launch left in flight */
 };
 
 struct apply {
@@ -80,7 +81,7 @@ bool np_apply_batchable(enum np_step_kind kind);
  * tasks it moved on. Called without a->lock held. */
 int np_apply_poll(struct apply *a);
 
-/* Record EC2's view of a task's instance in the state (steps.c). */
+/* The same for a task, from any thread. */
 int np_apply_record(struct apply *a, struct task *t, const struct np_instance *live,
                     struct np_err *err);
 /* Close the task's cycle entry (task finished, done or failed). */

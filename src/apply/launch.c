@@ -24,30 +24,19 @@ void np_apply_client_token(char out[65], const char *lineage, const char *addres
 	free(raw);
 }
 
-int np_launch_token(struct np_state *st, const char *address, char out[65], struct np_err *err)
+int np_launch_token(struct np_state *st, const char *address, const char *resume_token,
+                    char out[65], struct np_err *err)
 {
-	struct np_journal_entry *pending = NULL;
-	size_t n = 0;
-	int gen, rc = -1;
+	int gen;
 
-	if (np_state_journal_pending(st, &pending, &n, err) < 0)
-		return -1;
-	/* A launch a killed apply left in flight keeps its token, so EC2 answers
-	 * with that instance instead of starting another. */
-	for (size_t i = n; i-- > 0;)
-		if (!strcmp(pending[i].address, address) && !strcmp(pending[i].step, "run_instances") &&
-		    pending[i].client_token) {
-			snprintf(out, 65, "%s", pending[i].client_token);
-			rc = 0;
-			goto done;
-		}
+	if (resume_token) {
+		snprintf(out, 65, "%s", resume_token);
+		return 0;
+	}
 	if (np_state_next_generation(st, address, &gen, err) < 0)
-		goto done;
+		return -1;
 	np_apply_client_token(out, np_state_lineage(st), address, gen);
-	rc = 0;
-done:
-	np_journal_entries_free(pending, n);
-	return rc;
+	return 0;
 }
 
 int np_launch_run(struct np_aws *aws, const struct np_change *c, const struct np_desired *d,

@@ -4,10 +4,11 @@
 
 #include "nestplan/apply.h"
 
-/* The ClientToken for the next launch of address: the token of a launch a
- * killed apply left in the journal (so EC2 answers with that instance instead
- * of starting a second one), else a new generation's. */
-int np_launch_token(struct np_state *st, const char *address, char out[65], struct np_err *err);
+/* The ClientToken for the next launch of address: resume_token (the token of
+ * a launch a killed apply left in the journal, so EC2 answers with that
+ * instance instead of starting a second one), else a new generation's. */
+int np_launch_token(struct np_state *st, const char *address, const char *resume_token,
+                    char out[65], struct np_err *err);
 /* RunInstances for a create/replace change; out gets the launched instance. */
 int np_launch_run(struct np_aws *aws, const struct np_change *c, const struct np_desired *d,
                   const char *lineage, const char *token, bool dry_run, struct np_instance *out,

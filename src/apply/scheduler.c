@@ -264,19 +264,6 @@ static bool drifted(const struct np_plan *plan, const char *address)
 	return false;
 }
 
-static int record_noop(struct np_state *st, const struct np_change *c, struct np_err *err)
-{
-	struct np_instance rec;
-	int r;
-
-	np_instance_copy(&rec, &c->before);
-	if (c->has_after && c->after.user_data_sha256 && !rec.user_data_sha256)
-		rec.user_data_sha256 = np_xstrdup(c->after.user_data_sha256);
-	r = np_state_put(st, &rec, err);
-	np_instance_release(&rec);
-	return r;
-}
-
 int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config *cfg,
                  const struct np_plan *plan, const struct np_apply_opts *opts,
                  struct np_apply_result *res, struct np_err *err)
@@ -312,7 +299,7 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 		if (c->action == NP_ACTION_NOOP && c->has_before && drifted(plan, c->address)) {
 			/* Nothing to change, but the state is behind EC2 (an earlier run
 			 * finished the change and died before recording it). */
-			if (record_noop(st, c, err) < 0)
+			if (np_apply_put(st, c, &c->before, err) < 0)
 				np_log_warn("%s: %s", c->address, err->msg);
 			continue;
 		}
@@ -330,6 +317,14 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 		t->was_running = c->has_before &&
 		                 (c->before.state == NP_RUN_RUNNING || c->before.state == NP_RUN_PENDING);
 		t->journal_id = -1;
+		/* The newest launch of this address still in flight, if any. */
+		for (size_t k = opts->n_pending; k-- > 0 && !t->resume_token;) {
+			const struct np_journal_entry *e = &opts->pending[k];
+
+			if (e->client_token && !strcmp(e->step, "run_instances") &&
+			    !strcmp(e->address, c->address))
+				t->resume_token = e->client_token;
+		}
 	}
 	pthread_mutex_init(&a.lock, NULL);
 	pthread_cond_init(&a.cond, NULL);

@@ -68,32 +68,37 @@ static void journal_end(struct apply *a, struct task *t, bool ok, const char *de
 	t->journal_id = -1;
 }
 
-int np_apply_record(struct apply *a, struct task *t, const struct np_instance *live,
-                    struct np_err *err)
+int np_apply_put(struct np_state *st, const struct np_change *c, const struct np_instance *live,
+                 struct np_err *err)
 {
 	struct np_instance rec;
 	int r;
 
-	pthread_mutex_lock(&a->state_lock);
-	if (!live) {
-		r = np_state_remove(a->st, t->change->address, err);
-		pthread_mutex_unlock(&a->state_lock);
-		return r;
-	}
+	if (!live)
+		return np_state_remove(st, c->address, err);
 	np_instance_copy(&rec, live);
 	free(rec.address);
-	rec.address = np_xstrdup(t->change->address);
+	rec.address = np_xstrdup(c->address);
 	/* EC2 cannot tell the user data back as we hashed it; keep the file's hash. */
-	if (t->change->has_after && t->change->after.user_data_sha256) {
+	if (c->has_after && c->after.user_data_sha256) {
 		free(rec.user_data_sha256);
-		rec.user_data_sha256 = np_xstrdup(t->change->after.user_data_sha256);
-	} else if (t->change->has_before && t->change->before.user_data_sha256 &&
-	           !rec.user_data_sha256) {
-		rec.user_data_sha256 = np_xstrdup(t->change->before.user_data_sha256);
+		rec.user_data_sha256 = np_xstrdup(c->after.user_data_sha256);
+	} else if (c->has_before && c->before.user_data_sha256 && !rec.user_data_sha256) {
+		rec.user_data_sha256 = np_xstrdup(c->before.user_data_sha256);
 	}
-	r = np_state_put(a->st, &rec, err);
-	pthread_mutex_unlock(&a->state_lock);
+	r = np_state_put(st, &rec, err);
 	np_instance_release(&rec);
+	return r;
+}
+
+int np_apply_record(struct apply *a, struct task *t, const struct np_instance *live,
+                    struct np_err *err)
+{
+	int r;
+
+	pthread_mutex_lock(&a->state_lock);
+	r = np_apply_put(a->st, t->change, live, err);
+	pthread_mutex_unlock(&a->state_lock);
 	return r;
 }
 
@@ -256,7 +261,7 @@ static void exec_one(struct apply *a, struct task *t)
 		struct np_instance launched = {0};
 
 		pthread_mutex_lock(&a->state_lock);
-		r = np_launch_token(a->st, c->address, token, &err);
+		r = np_launch_token(a->st, c->address, t->resume_token, token, &err);
 		pthread_mutex_unlock(&a->state_lock);
 		if (r < 0) {
 			np_apply_fail(a, t, s->kind, err.msg);

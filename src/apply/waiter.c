@@ -19,12 +19,18 @@ static const char *wait_id(const struct task *t)
 	return t->instance_id;
 }
 
+static int cmp_id(const void *x, const void *y)
+{
+	return strcmp(((const struct np_instance *)x)->instance_id,
+	              ((const struct np_instance *)y)->instance_id);
+}
+
+/* live is sorted by instance id (see np_apply_poll). */
 static const struct np_instance *find_live(const struct np_instance *v, size_t n, const char *id)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i].instance_id && !strcmp(v[i].instance_id, id))
-			return &v[i];
-	return NULL;
+	struct np_instance key = {.instance_id = (char *)id};
+
+	return n ? bsearch(&key, v, n, sizeof(*v), cmp_id) : NULL;
 }
 
 /* A state from which the wanted one can no longer come. */
@@ -164,6 +170,9 @@ int np_apply_poll(struct apply *a)
 			np_err_clear(&err);
 			continue;
 		}
+		/* The instance-id filter answers only instances that have an id. */
+		if (n_live > 1)
+			qsort(live, n_live, sizeof(*live), cmp_id);
 		now = np_apply_now();
 		pthread_mutex_lock(&a->lock);
 		for (size_t i = 0; i < n; i++) {

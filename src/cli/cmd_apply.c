@@ -8,7 +8,6 @@
 
 #include "cli/common.h"
 #include "cli/refresh.h"
-#include "nestplan/alloc.h"
 #include "nestplan/apply.h"
 #include "nestplan/cli.h"
 #include "nestplan/log.h"
@@ -46,57 +45,26 @@ static void resume_overrides(struct np_ctx *ctx, struct np_journal_entry *pendin
 	}
 }
 
+/* apply -refresh-only: the refresh-only plan already holds what EC2 reports
+ * (after) for every recorded instance; record it, or forget the gone ones. */
 static int accept_refresh(struct np_ctx *ctx, const struct np_plan *plan, struct np_err *err)
 {
-	struct np_instance *recorded = NULL, *live = NULL;
-	size_t n_recorded = 0, n_live = 0;
-	int rc = -1;
-
-	if (np_state_list(ctx->state, &recorded, &n_recorded, err) < 0)
-		goto cleanup;
-	if (np_cli_refresh(ctx, recorded, n_recorded, &live, &n_live, err) < 0)
-		goto cleanup;
 	if (np_state_begin(ctx->state, err) < 0)
-		goto cleanup;
-	for (size_t i = 0; i < n_recorded; i++) {
-		const struct np_instance *l = NULL;
+		return -1;
+	for (size_t i = 0; i < plan->n_changes; i++) {
+		const struct np_change *c = &plan->changes[i];
 
-		for (size_t k = 0; k < n_live && !l; k++)
-			if (live[k].instance_id && !strcmp(live[k].instance_id, recorded[i].instance_id))
-				l = &live[k];
-		if (!l || l->state == NP_RUN_TERMINATED || l->state == NP_RUN_SHUTTING_DOWN) {
-			if (np_state_remove(ctx->state, recorded[i].address, err) < 0)
-				goto rollback;
-			continue;
-		}
-		{
-			struct np_instance rec;
-
-			np_instance_copy(&rec, l);
-			free(rec.address);
-			rec.address = np_xstrdup(recorded[i].address);
-			free(rec.user_data_sha256);
-			rec.user_data_sha256 = np_xstrdup(recorded[i].user_data_sha256);
-			if (np_state_put(ctx->state, &rec, err) < 0) {
-				np_instance_release(&rec);
-				goto rollback;
-			}
-			np_instance_release(&rec);
+		if (np_apply_put(ctx->state, c, c->has_after ? &c->after : NULL, err) < 0) {
+			np_state_rollback(ctx->state, NULL);
+			return -1;
 		}
 	}
 	if (np_state_commit(ctx->state, err) < 0)
-		goto cleanup;
+		return -1;
 	fprintf(ctx->out, "\nApply complete! The state now holds what EC2 reports (%zu drift "
 	                  "item%s accepted).\n",
 	        plan->n_drift, plan->n_drift == 1 ? "" : "s");
-	rc = 0;
-	goto cleanup;
-rollback:
-	np_state_rollback(ctx->state, NULL);
-cleanup:
-	np_instances_free(recorded, n_recorded);
-	np_instances_free(live, n_live);
-	return rc;
+	return 0;
 }
 
 static int load_saved(struct np_ctx *ctx, const char *path, struct np_plan *plan,
@@ -210,6 +178,8 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 	ao.out = ctx->out;
 	ao.interrupted = &interrupted;
 	ao.run_id = run_id;
+	ao.pending = pending;
+	ao.n_pending = n_pending;
 	if (!o->json)
 		fputc('\n', ctx->out);
 	if (np_apply_run(ctx->aws, ctx->state, ctx->config, &plan, &ao, &res, &err) < 0)

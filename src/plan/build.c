@@ -565,6 +565,7 @@ int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np
 		for (size_t i = 0; i < c.n_rec; i++) {
 			const struct np_instance *rec = c.rec_by_addr[i];
 			const char *open = strchr(rec->address, '[');
+			const struct np_instance *l;
 			char group[256];
 			struct np_change *ch;
 
@@ -576,6 +577,14 @@ int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np
 			ch->instance_id = np_xstrdup(rec->instance_id);
 			ch->has_before = true;
 			np_instance_copy(&ch->before, rec);
+			/* after: what apply -refresh-only records; none when it is gone. */
+			l = find(c.live_by_id, c.n_live, rec->instance_id, true);
+			if (!gone(l)) {
+				ch->has_after = true;
+				np_instance_copy(&ch->after, l);
+				free(ch->after.address);
+				ch->after.address = np_xstrdup(rec->address);
+			}
 		}
 	} else if (!in->destroy) {
 		for (size_t i = 0; i < cfg->n_instances; i++)
