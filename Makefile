@@ -135,3 +135,6 @@ $(BUILD)/tests/suites.h: $(wildcard tests/unit/check_*.c)
 
 bench: $(BIN)
 	NESTPLAN=$(CURDIR)/$(BIN) python3 tests/bench/plan_fleet.py 10000
+
+# libFuzzer targets and their regression replay (tests/fuzz/).
+-include tests/fuzz/fuzz.mk

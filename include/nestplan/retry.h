@@ -32,21 +32,51 @@ double np_retry_backoff(enum np_retry_mode mode, int attempt, double r);
 /* Whether an error of this class may be retried at all. */
 bool np_retry_retryable(enum np_err_class cls, int http_status, bool legacy);
 
-/* A token bucket shared by all threads: off until the first throttle, then
- * it cuts the send rate and raises it again as calls succeed. */
-struct np_rate {
-	bool enabled;
-	double rate;             /* tokens per second */
-	double tokens;
-	double last;             /* time of the last refill */
-	double max_rate;
+/* Client-side rate control, shared by all threads. EC2 throttles each API
+ * with its own request bucket (sized by category) and the four lifecycle
+ * actions also per instance (a resource bucket). The limiter keeps a model
+ * of those buckets with EC2's documented default sizes, times `scale`, so a
+ * fleet runs at the account's limit instead of into it; a throttle EC2
+ * sends anyway (another client spends the same buckets) empties the model
+ * and cuts its refill rate by 0.7, and successes raise it back, as the SDKs'
+ * adaptive mode does. */
+enum np_bucket_class { NP_BUCKET_NON_MUTATING = 0, NP_BUCKET_UNFILTERED, NP_BUCKET_MUTATING };
+
+struct np_bucket {
+	double capacity;
+	double model_rate;       /* the documented refill rate, times scale */
+	double rate;             /* the refill rate in use: at most model_rate */
+	double tokens;           /* may go negative: reserved by callers waiting */
+	double last;
+};
+
+struct np_limit_entry {
+	char action[48];
+	struct np_bucket request;
+	struct np_bucket resource; /* capacity 0: the action has none */
+};
+
+struct np_limiter {
+	bool off;
+	double scale;
+	struct np_limit_entry *v;
+	size_t n, alloc;
 	pthread_mutex_t lock;
 };
 
-void np_rate_init(struct np_rate *r);
-/* Seconds the caller must wait before sending at time now (0: go). */
-double np_rate_acquire(struct np_rate *r, double now);
-void np_rate_on_throttle(struct np_rate *r, double now, double observed_rate);
-void np_rate_on_success(struct np_rate *r, double now);
+/* scale <= 0 turns the limiter off. */
+void np_limiter_init(struct np_limiter *l, double scale);
+void np_limiter_release(struct np_limiter *l);
+/* Reserve one request (and `resources` instance tokens) of `action` at time
+ * now; returns the seconds the caller must wait before sending (0: go). */
+double np_limiter_acquire(struct np_limiter *l, const char *action, enum np_bucket_class cls,
+                          int resources, double now);
+void np_limiter_throttled(struct np_limiter *l, const char *action, enum np_bucket_class cls,
+                          double now);
+void np_limiter_ok(struct np_limiter *l, const char *action, enum np_bucket_class cls,
+                   double now);
+/* The documented bucket of a class, and of an action's resources (false: none). */
+void np_limiter_request_bucket(enum np_bucket_class cls, double *capacity, double *rate);
+bool np_limiter_resource_bucket(const char *action, double *capacity, double *rate);
 
 #endif

@@ -41,6 +41,7 @@ struct task {
 	enum np_run_state wait_for;        /* UNSET: just re-read the instance */
 	double wait_started, wait_deadline, last_note;
 	double step_started;
+	double ready_since;                /* waiting for a shared stop/start/terminate */
 	long long journal_id;
 	long long cycle_journal_id;        /* open from the stop until the task ends */
 	struct np_instance live;           /* last seen from EC2 */

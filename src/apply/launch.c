@@ -39,23 +39,70 @@ int np_launch_token(struct np_state *st, const char *address, const char *resume
 	return 0;
 }
 
+bool np_launch_address_index(const char *address, size_t *name_len, long *index)
+{
+	const char *open = address ? strrchr(address, '[') : NULL;
+	char *end;
+
+	if (!open || open[1] < '0' || open[1] > '9')
+		return false;
+	*index = strtol(open + 1, &end, 10);
+	if (end[0] != ']' || end[1])
+		return false;
+	*name_len = (size_t)(open - address);
+	return true;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+bool np_launch_same(const struct np_instance *a, const struct np_instance *b)
+{
+	return same_str(a->image_id, b->image_id) && same_str(a->instance_type, b->instance_type) &&
+	       same_str(a->key_name, b->key_name) && same_str(a->subnet_id, b->subnet_id) &&
+	       a->security_groups_set == b->security_groups_set &&
+	       np_strv_equal_unordered(&a->security_group_ids, &b->security_group_ids) &&
+	       same_str(a->user_data_sha256, b->user_data_sha256) && a->platform == b->platform &&
+	       a->core_count == b->core_count && a->threads_per_core == b->threads_per_core &&
+	       a->nested_virtualization == b->nested_virtualization && a->tenancy == b->tenancy &&
+	       same_str(a->host_id, b->host_id) &&
+	       same_str(a->availability_zone, b->availability_zone) &&
+	       a->hibernation == b->hibernation && np_tags_equal(&a->tags, &b->tags);
+}
+
 int np_launch_run(struct np_aws *aws, const struct np_change *c, const struct np_desired *d,
                   const char *lineage, const char *token, bool dry_run, struct np_instance *out,
                   struct np_err *err)
 {
+	struct np_instance *got = NULL;
+	size_t n = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (np_launch_run_many(aws, c, d, lineage, c->address, 1, token, dry_run, &got, &n, err) < 0)
+		return -1;
+	np_instance_copy(out, &got[0]);
+	np_instances_free(got, n);
+	return 0;
+}
+
+int np_launch_run_many(struct np_aws *aws, const struct np_change *c, const struct np_desired *d,
+                       const char *lineage, const char *address_tag, int count, const char *token,
+                       bool dry_run, struct np_instance **out, size_t *n_out, struct np_err *err)
+{
 	const struct np_instance *w = &c->after;
 	struct np_tags tags = NP_TAGS_INIT;
 	struct np_ec2_launch req;
-	struct np_instance *got = NULL;
-	size_t n = 0;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
+	*out = NULL;
+	*n_out = 0;
 	if (!w->image_id || !w->instance_type)
 		return np_error(err, "cannot launch '%s': image_id and instance_type are needed",
 		                c->address);
 	np_tags_copy(&tags, &w->tags);
-	np_tags_set(&tags, NP_TAG_ADDRESS, c->address);
+	np_tags_set(&tags, NP_TAG_ADDRESS, address_tag);
 	np_tags_set(&tags, NP_TAG_LINEAGE, lineage ? lineage : "");
 	memset(&req, 0, sizeof(req));
 	req.image_id = w->image_id;
@@ -73,14 +120,18 @@ int np_launch_run(struct np_aws *aws, const struct np_change *c, const struct np
 	req.hibernation = w->hibernation;
 	req.tags = &tags;
 	req.client_token = token;
+	req.count = count;
 	req.dry_run = dry_run;
-	rc = np_ec2_run_instances(aws, &req, &got, &n, err);
+	rc = np_ec2_run_instances(aws, &req, out, n_out, err);
 	np_tags_release(&tags);
-	if (rc < 0)
-		return -1;
-	np_instance_copy(out, &got[0]);
-	np_instances_free(got, n);
-	return 0;
+	if (rc == 0 && *n_out != (size_t)count) {
+		rc = np_error(err, "RunInstances (%s): asked for %d instances, the answer lists %zu",
+		              address_tag, count, *n_out);
+		np_instances_free(*out, *n_out);
+		*out = NULL;
+		*n_out = 0;
+	}
+	return rc;
 }
 
 int np_launch_modify(struct np_aws *aws, const char *id, const struct np_step *s, bool dry_run,

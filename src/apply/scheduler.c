@@ -7,10 +7,17 @@
 #include <time.h>
 
 #include "apply/internal.h"
+#include "apply/launch.h"
 #include "nestplan/alloc.h"
 #include "nestplan/log.h"
 
 #define MAX_BATCH 1000
+/* Instances per RunInstances call: EC2 launches all or none of a call, so a
+ * bounded batch keeps a capacity shortfall from failing a whole fleet. */
+#define LAUNCH_BATCH 100
+/* How long an instance ready to stop, start or terminate waits for others
+ * still in their own calls to join it in one call. */
+#define COALESCE_SECONDS 0.5
 
 double np_apply_now(void)
 {
@@ -68,6 +75,89 @@ static void take(struct task *t)
 		t->holds_slot = true;
 	}
 	t->status = TASK_RUNNING;
+	t->ready_since = 0;
+}
+
+/* Seconds to hold back a shared call so the instances still in their own
+ * calls can join it (0: send it now). Caller holds a->lock. */
+static double coalesce_wait(struct apply *a)
+{
+	double now = np_apply_now(), oldest = now;
+	bool any = false;
+
+	for (size_t i = 0; i < a->n_tasks; i++) {
+		struct task *t = &a->tasks[i];
+
+		if (!can_take(a, t) || !np_apply_batchable(t->change->steps[t->next].kind))
+			continue;
+		any = true;
+		if (t->ready_since == 0)
+			t->ready_since = now;
+		if (t->ready_since < oldest)
+			oldest = t->ready_since;
+	}
+	if (!any || a->in_flight == 0 || a->stopping)
+		return 0;
+	return fmax(0, oldest + COALESCE_SECONDS - now);
+}
+
+/* A new instance whose launch may share batch[0]'s RunInstances call. */
+static bool launches_with(const struct task *t0, const struct task *t)
+{
+	const struct np_change *c0 = t0->change, *c = t->change;
+
+	return c->action == NP_ACTION_CREATE && t->next == 0 && c->n_steps &&
+	       c->steps[0].kind == NP_STEP_RUN_INSTANCES && t->group == t0->group &&
+	       (t->resume_token == t0->resume_token ||
+	        (t->resume_token && t0->resume_token && !strcmp(t->resume_token, t0->resume_token))) &&
+	       np_launch_same(&c->after, &c0->after);
+}
+
+static int by_index(const void *x, const void *y)
+{
+	size_t lx, ly;
+	long ix = 0, iy = 0;
+
+	np_launch_address_index((*(struct task *const *)x)->change->address, &lx, &ix);
+	np_launch_address_index((*(struct task *const *)y)->change->address, &ly, &iy);
+	return (ix > iy) - (ix < iy);
+}
+
+/* batch[0] launches: add the ready instances identical to it whose indexes
+ * extend its run (runner[4], runner[5], ...), so one RunInstances call with
+ * MaxCount launches them all and amiLaunchIndex tells which is which.
+ * Returns the batch size, in index order. Caller holds a->lock. */
+static size_t gather_launches(struct apply *a, struct task **batch)
+{
+	struct task *t0 = batch[0];
+	size_t n = 1, len0, len;
+	long lo, hi, idx;
+	bool grew = true;
+
+	if (t0->change->action != NP_ACTION_CREATE ||
+	    !np_launch_address_index(t0->change->address, &len0, &lo))
+		return 1;
+	hi = lo;
+	while (grew && n < LAUNCH_BATCH) {
+		grew = false;
+		for (size_t i = 0; i < a->n_tasks && n < LAUNCH_BATCH; i++) {
+			struct task *t = &a->tasks[i];
+
+			if (!can_take(a, t) || !np_launch_address_index(t->change->address, &len, &idx) ||
+			    len != len0 || strncmp(t->change->address, t0->change->address, len0) ||
+			    (idx != hi + 1 && idx != lo - 1) || !launches_with(t0, t))
+				continue;
+			take(t);
+			batch[n++] = t;
+			if (idx == hi + 1)
+				hi = idx;
+			else
+				lo = idx;
+			grew = true;
+		}
+	}
+	qsort(batch, n, sizeof(*batch), by_index);
+	return n;
 }
 
 /* Caller holds a->lock. */
@@ -145,6 +235,19 @@ static void *worker(void *arg)
 			if (can_take(a, t) && !np_apply_batchable(t->change->steps[t->next].kind)) {
 				take(t);
 				batch[n++] = t;
+				if (t->change->steps[t->next].kind == NP_STEP_RUN_INSTANCES)
+					n = gather_launches(a, batch);
+			}
+		}
+		if (n == 0) {
+			double hold = coalesce_wait(a);
+
+			if (hold > 0) {
+				struct timespec ts;
+
+				deadline_in(hold, &ts);
+				pthread_cond_timedwait(&a->cond, &a->lock, &ts);
+				continue;
 			}
 		}
 		for (size_t i = 0; i < a->n_tasks && n < MAX_BATCH && !(n && !np_apply_batchable(kind)); i++) {

@@ -248,6 +248,23 @@ static void exec_batch_state(struct apply *a, struct task **batch, size_t n, enu
 	free(ids);
 }
 
+/* After a launch: the instance is known, record it before anything else can
+ * go wrong, then wait for it to run. */
+static void launched(struct apply *a, struct task *t, const struct np_instance *inst)
+{
+	struct np_err err = NP_ERR_INIT;
+
+	free(t->instance_id);
+	t->instance_id = np_xstrdup(inst->instance_id);
+	if (np_apply_record(a, t, inst, &err) < 0)
+		np_log_error("%s: %s", t->change->address, err.msg);
+	journal_end(a, t, true, NULL);
+	pthread_mutex_lock(&a->lock);
+	t->next++;
+	start_wait(a, t, NP_STEP_RUN_INSTANCES, NP_RUN_RUNNING);
+	pthread_mutex_unlock(&a->lock);
+}
+
 static void exec_one(struct apply *a, struct task *t)
 {
 	const struct np_change *c = t->change;
@@ -258,7 +275,7 @@ static void exec_one(struct apply *a, struct task *t)
 
 	t->step_started = np_apply_now();
 	if (s->kind == NP_STEP_RUN_INSTANCES) {
-		struct np_instance launched = {0};
+		struct np_instance inst = {0};
 
 		pthread_mutex_lock(&a->state_lock);
 		r = np_launch_token(a->st, c->address, t->resume_token, token, &err);
@@ -269,24 +286,14 @@ static void exec_one(struct apply *a, struct task *t)
 		}
 		np_progress_step_start(&a->progress, c->address, NULL, s->kind);
 		journal_begin(a, t, s->kind, token);
-		r = np_launch_run(a->aws, c, t->desired, a->plan->lineage, token, false, &launched, &err);
-		if (r == 0) {
-			free(t->instance_id);
-			t->instance_id = np_xstrdup(launched.instance_id);
-			/* Record at once: a crash from here on must not lose the instance. */
-			if (np_apply_record(a, t, &launched, &err) < 0)
-				np_log_error("%s: %s", c->address, err.msg);
-		}
-		journal_end(a, t, r == 0, r == 0 ? NULL : err.msg);
-		np_instance_release(&launched);
-		if (r < 0) {
+		r = np_launch_run(a->aws, c, t->desired, a->plan->lineage, token, false, &inst, &err);
+		if (r == 0)
+			launched(a, t, &inst);
+		else
+			journal_end(a, t, false, err.msg);
+		np_instance_release(&inst);
+		if (r < 0)
 			np_apply_fail(a, t, s->kind, err.msg);
-			return;
-		}
-		pthread_mutex_lock(&a->lock);
-		t->next++;
-		start_wait(a, t, s->kind, NP_RUN_RUNNING);
-		pthread_mutex_unlock(&a->lock);
 		return;
 	}
 
@@ -307,10 +314,80 @@ static void exec_one(struct apply *a, struct task *t)
 	pthread_mutex_unlock(&a->lock);
 }
 
+/* Identical instances runner[A..B], in index order: one RunInstances call
+ * with one ClientToken for the batch (journaled for every address, so a
+ * killed apply resumes the same call), tags and addresses in the call. */
+static void exec_launches(struct apply *a, struct task **batch, size_t n)
+{
+	const struct np_change *c0 = batch[0]->change;
+	struct np_instance *got = NULL;
+	struct np_err err = NP_ERR_INIT;
+	size_t n_got = 0, name_len;
+	long lo, hi;
+	char token[65] = "", *range;
+	int r = 0;
+
+	np_launch_address_index(c0->address, &name_len, &lo);
+	np_launch_address_index(batch[n - 1]->change->address, &name_len, &hi);
+	range = np_xasprintf("%.*s[%ld..%ld]", (int)name_len, c0->address, lo, hi);
+	if (batch[0]->resume_token) {
+		snprintf(token, sizeof(token), "%s", batch[0]->resume_token);
+	} else {
+		pthread_mutex_lock(&a->state_lock);
+		r = np_launch_token(a->st, range, NULL, token, &err);
+		pthread_mutex_unlock(&a->state_lock);
+	}
+	for (size_t i = 0; i < n; i++) {
+		batch[i]->step_started = np_apply_now();
+		if (r == 0) {
+			np_progress_step_start(&a->progress, batch[i]->change->address, NULL,
+			                       NP_STEP_RUN_INSTANCES);
+			journal_begin(a, batch[i], NP_STEP_RUN_INSTANCES, token);
+		}
+	}
+	if (r == 0)
+		r = np_launch_run_many(a->aws, c0, batch[0]->desired, a->plan->lineage, range, (int)n,
+		                       token, false, &got, &n_got, &err);
+	if (r == 0) {
+		for (size_t i = 0; i < n; i++) {
+			const struct np_instance *inst = &got[i];
+
+			/* amiLaunchIndex (through the address tag) says which is which. */
+			for (size_t k = 0; k < n_got; k++)
+				if (got[k].address && !strcmp(got[k].address, batch[i]->change->address))
+					inst = &got[k];
+			launched(a, batch[i], inst);
+		}
+	} else if (err.cls == NP_ERRC_CAPACITY || err.cls == NP_ERRC_BAD_REQUEST) {
+		/* EC2 refused the call, so nothing was launched: one by one, so a
+		 * shortfall or a bad instance fails only its own launch. */
+		np_log_info("%s: one RunInstances call for %zu instances failed (%s); launching them "
+		            "one at a time",
+		            range, n, err.code[0] ? err.code : err.msg);
+		for (size_t i = 0; i < n; i++) {
+			journal_end(a, batch[i], false, "batch refused; launched alone");
+			batch[i]->resume_token = NULL;
+		}
+		for (size_t i = 0; i < n; i++)
+			exec_one(a, batch[i]);
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			journal_end(a, batch[i], false, err.msg);
+			np_apply_fail(a, batch[i], NP_STEP_RUN_INSTANCES, err.msg);
+		}
+	}
+	np_instances_free(got, n_got);
+	free(range);
+}
+
 void np_apply_exec(struct apply *a, struct task **batch, size_t n)
 {
 	enum np_step_kind kind = batch[0]->change->steps[batch[0]->next].kind;
 
+	if (kind == NP_STEP_RUN_INSTANCES && n > 1) {
+		exec_launches(a, batch, n);
+		return;
+	}
 	if (np_apply_batchable(kind)) {
 		exec_batch_state(a, batch, n, kind);
 		return;

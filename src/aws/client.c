@@ -31,11 +31,9 @@ struct np_aws {
 	int n_pool;
 	pthread_mutex_t pool_lock;
 	struct np_retry_quota quota;
-	struct np_rate rate;
+	struct np_limiter limiter;
 	pthread_mutex_t stats_lock;
 	struct np_aws_stats stats;
-	double window_start;  /* for the observed send rate */
-	long window_calls;
 };
 
 static double now_s(void)
@@ -71,6 +69,26 @@ static const char *env(const char *name)
 	const char *v = getenv(name);
 
 	return v && *v ? v : NULL;
+}
+
+/* NESTPLAN_RATE_LIMIT: "off", or a factor on EC2's default buckets for an
+ * account whose limits were raised. */
+static double rate_scale(void)
+{
+	const char *v = env("NESTPLAN_RATE_LIMIT");
+	char *end;
+	double f;
+
+	if (!v)
+		return 1.0;
+	if (!strcasecmp(v, "off") || !strcmp(v, "0"))
+		return 0;
+	f = strtod(v, &end);
+	if (*end || !(f > 0)) {
+		np_log_warn("NESTPLAN_RATE_LIMIT=%s is neither 'off' nor a positive factor; using 1", v);
+		return 1.0;
+	}
+	return f;
 }
 
 int np_aws_new(struct np_aws **out, const struct np_aws_options *opts, struct np_err *err)
@@ -146,7 +164,7 @@ int np_aws_new(struct np_aws **out, const struct np_aws_options *opts, struct np
 	pthread_mutex_init(&a->pool_lock, NULL);
 	pthread_mutex_init(&a->stats_lock, NULL);
 	np_retry_quota_init(&a->quota);
-	np_rate_init(&a->rate);
+	np_limiter_init(&a->limiter, rate_scale());
 	if (np_creds_resolve(&a->creds, a->profile, a->region, err) < 0) {
 		np_aws_free(a);
 		return -1;
@@ -166,6 +184,7 @@ void np_aws_free(struct np_aws *a)
 	for (int i = 0; i < a->n_pool; i++)
 		curl_easy_cleanup(a->pool[i]);
 	np_creds_release(&a->creds);
+	np_limiter_release(&a->limiter);
 	free(a->region);
 	free(a->endpoint);
 	free(a->host);
@@ -269,24 +288,37 @@ static void count(struct np_aws *a, bool throttled, bool retry)
 	a->stats.calls++;
 	a->stats.throttled += throttled;
 	a->stats.retries += retry;
-	a->window_calls++;
 	pthread_mutex_unlock(&a->stats_lock);
 }
 
-static double observed_rate(struct np_aws *a, double now)
+/* How EC2 counts a request: its bucket class, and the instances it spends
+ * from the action's resource bucket. */
+static enum np_bucket_class bucket_class(const char *action, const struct np_query *p)
 {
-	double r;
+	if (strncmp(action, "Describe", 8))
+		return NP_BUCKET_MUTATING;
+	if (strcmp(action, "DescribeInstances"))
+		return NP_BUCKET_NON_MUTATING;
+	for (size_t i = 0; i < p->n; i++)
+		if (!strncmp(p->v[i].name, "Filter.", 7) || !strncmp(p->v[i].name, "InstanceId.", 11) ||
+		    !strcmp(p->v[i].name, "MaxResults"))
+			return NP_BUCKET_NON_MUTATING;
+	return NP_BUCKET_UNFILTERED;
+}
 
-	pthread_mutex_lock(&a->stats_lock);
-	if (a->window_start == 0)
-		a->window_start = now;
-	r = now - a->window_start > 0.5 ? (double)a->window_calls / (now - a->window_start) : 0;
-	if (now - a->window_start > 5) {
-		a->window_start = now;
-		a->window_calls = 0;
+static int resource_count(const char *action, const struct np_query *p)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < p->n; i++) {
+		if (!strcmp(p->v[i].name, "DryRun") && !strcmp(p->v[i].value, "true"))
+			return 0;
+		if (!strcmp(action, "RunInstances") && !strcmp(p->v[i].name, "MaxCount"))
+			n = atoi(p->v[i].value);
+		else if (strcmp(action, "RunInstances") && !strncmp(p->v[i].name, "InstanceId.", 11))
+			n++;
 	}
-	pthread_mutex_unlock(&a->stats_lock);
-	return r;
+	return n;
 }
 
 int np_aws_call(struct np_aws *a, const char *action, const struct np_query *params,
@@ -296,6 +328,8 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 	struct np_query q = NP_QUERY_INIT;
 	int attempt, retry_cost = 0, rc = -1;
 	CURL *h = take_handle(a);
+	enum np_bucket_class cls = bucket_class(action, params);
+	int resources = resource_count(action, params);
 
 	*out = NULL;
 	np_query_add(&q, "Action", action);
@@ -313,8 +347,11 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 		double t0 = now_s(), wait;
 		bool throttled = false;
 
-		if (a->mode == NP_RETRY_ADAPTIVE || a->rate.enabled)
-			sleep_s(np_rate_acquire(&a->rate, t0));
+		wait = np_limiter_acquire(&a->limiter, action, cls, resources, t0);
+		if (wait > 0) {
+			np_log_trace("aws: %s waits %.2fs for EC2's rate limit", action, wait);
+			sleep_s(wait);
+		}
 		if (current_creds(a, &c, err) < 0)
 			break;
 		np_sigv4_date((long long)time(NULL), date);
@@ -373,11 +410,11 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 		count(a, throttled, attempt > 1);
 		if (rc == 0) {
 			np_retry_quota_refund(&a->quota, retry_cost ? retry_cost : 1);
-			np_rate_on_success(&a->rate, now_s());
+			np_limiter_ok(&a->limiter, action, cls, now_s());
 			break;
 		}
 		if (throttled)
-			np_rate_on_throttle(&a->rate, now_s(), observed_rate(a, now_s()));
+			np_limiter_throttled(&a->limiter, action, cls, now_s());
 		if (!np_retry_retryable(err->cls, err->http_status, a->mode == NP_RETRY_LEGACY) ||
 		    attempt >= a->max_attempts)
 			break;

@@ -1,5 +1,6 @@
 /* Reading EC2 answers: local element names only, unknown elements skipped,
  * a missing element is "not set". */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,22 @@ static int int_of(xmlNode *n, const char *name)
 
 	free(s);
 	return v;
+}
+
+/* Instances launched together carry "group[A..B]" in nestplan:address (one
+ * RunInstances call tags them all alike); the one with launch index k is
+ * group[A+k]. Other values are addresses as they are. */
+static char *address_of(const char *tag, int launch_index)
+{
+	const char *open = strrchr(tag, '[');
+	long lo, hi;
+	int used = 0;
+
+	if (open && launch_index >= 0 &&
+	    sscanf(open, "[%ld..%ld]%n", &lo, &hi, &used) == 2 && open[used] == '\0' &&
+	    lo >= 0 && hi >= lo && launch_index <= hi - lo)
+		return np_xasprintf("%.*s[%ld]", (int)(open - tag), tag, lo + launch_index);
+	return np_xstrdup(tag);
 }
 
 int np_ec2_parse_instance(xmlNode *item, struct np_instance *out)
@@ -106,7 +123,7 @@ int np_ec2_parse_instance(xmlNode *item, struct np_instance *out)
 			v = np_xml_text(t, "value");
 			if (k && !strcmp(k, NP_TAG_ADDRESS)) {
 				free(out->address);
-				out->address = np_xstrdup(v ? v : "");
+				out->address = address_of(v ? v : "", launch_index);
 			} else if (k && !strcmp(k, NP_TAG_LINEAGE)) {
 				free(out->lineage);
 				out->lineage = np_xstrdup(v ? v : "");

@@ -1,6 +1,9 @@
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "nestplan/alloc.h"
 #include "nestplan/retry.h"
 
 void np_retry_quota_init(struct np_retry_quota *q)
@@ -54,60 +57,164 @@ bool np_retry_retryable(enum np_err_class cls, int http_status, bool legacy)
 	}
 }
 
-void np_rate_init(struct np_rate *r)
+/* "Request throttling for the Amazon EC2 API", Amazon EC2 Developer Guide:
+ * request buckets per API by category, resource buckets per instance. */
+static const struct {
+	double capacity, rate;
+} request_buckets[] = {
+	[NP_BUCKET_NON_MUTATING] = {100, 20},
+	[NP_BUCKET_UNFILTERED] = {50, 10},
+	[NP_BUCKET_MUTATING] = {200, 5},
+};
+
+static const struct {
+	const char *action;
+	double capacity, rate;
+} resource_buckets[] = {
+	{"RunInstances", 1000, 2},
+	{"StartInstances", 1000, 2},
+	{"StopInstances", 1000, 20},
+	{"TerminateInstances", 1000, 20},
+};
+
+void np_limiter_request_bucket(enum np_bucket_class cls, double *capacity, double *rate)
 {
-	memset(r, 0, sizeof(*r));
-	r->max_rate = 1e9;
-	pthread_mutex_init(&r->lock, NULL);
+	*capacity = request_buckets[cls].capacity;
+	*rate = request_buckets[cls].rate;
 }
 
-static void refill(struct np_rate *r, double now)
+bool np_limiter_resource_bucket(const char *action, double *capacity, double *rate)
 {
-	if (r->last > 0 && now > r->last) {
-		r->tokens += (now - r->last) * r->rate;
-		if (r->tokens > fmax(1.0, r->rate))
-			r->tokens = fmax(1.0, r->rate);
+	for (size_t i = 0; i < sizeof(resource_buckets) / sizeof(resource_buckets[0]); i++)
+		if (!strcmp(resource_buckets[i].action, action)) {
+			*capacity = resource_buckets[i].capacity;
+			*rate = resource_buckets[i].rate;
+			return true;
+		}
+	return false;
+}
+
+void np_limiter_init(struct np_limiter *l, double scale)
+{
+	memset(l, 0, sizeof(*l));
+	l->off = scale <= 0;
+	l->scale = scale;
+	pthread_mutex_init(&l->lock, NULL);
+}
+
+void np_limiter_release(struct np_limiter *l)
+{
+	free(l->v);
+	pthread_mutex_destroy(&l->lock);
+	memset(l, 0, sizeof(*l));
+}
+
+static void bucket_init(struct np_bucket *b, double capacity, double rate, double now)
+{
+	b->capacity = capacity;
+	b->model_rate = b->rate = rate;
+	b->tokens = capacity; /* a fresh process assumes an idle account */
+	b->last = now;
+}
+
+static void bucket_refill(struct np_bucket *b, double now)
+{
+	if (now > b->last) {
+		b->tokens = fmin(b->capacity, b->tokens + (now - b->last) * b->rate);
+		b->last = now;
 	}
-	r->last = now;
 }
 
-double np_rate_acquire(struct np_rate *r, double now)
+/* The entry of an action (the unfiltered form of an action is its own API
+ * as far as throttling goes). Called with the lock held. */
+static struct np_limit_entry *entry(struct np_limiter *l, const char *action,
+                                    enum np_bucket_class cls, double now)
 {
+	char key[48];
+	struct np_limit_entry *e;
+	double cap, rate;
+
+	snprintf(key, sizeof(key), "%s%s", action, cls == NP_BUCKET_UNFILTERED ? "/all" : "");
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].action, key))
+			return &l->v[i];
+	if (l->n == l->alloc) {
+		l->alloc = l->alloc ? 2 * l->alloc : 16;
+		l->v = np_xrealloc(l->v, l->alloc * sizeof(*l->v));
+	}
+	e = &l->v[l->n++];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->action, sizeof(e->action), "%s", key);
+	np_limiter_request_bucket(cls, &cap, &rate);
+	bucket_init(&e->request, cap * l->scale, rate * l->scale, now);
+	if (np_limiter_resource_bucket(action, &cap, &rate))
+		bucket_init(&e->resource, cap * l->scale, rate * l->scale, now);
+	return e;
+}
+
+double np_limiter_acquire(struct np_limiter *l, const char *action, enum np_bucket_class cls,
+                          int resources, double now)
+{
+	struct np_limit_entry *e;
 	double wait = 0;
 
-	pthread_mutex_lock(&r->lock);
-	if (r->enabled) {
-		refill(r, now);
-		r->tokens -= 1.0;
-		if (r->tokens < 0)
-			wait = -r->tokens / r->rate;
+	if (l->off)
+		return 0;
+	pthread_mutex_lock(&l->lock);
+	e = entry(l, action, cls, now);
+	bucket_refill(&e->request, now);
+	e->request.tokens -= 1;
+	if (e->request.tokens < 0)
+		wait = -e->request.tokens / e->request.rate;
+	if (e->resource.capacity > 0 && resources > 0) {
+		bucket_refill(&e->resource, now);
+		e->resource.tokens -= resources;
+		if (e->resource.tokens < 0)
+			wait = fmax(wait, -e->resource.tokens / e->resource.rate);
 	}
-	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&l->lock);
 	return wait;
 }
 
-void np_rate_on_throttle(struct np_rate *r, double now, double observed_rate)
+static void slow_down(struct np_bucket *b, double now)
 {
-	pthread_mutex_lock(&r->lock);
-	refill(r, now);
-	if (!r->enabled) {
-		r->enabled = true;
-		r->rate = fmax(0.5, observed_rate);
-		r->tokens = 0;
-	}
-	/* Multiplicative decrease, as the SDKs' adaptive mode (beta 0.7). */
-	r->rate = fmax(0.5, fmin(r->rate, observed_rate > 0 ? observed_rate : r->rate) * 0.7);
-	r->max_rate = r->rate / 0.7;
-	pthread_mutex_unlock(&r->lock);
+	bucket_refill(b, now);
+	b->tokens = fmin(b->tokens, 0);
+	b->rate = fmax(b->model_rate * 0.05, b->rate * 0.7);
 }
 
-void np_rate_on_success(struct np_rate *r, double now)
+void np_limiter_throttled(struct np_limiter *l, const char *action, enum np_bucket_class cls,
+                          double now)
 {
-	pthread_mutex_lock(&r->lock);
-	if (r->enabled) {
-		refill(r, now);
-		/* Additive increase toward (and slowly past) the rate that throttled. */
-		r->rate += r->rate < r->max_rate ? 0.2 : 0.02;
-	}
-	pthread_mutex_unlock(&r->lock);
+	struct np_limit_entry *e;
+
+	if (l->off)
+		return;
+	pthread_mutex_lock(&l->lock);
+	e = entry(l, action, cls, now);
+	/* EC2 does not say which bucket ran dry: assume both did. */
+	slow_down(&e->request, now);
+	if (e->resource.capacity > 0)
+		slow_down(&e->resource, now);
+	pthread_mutex_unlock(&l->lock);
+}
+
+static void speed_up(struct np_bucket *b, double now)
+{
+	bucket_refill(b, now);
+	b->rate = fmin(b->model_rate, b->rate + b->model_rate * 0.05);
+}
+
+void np_limiter_ok(struct np_limiter *l, const char *action, enum np_bucket_class cls, double now)
+{
+	struct np_limit_entry *e;
+
+	if (l->off)
+		return;
+	pthread_mutex_lock(&l->lock);
+	e = entry(l, action, cls, now);
+	speed_up(&e->request, now);
+	if (e->resource.capacity > 0)
+		speed_up(&e->resource, now);
+	pthread_mutex_unlock(&l->lock);
 }

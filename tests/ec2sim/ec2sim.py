@@ -32,6 +32,7 @@ WINDOWS_NV_MAX_VCPUS = 192
 MAX_SKEW = 300
 
 # EC2's documented token buckets (capacity, refill per second); see README.md.
+# Request buckets are per API: each action has a bucket of its category's size.
 REQUEST_BUCKETS = {"non-mutating": (100, 20), "unfiltered": (50, 10), "mutating": (200, 5)}
 RESOURCE_BUCKETS = {"RunInstances": (1000, 2), "StartInstances": (1000, 2),
                     "StopInstances": (1000, 20), "TerminateInstances": (1000, 20)}
@@ -77,12 +78,14 @@ class Instance:
                 "tenancy": self.tenancy, "core_count": self.cores,
                 "threads_per_core": self.threads, "nested_virtualization": self.nv,
                 "platform": self.platform, "host_id": self.host_id, "image_id": self.image_id,
-                "hibernation": self.hibernation, "spot": self.spot, "tags": dict(self.tags)}
+                "hibernation": self.hibernation, "spot": self.spot, "tags": dict(self.tags),
+                "launch_index": self.launch_index}
 
 
 class World:
     def __init__(self, args):
         self.args = args
+        self.rate_limits_at_start = args.rate_limits
         self.lock = threading.RLock()
         self.rng = random.Random(args.seed)
         with open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -92,6 +95,7 @@ class World:
 
     def reset(self):
         with self.lock:
+            self.args.rate_limits = self.rate_limits_at_start
             self.instances = {}
             self.order = []
             self.tokens = {}
@@ -103,9 +107,21 @@ class World:
                            "error_rate": self.args.error_rate, "reset_rate": 0.0,
                            "latency_ms": self.args.latency_ms, "invisible_ms": 0,
                            "deny_actions": [], "stall": None, "lose_response": None}
-            self.buckets = {k: Bucket(*v) for k, v in REQUEST_BUCKETS.items()}
-            self.resource_buckets = {k: Bucket(*v) for k, v in RESOURCE_BUCKETS.items()}
+            self.fill_buckets()
             self.rng = random.Random(self.args.seed)
+
+    def fill_buckets(self):
+        self.buckets = {}
+        self.resource_buckets = {k: Bucket(*v) for k, v in RESOURCE_BUCKETS.items()}
+
+    def request_bucket(self, action, params):
+        """The bucket of this API (and of its unfiltered form): EC2 evaluates
+        each API on its own."""
+        cat = request_bucket(action, params)
+        key = action + ("/unfiltered" if cat == "unfiltered" else "")
+        if key not in self.buckets:
+            self.buckets[key] = Bucket(*REQUEST_BUCKETS[cat])
+        return self.buckets[key]
 
     # -- time ---------------------------------------------------------------
     def settle(self, inst, t=None):
@@ -814,6 +830,10 @@ class Handler(BaseHTTPRequestHandler):
                 return {"ok": True}
             if method == "POST" and path == "/_sim/faults":
                 req = json.loads(body or b"{}")
+                if "rate_limits" in req:
+                    # On or off at run time; either way the buckets start full.
+                    w.args.rate_limits = bool(req.pop("rate_limits"))
+                    w.fill_buckets()
                 for k, v in req.items():
                     if k not in w.faults:
                         raise ValueError("unknown fault '%s'" % k)
@@ -945,7 +965,7 @@ class Handler(BaseHTTPRequestHandler):
                                        "You are not authorized to perform this operation. "
                                        "Encoded authorization failure message: %s"
                                        % base64.b64encode(action.encode()).decode(), 403)
-                    if w.args.rate_limits and not w.buckets[request_bucket(action, params)].take():
+                    if w.args.rate_limits and not w.request_bucket(action, params).take():
                         raise ApiError("RequestLimitExceeded", "Request limit exceeded.", 503)
                     out = getattr(Ec2(w), action)(params, dry)
                 if dry:
@@ -965,7 +985,9 @@ class Handler(BaseHTTPRequestHandler):
             self.drop()
         with w.lock:
             w.call_log.append({"action": action, "instance_ids": ids, "dry_run": dry,
-                               "status": status})
+                               "status": status,
+                               "count": int(params.get("MaxCount") or 0)
+                               if action == "RunInstances" else len(ids)})
 
     def do_POST(self):
         if self.path.startswith("/_sim/"):

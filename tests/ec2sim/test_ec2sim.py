@@ -273,6 +273,25 @@ class TestInstances(SimCase):
         self.assertEqual(call(self.url, "DescribeInstances").status, 500)
         self.assertGreaterEqual(self.sim.stats()["calls"]["DescribeInstances"], 2)
 
+    def test_rate_limits_are_per_api_and_per_instance(self):
+        iid = self.run_one()
+        self.sim.faults(rate_limits=True)
+        tag = {"ResourceId.1": iid, "Tag.1.Key": "k", "Tag.1.Value": "v"}
+        # A mutating API's bucket holds 200 requests and refills 5 a second.
+        codes = [call(self.url, "CreateTags", tag).code for _ in range(205)]
+        self.assertEqual(codes[:200], [None] * 200)
+        self.assertIn("RequestLimitExceeded", codes[200:])
+        # Each API has its own bucket: another mutating action still goes.
+        self.assertEqual(call(self.url, "DeleteTags", tag).status, 200)
+        # RunInstances also spends one resource token per instance: 1,000, 2 a second.
+        big = {"ImageId": AMI, "InstanceType": "m8i.large", "MinCount": "999", "MaxCount": "999"}
+        self.assertEqual(call(self.url, "RunInstances", big).status, 200)
+        r = call(self.url, "RunInstances", dict(big, MinCount="20", MaxCount="20"))
+        self.assertEqual((r.status, r.code), (503, "RequestLimitExceeded"))
+        self.assertGreaterEqual(self.sim.stats()["throttled"].get("RunInstances", 0), 1)
+        self.sim.reset()  # back to the start-up setting (off), buckets full
+        self.assertEqual(call(self.url, "RunInstances", big).status, 200)
+
     def test_reset_latency_and_lost_responses(self):
         iid = self.run_one()
         self.sim.faults(reset_rate=1.0)

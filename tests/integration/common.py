@@ -2,6 +2,7 @@
 simulator, each test in its own directory with its own state."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -76,12 +77,17 @@ class SimTestCase(unittest.TestCase):
         return r
 
     def live(self):
-        """Instances in the simulator that are not terminated, by address tag."""
+        """Instances in the simulator that are not terminated, by address tag
+        ("runner[A..B]" on instances launched together: A + amiLaunchIndex)."""
         out = {}
         for i in self.sim.instances():
             if i["state"] in ("terminated", "shutting-down"):
                 continue
-            out[i["tags"].get("nestplan:address", i["instance_id"])] = i
+            addr = i["tags"].get("nestplan:address", i["instance_id"])
+            m = re.fullmatch(r"(.*)\[(\d+)\.\.(\d+)\]", addr)
+            if m:
+                addr = "%s[%d]" % (m.group(1), int(m.group(2)) + i["launch_index"])
+            out[addr] = i
         return out
 
     def state_resources(self):

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "aws/internal.h"
+#include "nestplan/alloc.h"
 #include "nestplan/creds.h"
 #include "nestplan/ec2.h"
 #include "nestplan/retry.h"
@@ -196,21 +197,40 @@ START_TEST(test_aws_retryable_classes)
 }
 END_TEST
 
-START_TEST(test_aws_rate_limiter_slows_after_throttle_and_recovers)
+START_TEST(test_aws_limiter_models_ec2_buckets_and_adapts)
 {
-	struct np_rate r;
-	double t = 100.0, rate_after;
+	struct np_limiter l;
+	double t = 100.0, w;
 
-	np_rate_init(&r);
-	ck_assert_double_eq(np_rate_acquire(&r, t), 0.0); /* off until throttled */
-	np_rate_on_throttle(&r, t, 10.0);
-	ck_assert(r.enabled);
-	rate_after = r.rate;
-	ck_assert_double_le(rate_after, 7.0 + 1e-9);
-	ck_assert_double_gt(np_rate_acquire(&r, t), 0.0); /* empty bucket: wait */
+	np_limiter_init(&l, 1.0);
+	/* A mutating API's burst of 200 goes at once; the 201st waits 1/5 s. */
+	for (int i = 0; i < 200; i++)
+		ck_assert_double_eq(np_limiter_acquire(&l, "ModifyInstanceAttribute",
+		                                       NP_BUCKET_MUTATING, 0, t), 0.0);
+	w = np_limiter_acquire(&l, "ModifyInstanceAttribute", NP_BUCKET_MUTATING, 0, t);
+	ck_assert_double_eq_tol(w, 0.2, 1e-9);
+	/* Each API has its own bucket. */
+	ck_assert_double_eq(np_limiter_acquire(&l, "ModifyInstanceCpuOptions", NP_BUCKET_MUTATING, 0, t),
+	                    0.0);
+	/* Resource tokens: 1,000 instances started at once, then 2 a second. */
+	ck_assert_double_eq(np_limiter_acquire(&l, "StartInstances", NP_BUCKET_MUTATING, 1000, t), 0.0);
+	w = np_limiter_acquire(&l, "StartInstances", NP_BUCKET_MUTATING, 10, t);
+	ck_assert_double_eq_tol(w, 5.0, 1e-9);
+	/* A throttle anyway: the model empties and refills at 0.7 of the rate. */
+	np_limiter_throttled(&l, "DescribeInstances", NP_BUCKET_NON_MUTATING, t);
+	w = np_limiter_acquire(&l, "DescribeInstances", NP_BUCKET_NON_MUTATING, 0, t);
+	ck_assert_double_eq_tol(w, 1.0 / 14.0, 1e-9);
 	for (int i = 0; i < 20; i++)
-		np_rate_on_success(&r, t + i);
-	ck_assert_double_gt(r.rate, rate_after);
+		np_limiter_ok(&l, "DescribeInstances", NP_BUCKET_NON_MUTATING, t + 10);
+	w = np_limiter_acquire(&l, "DescribeInstances", NP_BUCKET_NON_MUTATING, 0, t + 10);
+	ck_assert_double_eq(w, 0.0);
+	ck_assert_double_eq_tol(l.v[l.n - 1].request.rate, 20.0, 1e-9); /* back to the model */
+	np_limiter_release(&l);
+
+	np_limiter_init(&l, 0); /* NESTPLAN_RATE_LIMIT=off */
+	for (int i = 0; i < 1000; i++)
+		ck_assert_double_eq(np_limiter_acquire(&l, "CreateTags", NP_BUCKET_MUTATING, 0, t), 0.0);
+	np_limiter_release(&l);
 }
 END_TEST
 
@@ -512,6 +532,42 @@ START_TEST(test_ec2_parse_describe_instances_document)
 }
 END_TEST
 
+START_TEST(test_ec2_batch_address_tag_resolves_with_launch_index)
+{
+	static const char *doc_fmt =
+		"<RunInstancesResponse><instancesSet>"
+		"<item><instanceId>i-1</instanceId><amiLaunchIndex>%s</amiLaunchIndex><tagSet>"
+		"<item><key>nestplan:address</key><value>%s</value></item></tagSet></item>"
+		"</instancesSet></RunInstancesResponse>";
+	static const struct {
+		const char *index, *tag, *address;
+	} cases[] = {
+		{"0", "runner[17..116]", "runner[17]"},
+		{"99", "runner[17..116]", "runner[116]"},
+		{"100", "runner[17..116]", "runner[17..116]"}, /* out of the range: as it is */
+		{"3", "a[b][0..9]", "a[b][3]"},
+		{"3", "runner[4]", "runner[4]"},
+		{"3", "runner[9..4]", "runner[9..4]"},
+		{"3", "runner[0..5]x", "runner[0..5]x"},
+		{"-1", "runner[0..5]", "runner[0..5]"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text = np_xasprintf(doc_fmt, cases[i].index, cases[i].tag);
+		xmlDoc *doc = np_xml_parse(text, strlen(text));
+		struct np_instance *v = NULL;
+		size_t n = 0, alloc = 0;
+
+		ck_assert_int_eq(np_ec2_parse_instances(doc, &v, &n, &alloc, NULL), 0);
+		ck_assert_uint_eq(n, 1);
+		ck_assert_str_eq(v[0].address, cases[i].address);
+		np_instances_free(v, n);
+		xmlFreeDoc(doc);
+		free(text);
+	}
+}
+END_TEST
+
 START_TEST(test_ec2_parse_instance_types_reads_features_and_limits)
 {
 	const char *doc_text =
@@ -597,7 +653,7 @@ Suite *check_aws_suite(void)
 	tcase_add_test(retry, test_aws_retry_backoff_is_full_jitter_and_capped);
 	tcase_add_test(retry, test_aws_retry_quota_drains_and_refunds);
 	tcase_add_test(retry, test_aws_retryable_classes);
-	tcase_add_test(retry, test_aws_rate_limiter_slows_after_throttle_and_recovers);
+	tcase_add_test(retry, test_aws_limiter_models_ec2_buckets_and_adapts);
 	tcase_add_test(creds, test_aws_creds_environment_comes_first);
 	tcase_add_test(creds, test_aws_creds_named_profile_and_config_region);
 	tcase_add_test(creds, test_aws_creds_credential_process_with_expiry);
@@ -607,6 +663,7 @@ Suite *check_aws_suite(void)
 	tcase_add_test(ec2, test_ec2_cpu_options_sent_together_or_not_at_all);
 	tcase_add_test(ec2, test_ec2_ids_query_is_one_based);
 	tcase_add_test(ec2, test_ec2_parse_describe_instances_document);
+	tcase_add_test(ec2, test_ec2_batch_address_tag_resolves_with_launch_index);
 	tcase_add_test(ec2, test_ec2_parse_instance_types_reads_features_and_limits);
 	tcase_add_test(ec2, test_ec2_xml_entities_are_not_expanded);
 	tcase_add_test(ec2, test_ec2_builtin_catalog_knows_nested_virtualization_families);
