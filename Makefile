@@ -133,8 +133,10 @@ $(BUILD)/tests/suites.h: $(wildcard tests/unit/check_*.c)
 	@mkdir -p $(dir $@)
 	@for s in $(SUITES); do echo "NP_SUITE($$s)"; done > $@
 
+# Every scenario and one table (BENCH_FLAGS=--quick for a short run); see
+# docs/BENCHMARKS.md.
 bench: $(BIN)
-	NESTPLAN=$(CURDIR)/$(BIN) python3 tests/bench/plan_fleet.py 10000
+	NESTPLAN=$(CURDIR)/$(BIN) python3 tests/bench/bench.py $(BENCH_FLAGS)
 
 # libFuzzer targets and their regression replay (tests/fuzz/).
 -include tests/fuzz/fuzz.mk

@@ -428,6 +428,14 @@ class Ec2:
         if dry:
             return None
         t = time.monotonic()
+        start = 0
+        token = p.get("NextToken")
+        if token:
+            try:
+                start = int(base64.b64decode(token).decode().split(":")[1])
+            except Exception:
+                raise ApiError("InvalidParameterValue", "Invalid NextToken")
+        next_token = None
         if ids:
             insts = [self.get(i) for i in ids]
             for inst in insts:
@@ -438,27 +446,22 @@ class Ec2:
             # instance-id filter first: look those up instead of scanning
             idf = [v for n, v in filters if n == "instance-id"]
             if idf:
-                cand = [self.w.instances[i] for i in dict.fromkeys(idf[0]) if i in self.w.instances]
+                cand = [i for i in dict.fromkeys(idf[0]) if i in self.w.instances]
             else:
-                cand = [self.w.instances[i] for i in self.w.order]
+                cand = self.w.order
+            # The token is a position in the candidates: each page scans on
+            # from there, so listing a fleet page by page costs one pass.
             insts = []
-            for inst in cand:
+            pos = start
+            while pos < len(cand):
+                inst = self.w.instances[cand[pos]]
                 self.w.settle(inst, t)
                 if inst.visible_at <= t and self.matches(inst, filters):
+                    if mr is not None and len(insts) == mr:
+                        next_token = base64.b64encode(("page:%d" % pos).encode()).decode()
+                        break
                     insts.append(inst)
-        start = 0
-        token = p.get("NextToken")
-        if token:
-            try:
-                start = int(base64.b64decode(token).decode().split(":")[1])
-            except Exception:
-                raise ApiError("InvalidParameterValue", "Invalid NextToken")
-        next_token = None
-        if mr is not None and start + mr < len(insts):
-            next_token = base64.b64encode(("page:%d" % (start + mr)).encode()).decode()
-            insts = insts[start:start + mr]
-        elif mr is not None:
-            insts = insts[start:]
+                pos += 1
         # one reservation element per reservation id, in order
         groups = {}
         for inst in insts:
