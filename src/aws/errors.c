@@ -58,15 +58,36 @@ enum np_err_class np_aws_classify(const char *code, long status)
 	return NP_ERRC_BAD_REQUEST;
 }
 
-static const char *hint(const char *code)
+/* What a person can do about an error, where EC2's message does not say. */
+static void hint(const char *action, const char *code, char *out, size_t size)
 {
-	if (!strcmp(code, "AuthFailure") || !strcmp(code, "RequestExpired"))
-		return " (check the credentials, and that this machine's clock is right)";
-	if (!strcmp(code, "UnauthorizedOperation"))
-		return " (the credentials lack an IAM permission for this action)";
-	if (!strcmp(code, "InsufficientInstanceCapacity"))
-		return " (try another availability zone or instance type)";
-	return "";
+	const char *h = "";
+
+	*out = '\0';
+	if (!strcmp(code, "UnauthorizedOperation") || !strcmp(code, "AccessDenied")) {
+		snprintf(out, size, " (hint: allow the IAM action ec2:%s to these credentials)", action);
+		return;
+	}
+	if (!strcmp(code, "AuthFailure") || !strcmp(code, "RequestExpired") ||
+	    !strcmp(code, "SignatureDoesNotMatch"))
+		h = "check the credentials, and that this machine's clock is right";
+	else if (!strcmp(code, "InsufficientInstanceCapacity"))
+		h = "try another availability zone or instance type, or retry later";
+	else if (!strcmp(code, "VcpuLimitExceeded") || !strcmp(code, "InstanceLimitExceeded"))
+		h = "ask for a higher vCPU quota in Service Quotas, or launch fewer instances";
+	else if (!strcmp(code, "RequestLimitExceeded"))
+		h = "EC2 is throttling this account; other tools may share its limits "
+		    "(NESTPLAN_RATE_LIMIT=0.5 halves nestplan's rate)";
+	else if (!strcmp(code, "InvalidAMIID.NotFound") || !strcmp(code, "InvalidAMIID.Malformed"))
+		h = "check image_id: AMI ids are per Region";
+	else if (!strcmp(code, "InvalidSubnetID.NotFound") || !strcmp(code, "InvalidGroup.NotFound"))
+		h = "check subnet_id and security_group_ids: they are per Region and VPC";
+	else if (!strcmp(code, "InvalidKeyPair.NotFound"))
+		h = "check key_name: key pairs are per Region";
+	else if (!strcmp(code, "Unsupported"))
+		h = "the instance type or option may not be offered in that availability zone";
+	if (*h)
+		snprintf(out, size, " (hint: %s)", h);
 }
 
 void np_aws_error_from_response(const char *action, long status, const char *body, size_t len,
@@ -95,13 +116,16 @@ void np_aws_error_from_response(const char *action, long status, const char *bod
 	if (!strncmp(c, "Client.", 7) || !strncmp(c, "Server.", 7))
 		c += 7;
 	if (err) {
+		char tip[200];
+
+		hint(action, c, tip, sizeof(tip));
 		err->cls = np_aws_classify(c, status);
 		err->http_status = (int)status;
 		snprintf(err->code, sizeof(err->code), "%s", *c ? c : "");
 		snprintf(err->request_id, sizeof(err->request_id), "%s", rid ? rid : "");
 		if (*c)
 			snprintf(err->msg, sizeof(err->msg), "%s: %s: %s%s", action, c,
-			         msg ? msg : "(no message)", hint(c));
+			         msg ? msg : "(no message)", tip);
 		else
 			snprintf(err->msg, sizeof(err->msg), "%s: HTTP %ld with no EC2 error document",
 			         action, status);

@@ -108,6 +108,46 @@ class TestClient(SimTestCase):
             self.assertNotIn("hunter2", out)
 
 
+    def test_no_secret_in_any_output_log_level_plan_file_or_state(self):
+        secrets = ("nestplan-sim-secret", "SESSIONTOKENSECRETVALUE", "hunter2")
+        self.write_config(CONFIG.replace("instance_type: m8i.large",
+                                         "instance_type: m8i.large, user_data: 'password=hunter2'"))
+        self.env["AWS_SESSION_TOKEN"] = "SESSIONTOKENSECRETVALUE"
+        seen = []
+        for level in ("error", "warn", "info", "debug", "trace"):
+            env = dict(self.env, NESTPLAN_LOG=level,
+                       NESTPLAN_LOG_FILE=os.path.join(self.dir, level + ".log"))
+            for args in (("plan", "-out=plan.bin"), ("plan", "-json"), ("apply", "-json", "plan.bin"),
+                         ("drift", "-json"), ("drift", "-format=junit"), ("show", "-json"),
+                         ("show", "-json", "plan.bin"), ("show", "-history", "-json"),
+                         ("destroy", "-auto-approve", "-json")):
+                r = self.np(*args, env=env)
+                seen += [r.out, r.err]
+        # Errors: EC2 refusing the key, and a damaged credentials file holding it.
+        r = self.np("plan", env=dict(self.env, AWS_SECRET_ACCESS_KEY="hunter2-wrong"))
+        self.assertEqual(r.rc, 1)
+        seen += [r.out, r.err]
+        creds = os.path.join(self.dir, "credentials")
+        with open(creds, "w") as f:
+            f.write("[default]\naws_access_key_id AKIDNESTPLANSIM\n"
+                    "aws_secret_access_key nestplan-sim-secret\n")
+        env = dict(self.env, AWS_SHARED_CREDENTIALS_FILE=creds)
+        del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"]
+        r = self.np("plan", env=env)
+        self.assertEqual(r.rc, 1)
+        seen += [r.out, r.err]
+        for name in sorted(os.listdir(self.dir)):
+            path = os.path.join(self.dir, name)
+            if name in ("credentials", "nestplan.yaml") or not os.path.isfile(path):
+                continue
+            with open(path, "rb") as f:
+                seen.append(f.read().decode("latin-1"))
+        self.assertTrue(any("RunInstances" in text for text in seen))  # the logs logged
+        for text in seen:
+            for secret in secrets:
+                self.assertNotIn(secret, text)
+
+
 class _CredServer:
     """STS (AssumeRoleWithWebIdentity) and container-credential endpoints on
     127.0.0.1, answering with the simulator's keys as temporary credentials."""
