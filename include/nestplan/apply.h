@@ -36,6 +36,8 @@ struct np_apply_result {
 	int failed;
 	struct np_strv failures;      /* "ADDRESS (ID): STEP: message" */
 	bool interrupted;
+	char *changes;                /* JSON array for the history:
+	                               * {address, action, instance_id, outcome} */
 };
 
 /* Send every kind of mutating call the plan makes once with DryRun=true.

@@ -71,11 +71,13 @@ struct np_history_entry {
 	char *run_id, *command, *user, *host, *outcome;
 	long long at, serial;
 	int added, changed, destroyed, failed;
+	char *changes;           /* JSON array: {address, action, instance_id, outcome} */
 };
 
-int np_state_history_record(struct np_state *st, const char *run_id, const char *command,
-                            int added, int changed, int destroyed, int failed,
-                            const char *outcome, struct np_err *err);
+/* Record a run: run_id, command, the counts, outcome and changes of e; who,
+ * where, when and the serial are filled in here. */
+int np_state_history_record(struct np_state *st, const struct np_history_entry *e,
+                            struct np_err *err);
 int np_state_history_list(struct np_state *st, struct np_history_entry **out, size_t *n,
                           struct np_err *err);
 void np_history_entries_free(struct np_history_entry *v, size_t n);

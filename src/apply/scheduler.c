@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include <time.h>
 
 #include "apply/internal.h"
@@ -376,6 +377,7 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 	int n_threads = opts->parallelism > 0 ? opts->parallelism : 10;
 	int started = 0, rc = 0;
 	bool waiter_started = false;
+	json_t *changes;
 
 	memset(res, 0, sizeof(*res));
 	memset(&a, 0, sizeof(a));
@@ -456,10 +458,21 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 			pthread_join(wthread, NULL);
 	}
 
+	changes = json_array();
 	for (size_t i = 0; i < a.n_tasks; i++) {
 		struct task *t = &a.tasks[i];
 		const struct np_change *c = t->change;
 
+		if (c->action != NP_ACTION_NOOP)
+			json_array_append_new(
+			        changes,
+			        json_pack("{s:s, s:s, s:s?, s:s}", "address", c->address, "action",
+			                  np_action_name(c->action),
+			                  "instance_id", t->instance_id ? t->instance_id : c->instance_id,
+			                  "outcome", t->status == TASK_DONE     ? "ok"
+			                             : t->status == TASK_FAILED ? "failed"
+			                             : t->next == 0             ? "not started"
+			                                                        : "interrupted"));
 		/* An interrupted task keeps its cycle open for the next apply. */
 		if (t->status == TASK_DONE || t->status == TASK_FAILED)
 			np_apply_cycle_end(&a, t);
@@ -473,6 +486,8 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 		}
 	}
 	res->interrupted = a.stopping;
+	res->changes = json_dumps(changes, JSON_COMPACT);
+	json_decref(changes);
 	if (rc == 0)
 		np_progress_summary(&a.progress, res->added, res->changed, res->destroyed, res->failed,
 		                    np_apply_now() - a.started);
@@ -495,5 +510,6 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 void np_apply_result_release(struct np_apply_result *res)
 {
 	np_strv_release(&res->failures);
+	free(res->changes);
 	memset(res, 0, sizeof(*res));
 }

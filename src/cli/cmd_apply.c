@@ -184,9 +184,20 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 		fputc('\n', ctx->out);
 	if (np_apply_run(ctx->aws, ctx->state, ctx->config, &plan, &ao, &res, &err) < 0)
 		goto fail;
-	np_state_history_record(ctx->state, run_id, destroy ? "destroy" : "apply", res.added,
-	                        res.changed, res.destroyed, res.failed,
-	                        res.interrupted ? "interrupted" : res.failed ? "failed" : "ok", NULL);
+	{
+		struct np_history_entry h = {
+			.run_id = run_id,
+			.command = destroy ? "destroy" : "apply",
+			.added = res.added,
+			.changed = res.changed,
+			.destroyed = res.destroyed,
+			.failed = res.failed,
+			.outcome = res.interrupted ? "interrupted" : res.failed ? "failed" : "ok",
+			.changes = res.changes,
+		};
+
+		np_state_history_record(ctx->state, &h, NULL);
+	}
 	/* Earlier runs' dangling entries are settled by this run's plan. */
 	for (size_t i = 0; i < n_pending; i++)
 		np_state_journal_end(ctx->state, pending[i].id, "resumed", NULL, NULL, NULL);

@@ -50,19 +50,45 @@ void np_render_state_text(FILE *out, const struct np_instance *res, size_t n,
 	}
 }
 
+/* "    ~ runner[0] (i-0abc) update: ok", one line per instance of a run. */
+static void history_changes(FILE *out, const char *text)
+{
+	json_t *changes = text ? json_loads(text, 0, NULL) : NULL;
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(changes, i, c) {
+		const char *id = json_string_value(json_object_get(c, "instance_id"));
+
+		fprintf(out, "    %s%s%s%s  %s: %s\n",
+		        json_string_value(json_object_get(c, "address")), id ? " (" : "", id ? id : "",
+		        id ? ")" : "", json_string_value(json_object_get(c, "action")),
+		        json_string_value(json_object_get(c, "outcome")));
+	}
+	json_decref(changes);
+}
+
 void np_render_history(FILE *out, const struct np_history_entry *h, size_t n, bool json)
 {
 	if (json) {
 		json_t *list = json_array();
 
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			json_t *changes = h[i].changes ? json_loads(h[i].changes, 0, NULL) : NULL;
+
+			if (!json_is_array(changes)) {
+				json_decref(changes);
+				changes = json_array();
+			}
 			json_array_append_new(
-			        list, json_pack("{s:s?, s:s, s:s?, s:s?, s:I, s:i, s:i, s:i, s:i, s:s, s:I}",
+			        list, json_pack("{s:s?, s:s, s:s?, s:s?, s:I, s:i, s:i, s:i, s:i, s:s, s:I, s:o}",
 			                        "run_id", h[i].run_id, "command", h[i].command, "user",
 			                        h[i].user, "host", h[i].host, "at", (json_int_t)h[i].at,
 			                        "added", h[i].added, "changed", h[i].changed, "destroyed",
 			                        h[i].destroyed, "failed", h[i].failed, "outcome",
-			                        h[i].outcome, "serial", (json_int_t)h[i].serial));
+			                        h[i].outcome, "serial", (json_int_t)h[i].serial,
+			                        "changes", changes));
+		}
 		json_dumpf(list, out, JSON_INDENT(2));
 		fputc('\n', out);
 		json_decref(list);
@@ -81,5 +107,6 @@ void np_render_history(FILE *out, const struct np_history_entry *h, size_t n, bo
 		             "serial %lld)\n",
 		        when, h[i].command, h[i].user ? h[i].user : "?", h[i].host ? h[i].host : "?",
 		        h[i].added, h[i].changed, h[i].destroyed, h[i].failed, h[i].outcome, h[i].serial);
+		history_changes(out, h[i].changes);
 	}
 }

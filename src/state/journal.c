@@ -131,9 +131,8 @@ void np_journal_entries_free(struct np_journal_entry *v, size_t n)
 	free(v);
 }
 
-int np_state_history_record(struct np_state *st, const char *run_id, const char *command,
-                            int added, int changed, int destroyed, int failed,
-                            const char *outcome, struct np_err *err)
+int np_state_history_record(struct np_state *st, const struct np_history_entry *e,
+                            struct np_err *err)
 {
 	struct passwd *pw = getpwuid(getuid());
 	char host[256] = "";
@@ -145,22 +144,24 @@ int np_state_history_record(struct np_state *st, const char *run_id, const char 
 		return -1;
 	if (sqlite3_prepare_v2(st->db,
 	                       "INSERT INTO history(run_id, command, user, host, at, added, changed, "
-	                       "destroyed, failed, outcome, serial) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+	                       "destroyed, failed, outcome, serial, changes) "
+	                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
 	                       -1, &s, NULL) != SQLITE_OK) {
 		np_state_sqlerr(st, err, "writing the history");
 		goto done;
 	}
-	sqlite3_bind_text(s, 1, run_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, command, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 1, e->run_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, e->command, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, pw ? pw->pw_name : NULL, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 4, host, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 5, np_state_now());
-	sqlite3_bind_int(s, 6, added);
-	sqlite3_bind_int(s, 7, changed);
-	sqlite3_bind_int(s, 8, destroyed);
-	sqlite3_bind_int(s, 9, failed);
-	sqlite3_bind_text(s, 10, outcome, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 6, e->added);
+	sqlite3_bind_int(s, 7, e->changed);
+	sqlite3_bind_int(s, 8, e->destroyed);
+	sqlite3_bind_int(s, 9, e->failed);
+	sqlite3_bind_text(s, 10, e->outcome, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 11, st->serial);
+	sqlite3_bind_text(s, 12, e->changes ? e->changes : "[]", -1, SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		np_state_sqlerr(st, err, "writing the history");
 	else
@@ -182,7 +183,7 @@ int np_state_history_list(struct np_state *st, struct np_history_entry **out, si
 	*n = 0;
 	if (sqlite3_prepare_v2(st->db,
 	                       "SELECT id, run_id, command, user, host, at, added, changed, destroyed, "
-	                       "failed, outcome, serial FROM history ORDER BY id",
+	                       "failed, outcome, serial, changes FROM history ORDER BY id",
 	                       -1, &s, NULL) != SQLITE_OK)
 		return np_state_sqlerr(st, err, "reading the history");
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
@@ -202,6 +203,7 @@ int np_state_history_list(struct np_state *st, struct np_history_entry **out, si
 		e->failed = sqlite3_column_int(s, 9);
 		e->outcome = col(s, 10);
 		e->serial = sqlite3_column_int64(s, 11);
+		e->changes = col(s, 12);
 	}
 	sqlite3_finalize(s);
 	if (r != SQLITE_DONE) {
@@ -221,6 +223,7 @@ void np_history_entries_free(struct np_history_entry *v, size_t n)
 		free(v[i].user);
 		free(v[i].host);
 		free(v[i].outcome);
+		free(v[i].changes);
 	}
 	free(v);
 }

@@ -226,6 +226,39 @@ static void tighten(const char *path)
 	chmod(side, 0600);
 }
 
+/* A new state appears whole: made and migrated under a private name, then
+ * linked into place (link fails if another process was first, and then its
+ * file is the state). Nobody ever opens a half-made file. */
+static int create_whole(const char *path, struct np_err *err)
+{
+	struct np_state tmp = {0};
+	char *name = np_xasprintf("%s.new-%ld", path, (long)getpid());
+	int rc = -1;
+
+	unlink(name);
+	tmp.path = name;
+	if (sqlite3_open_v2(name, &tmp.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		np_state_sqlerr(&tmp, err, "creating");
+		goto done;
+	}
+	if (chmod(name, 0600) < 0 || exec(&tmp, "PRAGMA journal_mode = DELETE", err) < 0 ||
+	    migrate(&tmp, 0, err) < 0)
+		goto done;
+	sqlite3_close(tmp.db);
+	tmp.db = NULL;
+	if (link(name, path) < 0 && errno != EEXIST) {
+		np_error(err, "cannot create state '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	rc = 0;
+done:
+	sqlite3_close(tmp.db);
+	unlink(name);
+	free(name);
+	return rc;
+}
+
 int np_state_open(struct np_state **out, const char *path, unsigned flags, struct np_err *err)
 {
 	struct np_state *st = np_xcalloc(1, sizeof(*st));
@@ -240,12 +273,8 @@ int np_state_open(struct np_state **out, const char *path, unsigned flags, struc
 			np_error(err, "no state at '%s': run 'nestplan init' first", path);
 			goto fail;
 		}
-		/* O_EXCL: of two processes creating it at once, one makes it. */
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-		if (fd < 0 && errno != EEXIST) {
-			np_error(err, "cannot create state '%s': %s", path, strerror(errno));
+		if (create_whole(path, err) < 0)
 			goto fail;
-		}
 	}
 	if (fd >= 0)
 		close(fd);

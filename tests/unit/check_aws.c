@@ -128,7 +128,7 @@ START_TEST(test_aws_error_document_with_namespace_and_prefix)
 	np_aws_error_from_response("StopInstances", 403, doc, strlen(doc), &err);
 	ck_assert_str_eq(err.code, "UnauthorizedOperation");
 	ck_assert_int_eq(err.cls, NP_ERRC_AUTH);
-	ck_assert(strstr(err.msg, "IAM permission"));
+	ck_assert_msg(strstr(err.msg, "allow the IAM action ec2:StopInstances"), "%s", err.msg);
 }
 END_TEST
 

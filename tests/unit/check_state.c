@@ -1,5 +1,6 @@
 /* The state store: creation, round trips, serial, journal, lock, refusal. */
 #include <check.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
@@ -277,12 +278,17 @@ START_TEST(test_state_history_and_backup)
 	char bpath[160];
 	struct stat sb;
 	size_t n;
+	struct np_history_entry rec = {.run_id = "r1", .command = "apply", .added = 2, .changed = 1,
+	                               .outcome = "ok",
+	                               .changes = "[{\"address\": \"w\", \"action\": \"create\"}]"};
 
-	ck_assert_int_eq(np_state_history_record(st, "r1", "apply", 2, 1, 0, 0, "ok", &err), 0);
+	ck_assert_int_eq(np_state_history_record(st, &rec, &err), 0);
 	ck_assert_int_eq(np_state_history_list(st, &h, &n, &err), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(h[0].added, 2);
 	ck_assert_str_eq(h[0].outcome, "ok");
+	ck_assert_str_eq(h[0].changes, rec.changes);
+	ck_assert_str_eq(h[0].user, getpwuid(getuid())->pw_name);
 	np_history_entries_free(h, n);
 	snprintf(bpath, sizeof(bpath), "%s.backup", path);
 	ck_assert_int_eq(np_state_backup(st, bpath, &err), 0);
