@@ -115,6 +115,7 @@ struct np_itype {
 	bool hibernation_supported;
 	bool dedicated_hosts_supported;
 	bool bare_metal;
+	bool unknown;               /* EC2 said InvalidInstanceType: not in this Region */
 };
 
 struct np_catalog {

@@ -90,6 +90,39 @@ static void add_type(struct np_strv *types, const char *t)
 	np_strv_push(types, t);
 }
 
+/* EC2 names the types it does not have: "... do not exist: [m8i.larg, x1]".
+ * They go into the catalog as unknown (so the plan can say so) and out of
+ * the question, which is then asked again. */
+static bool drop_unknown(const struct np_err *e, struct np_strv *ask, struct np_catalog *out)
+{
+	const char *open = strchr(e->msg, '['), *close = open ? strchr(open, ']') : NULL;
+	bool dropped = false;
+
+	if (strcmp(e->code, "InvalidInstanceType") || !open || !close)
+		return false;
+	for (size_t i = 0; i < ask->n;) {
+		const char *hit = NULL;
+
+		for (const char *p = open + 1; p && p < close; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+			p += strspn(p, " ");
+			if (!strncmp(p, ask->v[i], strlen(ask->v[i])) &&
+			    strchr(", ]", p[strlen(ask->v[i])]))
+				hit = p;
+		}
+		if (!hit) {
+			i++;
+			continue;
+		}
+		struct np_itype t = {.name = ask->v[i], .unknown = true};
+
+		np_catalog_add(out, &t);
+		free(ask->v[i]);
+		ask->v[i] = ask->v[--ask->n];
+		dropped = true;
+	}
+	return dropped;
+}
+
 void np_cli_catalog(struct np_ctx *ctx, const struct np_instance *recorded, size_t n_recorded,
                     bool online, struct np_catalog *out)
 {
@@ -113,8 +146,16 @@ void np_cli_catalog(struct np_ctx *ctx, const struct np_instance *recorded, size
 		if (!np_catalog_find(out, types.v[i]))
 			np_strv_push(&ask, types.v[i]);
 	if (ask.n && online && ctx->aws) {
-		if (np_ec2_describe_instance_types(ctx->aws, (const char *const *)ask.v, ask.n, &fresh,
-		                                   &err) < 0) {
+		int r = np_ec2_describe_instance_types(ctx->aws, (const char *const *)ask.v, ask.n,
+		                                       &fresh, &err);
+
+		if (r < 0 && drop_unknown(&err, &ask, out)) {
+			np_err_clear(&err);
+			r = ask.n ? np_ec2_describe_instance_types(ctx->aws, (const char *const *)ask.v,
+			                                           ask.n, &fresh, &err)
+			          : 0;
+		}
+		if (r < 0) {
 			fprintf(ctx->err, "Warning: cannot read the instance-type catalog from EC2 (%s); "
 			                  "using the built-in table\n",
 			        err.msg);

@@ -22,7 +22,5 @@ struct cfg_parse {
 /* Report one error at a node; keeps going. */
 void np_cfg_errorf(struct cfg_parse *p, const yaml_node_t *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* The closest of candidates to word, or NULL when none is close. */
-const char *np_cfg_suggest(const char *word, const char *const *candidates);
 
 #endif

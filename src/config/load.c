@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "config/internal.h"
+#include "nestplan/suggest.h"
 #include "nestplan/alloc.h"
 
 void np_cfg_errorf(struct cfg_parse *p, const yaml_node_t *n, const char *fmt, ...)
@@ -279,7 +280,7 @@ static void walk_map(struct cfg_parse *p, yaml_node_t *map, const char *what,
 			for (size_t i = 0; keys[i] && !known; i++)
 				known = !strcmp(keys[i], name);
 			if (!known) {
-				const char *hint = np_cfg_suggest(name, keys);
+				const char *hint = np_suggest(name, keys);
 
 				if (hint)
 					np_cfg_errorf(p, k, "unknown key '%s' in '%s'; did you mean '%s'?", name,

@@ -6,6 +6,7 @@
 
 #include "nestplan/alloc.h"
 #include "nestplan/buf.h"
+#include "nestplan/suggest.h"
 #include "plan/internal.h"
 
 #define WINDOWS_NV_MAX_VCPUS 192
@@ -99,6 +100,22 @@ void np_plan_rules(struct np_plan *plan, const char *address, const struct np_in
 	                                      : NP_BOOL_UNSET;
 	bool nv = want->nested_virtualization == NP_NV_ENABLED;
 
+	if (t && t->unknown) {
+		const char **names = np_xcalloc(cat->n + 1, sizeof(*names));
+		const char *near;
+		size_t k = 0;
+
+		for (size_t i = 0; i < cat->n; i++)
+			if (!cat->v[i].unknown)
+				names[k++] = cat->v[i].name;
+		near = np_suggest(type, names);
+		np_plan_diag(plan, NP_SEV_ERROR, address,
+		             "instance type '%s' does not exist in this Region (EC2 says "
+		             "InvalidInstanceType)%s%s%s",
+		             type, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+		free(names);
+		return;
+	}
 	if (type && !t) {
 		np_plan_diag(plan, NP_SEV_WARNING, address,
 		             "instance type '%s' is not in the catalog; its CPU options and "

@@ -128,8 +128,26 @@ class TestPlanApply(SimTestCase):
             """)
         r = self.ok("plan", rc=1)
         self.assertIn("m6i.2xlarge", r.out + r.err)
+        # the hint names the families that do support it
+        self.assertIn("families that support it: c8i-flex, c8i, m8i-flex, m8i, r8i-flex, r8i",
+                      r.out + r.err)
         self.ok("apply", "-auto-approve", rc=1)
         self.assertEqual(self.sim.instances(), [])
+
+    def test_misspelt_type_and_denied_listing_say_what_to_do(self):
+        self.write_config("""\
+            version: 1
+            instances:
+              box: { image_id: ami-0abcdef1234567890, instance_type: m8i.larg }
+              other: { image_id: ami-0abcdef1234567890, instance_type: c8i.large }
+            """)
+        r = self.ok("plan", rc=1)
+        self.assertIn("box: instance type 'm8i.larg' does not exist in this Region", r.out + r.err)
+        self.assertIn("did you mean 'm8i.large'?", r.out + r.err)
+        self.sim.faults(deny_actions=["DescribeInstances"])
+        r = self.ok("plan", rc=1)
+        self.assertIn("UnauthorizedOperation", r.err)
+        self.assertIn("allow the IAM action ec2:DescribeInstances", r.err)
 
     def test_drift_after_out_of_band_change_exits_2_and_apply_repairs(self):
         self.write_config(QUICK)

@@ -1,7 +1,7 @@
 /* "did you mean": the candidate with the smallest edit distance. */
 #include <string.h>
 
-#include "config/internal.h"
+#include "nestplan/suggest.h"
 
 static size_t distance(const char *a, const char *b)
 {
@@ -24,7 +24,7 @@ static size_t distance(const char *a, const char *b)
 	return prev[lb];
 }
 
-const char *np_cfg_suggest(const char *word, const char *const *candidates)
+const char *np_suggest(const char *word, const char *const *candidates)
 {
 	const char *best = NULL;
 	size_t best_d = 99, limit = strlen(word) / 3 + 1;
