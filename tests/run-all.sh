@@ -1,7 +1,9 @@
-#!/bin/sh
+#!/bin/bash
 # Run every test suite and close with one summary line:
 #   "check: N passed, N failed, N skipped"
-# Env: NESTPLAN (binary), UNIT_TESTS (Check runner), VALGRIND=1 for memcheck.
+# Env: NESTPLAN (binary), UNIT_TESTS (Check runner), REPLAY_DIR (fuzz replay
+# binaries), VALGRIND=1 for memcheck of the unit tests, CHECK_JOBS (Python
+# test files run at once; default 4: they mostly wait for simulated EC2).
 set -u
 cd "$(dirname "$0")/.."
 passed=0; failed=0; skipped=0; status=0
@@ -31,22 +33,49 @@ else
 fi
 [ $rc -eq 0 ] || status=1
 
-# Python suites: the simulator, config/schema agreement, end-to-end.
-for dir in tests/ec2sim tests/config tests/integration; do
-	ls "$dir"/test_*.py >/dev/null 2>&1 || continue
-	echo "== $dir (python unittest)"
-	NESTPLAN="$NESTPLAN" python3 -m unittest discover -s "$dir" -t . -p 'test_*.py' >"$log/py" 2>&1
-	rc=$?
-	cat "$log/py"
-	ran=$(grep -E '^Ran [0-9]+ test' "$log/py" | sed -E 's/Ran ([0-9]+).*/\1/')
+# Fuzz corpora and every input a fuzzer ever crashed on, replayed.
+if [ -n "${REPLAY_DIR:-}" ]; then
+	echo "== fuzz corpora and regressions (replay)"
+	for t in config xml planfile state; do
+		if "$REPLAY_DIR/replay_$t" "tests/fuzz/corpus/$t" "tests/fuzz/regressions/$t" >"$log/replay" 2>&1; then
+			echo "replay $t: $(tail -n 1 "$log/replay")"
+			add 1 0
+		else
+			cat "$log/replay"
+			echo "replay $t: FAILED"
+			add 0 1
+			status=1
+		fi
+	done
+fi
+
+# Python suites: the simulator, config/schema agreement, end-to-end. Each
+# test file is its own process (own simulator, own directories), so several
+# run at once; their output is shown in a fixed order.
+files=$(ls tests/ec2sim/test_*.py tests/config/test_*.py tests/integration/test_*.py 2>/dev/null)
+jobs=${CHECK_JOBS:-4}
+for f in $files; do
+	mod=$(echo "${f%.py}" | tr / .)
+	out="$log/$(echo "$mod" | tr . _)"
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do sleep 0.2; done
+	( NESTPLAN="$NESTPLAN" python3 -m unittest "$mod" >"$out" 2>&1; echo $? >"$out.rc" ) &
+done
+wait
+for f in $files; do
+	mod=$(echo "${f%.py}" | tr / .)
+	out="$log/$(echo "$mod" | tr . _)"
+	echo "== $mod (python unittest)"
+	cat "$out"
+	rc=$(cat "$out.rc")
+	ran=$(grep -E '^Ran [0-9]+ test' "$out" | sed -E 's/Ran ([0-9]+).*/\1/')
 	ran=${ran:-0}
-	sk=$(grep -Eo 'skipped=[0-9]+' "$log/py" | tail -n 1 | cut -d= -f2)
-	fl=$(grep -Eo 'failures=[0-9]+' "$log/py" | tail -n 1 | cut -d= -f2)
-	er=$(grep -Eo 'errors=[0-9]+' "$log/py" | tail -n 1 | cut -d= -f2)
+	sk=$(grep -Eo 'skipped=[0-9]+' "$out" | tail -n 1 | cut -d= -f2)
+	fl=$(grep -Eo 'failures=[0-9]+' "$out" | tail -n 1 | cut -d= -f2)
+	er=$(grep -Eo 'errors=[0-9]+' "$out" | tail -n 1 | cut -d= -f2)
 	sk=${sk:-0}; fl=${fl:-0}; er=${er:-0}
-	if [ $rc -ne 0 ] && [ $((fl + er)) -eq 0 ]; then er=1; fi
+	if [ "$rc" -ne 0 ] && [ $((fl + er)) -eq 0 ]; then er=1; fi
 	add $((ran - sk - fl - er)) $((fl + er)) "$sk"
-	[ $rc -eq 0 ] || status=1
+	[ "$rc" -eq 0 ] || status=1
 done
 
 echo

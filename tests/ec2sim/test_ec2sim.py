@@ -324,21 +324,29 @@ class TestInstances(SimCase):
                                                  "Filter.1.Value.1": iid})
         self.assertEqual([e.text for e in r.find_all("instanceId")], [iid])
 
-    def test_page_of_1000_is_fast_with_10000_instances(self):
+    def test_pages_of_1000_list_10000_instances_once_each(self):
         for _ in range(10):
             call(self.url, "RunInstances", {"ImageId": AMI, "InstanceType": "m8i.large",
                                             "MinCount": "1000", "MaxCount": "1000",
                                             "TagSpecification.1.ResourceType": "instance",
                                             "TagSpecification.1.Tag.1.Key": "k",
                                             "TagSpecification.1.Tag.1.Value": "v"})
-        call(self.url, "DescribeInstances", {"MaxResults": "1000"})  # warm the XML cache
-        t0 = time.time()
-        r = call(self.url, "DescribeInstances", {"MaxResults": "1000", "Filter.1.Name": "tag:k",
-                                                 "Filter.1.Value.1": "v"})
-        took = time.time() - t0
-        self.assertEqual(len(r.find_all("instanceId")), 1000)
-        print("\n  DescribeInstances page of 1000 of 10000: %.0f ms" % (took * 1000), end=" ")
-        self.assertLess(took, 1.0)  # generous bound; the figure is printed
+        # (Its speed is in tests/bench: the raw page fetch of plan_fleet.py.)
+        seen, pages, token = [], 0, None
+        while True:
+            p = {"MaxResults": "1000", "Filter.1.Name": "tag:k", "Filter.1.Value.1": "v"}
+            if token:
+                p["NextToken"] = token
+            r = call(self.url, "DescribeInstances", p)
+            self.assertEqual(r.status, 200, r.body)
+            seen += [e.text for e in r.find_all("instanceId")]
+            pages += 1
+            token = r.text("nextToken")
+            if not token:
+                break
+        self.assertEqual(pages, 10)
+        self.assertEqual(len(seen), 10000)
+        self.assertEqual(len(set(seen)), 10000)
 
 
 class TestConformance(SimCase):
