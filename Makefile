@@ -6,6 +6,10 @@ PKGS      := libcurl libcrypto yaml-0.1 sqlite3 libxml-2.0 jansson
 DEB_PKGS  := build-essential pkg-config libcurl4-openssl-dev libssl-dev libyaml-dev \
              libsqlite3-dev libxml2-dev libjansson-dev check libsubunit-dev python3 \
              ca-certificates
+# What the tests use beyond the build: fuzzing, memcheck, the terminal test,
+# the man page and JUnit schema checks.
+TEST_DEB_PKGS := clang valgrind tmux man-db libxml2-utils bash-completion
+TEST_TOOLS    := clang valgrind tmux man xmllint
 
 # A fresh machine gets its libraries before the first compile.
 HAVE_LIBS := $(shell pkg-config --exists $(PKGS) check 2>/dev/null && echo yes)
@@ -56,7 +60,7 @@ objs_for     = $(foreach d,$($(1)_DEPS),$($(d)_OBJ))
 LIB_OBJ   := $(foreach m,$(filter-out cli,$(MODULES)),$($(m)_OBJ))
 BIN       := $(BUILD)/nestplan
 
-.PHONY: all check check-unit check-sim check-integration deps demo install clean help fuzz bench
+.PHONY: all check check-unit check-valgrind check-sim check-integration deps test-deps demo install clean help fuzz bench
 all: $(BIN)
 
 $(BIN): $(cli_OBJ) $(LIB_OBJ)
@@ -102,6 +106,22 @@ deps:
 	  echo "run as root: apt-get update && apt-get install -y $(DEB_PKGS)"; exit 1; \
 	fi
 
+# The test tools (CI runs this); without them those tests skip with a reason.
+test-deps: deps
+	@missing=""; for t in $(TEST_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	if [ -z "$$missing" ]; then \
+	  echo "nestplan: all test tools present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_DEB_PKGS)) >/dev/null; \
+	else \
+	  echo "run as root: apt-get update && apt-get install -y $(TEST_DEB_PKGS)"; exit 1; \
+	fi
+
+# The unit tests under valgrind memcheck: no errors, no leaks.
+check-valgrind: $(BUILD)/tests/unit_tests
+	CK_FORK=no valgrind --quiet --error-exitcode=99 --leak-check=full \
+	  --errors-for-leak-kinds=definite,indirect $(BUILD)/tests/unit_tests
+
 demo: $(BIN)
 	@NESTPLAN=$(CURDIR)/$(BIN) sh examples/quickstart/demo.sh
 
@@ -120,7 +140,8 @@ help:
 	@echo "make            build build/nestplan"
 	@echo "make check      build and run every test (SANITIZE=1: ASan+UBSan, VALGRIND=1: memcheck)"
 	@echo "make demo       plan and apply examples/quickstart against the local EC2 simulator"
-	@echo "make deps       install the Debian packages nestplan needs"
+	@echo "make deps       install the Debian packages nestplan needs (test-deps: and its tests)"
+	@echo "make check-valgrind  the unit tests under valgrind memcheck"
 	@echo "make install    PREFIX=/usr/local: binary, man page, completions"
 	@echo "make bench      run the benchmarks in tests/bench"
 	@echo "make fuzz       run each libFuzzer target (FUZZ_SECONDS=60)"
