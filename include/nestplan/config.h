@@ -36,6 +36,7 @@ struct np_config {
 /* Limits that bound what a file can make us allocate. */
 #define NP_CONFIG_MAX_BYTES   (16u * 1024 * 1024)
 #define NP_CONFIG_MAX_COUNT   100000
+#define NP_CONFIG_MAX_INSTANCES 100000  /* after count expansion, all groups */
 #define NP_CONFIG_MAX_ERRORS  20
 
 /* Load and check a file. On failure err->msg holds every error found (up to

@@ -722,7 +722,12 @@ static void load_instances(struct cfg_parse *p, struct top_ctx *t, const struct 
 				np_cfg_errorf(p, k, "instance '%s' needs 'instance_type' (here or in defaults)",
 				              name);
 		}
-		if (ic.count > 0) {
+		if (ic.count > 0 && t->cfg->n_instances + (size_t)ic.count > NP_CONFIG_MAX_INSTANCES) {
+			np_cfg_errorf(p, ic.count_node, "more than %d instances in all; split the fleet "
+			                                "into several files and states",
+			              NP_CONFIG_MAX_INSTANCES);
+			release_desired(&ic.d);
+		} else if (ic.count > 0) {
 			for (int i = 0; i < ic.count; i++) {
 				struct np_desired one;
 

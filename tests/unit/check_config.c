@@ -246,6 +246,14 @@ START_TEST(test_config_billion_laughs_refused)
 }
 END_TEST
 
+START_TEST(test_config_total_instances_are_bounded)
+{
+	BAD("version: 1\ndefaults: { image_id: ami-0abcdef1234567890, instance_type: m8i.large }\n"
+	    "instances:\n  a: { count: 60000 }\n  b: { count: 60000 }\n",
+	    "more than 100000 instances in all");
+}
+END_TEST
+
 START_TEST(test_config_aliases_within_budget_work)
 {
 	OK("version: 1\ninstances:\n  a: &x { image_id: ami-0abcdef1234567890, instance_type: m8i.large }\n"
@@ -324,6 +332,7 @@ Suite *check_config_suite(void)
 	tcase_add_test(tc, test_config_merge_keys_are_refused);
 	tcase_add_test(tc, test_config_billion_laughs_refused);
 	tcase_add_test(tc, test_config_aliases_within_budget_work);
+	tcase_add_test(tc, test_config_total_instances_are_bounded);
 	tcase_add_test(tc, test_config_load_file_missing_is_clear);
 	tcase_add_test(tc, test_config_examples_load);
 	tcase_add_test(tc, test_config_large_file_loads);
