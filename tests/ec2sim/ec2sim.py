@@ -106,7 +106,8 @@ class World:
             self.faults = {"throttle_rate": self.args.throttle_rate,
                            "error_rate": self.args.error_rate, "reset_rate": 0.0,
                            "latency_ms": self.args.latency_ms, "invisible_ms": 0,
-                           "deny_actions": [], "stall": None, "lose_response": None}
+                           "deny_actions": [], "stall": None, "lose_response": None,
+                           "capacity": None}
             self.fill_buckets()
             self.rng = random.Random(self.args.seed)
 
@@ -345,6 +346,18 @@ class Ec2:
                                         [self.w.instances[i] for i in ids])
         if self.w.args.rate_limits and not self.w.resource_buckets["RunInstances"].take(hi):
             raise ApiError("RequestLimitExceeded", "Request limit exceeded.", 503)
+        cap = self.w.faults["capacity"]
+        if cap and cap.get("instance_type") == t["InstanceType"]:
+            # EC2 launches between MinCount and MaxCount, or none at all.
+            if lo > cap.get("available", 0):
+                raise ApiError("InsufficientInstanceCapacity",
+                               "We currently do not have sufficient %s capacity in the "
+                               "Availability Zone you requested (%s). Our system will be working "
+                               "on provisioning additional capacity."
+                               % (t["InstanceType"], p.get("Placement.AvailabilityZone",
+                                                           self.w.args.region + "a")), 500)
+            hi = min(hi, cap["available"])
+            cap["available"] -= hi
         reservation = "r-%017x" % self.w.rng.getrandbits(68)
         made = []
         visible_at = time.monotonic() + self.w.faults["invisible_ms"] / 1000.0

@@ -58,6 +58,22 @@ class TestFleet(SimTestCase):
                                                "runner[1]", "runner[2]"])
         self.assert_state_matches_sim()
 
+    def test_capacity_shortfall_fails_only_the_instances_without_capacity(self):
+        self.write_config(FLEET % (5, "m8i.large"))
+        self.sim.faults(capacity={"instance_type": "m8i.large", "available": 3})
+        r = self.ok("apply", "-auto-approve", rc=1)
+        # The call for all five is refused whole; one by one, three get capacity.
+        self.assertEqual(len(self.live()), 3)
+        self.assertIn("InsufficientInstanceCapacity", r.err)
+        self.assertIn("hint: try another availability zone or instance type", r.err)
+        self.assertIn("2 instances failed", r.err)
+        self.assert_state_matches_sim()
+        self.sim.faults(capacity=None)
+        self.ok("apply", "-auto-approve")
+        self.assertEqual(sorted(self.live()), ["runner[%d]" % i for i in range(5)])
+        self.assertEqual(len([i for i in self.sim.instances() if i["state"] != "terminated"]), 5)
+        self.assert_state_matches_sim()
+
     def test_fleet_change_under_ec2_rate_limits_is_not_throttled(self):
         self.sim.faults(rate_limits=True)
         self.write_config(FLEET % (60, "m8i.large"))
