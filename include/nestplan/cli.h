@@ -65,9 +65,10 @@ struct np_cli_opts {
 
 /* What the dispatcher prepares before run(); see cmd_* for which need what. */
 #define NP_CMD_NEEDS_CONFIG 0x1u
-#define NP_CMD_NEEDS_STATE  0x2u   /* open (and create when missing) */
+#define NP_CMD_NEEDS_STATE  0x2u   /* open it; missing is an error unless: */
 #define NP_CMD_LOCKS        0x4u
 #define NP_CMD_NEEDS_CREDS  0x8u
+#define NP_CMD_CREATES_STATE 0x10u /* a missing state is made (init, plan, apply, import) */
 
 struct np_config;
 struct np_state;

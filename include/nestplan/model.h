@@ -71,6 +71,10 @@ struct np_instance {
 	char *launch_time;
 };
 
+/* An address a config can produce: NAME or NAME[INDEX], NAME 1 to 64
+ * letters, digits, '_' or '-'. */
+bool np_address_valid(const char *address);
+
 /* Release every owned field and zero the struct. */
 void np_instance_release(struct np_instance *in);
 /* Deep copy of src into dst (dst is overwritten, not released). */

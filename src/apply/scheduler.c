@@ -280,6 +280,8 @@ static void *worker(void *arg)
 		np_apply_exec(a, batch, n);
 		pthread_mutex_lock(&a->lock);
 		a->in_flight--;
+		counts(a, &r, &w, &d, &f);
+		np_progress_counts(&a->progress, r, w, d, f);
 		pthread_cond_broadcast(&a->cond);
 	}
 	pthread_cond_broadcast(&a->cond);
@@ -314,12 +316,15 @@ static void *waiter(void *arg)
 			continue;
 		}
 		if (any) {
-			last_poll = np_apply_now();
-			int moved;
+			int moved, r, w, d, f;
 
+			last_poll = np_apply_now();
 			pthread_mutex_unlock(&a->lock);
 			moved = np_apply_poll(a);
 			pthread_mutex_lock(&a->lock);
+			/* The status line follows what EC2 finished, not only new calls. */
+			counts(a, &r, &w, &d, &f);
+			np_progress_counts(&a->progress, r, w, d, f);
 			pthread_cond_broadcast(&a->cond);
 			interval = moved ? lo : fmin(interval * 1.6, hi);
 		} else {

@@ -121,10 +121,16 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 	} else {
 		if (np_cli_make_plan(ctx, &req, &plan, &err) < 0)
 			goto fail;
-		if (o->json)
-			np_cli_print_json(ctx->out, np_render_plan_json(&plan));
-		else
+		if (o->json) {
+			/* One event per line, the plan first. */
+			json_t *ev = json_pack("{s:s, s:o}", "type", "plan", "plan", np_render_plan_json(&plan));
+
+			json_dumpf(ev, ctx->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			fputc('\n', ctx->out);
+			json_decref(ev);
+		} else {
 			np_render_plan_text(ctx->out, &plan, &ro);
+		}
 		if (np_plan_has_errors(&plan)) {
 			np_error(&err, "the plan has errors; nothing was changed");
 			goto fail;
@@ -247,7 +253,7 @@ const struct np_cmd np_cmd_apply = {
 	        "stop -> modify -> start cycle each, terminate removed ones. Without PLANFILE it\n"
 	        "plans first and asks for 'yes'. Every call is checked with DryRun first.",
 	.options = APPLY_OPTIONS | NP_OPTBIT(NP_OPT_REFRESH_ONLY) | NP_OPTBIT(NP_OPT_REPLACE),
-	.flags = NP_CMD_NEEDS_CONFIG | NP_CMD_NEEDS_STATE | NP_CMD_LOCKS | NP_CMD_NEEDS_CREDS,
+	.flags = NP_CMD_CREATES_STATE | NP_CMD_NEEDS_CONFIG | NP_CMD_NEEDS_STATE | NP_CMD_LOCKS | NP_CMD_NEEDS_CREDS,
 	.max_args = 1,
 	.run = run_apply,
 };

@@ -84,7 +84,7 @@ const struct np_cmd np_cmd_import = {
 	        "values are recorded and it is tagged with nestplan's tags.",
 	.options = NP_OPTBIT(NP_OPT_CONFIG) | NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_NO_COLOR) |
 	           NP_OPTBIT(NP_OPT_LOCK) | NP_OPTBIT(NP_OPT_LOCK_TIMEOUT),
-	.flags = NP_CMD_NEEDS_CONFIG | NP_CMD_NEEDS_STATE | NP_CMD_LOCKS | NP_CMD_NEEDS_CREDS,
+	.flags = NP_CMD_CREATES_STATE | NP_CMD_NEEDS_CONFIG | NP_CMD_NEEDS_STATE | NP_CMD_LOCKS | NP_CMD_NEEDS_CREDS,
 	.min_args = 2,
 	.max_args = 2,
 	.run = run,

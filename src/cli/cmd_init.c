@@ -15,7 +15,7 @@ const struct np_cmd np_cmd_init = {
 	.help = "Create the state file (nestplan.db, -state=FILE or $NESTPLAN_STATE) with a new\n"
 	        "lineage, or migrate an existing one to this version's schema.",
 	.options = NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_LOCK) | NP_OPTBIT(NP_OPT_LOCK_TIMEOUT),
-	.flags = NP_CMD_NEEDS_STATE | NP_CMD_LOCKS,
+	.flags = NP_CMD_CREATES_STATE | NP_CMD_NEEDS_STATE | NP_CMD_LOCKS,
 	.max_args = 0,
 	.run = run,
 };

@@ -67,6 +67,12 @@ static int run(struct np_ctx *ctx)
 		if (argc != 2)
 			return np_error_cls(&err, NP_ERRC_USAGE, "usage: nestplan state mv FROM TO"),
 			       fail(ctx, &err);
+		if (!np_address_valid(argv[1]))
+			return np_error_cls(&err, NP_ERRC_USAGE,
+			                    "'%s' is not an address a config can have: NAME or NAME[INDEX], "
+			                    "NAME 1 to 64 letters, digits, '_' or '-'",
+			                    argv[1]),
+			       fail(ctx, &err);
 		if (np_state_move(ctx->state, argv[0], argv[1], &err) < 0)
 			return fail(ctx, &err);
 		fprintf(ctx->out, "Moved %s to %s\n", argv[0], argv[1]);

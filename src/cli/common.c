@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -32,8 +33,15 @@ bool np_cli_confirm(struct np_ctx *ctx, const char *question, struct np_err *err
 	fprintf(ctx->out, "\n%s\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ",
 	        question);
 	fflush(ctx->out);
+	errno = 0;
 	if (!fgets(answer, sizeof(answer), stdin)) {
-		np_error_cls(err, NP_ERRC_USAGE, "no answer on standard input; nothing was changed");
+		/* Ctrl-C at the prompt (the handler has no SA_RESTART) is an interrupt. */
+		if (errno == EINTR) {
+			fputc('\n', ctx->out);
+			np_error_cls(err, NP_ERRC_INTERRUPTED, "interrupted: nothing was changed");
+		} else {
+			np_error_cls(err, NP_ERRC_USAGE, "no answer on standard input; nothing was changed");
+		}
 		return false;
 	}
 	answer[strcspn(answer, "\r\n")] = '\0';

@@ -23,7 +23,10 @@ int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np
 	    np_config_load(&ctx->config, opts->config_path, err) < 0)
 		return -1;
 	if (cmd->flags & NP_CMD_NEEDS_STATE) {
-		if (np_state_open(&ctx->state, opts->state_path, NP_STATE_CREATE, err) < 0)
+		/* Only commands that start a state make one: a mistyped -state for
+		 * drift or show must fail, not report on an empty new file. */
+		if (np_state_open(&ctx->state, opts->state_path,
+		                  (cmd->flags & NP_CMD_CREATES_STATE) ? NP_STATE_CREATE : 0, err) < 0)
 			return -1;
 		if ((cmd->flags & NP_CMD_LOCKS) && opts->lock) {
 			int r = np_state_lock(ctx->state, cmd->name, opts->lock_timeout, &holder, err);

@@ -28,6 +28,12 @@ void np_cfg_errorf(struct cfg_parse *p, const yaml_node_t *n, const char *fmt, .
 	va_start(ap, fmt);
 	np_buf_vprintf(&p->errors, fmt, ap);
 	va_end(ap);
+	/* Only what fits in struct np_err reaches the caller: keep no more, so
+	 * messages quoting huge (or aliased) values do not pile up. */
+	if (p->errors.len > NP_ERR_MSG_MAX) {
+		p->errors.len = NP_ERR_MSG_MAX;
+		p->errors.ptr[p->errors.len] = '\0';
+	}
 }
 
 static yaml_node_t *node(struct cfg_parse *p, int index)
@@ -304,6 +310,9 @@ struct inst_ctx {
 	yaml_node_t *count_node, *id_node;
 };
 
+/* Per network interface, EC2's highest quota. */
+#define MAX_SECURITY_GROUPS 16
+
 static const char *const instance_keys[] = {
 	"count", "instance_id", "image_id", "instance_type", "key_name", "subnet_id",
 	"security_group_ids", "user_data", "platform", "cpu_options", "placement", "hibernation",
@@ -506,6 +515,15 @@ static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 
 			if (!x)
 				return;
+			/* Each expanded instance copies the list: a long one times count
+			 * would take gigabytes. */
+			if (it - v->data.sequence.items.start == MAX_SECURITY_GROUPS) {
+				np_cfg_errorf(p, x, "at most %d security groups per instance (EC2's limit), "
+				                    "not %ld",
+				              MAX_SECURITY_GROUPS,
+				              (long)(v->data.sequence.items.top - v->data.sequence.items.start));
+				return;
+			}
 			if ((sg = get_id(p, x, "security_group_ids", "sg"))) {
 				np_strv_push(&w->security_group_ids, sg);
 				free(sg);
@@ -722,9 +740,12 @@ static void load_instances(struct cfg_parse *p, struct top_ctx *t, const struct 
 				np_cfg_errorf(p, k, "instance '%s' needs 'instance_type' (here or in defaults)",
 				              name);
 		}
-		if (ic.count > 0 && t->cfg->n_instances + (size_t)ic.count > NP_CONFIG_MAX_INSTANCES) {
-			np_cfg_errorf(p, ic.count_node, "more than %d instances in all; split the fleet "
-			                                "into several files and states",
+		/* Entries without count count too: the file size alone allows millions. */
+		if (t->cfg->n_instances + (size_t)(ic.count > 0 ? ic.count : 1) >
+		    NP_CONFIG_MAX_INSTANCES) {
+			np_cfg_errorf(p, ic.count_node ? ic.count_node : k,
+			              "more than %d instances in all; split the fleet "
+			              "into several files and states",
 			              NP_CONFIG_MAX_INSTANCES);
 			release_desired(&ic.d);
 		} else if (ic.count > 0) {

@@ -107,12 +107,22 @@ void np_render_drift_junit(FILE *out, const struct np_plan *plan)
 	xmlBufferFree(buf);
 }
 
+/* A table cell: GitHub would split on '|', and read '<x>' as HTML and hide
+ * it, '&' as an entity, '*' and '`' as emphasis or code. */
 static void md_cell(FILE *out, const char *s)
 {
 	for (; s && *s; s++) {
 		if (*s == '|')
 			fputs("\\|", out);
-		else if (*s == '\n')
+		else if (*s == '<')
+			fputs("&lt;", out);
+		else if (*s == '>')
+			fputs("&gt;", out);
+		else if (*s == '&')
+			fputs("&amp;", out);
+		else if (*s == '*' || *s == '`' || *s == '\\')
+			fprintf(out, "\\%c", *s);
+		else if (*s == '\n' || *s == '\r')
 			fputc(' ', out);
 		else
 			fputc(*s, out);
@@ -137,9 +147,15 @@ void np_render_drift_markdown(FILE *out, const struct np_plan *plan)
 		fputs(" | ", out);
 		md_cell(out, d->attribute);
 		fputs(" | ", out);
-		md_cell(out, d->recorded ? d->recorded : "*(none)*");
+		if (d->recorded)
+			md_cell(out, d->recorded);
+		else
+			fputs("*(none)*", out);
 		fputs(" | ", out);
-		md_cell(out, d->live ? d->live : "*(none)*");
+		if (d->live)
+			md_cell(out, d->live);
+		else
+			fputs("*(none)*", out);
 		fputs(" |\n", out);
 	}
 	fprintf(out, "\nRun `nestplan apply` to bring the instances back to the file, or "

@@ -108,6 +108,9 @@ static int read_step(struct np_step *s, const json_t *j, struct np_err *err)
 	memset(s, 0, sizeof(*s));
 	if (!kind || (k = np_step_parse(kind)) < 0)
 		return np_error(err, "unknown step");
+	/* Checked before anything is allocated: the caller keeps only whole steps. */
+	if ((v = json_object_get(j, "tags")) && !json_is_object(v))
+		return np_error(err, "step tags must be an object");
 	s->kind = (enum np_step_kind)k;
 	s->instance_type = np_xstrdup(json_string_value(json_object_get(j, "instance_type")));
 	s->core_count = (int)json_integer_value(json_object_get(j, "core_count"));
@@ -115,12 +118,10 @@ static int read_step(struct np_step *s, const json_t *j, struct np_err *err)
 	s->nested_virtualization = np_nv_parse(json_string_value(json_object_get(j, "nested_virtualization")));
 	s->tenancy = np_tenancy_parse(json_string_value(json_object_get(j, "tenancy")));
 	s->host_id = np_xstrdup(json_string_value(json_object_get(j, "host_id")));
-	if ((v = json_object_get(j, "tags"))) {
+	if (v) {
 		const char *key;
 		json_t *val;
 
-		if (!json_is_object(v))
-			return np_error(err, "step tags must be an object");
 		json_object_foreach((json_t *)v, key, val)
 			np_tags_set(&s->tags, key, json_string_value(val) ? json_string_value(val) : "");
 	}
@@ -199,6 +200,35 @@ int np_plan_from_json_full(struct np_plan *out, const json_t *j, struct np_err *
 			return -1;
 		}
 		out->n_changes++;
+	}
+	/* What plan printed besides the changes, so show prints it again. */
+	json_array_foreach(json_object_get(j, "drift"), i, x) {
+		struct np_drift *d;
+		const char *addr = json_string_value(json_object_get(x, "address"));
+		const char *attr = json_string_value(json_object_get(x, "attribute"));
+
+		if (!addr || !attr)
+			continue;
+		NP_ALLOC_GROW(out->drift, out->n_drift + 1, out->alloc_drift);
+		d = &out->drift[out->n_drift++];
+		d->address = np_xstrdup(addr);
+		d->instance_id = np_xstrdup(json_string_value(json_object_get(x, "instance_id")));
+		d->attribute = np_xstrdup(attr);
+		d->recorded = np_xstrdup(json_string_value(json_object_get(x, "recorded")));
+		d->live = np_xstrdup(json_string_value(json_object_get(x, "live")));
+	}
+	json_array_foreach(json_object_get(j, "diagnostics"), i, x) {
+		struct np_diag *d;
+		const char *sev = json_string_value(json_object_get(x, "severity"));
+		const char *msg = json_string_value(json_object_get(x, "message"));
+
+		if (!sev || !msg)
+			continue;
+		NP_ALLOC_GROW(out->diags, out->n_diags + 1, out->alloc_diags);
+		d = &out->diags[out->n_diags++];
+		d->severity = !strcmp(sev, "error") ? NP_SEV_ERROR : NP_SEV_WARNING;
+		d->address = np_xstrdup(json_string_value(json_object_get(x, "address")));
+		d->message = np_xstrdup(msg);
 	}
 	return 0;
 }

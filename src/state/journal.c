@@ -86,9 +86,12 @@ int np_state_journal_pending(struct np_state *st, struct np_journal_entry **out,
 
 	*out = NULL;
 	*n = 0;
+	/* Rows without address or step (a damaged file: the schema forbids them)
+	 * cannot be resumed, and callers rely on both. */
 	if (sqlite3_prepare_v2(st->db,
 	                       "SELECT id, run_id, address, step, instance_id, client_token, status, "
-	                       "detail, started_at FROM journal WHERE status = 'started' ORDER BY id",
+	                       "detail, started_at FROM journal WHERE status = 'started' "
+	                       "AND address IS NOT NULL AND step IS NOT NULL ORDER BY id",
 	                       -1, &s, NULL) != SQLITE_OK)
 		return np_state_sqlerr(st, err, "reading the journal");
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {

@@ -148,20 +148,25 @@ static int exec(struct np_state *st, const char *sql, struct np_err *err)
 static int read_meta(struct np_state *st, struct np_err *err)
 {
 	sqlite3_stmt *s = NULL;
-	int rc = -1;
+	int rc = -1, r;
 
 	if (sqlite3_prepare_v2(st->db, "SELECT key, value FROM meta", -1, &s, NULL) != SQLITE_OK)
 		return np_state_sqlerr(st, err, "reading meta");
-	while (sqlite3_step(s) == SQLITE_ROW) {
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *k = (const char *)sqlite3_column_text(s, 0);
 		const char *v = (const char *)sqlite3_column_text(s, 1);
 
+		/* A damaged file can hold NULLs where the schema expects text. */
+		if (!k || !v)
+			continue;
 		if (!strcmp(k, "lineage"))
 			snprintf(st->lineage, sizeof(st->lineage), "%s", v);
 		else if (!strcmp(k, "serial"))
 			st->serial = atoll(v);
 	}
-	if (!st->lineage[0])
+	if (r != SQLITE_DONE)
+		np_state_sqlerr(st, err, "reading meta");
+	else if (!st->lineage[0])
 		np_error(err, "state '%s' has no lineage; refusing it", st->path);
 	else
 		rc = 0;
@@ -270,7 +275,7 @@ int np_state_open(struct np_state **out, const char *path, unsigned flags, struc
 	fd = open(path, O_RDONLY);
 	if (fd < 0 && errno == ENOENT) {
 		if (!(flags & NP_STATE_CREATE)) {
-			np_error(err, "no state at '%s': run 'nestplan init' first", path);
+			np_error(err, "no state at '%s': run 'nestplan init' (or apply) first, or point -state or NESTPLAN_STATE at the state file", path);
 			goto fail;
 		}
 		if (create_whole(path, err) < 0)

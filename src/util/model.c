@@ -316,3 +316,20 @@ void np_catalog_release(struct np_catalog *c)
 	free(c->v);
 	memset(c, 0, sizeof(*c));
 }
+
+bool np_address_valid(const char *address)
+{
+	size_t name = address ? strspn(address, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                         "0123456789_-")
+	                      : 0;
+	const char *rest = address ? address + name : NULL;
+	size_t digits;
+
+	if (name < 1 || name > 64)
+		return false;
+	if (!*rest)
+		return true;
+	digits = strspn(rest + 1, "0123456789");
+	return rest[0] == '[' && digits >= 1 && digits <= 6 && (rest[1] != '0' || digits == 1) &&
+	       rest[1 + digits] == ']' && !rest[2 + digits];
+}

@@ -352,7 +352,9 @@ class TestPlanApply(SimTestCase):
     def test_apply_json_prints_one_event_per_line(self):
         self.write_config(QUICK)
         r = self.ok("apply", "-auto-approve", "-json")
-        events = [json.loads(l) for l in r.out.splitlines() if l.startswith('{"type"')]
+        events = [json.loads(l) for l in r.out.splitlines()]  # every line is an event
+        self.assertEqual(events[0]["type"], "plan")
+        self.assertEqual(events[0]["plan"]["summary"]["add"], 3)
         kinds = {e["type"] for e in events}
         self.assertLessEqual({"step_start", "step_done", "apply_complete"}, kinds)
         done = [e for e in events if e["type"] == "apply_complete"][0]

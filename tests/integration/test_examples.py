@@ -331,7 +331,6 @@ class TestCiDriftSteps(SimTestCase):
             self.assertIn("drift detected", f.read())
         self.assertIn("| Instance |", r.stdout)
 
-    @unittest.expectedFailure  # src bug: drift creates an empty state where none is and reports no drift
     def test_a_missing_state_fails_the_pipeline(self):
         # A state fetch that went wrong (or a mistyped NESTPLAN_STATE) must not
         # turn into a green drift check.

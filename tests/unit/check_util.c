@@ -7,6 +7,21 @@
 #include "nestplan/error.h"
 #include "nestplan/model.h"
 
+START_TEST(test_util_address_valid)
+{
+	ck_assert(np_address_valid("runner"));
+	ck_assert(np_address_valid("runner[0]"));
+	ck_assert(np_address_valid("a_b-c[123]"));
+	ck_assert(!np_address_valid(""));
+	ck_assert(!np_address_valid("x y"));
+	ck_assert(!np_address_valid("runner[]"));
+	ck_assert(!np_address_valid("runner[01]"));
+	ck_assert(!np_address_valid("runner[1]x"));
+	ck_assert(!np_address_valid("runner[0..5]"));
+	ck_assert(!np_address_valid(NULL));
+}
+END_TEST
+
 START_TEST(test_util_buf_appends_and_stays_terminated)
 {
 	struct np_buf b = NP_BUF_INIT;
@@ -115,6 +130,7 @@ Suite *check_util_suite(void)
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("core");
 
+	tcase_add_test(tc, test_util_address_valid);
 	tcase_add_test(tc, test_util_buf_appends_and_stays_terminated);
 	tcase_add_test(tc, test_util_buf_cap_refuses_growth_past_max);
 	tcase_add_test(tc, test_util_error_prefix_keeps_message_and_class);
