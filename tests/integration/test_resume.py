@@ -21,6 +21,19 @@ instances:
 """
 
 
+PLACED = BASE + "    placement: { tenancy: %s }\n"
+UNTAGGED = BASE.replace("    tags: { team: %s }\n", "    tags: {}\n")
+
+# The calls not covered above: (action, config before, config after).
+MORE = [
+    ("ModifyInstancePlacement", PLACED % ("m8i.large", "ci", "default"),
+     PLACED % ("m8i.large", "ci", "dedicated")),
+    ("DeleteTags", BASE % ("m8i.large", "ci"), UNTAGGED % "m8i.large"),
+    ("ModifyInstanceCpuOptions", BASE % ("m8i.large", "ci"), BASE % ("m8i.xlarge", "ci")),
+    ("CreateTags", BASE % ("m8i.large", "ci"), BASE % ("m8i.large", "infra")),
+]
+
+
 class TestResume(SimTestCase):
     sim_args = {"transition_seconds": 0.2}
 
@@ -78,6 +91,34 @@ class TestResume(SimTestCase):
                 else:
                     self.write_config(BASE % after)
                 self.kill_during(action, nth)
+                self.converge()
+
+    def fresh(self):
+        self.sim.reset()
+        for name in os.listdir(self.dir):
+            os.unlink(os.path.join(self.dir, name))
+
+    def test_kill_during_placement_and_tag_removal(self):
+        for action, before, after in MORE[:2]:
+            with self.subTest(action=action):
+                self.fresh()
+                self.write_config(before)
+                self.ok("apply", "-auto-approve")
+                self.write_config(after)
+                self.kill_during(action, 2)
+                self.converge()
+
+    def test_lost_answers_of_the_other_calls(self):
+        for action, before, after in MORE + [
+                ("TerminateInstances", BASE.replace("count: 2", "count: 3") % ("m8i.large", "ci"),
+                 BASE % ("m8i.large", "ci"))]:
+            with self.subTest(action=action):
+                self.fresh()
+                self.write_config(before)
+                self.ok("apply", "-auto-approve")
+                self.write_config(after)
+                self.sim.faults(lose_response={"action": action, "nth": 2})
+                self.np("apply", "-auto-approve")
                 self.converge()
 
     def test_lost_answers_do_not_duplicate_or_strand(self):
