@@ -33,21 +33,34 @@ else
 fi
 [ $rc -eq 0 ] || status=1
 
-# Fuzz corpora and every input a fuzzer ever crashed on, replayed.
-if [ -n "${REPLAY_DIR:-}" ]; then
-	echo "== fuzz corpora and regressions (replay)"
-	for t in config xml planfile state; do
-		if "$REPLAY_DIR/replay_$t" "tests/fuzz/corpus/$t" "tests/fuzz/regressions/$t" >"$log/replay" 2>&1; then
-			echo "replay $t: $(tail -n 1 "$log/replay")"
-			add 1 0
-		else
-			cat "$log/replay"
-			echo "replay $t: FAILED"
-			add 0 1
-			status=1
-		fi
+# Fuzz corpora and every input a fuzzer ever crashed on, replayed through the
+# fuzz targets built with the normal compiler (tests/fuzz/fuzz.mk); one test
+# per target. The log names each input, the failing one last.
+REPLAY_DIR=${REPLAY_DIR:-$(dirname "$NESTPLAN")/fuzz-replay}
+echo "== fuzz corpora and regressions (replay)"
+for t in config xml planfile state; do
+	dirs=""
+	for d in "tests/fuzz/corpus/$t" "tests/fuzz/regressions/$t"; do
+		[ -d "$d" ] && dirs="$dirs $d"
 	done
-fi
+	if [ ! -x "$REPLAY_DIR/replay_$t" ]; then
+		echo "replay $t: skipped (no $REPLAY_DIR/replay_$t: make fuzz-replay-bins)"
+		add 0 0 1
+		continue
+	fi
+	vg=""
+	[ "${VALGRIND:-}" = 1 ] && vg="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+	# shellcheck disable=SC2086 # word splitting of $vg and $dirs is wanted
+	if $vg "$REPLAY_DIR/replay_$t" -v $dirs >"$log/replay" 2>&1; then
+		echo "replay $t: $(tail -n 1 "$log/replay" | sed 's/^replay: //')"
+		add 1 0
+	else
+		cat "$log/replay"
+		echo "replay $t: FAILED (the input named last above)"
+		add 0 1
+		status=1
+	fi
+done
 
 # Python suites: the simulator, config/schema agreement, end-to-end. Each
 # test file is its own process (own simulator, own directories), so several

@@ -45,7 +45,7 @@ $(FUZZ_DIR)/obj/tests/%.o: tests/fuzz/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz_%.o $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(LDLIBS)
 
 # New inputs go to a scratch corpus under build/fuzz; the committed corpus
 # and the regression inputs are read, never written. Crashes land in
@@ -75,7 +75,7 @@ $(FUZZ_REPLAY)/obj/%.o: tests/fuzz/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 $(FUZZ_REPLAY)/replay_%: $(FUZZ_REPLAY)/obj/replay.o $(FUZZ_REPLAY)/obj/fuzz_%.o $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 
 fuzz-replay-bins: $(FUZZ_REPLAY_BINS)
 

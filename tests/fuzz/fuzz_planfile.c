@@ -1,60 +1,23 @@
 /* libFuzzer target: the saved-plan loader. The bytes are written to a plan
- * file and loaded with np_planfile_load, then shown as `show PLANFILE`
- * shows a plan (text and JSON). */
-#include <fcntl.h>
+ * file and loaded with np_planfile_load (which reads it with
+ * np_plan_from_json_full), then shown as `show PLANFILE` shows a plan (text
+ * and JSON) and turned back into the JSON a save would write. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "nestplan/render.h"
+#include "fuzz_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char dir[256], path[300];
+static char path[300];
 
-static void remove_dir(void)
+static void remove_plan(void)
 {
 	unlink(path);
-	rmdir(dir);
-}
-
-/* A private directory, on tmpfs when there is one: each run writes a file. */
-static int setup(void)
-{
-	const char *base = getenv("NP_FUZZ_TMPDIR");
-
-	if (!base && access("/dev/shm", W_OK) == 0)
-		base = "/dev/shm";
-	if (!base)
-		base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	snprintf(dir, sizeof(dir), "%s/np-fuzz-plan-XXXXXX", base);
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(path, sizeof(path), "%s/plan.json", dir);
-	atexit(remove_dir);
-	return 0;
-}
-
-static int write_file(const char *p, const uint8_t *data, size_t size)
-{
-	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	size_t off = 0;
-
-	if (fd < 0)
-		return -1;
-	while (off < size) {
-		ssize_t w = write(fd, data + off, size - off);
-
-		if (w <= 0) {
-			close(fd);
-			return -1;
-		}
-		off += (size_t)w;
-	}
-	return close(fd);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -64,24 +27,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct np_render_opts ro = {.color = true};
 	struct np_plan plan;
 
-	if (!dir[0] && setup() < 0)
-		abort();
+	if (!path[0])
+		np_fuzz_path(path, sizeof(path), "plan.json", remove_plan);
 	if (!null && !(null = fopen("/dev/null", "w")))
 		abort();
-	if (write_file(path, data, size) < 0)
-		abort();
+	np_fuzz_write(path, data, size);
 	if (np_planfile_load(&plan, path, &err) == 0) {
 		json_t *j = np_render_plan_json(&plan);
-		char *s = json_dumps(j, JSON_COMPACT);
 
-		free(s);
+		free(json_dumps(j, JSON_COMPACT));
 		json_decref(j);
 		np_render_plan_text(null, &plan, &ro);
-		/* What apply reads back is what a save would write again. */
 		j = np_plan_to_json_full(&plan);
+		free(json_dumps(j, JSON_COMPACT));
 		json_decref(j);
 	}
 	np_plan_release(&plan);
-	unlink(path);
+	remove_plan();
 	return 0;
 }

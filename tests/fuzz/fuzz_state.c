@@ -2,72 +2,30 @@
  * and opened as `show` and `apply` open it: read-only first, then for
  * writing (which migrates an older schema); each time the resources, the
  * pending journal, the history and the catalog cache are read and shown. */
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "nestplan/render.h"
 #include "nestplan/state.h"
+#include "fuzz_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char dir[256], path[300];
-static const char *const sides[] = {"", "-wal", "-shm", "-journal"};
+static char path[300];
 
+/* The state and the side files SQLite makes next to it. */
 static void remove_files(void)
 {
+	static const char *const sides[] = {"", "-wal", "-shm", "-journal"};
 	char p[320];
 
 	for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
 		snprintf(p, sizeof(p), "%s%s", path, sides[i]);
 		unlink(p);
 	}
-}
-
-static void remove_dir(void)
-{
-	remove_files();
-	rmdir(dir);
-}
-
-/* A private directory, on tmpfs when there is one: each run writes a file. */
-static int setup(void)
-{
-	const char *base = getenv("NP_FUZZ_TMPDIR");
-
-	if (!base && access("/dev/shm", W_OK) == 0)
-		base = "/dev/shm";
-	if (!base)
-		base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	snprintf(dir, sizeof(dir), "%s/np-fuzz-state-XXXXXX", base);
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(path, sizeof(path), "%s/nestplan.db", dir);
-	atexit(remove_dir);
-	return 0;
-}
-
-static int write_file(const char *p, const uint8_t *data, size_t size)
-{
-	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	size_t off = 0;
-
-	if (fd < 0)
-		return -1;
-	while (off < size) {
-		ssize_t w = write(fd, data + off, size - off);
-
-		if (w <= 0) {
-			close(fd);
-			return -1;
-		}
-		off += (size_t)w;
-	}
-	return close(fd);
 }
 
 static void read_all(struct np_state *st, FILE *null)
@@ -88,8 +46,13 @@ static void read_all(struct np_state *st, FILE *null)
 		np_render_state_text(null, res, n, &ro);
 		np_instances_free(res, n);
 	}
-	if (np_state_journal_pending(st, &jv, &n, &err) == 0)
+	if (np_state_journal_pending(st, &jv, &n, &err) == 0) {
+		/* apply resumes from these and compares both without checking. */
+		for (size_t i = 0; i < n; i++)
+			if (!jv[i].address || !jv[i].step)
+				abort();
 		np_journal_entries_free(jv, n);
+	}
 	if (np_state_history_list(st, &hv, &n, &err) == 0) {
 		np_render_history(null, hv, n, false);
 		np_render_history(null, hv, n, true);
@@ -106,12 +69,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const unsigned modes[] = {NP_STATE_READONLY, 0};
 	struct np_err err = NP_ERR_INIT;
 
-	if (!dir[0] && setup() < 0)
-		abort();
+	if (!path[0])
+		np_fuzz_path(path, sizeof(path), "nestplan.db", remove_files);
 	if (!null && !(null = fopen("/dev/null", "w")))
 		abort();
-	if (write_file(path, data, size) < 0)
-		abort();
+	np_fuzz_write(path, data, size);
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		struct np_state *st = NULL;
 
