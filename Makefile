@@ -119,7 +119,7 @@ test-deps: deps
 
 # The unit tests under valgrind memcheck: no errors, no leaks.
 check-valgrind: $(BUILD)/tests/unit_tests
-	CK_FORK=no valgrind --quiet --error-exitcode=99 --leak-check=full \
+	CK_FORK=no valgrind --quiet --child-silent-after-fork=yes --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect $(BUILD)/tests/unit_tests
 
 demo: $(BIN)

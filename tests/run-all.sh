@@ -15,7 +15,7 @@ add() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $
 echo "== unit tests (Check)"
 if [ "${VALGRIND:-}" = 1 ]; then
 	# CK_FORK=no: valgrind follows one process and sees every leak.
-	CK_FORK=no valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	CK_FORK=no valgrind --quiet --child-silent-after-fork=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		"$UNIT_TESTS" >"$log/unit" 2>&1
 else
 	"$UNIT_TESTS" >"$log/unit" 2>&1
@@ -49,7 +49,7 @@ for t in config xml planfile state; do
 		continue
 	fi
 	vg=""
-	[ "${VALGRIND:-}" = 1 ] && vg="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+	[ "${VALGRIND:-}" = 1 ] && vg="valgrind --quiet --child-silent-after-fork=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
 	# shellcheck disable=SC2086 # word splitting of $vg and $dirs is wanted
 	if $vg "$REPLAY_DIR/replay_$t" -v $dirs >"$log/replay" 2>&1; then
 		echo "replay $t: $(tail -n 1 "$log/replay" | sed 's/^replay: //')"
