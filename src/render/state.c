@@ -99,10 +99,11 @@ void np_render_history(FILE *out, const struct np_history_entry *h, size_t n, bo
 	for (size_t i = 0; i < n; i++) {
 		char when[32];
 		time_t t = (time_t)h[i].at;
-		struct tm tm;
+		struct tm tm = {0};
 
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		/* A damaged row can hold a time no calendar has. */
+		if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+			snprintf(when, sizeof(when), "(time %lld)", h[i].at);
 		fprintf(out, "%s  %-8s %s@%s  %d added, %d changed, %d destroyed, %d failed  (%s, "
 		             "serial %lld)\n",
 		        when, h[i].command, h[i].user ? h[i].user : "?", h[i].host ? h[i].host : "?",
