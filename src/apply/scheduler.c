@@ -188,6 +188,15 @@ static void counts(struct apply *a, int *running, int *waiting, int *done, int *
 	}
 }
 
+/* The status line's counts, from the tasks. Caller holds a->lock. */
+static void show_counts(struct apply *a)
+{
+	int r, w, d, f;
+
+	counts(a, &r, &w, &d, &f);
+	np_progress_counts(&a->progress, r, w, d, f);
+}
+
 /* All work is over: everything finished, or interrupted and nothing in flight. */
 static bool all_over(struct apply *a)
 {
@@ -221,7 +230,6 @@ static void *worker(void *arg)
 	for (;;) {
 		size_t n = 0;
 		enum np_step_kind kind = NP_STEP__COUNT;
-		int r, w, d, f;
 
 		check_interrupt(a);
 		release_finished(a);
@@ -274,14 +282,12 @@ static void *worker(void *arg)
 			continue;
 		}
 		a->in_flight++;
-		counts(a, &r, &w, &d, &f);
+		show_counts(a);
 		pthread_mutex_unlock(&a->lock);
-		np_progress_counts(&a->progress, r, w, d, f);
 		np_apply_exec(a, batch, n);
 		pthread_mutex_lock(&a->lock);
 		a->in_flight--;
-		counts(a, &r, &w, &d, &f);
-		np_progress_counts(&a->progress, r, w, d, f);
+		show_counts(a);
 		pthread_cond_broadcast(&a->cond);
 	}
 	pthread_cond_broadcast(&a->cond);
@@ -316,15 +322,14 @@ static void *waiter(void *arg)
 			continue;
 		}
 		if (any) {
-			int moved, r, w, d, f;
+			int moved;
 
 			last_poll = np_apply_now();
 			pthread_mutex_unlock(&a->lock);
 			moved = np_apply_poll(a);
 			pthread_mutex_lock(&a->lock);
 			/* The status line follows what EC2 finished, not only new calls. */
-			counts(a, &r, &w, &d, &f);
-			np_progress_counts(&a->progress, r, w, d, f);
+			show_counts(a);
 			pthread_cond_broadcast(&a->cond);
 			interval = moved ? lo : fmin(interval * 1.6, hi);
 		} else {

@@ -183,29 +183,16 @@ static void slow_down(struct np_bucket *b, double now)
 	b->rate = fmax(b->model_rate * 0.05, b->rate * 0.7);
 }
 
-void np_limiter_throttled(struct np_limiter *l, const char *action, enum np_bucket_class cls,
-                          double now)
-{
-	struct np_limit_entry *e;
-
-	if (l->off)
-		return;
-	pthread_mutex_lock(&l->lock);
-	e = entry(l, action, cls, now);
-	/* EC2 does not say which bucket ran dry: assume both did. */
-	slow_down(&e->request, now);
-	if (e->resource.capacity > 0)
-		slow_down(&e->resource, now);
-	pthread_mutex_unlock(&l->lock);
-}
-
 static void speed_up(struct np_bucket *b, double now)
 {
 	bucket_refill(b, now);
 	b->rate = fmin(b->model_rate, b->rate + b->model_rate * 0.05);
 }
 
-void np_limiter_ok(struct np_limiter *l, const char *action, enum np_bucket_class cls, double now)
+/* Apply one adjustment to both buckets of an action: EC2 does not say which
+ * bucket ran dry, so a throttle counts against both. */
+static void adapt(struct np_limiter *l, const char *action, enum np_bucket_class cls, double now,
+                  void (*adjust)(struct np_bucket *, double))
 {
 	struct np_limit_entry *e;
 
@@ -213,8 +200,19 @@ void np_limiter_ok(struct np_limiter *l, const char *action, enum np_bucket_clas
 		return;
 	pthread_mutex_lock(&l->lock);
 	e = entry(l, action, cls, now);
-	speed_up(&e->request, now);
+	adjust(&e->request, now);
 	if (e->resource.capacity > 0)
-		speed_up(&e->resource, now);
+		adjust(&e->resource, now);
 	pthread_mutex_unlock(&l->lock);
+}
+
+void np_limiter_throttled(struct np_limiter *l, const char *action, enum np_bucket_class cls,
+                          double now)
+{
+	adapt(l, action, cls, now, slow_down);
+}
+
+void np_limiter_ok(struct np_limiter *l, const char *action, enum np_bucket_class cls, double now)
+{
+	adapt(l, action, cls, now, speed_up);
 }

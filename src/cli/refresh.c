@@ -90,6 +90,19 @@ static void add_type(struct np_strv *types, const char *t)
 	np_strv_push(types, t);
 }
 
+/* Whether name is an element of EC2's list "[a, b, c]" (open to close). */
+static bool listed(const char *open, const char *close, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = open + 1; p < close; p += strcspn(p, ",]") + 1) {
+		p += strspn(p, " ");
+		if (!strncmp(p, name, len) && (p[len] == ',' || p[len] == ']'))
+			return true;
+	}
+	return false;
+}
+
 /* EC2 names the types it does not have: "... do not exist: [m8i.larg, x1]".
  * They go into the catalog as unknown (so the plan can say so) and out of
  * the question, which is then asked again. */
@@ -98,23 +111,15 @@ static bool drop_unknown(const struct np_err *e, struct np_strv *ask, struct np_
 	const char *open = strchr(e->msg, '['), *close = open ? strchr(open, ']') : NULL;
 	bool dropped = false;
 
-	if (strcmp(e->code, "InvalidInstanceType") || !open || !close)
+	if (strcmp(e->code, "InvalidInstanceType") || !close)
 		return false;
 	for (size_t i = 0; i < ask->n;) {
-		const char *hit = NULL;
+		struct np_itype t = {.name = ask->v[i], .unknown = true};
 
-		for (const char *p = open + 1; p && p < close; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
-			p += strspn(p, " ");
-			if (!strncmp(p, ask->v[i], strlen(ask->v[i])) &&
-			    strchr(", ]", p[strlen(ask->v[i])]))
-				hit = p;
-		}
-		if (!hit) {
+		if (!listed(open, close, ask->v[i])) {
 			i++;
 			continue;
 		}
-		struct np_itype t = {.name = ask->v[i], .unknown = true};
-
 		np_catalog_add(out, &t);
 		free(ask->v[i]);
 		ask->v[i] = ask->v[--ask->n];

@@ -43,8 +43,7 @@ def type_change_floor(n):
     # Stop and start can share calls; the two modifications are one call per
     # instance each, on two APIs with buckets of their own.
     per_instance = bucket_time(n, MUTATING)
-    return (2 * TRANSITION
-            + max(bucket_time(n, RESOURCE["StopInstances"]), 0)
+    return (2 * TRANSITION + bucket_time(n, RESOURCE["StopInstances"])
             + max(per_instance, bucket_time(n, RESOURCE["StartInstances"])))
 
 
