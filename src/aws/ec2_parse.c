@@ -153,6 +153,21 @@ static void add_items(xmlNode *set, struct np_instance **v, size_t *n, size_t *a
 	}
 }
 
+/* A reservation's instances carry its ownerId: the account the state pins. */
+static void add_reservation(xmlNode *r, struct np_instance **v, size_t *n, size_t *alloc)
+{
+	size_t first = *n;
+	char *owner;
+
+	add_items(np_xml_child(r, "instancesSet"), v, n, alloc);
+	if (*n == first)
+		return;
+	owner = np_xml_text(r, "ownerId");
+	for (size_t i = first; i < *n; i++)
+		(*v)[i].owner_id = np_xstrdup(owner);
+	free(owner);
+}
+
 int np_ec2_parse_instances(xmlDoc *doc, struct np_instance **v, size_t *n, size_t *alloc,
                            char **next_token)
 {
@@ -166,9 +181,9 @@ int np_ec2_parse_instances(xmlDoc *doc, struct np_instance **v, size_t *n, size_
 	if ((rs = np_xml_child(root, "reservationSet"))) {
 		for (xmlNode *r = rs->children; r; r = r->next)
 			if (r->type == XML_ELEMENT_NODE)
-				add_items(np_xml_child(r, "instancesSet"), v, n, alloc);
+				add_reservation(r, v, n, alloc);
 	}
-	add_items(np_xml_child(root, "instancesSet"), v, n, alloc);
+	add_reservation(root, v, n, alloc);
 	if (next_token) {
 		*next_token = np_xml_text(root, "nextToken");
 		if (*next_token && !**next_token) {

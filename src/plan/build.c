@@ -416,6 +416,15 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 
 	if (rec) {
 		cur = find(c->live_by_id, c->n_live, rec->instance_id, true);
+		if (gone(cur) && d->want.instance_id) {
+			/* The file names this very instance: another one would not be it. */
+			np_plan_diag(c->plan, NP_SEV_ERROR, addr,
+			             "adopted instance %s is not reported by EC2 (or is terminated); "
+			             "nestplan never launches a replacement for an adopted instance: "
+			             "remove instance_id from the file to launch a new one",
+			             rec->instance_id);
+			return;
+		}
 		if (gone(cur))
 			cur = NULL; /* terminated outside: drift (above), launched again */
 	} else if (d->want.instance_id) {
