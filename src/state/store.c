@@ -274,6 +274,7 @@ int np_state_open(struct np_state **out, const char *path, unsigned flags, struc
 	int version = 0, fd, oflags;
 	mode_t old;
 
+	st->lock_fd = -1;
 	*out = NULL;
 	st->path = np_xstrdup(path);
 	fd = open(path, O_RDONLY);
