@@ -26,7 +26,7 @@ class Simulator:
             flag = "--" + k.replace("_", "-")
             if v is True:
                 args.append(flag)
-            elif v not in (None, False):
+            elif v is not None and v is not False:  # 0 is a value, not "unset"
                 args += [flag, str(v)]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True)
