@@ -177,7 +177,8 @@ class TestMotoEndToEnd(unittest.TestCase):
                 tags: { team: ci }
             """ % MOTO_AMI)
         plan = self.ok("plan", "-json").json()
-        self.assertEqual(sorted((c["address"], c["action"], tuple(c["steps"])) for c in plan["changes"]),
+        self.assertEqual(sorted((c["address"], c["action"], tuple(c["steps"]))
+                                for c in plan["changes"]),
                          [(a, "update", ("stop", "modify_instance_type", "start"))
                           for a in ("web[0]", "web[1]")])
         r = self.ok("apply", "-auto-approve")
@@ -350,14 +351,17 @@ class TestRequestsMatchBotocoreModel(SimTestCase):
         self.assertEqual(live["runner[1]"]["tags"]["cost center"], "a&b=c d/é")
         runs = [dict(q.params()) for q in self.proxy.requests() if q.action() == "RunInstances"
                 and dict(q.params()).get("DryRun") != "true"]
-        self.assertIn("3", [p.get("MaxCount") for p in runs], "the group was not launched in one batch")
+        self.assertIn("3", [p.get("MaxCount") for p in runs],
+                      "the group was not launched in one batch")
         self.ok("plan", "-detailed-exitcode", rc=0)
         self.ok("drift", rc=0)
 
         # Type and CPU options, tags changed, added and removed, builder stopped.
         changed = (BROAD.replace("instance_type: m8i.xlarge", "instance_type: m8i.2xlarge")
-                   .replace("core_count: 2, threads_per_core: 1", "core_count: 4, threads_per_core: 2")
-                   .replace('tags: { team: ci, "cost center": "a&b=c d/é" }', "tags: { team: ops, new: x }")
+                   .replace("core_count: 2, threads_per_core: 1",
+                            "core_count: 4, threads_per_core: 2")
+                   .replace('tags: { team: ci, "cost center": "a&b=c d/é" }',
+                            "tags: { team: ops, new: x }")
                    .replace("    state: running\n", "    state: stopped\n"))
         self.assertNotEqual(changed, BROAD)
         self.write_config(changed)
@@ -430,15 +434,18 @@ class TestModelChecker(unittest.TestCase):
                 CpuOptions={"CoreCount": 1, "ThreadsPerCore": 2, "NestedVirtualization": "enabled"},
                 SecurityGroupIds=["sg-1", "sg-2"], SubnetId="subnet-1", UserData="aGk=",
                 TagSpecifications=[{"ResourceType": "instance",
-                                    "Tags": [{"Key": "a", "Value": "b"}, {"Key": "c", "Value": ""}]}],
+                                    "Tags": [{"Key": "a", "Value": "b"},
+                                             {"Key": "c", "Value": ""}]}],
                 Placement={"Tenancy": "host", "HostId": "h-1", "Affinity": "host"},
                 HibernationOptions={"Configured": False}, DryRun=True, ClientToken="t",
                 NetworkInterfaces=[{"DeviceIndex": 0, "Groups": ["sg-1"]}])),
-            ("DescribeInstances", dict(Filters=[{"Name": "tag:x", "Values": ["a", "b"]},
-                                                {"Name": "instance-state-name", "Values": ["running"]}],
-                                       MaxResults=5, NextToken="n")),
+            ("DescribeInstances", dict(
+                Filters=[{"Name": "tag:x", "Values": ["a", "b"]},
+                         {"Name": "instance-state-name", "Values": ["running"]}],
+                MaxResults=5, NextToken="n")),
             ("DescribeInstanceTypes", dict(InstanceTypes=["m8i.large", "c8i.xlarge"])),
-            ("ModifyInstanceAttribute", dict(InstanceId="i-1", InstanceType={"Value": "m8i.large"})),
+            ("ModifyInstanceAttribute", dict(InstanceId="i-1",
+                                             InstanceType={"Value": "m8i.large"})),
             ("ModifyInstanceCpuOptions", dict(InstanceId="i-1", CoreCount=2, ThreadsPerCore=2,
                                               NestedVirtualization="disabled", DryRun=True)),
             ("ModifyInstancePlacement", dict(InstanceId="i-1", Tenancy="host", Affinity="host")),
