@@ -9,16 +9,25 @@ Two independent judges of nestplan's EC2 traffic, each optional:
    (`plan -detailed-exitcode` exits 0), a type change (stop,
    modify_instance_type, start; read back with boto3 from moto), drift after
    out-of-band changes made with boto3 (a tag, then the type), the repair,
-   adoption of an instance launched with boto3 (`import`), and destroy, after
-   which moto has no instance of ours that is not terminated. The image is
-   one of moto's default AMIs (moto/ec2/resources/amis.json.gz), the types
-   m8i.* from moto's own DescribeInstanceTypes data.
-   What moto 5.2 does not model, so the files here do not use it:
+   a run state kept stopped, tag removal, replacement for a new image with
+   create_before_destroy, an instance terminated outside, adoption of an
+   instance launched with boto3 (`import`), and destroy, after which moto has
+   no instance of ours that is not terminated. The images are moto's default
+   AMIs (moto/ec2/resources/amis.json.gz), the types c8i/m8i from moto's own
+   DescribeInstanceTypes data (which lists the nested-virtualization feature).
+   What moto 5.2.1 does not model (found by running it), so the files here
+   do not use it:
    - CPU options: RunInstances takes CpuOptions, but DescribeInstances
-     reports no cpuOptions, and ModifyInstanceCpuOptions is not implemented;
+     reports no cpuOptions, and ModifyInstanceCpuOptions is not implemented
+     (an HTML 500, dry run included);
    - tenancy: Placement.Tenancy=dedicated is accepted and reported as
-     "default", and ModifyInstancePlacement is not implemented;
-   so a file with cpu_options or placement never converges on moto.
+     "default", and ModifyInstancePlacement is not implemented (HTML 500);
+     so a file with cpu_options or placement never converges on moto;
+   - ClientToken: a second RunInstances with the same token launches a
+     second instance, and the DescribeInstances filter client-token is not
+     implemented (HTML 500);
+   - ModifyInstanceAttribute InstanceType is accepted on a running instance
+     (EC2 answers IncorrectInstanceState), so moto cannot catch a missing stop.
    Skipped, with the reason, without moto >= 5 (server mode needs flask and
    werkzeug) and boto3.
 
@@ -239,6 +248,78 @@ class TestMotoEndToEnd(unittest.TestCase):
         self.ok("plan", "-detailed-exitcode", rc=0)
         self.ok("destroy", "-auto-approve")
         self.assertEqual(self.instances()[iid]["State"]["Name"], "terminated")
+
+    def test_stopped_state_tag_removal_and_replacement(self):
+        self.write_config("""\
+            version: 1
+            instances:
+              idle:
+                image_id: %s
+                instance_type: m8i.large
+                state: stopped
+                tags: { a: "1", b: "2" }
+              rep:
+                count: 2
+                image_id: %s
+                instance_type: c8i.large
+                lifecycle: { create_before_destroy: true }
+            """ % (MOTO_AMI, MOTO_AMI))
+        self.ok("apply", "-auto-approve")
+        idle = self.recorded()["idle"]["instance_id"]
+        old = {a: r["instance_id"] for a, r in self.recorded().items() if a.startswith("rep")}
+        self.assertEqual(self.instances()[idle]["State"]["Name"], "stopped")
+        self.ok("plan", "-detailed-exitcode", rc=0)
+        # Another of moto's default AMIs: a new image replaces the instances.
+        self.write_config("""\
+            version: 1
+            instances:
+              idle:
+                image_id: %s
+                instance_type: m8i.xlarge
+                state: running
+                tags: { a: "1" }
+              rep:
+                count: 2
+                image_id: ami-35e92e4c
+                instance_type: c8i.large
+                lifecycle: { create_before_destroy: true }
+            """ % MOTO_AMI)
+        plan = self.ok("plan", "-json").json()
+        actions = {c["address"]: c["action"] for c in plan["changes"]}
+        self.assertEqual(actions, {"idle": "update", "rep[0]": "replace", "rep[1]": "replace"})
+        self.ok("apply", "-auto-approve")
+        moto = self.instances()
+        self.assertEqual(moto[idle]["InstanceType"], "m8i.xlarge")
+        self.assertEqual(moto[idle]["State"]["Name"], "running")
+        self.assertEqual({t["Key"]: t["Value"] for t in moto[idle]["Tags"]
+                          if not t["Key"].startswith("nestplan:")}, {"a": "1"})
+        for addr, iid in old.items():
+            self.assertEqual(moto[iid]["State"]["Name"], "terminated", addr)
+            new = self.recorded()[addr]["instance_id"]
+            self.assertNotEqual(new, iid, addr)
+            self.assertEqual(moto[new]["ImageId"], "ami-35e92e4c", addr)
+        self.assert_state_is_moto()
+        self.ok("plan", "-detailed-exitcode", rc=0)
+
+    def test_terminated_outside_is_drift_and_launched_again(self):
+        self.write_config("""\
+            version: 1
+            instances:
+              box:
+                image_id: %s
+                instance_type: m8i.large
+            """ % MOTO_AMI)
+        self.ok("apply", "-auto-approve")
+        iid = self.recorded()["box"]["instance_id"]
+        self.ec2.terminate_instances(InstanceIds=[iid])
+        drift = self.ok("drift", "-json", rc=2).json()["drift"]
+        self.assertEqual([(d["attribute"], d["live"]) for d in drift], [("instance", "terminated")])
+        plan = self.ok("plan", "-json").json()
+        self.assertEqual([(c["address"], c["action"]) for c in plan["changes"]], [("box", "create")])
+        self.ok("apply", "-auto-approve")
+        new = self.recorded()["box"]["instance_id"]
+        self.assertNotEqual(new, iid)
+        self.assertEqual(self.instances()[new]["State"]["Name"], "running")
 
     def test_import_adopts_an_instance_launched_outside(self):
         res = self.ec2.run_instances(ImageId=MOTO_AMI, InstanceType="m8i.large",
