@@ -11,7 +11,9 @@ Two independent judges of nestplan's EC2 traffic, each optional:
    out-of-band changes made with boto3 (a tag, then the type), the repair,
    a run state kept stopped, tag removal, replacement for a new image with
    create_before_destroy, an instance terminated outside, adoption of an
-   instance launched with boto3 (`import`), and destroy, after which moto has
+   instance launched with boto3 (`import`) of a type only moto's catalog knows
+   (m5: nestplan's built-in table lacks it, so plan and validate must use what
+   moto's DescribeInstanceTypes said), and destroy, after which moto has
    no instance of ours that is not terminated. The images are moto's default
    AMIs (moto/ec2/resources/amis.json.gz), the types c8i/m8i from moto's own
    DescribeInstanceTypes data (which lists the nested-virtualization feature).
