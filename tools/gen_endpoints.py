@@ -6,6 +6,7 @@ botocore. The generated file is committed, so a machine without botocore
 builds; rerun this when botocore learns a new partition or region.
 
     python3 tools/gen_endpoints.py > src/util/endpoints_data.c
+    python3 tools/gen_endpoints.py --schema-pattern   # for schemas/nestplan.schema.json
 """
 import gzip
 import json
@@ -149,5 +150,17 @@ def main():
         out.write("const char np_ruleset_%s[] =\n%s;\n" % (name, cstr_lines(text)))
 
 
+def schema_pattern():
+    """The same rule for schemas/nestplan.schema.json (ECMA-262 regex)."""
+    data, _ = botocore_data()
+    parts = load(os.path.join(data, "partitions.json"))["partitions"]
+    alts = [p["regionRegex"].lstrip("^").rstrip("$").replace("\\-", "-") for p in parts]
+    names = sorted(r for p in parts for r in p["regions"] if not re.match(p["regionRegex"], r))
+    return "^(?:%s)$" % "|".join(alts + [re.escape(n).replace("\\-", "-") for n in names])
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--schema-pattern"]:
+        print(schema_pattern())
+    else:
+        main()
