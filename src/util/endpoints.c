@@ -726,8 +726,9 @@ int np_endpoint_resolve(struct np_endpoint *out, enum np_service svc,
 	json_object_foreach(params, k, v) {
 		json_t *def = json_object_get(v, "default");
 
+		/* A copy: the shared rule document's reference counts stay untouched. */
 		if (!json_object_get(scope, k) && def)
-			json_object_set(scope, k, def);
+			json_object_set_new(scope, k, json_deep_copy(def));
 	}
 	json_array_foreach(json_object_get(rs, "rules"), i, v) {
 		int r = rule(v, scope, &h, &e);
