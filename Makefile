@@ -93,7 +93,7 @@ $(BUILD)/tests/check_%: $(BUILD)/tests/runner_%.o $(BUILD)/tests/obj/check_%.o $
 
 check: $(BIN) $(BUILD)/tests/unit_tests
 	@NESTPLAN=$(CURDIR)/$(BIN) UNIT_TESTS=$(CURDIR)/$(BUILD)/tests/unit_tests \
-	  REPLAY_DIR=$(CURDIR)/$(BUILD)/fuzz-replay VALGRIND=$(VALGRIND) bash tests/run-all.sh
+	  REPLAY_DIR=$(CURDIR)/$(BUILD)/fuzz-replay VALGRIND=$(VALGRIND) UPDATE=$(UPDATE) bash tests/run-all.sh
 
 check-unit: $(BUILD)/tests/unit_tests
 	$(BUILD)/tests/unit_tests
