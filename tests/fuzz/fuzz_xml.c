@@ -21,11 +21,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct np_catalog cat = NP_CATALOG_INIT;
 		char *next = NULL;
 
-		np_ec2_parse_instances(doc, &v, &n, &alloc, &next);
+		np_ec2_parse_instances(doc, "DescribeInstances", &v, &n, &alloc, &next, &err);
+		free(next);
+		next = NULL;
+		np_ec2_parse_instances(doc, "RunInstances", &v, &n, &alloc, &next, &err);
 		np_instances_free(v, n);
 		free(next);
 		next = NULL;
-		np_ec2_parse_instance_types(doc, &cat, &next);
+		np_ec2_parse_instance_types(doc, &cat, &next, &err);
 		for (size_t i = 0; i < cat.n; i++)
 			if (np_catalog_find(&cat, cat.v[i].name) == NULL)
 				abort();
