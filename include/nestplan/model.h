@@ -69,6 +69,7 @@ struct np_instance {
 	char *client_token;
 	char *lineage;            /* value of the nestplan:lineage tag */
 	char *launch_time;
+	char *owner_id;           /* the account, from the reservation's ownerId */
 };
 
 /* An address a config can produce: NAME or NAME[INDEX], NAME 1 to 64

@@ -32,8 +32,18 @@ enum np_step_kind {
 	NP_STEP__COUNT,
 };
 
+/* What is the same for every step of a kind (src/plan/names.c). */
+struct np_step_def {
+	const char *name;               /* the JSON contract: "modify_cpu_options" */
+	const char *action;             /* the EC2 action that carries it */
+	const char *const *permissions; /* IAM permissions, NULL-terminated */
+	bool dry_run;                   /* EC2 accepts DryRun on the action */
+};
+const struct np_step_def *np_step_def(enum np_step_kind k);
+
 struct np_step {
 	enum np_step_kind kind;
+	bool irreversible;              /* EC2 allows no way back (a tenancy move) */
 	/* Parameters; only those of the kind are set. */
 	char *instance_type;            /* modify_instance_type */
 	int core_count;                 /* modify_cpu_options; 0: not sent */
@@ -52,6 +62,7 @@ struct np_change {
 	bool requires_stop;
 	bool adopt;               /* instance_id: in the file, not yet in state */
 	char *replace_reason;     /* the attribute forcing a replacement */
+	bool irreversible;        /* a step of the cycle cannot be undone */
 	struct np_step *steps;
 	size_t n_steps, alloc_steps;
 	bool has_before, has_after;
@@ -126,6 +137,20 @@ int np_action_parse(const char *name);          /* -1 when unknown */
 void np_change_release(struct np_change *c);
 /* Natural order of addresses: name, then index as a number. */
 int np_address_cmp(const char *a, const char *b);
+
+/* A tenancy change on a stopped instance (src/plan/tenancy.c). A move to
+ * another Dedicated Host keeps the tenancy: it is in place and reversible. */
+enum np_tenancy_move {
+	NP_MOVE_NONE = 0,       /* the same tenancy */
+	NP_MOVE_IN_PLACE,       /* ModifyInstancePlacement, and back the same way */
+	NP_MOVE_IRREVERSIBLE,   /* ModifyInstancePlacement, with no way back */
+	NP_MOVE_REPLACE,        /* EC2 does not change it in place */
+};
+enum np_tenancy_move np_tenancy_move(enum np_tenancy from, enum np_tenancy to);
+
+/* The IAM permissions of the plan's steps that EC2 cannot dry-run, each
+ * once, in step order: nothing checks them before anything is stopped. */
+void np_plan_unchecked_permissions(const struct np_plan *plan, struct np_strv *out);
 
 /* Diagnostics the file alone can produce against a catalog (validate). */
 int np_plan_check_config(struct np_plan *out, const struct np_config *config,

@@ -31,8 +31,9 @@ int np_planfile_load(struct np_plan *out, const char *path, struct np_err *err);
 json_t *np_plan_to_json_full(const struct np_plan *plan);
 int np_plan_from_json_full(struct np_plan *out, const json_t *j, struct np_err *err);
 
-json_t *np_render_state_json(const char *lineage, long long serial, const struct np_instance *res,
-                             size_t n);
+/* region and account: where the state is pinned (NULL: not yet). */
+json_t *np_render_state_json(const char *lineage, long long serial, const char *region,
+                             const char *account, const struct np_instance *res, size_t n);
 void np_render_state_text(FILE *out, const struct np_instance *res, size_t n,
                           const struct np_render_opts *o);
 void np_render_history(FILE *out, const struct np_history_entry *h, size_t n, bool json);

@@ -21,6 +21,14 @@ const char *np_state_lineage(const struct np_state *st);
 long long np_state_serial(const struct np_state *st);
 const char *np_state_path(const struct np_state *st);
 
+/* Where the state's instances live (NULL until pinned): the region of the
+ * first apply, and the account EC2's answers gave (reservations' ownerId). */
+const char *np_state_region(const struct np_state *st);
+const char *np_state_account(const struct np_state *st);
+/* Record region and/or account (NULL: left as it is) where none is yet. */
+int np_state_pin(struct np_state *st, const char *region, const char *account,
+                 struct np_err *err);
+
 /* An explicit transaction; without one, each write is its own. The serial
  * goes up by one per committed transaction that changed resources. */
 int np_state_begin(struct np_state *st, struct np_err *err);

@@ -1,36 +1,60 @@
-/* Permission preflight: every kind of mutating call the plan will make,
- * once, with DryRun=true, before anything is stopped. */
+/* Permission preflight: every kind of mutating call the plan will make that
+ * EC2 lets be dry-run, once, with DryRun=true, before anything is stopped.
+ * Only answers that prove the call would be allowed may pass. */
 #include <string.h>
 
 #include "apply/launch.h"
 #include "nestplan/ec2.h"
 #include "nestplan/log.h"
 
-static const char *const actions[NP_STEP__COUNT] = {
-	"RunInstances",        "StopInstances", "ModifyInstancePlacement",
-	"ModifyInstanceAttribute", "ModifyInstanceCpuOptions", "StartInstances",
-	"CreateTags",          "DeleteTags",    "TerminateInstances",
+/* What a dry run of a step on the instance as it is now (running, old type
+ * and CPU options) may answer besides DryRunOperation: EC2 checks the state
+ * and the parameters of an instance the earlier steps have not changed yet.
+ * The codes are EC2's documented client errors for those checks. */
+static const char *const expected_before_cycle[] = {
+	"IncorrectInstanceState", "IncorrectState", "InvalidParameterValue",
+	"InvalidParameterCombination", "UnsupportedOperation", "Unsupported",
+	"InvalidInstanceAttributeValue", NULL,
 };
+
+static bool expected(const char *code)
+{
+	for (size_t i = 0; expected_before_cycle[i]; i++)
+		if (!strcmp(expected_before_cycle[i], code))
+			return true;
+	return false;
+}
 
 static int check(int rc, enum np_step_kind kind, const struct np_change *c, struct np_err *err)
 {
-	if (rc == 0 || err->cls == NP_ERRC_DRY_RUN_OK) {
+	const struct np_step_def *def = np_step_def(kind);
+	const char *who = c->instance_id ? c->instance_id : "new instance";
+
+	if (rc < 0 && err->cls == NP_ERRC_DRY_RUN_OK) {
 		np_err_clear(err);
 		return 0;
 	}
-	if (err->cls == NP_ERRC_AUTH)
+	if (rc == 0)
+		return np_error(err, "permission check failed, nothing was changed: %s with DryRun for "
+		                     "'%s' (%s) answered as if it had run, not DryRunOperation",
+		                def->action, c->address, who);
+	if (err->cls == NP_ERRC_AUTH && !strcmp(err->code, "UnauthorizedOperation"))
 		return np_error_prefix(err, "permission check failed, nothing was changed: %s needs the "
-		                            "IAM permission ec2:%s (for '%s', %s)",
-		                       actions[kind], actions[kind], c->address,
-		                       c->instance_id ? c->instance_id : "new instance");
-	/* A later step of a cycle is checked against the instance as it is now
-	 * (running, old type), so EC2 may object to parameters the earlier steps
-	 * make valid. The preflight is about permissions; the planner checked
-	 * the parameters. */
-	np_log_debug("preflight: %s for '%s': %s (not a permission problem)", actions[kind],
-	             c->address, err->msg);
-	np_err_clear(err);
-	return 0;
+		                            "IAM permission %s (for '%s', %s)",
+		                       def->action, def->permissions[0], c->address, who);
+	if (kind != NP_STEP_RUN_INSTANCES && err->http_status >= 400 && err->http_status < 500 &&
+	    expected(err->code)) {
+		np_log_debug("preflight: %s for '%s': %s (the instance is not modified yet)",
+		             def->action, c->address, err->msg);
+		np_err_clear(err);
+		return 0;
+	}
+	/* 5xx after retries, InvalidAction, UnknownParameter, unknown codes and
+	 * answers that are not EC2's: nothing proves the call would work. */
+	return np_error_prefix(err, "permission check failed, nothing was changed: %s with DryRun "
+	                            "for '%s' (%s) answered %s%s(HTTP %d)",
+	                       def->action, c->address, who, err->code[0] ? err->code : "",
+	                       err->code[0] ? " " : "", err->http_status);
 }
 
 int np_apply_preflight(struct np_aws *aws, const struct np_config *cfg, const struct np_plan *plan,
@@ -50,6 +74,11 @@ int np_apply_preflight(struct np_aws *aws, const struct np_config *cfg, const st
 
 			if (done[s->kind])
 				continue;
+			if (!np_step_def(s->kind)->dry_run) {
+				/* Listed in the plan as not checked in advance. */
+				done[s->kind] = true;
+				continue;
+			}
 			if (s->kind == NP_STEP_RUN_INSTANCES) {
 				struct np_instance none;
 

@@ -144,6 +144,7 @@ void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, cons
 	struct np_err err = NP_ERR_INIT;
 	size_t stop_at = c->n_steps;
 	bool stopped_by_us = false;
+	const struct np_step *irreversible = NULL;
 
 	np_progress_failed(&a->progress, c->address, target_id(t, kind), kind, msg);
 	pthread_mutex_lock(&a->lock);
@@ -160,6 +161,31 @@ void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, cons
 		}
 	if (!stopped_by_us)
 		goto failed;
+	/* Past an irreversible step (the last modification of a cycle) there
+	 * is no previous configuration to go back to: say so, and start the
+	 * instance as it now is. */
+	for (size_t i = stop_at + 1; i < t->next && i < c->n_steps; i++)
+		if (c->steps[i].irreversible && !(i + 1 == t->next && kind == c->steps[i].kind))
+			irreversible = &c->steps[i];
+	if (irreversible) {
+		char *note = np_xasprintf("%s went through and EC2 allows no way back: the instance "
+		                          "keeps its new configuration and is not put back into its "
+		                          "previous one",
+		                          np_step_name(irreversible->kind));
+
+		np_progress_note(&a->progress, c->address, t->instance_id, note);
+		pthread_mutex_lock(&a->lock);
+		char *more = np_xasprintf("%s (%s)", t->error, note);
+		free(t->error);
+		t->error = more;
+		pthread_mutex_unlock(&a->lock);
+		free(note);
+		if (!t->was_running)
+			goto failed;
+		np_progress_note(&a->progress, c->address, t->instance_id,
+		                 "starting the instance in its new configuration");
+		goto start;
+	}
 	/* The modifications that went through since the stop, newest first. */
 	for (size_t i = t->next; i-- > stop_at + 1;) {
 		const struct np_step *s = &c->steps[i];
@@ -175,6 +201,7 @@ void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, cons
 		goto failed;
 	np_progress_note(&a->progress, c->address, t->instance_id,
 	                 "putting the instance back into service in its previous configuration");
+start:
 	if (np_ec2_start_instances(a->aws, (const char *const *)&t->instance_id, 1, false, &err) < 0) {
 		np_progress_failed(&a->progress, c->address, t->instance_id, NP_STEP_START, err.msg);
 		goto failed;

@@ -333,6 +333,33 @@ static int add_items(xmlNode *set, struct np_instance **v, size_t *n, size_t *al
 	return 0;
 }
 
+/* A reservation's instances carry its ownerId: the account the state pins. */
+static int add_reservation(xmlNode *r, struct np_instance **v, size_t *n, size_t *alloc,
+                           struct np_err *err)
+{
+	size_t first = *n;
+	char *owner;
+
+	if (add_items(np_xml_child(r, "instancesSet"), v, n, alloc, err) < 0)
+		return -1;
+	if (*n == first)
+		return 0;
+	owner = np_xml_text(r, "ownerId");
+	if (owner && (strlen(owner) != 12 || strspn(owner, "0123456789") != 12)) {
+		struct np_buf safe = NP_BUF_INIT;
+
+		np_buf_add_visible(&safe, owner, 40);
+		np_error(err, "ownerId '%s' is not an AWS account id", safe.ptr);
+		np_buf_release(&safe);
+		free(owner);
+		return -1;
+	}
+	for (size_t i = first; i < *n; i++)
+		(*v)[i].owner_id = np_xstrdup(owner);
+	free(owner);
+	return 0;
+}
+
 static char *next_token_of(xmlNode *root)
 {
 	char *t = np_xml_text(root, "nextToken");
@@ -357,11 +384,10 @@ int np_ec2_parse_instances(xmlDoc *doc, const char *action, struct np_instance *
 	/* DescribeInstances: reservationSet/item/instancesSet; RunInstances: instancesSet. */
 	if ((rs = np_xml_child(root, "reservationSet"))) {
 		for (xmlNode *r = rs->children; r; r = r->next)
-			if (r->type == XML_ELEMENT_NODE &&
-			    add_items(np_xml_child(r, "instancesSet"), v, n, alloc, err) < 0)
+			if (r->type == XML_ELEMENT_NODE && add_reservation(r, v, n, alloc, err) < 0)
 				goto fail;
 	}
-	if (add_items(np_xml_child(root, "instancesSet"), v, n, alloc, err) < 0)
+	if (add_reservation(root, v, n, alloc, err) < 0)
 		goto fail;
 	if (next_token)
 		*next_token = next_token_of(root);

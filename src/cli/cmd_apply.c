@@ -190,6 +190,10 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 		fputc('\n', ctx->out);
 	if (np_apply_run(ctx->aws, ctx->state, ctx->config, &plan, &ao, &res, &err) < 0)
 		goto fail;
+	if (np_cli_pin_location(ctx, &err) < 0) {
+		fprintf(ctx->err, "Warning: %s\n", err.msg);
+		np_err_clear(&err);
+	}
 	{
 		struct np_history_entry h = {
 			.run_id = run_id,

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/refresh.h"
 #include "nestplan/alloc.h"
 #include "nestplan/cli.h"
 #include "nestplan/config.h"
@@ -47,6 +48,12 @@ static int run(struct np_ctx *ctx)
 		         id, live[0].lineage);
 		goto fail;
 	}
+	if (live[0].owner_id && np_state_account(ctx->state) &&
+	    strcmp(live[0].owner_id, np_state_account(ctx->state))) {
+		np_error(&err, "cannot import %s: it belongs to account %s, and this state to account %s",
+		         id, live[0].owner_id, np_state_account(ctx->state));
+		goto fail;
+	}
 	np_tags_set(&tags, NP_TAG_ADDRESS, address);
 	np_tags_set(&tags, NP_TAG_LINEAGE, lineage);
 	if (np_ec2_create_tags(ctx->aws, &id, 1, &tags, false, &err) < 0) {
@@ -63,6 +70,10 @@ static int run(struct np_ctx *ctx)
 		goto fail;
 	}
 	np_instance_release(&rec);
+	if (np_cli_pin_location(ctx, &err) < 0) {
+		fprintf(ctx->err, "Warning: %s\n", err.msg);
+		np_err_clear(&err);
+	}
 	fprintf(ctx->out, "%s: imported %s (%s, %s).\nThe next plan compares it with the file.\n",
 	        address, id, live[0].instance_type ? live[0].instance_type : "?",
 	        np_run_state_name(live[0].state));

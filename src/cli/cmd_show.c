@@ -49,8 +49,9 @@ static int run(struct np_ctx *ctx)
 		return NP_EXIT_ERROR;
 	}
 	if (o->json)
-		np_cli_print_json(ctx->out, np_render_state_json(np_state_lineage(ctx->state),
-		                                                 np_state_serial(ctx->state), res, n));
+		np_cli_print_json(ctx->out, np_render_state_json(
+			np_state_lineage(ctx->state), np_state_serial(ctx->state),
+			np_state_region(ctx->state), np_state_account(ctx->state), res, n));
 	else
 		np_render_state_text(ctx->out, res, n, &ro);
 	np_instances_free(res, n);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "cli/ctx.h"
+#include "cli/refresh.h"
 #include "nestplan/aws.h"
 #include "nestplan/config.h"
 #include "nestplan/state.h"
@@ -55,6 +56,8 @@ int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np
 			ao.endpoint = ctx->config->endpoint;
 		}
 		if (np_aws_new(&ctx->aws, &ao, err) < 0)
+			return -1;
+		if (ctx->state && np_cli_check_region(ctx, err) < 0)
 			return -1;
 	}
 	return 0;

@@ -8,6 +8,7 @@
 
 #include "cli/refresh.h"
 #include "nestplan/alloc.h"
+#include "nestplan/aws.h"
 #include "nestplan/config.h"
 #include "nestplan/ec2.h"
 #include "nestplan/log.h"
@@ -23,6 +24,79 @@ static int cmp_id(const void *a, const void *b)
 static bool seen(char **sorted, size_t n, const char *id)
 {
 	return id && bsearch(&id, sorted, n, sizeof(*sorted), cmp_id) != NULL;
+}
+
+int np_cli_check_region(struct np_ctx *ctx, struct np_err *err)
+{
+	const char *pinned = np_state_region(ctx->state), *region = np_aws_region(ctx->aws);
+	const char *account = np_state_account(ctx->state);
+
+	if (!pinned || !region || !strcmp(pinned, region))
+		return 0;
+	return np_error_cls(err, NP_ERRC_USAGE,
+	                    "state '%s' holds instances in region %s%s%s, but this run is against "
+	                    "region %s: refusing before any call (set the region to %s, or use "
+	                    "another -state)",
+	                    np_state_path(ctx->state), pinned, account ? ", account " : "",
+	                    account ? account : "", region, pinned);
+}
+
+int np_cli_pin_location(struct np_ctx *ctx, struct np_err *err)
+{
+	struct np_instance *rec = NULL;
+	const char *account = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!ctx->aws || np_state_list(ctx->state, &rec, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && !account; i++)
+		account = rec[i].owner_id;
+	rc = np_state_pin(ctx->state, n ? np_aws_region(ctx->aws) : NULL, account, err);
+	np_instances_free(rec, n);
+	return rc;
+}
+
+/* An answer from another account than the state's, or a listing in which
+ * none of the recorded instances exists: the wrong region, account or
+ * endpoint, never a fleet to launch again. */
+static int check_location(struct np_ctx *ctx, const struct np_instance *recorded,
+                          size_t n_recorded, const struct np_instance *live, size_t n_live,
+                          struct np_err *err)
+{
+	const char *account = np_state_account(ctx->state);
+	size_t n_ids = 0, found = 0;
+	char **ids;
+
+	for (size_t i = 0; account && i < n_live; i++)
+		if (live[i].owner_id && strcmp(live[i].owner_id, account))
+			return np_error_cls(err, NP_ERRC_USAGE,
+			                    "EC2 answered for account %s (instance %s), but state '%s' "
+			                    "belongs to account %s in region %s: refusing (wrong "
+			                    "credentials or profile?)",
+			                    live[i].owner_id, live[i].instance_id ? live[i].instance_id : "?",
+			                    np_state_path(ctx->state), account,
+			                    np_state_region(ctx->state) ? np_state_region(ctx->state) : "?");
+	ids = np_xmalloc((n_live ? n_live : 1) * sizeof(*ids));
+	for (size_t i = 0; i < n_live; i++)
+		if (live[i].instance_id)
+			ids[n_ids++] = live[i].instance_id;
+	qsort(ids, n_ids, sizeof(*ids), cmp_id);
+	n_live = 0;
+	for (size_t i = 0; i < n_recorded; i++) {
+		if (!recorded[i].instance_id)
+			continue;
+		n_live++;
+		found += seen(ids, n_ids, recorded[i].instance_id);
+	}
+	free(ids);
+	if (n_live && !found)
+		return np_error_cls(err, NP_ERRC_USAGE,
+		                    "none of the %zu recorded instances exist in %s for this account: "
+		                    "wrong region, account or endpoint? (if they were all terminated "
+		                    "outside nestplan, remove them with 'nestplan state rm')",
+		                    n_live, np_aws_region(ctx->aws));
+	return 0;
 }
 
 int np_cli_refresh(struct np_ctx *ctx, const struct np_instance *recorded, size_t n_recorded,
@@ -67,6 +141,8 @@ int np_cli_refresh(struct np_ctx *ctx, const struct np_instance *recorded, size_
 		more = NULL;
 		n_more = 0;
 	}
+	if (check_location(ctx, recorded, n_recorded, live, n_live, err) < 0)
+		goto cleanup;
 	*out = live;
 	*n_out = n_live;
 	live = NULL;

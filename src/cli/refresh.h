@@ -8,6 +8,12 @@
 
 int np_cli_refresh(struct np_ctx *ctx, const struct np_instance *recorded, size_t n_recorded,
                    struct np_instance **out, size_t *n_out, struct np_err *err);
+/* The state pins where its instances live: a run against another region is
+ * refused before any call, another account as soon as an answer shows it. */
+int np_cli_check_region(struct np_ctx *ctx, struct np_err *err);
+/* Pin the region of this run and the account of the recorded instances. */
+int np_cli_pin_location(struct np_ctx *ctx, struct np_err *err);
+
 /* The catalog for the types in use: cache, then EC2 (when online), then the
  * built-in table. Never fails. */
 void np_cli_catalog(struct np_ctx *ctx, const struct np_instance *recorded, size_t n_recorded,

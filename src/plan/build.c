@@ -193,9 +193,10 @@ static char *replace_reason(const struct np_instance *want, const struct np_inst
 		return np_xasprintf("placement.availability_zone (%s → %s)",
 		                    cur->availability_zone ? cur->availability_zone : "?",
 		                    want->availability_zone);
-	if (cur->tenancy == NP_TENANCY_HOST && want->tenancy && want->tenancy != NP_TENANCY_HOST)
-		return np_xasprintf("placement.tenancy (host → %s: EC2 cannot move an instance off a "
-		                    "Dedicated Host)",
+	if (np_tenancy_move(cur->tenancy, want->tenancy) == NP_MOVE_REPLACE)
+		return np_xasprintf("placement.tenancy (%s → %s: EC2 does not change this tenancy in "
+		                    "place)",
+		                    np_tenancy_name(cur->tenancy ? cur->tenancy : NP_TENANCY_DEFAULT),
 		                    np_tenancy_name(want->tenancy));
 	return NULL;
 }
@@ -240,8 +241,7 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 	const char *new_type = w->instance_type ? w->instance_type : cur->instance_type;
 	const struct np_itype *nt = np_catalog_find(cat, new_type);
 	bool type_change = str_differs(w->instance_type, cur->instance_type);
-	bool tenancy_change = w->tenancy && w->tenancy != cur->tenancy &&
-	                      !(w->tenancy == NP_TENANCY_DEFAULT && !cur->tenancy);
+	enum np_tenancy_move move = np_tenancy_move(cur->tenancy, w->tenancy);
 	bool host_change = w->host_id && str_differs(w->host_id, cur->host_id);
 	bool cpu_set = w->core_count || w->threads_per_core || w->nested_virtualization;
 	bool cores_differ = (w->core_count && w->core_count != cur->core_count) ||
@@ -255,12 +255,6 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 	tag_steps(ch, w, cur, c->in->lineage, ch->adopt);
 	first_cycle = ch->n_steps;
 
-	if (tenancy_change || host_change) {
-		struct np_step *s = add_step(ch, NP_STEP_MODIFY_PLACEMENT);
-
-		s->tenancy = w->tenancy ? w->tenancy : cur->tenancy;
-		s->host_id = np_xstrdup(w->host_id);
-	}
 	if (type_change) {
 		struct np_step *s;
 
@@ -278,9 +272,9 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 		}
 		s = add_step(ch, NP_STEP_MODIFY_INSTANCE_TYPE);
 		s->instance_type = np_xstrdup(new_type);
-		/* The type change reset CPU options: send what the file sets again. */
-		if (cpu_set && !(w->nested_virtualization == NP_NV_DISABLED && !w->core_count &&
-		                 !w->threads_per_core)) {
+		/* The type change reset CPU options: send everything the file sets
+		 * again, "disabled" too, whatever EC2 reset them to. */
+		if (cpu_set) {
 			s = add_step(ch, NP_STEP_MODIFY_CPU_OPTIONS);
 			if (w->core_count || w->threads_per_core) {
 				s->core_count = w->core_count ? w->core_count : nt ? nt->default_cores : 0;
@@ -288,8 +282,7 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 				                      : nt                ? nt->default_threads_per_core
 				                                          : 0;
 			}
-			if (w->nested_virtualization == NP_NV_ENABLED)
-				s->nested_virtualization = NP_NV_ENABLED;
+			s->nested_virtualization = w->nested_virtualization;
 		}
 	} else if (cores_differ || nv_differs) {
 		struct np_step *s = add_step(ch, NP_STEP_MODIFY_CPU_OPTIONS);
@@ -308,6 +301,17 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 		}
 		if (nv_differs)
 			s->nested_virtualization = w->nested_virtualization;
+	}
+	/* Placement last: an irreversible move must follow every step that could
+	 * still fail and be undone, and a Dedicated Host must support the new
+	 * type and CPU options. */
+	if (move == NP_MOVE_IN_PLACE || move == NP_MOVE_IRREVERSIBLE || host_change) {
+		struct np_step *s = add_step(ch, NP_STEP_MODIFY_PLACEMENT);
+
+		s->tenancy = w->tenancy ? w->tenancy : cur->tenancy;
+		s->host_id = np_xstrdup(w->host_id);
+		s->irreversible = move == NP_MOVE_IRREVERSIBLE;
+		ch->irreversible |= s->irreversible;
 	}
 	cycle = ch->n_steps > first_cycle;
 	if (cycle) {
@@ -412,6 +416,15 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 
 	if (rec) {
 		cur = find(c->live_by_id, c->n_live, rec->instance_id, true);
+		if (gone(cur) && d->want.instance_id) {
+			/* The file names this very instance: another one would not be it. */
+			np_plan_diag(c->plan, NP_SEV_ERROR, addr,
+			             "adopted instance %s is not reported by EC2 (or is terminated); "
+			             "nestplan never launches a replacement for an adopted instance: "
+			             "remove instance_id from the file to launch a new one",
+			             rec->instance_id);
+			return;
+		}
 		if (gone(cur))
 			cur = NULL; /* terminated outside: drift (above), launched again */
 	} else if (d->want.instance_id) {

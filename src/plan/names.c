@@ -4,11 +4,50 @@
 #include "nestplan/plan.h"
 
 static const char *const actions[] = {"no-op", "create", "update", "replace", "delete"};
-static const char *const steps[NP_STEP__COUNT] = {
-	"run_instances",        "stop",       "modify_placement",
-	"modify_instance_type", "modify_cpu_options", "start",
-	"create_tags",          "delete_tags", "terminate",
+
+/* One entry per step kind, in enum order. dry_run says whether EC2's model
+ * gives the action a DryRun member (botocore's service-2.json): the others'
+ * permissions cannot be checked before anything is stopped. */
+static const char *const run_perms[] = {"ec2:RunInstances", "ec2:CreateTags", NULL};
+#define PERM1(p) ((const char *const[]){p, NULL})
+static const struct np_step_def step_defs[] = {
+	[NP_STEP_RUN_INSTANCES] = {"run_instances", "RunInstances", run_perms, true},
+	[NP_STEP_STOP] = {"stop", "StopInstances", PERM1("ec2:StopInstances"), true},
+	[NP_STEP_MODIFY_PLACEMENT] = {"modify_placement", "ModifyInstancePlacement",
+	                              PERM1("ec2:ModifyInstancePlacement"), false},
+	[NP_STEP_MODIFY_INSTANCE_TYPE] = {"modify_instance_type", "ModifyInstanceAttribute",
+	                                  PERM1("ec2:ModifyInstanceAttribute"), true},
+	[NP_STEP_MODIFY_CPU_OPTIONS] = {"modify_cpu_options", "ModifyInstanceCpuOptions",
+	                                PERM1("ec2:ModifyInstanceCpuOptions"), true},
+	[NP_STEP_START] = {"start", "StartInstances", PERM1("ec2:StartInstances"), true},
+	[NP_STEP_CREATE_TAGS] = {"create_tags", "CreateTags", PERM1("ec2:CreateTags"), true},
+	[NP_STEP_DELETE_TAGS] = {"delete_tags", "DeleteTags", PERM1("ec2:DeleteTags"), true},
+	[NP_STEP_TERMINATE] = {"terminate", "TerminateInstances", PERM1("ec2:TerminateInstances"),
+	                       true},
 };
+#undef PERM1
+_Static_assert(sizeof(step_defs) / sizeof(step_defs[0]) == NP_STEP__COUNT,
+               "every step kind has its entry in step_defs");
+
+const struct np_step_def *np_step_def(enum np_step_kind k)
+{
+	return (unsigned)k < NP_STEP__COUNT ? &step_defs[k] : NULL;
+}
+
+void np_plan_unchecked_permissions(const struct np_plan *plan, struct np_strv *out)
+{
+	bool seen[NP_STEP__COUNT] = {false};
+
+	for (size_t i = 0; i < plan->n_changes; i++)
+		for (size_t k = 0; k < plan->changes[i].n_steps; k++)
+			seen[plan->changes[i].steps[k].kind] = true;
+	for (int k = 0; k < NP_STEP__COUNT; k++) {
+		if (!seen[k] || step_defs[k].dry_run)
+			continue;
+		for (const char *const *p = step_defs[k].permissions; *p; p++)
+			np_strv_push(out, *p);
+	}
+}
 
 const char *np_action_name(enum np_action a)
 {
@@ -17,13 +56,13 @@ const char *np_action_name(enum np_action a)
 
 const char *np_step_name(enum np_step_kind k)
 {
-	return (unsigned)k < NP_STEP__COUNT ? steps[k] : "?";
+	return (unsigned)k < NP_STEP__COUNT ? step_defs[k].name : "?";
 }
 
 int np_step_parse(const char *name)
 {
 	for (int i = 0; i < NP_STEP__COUNT; i++)
-		if (!strcmp(steps[i], name))
+		if (!strcmp(step_defs[i].name, name))
 			return i;
 	return -1;
 }

@@ -22,6 +22,8 @@ static json_t *step_detail(const struct np_step *s)
 		json_object_set_new(o, "tenancy", json_string(np_tenancy_name(s->tenancy)));
 	if (s->host_id)
 		json_object_set_new(o, "host_id", json_string(s->host_id));
+	if (s->irreversible)
+		json_object_set_new(o, "irreversible", json_true());
 	if (s->tags.n) {
 		json_t *t = json_object();
 
@@ -35,19 +37,26 @@ static json_t *step_detail(const struct np_step *s)
 static json_t *plan_json(const struct np_plan *plan, bool full)
 {
 	json_t *changes = json_array(), *drift = json_array(), *diags = json_array();
+	json_t *perms = json_array();
+	struct np_strv unchecked = NP_STRV_INIT;
 
 	for (size_t i = 0; i < plan->n_changes; i++) {
 		const struct np_change *c = &plan->changes[i];
-		json_t *steps = json_array();
+		json_t *steps = json_array(), *irreversible = json_array();
 		json_t *o;
 
-		for (size_t k = 0; k < c->n_steps; k++)
+		for (size_t k = 0; k < c->n_steps; k++) {
 			json_array_append_new(steps, json_string(np_step_name(c->steps[k].kind)));
+			if (c->steps[k].irreversible)
+				json_array_append_new(irreversible,
+				                      json_string(np_step_name(c->steps[k].kind)));
+		}
 		o = json_pack("{s:s, s:s?, s:s, s:b, s:o, s:o, s:o}", "address", c->address,
 		              "instance_id", c->instance_id, "action", np_action_name(c->action),
 		              "requires_stop", c->requires_stop, "steps", steps, "before",
 		              c->has_before ? np_instance_to_json(&c->before) : json_null(), "after",
 		              c->has_after ? np_instance_to_json(&c->after) : json_null());
+		json_object_set_new(o, "irreversible_steps", irreversible);
 		if (c->replace_reason)
 			json_object_set_new(o, "replace_reason", json_string(c->replace_reason));
 		if (full) {
@@ -76,10 +85,15 @@ static json_t *plan_json(const struct np_plan *plan, bool full)
 		                                       d->severity == NP_SEV_ERROR ? "error" : "warning",
 		                                       "address", d->address, "message", d->message));
 	}
-	return json_pack("{s:s, s:o, s:o, s:o, s:{s:i, s:i, s:i, s:i}}", "format_version", "1",
-	                 "changes", changes, "drift", drift, "diagnostics", diags, "summary", "add",
-	                 plan->summary.add, "change", plan->summary.change, "destroy",
-	                 plan->summary.destroy, "stop_start", plan->summary.stop_start);
+	np_plan_unchecked_permissions(plan, &unchecked);
+	for (size_t i = 0; i < unchecked.n; i++)
+		json_array_append_new(perms, json_string(unchecked.v[i]));
+	np_strv_release(&unchecked);
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:{s:i, s:i, s:i, s:i}}", "format_version", "1",
+	                 "changes", changes, "drift", drift, "diagnostics", diags,
+	                 "unchecked_permissions", perms, "summary", "add", plan->summary.add,
+	                 "change", plan->summary.change, "destroy", plan->summary.destroy,
+	                 "stop_start", plan->summary.stop_start);
 }
 
 json_t *np_render_plan_json(const struct np_plan *plan)
@@ -118,6 +132,7 @@ static int read_step(struct np_step *s, const json_t *j, struct np_err *err)
 	s->nested_virtualization = np_nv_parse(json_string_value(json_object_get(j, "nested_virtualization")));
 	s->tenancy = np_tenancy_parse(json_string_value(json_object_get(j, "tenancy")));
 	s->host_id = np_xstrdup(json_string_value(json_object_get(j, "host_id")));
+	s->irreversible = json_is_true(json_object_get(j, "irreversible"));
 	if (v) {
 		const char *key;
 		json_t *val;
@@ -153,6 +168,7 @@ static int read_change(struct np_change *c, const json_t *j, struct np_err *err)
 		NP_ALLOC_GROW(c->steps, c->n_steps + 1, c->alloc_steps);
 		if (read_step(&c->steps[c->n_steps], x, err) < 0)
 			return -1;
+		c->irreversible |= c->steps[c->n_steps].irreversible;
 		c->n_steps++;
 	}
 	b = json_object_get(j, "before");

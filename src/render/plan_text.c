@@ -109,6 +109,21 @@ static void attributes(FILE *out, const struct np_change *c)
 		}
 }
 
+/* What the DryRun preflight cannot check, said before anyone approves. */
+static void unchecked_permissions(FILE *out, const struct np_plan *plan)
+{
+	struct np_strv perms = NP_STRV_INIT;
+
+	np_plan_unchecked_permissions(plan, &perms);
+	if (perms.n) {
+		fprintf(out, "\nNot checked in advance (EC2 has no DryRun for these calls):");
+		for (size_t i = 0; i < perms.n; i++)
+			fprintf(out, "%s %s", i ? "," : "", perms.v[i]);
+		fputc('\n', out);
+	}
+	np_strv_release(&perms);
+}
+
 static void diagnostics(FILE *out, const struct np_plan *plan, const struct np_render_opts *o)
 {
 	for (size_t i = 0; i < plan->n_diags; i++) {
@@ -155,6 +170,11 @@ void np_render_plan_text(FILE *out, const struct np_plan *plan, const struct np_
 		for (size_t k = 0; k < c->n_steps; k++)
 			fprintf(out, "%s %s", k ? " →" : "", np_step_name(c->steps[k].kind));
 		fputc('\n', out);
+		for (size_t k = 0; k < c->n_steps; k++)
+			if (c->steps[k].irreversible)
+				fprintf(out, "      %sirreversible:%s %s (EC2 allows no way back; it goes "
+				             "last in the cycle, and a failure after it is not undone)\n",
+				        C(o, "\033[33m"), RESET(o), np_step_name(c->steps[k].kind));
 	}
 	diagnostics(out, plan, o);
 	if (np_plan_has_errors(plan)) {
@@ -171,6 +191,7 @@ void np_render_plan_text(FILE *out, const struct np_plan *plan, const struct np_
 		        C(o, "\033[1;32m"), RESET(o));
 		return;
 	}
+	unchecked_permissions(out, plan);
 	fprintf(out, "\n%sPlan:%s %d to add, %d to change, %d to destroy. %d instance%s will be "
 	             "stopped and started.\n",
 	        C(o, "\033[1m"), RESET(o), plan->summary.add, plan->summary.change,

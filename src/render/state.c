@@ -5,8 +5,8 @@
 #include "nestplan/buf.h"
 #include "nestplan/render.h"
 
-json_t *np_render_state_json(const char *lineage, long long serial, const struct np_instance *res,
-                             size_t n)
+json_t *np_render_state_json(const char *lineage, long long serial, const char *region,
+                             const char *account, const struct np_instance *res, size_t n)
 {
 	json_t *list = json_array();
 
@@ -15,10 +15,12 @@ json_t *np_render_state_json(const char *lineage, long long serial, const struct
 
 		json_object_del(o, "lineage");
 		json_object_del(o, "client_token");
+		json_object_del(o, "owner_id");
 		json_array_append_new(list, o);
 	}
-	return json_pack("{s:s, s:s, s:I, s:o}", "format_version", "1", "lineage", lineage, "serial",
-	                 (json_int_t)serial, "resources", list);
+	return json_pack("{s:s, s:s, s:I, s:s?, s:s?, s:o}", "format_version", "1", "lineage",
+	                 lineage, "serial", (json_int_t)serial, "region", region, "account", account,
+	                 "resources", list);
 }
 
 void np_render_state_text(FILE *out, const struct np_instance *res, size_t n,

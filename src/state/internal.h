@@ -13,6 +13,8 @@ struct np_state {
 	char *path;
 	char lineage[40];
 	long long serial;
+	char region[64];    /* where the state lives: pinned by the first apply */
+	char account[32];
 	int depth;          /* explicit transaction open */
 	bool dirty;         /* resources changed in the open transaction */
 	int implicit;       /* nesting of implicit write transactions */

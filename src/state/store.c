@@ -163,6 +163,10 @@ static int read_meta(struct np_state *st, struct np_err *err)
 			snprintf(st->lineage, sizeof(st->lineage), "%s", v);
 		else if (!strcmp(k, "serial"))
 			st->serial = atoll(v);
+		else if (!strcmp(k, "region"))
+			snprintf(st->region, sizeof(st->region), "%s", v);
+		else if (!strcmp(k, "account"))
+			snprintf(st->account, sizeof(st->account), "%s", v);
 	}
 	if (r != SQLITE_DONE)
 		np_state_sqlerr(st, err, "reading meta");
@@ -335,6 +339,43 @@ void np_state_close(struct np_state *st)
 const char *np_state_lineage(const struct np_state *st)
 {
 	return st->lineage;
+}
+
+const char *np_state_region(const struct np_state *st)
+{
+	return st->region[0] ? st->region : NULL;
+}
+
+const char *np_state_account(const struct np_state *st)
+{
+	return st->account[0] ? st->account : NULL;
+}
+
+static int pin_one(struct np_state *st, const char *key, const char *value, char *field,
+                   size_t size, struct np_err *err)
+{
+	char *sql;
+	int rc;
+
+	if (!value || !*value || field[0])
+		return 0;
+	if (strlen(value) >= size)
+		return np_error(err, "state '%s': %s '%s' is too long", st->path, key, value);
+	sql = sqlite3_mprintf("INSERT OR REPLACE INTO meta(key, value) VALUES (%Q, %Q)", key, value);
+	rc = exec(st, sql, err);
+	sqlite3_free(sql);
+	if (rc == 0)
+		snprintf(field, size, "%s", value);
+	return rc;
+}
+
+int np_state_pin(struct np_state *st, const char *region, const char *account,
+                 struct np_err *err)
+{
+	if (pin_one(st, "region", region, st->region, sizeof(st->region), err) < 0 ||
+	    pin_one(st, "account", account, st->account, sizeof(st->account), err) < 0)
+		return -1;
+	return 0;
 }
 
 long long np_state_serial(const struct np_state *st)

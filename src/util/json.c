@@ -59,6 +59,7 @@ json_t *np_instance_to_json(const struct np_instance *in)
 	set_str(o, "client_token", in->client_token);
 	set_str(o, "lineage", in->lineage);
 	set_str(o, "launch_time", in->launch_time);
+	set_str(o, "owner_id", in->owner_id);
 	json_decref(cpu);
 	json_decref(pl);
 	return o;
@@ -127,7 +128,8 @@ int np_instance_from_json(struct np_instance *out, const json_t *j, struct np_er
 	    get_str(j, "user_data_sha256", &out->user_data_sha256, err) ||
 	    get_str(j, "client_token", &out->client_token, err) ||
 	    get_str(j, "lineage", &out->lineage, err) ||
-	    get_str(j, "launch_time", &out->launch_time, err))
+	    get_str(j, "launch_time", &out->launch_time, err) ||
+	    get_str(j, "owner_id", &out->owner_id, err))
 		goto fail;
 	if (get_enum(j, "state", &e, parse_run, err))
 		goto fail;

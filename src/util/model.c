@@ -163,6 +163,7 @@ void np_instance_release(struct np_instance *in)
 	free(in->client_token);
 	free(in->lineage);
 	free(in->launch_time);
+	free(in->owner_id);
 	memset(in, 0, sizeof(*in));
 }
 
@@ -183,6 +184,7 @@ void np_instance_copy(struct np_instance *dst, const struct np_instance *src)
 	dst->client_token = np_xstrdup(src->client_token);
 	dst->lineage = np_xstrdup(src->lineage);
 	dst->launch_time = np_xstrdup(src->launch_time);
+	dst->owner_id = np_xstrdup(src->owner_id);
 }
 
 void np_instances_free(struct np_instance *v, size_t n)

@@ -330,13 +330,31 @@ class TestPlanApply(SimTestCase):
                 instance_type: m8i.large
                 placement: { tenancy: %s }
             """
+        # default -> dedicated is not in place (docs/TENANCY.md): a replacement
         self.write_config(cfg % "default")
         self.ok("apply", "-auto-approve")
+        first = self.live()["box"]["instance_id"]
+        self.write_config(cfg % "dedicated")
+        plan = self.ok("plan", "-json").json()
+        self.assertEqual(plan["changes"][0]["action"], "replace")
+        self.assertIn("default → dedicated", plan["changes"][0]["replace_reason"])
+        self.ok("apply", "-auto-approve")
         iid = self.live()["box"]["instance_id"]
+        self.assertNotEqual(iid, first)
+        # dedicated -> host is in place, with no way back
         self.write_config(cfg % "host")
         plan = self.ok("plan", "-json").json()
         self.assertEqual(plan["changes"][0]["steps"], ["stop", "modify_placement", "start"])
+        self.assertEqual(plan["changes"][0]["irreversible_steps"], ["modify_placement"])
+        self.assertEqual(plan["unchecked_permissions"], ["ec2:ModifyInstancePlacement"])
+        text = self.ok("plan").out
+        self.assertIn("irreversible: modify_placement", text)
+        self.assertIn("Not checked in advance (EC2 has no DryRun for these calls): "
+                      "ec2:ModifyInstancePlacement", text)
         self.ok("apply", "-auto-approve")
+        # the preflight sent no DryRun to ModifyInstancePlacement (EC2 has none)
+        self.assertFalse([c for c in self.sim.calls()
+                          if c["action"] == "ModifyInstancePlacement" and c["dry_run"]])
         box = self.live()["box"]
         self.assertEqual((box["instance_id"], box["tenancy"], box["state"]), (iid, "host", "running"))
         self.write_config(cfg % "dedicated")

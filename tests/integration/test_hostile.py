@@ -117,7 +117,10 @@ class TestAnswersThatAreNotAnswers(HostileCase):
     def test_stop_answered_with_an_error_document_is_not_a_stop(self):
         # A mutating call whose 200 is not its answer fails the apply.
         self.write_config(CONFIG.replace("m8i.2xlarge", "m8i.4xlarge"))
-        self.hostile.answer("StopInstances", Hostile.fixed(200, ERROR_DOC))
+        # The dry run goes to the simulator (preflight passes); the stop itself
+        # is answered with an error document under a 200.
+        self.hostile.answer("StopInstances", lambda params, forward: forward()
+                            if params.get("DryRun") == "true" else (200, "text/xml", ERROR_DOC))
         r = self.np("apply", "-auto-approve", timeout=120)
         self.assertEqual(r.rc, 1, r)
         self.assertIn("StopInstances", r.out + r.err)

@@ -165,9 +165,10 @@ class TestValidator(unittest.TestCase):
     def test_rejects_what_the_contract_forbids(self):
         v = Validator(PLAN_SCHEMA)
         create = {"address": "runner[0]", "instance_id": None, "action": "create", "requires_stop": False,
-                  "steps": ["run_instances"], "before": None, "after": {"instance_type": "m8i.large"}}
+                  "steps": ["run_instances"], "irreversible_steps": [], "before": None,
+                  "after": {"instance_type": "m8i.large"}}
         good = {"format_version": "1", "changes": [create], "drift": [], "diagnostics": [],
-                "summary": {"add": 1, "change": 0, "destroy": 0, "stop_start": 0}}
+                "unchecked_permissions": [], "summary": {"add": 1, "change": 0, "destroy": 0, "stop_start": 0}}
         self.assertEqual(v.errors(good), [])
         bad = [
             dict(good, format_version=1),
@@ -177,6 +178,8 @@ class TestValidator(unittest.TestCase):
             dict(good, summary=dict(good["summary"], add=True)),
             dict(good, changes=[dict(create, action="launch")]),
             dict(good, changes=[dict(create, steps=["reboot"])]),
+            dict(good, changes=[dict(create, irreversible_steps=["reboot"])]),
+            {k: good[k] for k in good if k != "unchecked_permissions"},
             dict(good, changes=[dict(create, address="runner[01]")]),
             dict(good, changes=[dict(create, before={"instance_type": "m8i.large"})]),
             dict(good, changes=[dict(create, instance_id="i-0123456789abcdef0")]),

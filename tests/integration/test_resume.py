@@ -26,8 +26,8 @@ UNTAGGED = BASE.replace("    tags: { team: %s }\n", "    tags: {}\n")
 
 # The calls not covered above: (action, config before, config after).
 MORE = [
-    ("ModifyInstancePlacement", PLACED % ("m8i.large", "ci", "default"),
-     PLACED % ("m8i.large", "ci", "dedicated")),
+    ("ModifyInstancePlacement", PLACED % ("m8i.large", "ci", "dedicated"),
+     PLACED % ("m8i.large", "ci", "host")),
     ("DeleteTags", BASE % ("m8i.large", "ci"), UNTAGGED % "m8i.large"),
     ("ModifyInstanceCpuOptions", BASE % ("m8i.large", "ci"), BASE % ("m8i.xlarge", "ci")),
     ("CreateTags", BASE % ("m8i.large", "ci"), BASE % ("m8i.large", "infra")),

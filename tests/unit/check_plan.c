@@ -53,18 +53,30 @@ static const struct pcase cases[] = {
 	{"cores_with_type_change_sent_again", "  b: { " AMI "instance_type: m8i.4xlarge, cpu_options: { core_count: 4 } }\n",
 	 "[" REC("\"instance_type\":\"m8i.2xlarge\"") "]", NULL,
 	 "b=update:stop,modify_instance_type,modify_cpu_options,start"},
-	{"tenancy_default_to_dedicated", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: dedicated } }\n",
+	{"tenancy_default_to_dedicated_replaces", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: dedicated } }\n",
 	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"default\"}") "]", NULL,
-	 "b=update:stop,modify_placement,start"},
-	{"tenancy_default_to_host", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: host } }\n",
+	 "b=replace:terminate,run_instances"},
+	{"tenancy_default_to_host_replaces", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: host } }\n",
 	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"default\"}") "]", NULL,
-	 "b=update:stop,modify_placement,start"},
+	 "b=replace:terminate,run_instances"},
+	{"tenancy_dedicated_to_default_replaces", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: default } }\n",
+	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"dedicated\"}") "]", NULL,
+	 "b=replace:terminate,run_instances"},
 	{"tenancy_dedicated_to_host", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: host } }\n",
 	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"dedicated\"}") "]", NULL,
 	 "b=update:stop,modify_placement,start"},
-	{"tenancy_first_then_type", "  b: { " AMI "instance_type: m8i.xlarge, placement: { tenancy: dedicated } }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"default\"}") "]", NULL,
-	 "b=update:stop,modify_placement,modify_instance_type,start"},
+	{"tenancy_irreversible_goes_last", "  b: { " AMI "instance_type: m8i.xlarge, cpu_options: { nested_virtualization: enabled }, placement: { tenancy: host } }\n",
+	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"dedicated\"}") "]", NULL,
+	 "b=update:stop,modify_instance_type,modify_cpu_options,modify_placement,start"},
+	{"another_host_in_place", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: host, host_id: h-0000000000000000b } }\n",
+	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"host\",\"host_id\":\"h-0000000000000000a\"}") "]", NULL,
+	 "b=update:stop,modify_placement,start"},
+	{"same_host_no_change", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: host } }\n",
+	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"host\",\"host_id\":\"h-0000000000000000a\"}") "]", NULL,
+	 "b=no-op:"},
+	{"nv_disabled_sent_again_after_type_change", "  b: { " AMI "instance_type: m8i.4xlarge, cpu_options: { nested_virtualization: disabled } }\n",
+	 "[" REC("\"instance_type\":\"m8i.2xlarge\"") "]", NULL,
+	 "b=update:stop,modify_instance_type,modify_cpu_options,start"},
 	{"host_to_dedicated_replaces", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: dedicated } }\n",
 	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"host\"}") "]", NULL,
 	 "b=replace:terminate,run_instances"},
@@ -249,6 +261,70 @@ START_TEST(test_plan_step_parameters_carry_cpu_options)
 }
 END_TEST
 
+/* Rule 5: dedicated -> host is in place but has no way back, so it is
+ * marked, goes last, is listed in the JSON and survives a plan file; its
+ * permission is listed as not checked in advance (no DryRun). */
+START_TEST(test_plan_irreversible_tenancy_step)
+{
+	const char *yaml = "version: 1\ninstances:\n  b: { " AMI "instance_type: m8i.xlarge, "
+	                   "placement: { tenancy: host } }\n";
+	struct np_config *cfg = NULL;
+	struct np_err err = NP_ERR_INIT;
+	struct np_catalog cat = NP_CATALOG_INIT;
+	size_t n;
+	struct np_instance *rec = load_instances(
+		"[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"dedicated\"}") "]", &n);
+	struct np_plan plan, back;
+	struct np_plan_input in = {.recorded = rec, .n_recorded = n, .live = rec, .n_live = n,
+	                           .catalog = &cat, .lineage = "L"};
+	json_t *j, *irr, *perms;
+
+	ck_assert_int_eq(np_config_parse(&cfg, "t", yaml, strlen(yaml), &err), 0);
+	np_catalog_builtin(&cat);
+	in.config = cfg;
+	ck_assert_int_eq(np_plan_build(&plan, &in, &err), 0);
+	ck_assert_uint_eq(plan.changes[0].n_steps, 4);
+	ck_assert_int_eq(plan.changes[0].steps[2].kind, NP_STEP_MODIFY_PLACEMENT);
+	ck_assert(plan.changes[0].steps[2].irreversible);
+	ck_assert(!plan.changes[0].steps[1].irreversible);
+	ck_assert(plan.changes[0].irreversible);
+	j = np_render_plan_json(&plan);
+	irr = json_object_get(json_array_get(json_object_get(j, "changes"), 0), "irreversible_steps");
+	ck_assert_uint_eq(json_array_size(irr), 1);
+	ck_assert_str_eq(json_string_value(json_array_get(irr, 0)), "modify_placement");
+	perms = json_object_get(j, "unchecked_permissions");
+	ck_assert_uint_eq(json_array_size(perms), 1);
+	ck_assert_str_eq(json_string_value(json_array_get(perms, 0)), "ec2:ModifyInstancePlacement");
+	json_decref(j);
+	j = np_plan_to_json_full(&plan);
+	ck_assert_int_eq(np_plan_from_json_full(&back, j, &err), 0);
+	ck_assert(back.changes[0].steps[2].irreversible);
+	ck_assert(back.changes[0].irreversible);
+	json_decref(j);
+	np_plan_release(&back);
+	np_plan_release(&plan);
+	np_instances_free(rec, n);
+	np_catalog_release(&cat);
+	np_config_free(cfg);
+}
+END_TEST
+
+/* A step table entry per kind, with an EC2 action and a permission. */
+START_TEST(test_plan_step_table_complete)
+{
+	for (int k = 0; k < NP_STEP__COUNT; k++) {
+		const struct np_step_def *d = np_step_def((enum np_step_kind)k);
+
+		ck_assert_ptr_nonnull(d);
+		ck_assert_int_eq(np_step_parse(d->name), k);
+		ck_assert_ptr_nonnull(d->action);
+		ck_assert_ptr_nonnull(d->permissions[0]);
+	}
+	ck_assert(!np_step_def(NP_STEP_MODIFY_PLACEMENT)->dry_run);
+	ck_assert(np_step_def(NP_STEP_MODIFY_CPU_OPTIONS)->dry_run);
+}
+END_TEST
+
 START_TEST(test_plan_drift_lists_attribute_differences)
 {
 	const char *yaml = "version: 1\ninstances:\n  b: { " AMI "instance_type: m8i.large }\n";
@@ -343,6 +419,8 @@ Suite *check_plan_suite(void)
 	tcase_add_loop_test(t, test_plan_table_case, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(o, test_plan_step_parameters_carry_cpu_options);
 	tcase_add_test(o, test_plan_drift_lists_attribute_differences);
+	tcase_add_test(o, test_plan_irreversible_tenancy_step);
+	tcase_add_test(o, test_plan_step_table_complete);
 	tcase_add_test(o, test_plan_json_shape_and_planfile_round_trip);
 	suite_add_tcase(s, t);
 	suite_add_tcase(s, o);
