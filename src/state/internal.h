@@ -21,6 +21,7 @@ struct np_state {
 	bool failed;        /* an inner write failed: the outer one rolls back */
 	bool locked;
 	char lock_id[40];
+	bool readonly;      /* opened read-only (asked, or the file system said so) */
 };
 
 extern const char *const np_state_sql[];

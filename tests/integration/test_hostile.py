@@ -4,11 +4,15 @@ front of the simulator answers chosen actions with error documents under a
 200, HTML pages, endless pagination, numbers out of range, missing fields
 and control characters; nestplan must fail the plan and touch neither EC2
 nor the state."""
+import json
 import os
 import re
+import shutil
 import sqlite3
+import subprocess
+import unittest
 
-from tests.integration.common import SimTestCase
+from tests.integration.common import NESTPLAN, SimTestCase
 from tests.integration.hostile import ERROR_DOC, HTML_PAGE, Hostile, describe_page
 
 CONFIG = """\
@@ -193,6 +197,58 @@ class TestControlCharactersFromEC2(HostileCase):
         self.assertIn("bad\\x0d\\u009b2J\\u202eoops", r.err)
 
 
+class TestStateThatIsNotAFile(HostileCase):
+    """Issue 16.12: a -state that is a FIFO, directory or device is refused
+    without blocking; a state on a read-only mount is still read."""
+
+    def test_fifo_directory_and_device_are_refused_without_blocking(self):
+        fifo = os.path.join(self.dir, "fifo.db")
+        os.mkfifo(fifo)
+        for path, kind in ((fifo, "a FIFO"), (self.dir, "a directory"),
+                           ("/dev/null", "a device")):
+            for cmd in (("state", "list"), ("show",), ("plan",)):
+                # On the code before the fix open() blocks on the FIFO: the
+                # timeout ends it and the test fails.
+                r = self.np(*cmd, "-state=" + path, timeout=20)
+                self.assertEqual(r.rc, 1, r)
+                self.assertIn("is %s, not a regular file" % kind, r.err, r)
+
+    def read_only(self, *args):
+        """nestplan with the test directory mounted read-only in a private
+        mount namespace (nothing outside it sees the mount)."""
+        if not shutil.which("unshare"):
+            self.skipTest("no unshare(1) to make a read-only mount")
+        ns = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-rm"]
+        script = ('mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" "$0" && '
+                  'cd "$0" && touch .probe 2>/dev/null && exit 99; exec "$@"')
+        proc = subprocess.run(ns + ["sh", "-c", script, self.dir, NESTPLAN] + list(args),
+                              env=self.env, capture_output=True, text=True, timeout=60)
+        if proc.returncode == 99 or "mount:" in proc.stderr or "unshare:" in proc.stderr:
+            self.skipTest("cannot make a read-only mount here: %s" % proc.stderr.strip())
+        return proc
+
+    def test_read_only_mount_state_list_and_show_read_the_state(self):
+        self.env["AWS_ENDPOINT_URL_EC2"] = self.sim.url
+        want_list = self.ok("state", "list").out
+        want_show = self.ok("show", "-json").json()
+        self.assertEqual(want_list.split(), ["runner[0]", "runner[1]"])
+        before = self.state_bytes()
+        r = self.read_only("state", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, want_list)
+        r = self.read_only("show", "-json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), want_show)
+        r = self.read_only("state", "show", "runner[0]")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("runner[0]", r.stdout)
+        # What would write it says why it cannot.
+        r = self.read_only("state", "rm", "runner[0]")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("read-only", r.stderr)
+        self.assertEqual(self.state_bytes(), before)
+        self.assertEqual(self.ok("state", "list").out, want_list)
+
+
 if __name__ == "__main__":
-    import unittest
     unittest.main()
