@@ -101,6 +101,10 @@ class TestAnswersThatAreNotAnswers(HostileCase):
     def test_html_page_with_http_200_fails_plan_and_apply(self):
         self.hostile.answer("DescribeInstances", Hostile.fixed(200, HTML_PAGE, "text/html"))
         self.assert_refused("DescribeInstances", "HTML page")
+        # A page that is not even XML (a DOCTYPE, unclosed tags) fails too.
+        self.hostile.answer("DescribeInstances", Hostile.fixed(
+            200, "<!DOCTYPE html><html><body><p>Access denied<br></body></html>", "text/html"))
+        self.assert_refused("DescribeInstances", "not XML")
 
     def test_other_responses_root_is_refused(self):
         # A well-formed answer to another action is not a DescribeInstances answer.
