@@ -50,6 +50,7 @@ config_DEPS := config util
 state_DEPS  := state aws util
 aws_DEPS    := aws util
 ec2_DEPS    := aws util
+endpoints_DEPS := util
 plan_DEPS   := plan render config util
 render_DEPS := render plan config util
 apply_DEPS  := apply plan render config state aws util

@@ -32,6 +32,7 @@ enum np_opt {
 	NP_OPT_FORMAT,
 	NP_OPT_HISTORY,
 	NP_OPT_STEP_TIMEOUT,
+	NP_OPT_FORCE,
 	NP_OPT__COUNT,
 };
 #define NP_OPTBIT(o) (1u << (o))
@@ -52,6 +53,7 @@ struct np_cli_opts {
 	const char *replace[NP_MAX_TARGETS];
 	size_t n_replace;
 	bool auto_approve;
+	bool force;                 /* force-unlock: do not ask */
 	bool input;                /* -input=false: never prompt */
 	int parallelism;
 	bool lock;                 /* -lock=false: do not lock (read-only use) */

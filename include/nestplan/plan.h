@@ -152,6 +152,15 @@ enum np_tenancy_move np_tenancy_move(enum np_tenancy from, enum np_tenancy to);
  * once, in step order: nothing checks them before anything is stopped. */
 void np_plan_unchecked_permissions(const struct np_plan *plan, struct np_strv *out);
 
+/* A saved plan, checked again at apply time (src/plan/saved.c): every change
+ * acts only on an instance this state manages under that address, one the
+ * file adopts, or one the plan launches, and EC2 still reports it as the
+ * plan saw it. -1 with the first change that does not hold. */
+int np_plan_check_saved(const struct np_plan *plan, const struct np_config *config,
+                        const struct np_instance *recorded, size_t n_recorded,
+                        const struct np_instance *live, size_t n_live, const char *lineage,
+                        struct np_err *err);
+
 /* Diagnostics the file alone can produce against a catalog (validate). */
 int np_plan_check_config(struct np_plan *out, const struct np_config *config,
                          const struct np_catalog *catalog, struct np_err *err);

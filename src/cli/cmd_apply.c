@@ -67,6 +67,24 @@ static int accept_refresh(struct np_ctx *ctx, const struct np_plan *plan, struct
 	return 0;
 }
 
+/* An edited plan file must not steer apply onto instances it may not touch. */
+static int check_saved(struct np_ctx *ctx, const struct np_plan *plan, struct np_err *err)
+{
+	struct np_instance *rec = NULL, *live = NULL;
+	size_t n_rec = 0, n_live = 0;
+	int rc = -1;
+
+	if (np_state_list(ctx->state, &rec, &n_rec, err) < 0 ||
+	    np_cli_refresh(ctx, rec, n_rec, &live, &n_live, err) < 0)
+		goto cleanup;
+	rc = np_plan_check_saved(plan, ctx->config, rec, n_rec, live, n_live,
+	                         np_state_lineage(ctx->state), err);
+cleanup:
+	np_instances_free(rec, n_rec);
+	np_instances_free(live, n_live);
+	return rc;
+}
+
 static int load_saved(struct np_ctx *ctx, const char *path, struct np_plan *plan,
                       struct np_err *err)
 {
@@ -84,7 +102,7 @@ static int load_saved(struct np_ctx *ctx, const char *path, struct np_plan *plan
 		return np_error(err, "saved plan '%s' is stale: %s changed since the plan was made; run "
 		                     "plan again",
 		                path, ctx->config->path);
-	return 0;
+	return check_saved(ctx, plan, err);
 }
 
 static int apply_common(struct np_ctx *ctx, bool destroy)

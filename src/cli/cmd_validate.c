@@ -2,11 +2,13 @@
  * cached one when a state exists, else the built-in one); no credentials. */
 #include <jansson.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/common.h"
 #include "nestplan/cli.h"
 #include "nestplan/config.h"
 #include "nestplan/plan.h"
+#include "nestplan/state.h"
 
 static json_t *diag_json(const char *severity, const char *address, const char *message)
 {
@@ -40,6 +42,13 @@ static int run(struct np_ctx *ctx)
 			fprintf(ctx->err, "%s\n", err.msg);
 		}
 		goto cleanup;
+	}
+	/* The catalog cached by plan or apply holds what EC2 listed; without a
+	 * state file validate still runs, on the built-in table. */
+	if (access(o->state_path, F_OK) == 0 &&
+	    np_state_open(&ctx->state, o->state_path, NP_STATE_READONLY, &err) < 0) {
+		fprintf(ctx->err, "Warning: %s; using the built-in instance-type catalog\n", err.msg);
+		np_err_clear(&err);
 	}
 	np_cli_load_catalog(ctx, &cat);
 	if (np_plan_check_config(&diags, cfg, &cat, &err) < 0) {

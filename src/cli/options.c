@@ -45,6 +45,7 @@ static const struct spec specs[] = {
 	{"history", optional_argument, NP_OPT_HISTORY, NULL, "Show the apply history recorded in the state."},
 	{"step-timeout", required_argument, NP_OPT_STEP_TIMEOUT, "DURATION",
 	 "Give up waiting on one instance step after DURATION (default 10m)."},
+	{"force", optional_argument, NP_OPT_FORCE, NULL, "Do not ask for confirmation."},
 };
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -186,6 +187,10 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 			break;
 		case NP_OPT_AUTO_APPROVE:
 			if (parse_bool(sp->name, arg, &o->auto_approve, err) < 0)
+				return -1;
+			break;
+		case NP_OPT_FORCE:
+			if (parse_bool(sp->name, arg, &o->force, err) < 0)
 				return -1;
 			break;
 		case NP_OPT_INPUT:

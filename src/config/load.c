@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "config/internal.h"
+#include "nestplan/endpoints.h"
 #include "nestplan/suggest.h"
 #include "nestplan/alloc.h"
 
@@ -638,8 +639,11 @@ static void provider_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 	if (!s)
 		return;
 	if (!strcmp(key, "region")) {
-		if (!matches(s, "^[a-z]{2}(-[a-z]+)+-[0-9]+$")) {
-			np_cfg_errorf(p, v, "'region' must look like us-east-1, not '%s'", s);
+		struct np_err rerr = NP_ERR_INIT;
+
+		/* Any partition's region (aws, aws-cn, aws-us-gov, aws-eusc, aws-iso…). */
+		if (np_region_check(s, "'region'", &rerr) < 0) {
+			np_cfg_errorf(p, v, "%s", rerr.msg);
 			free(s);
 			return;
 		}

@@ -21,6 +21,7 @@ struct np_state {
 	bool failed;        /* an inner write failed: the outer one rolls back */
 	bool locked;
 	char lock_id[40];
+	int lock_fd;        /* PATH.lock, flock()ed for the whole run; -1 when not */
 	bool readonly;      /* opened read-only (asked, or the file system said so) */
 };
 

@@ -1,8 +1,13 @@
-/* The state lock: one row saying who holds it. A holder that died on this
- * host does not block the next run. */
+/* The state lock: the kernel's. An flock() on PATH.lock, held for the whole
+ * run, is what excludes a second writer: it dies with its process, in any
+ * PID namespace, so no liveness guess is needed. SQLite's own fcntl locks
+ * cannot serve: they vanish when any descriptor of the file is closed. The
+ * row in the lock table only says who holds it. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
-#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +16,8 @@
 
 #include "nestplan/alloc.h"
 #include "state/internal.h"
+
+#define BUSY_WAIT 10.0 /* seconds, as the store's sqlite3_busy_timeout */
 
 void np_lock_info_release(struct np_lock_info *li)
 {
@@ -45,10 +52,39 @@ static bool read_holder(struct np_state *st, struct np_lock_info *li)
 	return found;
 }
 
-static bool holder_dead(const struct np_lock_info *li, const char *host)
+/* Open PATH.lock (never through a symlink) and try to flock it: 1 held now,
+ * 0 another process holds it, -1 error. */
+static int kernel_lock(struct np_state *st, int *fd_out, struct np_err *err)
 {
-	return li->host && !strcmp(li->host, host) && li->pid > 0 &&
-	       kill((pid_t)li->pid, 0) < 0 && errno == ESRCH;
+	char *path = np_xasprintf("%s.lock", st->path);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+	int rc = -1;
+	struct stat sb;
+
+	*fd_out = -1;
+	if (fd < 0) {
+		np_error(err, "cannot open the lock file '%s': %s", path, strerror(errno));
+		goto cleanup;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		np_error(err, "lock file '%s' is not a regular file; refusing it", path);
+		close(fd);
+		goto cleanup;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK || errno == EINTR) {
+			rc = 0;
+		} else {
+			np_error(err, "cannot lock '%s': %s", path, strerror(errno));
+		}
+		close(fd);
+		goto cleanup;
+	}
+	*fd_out = fd;
+	rc = 1;
+cleanup:
+	free(path);
+	return rc;
 }
 
 /* One attempt in one transaction: 1 taken, 0 held by another, -1 error. */
@@ -61,19 +97,25 @@ static int try_lock(struct np_state *st, const char *command, const char *host,
 	char id[37];
 	int rc = -1;
 
+	int fd, k;
+
 	*took_over = false;
+	if ((k = kernel_lock(st, &fd, err)) <= 0) {
+		/* Held by a live process: name it from the row. */
+		if (k == 0 && read_holder(st, &cur)) {
+			np_lock_info_release(holder);
+			*holder = cur;
+		}
+		return k;
+	}
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		close(fd);
 		if (sqlite3_errcode(st->db) == SQLITE_BUSY)
 			return 0;
 		return np_state_sqlerr(st, err, "locking");
 	}
+	/* We hold the kernel lock, so a row left is that of a process that died. */
 	if (read_holder(st, &cur)) {
-		if (!holder_dead(&cur, host)) {
-			np_lock_info_release(holder);
-			*holder = cur;
-			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-			return 0;
-		}
 		np_lock_info_release(holder);
 		*holder = cur;
 		*took_over = true;
@@ -102,12 +144,14 @@ static int try_lock(struct np_state *st, const char *command, const char *host,
 	}
 	snprintf(st->lock_id, sizeof(st->lock_id), "%s", id);
 	st->locked = true;
+	st->lock_fd = fd;
 	rc = 1;
 	sqlite3_finalize(s);
 	return rc;
 fail:
 	sqlite3_finalize(s);
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	close(fd);
 	return -1;
 }
 
@@ -134,7 +178,9 @@ int np_state_lock(struct np_state *st, const char *command, double timeout,
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		waited = (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
-		if (waited >= timeout)
+		/* A lock held with no row yet (or no more) is being taken or
+		 * released this moment: wait for it as SQLite waits for a busy file. */
+		if (waited >= timeout && (holder->id || waited >= BUSY_WAIT))
 			break;
 		nanosleep(&pause, NULL);
 	}
@@ -183,10 +229,34 @@ int np_state_unlock(struct np_state *st, struct np_err *err)
 		return 0;
 	rc = delete_lock(st, st->lock_id, err);
 	st->locked = false;
+	/* The row goes first: the next holder never sees ours. */
+	close(st->lock_fd);
+	st->lock_fd = -1;
 	return rc;
 }
 
 int np_state_force_unlock(struct np_state *st, const char *lock_id, struct np_err *err)
 {
-	return delete_lock(st, lock_id, err);
+	struct np_lock_info cur;
+	int fd, k, rc;
+
+	if ((k = kernel_lock(st, &fd, err)) < 0)
+		return -1;
+	if (k == 0) {
+		bool named = read_holder(st, &cur);
+
+		np_error_cls(err, NP_ERRC_LOCKED,
+		             "state '%s' is locked by a live process%s%s%s%s (pid %ld, '%s'): a local "
+		             "lock that a running nestplan holds cannot be broken; wait for it, or stop "
+		             "that process",
+		             st->path, named ? " " : "", named && cur.user ? cur.user : "",
+		             named ? "@" : "", named && cur.host ? cur.host : "", named ? cur.pid : 0L,
+		             named && cur.command ? cur.command : "?");
+		if (named)
+			np_lock_info_release(&cur);
+		return -1;
+	}
+	rc = delete_lock(st, lock_id, err);
+	close(fd);
+	return rc;
 }

@@ -374,6 +374,7 @@ int np_state_open(struct np_state **out, const char *path, unsigned flags, struc
 	int version = 0, oflags, there;
 	mode_t old;
 
+	st->lock_fd = -1;
 	*out = NULL;
 	st->path = np_xstrdup(path);
 	if ((there = regular_or_absent(path, err)) < 0)

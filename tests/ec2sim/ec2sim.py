@@ -3,7 +3,10 @@
 library only. See README.md beside this file."""
 import argparse
 import base64
+import collections
 import datetime
+import hashlib
+import hmac
 import json
 import os
 import random
@@ -30,6 +33,19 @@ MUTATING = {"RunInstances", "StopInstances", "StartInstances", "TerminateInstanc
 WINDOWS_AMI_PREFIXES = ("ami-0fedcba", "ami-0ffff")
 WINDOWS_NV_MAX_VCPUS = 192
 MAX_SKEW = 300
+DEFAULT_ACCOUNT = "123456789012"
+REQUEST_LOG_SIZE = 10000
+# Tenancy changes of a stopped instance (ModifyInstancePlacement): the strictest
+# reading of the three AWS sources (README.md). Any other change is InvalidRequest.
+TENANCY_CHANGES = {("dedicated", "host"), ("host", "host"), ("default", "default"),
+                   ("dedicated", "dedicated")}
+ACTION_ERROR_KEYS = {"code", "status", "dry_run", "message", "count", "html"}
+
+# The Query parameters each action accepts, from botocore's model (gen_params.py).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "ec2_params.json")) as _f:
+    PARAMS = {a: frozenset(v) for a, v in json.load(_f)["actions"].items()}
+COMMON_PARAMS = frozenset(("Action", "Version"))
+LIST_INDEX = re.compile(r"\.[1-9][0-9]*(?=\.|$)")
 
 # EC2's documented token buckets (capacity, refill per second); see README.md.
 # Request buckets are per API: each action has a bucket of its category's size.
@@ -46,6 +62,21 @@ class ApiError(Exception):
 
 class DropConnection(Exception):
     pass
+
+
+class HtmlAnswer(Exception):
+    """An answer that is not EC2's XML (a proxy's or load balancer's page)."""
+
+    def __init__(self, status, body):
+        super().__init__(body)
+        self.status, self.body = status, body
+
+
+def unknown_params(action, params):
+    """The parameters that are not in the action's botocore input shape."""
+    known = PARAMS[action]
+    return [k for k in params
+            if k not in COMMON_PARAMS and LIST_INDEX.sub(".N", k) not in known]
 
 
 def now_iso():
@@ -71,15 +102,25 @@ class Instance:
     __slots__ = ("id", "reservation", "image_id", "type", "key_name", "subnet_id", "sgs",
                  "user_data", "platform", "cores", "threads", "nv", "tenancy", "host_id", "az",
                  "hibernation", "state", "next_state", "due", "tags", "token", "launch_time",
-                 "launch_index", "spot", "visible_at", "_xml")
+                 "launch_index", "spot", "visible_at", "_xml", "account", "affinity",
+                 "terminated_at", "stale", "stale_until")
+
+    def copy(self):
+        """A frozen copy: what a lagging read replica still shows."""
+        c = Instance()
+        for k in self.__slots__:
+            setattr(c, k, getattr(self, k, None))
+        c.tags, c.next_state, c.stale, c._xml = dict(self.tags), None, None, None
+        return c
 
     def to_json(self):
-        return {"instance_id": self.id, "state": self.state, "instance_type": self.type,
+        return {"instance_id": self.id, "account_id": self.account, "state": self.state,
+                "instance_type": self.type,
                 "tenancy": self.tenancy, "core_count": self.cores,
                 "threads_per_core": self.threads, "nested_virtualization": self.nv,
                 "platform": self.platform, "host_id": self.host_id, "image_id": self.image_id,
                 "hibernation": self.hibernation, "spot": self.spot, "tags": dict(self.tags),
-                "launch_index": self.launch_index}
+                "launch_index": self.launch_index, "affinity": self.affinity}
 
 
 class World:
@@ -102,27 +143,41 @@ class World:
             self.calls = {}
             self.throttled = {}
             self.call_log = []
+            self.requests = collections.deque(maxlen=REQUEST_LOG_SIZE)
             self.nth = {}
+            self.account = self.args.account_id
             self.faults = {"throttle_rate": self.args.throttle_rate,
                            "error_rate": self.args.error_rate, "reset_rate": 0.0,
                            "latency_ms": self.args.latency_ms, "invisible_ms": 0,
                            "deny_actions": [], "stall": None, "lose_response": None,
-                           "capacity": None}
+                           "capacity": None, "stale_ms": self.args.stale_ms,
+                           "terminated_ttl_s": self.args.terminated_ttl,
+                           "next_token_ttl_s": self.args.next_token_ttl,
+                           "action_errors": {}}
             self.fill_buckets()
             self.rng = random.Random(self.args.seed)
+            # A stream of its own, so read-after-write delays do not move the ids.
+            self.stale_rng = random.Random(self.args.seed)
+            self.token_key = os.urandom(16)
 
     def fill_buckets(self):
         self.buckets = {}
-        self.resource_buckets = {k: Bucket(*v) for k, v in RESOURCE_BUCKETS.items()}
+        self.resource_buckets = {}
 
     def request_bucket(self, action, params):
-        """The bucket of this API (and of its unfiltered form): EC2 evaluates
-        each API on its own."""
+        """The bucket of this API (and of its unfiltered form) in the current
+        account: EC2 evaluates each API on its own, per account and Region."""
         cat = request_bucket(action, params)
-        key = action + ("/unfiltered" if cat == "unfiltered" else "")
+        key = (self.account, action + ("/unfiltered" if cat == "unfiltered" else ""))
         if key not in self.buckets:
             self.buckets[key] = Bucket(*REQUEST_BUCKETS[cat])
         return self.buckets[key]
+
+    def resource_bucket(self, action):
+        key = (self.account, action)
+        if key not in self.resource_buckets:
+            self.resource_buckets[key] = Bucket(*RESOURCE_BUCKETS[action])
+        return self.resource_buckets[key]
 
     # -- time ---------------------------------------------------------------
     def settle(self, inst, t=None):
@@ -130,6 +185,62 @@ class World:
         if inst.next_state and t >= inst.due:
             inst.state, inst.next_state = inst.next_state, None
             inst._xml = None
+            if inst.state == "terminated":
+                inst.terminated_at = inst.due
+
+    def gone(self, inst, t):
+        """A terminated instance drops out of Describe after a while."""
+        return (inst.state == "terminated" and inst.terminated_at is not None
+                and t - inst.terminated_at >= float(self.faults["terminated_ttl_s"]))
+
+    def view(self, inst, t):
+        """What Describe shows: the state before the last writes while the
+        read-after-write delay lasts, else the instance itself."""
+        if inst.stale is not None:
+            if t < inst.stale_until:
+                return inst.stale
+            inst.stale = None
+        return inst
+
+    def mutate(self, inst):
+        """Called before a write changes the instance: Describe keeps showing
+        the state before it for a seeded random time in [0, stale_ms]."""
+        ms = float(self.faults["stale_ms"] or 0)
+        if ms <= 0:
+            return
+        t = time.monotonic()
+        self.settle(inst, t)
+        until = t + self.stale_rng.uniform(0, ms) / 1000.0
+        if inst.stale is not None and t < inst.stale_until:
+            # The replica has not caught up with the earlier write either.
+            inst.stale_until = max(inst.stale_until, until)
+        else:
+            inst.stale, inst.stale_until = inst.copy(), until
+
+    def make_token(self, kind, pos, fp):
+        """An opaque NextToken bound to the request's parameters and account."""
+        body = "%s:%d:%s:%d" % (kind, pos, fp, int(time.monotonic() * 1000))
+        mac = hmac.new(self.token_key, body.encode(), hashlib.sha256).hexdigest()[:16]
+        return base64.b64encode(("%s:%s" % (body, mac)).encode()).decode()
+
+    def read_token(self, token, kind, fp):
+        def bad(why):
+            return ApiError("InvalidParameterValue",
+                            "Value (%s) for parameter NextToken is invalid. %s" % (token, why))
+        try:
+            k, pos, tfp, issued, mac = base64.b64decode(token, validate=True).decode().split(":")
+            body = "%s:%s:%s:%s" % (k, pos, tfp, issued)
+            pos, issued = int(pos), int(issued)
+        except Exception:
+            raise bad("The token is invalid.")
+        want = hmac.new(self.token_key, body.encode(), hashlib.sha256).hexdigest()[:16]
+        if not hmac.compare_digest(mac, want) or k != kind:
+            raise bad("The token is invalid.")
+        if tfp != fp:
+            raise bad("The token was issued for a request with other parameters.")
+        if time.monotonic() * 1000 - issued > float(self.faults["next_token_ttl_s"]) * 1000:
+            raise bad("The token has expired.")
+        return pos
 
     def transition(self, inst, now_state, then_state):
         inst.state, inst.next_state = now_state, then_state
@@ -140,14 +251,17 @@ class World:
 
     # -- rendering ----------------------------------------------------------
     def item_xml(self, inst):
+        """One instancesSet item (cached until the instance changes)."""
         if inst._xml is not None:
             return inst._xml
         tags = "".join("<item><key>%s</key><value>%s</value></item>" % (escape(k), escape(v))
                        for k, v in inst.tags.items())
         sgs = "".join("<item><groupId>%s</groupId><groupName>%s</groupName></item>" % (g, g)
                       for g in inst.sgs)
-        host = ("<hostId>%s</hostId><affinity>host</affinity>" % inst.host_id
+        host = ("<hostId>%s</hostId>" % inst.host_id
                 if inst.tenancy == "host" and inst.host_id else "")
+        if inst.tenancy == "host" and inst.affinity:
+            host += "<affinity>%s</affinity>" % inst.affinity
         parts = [
             "<item><instanceId>%s</instanceId><imageId>%s</imageId>" % (inst.id, inst.image_id),
             "<instanceState><code>%d</code><name>%s</name></instanceState>"
@@ -200,6 +314,11 @@ def glob_match(pattern, value):
     return re.match(rx, value) is not None
 
 
+def fingerprint(params, drop=("NextToken", "DryRun", "Action", "Version")):
+    return hashlib.sha256(json.dumps(sorted((k, v) for k, v in params.items() if k not in drop))
+                          .encode()).hexdigest()[:16]
+
+
 def check_id(value, prefix, code):
     if not re.fullmatch(prefix + r"-[0-9a-f]{8,17}", value or ""):
         raise ApiError(code, "Invalid id: \"%s\"" % value)
@@ -248,12 +367,16 @@ class Ec2:
                                "Hibernation is not supported with nested virtualization on Windows")
 
     def get(self, iid):
+        """The current account's instance: another account's, or one gone
+        since its termination, does not exist for this caller."""
         check_id(iid, "i", "InvalidInstanceID.Malformed")
         inst = self.w.instances.get(iid)
-        if not inst:
+        t = time.monotonic()
+        if inst:
+            self.w.settle(inst, t)
+        if not inst or inst.account != self.w.account or self.w.gone(inst, t):
             raise ApiError("InvalidInstanceID.NotFound",
                            "The instance ID '%s' does not exist" % iid)
-        self.w.settle(inst)
         return inst
 
     def ids(self, p, required=True):
@@ -331,20 +454,24 @@ class Ec2:
             except Exception:
                 raise ApiError("InvalidParameterValue", "Invalid BASE64 encoding of user data")
         token = p.get("ClientToken")
-        if token and len(token) > 64:
-            raise ApiError("InvalidParameterValue", "ClientToken is longer than 64 characters")
-        fingerprint = json.dumps({k: v for k, v in sorted(p.items())
-                                  if k not in ("ClientToken", "DryRun", "Action", "Version")})
+        if token is not None and (len(token) > 64 or not token.isascii()):
+            raise ApiError("InvalidParameterValue",
+                           "Value (%s) for parameter clientToken is invalid: at most 64 ASCII "
+                           "characters" % token)
+        fp = fingerprint(p, ("ClientToken", "DryRun", "Action", "Version"))
         if dry:
             return None
-        if token and token in self.w.tokens:
-            fp, reservation, ids = self.w.tokens[token]
-            if fp != fingerprint:
+        key = (self.w.account, token)
+        if token and key in self.w.tokens:
+            # The original reservation, whatever became of its instances since.
+            old_fp, reservation, insts = self.w.tokens[key]
+            if old_fp != fp:
                 raise ApiError("IdempotentParameterMismatch",
                                "The client token '%s' was used with different parameters" % token)
-            return self.reservation_xml("RunInstancesResponse", reservation,
-                                        [self.w.instances[i] for i in ids])
-        if self.w.args.rate_limits and not self.w.resource_buckets["RunInstances"].take(hi):
+            for i in insts:
+                self.w.settle(i)
+            return self.reservation_xml("RunInstancesResponse", reservation, insts)
+        if self.w.args.rate_limits and not self.w.resource_bucket("RunInstances").take(hi):
             raise ApiError("RequestLimitExceeded", "Request limit exceeded.", 503)
         cap = self.w.faults["capacity"]
         if cap and cap.get("instance_type") == t["InstanceType"]:
@@ -376,18 +503,21 @@ class Ec2:
             inst.tags, inst.token = dict(tags), token or str(uuid.uuid4())
             inst.launch_time, inst.launch_index = now_iso(), n
             inst.visible_at, inst._xml, inst.next_state, inst.due = visible_at, None, None, 0
+            inst.account, inst.terminated_at, inst.stale, inst.stale_until = \
+                self.w.account, None, None, 0.0
+            inst.affinity = p.get("Placement.Affinity") or ("host" if tenancy == "host" else None)
             self.w.transition(inst, "pending", "running")
             self.w.instances[inst.id] = inst
             self.w.order.append(inst.id)
             made.append(inst)
         if token:
-            self.w.tokens[token] = (fingerprint, reservation, [i.id for i in made])
+            self.w.tokens[key] = (fp, reservation, made)
         return self.reservation_xml("RunInstancesResponse", reservation, made)
 
     def reservation_xml(self, root, reservation, insts):
         return ("<%s xmlns=\"%s\"><requestId>%s</requestId><reservationId>%s</reservationId>"
-                "<ownerId>123456789012</ownerId><groupSet/><instancesSet>%s</instancesSet></%s>"
-                % (root, NS, uuid.uuid4(), reservation,
+                "<ownerId>%s</ownerId><groupSet/><instancesSet>%s</instancesSet></%s>"
+                % (root, NS, uuid.uuid4(), reservation, insts[0].account,
                    "".join(self.w.item_xml(i) for i in insts), root))
 
     # -- DescribeInstances --------------------------------------------------
@@ -442,12 +572,11 @@ class Ec2:
             return None
         t = time.monotonic()
         start = 0
+        # A token is only good for the request that it continues.
+        fp = fingerprint(dict(p, _account=self.w.account))
         token = p.get("NextToken")
         if token:
-            try:
-                start = int(base64.b64decode(token).decode().split(":")[1])
-            except Exception:
-                raise ApiError("InvalidParameterValue", "Invalid NextToken")
+            start = self.w.read_token(token, "page", fp)
         next_token = None
         if ids:
             insts = [self.get(i) for i in ids]
@@ -455,6 +584,7 @@ class Ec2:
                 if inst.visible_at > t:
                     raise ApiError("InvalidInstanceID.NotFound",
                                    "The instance ID '%s' does not exist" % inst.id)
+            insts = [self.w.view(i, t) for i in insts]
         else:
             # instance-id filter first: look those up instead of scanning
             idf = [v for n, v in filters if n == "instance-id"]
@@ -466,22 +596,27 @@ class Ec2:
             # from there, so listing a fleet page by page costs one pass.
             insts = []
             pos = start
+            account = self.w.account
             while pos < len(cand):
                 inst = self.w.instances[cand[pos]]
                 self.w.settle(inst, t)
-                if inst.visible_at <= t and self.matches(inst, filters):
-                    if mr is not None and len(insts) == mr:
-                        next_token = base64.b64encode(("page:%d" % pos).encode()).decode()
-                        break
-                    insts.append(inst)
+                if inst.account == account and inst.visible_at <= t \
+                        and not self.w.gone(inst, t):
+                    seen = self.w.view(inst, t)
+                    if self.matches(seen, filters):
+                        if mr is not None and len(insts) == mr:
+                            next_token = self.w.make_token("page", pos, fp)
+                            break
+                        insts.append(seen)
                 pos += 1
         # one reservation element per reservation id, in order
         groups = {}
         for inst in insts:
             groups.setdefault(inst.reservation, []).append(inst)
         body = "".join(
-            "<item><reservationId>%s</reservationId><ownerId>123456789012</ownerId><groupSet/>"
-            "<instancesSet>%s</instancesSet></item>" % (r, "".join(self.w.item_xml(i) for i in g))
+            "<item><reservationId>%s</reservationId><ownerId>%s</ownerId><groupSet/>"
+            "<instancesSet>%s</instancesSet></item>"
+            % (r, g[0].account, "".join(self.w.item_xml(i) for i in g))
             for r, g in groups.items())
         return ("<DescribeInstancesResponse xmlns=\"%s\"><requestId>%s</requestId>"
                 "<reservationSet>%s</reservationSet>%s</DescribeInstancesResponse>"
@@ -498,7 +633,7 @@ class Ec2:
                 % (root, NS, uuid.uuid4(), items, root))
 
     def resource_tokens(self, action, n):
-        if self.w.args.rate_limits and not self.w.resource_buckets[action].take(n):
+        if self.w.args.rate_limits and not self.w.resource_bucket(action).take(n):
             raise ApiError("RequestLimitExceeded", "Request limit exceeded.", 503)
 
     def StopInstances(self, p, dry):
@@ -518,6 +653,7 @@ class Ec2:
         rows = []
         for i in insts:
             prev = i.state
+            self.w.mutate(i)
             if prev == "running":
                 self.w.transition(i, "stopping", "stopped")
             rows.append((i, prev, i.state))
@@ -536,6 +672,7 @@ class Ec2:
         rows = []
         for i in insts:
             prev = i.state
+            self.w.mutate(i)
             if prev == "stopped":
                 self.w.transition(i, "pending", "running")
             rows.append((i, prev, i.state))
@@ -549,6 +686,7 @@ class Ec2:
         rows = []
         for i in insts:
             prev = i.state
+            self.w.mutate(i)
             if prev not in ("shutting-down", "terminated"):
                 self.w.transition(i, "shutting-down", "terminated")
             rows.append((i, prev, i.state))
@@ -588,6 +726,7 @@ class Ec2:
             self.check_nv(t, inst.platform, cores, threads, inst.hibernation, inst.spot)
         if dry:
             return None
+        self.w.mutate(inst)
         inst.cores, inst.threads = cores, threads
         if nv:
             inst.nv = nv
@@ -622,6 +761,7 @@ class Ec2:
                            "%s is not supported on Dedicated Hosts" % new)
         if dry:
             return None
+        self.w.mutate(inst)
         v = t["VCpuInfo"]
         inst.type = new
         # A type change puts the CPU options back to the new type's defaults.
@@ -633,28 +773,39 @@ class Ec2:
                 "<return>true</return></ModifyInstanceAttributeResponse>" % (NS, uuid.uuid4()))
 
     def ModifyInstancePlacement(self, p, dry):
+        # The model gives this action no DryRun: a dry run is refused before
+        # it gets here (UnknownParameter), so `dry` is always false.
         inst = self.one(p)
-        tenancy, host_id = p.get("Tenancy"), p.get("HostId")
-        if not any(k in p for k in ("Tenancy", "HostId", "Affinity", "GroupName", "GroupId")):
+        tenancy, host_id, affinity = p.get("Tenancy"), p.get("HostId"), p.get("Affinity")
+        moves = ("Tenancy", "HostId", "GroupName", "GroupId", "PartitionNumber",
+                 "HostResourceGroupArn")
+        if not any(k in p for k in moves + ("Affinity",)):
             raise ApiError("MissingParameter", "Specify affinity, host ID, tenancy or group")
-        if tenancy and tenancy not in ("default", "dedicated", "host"):
+        if tenancy is not None and tenancy not in ("default", "dedicated", "host"):
             raise ApiError("InvalidParameterValue", "Invalid tenancy '%s'" % tenancy)
+        if affinity is not None and affinity not in ("default", "host"):
+            raise ApiError("InvalidParameterValue", "Invalid affinity '%s'" % affinity)
         if host_id:
             check_id(host_id, "h", "InvalidHostId.Malformed")
-        if tenancy or host_id:
+        # Host ID, tenancy, placement group and partition need a stopped instance.
+        if any(k in p for k in moves):
             self.need_stopped(inst, "changing the placement", dry)
-        if inst.tenancy == "host" and tenancy in ("default", "dedicated"):
+        cur = inst.tenancy
+        new = tenancy or ("host" if host_id else cur)
+        if (cur, new) not in TENANCY_CHANGES:
             raise ApiError("InvalidRequest",
-                           "An instance on a Dedicated Host cannot be moved to %s tenancy" % tenancy)
-        if tenancy == "host" and not self.itype(inst.type).get("DedicatedHostsSupported"):
+                           "The tenancy of instance '%s' cannot be changed from %s to %s"
+                           % (inst.id, cur, new))
+        if new == "host" and not self.itype(inst.type).get("DedicatedHostsSupported"):
             raise ApiError("InvalidParameterCombination",
                            "%s is not supported on Dedicated Hosts" % inst.type)
         if dry:
             return None
-        if tenancy:
-            inst.tenancy = tenancy
-        if inst.tenancy == "host":
+        self.w.mutate(inst)
+        inst.tenancy = new
+        if new == "host":
             inst.host_id = host_id or inst.host_id or "h-%017x" % self.w.rng.getrandbits(68)
+            inst.affinity = affinity or inst.affinity or "host"
         inst._xml = None
         return ("<ModifyInstancePlacementResponse xmlns=\"%s\"><requestId>%s</requestId>"
                 "<return>true</return></ModifyInstancePlacementResponse>" % (NS, uuid.uuid4()))
@@ -692,6 +843,7 @@ class Ec2:
         if dry:
             return None
         for i in insts:
+            self.w.mutate(i)
             i.tags.update(tags)
             i._xml = None
         return ("<CreateTagsResponse xmlns=\"%s\"><requestId>%s</requestId><return>true</return>"
@@ -706,6 +858,7 @@ class Ec2:
         if dry:
             return None
         for i in insts:
+            self.w.mutate(i)
             for key, value in keys:
                 if key in i.tags and (value is None or i.tags[key] == value):
                     del i.tags[key]
@@ -766,14 +919,11 @@ class Ec2:
             else:
                 raise ApiError("InvalidParameterValue", "The filter '%s' is invalid" % name)
         start = 0
+        fp = fingerprint(dict(p, _account=self.w.account))
         if p.get("NextToken"):
-            try:
-                start = int(base64.b64decode(p["NextToken"]).decode().split(":")[1])
-            except Exception:
-                raise ApiError("InvalidParameterValue", "Invalid NextToken")
+            start = self.w.read_token(p["NextToken"], "types", fp)
         page = types[start:start + mr]
-        nxt = (base64.b64encode(("types:%d" % (start + mr)).encode()).decode()
-               if start + mr < len(types) else None)
+        nxt = self.w.make_token("types", start + mr, fp) if start + mr < len(types) else None
         return ("<DescribeInstanceTypesResponse xmlns=\"%s\"><requestId>%s</requestId>"
                 "<instanceTypeSet>%s</instanceTypeSet>%s</DescribeInstanceTypesResponse>"
                 % (NS, uuid.uuid4(), "".join(self.type_xml(t) for t in page),
@@ -783,6 +933,8 @@ class Ec2:
 ACTIONS = ("RunInstances", "DescribeInstances", "StopInstances", "StartInstances",
            "TerminateInstances", "ModifyInstanceCpuOptions", "ModifyInstanceAttribute",
            "ModifyInstancePlacement", "CreateTags", "DeleteTags", "DescribeInstanceTypes")
+# Every action needs its row of parameters (regenerate with gen_params.py).
+assert all(a in PARAMS for a in ACTIONS), "ec2_params.json lacks an action: run gen_params.py"
 
 
 def request_bucket(action, params):
@@ -841,6 +993,15 @@ class Handler(BaseHTTPRequestHandler):
                 return {"instances": [w.instances[i].to_json() for i in w.order]}
             if method == "GET" and path == "/_sim/calls":
                 return {"calls": list(w.call_log)}
+            if method == "GET" and path == "/_sim/requests":
+                return {"requests": list(w.requests)}
+            if path == "/_sim/account":
+                if method == "POST":
+                    acct = json.loads(body or b"{}").get("account_id")
+                    if not isinstance(acct, str) or not re.fullmatch(r"[0-9]{12}", acct):
+                        raise ValueError("account_id must be 12 digits")
+                    w.account = acct
+                return {"account_id": w.account}
             if method == "POST" and path == "/_sim/reset":
                 w.reset()
                 return {"ok": True}
@@ -853,6 +1014,8 @@ class Handler(BaseHTTPRequestHandler):
                 for k, v in req.items():
                     if k not in w.faults:
                         raise ValueError("unknown fault '%s'" % k)
+                    if k == "action_errors":
+                        v = check_action_errors(v)
                     w.faults[k] = v
                 w.nth = {}
                 return {"faults": w.faults}
@@ -865,17 +1028,21 @@ class Handler(BaseHTTPRequestHandler):
                 req = json.loads(body or b"{}")
                 field = {"instance_type": "type", "tenancy": "tenancy", "core_count": "cores",
                          "threads_per_core": "threads", "nested_virtualization": "nv",
-                         "platform": "platform", "host_id": "host_id", "spot": "spot"}
+                         "platform": "platform", "host_id": "host_id", "spot": "spot",
+                         "account_id": "account", "affinity": "affinity"}
                 for k, v in req.items():
                     if k == "state":
+                        if v not in STATE_CODES:
+                            raise ValueError("unknown state '%s'" % v)
                         inst.state, inst.next_state = v, None
+                        inst.terminated_at = time.monotonic() if v == "terminated" else None
                     elif k == "tags":
                         inst.tags = dict(v)
                     elif k in field:
                         setattr(inst, field[k], v)
                     else:
                         raise ValueError("unknown field '%s'" % k)
-                inst._xml = None
+                inst._xml, inst.stale = None, None
                 return inst.to_json()
         raise KeyError(path)
 
@@ -952,16 +1119,36 @@ class Handler(BaseHTTPRequestHandler):
         lose = f.get("lose_response")
         return bool(lose and lose.get("action") == action and int(lose.get("nth", 1)) == nth)
 
+    def action_error(self, action, dry):
+        """The configured fault for this action and kind of call, if it fires."""
+        w = self.server.world
+        with w.lock:
+            spec = w.faults["action_errors"].get(action)
+            if not spec or bool(spec.get("dry_run", False)) != dry:
+                return
+            if spec.get("count") is not None:
+                if spec["count"] <= 0:
+                    return
+                spec["count"] -= 1
+        status = int(spec.get("status", 500))
+        code = spec.get("code", "InternalError")
+        message = spec.get("message", "An internal error has occurred")
+        if spec.get("html"):
+            raise HtmlAnswer(status, "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>"
+                                     "<body><h1>%s</h1><p>%s</p></body></html>\n"
+                             % (status, escape(code), escape(code), escape(message)))
+        raise ApiError(code, message, status)
+
     def handle_api(self, method):
         w = self.server.world
         split = urllib.parse.urlsplit(self.path)
         body = self.read_body() if method == "POST" else b""
         action, status, dry, ids = "?", 200, False, []
+        form = body.decode("utf-8", "replace") if method == "POST" else split.query
+        params = dict(urllib.parse.parse_qsl(form, keep_blank_values=True))
         try:
             try:
                 self.authenticate(method, split.path, split.query, body)
-                form = body.decode("utf-8") if method == "POST" else split.query
-                params = dict(urllib.parse.parse_qsl(form, keep_blank_values=True))
                 action = params.get("Action", "?")
                 dry = params.get("DryRun") == "true"
                 ids = params_list(params, "InstanceId") or params_list(params, "ResourceId") or \
@@ -972,9 +1159,14 @@ class Handler(BaseHTTPRequestHandler):
                 if params.get("Version") != "2016-11-15":
                     raise ApiError("InvalidParameterValue" if "Version" in params
                                    else "MissingParameter", "Version must be 2016-11-15")
+                unknown = unknown_params(action, params)
+                if unknown:
+                    raise ApiError("UnknownParameter",
+                                   "The parameter %s is not recognized" % unknown[0])
                 with w.lock:
                     w.calls[action] = w.calls.get(action, 0) + 1
                 lose = self.faults_before(action)
+                self.action_error(action, dry)
                 with w.lock:
                     if action in w.faults["deny_actions"]:
                         raise ApiError("UnauthorizedOperation",
@@ -996,6 +1188,9 @@ class Handler(BaseHTTPRequestHandler):
                     with w.lock:
                         w.throttled[action] = w.throttled.get(action, 0) + 1
                 self.send_error_doc(e)
+            except HtmlAnswer as e:
+                status = e.status
+                self.send(e.status, e.body, "text/html; charset=utf-8")
         except DropConnection:
             status = 0
             self.drop()
@@ -1004,6 +1199,8 @@ class Handler(BaseHTTPRequestHandler):
                                "status": status,
                                "count": int(params.get("MaxCount") or 0)
                                if action == "RunInstances" else len(ids)})
+            w.requests.append({"action": params.get("Action"), "params": params,
+                               "status": status, "account_id": w.account})
 
     def do_POST(self):
         if self.path.startswith("/_sim/"):
@@ -1014,6 +1211,25 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/_sim/"):
             return self.handle_control("GET")
         return self.handle_api("GET")
+
+
+def check_action_errors(v):
+    """{"ACTION": {"code", "status", "dry_run", "message", "count", "html"}}"""
+    if not isinstance(v, dict):
+        raise ValueError("action_errors must be an object")
+    out = {}
+    for action, spec in v.items():
+        if not isinstance(spec, dict) or set(spec) - ACTION_ERROR_KEYS:
+            raise ValueError("action_errors.%s: an object with keys %s"
+                             % (action, ", ".join(sorted(ACTION_ERROR_KEYS))))
+        status = spec.get("status", 500)
+        if not isinstance(status, int) or not 400 <= status <= 599:
+            raise ValueError("action_errors.%s.status must be 400 to 599" % action)
+        count = spec.get("count")
+        if count is not None and (not isinstance(count, int) or count < 0):
+            raise ValueError("action_errors.%s.count must be a count" % action)
+        out[action] = dict(spec)
+    return out
 
 
 class Server(ThreadingHTTPServer):
@@ -1034,7 +1250,17 @@ def main(argv=None):
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--rate-limits", action="store_true",
                     help="apply EC2's documented request and resource token buckets")
+    ap.add_argument("--stale-ms", type=int, default=0,
+                    help="after a write, Describe shows the old instance for up to N ms")
+    ap.add_argument("--terminated-ttl", type=float, default=3600.0,
+                    help="seconds a terminated instance stays in Describe")
+    ap.add_argument("--next-token-ttl", type=float, default=86400.0,
+                    help="seconds a NextToken stays valid")
+    ap.add_argument("--account-id", default=DEFAULT_ACCOUNT,
+                    help="the account the simulator answers as at start")
     args = ap.parse_args(argv)
+    if not re.fullmatch(r"[0-9]{12}", args.account_id):
+        ap.error("--account-id must be 12 digits")
     srv = Server(("127.0.0.1", args.port), Handler)
     srv.world = World(args)
     print("listening on http://127.0.0.1:%d" % srv.server_address[1], flush=True)

@@ -26,7 +26,7 @@ class Simulator:
             flag = "--" + k.replace("_", "-")
             if v is True:
                 args.append(flag)
-            elif v not in (None, False):
+            elif v is not None and v is not False:  # 0 is a value, not "unset"
                 args += [flag, str(v)]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True)
@@ -79,6 +79,16 @@ class Simulator:
 
     def calls(self):
         return self._req("GET", "/_sim/calls")["calls"]
+
+    def requests(self):
+        """Every API request since reset: [{action, params, status, account_id}]."""
+        return self._req("GET", "/_sim/requests")["requests"]
+
+    def account(self, account_id=None):
+        """The account the simulator answers as; switches it when given."""
+        if account_id is None:
+            return self._req("GET", "/_sim/account")["account_id"]
+        return self._req("POST", "/_sim/account", {"account_id": account_id})["account_id"]
 
     def set_instance(self, iid, **fields):
         return self._req("POST", "/_sim/instances/" + iid, fields)

@@ -69,15 +69,21 @@ class TestLocation(SimTestCase):
         self.assertEqual(sorted(i["instance_id"] for i in self.state_resources().values()), ids)
 
     def test_answers_of_another_account_are_refused(self):
+        # Credentials of another account: its answer carries its ownerId.
+        web0 = self.live()["web[0]"]["instance_id"]
+        self.sim.set_instance(web0, account_id="210987654321")
         self.sim._req("POST", "/_sim/account", {"account_id": "210987654321"})
-        # The other account runs a copy with our lineage tag: its answer names it.
-        lineage = self.ok("show", "-json").json()["lineage"]
-        self.write_config(CONFIG)
+        for cmd in (["plan"], ["apply", "-auto-approve"], ["drift"]):
+            r = self.np(*cmd)
+            self.assertEqual(r.rc, 1, r)
+            self.assertIn("EC2 answered for account 210987654321", r.err)
+            self.assertIn("belongs to account 123456789012", r.err)
+        self.assertEqual(len(self.sim.instances()), 2)
+        # an account that sees none of them at all
+        self.sim._req("POST", "/_sim/account", {"account_id": "111111111111"})
         r = self.np("plan")
         self.assertEqual(r.rc, 1, r)
-        self.assertTrue("none of the 2 recorded instances" in r.err or "210987654321" in r.err,
-                        r.err)
-        self.assertTrue(lineage)
+        self.assertIn("none of the 2 recorded instances exist", r.err)
 
     def test_an_adopted_instance_ec2_no_longer_reports_is_an_error(self):
         # an instance launched outside this state (by a second one, then forgotten)

@@ -242,6 +242,44 @@ START_TEST(test_aws_loopback_detection)
 	ck_assert(np_http_is_loopback_url("http://[::1]:9000/"));
 	ck_assert(!np_http_is_loopback_url("http://10.0.0.1/"));
 	ck_assert(!np_http_is_loopback_url("http://127.0.0.1.evil.com/"));
+	ck_assert(!np_http_is_loopback_url("http://127.0.0.1:80@10.255.255.1/"));
+	ck_assert(!np_http_is_loopback_url("http://[::2]/"));
+}
+END_TEST
+
+START_TEST(test_aws_url_check_judges_the_host_curl_connects_to)
+{
+	struct np_err err = NP_ERR_INIT;
+	char *host = NULL;
+
+	ck_assert_int_eq(np_http_check_url("http://127.0.0.1:80@10.255.255.1/", NP_URL_HTTP_LOOPBACK,
+	                                   "endpoint", &host, &err), -1);
+	ck_assert_msg(strstr(err.msg, "user name or password"), "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "'10.255.255.1'"), "%s", err.msg);
+	ck_assert_int_eq(np_http_check_url("https://u@ec2.us-east-1.amazonaws.com/",
+	                                   NP_URL_HTTP_LOOPBACK, "endpoint", &host, &err), -1);
+	ck_assert_int_eq(np_http_check_url("ftp://127.0.0.1/", NP_URL_HTTP_LOOPBACK, "endpoint",
+	                                   &host, &err), -1);
+	ck_assert_int_eq(np_http_check_url("http://169.254.170.23/v1", NP_URL_HTTP_LOOPBACK,
+	                                   "endpoint", &host, &err), -1);
+	ck_assert_int_eq(np_http_check_url("http://169.254.170.23/v1", NP_URL_HTTP_CONTAINER,
+	                                   "endpoint", &host, &err), 0);
+	free(host);
+	ck_assert_int_eq(np_http_check_url("http://[fd00:ec2::23]/v1", NP_URL_HTTP_CONTAINER,
+	                                   "endpoint", &host, &err), 0);
+	ck_assert_str_eq(host, "[fd00:ec2::23]");
+	free(host);
+	ck_assert_int_eq(np_http_check_url("http://169.254.170.9/v1", NP_URL_HTTP_CONTAINER,
+	                                   "endpoint", &host, &err), -1);
+	/* The signed Host: the default port left out, any other kept. */
+	ck_assert_int_eq(np_http_check_url("https://ec2.eusc-de-east-1.amazonaws.eu:443/",
+	                                   NP_URL_HTTP_LOOPBACK, "endpoint", &host, &err), 0);
+	ck_assert_str_eq(host, "ec2.eusc-de-east-1.amazonaws.eu");
+	free(host);
+	ck_assert_int_eq(np_http_check_url("http://localhost:4566", NP_URL_HTTP_LOOPBACK, "endpoint",
+	                                   &host, &err), 0);
+	ck_assert_str_eq(host, "localhost:4566");
+	free(host);
 }
 END_TEST
 
@@ -640,6 +678,7 @@ Suite *check_aws_suite(void)
 	tcase_add_test(wire, test_aws_non_xml_5xx_is_transient_by_status);
 	tcase_add_test(wire, test_aws_classification_table);
 	tcase_add_test(wire, test_aws_loopback_detection);
+	tcase_add_test(wire, test_aws_url_check_judges_the_host_curl_connects_to);
 	tcase_add_test(retry, test_aws_retry_backoff_is_full_jitter_and_capped);
 	tcase_add_test(retry, test_aws_retry_quota_drains_and_refunds);
 	tcase_add_test(retry, test_aws_retryable_classes);

@@ -342,24 +342,69 @@ START_TEST(test_state_lock_of_dead_process_is_taken_over)
 }
 END_TEST
 
+/* A live holder's lock is the kernel's: force-unlock cannot break it. A row
+ * whose process died is cleared, with the right id only. */
 START_TEST(test_state_force_unlock_needs_the_right_id)
 {
 	struct np_state *a = open_ok(), *b = open_ok();
 	struct np_err err = NP_ERR_INIT;
 	struct np_lock_info h = {0};
+	char lock_id[37];
+	pid_t child;
 
 	ck_assert_int_eq(np_state_lock(a, "apply", 0, &h, &err), 0);
-	ck_assert_int_eq(np_state_force_unlock(b, "wrong-id", &err), -1);
 	ck_assert_int_eq(np_state_lock(b, "plan", 0, &h, &err), -1);
-	{
-		const char *id = strstr(err.msg, "lock id ") + 8;
-		char lock_id[37];
+	snprintf(lock_id, sizeof(lock_id), "%.36s", strstr(err.msg, "lock id ") + 8);
+	ck_assert_int_eq(np_state_force_unlock(b, lock_id, &err), -1);
+	ck_assert_msg(strstr(err.msg, "live process"), "%s", err.msg);
+	np_state_close(a);
 
-		snprintf(lock_id, sizeof(lock_id), "%.36s", id);
-		ck_assert_int_eq(np_state_force_unlock(b, lock_id, &err), 0);
+	child = fork();
+	if (child == 0) {
+		struct np_state *c = open_ok();
+		struct np_lock_info ch = {0};
+
+		_exit(np_state_lock(c, "apply", 0, &ch, &err) == 0 ? 0 : 1); /* dies holding it */
+	}
+	waitpid(child, NULL, 0);
+	ck_assert_int_eq(np_state_lock(b, "plan", 0, &h, &err), 0); /* taken over: the holder died */
+	ck_assert_ptr_nonnull(h.id);
+	np_lock_info_release(&h);
+	np_state_unlock(b, &err);
+	np_state_close(b);
+}
+END_TEST
+
+/* The stale row of a dead process: force-unlock clears it with its id. */
+START_TEST(test_state_force_unlock_clears_a_dead_holders_row)
+{
+	struct np_state *b = open_ok();
+	struct np_err err = NP_ERR_INIT;
+	struct np_lock_info h = {0};
+	pid_t child = fork();
+
+	if (child == 0) {
+		struct np_state *c = open_ok();
+
+		_exit(np_state_lock(c, "apply", 0, &h, &err) == 0 ? 0 : 1);
+	}
+	waitpid(child, NULL, 0);
+	ck_assert_int_eq(np_state_force_unlock(b, "wrong-id", &err), -1);
+	{
+		sqlite3 *db;
+		sqlite3_stmt *s;
+		char id[64] = "";
+
+		ck_assert_int_eq(sqlite3_open(np_state_path(b), &db), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT id FROM lock", -1, &s, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+		snprintf(id, sizeof(id), "%s", (const char *)sqlite3_column_text(s, 0));
+		sqlite3_finalize(s);
+		sqlite3_close(db);
+		ck_assert_int_eq(np_state_force_unlock(b, id, &err), 0);
 	}
 	ck_assert_int_eq(np_state_lock(b, "plan", 0, &h, &err), 0);
-	np_state_close(a);
+	ck_assert_ptr_null(h.id); /* nothing left to take over */
 	np_state_close(b);
 }
 END_TEST
@@ -486,6 +531,7 @@ Suite *check_state_suite(void)
 	tcase_add_test(tc, test_state_lock_blocks_second_holder_and_names_it);
 	tcase_add_test(tc, test_state_lock_of_dead_process_is_taken_over);
 	tcase_add_test(tc, test_state_force_unlock_needs_the_right_id);
+	tcase_add_test(tc, test_state_force_unlock_clears_a_dead_holders_row);
 	tcase_add_test(tc, test_state_refuses_non_sqlite_file_untouched);
 	tcase_add_test(tc, test_state_refuses_foreign_sqlite_untouched);
 	tcase_add_test(tc, test_state_refuses_newer_schema_and_damage_untouched);
