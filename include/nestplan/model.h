@@ -140,4 +140,43 @@ void np_catalog_release(struct np_catalog *c);
  * catalog of real DescribeInstanceTypes data. */
 void np_catalog_builtin(struct np_catalog *out);
 
+/* The attribute table (src/model/attrs.c): one entry per managed attribute
+ * of an instance, as tmux's options-table.c declares every option once.
+ * Code that is the same for every attribute (drift, the plan's attribute
+ * list, replacement reasons) is written over it. */
+enum np_attr_type { NP_ATTR_STR, NP_ATTR_INT, NP_ATTR_ENUM, NP_ATTR_BOOL, NP_ATTR_STRV };
+
+/* How EC2 changes it on an existing instance. */
+enum np_policy {
+	NP_POLICY_REPLACE = 0, /* it cannot: a new instance */
+	NP_POLICY_LIVE,        /* while it runs, no stop */
+	NP_POLICY_STOPPED,     /* in the one stop/modify/start cycle */
+	NP_POLICY_RUN_STATE,   /* the run state itself (stop, start) */
+};
+
+struct np_attr_def {
+	const char *name;          /* YAML path = state and plan JSON path = drift name */
+	enum np_attr_type type;
+	size_t offset;             /* of the field in struct np_instance */
+	const char *(*enum_name)(int value); /* NP_ATTR_ENUM */
+	enum np_policy policy;
+	const char *step;          /* the step that carries a change; NULL: none */
+	const char *launch;        /* the RunInstances parameter */
+	const char *ec2;           /* where DescribeInstances reports it, as a path of elements */
+	bool drift;                /* drift compares what was recorded with what EC2 reports */
+	const char *unset_text;    /* how an unset value reads in a reason ("none"), NULL: "?" */
+};
+
+extern const struct np_attr_def np_attrs[];
+extern const size_t np_n_attrs;
+const struct np_attr_def *np_attr_find(const char *name);
+bool np_attr_is_set(const struct np_attr_def *a, const struct np_instance *in);
+/* Both set and equal (security groups in any order). */
+bool np_attr_equal(const struct np_attr_def *a, const struct np_instance *x,
+                   const struct np_instance *y);
+/* The value as text ("m8i.large", "8", "true", "[sg-1, sg-2]"); NULL when unset.
+ * The caller frees. */
+char *np_attr_text(const struct np_attr_def *a, const struct np_instance *in);
+const char *np_policy_name(enum np_policy p);
+
 #endif

@@ -54,6 +54,13 @@ struct np_step {
 	struct np_tags tags;            /* create_tags: keys+values; delete_tags: keys */
 };
 
+/* One attribute a change changes, as the plan JSON's "attributes" lists it. */
+struct np_attr_change {
+	char *name;               /* "cpu_options.core_count", "tags.team" */
+	char *before, *after;     /* as text; NULL: unset */
+	enum np_policy policy;
+};
+
 struct np_change {
 	char *address;
 	char *instance_id;        /* NULL for create */
@@ -65,6 +72,8 @@ struct np_change {
 	bool irreversible;        /* a step of the cycle cannot be undone */
 	struct np_step *steps;
 	size_t n_steps, alloc_steps;
+	struct np_attr_change *attrs;
+	size_t n_attrs, alloc_attrs;
 	bool has_before, has_after;
 	struct np_instance before; /* what exists (live, else recorded) */
 	struct np_instance after;  /* what will exist (unset: unmanaged/unknown) */

@@ -1,5 +1,6 @@
 /* The planner: per address exactly one action with its ordered steps.
  * Pure: everything it knows comes in through struct np_plan_input. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,33 +359,20 @@ static void launch_steps(struct np_change *ch, const struct np_desired *d)
 
 static void drift_of(struct ctx *c, const struct np_instance *rec, const struct np_instance *l)
 {
-	char a[32], b[32];
+	/* Every attribute the table marks for drift, where both sides know it. */
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *at = &np_attrs[i];
+		char *was, *now;
 
-#define DRIFT_STR(attr, f)                                                              \
-	if (rec->f && l->f && strcmp(rec->f, l->f))                                     \
-	np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, rec->f, l->f)
-#define DRIFT_ENUM(attr, f, namefn)                                                     \
-	if (rec->f && l->f && rec->f != l->f)                                           \
-	np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, namefn(rec->f), \
-	                  namefn(l->f))
-#define DRIFT_INT(attr, f)                                                              \
-	if (rec->f && l->f && rec->f != l->f) {                                         \
-		snprintf(a, sizeof(a), "%d", rec->f);                                   \
-		snprintf(b, sizeof(b), "%d", l->f);                                     \
-		np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, a, b); \
+		if (!at->drift || !np_attr_is_set(at, rec) || !np_attr_is_set(at, l) ||
+		    np_attr_equal(at, rec, l))
+			continue;
+		was = np_attr_text(at, rec);
+		now = np_attr_text(at, l);
+		np_plan_drift_add(c->plan, rec->address, rec->instance_id, at->name, was, now);
+		free(was);
+		free(now);
 	}
-	DRIFT_STR("instance_type", instance_type);
-	DRIFT_STR("image_id", image_id);
-	DRIFT_INT("cpu_options.core_count", core_count);
-	DRIFT_INT("cpu_options.threads_per_core", threads_per_core);
-	DRIFT_ENUM("cpu_options.nested_virtualization", nested_virtualization, np_nv_name);
-	DRIFT_ENUM("placement.tenancy", tenancy, np_tenancy_name);
-	DRIFT_STR("placement.host_id", host_id);
-	DRIFT_ENUM("state", state, np_run_state_name);
-	DRIFT_ENUM("platform", platform, np_platform_name);
-#undef DRIFT_STR
-#undef DRIFT_ENUM
-#undef DRIFT_INT
 	for (size_t i = 0; i < rec->tags.n; i++) {
 		const char *lv = np_tags_get(&l->tags, rec->tags.v[i].key);
 		char attr[300];
@@ -401,6 +389,69 @@ static void drift_of(struct ctx *c, const struct np_instance *rec, const struct 
 			continue;
 		snprintf(attr, sizeof(attr), "tags.%s", l->tags.v[i].key);
 		np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, NULL, l->tags.v[i].value);
+	}
+}
+
+/* Takes ownership of before and after. */
+static void attr_change(struct np_change *ch, const char *name, char *before, char *after,
+                        enum np_policy policy)
+{
+	struct np_attr_change *a;
+
+	NP_ALLOC_GROW(ch->attrs, ch->n_attrs + 1, ch->alloc_attrs);
+	a = &ch->attrs[ch->n_attrs++];
+	a->name = np_xstrdup(name);
+	a->before = before;
+	a->after = after;
+	a->policy = policy;
+}
+
+/* What the change changes, attribute by attribute, with how EC2 makes it:
+ * the same table that drift and the renderers read. */
+static void list_attributes(struct np_change *ch, const struct np_instance *want,
+                            const struct np_instance *cur)
+{
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *at = &np_attrs[i];
+		enum np_policy policy = at->policy;
+
+		if (!np_attr_is_set(at, want) || np_attr_equal(at, want, cur))
+			continue;
+		if (at->offset == offsetof(struct np_instance, tenancy)) {
+			enum np_tenancy_move m = np_tenancy_move(cur->tenancy, want->tenancy);
+
+			if (m == NP_MOVE_NONE)
+				continue;
+			policy = m == NP_MOVE_REPLACE ? NP_POLICY_REPLACE : NP_POLICY_STOPPED;
+		}
+		attr_change(ch, at->name, np_attr_text(at, cur), np_attr_text(at, want), policy);
+	}
+	if (want->user_data_sha256 && cur->user_data_sha256 &&
+	    strcmp(want->user_data_sha256, cur->user_data_sha256))
+		/* The text is never shown: its hash is what the state keeps. */
+		attr_change(ch, "user_data", np_xasprintf("sha256:%.12s", cur->user_data_sha256),
+		            np_xasprintf("sha256:%.12s", want->user_data_sha256), NP_POLICY_REPLACE);
+	if (!want->tags_set)
+		return;
+	for (size_t i = 0; i < want->tags.n; i++) {
+		const char *have = np_tags_get(&cur->tags, want->tags.v[i].key);
+		char *name;
+
+		if (have && !strcmp(have, want->tags.v[i].value))
+			continue;
+		name = np_xasprintf("tags.%s", want->tags.v[i].key);
+		attr_change(ch, name, np_xstrdup(have), np_xstrdup(want->tags.v[i].value),
+		            NP_POLICY_LIVE);
+		free(name);
+	}
+	for (size_t i = 0; i < cur->tags.n; i++) {
+		char *name;
+
+		if (np_tags_get(&want->tags, cur->tags.v[i].key))
+			continue;
+		name = np_xasprintf("tags.%s", cur->tags.v[i].key);
+		attr_change(ch, name, np_xstrdup(cur->tags.v[i].value), NULL, NP_POLICY_LIVE);
+		free(name);
 	}
 }
 
@@ -469,6 +520,7 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 	free(ch->before.address);
 	ch->before.address = np_xstrdup(addr);
 	merge_after(&ch->after, &d->want, cur);
+	list_attributes(ch, &d->want, &ch->before);
 	why = forced_replace(in, addr) ? np_xstrdup("-replace") : replace_reason(&d->want, cur, rec);
 	if (why) {
 		ch->action = NP_ACTION_REPLACE;

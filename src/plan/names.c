@@ -91,6 +91,12 @@ void np_change_release(struct np_change *c)
 	for (size_t i = 0; i < c->n_steps; i++)
 		release_step(&c->steps[i]);
 	free(c->steps);
+	for (size_t i = 0; i < c->n_attrs; i++) {
+		free(c->attrs[i].name);
+		free(c->attrs[i].before);
+		free(c->attrs[i].after);
+	}
+	free(c->attrs);
 	np_instance_release(&c->before);
 	np_instance_release(&c->after);
 	memset(c, 0, sizeof(*c));
