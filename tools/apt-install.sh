@@ -3,8 +3,7 @@
 # progress on the screen and apt's own error when it fails.
 #   sh tools/apt-install.sh 'WHAT' PKG...     (WHAT names them in messages)
 # Not root: says the command to run, and fails. The package lists are
-# refreshed first unless this checkout did so in the last hour (a fresh
-# machine has none; build/apt-updated is the stamp).
+# refreshed first: a fresh machine has none, or old ones.
 set -u
 what=$1
 shift
@@ -17,11 +16,7 @@ if ! command -v apt-get >/dev/null 2>&1; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-stamp=$(dirname "$0")/../build/apt-updated
 echo "nestplan: installing $what: $*"
-if [ -z "$(find "$stamp" -mmin -60 2>/dev/null)" ]; then
-	apt-get update || { echo "nestplan: 'apt-get update' failed (above): $what not installed" >&2; exit 1; }
-	mkdir -p "$(dirname "$stamp")" && touch "$stamp"
-fi
+apt-get update || { echo "nestplan: 'apt-get update' failed (above): $what not installed" >&2; exit 1; }
 apt-get install -y --no-install-recommends "$@" ||
 	{ echo "nestplan: 'apt-get install' failed (above): $what not installed" >&2; exit 1; }

@@ -21,6 +21,46 @@ repo=$(cd "$here/../.." && pwd)
 if [ "${1:-}" = --inside ]; then
 	# In the private mount namespace: build the system, then run the commands.
 	fs=$2 mirror=$3 quickstart=$4
+	off=$(dirname "$fs")/offline
+	rc=0
+	mount_sys() {
+		mount -t proc proc "$1/proc"
+		mount --rbind /dev "$1/dev"
+		mount -t sysfs sysfs "$1/sys"
+	}
+	# Stop whatever the commands left running under the root (found by it),
+	# then unmount.
+	unmount_sys() {
+		for p in /proc/[0-9]*; do
+			[ "$(readlink "$p/root" 2>/dev/null)" = "$1" ] && kill -9 "${p#/proc/}" 2>/dev/null
+		done
+		umount -R "$1/sys" "$1/dev" "$1/proc" || umount -R -l "$1/sys" "$1/dev" "$1/proc"
+	}
+	in_root() { # ROOT COMMAND: as a login would, with a clean environment
+		r=$1
+		shift
+		chroot "$r" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/bash -e -c "$*"
+	}
+	# ./make.sh demo in the copy, without network (a namespace of its own).
+	offline_demo() {
+		echo "== without network ($1): ./make.sh demo must stop with apt's error"
+		log=$off.$(echo "$1" | tr -c 'a-z\n' -).log
+		if unshare --net chroot "$off" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
+			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+			/bin/sh -c 'cd /root/nestplan && ./make.sh demo' >"$log" 2>&1 </dev/null; then
+			cat "$log"; echo "bare: FAILED: ./make.sh demo succeeded without network"; return 1
+		fi
+		grep -E '^(E:|nestplan|make|Makefile)' "$log" | sed 's/^/   | /'
+		if grep -E 'command not found|make: cc|fatal error' "$log"; then
+			echo "bare: FAILED: not stopped at the install"; return 1
+		fi
+		if ! grep -q '^E: ' "$log" || ! grep -q "^nestplan: 'apt-get [a-z]*' failed (above)" "$log"; then
+			cat "$log"; echo "bare: FAILED: no apt error, or not said that the install failed"; return 1
+		fi
+		echo "bare: ok: stopped at the install, with apt's error"
+	}
+
 	cache=${BARE_CACHE-/var/tmp/nestplan-bare-cache}
 	set --
 	if [ -n "$cache" ]; then
@@ -33,30 +73,35 @@ if [ "${1:-}" = --inside ]; then
 	echo "debootstrap: $(grep -c '^I: Validating ' "$fs.debootstrap.log") packages"
 	cp /etc/resolv.conf "$fs/etc/resolv.conf"
 	cp "$quickstart" "$fs/root/quickstart"
-	mount -t proc proc "$fs/proc"
-	mount --rbind /dev "$fs/dev"
-	mount -t sysfs sysfs "$fs/sys"
+
 	# The chroot's git clones this repository (read-only) at the commit tested.
+	mount_sys "$fs"
 	mkdir "$fs/mnt/nestplan.git"
 	mount --bind -o ro "$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir)" "$fs/mnt/nestplan.git"
 	rev=$(git -C "$repo" rev-parse HEAD)
-	chroot "$fs" /bin/sh -c "git clone -q /mnt/nestplan.git /root/nestplan && git -C /root/nestplan checkout -q --detach $rev"
+	in_root "$fs" "git clone -q /mnt/nestplan.git /root/nestplan && git -C /root/nestplan checkout -q --detach $rev" || rc=1
 	umount "$fs/mnt/nestplan.git"
-	echo "bare: cloned nestplan $(echo "$rev" | cut -c1-12) into $fs/root/nestplan"
-	rc=0
-	echo "bare: before: $(chroot "$fs" /bin/sh -c 'for t in make cc gcc git; do
+	echo "bare: cloned nestplan $(echo "$rev" | cut -c1-12) into /root/nestplan"
+	echo "bare: before: $(in_root "$fs" 'for t in make cc gcc git; do
 		command -v $t >/dev/null && echo "$t=present" || echo "$t=missing"; done' | tr '\n' ' ')"
+	unmount_sys "$fs"
+
+	# On a copy: with no network, ./make.sh stops with apt's own error, where
+	# make is missing and where only the libraries are.
+	cp -a "$fs" "$off"
+	mount_sys "$off"
+	offline_demo "no make" || rc=1
+	in_root "$off" "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends make" \
+		>"$off.make.log" 2>&1 </dev/null || { cat "$off.make.log"; echo "bare: cannot install make in the copy"; rc=1; }
+	offline_demo "make, no libraries" || rc=1
+	unmount_sys "$off"
+
 	echo "== the README's Quickstart, as root in /root/nestplan:"
 	sed 's/^/   /' "$quickstart"
-	chroot "$fs" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
-		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		/bin/bash -e -c 'cd /root/nestplan; while IFS= read -r line; do
-			echo; echo "bare# $line"; eval "$line" </dev/null; done < /root/quickstart' || rc=$?
-	# Stop whatever the commands left running in there (by their root).
-	for p in /proc/[0-9]*; do
-		[ "$(readlink "$p/root" 2>/dev/null)" = "$fs" ] && kill -9 "${p#/proc/}" 2>/dev/null
-	done
-	umount -R "$fs/sys" "$fs/dev" "$fs/proc" || umount -R -l "$fs/sys" "$fs/dev" "$fs/proc"
+	mount_sys "$fs"
+	in_root "$fs" 'cd /root/nestplan; while IFS= read -r line; do
+		echo; echo "bare# $line"; eval "$line" </dev/null; done < /root/quickstart' || rc=$?
+	unmount_sys "$fs"
 	exit $rc
 fi
 
@@ -97,8 +142,15 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 start=$(date +%s)
-rc=0
-unshare --mount --propagation private sh "$here/run.sh" --inside "$fs" "$mirror" "$top/quickstart" || rc=$?
+{
+	unshare --mount --propagation private sh "$here/run.sh" --inside "$fs" "$mirror" "$top/quickstart"
+	echo $? >"$top/rc"
+} 2>&1 | tee "$top/log"
+rc=$(cat "$top/rc" 2>/dev/null || echo 1)
 echo
-echo "bare: $(($(date +%s) - start)) s, exit $rc"
-exit $rc
+echo "== bare: summary ($(($(date +%s) - start)) s)"
+grep -E '^bare: (ok|FAILED)' "$top/log" | sed 's/^bare: /  /'
+echo "  README: $(tr '\n' ';' <"$top/quickstart" | sed 's/;$//; s/;/; /g'): exit $rc"
+sed -n '/^skipped, with the reason:/,/^check: /p' "$top/log" | sed 's/^/  /'
+grep -q '^check: ' "$top/log" || echo "  (no check summary)"
+exit "$rc"
