@@ -8,11 +8,11 @@ set -u
 what=$1
 shift
 if [ "$(id -u)" != 0 ]; then
-	echo "nestplan: $what missing; as root: apt-get update && apt-get install --no-install-recommends $*" >&2
+	echo "nestplan: need $what; as root run: apt-get update && apt-get install --no-install-recommends $*" >&2
 	exit 1
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-	echo "nestplan: $what missing and there is no apt-get here; install the equivalents of: $*" >&2
+	echo "nestplan: need $what, and there is no apt-get here: install the equivalents of $*" >&2
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
