@@ -101,7 +101,7 @@ $(BUILD)/tests/check_%: $(BUILD)/tests/runner_%.o $(BUILD)/tests/obj/check_%.o $
 	$(CC) $(LDFLAGS) -o $@ $(filter-out %/main.o,$^) $(CHECK_LIBS) $(LDLIBS)
 
 check: $(BIN) $(BUILD)/tests/unit_tests
-	@$(MAKE) --no-print-directory test-deps TEST_DEPS_QUIET=1
+	@$(MAKE) --no-print-directory test-deps DEPS_QUIET=1
 	@NESTPLAN=$(CURDIR)/$(BIN) UNIT_TESTS=$(CURDIR)/$(BUILD)/tests/unit_tests \
 	  REPLAY_DIR=$(CURDIR)/$(BUILD)/fuzz-replay VALGRIND=$(VALGRIND) bash tests/run-all.sh
 
@@ -111,21 +111,21 @@ check-unit: $(BUILD)/tests/unit_tests
 deps:
 	@if pkg-config --exists $(PKGS) check 2>/dev/null && command -v python3 >/dev/null && \
 	    command -v $(firstword $(CC)) >/dev/null; then \
-	  echo "nestplan: all build dependencies present"; \
+	  [ -n "$(DEPS_QUIET)" ] || echo "nestplan: all build dependencies present"; \
 	else \
 	  sh tools/apt-install.sh "the build dependencies" $(DEB_PKGS); \
 	fi
 
 # The test tools (CI runs this); without them those tests skip with a reason.
-# `make check` runs it with TEST_DEPS_QUIET=1: root gets what is missing
+# `make check` runs it with DEPS_QUIET=1: root gets what is missing
 # installed, anyone else is told and the tests concerned skip.
 test-deps: deps
 	@missing=""; for t in $(TEST_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	for m in $(TEST_PY_MODS); do python3 -c "import $$m" 2>/dev/null || missing="$$missing python3:$$m"; done; \
 	for f in $(TEST_FILES); do [ -e $$f ] || missing="$$missing $$f"; done; \
 	if [ -z "$$missing" ]; then \
-	  [ -n "$(TEST_DEPS_QUIET)" ] || echo "nestplan: all test tools present"; \
-	elif [ -n "$(TEST_DEPS_QUIET)" ] && [ "$$(id -u)" != 0 ]; then \
+	  [ -n "$(DEPS_QUIET)" ] || echo "nestplan: all test tools present"; \
+	elif [ -n "$(DEPS_QUIET)" ] && [ "$$(id -u)" != 0 ]; then \
 	  echo "nestplan: missing for some tests:$$missing (they skip; as root: make test-deps)"; \
 	else \
 	  sh tools/apt-install.sh "the test tools" $(TEST_DEB_PKGS); \
