@@ -1766,12 +1766,14 @@ class Handler(BaseHTTPRequestHandler):
             delay = w.model_delay(items)
         if delay > 0:
             time.sleep(delay)
+        self.latency_s = delay
 
     def handle_api(self, method):
         w = self.server.world
         split = urllib.parse.urlsplit(self.path)
         body = self.read_body() if method == "POST" else b""
         action, status, dry, ids = "?", 200, False, []
+        self.latency_s = 0.0
         form = body.decode("utf-8", "replace") if method == "POST" else split.query
         params = dict(urllib.parse.parse_qsl(form, keep_blank_values=True))
         try:
@@ -1832,7 +1834,8 @@ class Handler(BaseHTTPRequestHandler):
                                "count": int(params.get("MaxCount") or 0)
                                if action == "RunInstances" else len(ids)})
             w.requests.append({"action": params.get("Action"), "params": params,
-                               "status": status, "account_id": w.account})
+                               "status": status, "account_id": w.account,
+                               "latency_ms": round(self.latency_s * 1000.0, 3)})
 
     def do_POST(self):
         if self.path.startswith("/_sim/"):
