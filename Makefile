@@ -50,6 +50,7 @@ config_DEPS := config util
 state_DEPS  := state aws util
 aws_DEPS    := aws util
 ec2_DEPS    := aws util
+endpoints_DEPS := util
 plan_DEPS   := plan render config util
 render_DEPS := render plan config util
 apply_DEPS  := apply plan render config state aws util
@@ -92,7 +93,7 @@ $(BUILD)/tests/check_%: $(BUILD)/tests/runner_%.o $(BUILD)/tests/obj/check_%.o $
 
 check: $(BIN) $(BUILD)/tests/unit_tests
 	@NESTPLAN=$(CURDIR)/$(BIN) UNIT_TESTS=$(CURDIR)/$(BUILD)/tests/unit_tests \
-	  REPLAY_DIR=$(CURDIR)/$(BUILD)/fuzz-replay VALGRIND=$(VALGRIND) bash tests/run-all.sh
+	  REPLAY_DIR=$(CURDIR)/$(BUILD)/fuzz-replay VALGRIND=$(VALGRIND) UPDATE=$(UPDATE) bash tests/run-all.sh
 
 check-unit: $(BUILD)/tests/unit_tests
 	$(BUILD)/tests/unit_tests
