@@ -37,6 +37,7 @@ struct np_ec2_launch {
 	const char *availability_zone;
 	enum np_bool hibernation;
 	const struct np_tags *tags;      /* incl. nestplan:address and nestplan:lineage */
+	const struct np_instance *attrs; /* the gen attributes to launch with; NULL: none */
 	const char *client_token;
 	int count;                       /* MinCount = MaxCount; 0 means 1 */
 	bool dry_run;
@@ -85,6 +86,12 @@ void np_ec2_modify_cpu_options_query(struct np_query *q, const char *id, int cor
 int np_ec2_modify_cpu_options(struct np_aws *aws, const char *id, int core_count,
                               int threads_per_core, enum np_nv nv, bool dry_run,
                               struct np_err *err);
+/* A gen attribute's call, as its entry names it (src/model/attrs.c); value
+ * as np_attr_text gives it. */
+void np_ec2_set_attribute_query(struct np_query *q, const char *id, const struct np_attr_def *a,
+                                const char *value, bool dry_run);
+int np_ec2_set_attribute(struct np_aws *aws, const char *id, const struct np_attr_def *a,
+                         const char *value, bool dry_run, struct np_err *err);
 int np_ec2_modify_placement(struct np_aws *aws, const char *id, enum np_tenancy tenancy,
                             const char *host_id, bool dry_run, struct np_err *err);
 

@@ -75,6 +75,15 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 	if (r->hibernation)
 		np_query_add(q, "HibernationOptions.Configured",
 		             r->hibernation == NP_BOOL_TRUE ? "true" : "false");
+	for (size_t i = 0; r->attrs && i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+		char *v;
+
+		if (!a->gen || !a->launch || !(v = np_attr_wire(a, r->attrs)))
+			continue;
+		np_query_add(q, a->launch, v);
+		free(v);
+	}
 	if (r->tags && r->tags->n) {
 		np_query_add(q, "TagSpecification.1.ResourceType", "instance");
 		for (t = 0; t < r->tags->n; t++) {
@@ -264,6 +273,28 @@ int np_ec2_terminate_instances(struct np_aws *aws, const char *const *ids, size_
                                bool dry_run, struct np_err *err)
 {
 	return ids_call(aws, "TerminateInstances", ids, n, dry_run, err);
+}
+
+void np_ec2_set_attribute_query(struct np_query *q, const char *id, const struct np_attr_def *a,
+                                const char *value, bool dry_run)
+{
+	np_query_add(q, a->set_id_param ? a->set_id_param : "InstanceId", id);
+	if (a->set_param)
+		np_query_add(q, a->set_param, value ? value : "");
+	if (a->set_dry_run)
+		dry(q, dry_run);
+}
+
+int np_ec2_set_attribute(struct np_aws *aws, const char *id, const struct np_attr_def *a,
+                         const char *value, bool dry_run, struct np_err *err)
+{
+	struct np_query q = NP_QUERY_INIT;
+	bool off = a->type == NP_ATTR_BOOL && value && !strcmp(value, "false");
+
+	if (dry_run && !a->set_dry_run)
+		return np_error(err, "%s cannot be dry-run", a->set_action);
+	np_ec2_set_attribute_query(&q, id, a, value, dry_run);
+	return simple_call(aws, off && a->set_action_off ? a->set_action_off : a->set_action, &q, err);
 }
 
 int np_ec2_modify_instance_type(struct np_aws *aws, const char *id, const char *type,

@@ -196,6 +196,36 @@ static enum np_run_state state_of(xmlNode *n, struct np_err *err)
 }
 
 /* One instancesSet item into out (released by the caller either way). */
+/* The attributes the table reads by themselves, at their paths. */
+static int gen_attrs(xmlNode *item, struct np_instance *out, struct np_err *err)
+{
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+		char path[128], *seg, *save = NULL, *text;
+		xmlNode *n = item;
+
+		if (!a->gen || !a->ec2)
+			continue;
+		snprintf(path, sizeof(path), "%s", a->ec2);
+		for (seg = strtok_r(path, "/", &save); seg && n; seg = strtok_r(NULL, "/", &save))
+			n = np_xml_child(n, seg);
+		if (!n || !(text = np_xml_text(n, NULL)))
+			continue;
+		if (*text && np_attr_set_text(a, out, text) < 0) {
+			struct np_buf safe = NP_BUF_INIT;
+
+			np_buf_add_visible(&safe, text, 64);
+			np_error(err, "instance %s: %s '%s' is not a value nestplan knows", out->instance_id,
+			         a->ec2, safe.ptr);
+			np_buf_release(&safe);
+			free(text);
+			return -1;
+		}
+		free(text);
+	}
+	return 0;
+}
+
 static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err *err)
 {
 	xmlNode *n;
@@ -302,7 +332,7 @@ static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 		}
 	}
 	out->tags_set = true;
-	return 0;
+	return gen_attrs(item, out, err);
 bad:
 	np_error_prefix(err, "instance %s", out->instance_id);
 	return -1;

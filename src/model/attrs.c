@@ -2,6 +2,8 @@
  * code that is the same for all of them. To add an attribute: a field in
  * struct np_instance, a line here, and (when EC2 needs a call of its own)
  * the step that carries a change. */
+/* An entry names only what its attribute has; the rest is zero. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,9 @@ static const char *run_state_name(int v)
 	return np_run_state_name((enum np_run_state)v);
 }
 
+static const char *const http_tokens_names[] = {NULL, "optional", "required", NULL};
+static const char *const switch_names[] = {NULL, "disabled", "enabled", NULL};
+
 /* Drift lists in this order. */
 const struct np_attr_def np_attrs[] = {
 	{"instance_type", NP_ATTR_STR, OFF(instance_type), NULL, NP_POLICY_STOPPED,
@@ -70,6 +75,51 @@ const struct np_attr_def np_attrs[] = {
 	 "HibernationOptions.Configured", "hibernationOptions/configured", false, NULL},
 	{"placement.availability_zone", NP_ATTR_STR, OFF(availability_zone), NULL, NP_POLICY_REPLACE,
 	 NULL, "Placement.AvailabilityZone", "placement/availabilityZone", false, NULL},
+	/* The attributes below are handled from their entry alone (gen). */
+	{"ebs_optimized", NP_ATTR_BOOL, OFF(ebs_optimized), bool_name, NP_POLICY_STOPPED, NULL,
+	 "EbsOptimized", "ebsOptimized", true, NULL, .gen = true,
+	 .set_action = "ModifyInstanceAttribute", .set_param = "EbsOptimized.Value",
+	 .set_id_param = "InstanceId", .set_dry_run = true, .step_on = "modify_attribute"},
+	{"monitoring", NP_ATTR_BOOL, OFF(monitoring), bool_name, NP_POLICY_LIVE, NULL,
+	 "Monitoring.Enabled", "monitoring/state", true, NULL, .gen = true, .ec2_true = "enabled",
+	 .set_action = "MonitorInstances", .set_action_off = "UnmonitorInstances",
+	 .set_id_param = "InstanceId.1", .set_dry_run = true, .step_on = "monitor",
+	 .step_off = "unmonitor"},
+	{"disable_api_termination", NP_ATTR_BOOL, OFF(disable_api_termination), bool_name,
+	 NP_POLICY_LIVE, NULL, "DisableApiTermination", NULL, false, NULL, .gen = true,
+	 .set_action = "ModifyInstanceAttribute", .set_param = "DisableApiTermination.Value",
+	 .set_id_param = "InstanceId", .set_dry_run = true, .step_on = "modify_attribute",
+	 .describe_attribute = "disableApiTermination"},
+	{"disable_api_stop", NP_ATTR_BOOL, OFF(disable_api_stop), bool_name, NP_POLICY_LIVE, NULL,
+	 "DisableApiStop", NULL, false, NULL, .gen = true, .set_action = "ModifyInstanceAttribute",
+	 .set_param = "DisableApiStop.Value", .set_id_param = "InstanceId", .set_dry_run = true,
+	 .step_on = "modify_attribute", .describe_attribute = "disableApiStop"},
+	{"metadata_options.http_tokens", NP_ATTR_ENUM, OFF(http_tokens), NULL, NP_POLICY_LIVE, NULL,
+	 "MetadataOptions.HttpTokens", "metadataOptions/httpTokens", true, NULL, .gen = true,
+	 .names = http_tokens_names, .set_action = "ModifyInstanceMetadataOptions",
+	 .set_param = "HttpTokens", .set_id_param = "InstanceId", .set_dry_run = true,
+	 .step_on = "modify_metadata_options"},
+	{"metadata_options.http_put_response_hop_limit", NP_ATTR_INT,
+	 OFF(http_put_response_hop_limit), NULL, NP_POLICY_LIVE, NULL,
+	 "MetadataOptions.HttpPutResponseHopLimit", "metadataOptions/httpPutResponseHopLimit", true,
+	 NULL, .gen = true, .min = 1, .max = 64, .set_action = "ModifyInstanceMetadataOptions",
+	 .set_param = "HttpPutResponseHopLimit", .set_id_param = "InstanceId", .set_dry_run = true,
+	 .step_on = "modify_metadata_options"},
+	{"metadata_options.http_endpoint", NP_ATTR_ENUM, OFF(http_endpoint), NULL, NP_POLICY_LIVE,
+	 NULL, "MetadataOptions.HttpEndpoint", "metadataOptions/httpEndpoint", true, NULL,
+	 .gen = true, .names = switch_names, .set_action = "ModifyInstanceMetadataOptions",
+	 .set_param = "HttpEndpoint", .set_id_param = "InstanceId", .set_dry_run = true,
+	 .step_on = "modify_metadata_options"},
+	{"metadata_options.instance_metadata_tags", NP_ATTR_ENUM, OFF(instance_metadata_tags), NULL,
+	 NP_POLICY_LIVE, NULL, "MetadataOptions.InstanceMetadataTags",
+	 "metadataOptions/instanceMetadataTags", true, NULL, .gen = true, .names = switch_names,
+	 .set_action = "ModifyInstanceMetadataOptions", .set_param = "InstanceMetadataTags",
+	 .set_id_param = "InstanceId", .set_dry_run = true, .step_on = "modify_metadata_options"},
+	/* Placement groups need default or dedicated tenancy (src/plan/rules.c). */
+	{"placement.group_name", NP_ATTR_STR, OFF(placement_group), NULL, NP_POLICY_STOPPED, NULL,
+	 "Placement.GroupName", "placement/groupName", true, NULL, .gen = true,
+	 .set_action = "ModifyInstancePlacement", .set_param = "GroupName",
+	 .set_id_param = "InstanceId", .set_dry_run = false, .step_on = "modify_placement_group"},
 };
 const size_t np_n_attrs = sizeof(np_attrs) / sizeof(np_attrs[0]);
 _Static_assert(sizeof(enum np_nv) == sizeof(int) && sizeof(enum np_bool) == sizeof(int),
@@ -86,6 +136,19 @@ const struct np_attr_def *np_attr_find(const char *name)
 static int cmp_str(const void *x, const void *y)
 {
 	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+#define MUT(a, in, type) ((type *)((char *)(in) + (a)->offset))
+
+static const char *enum_text(const struct np_attr_def *a, int v)
+{
+	if (a->names) {
+		for (int i = 1; a->names[i]; i++)
+			if (i == v)
+				return a->names[i];
+		return NULL;
+	}
+	return a->enum_name(v);
 }
 
 #define FIELD(a, in, type) ((const type *)((const char *)(in) + (a)->offset))
@@ -136,7 +199,7 @@ char *np_attr_text(const struct np_attr_def *a, const struct np_instance *in)
 		return np_xasprintf("%d", *FIELD(a, in, int));
 	case NP_ATTR_ENUM:
 	case NP_ATTR_BOOL: {
-		const char *n = a->enum_name(*FIELD(a, in, int));
+		const char *n = enum_text(a, *FIELD(a, in, int));
 
 		return np_xstrdup(n ? n : "?");
 	}
@@ -171,4 +234,83 @@ const char *np_policy_name(enum np_policy p)
 		return "live"; /* a stop or a start: no cycle of its own */
 	}
 	return "?";
+}
+
+int np_attr_set_text(const struct np_attr_def *a, struct np_instance *in, const char *text)
+{
+	char *end;
+	long v;
+
+	switch (a->type) {
+	case NP_ATTR_STR:
+		free(*MUT(a, in, char *));
+		*MUT(a, in, char *) = np_xstrdup(text);
+		return 0;
+	case NP_ATTR_INT:
+		v = strtol(text, &end, 10);
+		if (end == text || *end || v < a->min || v > a->max)
+			return -1;
+		*MUT(a, in, int) = (int)v;
+		return 0;
+	case NP_ATTR_BOOL:
+		/* EC2's monitoring states: pending is on its way to enabled. */
+		if (!strcmp(text, "true") ||
+		    (a->ec2_true && (!strcmp(text, a->ec2_true) || !strcmp(text, "pending"))))
+			*MUT(a, in, int) = NP_BOOL_TRUE;
+		else if (!strcmp(text, "false") ||
+		         (a->ec2_true && (!strcmp(text, "disabled") || !strcmp(text, "disabling"))))
+			*MUT(a, in, int) = NP_BOOL_FALSE;
+		else
+			return -1;
+		return 0;
+	case NP_ATTR_ENUM:
+		for (int i = 1; a->names && a->names[i]; i++)
+			if (!strcmp(a->names[i], text)) {
+				*MUT(a, in, int) = i;
+				return 0;
+			}
+		return -1;
+	case NP_ATTR_STRV:
+		break;
+	}
+	return -1;
+}
+
+char *np_attr_wire(const struct np_attr_def *a, const struct np_instance *in)
+{
+	if (a->type == NP_ATTR_BOOL && np_attr_is_set(a, in))
+		return np_xstrdup(*FIELD(a, in, int) == NP_BOOL_TRUE ? "true" : "false");
+	return np_attr_text(a, in);
+}
+
+void np_attrs_release(struct np_instance *in)
+{
+	for (size_t i = 0; i < np_n_attrs; i++)
+		if (np_attrs[i].gen && np_attrs[i].type == NP_ATTR_STR) {
+			free(*MUT(&np_attrs[i], in, char *));
+			*MUT(&np_attrs[i], in, char *) = NULL;
+		}
+}
+
+void np_attrs_copy(struct np_instance *dst, const struct np_instance *src)
+{
+	for (size_t i = 0; i < np_n_attrs; i++)
+		if (np_attrs[i].gen && np_attrs[i].type == NP_ATTR_STR)
+			*MUT(&np_attrs[i], dst, char *) = np_xstrdup(*FIELD(&np_attrs[i], src, char *));
+}
+
+void np_attrs_overlay(struct np_instance *dst, const struct np_instance *src, bool keep)
+{
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+
+		if (!a->gen || !np_attr_is_set(a, src) || (keep && np_attr_is_set(a, dst)))
+			continue;
+		if (a->type == NP_ATTR_STR) {
+			free(*MUT(a, dst, char *));
+			*MUT(a, dst, char *) = np_xstrdup(*FIELD(a, src, char *));
+		} else if (a->type != NP_ATTR_STRV) {
+			*MUT(a, dst, int) = *FIELD(a, src, int);
+		}
+	}
 }

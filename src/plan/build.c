@@ -152,6 +152,7 @@ static void merge_after(struct np_instance *after, const struct np_instance *wan
 	OVER_VAL(state);
 #undef OVER_STR
 #undef OVER_VAL
+	np_attrs_overlay(after, want, false);
 	if (want->security_groups_set) {
 		np_strv_release(&after->security_group_ids);
 		np_strv_copy(&after->security_group_ids, &want->security_group_ids);
@@ -194,6 +195,19 @@ static char *replace_reason(const struct np_instance *want, const struct np_inst
 		return np_xasprintf("placement.availability_zone (%s → %s)",
 		                    cur->availability_zone ? cur->availability_zone : "?",
 		                    want->availability_zone);
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+
+		if (a->gen && a->policy == NP_POLICY_REPLACE && np_attr_is_set(a, want) &&
+		    np_attr_is_set(a, cur) && !np_attr_equal(a, want, cur)) {
+			char *was = np_attr_text(a, cur), *now = np_attr_text(a, want);
+			char *why = np_xasprintf("%s (%s → %s)", a->name, was, now);
+
+			free(was);
+			free(now);
+			return why;
+		}
+	}
 	if (np_tenancy_move(cur->tenancy, want->tenancy) == NP_MOVE_REPLACE)
 		return np_xasprintf("placement.tenancy (%s → %s: EC2 does not change this tenancy in "
 		                    "place)",
@@ -232,6 +246,24 @@ static void tag_steps(struct np_change *ch, const struct np_instance *want,
 		np_tags_release(&del);
 }
 
+/* One set_attribute step per gen attribute of this policy that the file
+ * sets and the instance does not have. */
+static void gen_steps(struct np_change *ch, const struct np_instance *want,
+                      const struct np_instance *cur, enum np_policy policy)
+{
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+		struct np_step *s;
+
+		if (!a->gen || a->policy != policy || !np_attr_is_set(a, want) ||
+		    np_attr_equal(a, want, cur))
+			continue;
+		s = add_step(ch, NP_STEP_SET_ATTRIBUTE);
+		s->attr = a;
+		s->value = np_attr_text(a, want);
+	}
+}
+
 /* An existing instance: the stop/modify/start cycle of rule 4, tags, and
  * run-state changes. Returns true when anything is to be done. */
 static void update_steps(struct ctx *c, struct np_change *ch, const struct np_desired *d,
@@ -254,6 +286,8 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 	size_t first_cycle;
 
 	tag_steps(ch, w, cur, c->in->lineage, ch->adopt);
+	/* Live changes go outside the stop window: before it, while it runs. */
+	gen_steps(ch, w, cur, NP_POLICY_LIVE);
 	first_cycle = ch->n_steps;
 
 	if (type_change) {
@@ -303,6 +337,7 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 		if (nv_differs)
 			s->nested_virtualization = w->nested_virtualization;
 	}
+	gen_steps(ch, w, cur, NP_POLICY_STOPPED);
 	/* Placement last: an irreversible move must follow every step that could
 	 * still fail and be undone, and a Dedicated Host must support the new
 	 * type and CPU options. */

@@ -7,7 +7,12 @@
 
 static json_t *step_detail(const struct np_step *s)
 {
-	json_t *o = json_pack("{s:s}", "kind", np_step_name(s->kind));
+	json_t *o = json_pack("{s:s}", "kind", np_step_label(s));
+
+	if (s->attr) {
+		json_object_set_new(o, "attribute", json_string(s->attr->name));
+		json_object_set_new(o, "value", s->value ? json_string(s->value) : json_null());
+	}
 
 	if (s->instance_type)
 		json_object_set_new(o, "instance_type", json_string(s->instance_type));
@@ -88,10 +93,10 @@ static json_t *plan_json(const struct np_plan *plan, bool full)
 		json_t *o;
 
 		for (size_t k = 0; k < c->n_steps; k++) {
-			json_array_append_new(steps, json_string(np_step_name(c->steps[k].kind)));
+			json_array_append_new(steps, json_string(np_step_label(&c->steps[k])));
 			if (c->steps[k].irreversible)
 				json_array_append_new(irreversible,
-				                      json_string(np_step_name(c->steps[k].kind)));
+				                      json_string(np_step_label(&c->steps[k])));
 		}
 		o = json_pack("{s:s, s:s?, s:s, s:b, s:o, s:o, s:o}", "address", c->address,
 		              "instance_id", c->instance_id, "action", np_action_name(c->action),
@@ -176,6 +181,14 @@ static int read_step(struct np_step *s, const json_t *j, struct np_err *err)
 	s->tenancy = np_tenancy_parse(json_string_value(json_object_get(j, "tenancy")));
 	s->host_id = np_xstrdup(json_string_value(json_object_get(j, "host_id")));
 	s->irreversible = json_is_true(json_object_get(j, "irreversible"));
+	if (s->kind == NP_STEP_SET_ATTRIBUTE) {
+		const char *name = json_string_value(json_object_get(j, "attribute"));
+
+		s->attr = name ? np_attr_find(name) : NULL;
+		if (!s->attr || !s->attr->gen)
+			return np_error(err, "step %s names no attribute nestplan knows", kind);
+		s->value = np_xstrdup(json_string_value(json_object_get(j, "value")));
+	}
 	if (v) {
 		const char *key;
 		json_t *val;

@@ -168,13 +168,13 @@ void np_render_plan_text(FILE *out, const struct np_plan *plan, const struct np_
 		attributes(out, c);
 		fprintf(out, "      steps:");
 		for (size_t k = 0; k < c->n_steps; k++)
-			fprintf(out, "%s %s", k ? " →" : "", np_step_name(c->steps[k].kind));
+			fprintf(out, "%s %s", k ? " →" : "", np_step_label(&c->steps[k]));
 		fputc('\n', out);
 		for (size_t k = 0; k < c->n_steps; k++)
 			if (c->steps[k].irreversible)
 				fprintf(out, "      %sirreversible:%s %s (EC2 allows no way back; it goes "
 				             "last in the cycle, and a failure after it is not undone)\n",
-				        C(o, "\033[33m"), RESET(o), np_step_name(c->steps[k].kind));
+				        C(o, "\033[33m"), RESET(o), np_step_label(&c->steps[k]));
 	}
 	diagnostics(out, plan, o);
 	if (np_plan_has_errors(plan)) {
