@@ -6,6 +6,7 @@
 #include "cli/ctx.h"
 #include "nestplan/cli.h"
 #include "nestplan/log.h"
+#include "nestplan/suggest.h"
 
 /* Listed in the order `nestplan -help` shows them. */
 static const struct np_cmd *const commands[] = {
@@ -27,24 +28,78 @@ const struct np_cmd *np_cli_find(const char *name)
 	return NULL;
 }
 
+void np_cli_wrap(FILE *f, const char *text, int col, int indent)
+{
+	bool first = true;
+
+	for (;;) {
+		size_t w;
+
+		text += strspn(text, " \n");
+		if (!*text)
+			break;
+		w = strcspn(text, " \n");
+		if (!first && col + 1 + (int)w > NP_CLI_WIDTH - 1) {
+			fprintf(f, "\n%*s", indent, "");
+			col = indent;
+		} else if (!first) {
+			fputc(' ', f);
+			col++;
+		}
+		fprintf(f, "%.*s", (int)w, text);
+		col += (int)w;
+		text += w;
+		first = false;
+	}
+	fputc('\n', f);
+}
+
+size_t np_cli_first_sentence(const char *help)
+{
+	const char *p = help;
+
+	/* A full stop followed by a space or the end, not one inside "e.g." */
+	while ((p = strchr(p, '.')) && p[1] && p[1] != ' ' && p[1] != '\n')
+		p++;
+	return p ? (size_t)(p - help + 1) : strlen(help);
+}
+
 static void main_usage(FILE *f)
 {
 	fprintf(f, "Usage: nestplan [-version] [-help] COMMAND [options]\n\n"
 	           "Declarative EC2 instances with nested virtualization.\n\nCommands:\n");
 	for (size_t i = 0; commands[i]; i++) {
-		const char *nl = strchr(commands[i]->help, '\n');
-		int len = nl ? (int)(nl - commands[i]->help) : (int)strlen(commands[i]->help);
+		char *first = strndup(commands[i]->help, np_cli_first_sentence(commands[i]->help));
 
-		fprintf(f, "  %-14s %.*s\n", commands[i]->name, len, commands[i]->help);
+		fprintf(f, "  %-14s ", commands[i]->name);
+		np_cli_wrap(f, first ? first : commands[i]->help, 17, 17);
+		free(first);
 	}
 	fprintf(f, "\n'nestplan COMMAND -help' shows a command's options.\n");
+}
+
+bool np_cli_error_located(const char *msg)
+{
+	const char *p = msg + strcspn(msg, ": \n");
+	int fields = 0;
+
+	/* FILE:LINE:COLUMN: error: (a compiler's diagnostic, as config errors are) */
+	while (*p == ':' && p[1] >= '0' && p[1] <= '9' && fields < 2) {
+		p += 1 + strspn(p + 1, "0123456789");
+		fields++;
+	}
+	return p != msg && fields == 2 &&
+	       (!strncmp(p, ": error: ", 9) || !strncmp(p, ": warning: ", 11));
 }
 
 void np_cli_print_error(FILE *errout, const struct np_err *err, bool color)
 {
 	const char *msg = err->msg[0] ? err->msg : "unknown error";
 
-	if (color)
+	/* Config errors say "FILE:LINE:COLUMN: error:" themselves. */
+	if (np_cli_error_located(msg))
+		fprintf(errout, "%s\n", msg);
+	else if (color)
 		fprintf(errout, "\033[1;31mError:\033[0m %s\n", msg);
 	else
 		fprintf(errout, "Error: %s\n", msg);
@@ -77,8 +132,20 @@ int np_cli_main(int argc, char **argv)
 		argv[1] = "version";
 	cmd = np_cli_find(argv[1]);
 	if (!cmd) {
-		fprintf(stderr, "Error: unknown command '%s'\n\n", argv[1]);
-		main_usage(stderr);
+		const char *names[sizeof(commands) / sizeof(commands[0])], *near;
+		size_t n = 0;
+
+		for (; commands[n]; n++)
+			names[n] = commands[n]->name;
+		names[n] = NULL;
+		near = np_suggest(argv[1], names);
+		/* Terraform's way: the nearest command, and where the list is. */
+		fprintf(stderr, "Error: unknown command '%s'%s%s%s\n\n", argv[1],
+		        near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+		if (near)
+			fprintf(stderr, "To see all of nestplan's commands, run:\n  nestplan -help\n");
+		else
+			main_usage(stderr);
 		return NP_EXIT_ERROR;
 	}
 	if (np_cli_parse(&opts, cmd, argc - 1, argv + 1, &err) < 0) {
