@@ -58,10 +58,14 @@ size_t np_cli_first_sentence(const char *help)
 {
 	const char *p = help;
 
-	/* A full stop followed by a space or the end, not one inside "e.g." */
-	while ((p = strchr(p, '.')) && p[1] && p[1] != ' ' && p[1] != '\n')
-		p++;
-	return p ? (size_t)(p - help + 1) : strlen(help);
+	/* A full stop followed by a space or the end, not that of "e.g." */
+	for (; (p = strchr(p, '.')); p++) {
+		bool abbrev = p - help >= 3 && (!strncmp(p - 3, "e.g.", 4) || !strncmp(p - 3, "i.e.", 4));
+
+		if (!abbrev && (!p[1] || p[1] == ' ' || p[1] == '\n'))
+			return (size_t)(p - help + 1);
+	}
+	return strlen(help);
 }
 
 static void main_usage(FILE *f)
@@ -80,26 +84,54 @@ static void main_usage(FILE *f)
 
 bool np_cli_error_located(const char *msg)
 {
-	const char *p = msg + strcspn(msg, ": \n");
-	int fields = 0;
+	size_t line = strcspn(msg, "\n");
 
-	/* FILE:LINE:COLUMN: error: (a compiler's diagnostic, as config errors are) */
-	while (*p == ':' && p[1] >= '0' && p[1] <= '9' && fields < 2) {
-		p += 1 + strspn(p + 1, "0123456789");
-		fields++;
+	/* ":LINE:COLUMN: error: " after a file name (which may hold ':' or ' '). */
+	for (const char *p = msg; (p = strchr(p, ':')) && (size_t)(p - msg) < line; p++) {
+		const char *q = p + 1;
+		size_t d = strspn(q, "0123456789");
+
+		if (p == msg || !d || q[d] != ':')
+			continue;
+		q += d + 1;
+		if (!(d = strspn(q, "0123456789")))
+			continue;
+		q += d;
+		if (!strncmp(q, ": error: ", 9) || !strncmp(q, ": warning: ", 11))
+			return true;
 	}
-	return p != msg && fields == 2 &&
-	       (!strncmp(p, ": error: ", 9) || !strncmp(p, ": warning: ", 11));
+	return false;
 }
 
 void np_cli_print_error(FILE *errout, const struct np_err *err, bool color)
 {
 	const char *msg = err->msg[0] ? err->msg : "unknown error";
 
-	/* Config errors say "FILE:LINE:COLUMN: error:" themselves. */
-	if (np_cli_error_located(msg))
-		fprintf(errout, "%s\n", msg);
-	else if (color)
+	/* Config errors say "FILE:LINE:COLUMN: error:" themselves; on a
+	 * terminal their severity is coloured, as compilers do. */
+	if (np_cli_error_located(msg)) {
+		while (*msg) {
+			size_t len = strcspn(msg, "\n");
+			const char *sev = color ? strstr(msg, ": error: ") : NULL;
+			const char *warn = color ? strstr(msg, ": warning: ") : NULL;
+			bool is_err;
+
+			if (warn && (!sev || warn < sev))
+				sev = warn;
+			if (sev && (size_t)(sev - msg) < len) {
+				size_t head = (size_t)(sev - msg), word;
+
+				is_err = sev[2] == 'e';
+				word = is_err ? 8 : 10; /* ": error:" or ": warning:" */
+				fprintf(errout, "%.*s: %s\033[0m%.*s\n", (int)head, msg,
+				        is_err ? "\033[1;31merror:" : "\033[1;33mwarning:",
+				        (int)(len - head - word), sev + word);
+			} else {
+				fprintf(errout, "%.*s\n", (int)len, msg);
+			}
+			msg += len + (msg[len] == '\n');
+		}
+	} else if (color)
 		fprintf(errout, "\033[1;31mError:\033[0m %s\n", msg);
 	else
 		fprintf(errout, "Error: %s\n", msg);
