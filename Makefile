@@ -38,22 +38,21 @@ CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
 # One object group per module; a module's directory is its architecture box.
-MODULES   := util config state aws plan render apply cli
+MODULES   := util model config state aws plan render apply cli
 $(foreach m,$(MODULES),$(eval $(m)_SRC := $(sort $(wildcard src/$(m)/*.c))))
 $(foreach m,$(MODULES),$(eval $(m)_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$($(m)_SRC))))
 # Generated: the SQL migrations embedded in the binary.
 state_OBJ += $(BUILD)/obj/gen/state_sql.o
 
 # Which modules each unit-test suite links, so a module can be tested alone.
-util_DEPS   := util
-config_DEPS := config util
-state_DEPS  := state aws util
-aws_DEPS    := aws util
-ec2_DEPS    := aws util
-plan_DEPS   := plan render config util
-render_DEPS := render plan config util
-apply_DEPS  := apply plan render config state aws util
-cli_DEPS    := cli apply plan render config state aws util
+util_DEPS      := util model
+config_DEPS    := config model util
+state_DEPS     := state aws model util
+aws_DEPS       := aws model util
+ec2_DEPS       := aws model util
+endpoints_DEPS := util
+plan_DEPS      := plan render config model util
+cli_DEPS       := cli apply plan render config state aws model util
 SUITES      := $(patsubst tests/unit/check_%.c,%,$(sort $(wildcard tests/unit/check_*.c)))
 objs_for     = $(foreach d,$($(1)_DEPS),$($(d)_OBJ))
 
@@ -92,7 +91,7 @@ $(BUILD)/tests/check_%: $(BUILD)/tests/runner_%.o $(BUILD)/tests/obj/check_%.o $
 
 check: $(BIN) $(BUILD)/tests/unit_tests
 	@NESTPLAN=$(CURDIR)/$(BIN) UNIT_TESTS=$(CURDIR)/$(BUILD)/tests/unit_tests \
-	  REPLAY_DIR=$(CURDIR)/$(BUILD)/fuzz-replay VALGRIND=$(VALGRIND) bash tests/run-all.sh
+	  REPLAY_DIR=$(CURDIR)/$(BUILD)/fuzz-replay VALGRIND=$(VALGRIND) UPDATE=$(UPDATE) bash tests/run-all.sh
 
 check-unit: $(BUILD)/tests/unit_tests
 	$(BUILD)/tests/unit_tests

@@ -4,12 +4,14 @@
 #include <math.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
 #include "aws/internal.h"
 #include "nestplan/alloc.h"
+#include "nestplan/endpoints.h"
 #include "nestplan/log.h"
 #include "nestplan/retry.h"
 #include "nestplan/sigv4.h"
@@ -19,7 +21,9 @@
 
 struct np_aws {
 	char *region;
-	char *endpoint;      /* https://host[:port]/ */
+	char *signing_region;
+	const char *partition;
+	char *endpoint;      /* https://host[:port][/path] */
 	char *host;          /* host[:port] as signed */
 	char *profile;
 	enum np_retry_mode mode;
@@ -34,6 +38,7 @@ struct np_aws {
 	struct np_limiter limiter;
 	pthread_mutex_t stats_lock;
 	struct np_aws_stats stats;
+	bool locks_ready;    /* the mutexes and the limiter are initialised */
 };
 
 static double now_s(void)
@@ -72,31 +77,56 @@ static const char *env(const char *name)
 }
 
 /* NESTPLAN_RATE_LIMIT: "off", or a factor on EC2's default buckets for an
- * account whose limits were raised. */
-static double rate_scale(void)
+ * account whose limits were raised. A factor far from 1 is a typo more
+ * likely than a quota: 1e-5 would make every call wait for hours. */
+#define RATE_MIN 0.01
+#define RATE_MAX 1000.0
+
+static int rate_scale(double *out, struct np_err *err)
 {
 	const char *v = env("NESTPLAN_RATE_LIMIT");
 	char *end;
 	double f;
 
+	*out = 1.0;
 	if (!v)
-		return 1.0;
-	if (!strcasecmp(v, "off") || !strcmp(v, "0"))
 		return 0;
-	f = strtod(v, &end);
-	if (*end || !(f > 0)) {
-		np_log_warn("NESTPLAN_RATE_LIMIT=%s is neither 'off' nor a positive factor; using 1", v);
-		return 1.0;
+	if (!strcasecmp(v, "off")) {
+		*out = 0;
+		return 0;
 	}
-	return f;
+	f = strtod(v, &end);
+	if (*end || !isfinite(f) || f < RATE_MIN || f > RATE_MAX)
+		return np_error_cls(err, NP_ERRC_USAGE,
+		                    "NESTPLAN_RATE_LIMIT='%s' refused: it must be 'off' or a factor "
+		                    "on EC2's default rate limits between %g and %g",
+		                    v, RATE_MIN, RATE_MAX);
+	*out = f;
+	return 0;
+}
+
+/* Where the region came from, for messages. */
+static const char *region_source(const struct np_aws_options *opts, const struct np_profile *prof)
+{
+	if (opts->region)
+		return "provider.region";
+	if (env("AWS_REGION"))
+		return "AWS_REGION";
+	if (env("AWS_DEFAULT_REGION"))
+		return "AWS_DEFAULT_REGION";
+	return prof->name && strcmp(prof->name, "default") ? "the profile's region" : "region in profile 'default'";
 }
 
 int np_aws_new(struct np_aws **out, const struct np_aws_options *opts, struct np_err *err)
 {
 	struct np_aws *a = np_xcalloc(1, sizeof(*a));
 	struct np_profile prof;
-	const char *region, *endpoint, *mode = env("AWS_RETRY_MODE"), *attempts;
-	const char *scheme_end, *h;
+	struct np_endpoint ep = {0};
+	struct np_endpoint_params params = {0};
+	const char *region, *endpoint, *mode = env("AWS_RETRY_MODE"), *attempts, *ca;
+	char what[96];
+	double scale;
+	bool fips = false, dualstack = false;
 
 	*out = NULL;
 	np_http_global_init();
@@ -113,38 +143,33 @@ int np_aws_new(struct np_aws **out, const struct np_aws_options *opts, struct np
 		                    "region in profile '%s'",
 		                    opts->profile ? opts->profile : env("AWS_PROFILE") ? env("AWS_PROFILE") : "default");
 	}
+	snprintf(what, sizeof(what), "%s", region_source(opts, &prof));
 	a->region = np_xstrdup(region);
+	a->profile = np_xstrdup(opts->profile);
+	if (np_region_check(a->region, what, err) < 0 ||
+	    np_profile_endpoint_flags(&prof, &fips, &dualstack, err) < 0 || rate_scale(&scale, err) < 0)
+		goto fail;
 	endpoint = opts->endpoint ? opts->endpoint
 	           : env("AWS_ENDPOINT_URL_EC2") ? env("AWS_ENDPOINT_URL_EC2")
 	           : env("AWS_ENDPOINT_URL")     ? env("AWS_ENDPOINT_URL")
 	                                         : prof.endpoint_url;
-	if (endpoint)
-		a->endpoint = np_xstrdup(endpoint);
-	else if (!strncmp(region, "cn-", 3))
-		a->endpoint = np_xasprintf("https://ec2.%s.amazonaws.com.cn/", region);
-	else
-		a->endpoint = np_xasprintf("https://ec2.%s.amazonaws.com/", region);
-	a->profile = np_xstrdup(opts->profile);
+	params.region = a->region;
+	params.use_fips = fips;
+	params.use_dualstack = dualstack;
+	params.endpoint = endpoint;
+	if (np_endpoint_resolve(&ep, NP_SERVICE_EC2, &params, err) < 0)
+		goto fail;
+	a->endpoint = np_xstrdup(ep.url);
+	a->signing_region = np_xstrdup(ep.signing_region);
+	a->partition = ep.partition;
+	np_endpoint_release(&ep);
+	if (np_http_check_url(a->endpoint, NP_URL_HTTP_LOOPBACK, "endpoint", &a->host, err) < 0)
+		goto fail;
+	/* The environment wins over the profile, as botocore's ca_bundle. */
+	ca = env("AWS_CA_BUNDLE") ? env("AWS_CA_BUNDLE") : prof.ca_bundle;
+	if (ca)
+		np_http_set_ca_bundle(ca);
 	np_profile_release(&prof);
-	if (strncmp(a->endpoint, "https://", 8) &&
-	    !(strncmp(a->endpoint, "http://", 7) == 0 && np_http_is_loopback_url(a->endpoint))) {
-		np_error_cls(err, NP_ERRC_USAGE,
-		             "endpoint '%s' refused: plain http is allowed only to this machine "
-		             "(127.0.0.1, ::1, localhost); use https",
-		             a->endpoint);
-		np_aws_free(a);
-		return -1;
-	}
-	scheme_end = strstr(a->endpoint, "://") + 3;
-	h = scheme_end;
-	a->host = np_xstrndup(h, strcspn(h, "/"));
-	/* The default port is not part of the signed Host. */
-	if (!strncmp(a->endpoint, "https://", 8) && strlen(a->host) > 4 &&
-	    !strcmp(a->host + strlen(a->host) - 4, ":443"))
-		a->host[strlen(a->host) - 4] = '\0';
-	if (!strncmp(a->endpoint, "http://", 7) && strlen(a->host) > 3 &&
-	    !strcmp(a->host + strlen(a->host) - 3, ":80"))
-		a->host[strlen(a->host) - 3] = '\0';
 
 	a->mode = NP_RETRY_STANDARD;
 	if (mode && !strcasecmp(mode, "legacy"))
@@ -164,17 +189,29 @@ int np_aws_new(struct np_aws **out, const struct np_aws_options *opts, struct np
 	pthread_mutex_init(&a->pool_lock, NULL);
 	pthread_mutex_init(&a->stats_lock, NULL);
 	np_retry_quota_init(&a->quota);
-	np_limiter_init(&a->limiter, rate_scale());
+	np_limiter_init(&a->limiter, scale);
+	a->locks_ready = true;
+	np_log_debug("aws: region %s, partition %s, endpoint %s (host %s%s%s)", a->region,
+	             a->partition[0] ? a->partition : "?", a->endpoint, a->host,
+	             fips && !endpoint ? ", FIPS" : "", dualstack && !endpoint ? ", dual-stack" : "");
 	if (np_creds_resolve(&a->creds, a->profile, a->region, err) < 0) {
 		np_aws_free(a);
 		return -1;
 	}
-	np_log_debug("aws: region %s, endpoint %s, credentials from %s, retry mode %s x%d",
-	             a->region, a->endpoint, a->creds.source ? a->creds.source : "?",
+	/* From here the process holds secrets: no core dump may write them out. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		np_log_warn("aws: cannot turn core dumps off (prctl PR_SET_DUMPABLE)");
+	np_log_debug("aws: region %s, partition %s, endpoint %s, credentials from %s, retry mode %s x%d",
+	             a->region, a->partition[0] ? a->partition : "?", a->endpoint,
+	             a->creds.source ? a->creds.source : "?",
 	             a->mode == NP_RETRY_LEGACY ? "legacy" : a->mode == NP_RETRY_ADAPTIVE ? "adaptive" : "standard",
 	             a->max_attempts);
 	*out = a;
 	return 0;
+fail:
+	np_profile_release(&prof);
+	np_aws_free(a);
+	return -1;
 }
 
 void np_aws_free(struct np_aws *a)
@@ -184,8 +221,10 @@ void np_aws_free(struct np_aws *a)
 	for (int i = 0; i < a->n_pool; i++)
 		curl_easy_cleanup(a->pool[i]);
 	np_creds_release(&a->creds);
-	np_limiter_release(&a->limiter);
+	if (a->locks_ready)
+		np_limiter_release(&a->limiter);
 	free(a->region);
+	free(a->signing_region);
 	free(a->endpoint);
 	free(a->host);
 	free(a->profile);
@@ -363,7 +402,7 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 		in.content_type = "application/x-www-form-urlencoded; charset=utf-8";
 		in.body = body.ptr;
 		in.body_len = body.len;
-		in.region = a->region;
+		in.region = a->signing_region;
 		in.service = "ec2";
 		in.amz_date = date;
 		in.access_key = c.access_key;
@@ -384,7 +423,7 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 		}
 		trace_request(action, body.ptr, date);
 		np_err_clear(err);
-		if (np_http_do(h, "POST", a->endpoint, hdr, body.ptr, body.len, a->connect_ms,
+		if (np_http_do(h, "POST", a->endpoint, NP_URL_HTTP_LOOPBACK, hdr, body.ptr, body.len, a->connect_ms,
 		               a->total_ms, &resp, err) < 0) {
 			np_error_prefix(err, "%s", action);
 			err->cls = NP_ERRC_TRANSIENT;

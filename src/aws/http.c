@@ -1,17 +1,27 @@
 /* libcurl: one request on a reused handle, bodies capped, TLS verified. */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <libxml/parser.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "aws/internal.h"
+#include "nestplan/alloc.h"
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t ca_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *ca_bundle;
 
 static void init(void)
 {
+	const char *ca = getenv("AWS_CA_BUNDLE");
+
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	xmlInitParser();
+	/* Until the client sets it from the profile too. */
+	if (ca && *ca && !ca_bundle)
+		ca_bundle = strdup(ca);
 }
 
 void np_http_global_init(void)
@@ -28,40 +38,123 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 	return size * nmemb;
 }
 
-bool np_http_is_loopback_url(const char *url)
+void np_http_set_ca_bundle(const char *path)
 {
-	char host[256];
-	const char *p = strstr(url, "://"), *end;
-	struct in_addr a4;
-	size_t n;
-
-	if (!p)
-		return false;
-	p += 3;
-	if (*p == '[')
-		return !strncmp(p, "[::1]", 5);
-	end = p + strcspn(p, ":/?");
-	n = (size_t)(end - p);
-	if (n >= sizeof(host))
-		return false;
-	memcpy(host, p, n);
-	host[n] = '\0';
-	if (!strcmp(host, "localhost"))
-		return true;
-	return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+	np_http_global_init();
+	pthread_mutex_lock(&ca_lock);
+	free(ca_bundle);
+	ca_bundle = path && *path ? strdup(path) : NULL;
+	pthread_mutex_unlock(&ca_lock);
 }
 
-int np_http_do(CURL *h, const char *method, const char *url, struct curl_slist *headers,
-               const char *body, size_t body_len, long connect_ms, long total_ms,
-               struct np_http_resp *resp, struct np_err *err)
+/* 127.0.0.0/8, ::1 and localhost (which curl never asks DNS for). */
+static bool loopback_host(const char *host)
 {
-	const char *ca = getenv("AWS_CA_BUNDLE");
+	unsigned char a[16];
+	char h[64];
+
+	if (!strcmp(host, "localhost"))
+		return true;
+	if (host[0] == '[') {
+		snprintf(h, sizeof(h), "%s", host + 1);
+		h[strcspn(h, "]")] = '\0';
+		return inet_pton(AF_INET6, h, a) == 1 && !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
+	}
+	return inet_pton(AF_INET, host, a) == 1 && a[0] == 127;
+}
+
+/* The hosts ECS and EKS serve container credentials from over plain http
+ * (botocore's ContainerMetadataFetcher._ALLOWED_HOSTS). */
+static bool container_host(const char *host)
+{
+	return !strcmp(host, "169.254.170.2") || !strcmp(host, "169.254.170.23") ||
+	       !strcmp(host, "[fd00:ec2::23]");
+}
+
+int np_http_check_url(const char *url, enum np_url_allow allow, const char *what,
+                      char **signed_host, struct np_err *err)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL, *pass = NULL;
+	int rc = -1;
+	bool https;
+
+	if (signed_host)
+		*signed_host = NULL;
+	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		np_error_cls(err, NP_ERRC_USAGE, "%s '%s' is not a URL", what, url);
+		goto done;
+	}
+	curl_url_get(u, CURLUPART_USER, &user, 0);
+	curl_url_get(u, CURLUPART_PASSWORD, &pass, 0);
+	if (user || pass) {
+		/* Userinfo hides where the request goes (http://127.0.0.1:80@host/). */
+		np_error_cls(err, NP_ERRC_USAGE,
+		             "%s '%s' refused: a user name or password in the URL is not allowed "
+		             "(curl would connect to '%s')",
+		             what, url, host);
+		goto done;
+	}
+	https = !strcmp(scheme, "https");
+	if (!https && strcmp(scheme, "http")) {
+		np_error_cls(err, NP_ERRC_USAGE, "%s '%s' refused: only https (or http to this machine)",
+		             what, url);
+		goto done;
+	}
+	if (!https && allow != NP_URL_HTTP_ANY && !loopback_host(host) &&
+	    !(allow == NP_URL_HTTP_CONTAINER && container_host(host))) {
+		np_error_cls(err, NP_ERRC_USAGE,
+		             "%s '%s' refused: plain http is allowed only to this machine (127.0.0.1, "
+		             "::1, localhost)%s; use https",
+		             what, url,
+		             allow == NP_URL_HTTP_CONTAINER
+		                     ? " and the ECS/EKS hosts 169.254.170.2, 169.254.170.23, fd00:ec2::23"
+		                     : "");
+		goto done;
+	}
+	curl_url_get(u, CURLUPART_PORT, &port, 0);
+	/* The default port is not part of the signed Host. */
+	if (port && ((https && !strcmp(port, "443")) || (!https && !strcmp(port, "80")))) {
+		curl_free(port);
+		port = NULL;
+	}
+	if (signed_host)
+		*signed_host = port ? np_xasprintf("%s:%s", host, port) : np_xstrdup(host);
+	rc = 0;
+done:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_free(user);
+	curl_free(pass);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+bool np_http_is_loopback_url(const char *url)
+{
+	return np_http_check_url(url, NP_URL_HTTP_LOOPBACK, "endpoint", NULL, NULL) == 0 &&
+	       !strncmp(url, "http://", 7);
+}
+
+int np_http_do(CURL *h, const char *method, const char *url, enum np_url_allow allow,
+               struct curl_slist *headers, const char *body, size_t body_len, long connect_ms,
+               long total_ms, struct np_http_resp *resp, struct np_err *err)
+{
 	char errbuf[CURL_ERROR_SIZE] = "";
 
 	np_http_global_init();
 	curl_easy_reset(h);
 	np_buf_init(&resp->body, NP_RESPONSE_MAX);
 	resp->status = 0;
+	resp->curl = CURLE_OK;
+	/* Judged again here, so no request can skip the check. */
+	if (np_http_check_url(url, allow, "endpoint", NULL, err) < 0) {
+		resp->curl = CURLE_URL_MALFORMAT;
+		return -1;
+	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	if (body) {
@@ -79,9 +172,15 @@ int np_http_do(CURL *h, const char *method, const char *url, struct curl_slist *
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* A redirect would send the signed request, or a token, elsewhere. */
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	if (ca && *ca)
-		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+	/* Plain http goes to this machine only: no proxy may carry it away. */
+	if (strncasecmp(url, "https://", 8))
+		curl_easy_setopt(h, CURLOPT_PROXY, "");
+	pthread_mutex_lock(&ca_lock);
+	if (ca_bundle)
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle);
+	pthread_mutex_unlock(&ca_lock);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp->body);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);

@@ -16,12 +16,28 @@ struct np_http_resp {
 	CURLcode curl;
 };
 
-/* One request on handle h (reset first). Transport failures return -1 with
- * resp->curl set; any HTTP answer returns 0. */
-int np_http_do(CURL *h, const char *method, const char *url, struct curl_slist *headers,
-               const char *body, size_t body_len, long connect_ms, long total_ms,
-               struct np_http_resp *resp, struct np_err *err);
+/* Where plain http may go; https may go anywhere. */
+enum np_url_allow {
+	NP_URL_HTTP_LOOPBACK,   /* 127.0.0.0/8, ::1, localhost */
+	NP_URL_HTTP_CONTAINER,  /* and ECS/EKS's 169.254.170.2, 169.254.170.23, fd00:ec2::23 */
+	NP_URL_HTTP_ANY,        /* instance metadata: link-local by nature */
+};
+
+/* Judge url as curl will connect, parsed by libcurl's URL API: refused
+ * when it is no http(s) URL, carries a user name or password, or is plain
+ * http to a host allow does not name. On success *signed_host (when not
+ * NULL; caller frees) is host[:port] without the default port. */
+int np_http_check_url(const char *url, enum np_url_allow allow, const char *what,
+                      char **signed_host, struct np_err *err);
+/* One request on handle h (reset first), url judged as above; redirects are
+ * never followed. Transport failures return -1 with resp->curl set; any
+ * HTTP answer returns 0. */
+int np_http_do(CURL *h, const char *method, const char *url, enum np_url_allow allow,
+               struct curl_slist *headers, const char *body, size_t body_len, long connect_ms,
+               long total_ms, struct np_http_resp *resp, struct np_err *err);
 void np_http_global_init(void);
+/* The CA bundle every request verifies with (AWS_CA_BUNDLE, profile ca_bundle). */
+void np_http_set_ca_bundle(const char *path);
 bool np_http_is_loopback_url(const char *url);
 /* Parse an XML body with network access and entities off. */
 xmlDoc *np_xml_parse(const char *data, size_t len);

@@ -29,7 +29,9 @@ int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np
 		if (np_state_open(&ctx->state, opts->state_path,
 		                  (cmd->flags & NP_CMD_CREATES_STATE) ? NP_STATE_CREATE : 0, err) < 0)
 			return -1;
-		if ((cmd->flags & NP_CMD_LOCKS) && opts->lock) {
+		/* A state nobody can write here needs no lock to be read; what
+		 * would write it fails, saying why. */
+		if ((cmd->flags & NP_CMD_LOCKS) && opts->lock && !np_state_readonly(ctx->state)) {
 			/* One try first, so Terraform's notice comes only when the
 			 * lock is not free at once and -lock-timeout lets us wait. */
 			int r = np_state_lock(ctx->state, cmd->name, 0, &holder, err);

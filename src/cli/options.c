@@ -1,6 +1,7 @@
 /* One option table for every command; each command accepts a subset. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -51,26 +52,37 @@ static const struct spec specs[] = {
 };
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
 
-/* "30s", "2m", "1h", "1.5", "500ms"; seconds as a double. */
+/* Longer than any lock or step wait a person means (a week). */
+#define MAX_DURATION_S (7 * 24 * 3600.0)
+
+/* "30s", "2m", "1h", "1.5", "500ms"; seconds as a double. Decimal digits
+ * only: strtod would also take "nan", "inf", "1e400" and hex. */
 static int parse_duration(const char *s, double *out)
 {
 	char *end;
-	double v;
+	double v, f;
 
+	if (!((*s >= '0' && *s <= '9') || (*s == '.' && s[1] >= '0' && s[1] <= '9')) ||
+	    s[strspn(s, "0123456789.")] == 'e' || s[strspn(s, "0123456789.")] == 'E' ||
+	    (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+		return -1;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || v < 0)
+	if (errno || end == s || !isfinite(v) || v < 0)
 		return -1;
 	if (!strcmp(end, "") || !strcmp(end, "s"))
-		*out = v;
+		f = 1.0;
 	else if (!strcmp(end, "ms"))
-		*out = v / 1000.0;
+		f = 0.001;
 	else if (!strcmp(end, "m"))
-		*out = v * 60.0;
+		f = 60.0;
 	else if (!strcmp(end, "h"))
-		*out = v * 3600.0;
+		f = 3600.0;
 	else
 		return -1;
+	if (v * f > MAX_DURATION_S)
+		return -1;
+	*out = v * f;
 	return 0;
 }
 
@@ -217,7 +229,8 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 		case NP_OPT_LOCK_TIMEOUT:
 			if (parse_duration(arg, &o->lock_timeout) < 0)
 				return np_error_cls(err, NP_ERRC_USAGE,
-				                    "invalid -lock-timeout '%s': want a duration like 30s or 2m",
+				                    "invalid -lock-timeout '%s': want a duration like 30s or 2m "
+				                    "(at most 168h)",
 				                    arg);
 			break;
 		case NP_OPT_FORMAT:
@@ -239,7 +252,9 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 		case NP_OPT_STEP_TIMEOUT:
 			if (parse_duration(arg, &o->step_timeout) < 0 || o->step_timeout <= 0)
 				return np_error_cls(err, NP_ERRC_USAGE,
-				                    "invalid -step-timeout '%s': want a duration like 10m", arg);
+				                    "invalid -step-timeout '%s': want a duration like 10m (more "
+				                    "than 0, at most 168h)",
+				                    arg);
 			break;
 		case NP_OPT__COUNT:
 			break;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "config/internal.h"
+#include "nestplan/endpoints.h"
 #include "nestplan/suggest.h"
 #include "nestplan/alloc.h"
 
@@ -638,8 +639,11 @@ static void provider_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 	if (!s)
 		return;
 	if (!strcmp(key, "region")) {
-		if (!matches(s, "^[a-z]{2}(-[a-z]+)+-[0-9]+$")) {
-			np_cfg_errorf(p, v, "'region' must look like us-east-1, not '%s'", s);
+		struct np_err rerr = NP_ERR_INIT;
+
+		/* Any partition's region (aws, aws-cn, aws-us-gov, aws-eusc, aws-iso…). */
+		if (np_region_check(s, "'region'", &rerr) < 0) {
+			np_cfg_errorf(p, v, "%s", rerr.msg);
 			free(s);
 			return;
 		}
@@ -807,6 +811,85 @@ const struct np_desired *np_config_find(const struct np_config *cfg, const char 
 	return NULL;
 }
 
+/* A file needs three or four levels of '[' and '{'. */
+#define NP_CONFIG_MAX_FLOW_DEPTH 64
+
+/* libyaml's scanner spends time in proportion to the flow depth on every
+ * token (its simple-key stack), so a file of nested '[' is quadratic before
+ * any document exists. Its tokens are read first, and the scan stops at the
+ * first collection deeper than NP_CONFIG_MAX_FLOW_DEPTH: a pre-scan of the
+ * bytes would have to tell quoted, block and plain scalars and comments
+ * apart exactly as libyaml does, so libyaml's own scanner does it. A scanner
+ * error is left for the loader to report. */
+static bool flow_depth_ok(struct cfg_parse *p, const char *data, size_t len)
+{
+	yaml_parser_t sc;
+	yaml_token_t tok;
+	int depth = 0;
+	bool ok = true, done = false;
+
+	yaml_parser_initialize(&sc);
+	yaml_parser_set_input_string(&sc, (const unsigned char *)data, len);
+	while (!done && yaml_parser_scan(&sc, &tok)) {
+		switch (tok.type) {
+		case YAML_FLOW_SEQUENCE_START_TOKEN:
+		case YAML_FLOW_MAPPING_START_TOKEN:
+			if (++depth > NP_CONFIG_MAX_FLOW_DEPTH) {
+				p->n_errors++;
+				np_buf_printf(&p->errors, "%s:%zu:%zu: error: flow collections ('[' and "
+				                          "'{') nested deeper than %d; refusing the file",
+				              p->file, tok.start_mark.line + 1, tok.start_mark.column + 1,
+				              NP_CONFIG_MAX_FLOW_DEPTH);
+				ok = false;
+				done = true;
+			}
+			break;
+		case YAML_FLOW_SEQUENCE_END_TOKEN:
+		case YAML_FLOW_MAPPING_END_TOKEN:
+			depth--;
+			break;
+		case YAML_STREAM_END_TOKEN:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		yaml_token_delete(&tok);
+	}
+	yaml_parser_delete(&sc);
+	return ok;
+}
+
+/* A second document would be dropped without a word (and the instances in
+ * it planned for destruction): refuse it, pointing at its start. An empty
+ * one (a lone trailing '---') holds nothing to lose. */
+static void one_document_only(struct cfg_parse *p, yaml_parser_t *parser)
+{
+	yaml_document_t more;
+	yaml_node_t *r;
+
+	if (!yaml_parser_load(parser, &more)) {
+		p->n_errors++;
+		np_buf_printf(&p->errors, "%s:%zu:%zu: error: malformed YAML after the first "
+		                          "document: %s",
+		              p->file, parser->problem_mark.line + 1, parser->problem_mark.column + 1,
+		              parser->problem ? parser->problem : "cannot parse");
+		return;
+	}
+	r = yaml_document_get_root_node(&more);
+	if (r && !(r->type == YAML_SCALAR_NODE && !r->data.scalar.length &&
+	           r->data.scalar.style == YAML_PLAIN_SCALAR_STYLE))
+	{
+		p->n_errors++;
+		np_buf_printf(&p->errors, "%s%s:%zu:%zu: error: a second YAML document ('---'): "
+		                          "nestplan reads one document per file; remove the '---' or "
+		                          "move what follows it into the first document",
+		              p->errors.len ? "\n" : "", p->file, more.start_mark.line + 1,
+		              more.start_mark.column + 1);
+	}
+	yaml_document_delete(&more);
+}
+
 int np_config_parse(struct np_config **out, const char *name, const char *data, size_t len,
                     struct np_err *err)
 {
@@ -833,6 +916,8 @@ int np_config_parse(struct np_config **out, const char *name, const char *data, 
 		              NP_CONFIG_MAX_BYTES);
 		goto done;
 	}
+	if (!flow_depth_ok(&p, data, len))
+		goto done;
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
 	if (!yaml_parser_load(&parser, &doc)) {
@@ -845,7 +930,10 @@ int np_config_parse(struct np_config **out, const char *name, const char *data, 
 		goto done;
 	}
 	have_doc = true;
+	one_document_only(&p, &parser);
 	yaml_parser_delete(&parser);
+	if (p.n_errors)
+		goto done;
 	p.doc = &doc;
 	root = yaml_document_get_root_node(&doc);
 	if (!root) {

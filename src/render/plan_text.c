@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nestplan/alloc.h"
+#include "nestplan/buf.h"
 #include "nestplan/config.h"
 #include "nestplan/render.h"
 
@@ -44,14 +45,23 @@ static const char *verb(enum np_action a)
 	}
 }
 
+/* Values may come from EC2 (tags): shown escaped, never as control codes. */
 static void attr(FILE *out, const char *name, const char *before, const char *after)
 {
-	if (before && after && !strcmp(before, after))
+	char *n, *b, *a;
+
+	if ((before && after && !strcmp(before, after)) || !after)
 		return;
-	if (before && after)
-		fprintf(out, "      %-34s %s → %s\n", name, before, after);
-	else if (after)
-		fprintf(out, "      %-34s %s\n", name, after);
+	n = np_visible(name);
+	b = np_visible(before);
+	a = np_visible(after);
+	if (b)
+		fprintf(out, "      %-34s %s → %s\n", n, b, a);
+	else
+		fprintf(out, "      %-34s %s\n", n, a);
+	free(n);
+	free(b);
+	free(a);
 }
 
 static void attr_int(FILE *out, const char *name, int before, int after)
@@ -94,9 +104,13 @@ static void attributes(FILE *out, const struct np_change *c)
 		attr(out, name, b ? np_tags_get(&b->tags, a->tags.v[i].key) : NULL, a->tags.v[i].value);
 	}
 	for (size_t i = 0; b && a->tags_set && i < b->tags.n; i++)
-		if (!np_tags_get(&a->tags, b->tags.v[i].key))
-			fprintf(out, "      tags.%-29s %s → (removed)\n", b->tags.v[i].key,
-			        b->tags.v[i].value);
+		if (!np_tags_get(&a->tags, b->tags.v[i].key)) {
+			char *k = np_visible(b->tags.v[i].key), *v = np_visible(b->tags.v[i].value);
+
+			fprintf(out, "      tags.%-29s %s → (removed)\n", k, v);
+			free(k);
+			free(v);
+		}
 }
 
 /* What the DryRun preflight cannot check, said before anyone approves. */
@@ -119,10 +133,12 @@ static void diagnostics(FILE *out, const struct np_plan *plan, const struct np_r
 	for (size_t i = 0; i < plan->n_diags; i++) {
 		const struct np_diag *d = &plan->diags[i];
 		bool e = d->severity == NP_SEV_ERROR;
+		char *msg = np_visible(d->message); /* may quote EC2 */
 
 		fprintf(out, "\n%s%s:%s %s%s%s\n", C(o, e ? "\033[1;31m" : "\033[1;33m"),
 		        e ? "Error" : "Warning", RESET(o), d->address ? d->address : "",
-		        d->address ? ": " : "", d->message);
+		        d->address ? ": " : "", msg ? msg : "");
+		free(msg);
 	}
 }
 

@@ -39,7 +39,8 @@ static void read_all(struct np_state *st, FILE *null)
 	size_t n = 0;
 
 	if (np_state_list(st, &res, &n, &err) == 0) {
-		json_t *j = np_render_state_json(np_state_lineage(st), np_state_serial(st), res, n);
+		json_t *j = np_render_state_json(np_state_lineage(st), np_state_serial(st),
+		                                 np_state_region(st), np_state_account(st), res, n);
 
 		json_dumpf(j, null, JSON_INDENT(2));
 		json_decref(j);

@@ -4,6 +4,7 @@ cleanly (in-flight steps finished and recorded, lock released, exit 130)."""
 import signal
 import subprocess
 import time
+import os
 import unittest
 
 from tests.integration.common import NESTPLAN, SimTestCase
@@ -51,6 +52,11 @@ class TestFaults(SimTestCase):
         for name, faults in FAULTS.items():
             with self.subTest(fault=name):
                 self.sim.reset()
+                # A new world needs a new state: one whose recorded instances
+                # EC2 knows none of is refused (wrong region, account or endpoint).
+                for f in os.listdir(self.dir):
+                    if f.startswith("nestplan.db"):
+                        os.unlink(os.path.join(self.dir, f))
                 self.sim.faults(**faults)
                 self.write_config(FLEET % "m8i.large")
                 # A fault can outlast the retries of one run; a rerun must then

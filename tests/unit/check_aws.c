@@ -242,6 +242,44 @@ START_TEST(test_aws_loopback_detection)
 	ck_assert(np_http_is_loopback_url("http://[::1]:9000/"));
 	ck_assert(!np_http_is_loopback_url("http://10.0.0.1/"));
 	ck_assert(!np_http_is_loopback_url("http://127.0.0.1.evil.com/"));
+	ck_assert(!np_http_is_loopback_url("http://127.0.0.1:80@10.255.255.1/"));
+	ck_assert(!np_http_is_loopback_url("http://[::2]/"));
+}
+END_TEST
+
+START_TEST(test_aws_url_check_judges_the_host_curl_connects_to)
+{
+	struct np_err err = NP_ERR_INIT;
+	char *host = NULL;
+
+	ck_assert_int_eq(np_http_check_url("http://127.0.0.1:80@10.255.255.1/", NP_URL_HTTP_LOOPBACK,
+	                                   "endpoint", &host, &err), -1);
+	ck_assert_msg(strstr(err.msg, "user name or password"), "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "'10.255.255.1'"), "%s", err.msg);
+	ck_assert_int_eq(np_http_check_url("https://u@ec2.us-east-1.amazonaws.com/",
+	                                   NP_URL_HTTP_LOOPBACK, "endpoint", &host, &err), -1);
+	ck_assert_int_eq(np_http_check_url("ftp://127.0.0.1/", NP_URL_HTTP_LOOPBACK, "endpoint",
+	                                   &host, &err), -1);
+	ck_assert_int_eq(np_http_check_url("http://169.254.170.23/v1", NP_URL_HTTP_LOOPBACK,
+	                                   "endpoint", &host, &err), -1);
+	ck_assert_int_eq(np_http_check_url("http://169.254.170.23/v1", NP_URL_HTTP_CONTAINER,
+	                                   "endpoint", &host, &err), 0);
+	free(host);
+	ck_assert_int_eq(np_http_check_url("http://[fd00:ec2::23]/v1", NP_URL_HTTP_CONTAINER,
+	                                   "endpoint", &host, &err), 0);
+	ck_assert_str_eq(host, "[fd00:ec2::23]");
+	free(host);
+	ck_assert_int_eq(np_http_check_url("http://169.254.170.9/v1", NP_URL_HTTP_CONTAINER,
+	                                   "endpoint", &host, &err), -1);
+	/* The signed Host: the default port left out, any other kept. */
+	ck_assert_int_eq(np_http_check_url("https://ec2.eusc-de-east-1.amazonaws.eu:443/",
+	                                   NP_URL_HTTP_LOOPBACK, "endpoint", &host, &err), 0);
+	ck_assert_str_eq(host, "ec2.eusc-de-east-1.amazonaws.eu");
+	free(host);
+	ck_assert_int_eq(np_http_check_url("http://localhost:4566", NP_URL_HTTP_LOOPBACK, "endpoint",
+	                                   &host, &err), 0);
+	ck_assert_str_eq(host, "localhost:4566");
+	free(host);
 }
 END_TEST
 
@@ -505,7 +543,7 @@ START_TEST(test_ec2_parse_describe_instances_document)
 	char *next = NULL;
 
 	ck_assert_ptr_nonnull(doc);
-	ck_assert_int_eq(np_ec2_parse_instances(doc, &v, &n, &alloc, &next), 0);
+	ck_assert_int_eq(np_ec2_parse_instances(doc, "DescribeInstances", &v, &n, &alloc, &next, NULL), 0);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(next, "tok2");
 	ck_assert_str_eq(v[0].instance_id, "i-0123456789abcdef0");
@@ -536,7 +574,8 @@ START_TEST(test_ec2_batch_address_tag_resolves_with_launch_index)
 {
 	static const char *doc_fmt =
 		"<RunInstancesResponse><instancesSet>"
-		"<item><instanceId>i-1</instanceId><amiLaunchIndex>%s</amiLaunchIndex><tagSet>"
+		"<item><instanceId>i-1</instanceId><amiLaunchIndex>%s</amiLaunchIndex>"
+		"<instanceType>m8i.large</instanceType><instanceState><code>0</code></instanceState><tagSet>"
 		"<item><key>nestplan:address</key><value>%s</value></item></tagSet></item>"
 		"</instancesSet></RunInstancesResponse>";
 	static const struct {
@@ -549,7 +588,6 @@ START_TEST(test_ec2_batch_address_tag_resolves_with_launch_index)
 		{"3", "runner[4]", "runner[4]"},
 		{"3", "runner[9..4]", "runner[9..4]"},
 		{"3", "runner[0..5]x", "runner[0..5]x"},
-		{"-1", "runner[0..5]", "runner[0..5]"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -558,7 +596,7 @@ START_TEST(test_ec2_batch_address_tag_resolves_with_launch_index)
 		struct np_instance *v = NULL;
 		size_t n = 0, alloc = 0;
 
-		ck_assert_int_eq(np_ec2_parse_instances(doc, &v, &n, &alloc, NULL), 0);
+		ck_assert_int_eq(np_ec2_parse_instances(doc, "RunInstances", &v, &n, &alloc, NULL, NULL), 0);
 		ck_assert_uint_eq(n, 1);
 		ck_assert_str_eq(v[0].address, cases[i].address);
 		np_instances_free(v, n);
@@ -584,7 +622,7 @@ START_TEST(test_ec2_parse_instance_types_reads_features_and_limits)
 	struct np_catalog cat = NP_CATALOG_INIT;
 	const struct np_itype *t;
 
-	ck_assert_int_eq(np_ec2_parse_instance_types(doc, &cat, NULL), 0);
+	ck_assert_int_eq(np_ec2_parse_instance_types(doc, &cat, NULL, NULL), 0);
 	t = np_catalog_find(&cat, "m8i.2xlarge");
 	ck_assert_ptr_nonnull(t);
 	ck_assert(t->nested_virtualization);
@@ -640,6 +678,7 @@ Suite *check_aws_suite(void)
 	tcase_add_test(wire, test_aws_non_xml_5xx_is_transient_by_status);
 	tcase_add_test(wire, test_aws_classification_table);
 	tcase_add_test(wire, test_aws_loopback_detection);
+	tcase_add_test(wire, test_aws_url_check_judges_the_host_curl_connects_to);
 	tcase_add_test(retry, test_aws_retry_backoff_is_full_jitter_and_capped);
 	tcase_add_test(retry, test_aws_retry_quota_drains_and_refunds);
 	tcase_add_test(retry, test_aws_retryable_classes);

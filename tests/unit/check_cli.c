@@ -1,5 +1,6 @@
 /* Argument parsing: -opt=value and --opt value, booleans, durations. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,40 @@ START_TEST(test_cli_durations_and_parallelism)
 	ck_assert(strstr(err.msg, "-lock-timeout"));
 	ck_assert_int_eq(parse(&o, "apply", bad2, 2, &err), -1);
 	ck_assert(strstr(err.msg, "-parallelism"));
+}
+END_TEST
+
+START_TEST(test_cli_durations_that_are_not_durations_are_refused)
+{
+	/* strtod reads these as NaN, infinity or huge: none is a wait. */
+	static const char *const bad[] = {"nan", "NaN", "inf", "infinity", "-1", "-0.5", "1e5",
+	                                  "1e400", "0x10", "", "s", "10x", "169h", "1e999h"};
+	static const char *const good[] = {"0", "30s", "2m", "1.5", ".5s", "500ms", "168h"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		for (int which = 0; which < 2; which++) {
+			struct np_cli_opts o;
+			struct np_err err = NP_ERR_INIT;
+			char opt[64];
+			const char *a[] = {"apply", opt, NULL};
+
+			snprintf(opt, sizeof(opt), "-%s=%s", which ? "step-timeout" : "lock-timeout",
+			         bad[i]);
+			ck_assert_msg(parse(&o, "apply", a, 2, &err) == -1, "%s accepted", opt);
+			ck_assert_msg(strstr(err.msg, which ? "invalid -step-timeout" : "invalid -lock-timeout"),
+			              "%s: %s", opt, err.msg);
+		}
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct np_cli_opts o;
+		struct np_err err = NP_ERR_INIT;
+		char opt[64];
+		const char *a[] = {"apply", opt, NULL};
+
+		snprintf(opt, sizeof(opt), "-lock-timeout=%s", good[i]);
+		ck_assert_msg(parse(&o, "apply", a, 2, &err) == 0, "%s: %s", opt, err.msg);
+		ck_assert(o.lock_timeout >= 0 && o.lock_timeout <= 168 * 3600.0);
+	}
 }
 END_TEST
 
@@ -404,6 +439,7 @@ Suite *check_cli_suite(void)
 
 	tcase_add_test(tc, test_cli_single_and_double_dash_forms);
 	tcase_add_test(tc, test_cli_durations_and_parallelism);
+	tcase_add_test(tc, test_cli_durations_that_are_not_durations_are_refused);
 	tcase_add_test(tc, test_cli_rejects_options_a_command_does_not_take);
 	tcase_add_test(tc, test_cli_positional_arguments_are_counted);
 	tcase_add_test(tc, test_cli_help_flag_and_table);

@@ -1,8 +1,8 @@
-/* Cases leave trailing fields out on purpose: NULL/false. */
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-/* The planner, table-driven: a desired YAML, the recorded and live
- * instances as JSON, and the actions and steps that must come out. */
+/* The planner: data-driven cases (tests/data/plan/, a desired YAML, the
+ * recorded and live instances, the plan JSON that must come out) and a few
+ * tests of the plan's parameters and files. */
 #include <check.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,135 +13,9 @@
 #include "nestplan/plan.h"
 #include "nestplan/render.h"
 
-struct pcase {
-	const char *name;
-	const char *yaml;       /* instances: part only */
-	const char *recorded;   /* JSON array */
-	const char *live;       /* JSON array; NULL: same as recorded */
-	const char *expect;     /* "addr=action:step,step;addr2=..." in address order */
-	const char *diag;       /* substring of an error diagnostic, or NULL */
-	const char *warn;       /* substring of a warning, or NULL */
-	bool destroy, refresh_only;
-	const char *target;
-};
-
 #define AMI "image_id: ami-0abcdef1234567890, "
 #define REC(extra) "{\"address\":\"b\",\"instance_id\":\"i-0000000000000000b\",\"image_id\":\"ami-0abcdef1234567890\",\"state\":\"running\"," extra "}"
 
-static const struct pcase cases[] = {
-	{"create", "  b: { " AMI "instance_type: m8i.large }\n", "[]", NULL, "b=create:run_instances"},
-	{"create_stopped", "  b: { " AMI "instance_type: m8i.large, state: stopped }\n", "[]", NULL,
-	 "b=create:run_instances,stop"},
-	{"count_growth", "  b: { " AMI "instance_type: m8i.large, count: 3 }\n", "[]", NULL,
-	 "b[0]=create:run_instances;b[1]=create:run_instances;b[2]=create:run_instances"},
-	{"noop", "  b: { " AMI "instance_type: m8i.large }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\"") "]", NULL, "b=no-op:"},
-	{"unmanaged_attributes_ignored", "  b: { " AMI "instance_type: m8i.large }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\",\"cpu_options\":{\"core_count\":1,\"threads_per_core\":1},\"tags\":{\"x\":\"y\"}") "]",
-	 NULL, "b=no-op:"},
-	{"onto_nv_type_before_cpu", "  b: { " AMI "instance_type: m8i.2xlarge, cpu_options: { nested_virtualization: enabled } }\n",
-	 "[" REC("\"instance_type\":\"m6i.2xlarge\"") "]", NULL,
-	 "b=update:stop,modify_instance_type,modify_cpu_options,start"},
-	{"off_nv_disable_first", "  b: { " AMI "instance_type: m6i.2xlarge }\n",
-	 "[" REC("\"instance_type\":\"m8i.2xlarge\",\"cpu_options\":{\"nested_virtualization\":\"enabled\"}") "]", NULL,
-	 "b=update:stop,modify_cpu_options,modify_instance_type,start"},
-	{"between_nv_types_warns_reset", "  b: { " AMI "instance_type: m8i.4xlarge }\n",
-	 "[" REC("\"instance_type\":\"m8i.2xlarge\",\"cpu_options\":{\"nested_virtualization\":\"enabled\"}") "]", NULL,
-	 "b=update:stop,modify_instance_type,start", NULL, "turns nested virtualization off"},
-	{"enable_nv_in_place", "  b: { " AMI "instance_type: m8i.2xlarge, cpu_options: { nested_virtualization: enabled } }\n",
-	 "[" REC("\"instance_type\":\"m8i.2xlarge\"") "]", NULL, "b=update:stop,modify_cpu_options,start"},
-	{"cores_with_type_change_sent_again", "  b: { " AMI "instance_type: m8i.4xlarge, cpu_options: { core_count: 4 } }\n",
-	 "[" REC("\"instance_type\":\"m8i.2xlarge\"") "]", NULL,
-	 "b=update:stop,modify_instance_type,modify_cpu_options,start"},
-	{"tenancy_default_to_dedicated_replaces", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: dedicated } }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"default\"}") "]", NULL,
-	 "b=replace:terminate,run_instances"},
-	{"tenancy_default_to_host_replaces", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: host } }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"default\"}") "]", NULL,
-	 "b=replace:terminate,run_instances"},
-	{"tenancy_dedicated_to_default_replaces", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: default } }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"dedicated\"}") "]", NULL,
-	 "b=replace:terminate,run_instances"},
-	{"tenancy_dedicated_to_host", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: host } }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"dedicated\"}") "]", NULL,
-	 "b=update:stop,modify_placement,start"},
-	{"tenancy_irreversible_goes_last", "  b: { " AMI "instance_type: m8i.xlarge, cpu_options: { nested_virtualization: enabled }, placement: { tenancy: host } }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"dedicated\"}") "]", NULL,
-	 "b=update:stop,modify_instance_type,modify_cpu_options,modify_placement,start"},
-	{"another_host_in_place", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: host, host_id: h-0000000000000000b } }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"host\",\"host_id\":\"h-0000000000000000a\"}") "]", NULL,
-	 "b=update:stop,modify_placement,start"},
-	{"same_host_no_change", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: host } }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"host\",\"host_id\":\"h-0000000000000000a\"}") "]", NULL,
-	 "b=no-op:"},
-	{"nv_disabled_sent_again_after_type_change", "  b: { " AMI "instance_type: m8i.4xlarge, cpu_options: { nested_virtualization: disabled } }\n",
-	 "[" REC("\"instance_type\":\"m8i.2xlarge\"") "]", NULL,
-	 "b=update:stop,modify_instance_type,modify_cpu_options,start"},
-	{"host_to_dedicated_replaces", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: dedicated } }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"host\"}") "]", NULL,
-	 "b=replace:terminate,run_instances"},
-	{"host_to_default_replaces", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: default } }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"host\"}") "]", NULL,
-	 "b=replace:terminate,run_instances"},
-	{"replace_prevented", "  b: { " AMI "instance_type: m8i.large, placement: { tenancy: default }, lifecycle: { prevent_destroy: true } }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"host\"}") "]", NULL,
-	 "b=replace:terminate,run_instances", "prevent_destroy"},
-	{"image_change_create_before_destroy", "  b: { image_id: ami-0000000000000000f, instance_type: m8i.large, lifecycle: { create_before_destroy: true } }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\"") "]", NULL, "b=replace:run_instances,terminate"},
-	{"stop_only", "  b: { " AMI "instance_type: m8i.large, state: stopped }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\"") "]", NULL, "b=update:stop"},
-	{"start_only", "  b: { " AMI "instance_type: m8i.large, state: running }\n",
-	 "[{\"address\":\"b\",\"instance_id\":\"i-0000000000000000b\",\"image_id\":\"ami-0abcdef1234567890\",\"instance_type\":\"m8i.large\",\"state\":\"stopped\"}]",
-	 NULL, "b=update:start"},
-	{"stopped_type_change_stays_stopped", "  b: { " AMI "instance_type: m8i.xlarge }\n",
-	 "[{\"address\":\"b\",\"instance_id\":\"i-0000000000000000b\",\"image_id\":\"ami-0abcdef1234567890\",\"instance_type\":\"m8i.large\",\"state\":\"stopped\"}]",
-	 NULL, "b=update:modify_instance_type"},
-	{"type_change_with_state_stopped_no_start", "  b: { " AMI "instance_type: m8i.xlarge, state: stopped }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\"") "]", NULL, "b=update:stop,modify_instance_type"},
-	{"tags_only_no_stop", "  b: { " AMI "instance_type: m8i.large, tags: { team: ci } }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\",\"tags\":{\"old\":\"x\"}") "]", NULL, "b=update:create_tags,delete_tags"},
-	{"count_shrink_deletes_highest", "  b: { " AMI "instance_type: m8i.large, count: 1 }\n",
-	 "[{\"address\":\"b[0]\",\"instance_id\":\"i-000000000000000b0\",\"image_id\":\"ami-0abcdef1234567890\",\"instance_type\":\"m8i.large\",\"state\":\"running\"},"
-	 "{\"address\":\"b[1]\",\"instance_id\":\"i-000000000000000b1\",\"image_id\":\"ami-0abcdef1234567890\",\"instance_type\":\"m8i.large\",\"state\":\"running\"}]",
-	 NULL, "b[0]=no-op:;b[1]=delete:terminate"},
-	{"terminated_outside_created_again", "  b: { " AMI "instance_type: m8i.large }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\"") "]", "[]", "b=create:run_instances"},
-	{"adopt_by_instance_id", "  b: { instance_id: i-0000000000000000b, instance_type: m8i.large }\n",
-	 "[]", "[{\"instance_id\":\"i-0000000000000000b\",\"instance_type\":\"m8i.large\",\"state\":\"running\"}]",
-	 "b=update:create_tags"},
-	{"adopt_missing_is_error", "  b: { instance_id: i-0000000000000000b, instance_type: m8i.large }\n",
-	 "[]", "[]", "", "cannot adopt"},
-	{"crashed_launch_adopted_by_tag", "  b: { " AMI "instance_type: m8i.large }\n", "[]",
-	 "[{\"address\":\"b\",\"lineage\":\"L\",\"instance_id\":\"i-0000000000000000b\",\"image_id\":\"ami-0abcdef1234567890\",\"instance_type\":\"m8i.large\",\"state\":\"running\"}]",
-	 "b=update:create_tags"},
-	{"nv_unsupported_type_error", "  b: { " AMI "instance_type: m6i.large, cpu_options: { nested_virtualization: enabled } }\n",
-	 "[]", NULL, "b=create:run_instances", "not supported on 'm6i.large'"},
-	{"invalid_core_count", "  b: { " AMI "instance_type: m8i.2xlarge, cpu_options: { core_count: 7, threads_per_core: 2 } }\n",
-	 "[]", NULL, "b=create:run_instances", "core_count 7 is not valid"},
-	{"windows_above_192_vcpus", "  b: { " AMI "instance_type: m8i.96xlarge, platform: windows, cpu_options: { nested_virtualization: enabled } }\n",
-	 "[]", NULL, "b=create:run_instances", "above 192 vCPUs"},
-	{"windows_48xlarge_warns_vsm", "  b: { " AMI "instance_type: m8i.48xlarge, platform: windows, cpu_options: { nested_virtualization: enabled } }\n",
-	 "[]", NULL, "b=create:run_instances", NULL, "Virtual Secure Mode"},
-	{"windows_hibernation_error", "  b: { " AMI "instance_type: m8i.2xlarge, platform: windows, hibernation: true, cpu_options: { nested_virtualization: enabled } }\n",
-	 "[]", NULL, "b=create:run_instances", "cannot hibernate"},
-	{"destroy_all", "  b: { " AMI "instance_type: m8i.large }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\"") "]", NULL, "b=delete:terminate", NULL, NULL, true},
-	{"destroy_prevented", "  b: { " AMI "instance_type: m8i.large, lifecycle: { prevent_destroy: true } }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\"") "]", NULL, "", "prevent_destroy", NULL, true},
-	{"refresh_only_no_changes", "  b: { " AMI "instance_type: m8i.xlarge }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\"") "]", NULL, "b=no-op:", NULL, NULL, false, true},
-	{"target_selects_group", "  b: { " AMI "instance_type: m8i.large, count: 2 }\n  c: { " AMI "instance_type: m8i.large }\n",
-	 "[]", NULL, "b[0]=create:run_instances;b[1]=create:run_instances", NULL, NULL, false, false, "b"},
-	{"target_selects_one", "  b: { " AMI "instance_type: m8i.large, count: 2 }\n",
-	 "[]", NULL, "b[1]=create:run_instances", NULL, NULL, false, false, "b[1]"},
-	{"natural_order", "  b: { " AMI "instance_type: m8i.large, count: 11 }\n", "[]", NULL,
-	 "b[0]=create:run_instances;b[1]=create:run_instances;b[2]=create:run_instances;b[3]=create:run_instances;"
-	 "b[4]=create:run_instances;b[5]=create:run_instances;b[6]=create:run_instances;b[7]=create:run_instances;"
-	 "b[8]=create:run_instances;b[9]=create:run_instances;b[10]=create:run_instances"},
-	{"spot_with_nv_error", "  b: { " AMI "instance_type: m8i.large, cpu_options: { nested_virtualization: enabled } }\n",
-	 "[" REC("\"instance_type\":\"m8i.large\",\"spot\":true") "]", NULL,
-	 "b=update:stop,modify_cpu_options,start", "Spot"},
-};
 
 static struct np_instance *load_instances(const char *text, size_t *n)
 {
@@ -164,68 +38,6 @@ static struct np_instance *load_instances(const char *text, size_t *n)
 	return v;
 }
 
-START_TEST(test_plan_table_case)
-{
-	const struct pcase *c = &cases[_i];
-	char yaml[4096], got[4096] = "";
-	struct np_config *cfg = NULL;
-	struct np_err err = NP_ERR_INIT;
-	struct np_catalog cat = NP_CATALOG_INIT;
-	struct np_instance *rec, *live;
-	size_t n_rec, n_live;
-	struct np_plan plan;
-	struct np_plan_input in = {0};
-	bool diag_seen = false, warn_seen = false;
-
-	snprintf(yaml, sizeof(yaml), "version: 1\ninstances:\n%s", c->yaml);
-	ck_assert_msg(np_config_parse(&cfg, c->name, yaml, strlen(yaml), &err) == 0, "%s", err.msg);
-	np_catalog_builtin(&cat);
-	rec = load_instances(c->recorded, &n_rec);
-	live = load_instances(c->live ? c->live : c->recorded, &n_live);
-	in.config = cfg;
-	in.recorded = rec;
-	in.n_recorded = n_rec;
-	in.live = live;
-	in.n_live = n_live;
-	in.catalog = &cat;
-	in.lineage = "L";
-	in.destroy = c->destroy;
-	in.refresh_only = c->refresh_only;
-	if (c->target) {
-		in.targets = &c->target;
-		in.n_targets = 1;
-	}
-	ck_assert_int_eq(np_plan_build(&plan, &in, &err), 0);
-	for (size_t i = 0; i < plan.n_changes; i++) {
-		const struct np_change *ch = &plan.changes[i];
-		size_t len = strlen(got);
-
-		snprintf(got + len, sizeof(got) - len, "%s%s=%s:", i ? ";" : "", ch->address,
-		         np_action_name(ch->action));
-		for (size_t k = 0; k < ch->n_steps; k++) {
-			len = strlen(got);
-			snprintf(got + len, sizeof(got) - len, "%s%s", k ? "," : "",
-			         np_step_name(ch->steps[k].kind));
-		}
-	}
-	ck_assert_msg(!strcmp(got, c->expect), "%s: got '%s', want '%s'", c->name, got, c->expect);
-	for (size_t i = 0; i < plan.n_diags; i++) {
-		if (plan.diags[i].severity == NP_SEV_ERROR && c->diag &&
-		    strstr(plan.diags[i].message, c->diag))
-			diag_seen = true;
-		if (plan.diags[i].severity == NP_SEV_WARNING && c->warn &&
-		    strstr(plan.diags[i].message, c->warn))
-			warn_seen = true;
-	}
-	ck_assert_msg(c->diag ? diag_seen : !np_plan_has_errors(&plan), "%s: error diagnostic", c->name);
-	ck_assert_msg(!c->warn || warn_seen, "%s: warning '%s' missing", c->name, c->warn);
-	np_plan_release(&plan);
-	np_instances_free(rec, n_rec);
-	np_instances_free(live, n_live);
-	np_catalog_release(&cat);
-	np_config_free(cfg);
-}
-END_TEST
 
 START_TEST(test_plan_step_parameters_carry_cpu_options)
 {
@@ -258,6 +70,155 @@ START_TEST(test_plan_step_parameters_carry_cpu_options)
 	np_instances_free(rec, n);
 	np_catalog_release(&cat);
 	np_config_free(cfg);
+}
+END_TEST
+
+/* Data-driven cases, as curl's tests/data: tests/data/plan/NNNN-name/ holds
+ * desired.yaml, recorded.json, live.json (optional: the recorded ones),
+ * args.json (optional: destroy, refresh_only, targets, replace) and
+ * expected.json, the plan JSON. UPDATE=1 rewrites expected.json. */
+#define PLAN_DATA "tests/data/plan"
+
+static char **data_cases;
+static size_t n_data_cases;
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void find_data_cases(void)
+{
+	DIR *d = opendir(PLAN_DATA);
+	struct dirent *e;
+	size_t alloc = 0;
+
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (n_data_cases == alloc) {
+			alloc = alloc ? alloc * 2 : 64;
+			data_cases = realloc(data_cases, alloc * sizeof(*data_cases));
+		}
+		data_cases[n_data_cases++] = strdup(e->d_name);
+	}
+	if (d)
+		closedir(d);
+	qsort(data_cases, n_data_cases, sizeof(*data_cases), name_cmp);
+}
+
+static char *slurp(const char *dir, const char *name, size_t *len)
+{
+	char path[4096];
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", PLAN_DATA, dir, name);
+	if (!(f = fopen(path, "rb")))
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (len)
+		*len = (size_t)n;
+	return buf;
+}
+
+static const char **strings_of(const json_t *a, size_t *n)
+{
+	const char **v = calloc(json_array_size(a) + 1, sizeof(*v));
+	size_t i;
+	json_t *x;
+
+	*n = 0;
+	json_array_foreach(a, i, x)
+		v[(*n)++] = json_string_value(x);
+	return v;
+}
+
+START_TEST(test_plan_data_case)
+{
+	const char *dir = data_cases[_i];
+	size_t len;
+	char *yaml = slurp(dir, "desired.yaml", &len), *rec_text = slurp(dir, "recorded.json", NULL);
+	char *live_text = slurp(dir, "live.json", NULL), *args_text = slurp(dir, "args.json", NULL);
+	char *want_text = slurp(dir, "expected.json", NULL), *got_text;
+	struct np_config *cfg = NULL;
+	struct np_err err = NP_ERR_INIT;
+	struct np_catalog cat = NP_CATALOG_INIT;
+	struct np_instance *rec, *live;
+	size_t n_rec, n_live, n_targets = 0, n_replace = 0;
+	struct np_plan plan;
+	struct np_plan_input in = {0};
+	json_t *args = args_text ? json_loads(args_text, 0, NULL) : json_object(), *got, *want;
+	const char **targets, **replace;
+	const char *update = getenv("UPDATE");
+
+	ck_assert_msg(yaml && rec_text, "%s: desired.yaml and recorded.json are required", dir);
+	ck_assert_msg(args, "%s: args.json is not JSON", dir);
+	ck_assert_msg(np_config_parse(&cfg, "desired.yaml", yaml, len, &err) == 0, "%s: %s", dir,
+	              err.msg);
+	np_catalog_builtin(&cat);
+	rec = load_instances(rec_text, &n_rec);
+	live = load_instances(live_text ? live_text : rec_text, &n_live);
+	targets = strings_of(json_object_get(args, "targets"), &n_targets);
+	replace = strings_of(json_object_get(args, "replace"), &n_replace);
+	in.config = cfg;
+	in.recorded = rec;
+	in.n_recorded = n_rec;
+	in.live = live;
+	in.n_live = n_live;
+	in.catalog = &cat;
+	in.lineage = "L";
+	in.destroy = json_is_true(json_object_get(args, "destroy"));
+	in.refresh_only = json_is_true(json_object_get(args, "refresh_only"));
+	in.targets = targets;
+	in.n_targets = n_targets;
+	in.replace = replace;
+	in.n_replace = n_replace;
+	ck_assert_int_eq(np_plan_build(&plan, &in, &err), 0);
+	got = np_render_plan_json(&plan);
+	got_text = json_dumps(got, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (update && !strcmp(update, "1")) {
+		char path[4096];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s/expected.json", PLAN_DATA, dir);
+		ck_assert_ptr_nonnull(f = fopen(path, "w"));
+		fprintf(f, "%s\n", got_text);
+		fclose(f);
+	} else {
+		char *want_norm;
+
+		ck_assert_msg(want_text, "%s: no expected.json (make check UPDATE=1 writes it)", dir);
+		want = json_loads(want_text, 0, NULL);
+		ck_assert_msg(want, "%s: expected.json is not JSON", dir);
+		want_norm = json_dumps(want, JSON_INDENT(2) | JSON_SORT_KEYS);
+		ck_assert_msg(!strcmp(got_text, want_norm), "%s: the plan differs from expected.json:\n%s",
+		              dir, got_text);
+		free(want_norm);
+		json_decref(want);
+	}
+	free(got_text);
+	json_decref(got);
+	json_decref(args);
+	free(targets);
+	free(replace);
+	np_plan_release(&plan);
+	np_instances_free(rec, n_rec);
+	np_instances_free(live, n_live);
+	np_catalog_release(&cat);
+	np_config_free(cfg);
+	free(yaml);
+	free(rec_text);
+	free(live_text);
+	free(args_text);
+	free(want_text);
 }
 END_TEST
 
@@ -416,7 +377,8 @@ Suite *check_plan_suite(void)
 	Suite *s = suite_create("plan");
 	TCase *t = tcase_create("cases"), *o = tcase_create("output");
 
-	tcase_add_loop_test(t, test_plan_table_case, 0, (int)(sizeof(cases) / sizeof(cases[0])));
+	find_data_cases();
+	tcase_add_loop_test(t, test_plan_data_case, 0, (int)n_data_cases);
 	tcase_add_test(o, test_plan_step_parameters_carry_cpu_options);
 	tcase_add_test(o, test_plan_drift_lists_attribute_differences);
 	tcase_add_test(o, test_plan_irreversible_tenancy_step);
