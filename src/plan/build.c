@@ -89,8 +89,9 @@ static void unmatched_targets(struct np_plan *out, const struct np_plan_input *i
 	size_t n = 0;
 
 	for (size_t t = 0; t < in->n_targets; t++) {
-		const char *target = in->targets[t], *near;
+		const char *target = in->targets[t], *near, *open = strchr(target, '[');
 		bool found = false;
+		size_t in_group = 0;
 
 		for (size_t i = 0; cfg && i < cfg->n_instances && !found; i++)
 			found = target_matches(target, cfg->instances[i].want.address);
@@ -98,6 +99,19 @@ static void unmatched_targets(struct np_plan *out, const struct np_plan_input *i
 			found = in->recorded[i].address && target_matches(target, in->recorded[i].address);
 		if (found)
 			continue;
+		for (size_t i = 0; open && cfg && i < cfg->n_instances; i++)
+			in_group += cfg->instances[i].index >= 0 &&
+			            strlen(cfg->instances[i].name) == (size_t)(open - target) &&
+			            !strncmp(cfg->instances[i].name, target, (size_t)(open - target));
+		if (in_group) {
+			/* The group exists: the index is what is wrong. */
+			np_plan_diag(out, NP_SEV_WARNING, NULL,
+			             "-target '%s' matches no instance in the file or the state; the file "
+			             "has %.*s[0] to %.*s[%zu]",
+			             target, (int)(open - target), target, (int)(open - target), target,
+			             in_group - 1);
+			continue;
+		}
 		if (!names) {
 			names = np_xcalloc((cfg ? cfg->n_instances : 0) + 1, sizeof(*names));
 			for (size_t i = 0; cfg && i < cfg->n_instances; i++)
