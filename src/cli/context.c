@@ -32,7 +32,15 @@ int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np
 		/* A state nobody can write here needs no lock to be read; what
 		 * would write it fails, saying why. */
 		if ((cmd->flags & NP_CMD_LOCKS) && opts->lock && !np_state_readonly(ctx->state)) {
-			int r = np_state_lock(ctx->state, cmd->name, opts->lock_timeout, &holder, err);
+			/* One try first, so Terraform's notice comes only when the
+			 * lock is not free at once and -lock-timeout lets us wait. */
+			int r = np_state_lock(ctx->state, cmd->name, 0, &holder, err);
+
+			if (r < 0 && err->cls == NP_ERRC_LOCKED && opts->lock_timeout > 0) {
+				fprintf(stderr, "Acquiring state lock. This may take a few moments...\n");
+				np_err_clear(err);
+				r = np_state_lock(ctx->state, cmd->name, opts->lock_timeout, &holder, err);
+			}
 
 			if (r < 0) {
 				np_lock_info_release(&holder);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "nestplan/cli.h"
+#include "nestplan/suggest.h"
 
 struct spec {
 	const char *name;
@@ -46,6 +47,8 @@ static const struct spec specs[] = {
 	{"step-timeout", required_argument, NP_OPT_STEP_TIMEOUT, "DURATION",
 	 "Give up waiting on one instance step after DURATION (default 10m)."},
 	{"force", optional_argument, NP_OPT_FORCE, NULL, "Do not ask for confirmation."},
+	{"expand", optional_argument, NP_OPT_EXPAND, NULL,
+	 "List every instance; identical changes are otherwise shown once per address range."},
 };
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -143,10 +146,22 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 			return 0;
 		}
 		if (c == '?' || c == ':') {
-			const char *bad = argv[optind - 1];
+			const char *bad = argv[optind - 1], *near;
+			const char *names[N_SPECS + 1];
+			char word[64];
+			size_t k = 0;
 
 			if (c == ':')
 				return np_error_cls(err, NP_ERRC_USAGE, "option '%s' needs a value", bad);
+			for (size_t i = 0; i < n; i++)
+				names[k++] = longopts[i].name;
+			names[k] = NULL;
+			snprintf(word, sizeof(word), "%s", bad + strspn(bad, "-"));
+			word[strcspn(word, "=")] = '\0';
+			if ((near = np_suggest(word, names)))
+				return np_error_cls(err, NP_ERRC_USAGE,
+				                    "%s does not take option '%s'; did you mean '-%s'?",
+				                    cmd->name, bad, near);
 			return np_error_cls(err, NP_ERRC_USAGE, "%s does not take option '%s'",
 			                    cmd->name, bad);
 		}
@@ -230,6 +245,10 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 			if (parse_bool(sp->name, arg, &o->history, err) < 0)
 				return -1;
 			break;
+		case NP_OPT_EXPAND:
+			if (parse_bool(sp->name, arg, &o->expand, err) < 0)
+				return -1;
+			break;
 		case NP_OPT_STEP_TIMEOUT:
 			if (parse_duration(arg, &o->step_timeout) < 0 || o->step_timeout <= 0)
 				return np_error_cls(err, NP_ERRC_USAGE,
@@ -254,7 +273,14 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 
 void np_cli_usage(FILE *f, const struct np_cmd *cmd)
 {
-	fprintf(f, "Usage: nestplan %s\n\n%s\n", cmd->synopsis, cmd->help);
+	/* Alternatives ("state list | state show ADDRESS") one a line. */
+	for (const char *s = cmd->synopsis, *bar; s; s = bar ? bar + 3 : NULL) {
+		bar = strstr(s, " | ");
+		fprintf(f, "%s nestplan %.*s\n", s == cmd->synopsis ? "Usage:" : "      ",
+		        bar ? (int)(bar - s) : (int)strlen(s), s);
+	}
+	fputc('\n', f);
+	np_cli_wrap(f, cmd->help, 0, 0);
 	if (!cmd->options)
 		return;
 	fprintf(f, "\nOptions:\n");
@@ -267,6 +293,7 @@ void np_cli_usage(FILE *f, const struct np_cmd *cmd)
 			snprintf(left, sizeof(left), "-%s=%s", specs[i].name, specs[i].arg);
 		else
 			snprintf(left, sizeof(left), "-%s", specs[i].name);
-		fprintf(f, "  %-26s %s\n", left, specs[i].help);
+		fprintf(f, "  %-26s ", left);
+		np_cli_wrap(f, specs[i].help, 29, 29);
 	}
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nestplan/alloc.h"
+#include "nestplan/suggest.h"
 #include "plan/internal.h"
 
 struct ctx {
@@ -61,20 +62,69 @@ static bool gone(const struct np_instance *l)
 	return !l || l->state == NP_RUN_TERMINATED || l->state == NP_RUN_SHUTTING_DOWN;
 }
 
+static bool target_matches(const char *t, const char *address)
+{
+	size_t n = strlen(t);
+
+	return !strcmp(t, address) ||
+	       (!strchr(t, '[') && !strncmp(address, t, n) && address[n] == '[');
+}
+
 static bool targeted(const struct np_plan_input *in, const char *address)
 {
 	if (!in->n_targets)
 		return true;
-	for (size_t i = 0; i < in->n_targets; i++) {
-		const char *t = in->targets[i];
-		size_t n = strlen(t);
-
-		if (!strcmp(t, address))
+	for (size_t i = 0; i < in->n_targets; i++)
+		if (target_matches(in->targets[i], address))
 			return true;
-		if (!strchr(t, '[') && !strncmp(address, t, n) && address[n] == '[')
-			return true;
-	}
 	return false;
+}
+
+/* A -target that names no instance of the file or the state is a warning
+ * (Terraform's way: the plan is empty for it, not refused), with the nearest
+ * name for a typo. */
+static void unmatched_targets(struct np_plan *out, const struct np_plan_input *in)
+{
+	const struct np_config *cfg = in->config;
+	const char **names = NULL;
+	size_t n = 0;
+
+	for (size_t t = 0; t < in->n_targets; t++) {
+		const char *target = in->targets[t], *near, *open = strchr(target, '[');
+		bool found = false;
+		size_t in_group = 0;
+
+		for (size_t i = 0; cfg && i < cfg->n_instances && !found; i++)
+			found = target_matches(target, cfg->instances[i].want.address);
+		for (size_t i = 0; i < in->n_recorded && !found; i++)
+			found = in->recorded[i].address && target_matches(target, in->recorded[i].address);
+		if (found)
+			continue;
+		for (size_t i = 0; open && cfg && i < cfg->n_instances; i++)
+			in_group += cfg->instances[i].index >= 0 &&
+			            strlen(cfg->instances[i].name) == (size_t)(open - target) &&
+			            !strncmp(cfg->instances[i].name, target, (size_t)(open - target));
+		if (in_group) {
+			/* The group exists: the index is what is wrong. */
+			np_plan_diag(out, NP_SEV_WARNING, NULL,
+			             "-target '%s' matches no instance in the file or the state; the file "
+			             "has %.*s[0] to %.*s[%zu]",
+			             target, (int)(open - target), target, (int)(open - target), target,
+			             in_group - 1);
+			continue;
+		}
+		if (!names) {
+			names = np_xcalloc((cfg ? cfg->n_instances : 0) + 1, sizeof(*names));
+			for (size_t i = 0; cfg && i < cfg->n_instances; i++)
+				if (!n || strcmp(names[n - 1], cfg->instances[i].name))
+					names[n++] = cfg->instances[i].name;
+		}
+		near = np_suggest(target, names);
+		np_plan_diag(out, NP_SEV_WARNING, NULL,
+		             "-target '%s' matches no instance in the file or the state%s%s%s", target,
+		             near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+	}
+	free(names);
 }
 
 static bool forced_replace(const struct np_plan_input *in, const char *address)
@@ -709,6 +759,7 @@ int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np
 		out->summary.destroy += ch->action == NP_ACTION_DELETE || ch->action == NP_ACTION_REPLACE;
 		out->summary.stop_start += ch->requires_stop;
 	}
+	unmatched_targets(out, in);
 	free(c.live_by_id);
 	free(c.tagged);
 	free(c.rec_by_addr);
