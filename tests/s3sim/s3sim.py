@@ -1247,6 +1247,10 @@ class Handler(BaseHTTPRequestHandler):
                     w.throttled[op] = w.throttled.get(op, 0) + 1
         except DropConnection:
             reply, status = None, 0
+        except Exception as e:  # a simulator bug: say so to the client, keep serving
+            reply = S3Error("InternalError", "s3sim bug: %s: %s" % (type(e).__name__, e), 500)
+            status, code = 500, "InternalError"
+            self.close_connection = True
         self.log_request_row(w, op, method, req, status, code, headers, token)
         if status == 0:
             self.drop()
