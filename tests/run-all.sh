@@ -65,7 +65,7 @@ done
 # Python suites: the simulator, config/schema agreement, end-to-end. Each
 # test file is its own process (own simulator, own directories), so several
 # run at once; their output is shown in a fixed order.
-files=$(ls tests/ec2sim/test_*.py tests/config/test_*.py tests/integration/test_*.py 2>/dev/null)
+files=$(ls tests/ec2sim/test_*.py tests/s3sim/test_*.py tests/config/test_*.py tests/integration/test_*.py 2>/dev/null)
 jobs=${CHECK_JOBS:-4}
 for f in $files; do
 	mod=$(echo "${f%.py}" | tr / .)
