@@ -1772,10 +1772,22 @@ class Handler(BaseHTTPRequestHandler):
         w = self.server.world
         split = urllib.parse.urlsplit(self.path)
         body = self.read_body() if method == "POST" else b""
-        action, status, dry, ids = "?", 200, False, []
+        action, dry, ids = "?", False, []
         self.latency_s = 0.0
         form = body.decode("utf-8", "replace") if method == "POST" else split.query
         params = dict(urllib.parse.parse_qsl(form, keep_blank_values=True))
+
+        def record(status):
+            # Logged before the answer goes out, so that a client reading the
+            # log right after its call always finds the call there.
+            with w.lock:
+                w.call_log.append({"action": action, "instance_ids": ids, "dry_run": dry,
+                                   "status": status,
+                                   "count": int(params.get("MaxCount") or 0)
+                                   if action == "RunInstances" else len(ids)})
+                w.requests.append({"action": params.get("Action"), "params": params,
+                                   "status": status, "account_id": w.account,
+                                   "latency_ms": round(self.latency_s * 1000.0, 3)})
         try:
             try:
                 self.authenticate(method, split.path, split.query, body)
@@ -1814,28 +1826,21 @@ class Handler(BaseHTTPRequestHandler):
                 if lose:
                     raise DropConnection()
                 self.model_wait(items)
+                record(200)
                 self.send(200, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + out)
             except ApiError as e:
-                status = e.status
                 if e.code == "RequestLimitExceeded":
                     with w.lock:
                         w.throttled[action] = w.throttled.get(action, 0) + 1
                 self.model_wait(0)
+                record(e.status)
                 self.send_error_doc(e)
             except HtmlAnswer as e:
-                status = e.status
+                record(e.status)
                 self.send(e.status, e.body, "text/html; charset=utf-8")
         except DropConnection:
-            status = 0
+            record(0)
             self.drop()
-        with w.lock:
-            w.call_log.append({"action": action, "instance_ids": ids, "dry_run": dry,
-                               "status": status,
-                               "count": int(params.get("MaxCount") or 0)
-                               if action == "RunInstances" else len(ids)})
-            w.requests.append({"action": params.get("Action"), "params": params,
-                               "status": status, "account_id": w.account,
-                               "latency_ms": round(self.latency_s * 1000.0, 3)})
 
     def do_POST(self):
         if self.path.startswith("/_sim/"):
