@@ -629,7 +629,8 @@ static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 		}
 		if (key[0] == 'c') {
 			ic->count_node = k;
-			get_int(p, v, key, 1, NP_CONFIG_MAX_COUNT, &ic->count);
+			/* 0 scales the group to nothing: its instances are destroyed. */
+			get_int(p, v, key, 0, NP_CONFIG_MAX_COUNT, &ic->count);
 		} else {
 			ic->id_node = k;
 			free(w->instance_id);
@@ -774,6 +775,7 @@ static void merge_defaults(struct np_desired *d, const struct np_desired *dd)
 
 struct top_ctx {
 	struct np_config *cfg;
+	bool scaled_to_zero;      /* an entry with count: 0: an empty fleet is meant */
 	yaml_node_t *defaults, *instances, *version;
 	size_t alloc;
 };
@@ -905,7 +907,8 @@ static void load_instances(struct cfg_parse *p, struct top_ctx *t, const struct 
 			              "into several files and states",
 			              NP_CONFIG_MAX_INSTANCES);
 			release_desired(&ic.d);
-		} else if (ic.count > 0) {
+		} else if (ic.count > 0 || ic.count_node) {
+			t->scaled_to_zero |= ic.count == 0;
 			for (int i = 0; i < ic.count; i++) {
 				struct np_desired one;
 
@@ -1116,7 +1119,7 @@ int np_config_parse(struct np_config **out, const char *name, const char *data, 
 	}
 	if (!p.exhausted)
 		load_instances(&p, &t, have_def ? &def : NULL);
-	if (!p.n_errors && cfg->n_instances == 0)
+	if (!p.n_errors && cfg->n_instances == 0 && !t.scaled_to_zero)
 		np_cfg_errorf(&p, t.instances, "'instances' is empty: list at least one instance");
 done:
 	if (have_def)

@@ -222,6 +222,62 @@ START_TEST(test_plan_data_case)
 }
 END_TEST
 
+/* The schema says of every gen attribute what its table entry says: the
+ * same key, type, range and names (the entry is the truth; the schema is
+ * what editors read). */
+START_TEST(test_plan_schema_agrees_with_the_attribute_table)
+{
+	json_error_t je;
+	json_t *schema = json_load_file("schemas/nestplan.schema.json", 0, &je), *props;
+
+	ck_assert_msg(schema, "schemas/nestplan.schema.json: %s", je.text);
+	props = json_object_get(json_object_get(json_object_get(schema, "$defs"), "attributes"),
+	                        "properties");
+	ck_assert_ptr_nonnull(props);
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+		const char *dot = strchr(a->name, '.');
+		char group[64];
+		json_t *p = props, *e;
+
+		if (!a->gen)
+			continue;
+		if (dot) {
+			snprintf(group, sizeof(group), "%.*s", (int)(dot - a->name), a->name);
+			p = json_object_get(json_object_get(props, group), "properties");
+			ck_assert_msg(p, "%s: no '%s' object in the schema", a->name, group);
+		}
+		e = json_object_get(p, dot ? dot + 1 : a->name);
+		ck_assert_msg(e, "%s is not in the schema", a->name);
+		switch (a->type) {
+		case NP_ATTR_BOOL:
+			ck_assert_str_eq(json_string_value(json_object_get(e, "type")), "boolean");
+			break;
+		case NP_ATTR_INT:
+			ck_assert_str_eq(json_string_value(json_object_get(e, "type")), "integer");
+			ck_assert_int_eq(json_integer_value(json_object_get(e, "minimum")), a->min);
+			ck_assert_int_eq(json_integer_value(json_object_get(e, "maximum")), a->max);
+			break;
+		case NP_ATTR_ENUM: {
+			json_t *names = json_object_get(e, "enum");
+			size_t n = 0;
+
+			for (int k = 1; a->names[k]; k++, n++)
+				ck_assert_str_eq(json_string_value(json_array_get(names, n)), a->names[k]);
+			ck_assert_uint_eq(json_array_size(names), n);
+			break;
+		}
+		case NP_ATTR_STR:
+			ck_assert_str_eq(json_string_value(json_object_get(e, "type")), "string");
+			break;
+		case NP_ATTR_STRV:
+			break;
+		}
+	}
+	json_decref(schema);
+}
+END_TEST
+
 /* Rule 5: dedicated -> host is in place but has no way back, so it is
  * marked, goes last, is listed in the JSON and survives a plan file; its
  * permission is listed as not checked in advance (no DryRun). */
@@ -396,6 +452,7 @@ Suite *check_plan_suite(void)
 	tcase_add_test(o, test_plan_drift_lists_attribute_differences);
 	tcase_add_test(o, test_plan_irreversible_tenancy_step);
 	tcase_add_test(o, test_plan_step_table_complete);
+	tcase_add_test(o, test_plan_schema_agrees_with_the_attribute_table);
 	tcase_add_test(o, test_plan_json_shape_and_planfile_round_trip);
 	suite_add_tcase(s, t);
 	suite_add_tcase(s, o);
