@@ -305,6 +305,117 @@ START_TEST(test_config_large_file_loads)
 }
 END_TEST
 
+/* Every key of an entry is recorded from the key to the end of its value,
+ * so a rule can point at core_count and not at the instance. */
+START_TEST(test_config_records_each_key_position)
+{
+	const char *text = "version: 1\n"
+	                   "defaults:\n"
+	                   "  image_id: ami-0abcdef1234567890\n"
+	                   "  platform: linux\n"
+	                   "instances:\n"
+	                   "  web:\n"
+	                   "    count: 2\n"
+	                   "    instance_type: c8i.xlarge\n"
+	                   "    cpu_options: { core_count: 3, threads_per_core: 2 }\n"
+	                   "    platform: windows\n"
+	                   "  db: { instance_type: m8i.large }\n";
+	const struct np_span *sp;
+	const struct np_desired *d;
+
+	OK(text);
+	d = np_config_find(cfg, "web[1]");
+	ck_assert_ptr_nonnull(d);
+	sp = np_config_key_span(cfg, d, NP_KEY_CORE_COUNT);
+	ck_assert_ptr_nonnull(sp);
+	ck_assert_int_eq(sp->start.line, 9);
+	ck_assert_int_eq(sp->start.column, 20);
+	ck_assert_int_eq(sp->end.line, 9);
+	ck_assert_int_eq(sp->end.column, 33);
+	ck_assert_int_eq(strncmp(text + sp->start.byte, "core_count: 3", 13), 0);
+	ck_assert_uint_eq(sp->end.byte - sp->start.byte, 13);
+	sp = np_config_key_span(cfg, d, NP_KEY_INSTANCE_TYPE);
+	ck_assert_int_eq(sp->start.line, 8);
+	ck_assert_int_eq(sp->start.column, 5);
+	/* The entry's own value wins over defaults, as the value does. */
+	sp = np_config_key_span(cfg, d, NP_KEY_PLATFORM);
+	ck_assert_int_eq(sp->start.line, 10);
+	/* What the entry leaves to defaults is where defaults set it. */
+	sp = np_config_key_span(cfg, d, NP_KEY_IMAGE_ID);
+	ck_assert_int_eq(sp->start.line, 3);
+	sp = np_config_key_span(cfg, np_config_find(cfg, "db"), NP_KEY_PLATFORM);
+	ck_assert_int_eq(sp->start.line, 4);
+	/* Not set anywhere: none; the entry itself: its name. */
+	ck_assert_ptr_null(np_config_key_span(cfg, d, NP_KEY_HIBERNATION));
+	sp = np_config_key_span(cfg, np_config_find(cfg, "db"), NP_KEY_ENTRY);
+	ck_assert_int_eq(sp->start.line, 11);
+	ck_assert_int_eq(sp->start.column, 3);
+	ck_assert_int_eq(strncmp(text + sp->start.byte, "db: {", 5), 0);
+	ck_assert_str_eq(np_cfg_key_name(NP_KEY_CORE_COUNT), "cpu_options.core_count");
+}
+END_TEST
+
+/* Columns count characters (as libyaml and Terraform do), bytes count bytes. */
+START_TEST(test_config_positions_count_bytes_after_utf8)
+{
+	const char *text = "\xef\xbb\xbfversion: 1\n"
+	                   "instances:\n"
+	                   "  web: { tags: { owner: \"J\xc3\xbcrgen \xe2\x82\xac\" }, "
+	                   "image_id: ami-0abcdef1234567890, instance_type: m8i.large }\n";
+	const struct np_span *sp;
+
+	OK(text);
+	sp = np_config_key_span(cfg, np_config_find(cfg, "web"), NP_KEY_INSTANCE_TYPE);
+	ck_assert_ptr_nonnull(sp);
+	ck_assert_int_eq(sp->start.line, 3);
+	ck_assert_int_eq(sp->start.column, 72);
+	ck_assert_int_eq(strncmp(text + sp->start.byte, "instance_type: m8i.large", 24), 0);
+	ck_assert_uint_eq(sp->end.byte - sp->start.byte, 24);
+}
+END_TEST
+
+/* validate's form: every error a record with its span, and what could be
+ * read kept, so the rules run on it in the same pass. */
+START_TEST(test_config_check_keeps_what_it_could_read)
+{
+	const char *text = HEAD "    instance_type: m8i.large\n"
+	                        "    cpu_options: { core_count: x, nested_virtualisation: enabled }\n"
+	                        "  db: { image_id: ami-0abcdef1234567890, instance_type: c8i.xlarge,\n"
+	                        "        cpu_options: { core_count: 3 } }\n";
+	struct np_config_diags dg = NP_CONFIG_DIAGS_INIT;
+	const struct np_desired *db;
+
+	np_config_free(cfg);
+	cfg = NULL;
+	ck_assert_int_eq(np_config_check_data(&cfg, "t.yaml", text, strlen(text), &dg, &err), -1);
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_uint_eq(dg.n, 2);
+	ck_assert(strstr(dg.v[0].message, "'core_count' must be a whole number"));
+	ck_assert(dg.v[0].has_span);
+	ck_assert_int_eq(dg.v[0].span.start.line, 6);
+	ck_assert_int_eq(dg.v[0].span.start.column, 32);
+	ck_assert_int_eq(text[dg.v[0].span.start.byte], 'x');
+	ck_assert(strstr(dg.v[1].message, "did you mean 'nested_virtualization'?"));
+	ck_assert_int_eq(dg.v[1].span.start.line, 6);
+	/* The same errors as the text, one per line. */
+	ck_assert(strstr(err.msg, "t.yaml:6:32: error: 'core_count' must be a whole number"));
+	db = np_config_find(cfg, "db");
+	ck_assert_ptr_nonnull(db);
+	ck_assert_int_eq(db->want.core_count, 3);
+	ck_assert_int_eq(np_config_find(cfg, "web")->want.core_count, 0);
+	np_config_diags_release(&dg);
+	/* YAML that does not parse: a position, no configuration. */
+	np_config_free(cfg);
+	cfg = NULL;
+	ck_assert_int_eq(np_config_check_data(&cfg, "t.yaml", "a: [\n", 5, &dg, &err), -1);
+	ck_assert_ptr_null(cfg);
+	ck_assert_uint_eq(dg.n, 1);
+	ck_assert(strstr(dg.v[0].message, "malformed YAML"));
+	ck_assert(dg.v[0].has_span);
+	np_config_diags_release(&dg);
+}
+END_TEST
+
 Suite *check_config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -336,6 +447,9 @@ Suite *check_config_suite(void)
 	tcase_add_test(tc, test_config_load_file_missing_is_clear);
 	tcase_add_test(tc, test_config_examples_load);
 	tcase_add_test(tc, test_config_large_file_loads);
+	tcase_add_test(tc, test_config_records_each_key_position);
+	tcase_add_test(tc, test_config_positions_count_bytes_after_utf8);
+	tcase_add_test(tc, test_config_check_keeps_what_it_could_read);
 	suite_add_tcase(s, tc);
 	return s;
 }
