@@ -415,7 +415,9 @@ static void note_key(struct cfg_parse *p, const char *parent, const char *name, 
 	kp = &cfg->keypos[cfg->n_keypos++];
 	kp->key = (enum np_cfg_key)i;
 	kp->span.start = np_cfg_pos(p, &k->start_mark);
-	kp->span.end = np_cfg_pos(p, &v->end_mark);
+	/* An alias's node stands where its anchor is: then the key alone. */
+	kp->span.end = np_cfg_pos(p, v->end_mark.index >= k->end_mark.index ? &v->end_mark
+	                                                                    : &k->end_mark);
 }
 
 const struct np_span *np_config_key_span(const struct np_config *cfg, const struct np_desired *d,

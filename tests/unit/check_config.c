@@ -355,6 +355,35 @@ START_TEST(test_config_records_each_key_position)
 }
 END_TEST
 
+/* An alias's node stands where its anchor is, before the key: the key's
+ * span is then the key alone, never one that ends before it starts. */
+START_TEST(test_config_alias_value_spans_the_key)
+{
+	const char *text = "version: 1\n"
+	                   "x-cpu: &cpu { core_count: 2 }\n"
+	                   "instances:\n"
+	                   "  a: { image_id: ami-0abcdef1234567890, instance_type: m8i.large, cpu_options: *cpu }\n";
+	struct np_config_diags dg = NP_CONFIG_DIAGS_INIT;
+	const struct np_span *sp;
+
+	np_config_free(cfg);
+	cfg = NULL;
+	/* x-cpu is an unknown key: the check keeps going. */
+	ck_assert_int_eq(np_config_check_data(&cfg, "t.yaml", text, strlen(text), &dg, &err), -1);
+	ck_assert_ptr_nonnull(cfg);
+	sp = np_config_key_span(cfg, np_config_find(cfg, "a"), NP_KEY_CPU_OPTIONS);
+	ck_assert_ptr_nonnull(sp);
+	ck_assert_int_eq(sp->start.line, 4);
+	ck_assert_uint_le(sp->start.byte, sp->end.byte);
+	ck_assert_int_eq(strncmp(text + sp->start.byte, "cpu_options", sp->end.byte - sp->start.byte), 0);
+	/* The alias's own key is recorded where the anchor's mapping is. */
+	sp = np_config_key_span(cfg, np_config_find(cfg, "a"), NP_KEY_CORE_COUNT);
+	ck_assert_ptr_nonnull(sp);
+	ck_assert_int_eq(sp->start.line, 2);
+	np_config_diags_release(&dg);
+}
+END_TEST
+
 /* Columns count characters (as libyaml and Terraform do), bytes count bytes. */
 START_TEST(test_config_positions_count_bytes_after_utf8)
 {
@@ -449,6 +478,7 @@ Suite *check_config_suite(void)
 	tcase_add_test(tc, test_config_large_file_loads);
 	tcase_add_test(tc, test_config_records_each_key_position);
 	tcase_add_test(tc, test_config_positions_count_bytes_after_utf8);
+	tcase_add_test(tc, test_config_alias_value_spans_the_key);
 	tcase_add_test(tc, test_config_check_keeps_what_it_could_read);
 	suite_add_tcase(s, tc);
 	return s;
