@@ -990,13 +990,13 @@ static int parse(struct np_config **out, const char *name, const char *data, siz
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
 	if (!yaml_parser_load(&parser, &doc)) {
+		if (diags)
+			note_yaml_error(&p, &parser);
 		p.n_errors++;
 		np_buf_printf(&p.errors, "%s:%zu:%zu: error: malformed YAML: %s%s%s", name,
 		              parser.problem_mark.line + 1, parser.problem_mark.column + 1,
 		              parser.problem ? parser.problem : "cannot parse",
 		              parser.context ? " " : "", parser.context ? parser.context : "");
-		if (diags)
-			note_yaml_error(&p, &parser);
 		yaml_parser_delete(&parser);
 		goto done;
 	}
