@@ -12,6 +12,9 @@
 
 #define NP_STATE_CREATE   0x1u  /* create the file when missing */
 #define NP_STATE_READONLY 0x2u
+/* With READONLY: create nothing, not even SQLite's -wal and -shm files when
+ * no run has them open (validate reads only the catalog cache). */
+#define NP_STATE_PEEK     0x4u
 
 struct np_state;
 
