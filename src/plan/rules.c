@@ -227,6 +227,17 @@ void np_plan_rules(struct np_plan *plan, const char *address, const struct np_in
 	if (t && hib == NP_BOOL_TRUE && !t->hibernation_supported)
 		np_plan_diag_key(plan, NP_SEV_ERROR, address, NP_KEY_HIBERNATION,
 		                 "'%s' does not support hibernation", type);
+	if (want->placement_group &&
+	    (want->tenancy ? want->tenancy : current ? current->tenancy : NP_TENANCY_UNSET) ==
+	        NP_TENANCY_HOST)
+		np_plan_diag_key(plan, NP_SEV_ERROR, address, NP_KEY_PLACEMENT,
+		                 "placement.group_name '%s' needs default or dedicated tenancy: "
+		                 "EC2 places no instance of a Dedicated Host in a placement group",
+		                 want->placement_group);
+	if (want->http_tokens == 1)
+		np_plan_diag(plan, NP_SEV_WARNING, address,
+		             "metadata_options.http_tokens: optional allows IMDSv1, whose tokens a "
+		             "server-side request forgery can read; set it to required");
 	if (t && want->tenancy == NP_TENANCY_HOST && !t->dedicated_hosts_supported)
 		np_plan_diag_key(plan, NP_SEV_ERROR, address, NP_KEY_TENANCY,
 		             "'%s' cannot run on a Dedicated Host (tenancy: host)", type);
