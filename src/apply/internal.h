@@ -15,6 +15,8 @@ enum task_status {
 	TASK_WAITING,     /* the shared waiter polls it */
 	TASK_DONE,
 	TASK_FAILED,
+	TASK_HALTED,      /* ended by an interrupt half-way; the next apply resumes it */
+	TASK_UNKNOWN,     /* a launch whose answer never came: its token stays journaled */
 };
 
 struct group {
@@ -36,6 +38,9 @@ struct task {
 	bool recorded;                     /* the final EC2 view is in the state */
 	bool rolling_back;
 	bool counted;
+	bool recover;                      /* interrupted after its stop: start it again */
+	bool left_stopped;                 /* interrupted, and could not be started again */
+	bool resume_only;                  /* no step: waits for what a killed apply left */
 	/* The wait the waiter does for this task. */
 	enum np_step_kind wait_step;
 	enum np_run_state wait_for;        /* UNSET: just re-read the instance */
@@ -66,6 +71,8 @@ struct apply {
 	int in_flight;                     /* calls being made */
 	bool stopping;                     /* interrupted: start nothing new */
 	double started;
+	double stopping_since;
+	int n_exited;                      /* threads that have finished */
 };
 
 double np_apply_now(void);
@@ -85,8 +92,16 @@ int np_apply_poll(struct apply *a);
 /* The same for a task, from any thread. */
 int np_apply_record(struct apply *a, struct task *t, const struct np_instance *live,
                     struct np_err *err);
-/* Close the task's cycle entry (task finished, done or failed). */
-void np_apply_cycle_end(struct apply *a, struct task *t);
+/* Close the task's cycle entry (task finished, done or failed; or status:
+ * "not sent" when the stop never went out). */
+void np_apply_cycle_end(struct apply *a, struct task *t, const char *status);
+/* Whether the task's instance was stopped by this apply and not started again. */
+bool np_apply_stopped_by_us(const struct task *t);
+/* Interrupted: move the tasks on that can be (caller holds a->lock). */
+void np_apply_sweep_interrupted(struct apply *a);
+/* Seconds an interrupted apply waits for a stop to finish so it can start the
+ * instance again; then it is reported as left stopped. */
+#define NP_APPLY_INTERRUPT_GRACE 60.0
 /* A task failed: roll back what can be, report it (steps.c). Caller holds no lock. */
 void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, const char *msg);
 

@@ -33,18 +33,50 @@ static const struct np_instance *find_live(const struct np_instance *v, size_t n
 	return n ? bsearch(&key, v, n, sizeof(*v), cmp_id) : NULL;
 }
 
-/* A state from which the wanted one can no longer come. */
+/* A state from which the wanted one can no longer come, as botocore's EC2
+ * waiters (waiters-2.json) have it: instance_running fails on shutting-down,
+ * terminated and stopping; instance_stopped on pending and terminated;
+ * instance_terminated on pending and stopping. Any other state (a "stopped"
+ * that EC2 still reports just after StartInstances, a "running" just after
+ * StopInstances) is polled again until the deadline. */
 static bool dead_end(enum np_run_state want, enum np_run_state got)
 {
 	switch (want) {
 	case NP_RUN_RUNNING:
-		return got == NP_RUN_STOPPING || got == NP_RUN_STOPPED || got == NP_RUN_SHUTTING_DOWN ||
-		       got == NP_RUN_TERMINATED;
+		return got == NP_RUN_STOPPING || got == NP_RUN_SHUTTING_DOWN || got == NP_RUN_TERMINATED;
 	case NP_RUN_STOPPED:
-		return got == NP_RUN_SHUTTING_DOWN || got == NP_RUN_TERMINATED;
+		return got == NP_RUN_PENDING || got == NP_RUN_TERMINATED;
+	case NP_RUN_TERMINATED:
+		return got == NP_RUN_PENDING || got == NP_RUN_STOPPING;
 	default:
 		return false;
 	}
+}
+
+/* Interrupted while waiting for a stop, and the grace time is over: the
+ * instance is left as it is, listed for the operator. */
+static int left_stopped(struct apply *a, struct task *t, double now)
+{
+	if (!a->stopping || t->wait_step != NP_STEP_STOP || now <= t->wait_deadline)
+		return 0;
+	t->left_stopped = true;
+	t->status = TASK_HALTED;
+	np_progress_note(&a->progress, t->change->address, t->instance_id,
+	                 "interrupted: the stop did not end in time to start it again; left as it is");
+	return 1;
+}
+
+static int timed_out(struct apply *a, struct task *t, const char *why)
+{
+	char *msg = np_xasprintf("timed out waiting for %s (see -step-timeout)%s%s",
+	                         wait_id(t) ? wait_id(t) : t->change->address, why ? ": " : "",
+	                         why ? why : "");
+
+	pthread_mutex_unlock(&a->lock);
+	np_apply_fail(a, t, t->wait_step, msg);
+	pthread_mutex_lock(&a->lock);
+	free(msg);
+	return 1;
 }
 
 /* Decide for one task; caller holds a->lock. Returns 1 if it moved on. */
@@ -57,13 +89,11 @@ static int settle(struct apply *a, struct task *t, const struct np_instance *liv
 		/* Terminated instances may vanish; that is what we waited for. */
 		if (t->wait_for == NP_RUN_TERMINATED)
 			goto reached;
-		if (now > t->wait_deadline) {
-			pthread_mutex_unlock(&a->lock);
-			np_apply_fail(a, t, kind, "instance not visible in DescribeInstances before the "
-			                          "step timeout");
-			pthread_mutex_lock(&a->lock);
+		if (left_stopped(a, t, now))
 			return 1;
-		}
+		/* EC2 may not list a just-launched instance for a while. */
+		if (now > t->wait_deadline)
+			return timed_out(a, t, "not listed by DescribeInstances");
 		return 0;
 	}
 	np_instance_release(&t->live);
@@ -74,9 +104,7 @@ static int settle(struct apply *a, struct task *t, const struct np_instance *liv
 	     live->state == NP_RUN_SHUTTING_DOWN) && now <= t->wait_deadline)
 		return 0;
 	if (t->wait_for != NP_RUN_UNSET && live->state != t->wait_for) {
-		if (dead_end(t->wait_for, live->state) && !(t->wait_for == NP_RUN_RUNNING &&
-		                                             live->state == NP_RUN_STOPPED &&
-		                                             now - t->wait_started < 2.0)) {
+		if (dead_end(t->wait_for, live->state)) {
 			char msg[256];
 
 			snprintf(msg, sizeof(msg), "instance went to '%s' while waiting for '%s'",
@@ -86,12 +114,10 @@ static int settle(struct apply *a, struct task *t, const struct np_instance *liv
 			pthread_mutex_lock(&a->lock);
 			return 1;
 		}
-		if (now > t->wait_deadline) {
-			pthread_mutex_unlock(&a->lock);
-			np_apply_fail(a, t, kind, "timed out waiting for the instance (see -step-timeout)");
-			pthread_mutex_lock(&a->lock);
+		if (left_stopped(a, t, now))
 			return 1;
-		}
+		if (now > t->wait_deadline)
+			return timed_out(a, t, NULL);
 		if (now - t->last_note >= NOTE_EVERY) {
 			t->last_note = now;
 			np_progress_still(&a->progress, t->change->address, id, kind, now - t->wait_started);
@@ -165,8 +191,21 @@ int np_apply_poll(struct apply *a)
 		for (size_t i = 0; i < n; i++)
 			ids[i] = wait_id(who[off + i]);
 		if (np_ec2_describe_instances_by_id(a->aws, ids, n, &live, &n_live, &err) < 0) {
-			/* Keep going: the next poll may work, and deadlines still apply. */
+			/* Keep going: the next poll may work; the deadlines still apply. */
 			np_log_warn("waiter: DescribeInstances failed: %s", err.msg);
+			now = np_apply_now();
+			pthread_mutex_lock(&a->lock);
+			for (size_t i = 0; i < n; i++) {
+				struct task *t = who[off + i];
+
+				if (t->status != TASK_WAITING)
+					continue;
+				if (left_stopped(a, t, now))
+					moved++;
+				else if (now > t->wait_deadline)
+					moved += timed_out(a, t, err.msg);
+			}
+			pthread_mutex_unlock(&a->lock);
 			np_err_clear(&err);
 			continue;
 		}
