@@ -957,6 +957,7 @@ class Handler(BaseHTTPRequestHandler):
         split = urllib.parse.urlsplit(self.path)
         body = self.read_body() if method == "POST" else b""
         action, status, dry, ids = "?", 200, False, []
+        received = time.time()
         try:
             try:
                 self.authenticate(method, split.path, split.query, body)
@@ -1001,7 +1002,7 @@ class Handler(BaseHTTPRequestHandler):
             self.drop()
         with w.lock:
             w.call_log.append({"action": action, "instance_ids": ids, "dry_run": dry,
-                               "status": status,
+                               "status": status, "received": received,
                                "count": int(params.get("MaxCount") or 0)
                                if action == "RunInstances" else len(ids)})
 
