@@ -348,6 +348,9 @@ static void launch_failed(struct apply *a, struct task *t, const char *token,
 		                   "apply looks for it and retries with ClientToken %s, never a new one",
 		                   err->msg, token);
 	np_progress_failed(&a->progress, t->change->address, NULL, NP_STEP_RUN_INSTANCES, msg);
+	/* One open entry per token: a resumed launch's earlier entry stays open. */
+	if (t->resume_token)
+		journal_end(a, t, "failed", "the token stays open in the earlier entry");
 	pthread_mutex_lock(&a->lock);
 	free(t->error);
 	t->error = failure_text(t, NP_STEP_RUN_INSTANCES, msg);

@@ -950,7 +950,10 @@ class Handler(BaseHTTPRequestHandler):
         if r_error < f["error_rate"]:
             raise ApiError("InternalError", "An internal error has occurred", 500)
         lose = f.get("lose_response")
-        return bool(lose and lose.get("action") == action and int(lose.get("nth", 1)) == nth)
+        if not (lose and lose.get("action") == action):
+            return False
+        first = int(lose.get("nth", 1))
+        return first <= nth < first + int(lose.get("times", 1))
 
     def handle_api(self, method):
         w = self.server.world
