@@ -196,7 +196,7 @@ static void show_counts(struct apply *a)
 			n.failed++;
 		else if (t->status == TASK_HALTED)
 			n.halted++;
-		else if (t->change->requires_stop && t->next > 0)
+		else if (t->change->requires_stop && (t->next > 0 || t->status == TASK_RUNNING))
 			n.cycle++;
 		else if (t->status != TASK_READY || t->next > 0)
 			n.waiting++;
