@@ -103,6 +103,15 @@ class TestInterruptLaunch(InterruptCase):
         env = dict(self.env, NESTPLAN_RATE_LIMIT="1")
         p = self.start("apply", "-auto-approve", "-json", env=env)
         self.wait_answered(p, "RunInstances", 10)
+        # Once the first 1,000 are recorded, the workers wait for their turn.
+        deadline = time.time() + 60
+        while time.time() < deadline and p.poll() is None:
+            try:
+                if db_rows(self.dir, "SELECT count(*) FROM resources")[0][0] >= 1000:
+                    break
+            except sqlite3.OperationalError:
+                pass  # busy
+            time.sleep(0.1)
         time.sleep(0.5)
         signalled = time.time()
         p.send_signal(signal.SIGINT)
