@@ -40,6 +40,7 @@ struct task {
 	bool counted;
 	bool recover;                      /* interrupted after its stop: start it again */
 	bool left_stopped;                 /* interrupted, and could not be started again */
+	bool restarting;                   /* interrupted: started again, waiting for it to run */
 	bool resume_only;                  /* no step: waits for what a killed apply left */
 	/* The wait the waiter does for this task. */
 	enum np_step_kind wait_step;

@@ -238,8 +238,9 @@ void np_apply_sweep_interrupted(struct apply *a)
 			else
 				t->status = TASK_HALTED;
 		} else if (t->status == TASK_WAITING) {
-			if (t->wait_step == NP_STEP_STOP && !t->rolling_back) {
-				/* Wait for the stop to end, to start the instance again. */
+			if ((t->wait_step == NP_STEP_STOP && !t->rolling_back) || t->restarting) {
+				/* Wait for the stop to end (to start the instance again), or
+				 * for the instance started again to run. */
 				if (t->wait_deadline > grace_end)
 					t->wait_deadline = grace_end;
 			} else if (t->rolling_back) {

@@ -539,8 +539,8 @@ static void exec_launches(struct apply *a, struct task **batch, size_t n)
 }
 
 /* Interrupted after their stop: start the instances again in one call (let
- * through although interrupted), without waiting for them to run; their
- * cycle entries stay open so the next apply waits for the end and closes them. */
+ * through although interrupted) and wait for them to run; their cycle entries
+ * stay open, so the next apply checks the end and closes them. */
 static void exec_recover(struct apply *a, struct task **batch, size_t n)
 {
 	const char **ids = np_xmalloc(n * sizeof(*ids));
@@ -570,14 +570,23 @@ static void exec_recover(struct apply *a, struct task **batch, size_t n)
 		journal_end(a, t, r == 0 ? "done" : "failed", r == 0 ? NULL : err.msg);
 		if (r == 0)
 			np_progress_note(&a->progress, t->change->address, t->instance_id,
-			                 "interrupted mid-change: started again");
+			                 "interrupted mid-change: starting it again");
 		else
 			np_progress_failed(&a->progress, t->change->address, t->instance_id,
 			                   NP_STEP_START, err.msg);
 		pthread_mutex_lock(&a->lock);
 		t->recover = false;
 		t->left_stopped = r < 0;
-		t->status = TASK_HALTED;
+		if (r == 0) {
+			/* Wait for it to run, within the interrupt's grace time. */
+			t->restarting = true;
+			t->step_started = np_apply_now();
+			start_wait(a, t, NP_STEP_START, NP_RUN_RUNNING);
+			if (t->wait_deadline > a->stopping_since + NP_APPLY_INTERRUPT_GRACE)
+				t->wait_deadline = a->stopping_since + NP_APPLY_INTERRUPT_GRACE;
+		} else {
+			t->status = TASK_HALTED;
+		}
 		pthread_mutex_unlock(&a->lock);
 	}
 	free(ids);

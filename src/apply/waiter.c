@@ -11,6 +11,8 @@
 
 #define POLL_BATCH 1000
 #define NOTE_EVERY 30.0
+/* How long a final re-read waits for EC2 to show a modification. */
+#define STALE_SECONDS 30.0
 
 static const char *wait_id(const struct task *t)
 {
@@ -57,12 +59,15 @@ static bool dead_end(enum np_run_state want, enum np_run_state got)
  * instance is left as it is, listed for the operator. */
 static int left_stopped(struct apply *a, struct task *t, double now)
 {
-	if (!a->stopping || t->wait_step != NP_STEP_STOP || now <= t->wait_deadline)
+	if (!a->stopping || (t->wait_step != NP_STEP_STOP && !t->restarting) ||
+	    now <= t->wait_deadline)
 		return 0;
-	t->left_stopped = true;
+	t->left_stopped = !t->restarting;
 	t->status = TASK_HALTED;
 	np_progress_note(&a->progress, t->change->address, t->instance_id,
-	                 "interrupted: the stop did not end in time to start it again; left as it is");
+	                 t->restarting ? "interrupted: started again, not running yet"
+	                               : "interrupted: the stop did not end in time to start it "
+	                                 "again; left as it is");
 	return 1;
 }
 
@@ -77,6 +82,20 @@ static int timed_out(struct apply *a, struct task *t, const char *why)
 	pthread_mutex_lock(&a->lock);
 	free(msg);
 	return 1;
+}
+
+/* Whether EC2 still shows an attribute the cycle changed as it was before
+ * (Describe lags behind a Modify for a while). */
+static bool stale_view(const struct np_change *c, const struct np_instance *live)
+{
+	for (size_t i = 0; i < c->n_steps; i++) {
+		const struct np_step *s = &c->steps[i];
+
+		if (s->kind == NP_STEP_MODIFY_INSTANCE_TYPE && s->instance_type && live->instance_type &&
+		    strcmp(s->instance_type, live->instance_type))
+			return true;
+	}
+	return false;
 }
 
 /* Decide for one task; caller holds a->lock. Returns 1 if it moved on. */
@@ -98,10 +117,14 @@ static int settle(struct apply *a, struct task *t, const struct np_instance *liv
 	}
 	np_instance_release(&t->live);
 	np_instance_copy(&t->live, live);
-	/* A final re-read records a settled instance, not one half-way. */
+	/* A final re-read records a settled instance, not one half-way, and
+	 * (for a while) not one that EC2 still shows as before the modification. */
 	if (t->wait_for == NP_RUN_UNSET &&
 	    (live->state == NP_RUN_PENDING || live->state == NP_RUN_STOPPING ||
 	     live->state == NP_RUN_SHUTTING_DOWN) && now <= t->wait_deadline)
+		return 0;
+	if (t->wait_for == NP_RUN_UNSET && stale_view(t->change, live) &&
+	    now - t->wait_started < STALE_SECONDS && now <= t->wait_deadline)
 		return 0;
 	if (t->wait_for != NP_RUN_UNSET && live->state != t->wait_for) {
 		if (dead_end(t->wait_for, live->state)) {
@@ -124,18 +147,24 @@ static int settle(struct apply *a, struct task *t, const struct np_instance *liv
 		}
 		return 0;
 	}
+	/* The cycle's last wait: what is recorded is EC2's view once it shows
+	 * the modification (or after a while, whatever it shows). */
+	if (t->next >= t->change->n_steps && !t->rolling_back && !t->restarting &&
+	    stale_view(t->change, live) && now - t->wait_started < STALE_SECONDS &&
+	    now <= t->wait_deadline)
+		return 0;
 reached:
 	if ((int)kind >= 0 && t->wait_for != NP_RUN_UNSET)
 		np_progress_step_done(&a->progress, t->change->address, id, kind,
 		                      now - t->step_started);
-	if (t->rolling_back) {
+	if (t->rolling_back || t->restarting) {
 		struct np_err err = NP_ERR_INIT;
 
 		pthread_mutex_unlock(&a->lock);
 		if (live && np_apply_record(a, t, live, &err) < 0)
 			np_log_warn("%s: %s", t->change->address, err.msg);
 		pthread_mutex_lock(&a->lock);
-		t->status = TASK_FAILED;
+		t->status = t->restarting ? TASK_HALTED : TASK_FAILED;
 		return 1;
 	}
 	if (t->next < t->change->n_steps) {

@@ -159,6 +159,22 @@ class TestWaiters(SimTestCase):
         self.assertEqual(self.live()["web[0]"]["instance_type"], "m8i.xlarge")
         self.assert_state_matches_sim()
 
+    def test_a_type_ec2_still_shows_as_before_is_not_recorded(self):
+        self.write_config(FLEET % (1, "ci"))
+        self.ok("apply", "-auto-approve")
+        self.write_config((FLEET % (1, "ci")).replace("m8i.large", "m8i.xlarge"))
+        p = self.start("apply", "-auto-approve", "-step-timeout=30s")
+        self.wait_for_call(p, "StartInstances")
+        (inst,) = self.sim.instances()
+        # Describe may lag behind ModifyInstanceAttribute for a while.
+        self.sim.set_instance(inst["instance_id"], instance_type="m8i.large")
+        time.sleep(2.5)
+        self.sim.set_instance(inst["instance_id"], instance_type="m8i.xlarge")
+        out, err = self.finish(p)
+        self.assertEqual(p.returncode, 0, out + err)
+        self.assertEqual(self.state_resources()["web[0]"]["instance_type"], "m8i.xlarge")
+        self.ok("plan", "-detailed-exitcode", rc=0)
+
     def test_a_wait_ends_at_its_deadline_when_ec2_does_not_answer(self):
         self.write_config(FLEET % (1, "ci"))
         env = dict(self.env, AWS_MAX_ATTEMPTS="1")
