@@ -68,8 +68,11 @@ struct apply {
 	size_t n_groups;
 	pthread_mutex_t lock;              /* tasks, groups, counters */
 	pthread_cond_t cond;               /* a task changed status */
-	pthread_mutex_t state_lock;        /* one SQLite transaction at a time */
+	pthread_mutex_t state_lock;        /* one SQLite transaction at a time; recursive,
+	                                    * so np_apply_batch_begin can group writes */
 	int in_flight;                     /* calls being made */
+	int batch_depth;                   /* np_apply_batch_begin nesting (state_lock) */
+	bool batch_open;                   /* the batch's transaction is open */
 	bool stopping;                     /* interrupted: start nothing new */
 	double started;
 	double stopping_since;
@@ -93,6 +96,11 @@ int np_apply_poll(struct apply *a);
 /* The same for a task, from any thread. */
 int np_apply_record(struct apply *a, struct task *t, const struct np_instance *live,
                     struct np_err *err);
+/* Group the state writes until np_apply_batch_end into one durable
+ * transaction (a batch of 100 launches: one commit, not 300). Takes
+ * state_lock: call it before taking a->lock, never with it held. */
+void np_apply_batch_begin(struct apply *a);
+void np_apply_batch_end(struct apply *a);
 /* Close the task's cycle entry (task finished, done or failed; or status:
  * "not sent" when the stop never went out). */
 void np_apply_cycle_end(struct apply *a, struct task *t, const char *status);

@@ -656,7 +656,14 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 	}
 	pthread_mutex_init(&a.lock, NULL);
 	pthread_cond_init(&a.cond, NULL);
-	pthread_mutex_init(&a.state_lock, NULL);
+	{
+		pthread_mutexattr_t attr;
+
+		pthread_mutexattr_init(&attr);
+		pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&a.state_lock, &attr);
+		pthread_mutexattr_destroy(&attr);
+	}
 	np_progress_init(&a.progress, opts->out ? opts->out : stdout, opts->json, opts->status_line,
 	                 opts->color, (int)a.n_tasks);
 	for (size_t i = 0; i < a.n_tasks; i++)

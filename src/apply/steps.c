@@ -40,6 +40,31 @@ static void journal_begin(struct apply *a, struct task *t, enum np_step_kind kin
 	pthread_mutex_unlock(&a->state_lock);
 }
 
+void np_apply_batch_begin(struct apply *a)
+{
+	struct np_err err = NP_ERR_INIT;
+
+	pthread_mutex_lock(&a->state_lock);
+	if (a->batch_depth++ > 0)
+		return;
+	a->batch_open = np_state_begin(a->st, &err) == 0;
+	/* Otherwise each write commits on its own: slower, as safe. */
+	if (!a->batch_open)
+		np_log_debug("journal: %s", err.msg);
+}
+
+void np_apply_batch_end(struct apply *a)
+{
+	struct np_err err = NP_ERR_INIT;
+
+	if (--a->batch_depth == 0 && a->batch_open) {
+		a->batch_open = false;
+		if (np_state_commit(a->st, &err) < 0)
+			np_log_error("journal: %s", err.msg);
+	}
+	pthread_mutex_unlock(&a->state_lock);
+}
+
 void np_apply_cycle_end(struct apply *a, struct task *t, const char *status)
 {
 	struct np_err err = NP_ERR_INIT;
@@ -234,6 +259,7 @@ static void exec_batch_state(struct apply *a, struct task **batch, size_t n, enu
 	                                                 : NP_RUN_TERMINATED;
 	int r;
 
+	np_apply_batch_begin(a);
 	for (size_t i = 0; i < n; i++) {
 		struct task *t = batch[i];
 
@@ -250,6 +276,7 @@ static void exec_batch_state(struct apply *a, struct task **batch, size_t n, enu
 		}
 		journal_begin(a, t, kind, NULL);
 	}
+	np_apply_batch_end(a);
 	if (kind == NP_STEP_STOP)
 		r = np_ec2_stop_instances(a->aws, ids, n, false, &err);
 	else if (kind == NP_STEP_START)
@@ -279,6 +306,8 @@ static void exec_batch_state(struct apply *a, struct task **batch, size_t n, enu
 			exec_batch_state(a, &batch[i], 1, kind);
 		return;
 	}
+	if (r == 0)
+		np_apply_batch_begin(a);
 	for (size_t i = 0; i < n; i++) {
 		struct task *t = batch[i];
 
@@ -292,6 +321,8 @@ static void exec_batch_state(struct apply *a, struct task **batch, size_t n, enu
 		start_wait(a, t, kind, want);
 		pthread_mutex_unlock(&a->lock);
 	}
+	if (r == 0)
+		np_apply_batch_end(a);
 	free(ids);
 }
 
@@ -495,6 +526,7 @@ static void exec_launches(struct apply *a, struct task **batch, size_t n)
 		r = np_launch_token(a->st, range, NULL, token, &err);
 		pthread_mutex_unlock(&a->state_lock);
 	}
+	np_apply_batch_begin(a);
 	for (size_t i = 0; i < n; i++) {
 		batch[i]->step_started = np_apply_now();
 		if (r == 0) {
@@ -503,11 +535,13 @@ static void exec_launches(struct apply *a, struct task **batch, size_t n)
 			journal_begin(a, batch[i], NP_STEP_RUN_INSTANCES, token);
 		}
 	}
+	np_apply_batch_end(a);
 	if (r == 0)
 		r = np_launch_run_many(a->aws, c0, batch[0]->desired, a->plan->lineage,
 		                       a->opts->catalog, range, (int)n, token, false, &got, &n_got,
 		                       &err);
 	if (r == 0) {
+		np_apply_batch_begin(a);
 		for (size_t i = 0; i < n; i++) {
 			const struct np_instance *inst = &got[i];
 
@@ -517,6 +551,7 @@ static void exec_launches(struct apply *a, struct task **batch, size_t n)
 					inst = &got[k];
 			launched(a, batch[i], inst);
 		}
+		np_apply_batch_end(a);
 	} else if ((err.cls == NP_ERRC_CAPACITY || err.cls == NP_ERRC_BAD_REQUEST) &&
 	           !idempotency_mismatch(&err)) {
 		/* EC2 refused the call, so nothing was launched: one by one, so a

@@ -242,6 +242,8 @@ int np_apply_poll(struct apply *a)
 		if (n_live > 1)
 			qsort(live, n_live, sizeof(*live), cmp_id);
 		now = np_apply_now();
+		/* What the instances reached is recorded in one transaction. */
+		np_apply_batch_begin(a);
 		pthread_mutex_lock(&a->lock);
 		for (size_t i = 0; i < n; i++) {
 			struct task *t = who[off + i];
@@ -250,6 +252,7 @@ int np_apply_poll(struct apply *a)
 				moved += settle(a, t, find_live(live, n_live, wait_id(t)), now);
 		}
 		pthread_mutex_unlock(&a->lock);
+		np_apply_batch_end(a);
 		np_instances_free(live, n_live);
 	}
 	free(ids);
