@@ -1736,7 +1736,10 @@ class Handler(BaseHTTPRequestHandler):
         if r_error < f["error_rate"]:
             raise ApiError("InternalError", "An internal error has occurred", 500)
         lose = f.get("lose_response")
-        return bool(lose and lose.get("action") == action and int(lose.get("nth", 1)) == nth)
+        if not (lose and lose.get("action") == action):
+            return False
+        first = int(lose.get("nth", 1))
+        return first <= nth < first + int(lose.get("times", 1))
 
     def action_error(self, action, dry):
         """The configured fault for this action and kind of call, if it fires."""
@@ -1773,6 +1776,7 @@ class Handler(BaseHTTPRequestHandler):
         split = urllib.parse.urlsplit(self.path)
         body = self.read_body() if method == "POST" else b""
         action, dry, ids = "?", False, []
+        received = time.time()
         self.latency_s = 0.0
         form = body.decode("utf-8", "replace") if method == "POST" else split.query
         params = dict(urllib.parse.parse_qsl(form, keep_blank_values=True))
@@ -1782,7 +1786,7 @@ class Handler(BaseHTTPRequestHandler):
             # log right after its call always finds the call there.
             with w.lock:
                 w.call_log.append({"action": action, "instance_ids": ids, "dry_run": dry,
-                                   "status": status,
+                                   "status": status, "received": received,
                                    "count": int(params.get("MaxCount") or 0)
                                    if action == "RunInstances" else len(ids)})
                 w.requests.append({"action": params.get("Action"), "params": params,
