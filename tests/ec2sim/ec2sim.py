@@ -1403,6 +1403,18 @@ class Ec2:
             elif name.startswith("tag:"):
                 key = name[4:]
                 ok = key in inst.tags and any(glob_match(v, inst.tags[key]) for v in values)
+            elif name == "monitoring-state":
+                ok = inst.monitoring in values
+            elif name == "placement-group-name":
+                ok = inst.pgroup is not None and any(glob_match(v, inst.pgroup) for v in values)
+            elif name == "iam-instance-profile.arn":
+                ok = inst.iam is not None and inst.iam["arn"] in values
+            elif name == "block-device-mapping.volume-id":
+                ok = any(b["volume_id"] in values for b in inst.bdm)
+            elif name == "root-device-name":
+                ok = inst.root_device in values
+            elif name == "metadata-options.http-tokens":
+                ok = inst.metadata["http_tokens"] in values
             else:
                 raise ApiError("InvalidParameterValue", "The filter '%s' is invalid" % name)
             if not ok:
