@@ -62,6 +62,7 @@ aws_DEPS       := aws model util
 ec2_DEPS       := aws model util
 endpoints_DEPS := util
 plan_DEPS      := plan render config model util
+apply_DEPS     := apply plan render config state aws model util
 cli_DEPS       := cli apply plan render config state aws model util
 SUITES      := $(patsubst tests/unit/check_%.c,%,$(sort $(wildcard tests/unit/check_*.c)))
 objs_for     = $(foreach d,$($(1)_DEPS),$($(d)_OBJ))
