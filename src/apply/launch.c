@@ -7,7 +7,7 @@
 #include "apply/launch.h"
 #include "nestplan/alloc.h"
 #include "nestplan/ec2.h"
-#include "nestplan/sigv4.h"
+#include "nestplan/sha256.h"
 
 void np_apply_client_token(char out[65], const char *lineage, const char *address, int generation)
 {

@@ -25,13 +25,10 @@
 /* An absolute CLOCK_REALTIME time `seconds` from now, for timed waits. */
 static void deadline_in(double seconds, struct timespec *ts)
 {
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += (time_t)seconds;
-	ts->tv_nsec += (long)((seconds - floor(seconds)) * 1e9);
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
+	double t = np_wall_now() + seconds;
+
+	ts->tv_sec = (time_t)t;
+	ts->tv_nsec = (long)((t - floor(t)) * 1e9);
 }
 
 static double real_now(void *ctx)
