@@ -76,9 +76,11 @@ all: $(BIN)
 $(BIN): $(cli_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# strcpy, sprintf and the like do not compile in src/ (tests may use them).
+SRC_CFLAGS := -include include/nestplan/banned.h
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(SRC_CFLAGS) -c -o $@ $<
 
 $(BUILD)/gen/state_sql.c: tools/embed_sql.sh $(sort $(wildcard state/*.sql))
 	@mkdir -p $(dir $@)
