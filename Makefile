@@ -62,6 +62,7 @@ aws_DEPS       := aws model util
 ec2_DEPS       := aws model util
 endpoints_DEPS := util
 plan_DEPS      := plan render config model util
+apply_DEPS     := apply plan render config state aws model util
 cli_DEPS       := cli apply plan render config state aws model util
 SUITES      := $(patsubst tests/unit/check_%.c,%,$(sort $(wildcard tests/unit/check_*.c)))
 objs_for     = $(foreach d,$($(1)_DEPS),$($(d)_OBJ))
@@ -75,9 +76,11 @@ all: $(BIN)
 $(BIN): $(cli_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# strcpy, sprintf and the like do not compile in src/ (tests may use them).
+SRC_CFLAGS := -include include/nestplan/banned.h
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(SRC_CFLAGS) -c -o $@ $<
 
 $(BUILD)/gen/state_sql.c: tools/embed_sql.sh $(sort $(wildcard state/*.sql))
 	@mkdir -p $(dir $@)
