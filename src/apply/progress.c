@@ -107,7 +107,8 @@ void np_ui_diagnostic(FILE *out, const char *severity, const char *summary, cons
 	if (extra)
 		json_object_update(d, extra);
 	json_decref(extra);
-	np_ui_emit(out, severity, "diagnostic", json_pack("{s:o}", "diagnostic", d), "%s: %s",
+	/* Terraform's levels: a warning diagnostic is "@level": "warn". */
+	np_ui_emit(out, !strcmp(severity, "error") ? "error" : "warn", "diagnostic", json_pack("{s:o}", "diagnostic", d), "%s: %s",
 	           !strcmp(severity, "error") ? "Error" : "Warning", summary);
 }
 
@@ -340,9 +341,11 @@ void np_progress_note(struct np_progress *p, const char *address, const char *id
 
 	pthread_mutex_lock(&p->lock);
 	if (p->json) {
-		np_ui_emit(p->out, "info", "log",
-		           json_pack("{s:s, s:s?}", "address", address, "instance_id", id), "%s: %s",
-		           address, msg);
+		json_t *f = json_pack("{s:s}", "address", address);
+
+		if (id)
+			json_object_set_new(f, "instance_id", json_string(id));
+		np_ui_emit(p->out, "info", "log", f, "%s: %s", address, msg);
 	} else {
 		clear_status(p);
 		ident(idb, sizeof(idb), id);
