@@ -64,6 +64,22 @@ class UiCase(SimTestCase):
         return planned
 
 
+class TestSchema(UiCase):
+    def test_the_schema_refuses_lines_that_break_the_envelope(self):
+        good = {"@level": "info", "@message": "nestplan 0.1.0", "@module": "nestplan.ui",
+                "@timestamp": "2026-01-02T03:04:05.123456Z", "type": "version",
+                "nestplan": "0.1.0", "ui": "1.0"}
+        v = Validator(EVENTS_SCHEMA)
+        self.assertEqual(v.errors(good), [])
+        bad = [dict(good, **{"@module": "terraform.ui"}),
+               dict(good, **{"@timestamp": "2026-01-02T03:04:05Z"}),
+               dict(good, type="plan"), dict(good, extra=1), dict(good, ui="2.0"),
+               {k: x for k, x in good.items() if k != "@level"},
+               dict(good, type="apply_start", hook={"resource": {}})]
+        for b in bad:
+            self.assertNotEqual(v.errors(b), [], b)
+
+
 class TestApplyJson(UiCase):
     def test_a_launch_streams_version_plan_hooks_and_the_summary_in_order(self):
         self.write_config(FLEET % (3, "m8i.large"))
