@@ -132,10 +132,11 @@ void np_ui_plan(FILE *out, const struct np_plan *plan)
 	}
 	for (size_t i = 0; i < plan->n_changes; i++) {
 		const struct np_change *c = &plan->changes[i];
-		json_t *steps = json_array(), *ch;
+		json_t *steps, *ch;
 
 		if (c->action == NP_ACTION_NOOP)
 			continue;
+		steps = json_array();
 		for (size_t k = 0; k < c->n_steps; k++)
 			json_array_append_new(steps, json_string(np_step_label(&c->steps[k])));
 		ch = json_pack("{s:o, s:s, s:s?, s:b, s:o}", "resource", np_ui_resource(c->address),
