@@ -81,6 +81,7 @@ struct np_instance {
 	int http_endpoint;               /* 1 disabled, 2 enabled */
 	int instance_metadata_tags;      /* 1 disabled, 2 enabled */
 	char *placement_group;
+	char *iam_instance_profile;      /* a name or an ARN; "": none (EC2 reports none) */
 };
 
 /* An address a config can produce: NAME or NAME[INDEX], NAME 1 to 64
@@ -190,6 +191,13 @@ struct np_attr_def {
 	const char *step_on;       /* the step's name in the plan ("monitor") */
 	const char *step_off;      /* BOOL: when turned off ("unmonitor"); NULL: step_on */
 	const char *describe_attribute; /* only DescribeInstanceAttribute reports it */
+	/* STR: two values mean the same (a profile's name and its ARN); NULL: strcmp. */
+	bool (*same)(const char *x, const char *y);
+	/* STR: what is wrong with a value from the file, NULL when EC2 takes it. */
+	char *(*check)(const char *value);
+	const char *launch_arn;    /* STR: the RunInstances parameter for an ARN value */
+	const char *ec2_absent;    /* STR: the value when DescribeInstances has no element */
+	bool own_steps;            /* the planner writes its steps by hand (not set_attribute) */
 };
 
 extern const struct np_attr_def np_attrs[];

@@ -30,6 +30,10 @@ enum np_step_kind {
 	NP_STEP_DELETE_TAGS,
 	NP_STEP_TERMINATE,
 	NP_STEP_SET_ATTRIBUTE,          /* a gen attribute: its entry names the call */
+	/* The instance profile (attr and value say which): live, no DryRun. */
+	NP_STEP_ASSOCIATE_IAM_PROFILE,
+	NP_STEP_REPLACE_IAM_PROFILE,
+	NP_STEP_DISASSOCIATE_IAM_PROFILE,
 	NP_STEP__COUNT,
 };
 

@@ -177,6 +177,12 @@ int np_launch_modify(struct np_aws *aws, const char *id, const struct np_step *s
 		return np_ec2_terminate_instances(aws, &id, 1, dry_run, err);
 	case NP_STEP_SET_ATTRIBUTE:
 		return np_ec2_set_attribute(aws, id, s->attr, s->value, dry_run, err);
+	case NP_STEP_ASSOCIATE_IAM_PROFILE:
+	case NP_STEP_REPLACE_IAM_PROFILE:
+	case NP_STEP_DISASSOCIATE_IAM_PROFILE:
+		if (dry_run)
+			return np_error(err, "%s cannot be dry-run", np_step_def(s->kind)->action);
+		return np_ec2_set_iam_instance_profile(aws, id, s->value ? s->value : "", err);
 	default:
 		return np_error(err, "step %s is not a modification", np_step_name(s->kind));
 	}
@@ -203,6 +209,12 @@ int np_launch_undo(struct np_aws *aws, const char *id, const struct np_step *s,
 		free(was);
 		return rc;
 	}
+	case NP_STEP_ASSOCIATE_IAM_PROFILE:
+	case NP_STEP_REPLACE_IAM_PROFILE:
+	case NP_STEP_DISASSOCIATE_IAM_PROFILE:
+		/* Back to the profile it had, or to none. */
+		return np_ec2_set_iam_instance_profile(
+			aws, id, before->iam_instance_profile ? before->iam_instance_profile : "", err);
 	default:
 		return 0; /* tags and run state need no undo for service */
 	}

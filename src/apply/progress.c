@@ -22,6 +22,15 @@ static const struct verb verbs[NP_STEP__COUNT] = {
 	[NP_STEP_CREATE_TAGS] = {"Tagging", "still tagging", "Tags set"},
 	[NP_STEP_DELETE_TAGS] = {"Removing tags", "still removing tags", "Tags removed"},
 	[NP_STEP_TERMINATE] = {"Terminating", "still terminating", "Termination complete"},
+	[NP_STEP_ASSOCIATE_IAM_PROFILE] = {"Associating instance profile",
+	                                   "still associating instance profile",
+	                                   "Instance profile associated"},
+	[NP_STEP_REPLACE_IAM_PROFILE] = {"Replacing instance profile",
+	                                 "still replacing instance profile",
+	                                 "Instance profile replaced"},
+	[NP_STEP_DISASSOCIATE_IAM_PROFILE] = {"Disassociating instance profile",
+	                                      "still disassociating instance profile",
+	                                      "Instance profile disassociated"},
 };
 
 static void timestamp(char out[32])

@@ -81,7 +81,10 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 
 		if (!a->gen || !a->launch || !(v = np_attr_wire(a, r->attrs)))
 			continue;
-		np_query_add(q, a->launch, v);
+		/* "" is none: nothing to send. */
+		if (*v)
+			np_query_add(q, a->launch_arn && !strncmp(v, "arn:", 4) ? a->launch_arn : a->launch,
+			             v);
 		free(v);
 	}
 	if (r->tags && r->tags->n) {
@@ -427,4 +430,74 @@ int np_ec2_describe_instance_types(struct np_aws *aws, const char *const *names,
 			return -1;
 	}
 	return 0;
+}
+
+/* ---- the instance profile (its calls take no DryRun: botocore's model) ---- */
+
+static void profile_param(struct np_query *q, const char *profile)
+{
+	np_query_add(q, strncmp(profile, "arn:", 4) ? "IamInstanceProfile.Name"
+	                                            : "IamInstanceProfile.Arn",
+	             profile);
+}
+
+/* The instance's active association (associating or associated), NULL for
+ * none. A finished one is no longer listed; EC2 allows one at a time. */
+static int active_association(struct np_aws *aws, const char *id, char **assoc,
+                              struct np_err *err)
+{
+	struct np_query q = NP_QUERY_INIT;
+	xmlDoc *doc = NULL;
+	xmlNode *root = NULL, *set, *it;
+	int rc;
+
+	*assoc = NULL;
+	np_query_add(&q, "Filter.1.Name", "instance-id");
+	np_query_add(&q, "Filter.1.Value.1", id);
+	rc = np_aws_call(aws, "DescribeIamInstanceProfileAssociations", &q, &doc, err);
+	if (rc == 0)
+		rc = np_ec2_answer_root(doc, "DescribeIamInstanceProfileAssociations", &root, err);
+	if (rc == 0 && (set = np_xml_child(root, "iamInstanceProfileAssociationSet")))
+		for (it = set->children; it && !*assoc; it = it->next) {
+			char *state;
+
+			if (it->type != XML_ELEMENT_NODE)
+				continue;
+			state = np_xml_text(it, "state");
+			if (state && (!strcmp(state, "associating") || !strcmp(state, "associated")))
+				*assoc = np_xml_text(it, "associationId");
+			free(state);
+		}
+	xmlFreeDoc(doc);
+	np_query_release(&q);
+	return rc;
+}
+
+int np_ec2_set_iam_instance_profile(struct np_aws *aws, const char *id, const char *profile,
+                                    struct np_err *err)
+{
+	struct np_query q = NP_QUERY_INIT;
+	char *assoc = NULL;
+	int rc;
+
+	/* Which of the three calls is decided now, from what EC2 reports: an
+	 * association made or ended since the plan is no error. */
+	if (active_association(aws, id, &assoc, err) < 0)
+		return -1;
+	if (!*profile && !assoc)
+		return 0;
+	if (!*profile) {
+		np_query_add(&q, "AssociationId", assoc);
+		rc = simple_call(aws, "DisassociateIamInstanceProfile", &q, err);
+	} else if (assoc) {
+		np_query_add(&q, "AssociationId", assoc);
+		profile_param(&q, profile);
+		rc = simple_call(aws, "ReplaceIamInstanceProfileAssociation", &q, err);
+	} else {
+		np_query_add(&q, "InstanceId", id);
+		profile_param(&q, profile);
+		rc = simple_call(aws, "AssociateIamInstanceProfile", &q, err);
+	}
+	free(assoc);
+	return rc;
 }

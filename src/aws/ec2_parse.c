@@ -209,8 +209,12 @@ static int gen_attrs(xmlNode *item, struct np_instance *out, struct np_err *err)
 		snprintf(path, sizeof(path), "%s", a->ec2);
 		for (seg = strtok_r(path, "/", &save); seg && n; seg = strtok_r(NULL, "/", &save))
 			n = np_xml_child(n, seg);
-		if (!n || !(text = np_xml_text(n, NULL)))
+		if (!n || !(text = np_xml_text(n, NULL))) {
+			/* An instance profile appears only while one is associated. */
+			if (a->ec2_absent)
+				np_attr_set_text(a, out, a->ec2_absent);
 			continue;
+		}
 		if (*text && np_attr_set_text(a, out, text) < 0) {
 			struct np_buf safe = NP_BUF_INIT;
 

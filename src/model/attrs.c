@@ -11,6 +11,7 @@
 
 #include "nestplan/alloc.h"
 #include "nestplan/buf.h"
+#include "nestplan/endpoints.h"
 #include "nestplan/model.h"
 
 #define OFF(f) offsetof(struct np_instance, f)
@@ -42,6 +43,63 @@ static const char *run_state_name(int v)
 
 static const char *const http_tokens_names[] = {NULL, "optional", "required", NULL};
 static const char *const switch_names[] = {NULL, "disabled", "enabled", NULL};
+
+/* An instance profile by its name: an ARN's last path segment
+ * (arn:aws:iam::123456789012:instance-profile/path/NAME). */
+static const char *profile_name(const char *v)
+{
+	const char *slash;
+
+	if (strncmp(v, "arn:", 4))
+		return v;
+	slash = strrchr(v, '/');
+	return slash ? slash + 1 : v;
+}
+
+/* EC2 reports the ARN; the file may say the name: the same profile. */
+static bool profile_same(const char *x, const char *y)
+{
+	if (!*x || !*y)
+		return !*x && !*y;
+	return !strcmp(profile_name(x), profile_name(y));
+}
+
+/* IAM's rules: a name of 1 to 128 of [A-Za-z0-9+=,.@_-] (the
+ * InstanceProfileName pattern of IAM's API Reference), or an IAM ARN of
+ * any partition whose resource is instance-profile/[PATH/]NAME. "" says
+ * none. */
+static char *profile_check(const char *v)
+{
+	const char *name = v;
+	size_t len;
+
+	if (!*v)
+		return NULL;
+	if (!strncmp(v, "arn:", 4)) {
+		struct np_arn arn;
+		struct np_err e = NP_ERR_INIT;
+		bool ok;
+
+		if (np_arn_parse(&arn, v, &e) < 0)
+			return np_xasprintf("must be an instance profile name or ARN: %s", e.msg);
+		ok = !strcmp(arn.service, "iam") && !*arn.region && strlen(arn.account) == 12 &&
+		     strspn(arn.account, "0123456789") == 12 &&
+		     !strncmp(arn.resource, "instance-profile/", 17);
+		np_arn_release(&arn);
+		if (!ok)
+			return np_xasprintf("'%s' is not an instance profile ARN "
+			                    "(arn:PARTITION:iam::ACCOUNT:instance-profile/NAME)",
+			                    v);
+		name = profile_name(v);
+	}
+	len = strlen(name);
+	if (!len || len > 128 || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                                      "0123456789+=,.@_-") != len)
+		return np_xasprintf("'%s' is not an instance profile name (1 to 128 letters, digits "
+		                    "or +=,.@_-); \"\" says none",
+		                    name);
+	return NULL;
+}
 
 /* Drift lists in this order. */
 const struct np_attr_def np_attrs[] = {
@@ -120,6 +178,11 @@ const struct np_attr_def np_attrs[] = {
 	 "Placement.GroupName", "placement/groupName", true, NULL, .gen = true,
 	 .set_action = "ModifyInstancePlacement", .set_param = "GroupName",
 	 .set_id_param = "InstanceId", .set_dry_run = false, .step_on = "modify_placement_group"},
+	/* Its own steps (associate, replace, disassociate: src/plan/build.c). */
+	{"iam_instance_profile", NP_ATTR_STR, OFF(iam_instance_profile), NULL, NP_POLICY_LIVE, NULL,
+	 "IamInstanceProfile.Name", "iamInstanceProfile/arn", true, "none", .gen = true,
+	 .same = profile_same, .check = profile_check, .launch_arn = "IamInstanceProfile.Arn",
+	 .ec2_absent = "", .own_steps = true},
 };
 const size_t np_n_attrs = sizeof(np_attrs) / sizeof(np_attrs[0]);
 _Static_assert(sizeof(enum np_nv) == sizeof(int) && sizeof(enum np_bool) == sizeof(int),
@@ -177,6 +240,8 @@ bool np_attr_equal(const struct np_attr_def *a, const struct np_instance *x,
 		return false;
 	switch (a->type) {
 	case NP_ATTR_STR:
+		if (a->same)
+			return a->same(*FIELD(a, x, char *), *FIELD(a, y, char *));
 		return !strcmp(*FIELD(a, x, char *), *FIELD(a, y, char *));
 	case NP_ATTR_INT:
 	case NP_ATTR_ENUM:

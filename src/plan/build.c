@@ -305,13 +305,31 @@ static void gen_steps(struct np_change *ch, const struct np_instance *want,
 		const struct np_attr_def *a = &np_attrs[i];
 		struct np_step *s;
 
-		if (!a->gen || a->policy != policy || !np_attr_is_set(a, want) ||
+		if (!a->gen || a->own_steps || a->policy != policy || !np_attr_is_set(a, want) ||
 		    np_attr_equal(a, want, cur))
 			continue;
 		s = add_step(ch, NP_STEP_SET_ATTRIBUTE);
 		s->attr = a;
 		s->value = np_attr_text(a, want);
 	}
+}
+
+/* The instance profile, live: associate where it has none, replace another,
+ * disassociate where the file says "" (apply asks EC2 for the association). */
+static void iam_steps(struct np_change *ch, const struct np_instance *want,
+                      const struct np_instance *cur)
+{
+	const struct np_attr_def *a = np_attr_find("iam_instance_profile");
+	const char *w = want->iam_instance_profile, *c = cur->iam_instance_profile;
+	struct np_step *s;
+
+	if (!w || np_attr_equal(a, want, cur) || (!*w && c && !*c))
+		return;
+	s = add_step(ch, !*w             ? NP_STEP_DISASSOCIATE_IAM_PROFILE
+	                 : c && *c       ? NP_STEP_REPLACE_IAM_PROFILE
+	                                 : NP_STEP_ASSOCIATE_IAM_PROFILE);
+	s->attr = a;
+	s->value = np_xstrdup(w);
 }
 
 /* An existing instance: the stop/modify/start cycle of rule 4, tags, and
@@ -338,6 +356,7 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 	tag_steps(ch, w, cur, c->in->lineage, ch->adopt);
 	/* Live changes go outside the stop window: before it, while it runs. */
 	gen_steps(ch, w, cur, NP_POLICY_LIVE);
+	iam_steps(ch, w, cur);
 	first_cycle = ch->n_steps;
 
 	if (type_change) {

@@ -181,7 +181,7 @@ static int read_step(struct np_step *s, const json_t *j, struct np_err *err)
 	s->tenancy = np_tenancy_parse(json_string_value(json_object_get(j, "tenancy")));
 	s->host_id = np_xstrdup(json_string_value(json_object_get(j, "host_id")));
 	s->irreversible = json_is_true(json_object_get(j, "irreversible"));
-	if (s->kind == NP_STEP_SET_ATTRIBUTE) {
+	if (s->kind == NP_STEP_SET_ATTRIBUTE || json_object_get(j, "attribute")) {
 		const char *name = json_string_value(json_object_get(j, "attribute"));
 
 		s->attr = name ? np_attr_find(name) : NULL;
