@@ -31,6 +31,11 @@ static const struct verb verbs[NP_STEP__COUNT] = {
 	[NP_STEP_DISASSOCIATE_IAM_PROFILE] = {"Disassociating instance profile",
 	                                      "still disassociating instance profile",
 	                                      "Instance profile disassociated"},
+	[NP_STEP_MODIFY_VOLUME] = {"Modifying root volume", "still modifying root volume",
+	                           "Root volume modification started"},
+	[NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION] = {"Setting root volume delete on termination",
+	                                               "still setting delete on termination",
+	                                               "Delete on termination set"},
 };
 
 static void timestamp(char out[32])

@@ -75,10 +75,15 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 	if (r->hibernation)
 		np_query_add(q, "HibernationOptions.Configured",
 		             r->hibernation == NP_BOOL_TRUE ? "true" : "false");
+	if (r->root_device_name)
+		np_query_add(q, "BlockDeviceMapping.1.DeviceName", r->root_device_name);
 	for (size_t i = 0; r->attrs && i < np_n_attrs; i++) {
 		const struct np_attr_def *a = &np_attrs[i];
 		char *v;
 
+		/* The root volume's values need the device they are for. */
+		if (!r->root_device_name && a->launch && !strncmp(a->launch, "BlockDeviceMapping.", 19))
+			continue;
 		if (!a->gen || !a->launch || !(v = np_attr_wire(a, r->attrs)))
 			continue;
 		/* "" is none: nothing to send. */
@@ -500,4 +505,157 @@ int np_ec2_set_iam_instance_profile(struct np_aws *aws, const char *id, const ch
 	}
 	free(assoc);
 	return rc;
+}
+
+/* ---- the root volume ---- */
+
+/* DescribeVolumes takes VolumeId.N; a batch this large is one answer
+ * (MaxResults, which pages, cannot go with ids). */
+#define VOLUMES_PER_CALL 500
+
+static int volume_int(xmlNode *v, const char *name, int *out)
+{
+	char *t = np_xml_text(v, name);
+
+	if (t && *t)
+		*out = atoi(t);
+	free(t);
+	return 0;
+}
+
+/* One volume's values into the instances whose root volume it is. */
+static void volume_into(xmlNode *v, struct np_instance *in, size_t n)
+{
+	char *id = np_xml_text(v, "volumeId"), *t;
+	struct np_instance *x = NULL;
+	int size = 0, iops = 0, tput = 0;
+
+	for (size_t i = 0; id && i < n && !x; i++)
+		if (in[i].root_volume_id && !strcmp(in[i].root_volume_id, id))
+			x = &in[i];
+	free(id);
+	if (!x)
+		return;
+	volume_int(v, "size", &size);
+	volume_int(v, "iops", &iops);
+	volume_int(v, "throughput", &tput);
+	x->root_size_gib = size;
+	x->root_iops = iops;
+	x->root_throughput = tput;
+	if ((t = np_xml_text(v, "volumeType"))) {
+		/* A type nestplan does not know stays unset: it cannot be managed. */
+		np_attr_set_text(np_attr_find("root_volume.type"), x, t);
+		free(t);
+	}
+	if ((t = np_xml_text(v, "encrypted"))) {
+		x->root_encrypted = !strcmp(t, "true") ? NP_BOOL_TRUE : NP_BOOL_FALSE;
+		free(t);
+	}
+	free(x->root_kms_key_id);
+	x->root_kms_key_id = np_xml_text(v, "kmsKeyId");
+}
+
+int np_ec2_read_root_volumes(struct np_aws *aws, struct np_instance *in, size_t n,
+                             struct np_err *err)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		struct np_query q = NP_QUERY_INIT;
+		xmlDoc *doc = NULL;
+		xmlNode *root = NULL, *set;
+		size_t k = 0;
+		int rc;
+
+		for (; i < n && k < VOLUMES_PER_CALL; i++)
+			if (in[i].root_volume_id) {
+				char key[32];
+
+				snprintf(key, sizeof(key), "VolumeId.%zu", ++k);
+				np_query_add(&q, key, in[i].root_volume_id);
+			}
+		if (!k) {
+			np_query_release(&q);
+			break;
+		}
+		rc = np_aws_call(aws, "DescribeVolumes", &q, &doc, err);
+		if (rc == 0)
+			rc = np_ec2_answer_root(doc, "DescribeVolumes", &root, err);
+		if (rc == 0 && (set = np_xml_child(root, "volumeSet")))
+			for (xmlNode *it = set->children; it; it = it->next)
+				if (it->type == XML_ELEMENT_NODE)
+					volume_into(it, in, n);
+		xmlFreeDoc(doc);
+		np_query_release(&q);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int np_ec2_image_root(struct np_aws *aws, const char *image_id, char **device, int *snapshot_gib,
+                      struct np_err *err)
+{
+	struct np_query q = NP_QUERY_INIT;
+	xmlDoc *doc = NULL;
+	xmlNode *root = NULL, *set, *img = NULL;
+	int rc;
+
+	*device = NULL;
+	*snapshot_gib = 0;
+	np_query_add(&q, "ImageId.1", image_id);
+	rc = np_aws_call(aws, "DescribeImages", &q, &doc, err);
+	if (rc == 0)
+		rc = np_ec2_answer_root(doc, "DescribeImages", &root, err);
+	if (rc == 0 && (set = np_xml_child(root, "imagesSet")))
+		img = np_xml_child(set, "item");
+	if (rc == 0 && !img)
+		rc = np_error(err, "DescribeImages lists no image '%s'", image_id);
+	if (rc == 0 && !(*device = np_xml_text(img, "rootDeviceName")))
+		rc = np_error(err, "image '%s' has no root device name", image_id);
+	if (rc == 0 && (set = np_xml_child(img, "blockDeviceMapping"))) {
+		for (xmlNode *it = set->children; it; it = it->next) {
+			char *dev = it->type == XML_ELEMENT_NODE ? np_xml_text(it, "deviceName") : NULL;
+			xmlNode *ebs = dev && !strcmp(dev, *device) ? np_xml_child(it, "ebs") : NULL;
+
+			if (ebs)
+				volume_int(ebs, "volumeSize", snapshot_gib);
+			free(dev);
+		}
+	}
+	xmlFreeDoc(doc);
+	np_query_release(&q);
+	return rc;
+}
+
+int np_ec2_modify_volume(struct np_aws *aws, const char *volume_id, int size_gib,
+                         const char *type, int iops, int throughput, bool dry_run,
+                         struct np_err *err)
+{
+	struct np_query q = NP_QUERY_INIT;
+
+	np_query_add(&q, "VolumeId", volume_id);
+	if (size_gib)
+		np_query_addf(&q, "Size", "%d", size_gib);
+	if (type)
+		np_query_add(&q, "VolumeType", type);
+	if (iops)
+		np_query_addf(&q, "Iops", "%d", iops);
+	if (throughput)
+		np_query_addf(&q, "Throughput", "%d", throughput);
+	dry(&q, dry_run);
+	return simple_call(aws, "ModifyVolume", &q, err);
+}
+
+int np_ec2_modify_root_delete_on_termination(struct np_aws *aws, const char *id,
+                                             const char *device, bool on, bool dry_run,
+                                             struct np_err *err)
+{
+	struct np_query q = NP_QUERY_INIT;
+
+	np_query_add(&q, "InstanceId", id);
+	np_query_add(&q, "BlockDeviceMapping.1.DeviceName", device);
+	np_query_add(&q, "BlockDeviceMapping.1.Ebs.DeleteOnTermination", on ? "true" : "false");
+	dry(&q, dry_run);
+	return simple_call(aws, "ModifyInstanceAttribute", &q, err);
 }

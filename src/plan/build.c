@@ -245,6 +245,9 @@ static char *replace_reason(const struct np_instance *want, const struct np_inst
 		return np_xasprintf("placement.availability_zone (%s → %s)",
 		                    cur->availability_zone ? cur->availability_zone : "?",
 		                    want->availability_zone);
+	if (want->root_size_gib && cur->root_size_gib && want->root_size_gib < cur->root_size_gib)
+		return np_xasprintf("root_volume.size_gib (%d → %d: EBS volumes only grow)",
+		                    cur->root_size_gib, want->root_size_gib);
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *a = &np_attrs[i];
 
@@ -332,6 +335,35 @@ static void iam_steps(struct np_change *ch, const struct np_instance *want,
 	s->value = np_xstrdup(w);
 }
 
+/* The root volume, live: one modify_volume with every change EC2 makes in
+ * place (growth, type, IOPS, throughput; a shrink replaces), and
+ * delete_on_termination on the instance's mapping. */
+static void volume_steps(struct np_change *ch, const struct np_instance *want,
+                         const struct np_instance *cur)
+{
+	bool grow = want->root_size_gib && want->root_size_gib > cur->root_size_gib;
+	bool type = want->root_type && want->root_type != cur->root_type;
+	bool iops = want->root_iops && want->root_iops != cur->root_iops;
+	bool tput = want->root_throughput && want->root_throughput != cur->root_throughput;
+	struct np_step *s;
+
+	if (grow || type || iops || tput) {
+		s = add_step(ch, NP_STEP_MODIFY_VOLUME);
+		s->volume_id = np_xstrdup(cur->root_volume_id);
+		s->size_gib = grow ? want->root_size_gib : 0;
+		s->volume_type = type ? want->root_type : 0;
+		s->iops = iops ? want->root_iops : 0;
+		s->throughput = tput ? want->root_throughput : 0;
+	}
+	if (want->root_delete_on_termination &&
+	    want->root_delete_on_termination != cur->root_delete_on_termination) {
+		s = add_step(ch, NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION);
+		s->device_name = np_xstrdup(cur->root_device_name);
+		s->value = np_xstrdup(want->root_delete_on_termination == NP_BOOL_TRUE ? "true"
+		                                                                        : "false");
+	}
+}
+
 /* An existing instance: the stop/modify/start cycle of rule 4, tags, and
  * run-state changes. Returns true when anything is to be done. */
 static void update_steps(struct ctx *c, struct np_change *ch, const struct np_desired *d,
@@ -357,6 +389,7 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 	/* Live changes go outside the stop window: before it, while it runs. */
 	gen_steps(ch, w, cur, NP_POLICY_LIVE);
 	iam_steps(ch, w, cur);
+	volume_steps(ch, w, cur);
 	first_cycle = ch->n_steps;
 
 	if (type_change) {
@@ -528,6 +561,9 @@ static void list_attributes(struct np_change *ch, const struct np_instance *want
 				continue;
 			policy = m == NP_MOVE_REPLACE ? NP_POLICY_REPLACE : NP_POLICY_STOPPED;
 		}
+		if (at->offset == offsetof(struct np_instance, root_size_gib) && cur->root_size_gib &&
+		    want->root_size_gib < cur->root_size_gib)
+			policy = NP_POLICY_REPLACE; /* EBS volumes only grow */
 		attr_change(ch, at->name, np_attr_text(at, cur), np_attr_text(at, want), policy);
 	}
 	if (want->user_data_sha256 && cur->user_data_sha256 &&

@@ -45,6 +45,10 @@ static const struct np_step_def step_defs[] = {
 	                                 "ReplaceIamInstanceProfileAssociation", replace_perms, false},
 	[NP_STEP_DISASSOCIATE_IAM_PROFILE] = {"disassociate_iam_instance_profile",
 	                                      "DisassociateIamInstanceProfile", disassoc_perms, false},
+	[NP_STEP_MODIFY_VOLUME] = {"modify_volume", "ModifyVolume", PERM1("ec2:ModifyVolume"), true},
+	[NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION] = {"modify_root_delete_on_termination",
+	                                               "ModifyInstanceAttribute",
+	                                               PERM1("ec2:ModifyInstanceAttribute"), true},
 };
 #undef PERM1
 _Static_assert(sizeof(step_defs) / sizeof(step_defs[0]) == NP_STEP__COUNT,
@@ -150,6 +154,8 @@ static void release_step(struct np_step *s)
 	free(s->value);
 	free(s->instance_type);
 	free(s->host_id);
+	free(s->volume_id);
+	free(s->device_name);
 	np_tags_release(&s->tags);
 }
 

@@ -175,6 +175,7 @@ void np_plan_rules(struct np_plan *plan, const char *address, const struct np_in
 	                   : current          ? current->hibernation
 	                                      : NP_BOOL_UNSET;
 	bool nv = want->nested_virtualization == NP_NV_ENABLED;
+	char *why;
 
 	if (t && t->unknown) {
 		const char **names = np_xcalloc(cat->n + 1, sizeof(*names));
@@ -234,6 +235,10 @@ void np_plan_rules(struct np_plan *plan, const char *address, const struct np_in
 		                 "placement.group_name '%s' needs default or dedicated tenancy: "
 		                 "EC2 places no instance of a Dedicated Host in a placement group",
 		                 want->placement_group);
+	if ((why = np_root_volume_check(want, current))) {
+		np_plan_diag(plan, NP_SEV_ERROR, address, "%s", why);
+		free(why);
+	}
 	if (want->http_tokens == 1)
 		np_plan_diag(plan, NP_SEV_WARNING, address,
 		             "metadata_options.http_tokens: optional allows IMDSv1, whose tokens a "
