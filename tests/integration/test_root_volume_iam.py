@@ -114,5 +114,97 @@ class InstanceProfile(SimTestCase):
         self.assertIn("Invalid IAM Instance Profile name", r.err + r.out)
 
 
+ROOT_CONFIG = """\
+version: 1
+instances:
+  b:
+    image_id: %s
+    instance_type: m8i.large
+    root_volume: %s
+"""
+
+
+class RootVolume(SimTestCase):
+    def root(self, iid):
+        return self.sim.instance(iid)["root_volume"]
+
+    def test_launch_read_back_change_live_and_drift(self):
+        key = self.sim.kms_key("alias/ci")
+        self.write_config(ROOT_CONFIG % (AMI, '{ size_gib: 100, type: gp3, iops: 4000, '
+                                         'throughput_mibps: 200, encrypted: true, '
+                                         'kms_key_id: "%s", delete_on_termination: false }'
+                                         % key["arn"]))
+        self.ok("apply", "-auto-approve")
+        b = self.live()["b"]
+        iid = b["instance_id"]
+        launch = [r for r in self.sim.requests() if r["action"] == "RunInstances"][-1]["params"]
+        self.assertEqual(launch["BlockDeviceMapping.1.DeviceName"], b["root_device_name"])
+        rv = self.root(iid)
+        self.assertEqual((rv["size_gib"], rv["type"], rv["iops"], rv["throughput"],
+                          rv["encrypted"], rv["kms_key_id"], rv["delete_on_termination"]),
+                         (100, "gp3", 4000, 200, True, key["arn"], False))
+        # Read back (DescribeVolumes): nothing to do, and the state knows the volume.
+        self.ok("plan", "-detailed-exitcode", rc=0)
+        res = self.state_resources()["b"]
+        self.assertEqual(res["root_volume"]["size_gib"], 100)
+        self.assertEqual(res["root_volume"]["kms_key_id"], key["arn"])
+
+        # Growth, IOPS, throughput and delete_on_termination: live, one ModifyVolume.
+        self.write_config(ROOT_CONFIG % (AMI, '{ size_gib: 200, type: gp3, iops: 6000, '
+                                         'throughput_mibps: 250, encrypted: true, '
+                                         'kms_key_id: "%s", delete_on_termination: true }'
+                                         % key["arn"]))
+        r = self.ok("plan")
+        self.assertIn("modifications", r.out)  # EBS's limit per 24 h is said
+        plan = self.ok("plan", "-json").json()
+        self.assertEqual(plan["changes"][0]["steps"],
+                         ["modify_volume", "modify_root_delete_on_termination"])
+        before = len(self.sim.requests())
+        self.ok("apply", "-auto-approve")
+        # The preflight's DryRun calls aside.
+        sent = [x for x in self.sim.requests()[before:] if "DryRun" not in x["params"]]
+        names = [x["action"] for x in sent]
+        self.assertNotIn("StopInstances", names)
+        self.assertEqual(names.count("ModifyVolume"), 1, names)
+        mv = [x for x in sent if x["action"] == "ModifyVolume"][0]["params"]
+        self.assertEqual((mv.get("Size"), mv.get("Iops"), mv.get("Throughput")),
+                         ("200", "6000", "250"))
+        self.assertEqual(self.live()["b"]["instance_id"], iid)
+        deadline = time.monotonic() + 10
+        while self.root(iid)["size_gib"] != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        rv = self.root(iid)
+        self.assertEqual((rv["size_gib"], rv["iops"], rv["throughput"],
+                          rv["delete_on_termination"]), (200, 6000, 250, True))
+        self.ok("plan", "-detailed-exitcode", rc=0)
+
+        # A shrink replaces, with EC2's reason.
+        self.write_config(ROOT_CONFIG % (AMI, "{ size_gib: 150 }"))
+        plan = self.ok("plan", "-json").json()
+        self.assertEqual(plan["changes"][0]["action"], "replace")
+        self.assertIn("EBS volumes only grow", plan["changes"][0]["replace_reason"])
+
+        # Out of band: drift.
+        self.write_config(ROOT_CONFIG % (AMI, "{ size_gib: 200 }"))
+        self.sim.set_instance(iid, root_volume={"size_gib": 300, "delete_on_termination": False})
+        r = self.ok("drift", "-json", rc=2).json()
+        got = {d["attribute"]: (d["recorded"], d["live"]) for d in r["drift"]}
+        self.assertEqual(got.get("root_volume.size_gib"), ("200", "300"), r)
+        self.assertEqual(got.get("root_volume.delete_on_termination"), ("true", "false"), r)
+
+    def test_below_the_snapshot_and_aliases_are_refused(self):
+        self.sim.image(AMI, snapshot_size_gib=30)
+        self.write_config(ROOT_CONFIG % (AMI, "{ size_gib: 20 }"))
+        r = self.ok("apply", "-auto-approve", rc=1)
+        self.assertIn("snapshot", r.err + r.out)
+        self.assertEqual(self.live(), {})
+        self.write_config(ROOT_CONFIG % (AMI, '{ encrypted: true, kms_key_id: "alias/ci" }'))
+        r = self.ok("validate", rc=1)
+        self.assertIn("use the key's ARN", r.err + r.out)
+        self.write_config(ROOT_CONFIG % (AMI, "{ type: io2, size_gib: 100 }"))
+        r = self.ok("validate", rc=1)
+        self.assertIn("iops is required", r.err + r.out)
+
+
 if __name__ == "__main__":
     unittest.main()
