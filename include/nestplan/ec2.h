@@ -39,6 +39,7 @@ struct np_ec2_launch {
 	const struct np_tags *tags;      /* incl. nestplan:address and nestplan:lineage */
 	const struct np_instance *attrs; /* the gen attributes to launch with; NULL: none */
 	const char *root_device_name;   /* the image's: where root_volume's values go */
+	const struct np_instance *root; /* root_volume's values: the file's only */
 	const char *client_token;
 	int count;                       /* MinCount = MaxCount; 0 means 1 */
 	bool dry_run;

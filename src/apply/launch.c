@@ -121,18 +121,18 @@ int np_launch_run_many(struct np_aws *aws, const struct np_change *c, const stru
 	if (!w->image_id || !w->instance_type)
 		return np_error(err, "cannot launch '%s': image_id and instance_type are needed",
 		                c->address);
-	if (root_volume_set(w)) {
+	if (d && root_volume_set(&d->want)) {
 		/* The mapping goes on the image's root device, as DescribeImages names it. */
 		int snap = 0;
 
 		if (np_ec2_image_root(aws, w->image_id, &root_device, &snap, err) < 0)
 			return np_error_prefix(err, "root_volume of '%s'", c->address);
-		if (w->root_size_gib && snap && w->root_size_gib < snap) {
+		if (d->want.root_size_gib && snap && d->want.root_size_gib < snap) {
 			free(root_device);
 			return np_error(err,
 			                "'%s': root_volume.size_gib %d is below the size of image %s's "
 			                "snapshot (%d GiB)",
-			                c->address, w->root_size_gib, w->image_id, snap);
+			                c->address, d->want.root_size_gib, w->image_id, snap);
 		}
 	}
 	np_tags_copy(&tags, &w->tags);
@@ -162,6 +162,7 @@ int np_launch_run_many(struct np_aws *aws, const struct np_change *c, const stru
 	req.hibernation = w->hibernation;
 	req.attrs = w;
 	req.root_device_name = root_device;
+	req.root = d ? &d->want : NULL;
 	req.tags = &tags;
 	req.client_token = token;
 	req.count = count;

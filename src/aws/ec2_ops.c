@@ -81,9 +81,15 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 		const struct np_attr_def *a = &np_attrs[i];
 		char *v;
 
-		/* The root volume's values need the device they are for. */
-		if (!r->root_device_name && a->launch && !strncmp(a->launch, "BlockDeviceMapping.", 19))
+		/* The root volume's values need the device they are for, and are the
+		 * file's alone (not an old instance's: a replacement's new key). */
+		if (a->launch && !strncmp(a->launch, "BlockDeviceMapping.", 19)) {
+			if (r->root_device_name && r->root && (v = np_attr_wire(a, r->root))) {
+				np_query_add(q, a->launch, v);
+				free(v);
+			}
 			continue;
+		}
 		if (!a->gen || !a->launch || !(v = np_attr_wire(a, r->attrs)))
 			continue;
 		/* "" is none: nothing to send. */

@@ -169,6 +169,24 @@ static bool str_differs(const char *want, const char *have)
 	return want && (!have || strcmp(want, have));
 }
 
+/* A new instance gets a new root volume: only what the file says of it is
+ * known (not the old volume's size, key or mapping). */
+static void fresh_root_volume(struct np_instance *after, const struct np_instance *want)
+{
+	after->root_size_gib = want->root_size_gib;
+	after->root_type = want->root_type;
+	after->root_iops = want->root_iops;
+	after->root_throughput = want->root_throughput;
+	after->root_encrypted = want->root_encrypted;
+	after->root_delete_on_termination = want->root_delete_on_termination;
+	free(after->root_kms_key_id);
+	after->root_kms_key_id = np_xstrdup(want->root_kms_key_id);
+	free(after->root_volume_id);
+	after->root_volume_id = NULL;
+	free(after->root_device_name);
+	after->root_device_name = NULL;
+}
+
 /* What will exist: the current instance with every managed attribute of want. */
 static void merge_after(struct np_instance *after, const struct np_instance *want,
                         const struct np_instance *cur)
@@ -750,6 +768,7 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 		}
 		free(ch->after.instance_id);
 		ch->after.instance_id = NULL;
+		fresh_root_volume(&ch->after, &d->want);
 		launch_steps(ch, d);
 		protection(c, ch, &d->want);
 		return;
