@@ -41,6 +41,10 @@ struct np_apply_ec2 {
 	/* Undo a modify step, back to before (np_launch_undo). */
 	int (*undo)(void *ctx, const char *id, const struct np_step *s,
 	            const struct np_instance *before, struct np_err *err);
+	/* The image's root device name and snapshot size (DescribeImages);
+	 * NULL: a launch maps no root volume. */
+	int (*image_root)(void *ctx, const char *image_id, char **device, int *snapshot_gib,
+	                  struct np_err *err);
 	void *ctx;
 };
 /* The real EC2 client's calls on aws. */

@@ -38,6 +38,8 @@ struct np_ec2_launch {
 	enum np_bool hibernation;
 	const struct np_tags *tags;      /* incl. nestplan:address and nestplan:lineage */
 	const struct np_instance *attrs; /* the gen attributes to launch with; NULL: none */
+	const char *root_device_name;   /* the image's: where root_volume's values go */
+	const struct np_instance *root; /* root_volume's values: the file's only */
 	const char *client_token;
 	int count;                       /* MinCount = MaxCount; 0 means 1 */
 	bool dry_run;
@@ -106,6 +108,26 @@ void np_ec2_set_attribute_query(struct np_query *q, const char *id, const struct
                                 const char *value, bool dry_run);
 int np_ec2_set_attribute(struct np_aws *aws, const char *id, const struct np_attr_def *a,
                          const char *value, bool dry_run, struct np_err *err);
+/* Associate, replace or (profile "") disassociate the instance profile, as
+ * DescribeIamInstanceProfileAssociations finds the instance now. */
+int np_ec2_set_iam_instance_profile(struct np_aws *aws, const char *id, const char *profile,
+                                    struct np_err *err);
+/* The root volumes of these instances (root_volume_id, from DescribeInstances)
+ * in batched DescribeVolumes calls: size, type, IOPS, throughput, encryption
+ * and key into each. */
+int np_ec2_read_root_volumes(struct np_aws *aws, struct np_instance *in, size_t n,
+                             struct np_err *err);
+/* DescribeImages: the image's root device name and its snapshot's size. */
+int np_ec2_image_root(struct np_aws *aws, const char *image_id, char **device, int *snapshot_gib,
+                      struct np_err *err);
+/* ModifyVolume with every change at once; 0/NULL: not sent. */
+int np_ec2_modify_volume(struct np_aws *aws, const char *volume_id, int size_gib,
+                         const char *type, int iops, int throughput, bool dry_run,
+                         struct np_err *err);
+/* ModifyInstanceAttribute BlockDeviceMapping on the root device. */
+int np_ec2_modify_root_delete_on_termination(struct np_aws *aws, const char *id,
+                                             const char *device, bool on, bool dry_run,
+                                             struct np_err *err);
 int np_ec2_modify_placement(struct np_aws *aws, const char *id, enum np_tenancy tenancy,
                             const char *host_id, bool dry_run, struct np_err *err);
 

@@ -82,7 +82,25 @@ struct np_instance {
 	int instance_metadata_tags;      /* 1 disabled, 2 enabled */
 	int http_protocol_ipv6;          /* 1 disabled, 2 enabled */
 	char *placement_group;
+	char *iam_instance_profile;      /* a name or an ARN; "": none (EC2 reports none) */
+	/* root_volume: on the image's root device (DescribeVolumes reads it back). */
+	int root_size_gib;
+	int root_type;                   /* NP_VOLUME_TYPE_NAMES order: 1 gp2 … 7 standard */
+	int root_iops;
+	int root_throughput;             /* MiB/s */
+	enum np_bool root_encrypted;
+	char *root_kms_key_id;           /* the key's ARN */
+	enum np_bool root_delete_on_termination;
+	/* Live only (DescribeInstances): where a change of the root volume goes. */
+	char *root_device_name;
+	char *root_volume_id;
 };
+
+/* EBS volume types, by value of root_type ([0] unused). */
+extern const char *const np_volume_types[];
+/* root_volume as EC2 validates it (limits per type), the file's values over
+ * the instance's (cur may be NULL): NULL, or what is wrong (the caller frees). */
+char *np_root_volume_check(const struct np_instance *want, const struct np_instance *cur);
 
 /* An address a config can produce: NAME or NAME[INDEX], NAME 1 to 64
  * letters, digits, '_' or '-'. */
@@ -191,6 +209,13 @@ struct np_attr_def {
 	const char *step_on;       /* the step's name in the plan ("monitor") */
 	const char *step_off;      /* BOOL: when turned off ("unmonitor"); NULL: step_on */
 	const char *describe_attribute; /* only DescribeInstanceAttribute reports it */
+	/* STR: two values mean the same (a profile's name and its ARN); NULL: strcmp. */
+	bool (*same)(const char *x, const char *y);
+	/* STR: what is wrong with a value from the file, NULL when EC2 takes it. */
+	char *(*check)(const char *value);
+	const char *launch_arn;    /* STR: the RunInstances parameter for an ARN value */
+	const char *ec2_absent;    /* STR: the value when DescribeInstances has no element */
+	bool own_steps;            /* the planner writes its steps by hand (not set_attribute) */
 };
 
 extern const struct np_attr_def np_attrs[];

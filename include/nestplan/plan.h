@@ -30,6 +30,12 @@ enum np_step_kind {
 	NP_STEP_DELETE_TAGS,
 	NP_STEP_TERMINATE,
 	NP_STEP_SET_ATTRIBUTE,          /* a gen attribute: its entry names the call */
+	/* The instance profile (attr and value say which): live, no DryRun. */
+	NP_STEP_ASSOCIATE_IAM_PROFILE,
+	NP_STEP_REPLACE_IAM_PROFILE,
+	NP_STEP_DISASSOCIATE_IAM_PROFILE,
+	NP_STEP_MODIFY_VOLUME,          /* the root volume: every change in one ModifyVolume */
+	NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION, /* ModifyInstanceAttribute BlockDeviceMapping */
 	NP_STEP__COUNT,
 };
 
@@ -55,6 +61,9 @@ struct np_step {
 	struct np_tags tags;            /* create_tags: keys+values; delete_tags: keys */
 	const struct np_attr_def *attr; /* set_attribute: which one */
 	char *value;                    /* set_attribute: the new value as text */
+	char *volume_id;                /* modify_volume */
+	int size_gib, volume_type, iops, throughput; /* modify_volume; 0: not sent */
+	char *device_name;              /* modify_root_delete_on_termination (value: true/false) */
 };
 
 /* One attribute a change changes, as the plan JSON's "attributes" lists it. */

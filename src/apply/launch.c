@@ -98,6 +98,14 @@ int np_launch_run_cat(const struct np_apply_ec2 *ec2, const struct np_change *c,
 	return 0;
 }
 
+static bool root_volume_set(const struct np_instance *w)
+{
+	for (size_t i = 0; i < np_n_attrs; i++)
+		if (!strncmp(np_attrs[i].name, "root_volume.", 12) && np_attr_is_set(&np_attrs[i], w))
+			return true;
+	return false;
+}
+
 int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c, const struct np_desired *d,
                        const char *lineage, const struct np_catalog *cat, const char *address_tag,
                        int count, const char *token, bool dry_run, struct np_instance **out,
@@ -108,6 +116,7 @@ int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c
 	                                                      : NULL;
 	struct np_tags tags = NP_TAGS_INIT;
 	struct np_ec2_launch req;
+	char *root_device = NULL;
 	int rc;
 
 	*out = NULL;
@@ -115,6 +124,20 @@ int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c
 	if (!w->image_id || !w->instance_type)
 		return np_error(err, "cannot launch '%s': image_id and instance_type are needed",
 		                c->address);
+	if (d && root_volume_set(&d->want) && ec2->image_root) {
+		/* The mapping goes on the image's root device, as DescribeImages names it. */
+		int snap = 0;
+
+		if (ec2->image_root(ec2->ctx, w->image_id, &root_device, &snap, err) < 0)
+			return np_error_prefix(err, "root_volume of '%s'", c->address);
+		if (d->want.root_size_gib && snap && d->want.root_size_gib < snap) {
+			free(root_device);
+			return np_error(err,
+			                "'%s': root_volume.size_gib %d is below the size of image %s's "
+			                "snapshot (%d GiB)",
+			                c->address, d->want.root_size_gib, w->image_id, snap);
+		}
+	}
 	np_tags_copy(&tags, &w->tags);
 	np_tags_set(&tags, NP_TAG_ADDRESS, address_tag);
 	np_tags_set(&tags, NP_TAG_LINEAGE, lineage ? lineage : "");
@@ -141,12 +164,15 @@ int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c
 	req.availability_zone = w->availability_zone;
 	req.hibernation = w->hibernation;
 	req.attrs = w;
+	req.root_device_name = root_device;
+	req.root = d ? &d->want : NULL;
 	req.tags = &tags;
 	req.client_token = token;
 	req.count = count;
 	req.dry_run = dry_run;
 	rc = ec2->run_instances(ec2->ctx, &req, out, n_out, err);
 	np_tags_release(&tags);
+	free(root_device);
 	if (rc == 0 && *n_out != (size_t)count) {
 		rc = np_error(err, "RunInstances (%s): asked for %d instances, the answer lists %zu",
 		              address_tag, count, *n_out);
@@ -180,6 +206,23 @@ int np_launch_modify(struct np_aws *aws, const char *id, const struct np_step *s
 		return np_ec2_terminate_instances(aws, &id, 1, dry_run, err);
 	case NP_STEP_SET_ATTRIBUTE:
 		return np_ec2_set_attribute(aws, id, s->attr, s->value, dry_run, err);
+	case NP_STEP_MODIFY_VOLUME:
+		if (!s->volume_id)
+			return np_error(err, "%s: EC2 reported no root volume to modify", id);
+		return np_ec2_modify_volume(aws, s->volume_id, s->size_gib,
+		                            s->volume_type ? np_volume_types[s->volume_type] : NULL,
+		                            s->iops, s->throughput, dry_run, err);
+	case NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION:
+		if (!s->device_name)
+			return np_error(err, "%s: EC2 reported no root device", id);
+		return np_ec2_modify_root_delete_on_termination(
+			aws, id, s->device_name, s->value && !strcmp(s->value, "true"), dry_run, err);
+	case NP_STEP_ASSOCIATE_IAM_PROFILE:
+	case NP_STEP_REPLACE_IAM_PROFILE:
+	case NP_STEP_DISASSOCIATE_IAM_PROFILE:
+		if (dry_run)
+			return np_error(err, "%s cannot be dry-run", np_step_def(s->kind)->action);
+		return np_ec2_set_iam_instance_profile(aws, id, s->value ? s->value : "", err);
 	default:
 		return np_error(err, "step %s is not a modification", np_step_name(s->kind));
 	}
@@ -206,6 +249,20 @@ int np_launch_undo(struct np_aws *aws, const char *id, const struct np_step *s,
 		free(was);
 		return rc;
 	}
+	case NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION:
+		if (!before->root_delete_on_termination || !s->device_name)
+			return 0;
+		return np_ec2_modify_root_delete_on_termination(
+			aws, id, s->device_name, before->root_delete_on_termination == NP_BOOL_TRUE, false,
+			err);
+	/* modify_volume has no undo: a volume does not shrink, and EC2 limits how
+	 * often it may be modified. */
+	case NP_STEP_ASSOCIATE_IAM_PROFILE:
+	case NP_STEP_REPLACE_IAM_PROFILE:
+	case NP_STEP_DISASSOCIATE_IAM_PROFILE:
+		/* Back to the profile it had, or to none. */
+		return np_ec2_set_iam_instance_profile(
+			aws, id, before->iam_instance_profile ? before->iam_instance_profile : "", err);
 	default:
 		return 0; /* tags and run state need no undo for service */
 	}
@@ -257,6 +314,12 @@ static int real_undo(void *ctx, const char *id, const struct np_step *s,
 	return np_launch_undo(ctx, id, s, before, err);
 }
 
+static int real_image_root(void *ctx, const char *image_id, char **device, int *snapshot_gib,
+                           struct np_err *err)
+{
+	return np_ec2_image_root(ctx, image_id, device, snapshot_gib, err);
+}
+
 void np_apply_ec2_default(struct np_apply_ec2 *out, struct np_aws *aws)
 {
 	*out = (struct np_apply_ec2){
@@ -268,6 +331,7 @@ void np_apply_ec2_default(struct np_apply_ec2 *out, struct np_aws *aws)
 		.terminate_instances = real_terminate,
 		.modify = real_modify,
 		.undo = real_undo,
+		.image_root = real_image_root,
 		.ctx = aws,
 	};
 }

@@ -24,6 +24,20 @@ static const struct verb verbs[NP_STEP__COUNT] = {
 	[NP_STEP_CREATE_TAGS] = {"Tagging", "still tagging", "Tags set"},
 	[NP_STEP_DELETE_TAGS] = {"Removing tags", "still removing tags", "Tags removed"},
 	[NP_STEP_TERMINATE] = {"Terminating", "still terminating", "Termination complete"},
+	[NP_STEP_ASSOCIATE_IAM_PROFILE] = {"Associating instance profile",
+	                                   "still associating instance profile",
+	                                   "Instance profile associated"},
+	[NP_STEP_REPLACE_IAM_PROFILE] = {"Replacing instance profile",
+	                                 "still replacing instance profile",
+	                                 "Instance profile replaced"},
+	[NP_STEP_DISASSOCIATE_IAM_PROFILE] = {"Disassociating instance profile",
+	                                      "still disassociating instance profile",
+	                                      "Instance profile disassociated"},
+	[NP_STEP_MODIFY_VOLUME] = {"Modifying root volume", "still modifying root volume",
+	                           "Root volume modification started"},
+	[NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION] = {"Setting root volume delete on termination",
+	                                               "still setting delete on termination",
+	                                               "Delete on termination set"},
 };
 
 /* RFC 3339 in UTC with microseconds, as Terraform's "@timestamp". */

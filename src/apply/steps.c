@@ -112,6 +112,21 @@ int np_apply_put(struct np_state *st, const struct np_change *c, const struct np
 	} else if (c->has_before && c->before.user_data_sha256 && !rec.user_data_sha256) {
 		rec.user_data_sha256 = np_xstrdup(c->before.user_data_sha256);
 	}
+	/* DescribeInstances tells nothing of the root volume but its mapping:
+	 * keep what was sent (the plan's after), else what was known. */
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *at = &np_attrs[i];
+		const struct np_instance *from = c->has_after && np_attr_is_set(at, &c->after) ? &c->after
+		                                 : c->has_before ? &c->before
+		                                                 : NULL;
+		char *v;
+
+		if (strncmp(at->name, "root_volume.", 12) || np_attr_is_set(at, &rec) || !from ||
+		    !(v = np_attr_text(at, from)))
+			continue;
+		np_attr_set_text(at, &rec, v);
+		free(v);
+	}
 	r = np_state_put(st, &rec, err);
 	np_instance_release(&rec);
 	return r;

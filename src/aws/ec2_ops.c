@@ -75,13 +75,27 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 	if (r->hibernation)
 		np_query_add(q, "HibernationOptions.Configured",
 		             r->hibernation == NP_BOOL_TRUE ? "true" : "false");
+	if (r->root_device_name)
+		np_query_add(q, "BlockDeviceMapping.1.DeviceName", r->root_device_name);
 	for (size_t i = 0; r->attrs && i < np_n_attrs; i++) {
 		const struct np_attr_def *a = &np_attrs[i];
 		char *v;
 
+		/* The root volume's values need the device they are for, and are the
+		 * file's alone (not an old instance's: a replacement's new key). */
+		if (a->launch && !strncmp(a->launch, "BlockDeviceMapping.", 19)) {
+			if (r->root_device_name && r->root && (v = np_attr_wire(a, r->root))) {
+				np_query_add(q, a->launch, v);
+				free(v);
+			}
+			continue;
+		}
 		if (!a->gen || !a->launch || !(v = np_attr_wire(a, r->attrs)))
 			continue;
-		np_query_add(q, a->launch, v);
+		/* "" is none: nothing to send. */
+		if (*v)
+			np_query_add(q, a->launch_arn && !strncmp(v, "arn:", 4) ? a->launch_arn : a->launch,
+			             v);
 		free(v);
 	}
 	if (r->tags && r->tags->n) {
@@ -427,4 +441,227 @@ int np_ec2_describe_instance_types(struct np_aws *aws, const char *const *names,
 			return -1;
 	}
 	return 0;
+}
+
+/* ---- the instance profile (its calls take no DryRun: botocore's model) ---- */
+
+static void profile_param(struct np_query *q, const char *profile)
+{
+	np_query_add(q, strncmp(profile, "arn:", 4) ? "IamInstanceProfile.Name"
+	                                            : "IamInstanceProfile.Arn",
+	             profile);
+}
+
+/* The instance's active association (associating or associated), NULL for
+ * none. A finished one is no longer listed; EC2 allows one at a time. */
+static int active_association(struct np_aws *aws, const char *id, char **assoc,
+                              struct np_err *err)
+{
+	struct np_query q = NP_QUERY_INIT;
+	xmlDoc *doc = NULL;
+	xmlNode *root = NULL, *set, *it;
+	int rc;
+
+	*assoc = NULL;
+	np_query_add(&q, "Filter.1.Name", "instance-id");
+	np_query_add(&q, "Filter.1.Value.1", id);
+	rc = np_aws_call(aws, "DescribeIamInstanceProfileAssociations", &q, &doc, err);
+	if (rc == 0)
+		rc = np_ec2_answer_root(doc, "DescribeIamInstanceProfileAssociations", &root, err);
+	if (rc == 0 && (set = np_xml_child(root, "iamInstanceProfileAssociationSet")))
+		for (it = set->children; it && !*assoc; it = it->next) {
+			char *state;
+
+			if (it->type != XML_ELEMENT_NODE)
+				continue;
+			state = np_xml_text(it, "state");
+			if (state && (!strcmp(state, "associating") || !strcmp(state, "associated")))
+				*assoc = np_xml_text(it, "associationId");
+			free(state);
+		}
+	xmlFreeDoc(doc);
+	np_query_release(&q);
+	return rc;
+}
+
+int np_ec2_set_iam_instance_profile(struct np_aws *aws, const char *id, const char *profile,
+                                    struct np_err *err)
+{
+	struct np_query q = NP_QUERY_INIT;
+	char *assoc = NULL;
+	int rc;
+
+	/* Which of the three calls is decided now, from what EC2 reports: an
+	 * association made or ended since the plan is no error. */
+	if (active_association(aws, id, &assoc, err) < 0)
+		return -1;
+	if (!*profile && !assoc)
+		return 0;
+	if (!*profile) {
+		np_query_add(&q, "AssociationId", assoc);
+		rc = simple_call(aws, "DisassociateIamInstanceProfile", &q, err);
+	} else if (assoc) {
+		np_query_add(&q, "AssociationId", assoc);
+		profile_param(&q, profile);
+		rc = simple_call(aws, "ReplaceIamInstanceProfileAssociation", &q, err);
+	} else {
+		np_query_add(&q, "InstanceId", id);
+		profile_param(&q, profile);
+		rc = simple_call(aws, "AssociateIamInstanceProfile", &q, err);
+	}
+	free(assoc);
+	return rc;
+}
+
+/* ---- the root volume ---- */
+
+/* DescribeVolumes takes VolumeId.N; a batch this large is one answer
+ * (MaxResults, which pages, cannot go with ids). */
+#define VOLUMES_PER_CALL 500
+
+static int volume_int(xmlNode *v, const char *name, int *out)
+{
+	char *t = np_xml_text(v, name);
+
+	if (t && *t)
+		*out = atoi(t);
+	free(t);
+	return 0;
+}
+
+/* One volume's values into the instances whose root volume it is. */
+static void volume_into(xmlNode *v, struct np_instance *in, size_t n)
+{
+	char *id = np_xml_text(v, "volumeId"), *t;
+	struct np_instance *x = NULL;
+	int size = 0, iops = 0, tput = 0;
+
+	for (size_t i = 0; id && i < n && !x; i++)
+		if (in[i].root_volume_id && !strcmp(in[i].root_volume_id, id))
+			x = &in[i];
+	free(id);
+	if (!x)
+		return;
+	volume_int(v, "size", &size);
+	volume_int(v, "iops", &iops);
+	volume_int(v, "throughput", &tput);
+	x->root_size_gib = size;
+	x->root_iops = iops;
+	x->root_throughput = tput;
+	if ((t = np_xml_text(v, "volumeType"))) {
+		/* A type nestplan does not know stays unset: it cannot be managed. */
+		np_attr_set_text(np_attr_find("root_volume.type"), x, t);
+		free(t);
+	}
+	if ((t = np_xml_text(v, "encrypted"))) {
+		x->root_encrypted = !strcmp(t, "true") ? NP_BOOL_TRUE : NP_BOOL_FALSE;
+		free(t);
+	}
+	free(x->root_kms_key_id);
+	x->root_kms_key_id = np_xml_text(v, "kmsKeyId");
+}
+
+int np_ec2_read_root_volumes(struct np_aws *aws, struct np_instance *in, size_t n,
+                             struct np_err *err)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		struct np_query q = NP_QUERY_INIT;
+		xmlDoc *doc = NULL;
+		xmlNode *root = NULL, *set;
+		size_t k = 0;
+		int rc;
+
+		for (; i < n && k < VOLUMES_PER_CALL; i++)
+			if (in[i].root_volume_id) {
+				char key[32];
+
+				snprintf(key, sizeof(key), "VolumeId.%zu", ++k);
+				np_query_add(&q, key, in[i].root_volume_id);
+			}
+		if (!k) {
+			np_query_release(&q);
+			break;
+		}
+		rc = np_aws_call(aws, "DescribeVolumes", &q, &doc, err);
+		if (rc == 0)
+			rc = np_ec2_answer_root(doc, "DescribeVolumes", &root, err);
+		if (rc == 0 && (set = np_xml_child(root, "volumeSet")))
+			for (xmlNode *it = set->children; it; it = it->next)
+				if (it->type == XML_ELEMENT_NODE)
+					volume_into(it, in, n);
+		xmlFreeDoc(doc);
+		np_query_release(&q);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int np_ec2_image_root(struct np_aws *aws, const char *image_id, char **device, int *snapshot_gib,
+                      struct np_err *err)
+{
+	struct np_query q = NP_QUERY_INIT;
+	xmlDoc *doc = NULL;
+	xmlNode *root = NULL, *set, *img = NULL;
+	int rc;
+
+	*device = NULL;
+	*snapshot_gib = 0;
+	np_query_add(&q, "ImageId.1", image_id);
+	rc = np_aws_call(aws, "DescribeImages", &q, &doc, err);
+	if (rc == 0)
+		rc = np_ec2_answer_root(doc, "DescribeImages", &root, err);
+	if (rc == 0 && (set = np_xml_child(root, "imagesSet")))
+		img = np_xml_child(set, "item");
+	if (rc == 0 && !img)
+		rc = np_error(err, "DescribeImages lists no image '%s'", image_id);
+	if (rc == 0 && !(*device = np_xml_text(img, "rootDeviceName")))
+		rc = np_error(err, "image '%s' has no root device name", image_id);
+	if (rc == 0 && (set = np_xml_child(img, "blockDeviceMapping"))) {
+		for (xmlNode *it = set->children; it; it = it->next) {
+			char *dev = it->type == XML_ELEMENT_NODE ? np_xml_text(it, "deviceName") : NULL;
+			xmlNode *ebs = dev && !strcmp(dev, *device) ? np_xml_child(it, "ebs") : NULL;
+
+			if (ebs)
+				volume_int(ebs, "volumeSize", snapshot_gib);
+			free(dev);
+		}
+	}
+	xmlFreeDoc(doc);
+	np_query_release(&q);
+	return rc;
+}
+
+int np_ec2_modify_volume(struct np_aws *aws, const char *volume_id, int size_gib,
+                         const char *type, int iops, int throughput, bool dry_run,
+                         struct np_err *err)
+{
+	struct np_query q = NP_QUERY_INIT;
+
+	np_query_add(&q, "VolumeId", volume_id);
+	if (size_gib)
+		np_query_addf(&q, "Size", "%d", size_gib);
+	if (type)
+		np_query_add(&q, "VolumeType", type);
+	if (iops)
+		np_query_addf(&q, "Iops", "%d", iops);
+	if (throughput)
+		np_query_addf(&q, "Throughput", "%d", throughput);
+	dry(&q, dry_run);
+	return simple_call(aws, "ModifyVolume", &q, err);
+}
+
+int np_ec2_modify_root_delete_on_termination(struct np_aws *aws, const char *id,
+                                             const char *device, bool on, bool dry_run,
+                                             struct np_err *err)
+{
+	struct np_query q = NP_QUERY_INIT;
+
+	np_query_add(&q, "InstanceId", id);
+	np_query_add(&q, "BlockDeviceMapping.1.DeviceName", device);
+	np_query_add(&q, "BlockDeviceMapping.1.Ebs.DeleteOnTermination", on ? "true" : "false");
+	dry(&q, dry_run);
+	return simple_call(aws, "ModifyInstanceAttribute", &q, err);
 }

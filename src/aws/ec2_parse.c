@@ -209,8 +209,12 @@ static int gen_attrs(xmlNode *item, struct np_instance *out, struct np_err *err)
 		snprintf(path, sizeof(path), "%s", a->ec2);
 		for (seg = strtok_r(path, "/", &save); seg && n; seg = strtok_r(NULL, "/", &save))
 			n = np_xml_child(n, seg);
-		if (!n || !(text = np_xml_text(n, NULL)))
+		if (!n || !(text = np_xml_text(n, NULL))) {
+			/* An instance profile appears only while one is associated. */
+			if (a->ec2_absent)
+				np_attr_set_text(a, out, a->ec2_absent);
 			continue;
+		}
 		if (*text && np_attr_set_text(a, out, text) < 0) {
 			struct np_buf safe = NP_BUF_INIT;
 
@@ -224,6 +228,33 @@ static int gen_attrs(xmlNode *item, struct np_instance *out, struct np_err *err)
 		free(text);
 	}
 	return 0;
+}
+
+/* The root device's mapping: its volume (DescribeVolumes reads the rest)
+ * and whether it goes with the instance. */
+static void root_device(xmlNode *item, struct np_instance *out)
+{
+	xmlNode *set = np_xml_child(item, "blockDeviceMapping");
+
+	out->root_device_name = np_xml_text(item, "rootDeviceName");
+	for (xmlNode *it = set ? set->children : NULL; it && out->root_device_name; it = it->next) {
+		char *dev, *dot;
+
+		if (it->type != XML_ELEMENT_NODE || !(dev = np_xml_text(it, "deviceName")))
+			continue;
+		if (!strcmp(dev, out->root_device_name)) {
+			xmlNode *ebs = np_xml_child(it, "ebs");
+
+			free(out->root_volume_id);
+			out->root_volume_id = ebs ? np_xml_text(ebs, "volumeId") : NULL;
+			dot = ebs ? np_xml_text(ebs, "deleteOnTermination") : NULL;
+			if (dot)
+				out->root_delete_on_termination =
+					!strcmp(dot, "true") ? NP_BOOL_TRUE : NP_BOOL_FALSE;
+			free(dot);
+		}
+		free(dev);
+	}
 }
 
 static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err *err)
@@ -332,6 +363,7 @@ static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 		}
 	}
 	out->tags_set = true;
+	root_device(item, out);
 	return gen_attrs(item, out, err);
 bad:
 	np_error_prefix(err, "instance %s", out->instance_id);

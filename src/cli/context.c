@@ -9,6 +9,8 @@
 #include "nestplan/config.h"
 #include "nestplan/state.h"
 
+#define INIT_WAIT 10.0 /* seconds */
+
 int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np_cli_opts *opts,
                    struct np_err *err)
 {
@@ -35,11 +37,15 @@ int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np
 			/* One try first, so Terraform's notice comes only when the
 			 * lock is not free at once and -lock-timeout lets us wait. */
 			int r = np_state_lock(ctx->state, cmd->name, 0, &holder, err);
+			/* init holds the lock for an instant: two at once is normal. */
+			double wait = !strcmp(cmd->name, "init") && opts->lock_timeout < INIT_WAIT
+			                      ? INIT_WAIT
+			                      : opts->lock_timeout;
 
-			if (r < 0 && err->cls == NP_ERRC_LOCKED && opts->lock_timeout > 0) {
+			if (r < 0 && err->cls == NP_ERRC_LOCKED && wait > 0) {
 				fprintf(stderr, "Acquiring state lock. This may take a few moments...\n");
 				np_err_clear(err);
-				r = np_state_lock(ctx->state, cmd->name, opts->lock_timeout, &holder, err);
+				r = np_state_lock(ctx->state, cmd->name, wait, &holder, err);
 			}
 
 			if (r < 0) {

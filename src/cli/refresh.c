@@ -109,6 +109,27 @@ static int refresh_streams(size_t n_recorded)
 	                                                        : np_ec2_refresh_streams(n_recorded);
 }
 
+/* root_volume (issue 14): whether any instance of the file or the state
+ * manages its root volume (delete_on_termination comes with the instance). */
+static bool wants_root_volumes(const struct np_ctx *ctx, const struct np_instance *recorded,
+                               size_t n_recorded)
+{
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+
+		if (strncmp(a->name, "root_volume.", 12) ||
+		    a->offset == offsetof(struct np_instance, root_delete_on_termination))
+			continue;
+		for (size_t k = 0; ctx->config && k < ctx->config->n_instances; k++)
+			if (np_attr_is_set(a, &ctx->config->instances[k].want))
+				return true;
+		for (size_t k = 0; k < n_recorded; k++)
+			if (np_attr_is_set(a, &recorded[k]))
+				return true;
+	}
+	return false;
+}
+
 int np_cli_refresh(struct np_ctx *ctx, const struct np_instance *recorded, size_t n_recorded,
                    struct np_instance **out, size_t *n_out, struct np_err *err)
 {
@@ -152,6 +173,11 @@ int np_cli_refresh(struct np_ctx *ctx, const struct np_instance *recorded, size_
 		n_more = 0;
 	}
 	if (check_location(ctx, recorded, n_recorded, live, n_live, err) < 0)
+		goto cleanup;
+	/* root_volume (issue 14): batched DescribeVolumes, only where a file or the
+	 * state knows root volumes. */
+	if (wants_root_volumes(ctx, recorded, n_recorded) &&
+	    np_ec2_read_root_volumes(ctx->aws, live, n_live, err) < 0)
 		goto cleanup;
 	*out = live;
 	*n_out = n_live;

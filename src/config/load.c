@@ -538,8 +538,14 @@ static bool gen_value(struct cfg_parse *p, const struct np_attr_def *a, const ch
 			np_attr_set_text(a, w, a->names[n + 1]);
 		return true;
 	case NP_ATTR_STR:
-		if ((s = get_string(p, v, key, 255))) {
-			np_attr_set_text(a, w, s);
+		if ((s = get_string(p, v, key, a->check ? 2048 : 255))) {
+			char *why = a->check ? a->check(s) : NULL;
+
+			if (why)
+				np_cfg_errorf(p, v, "'%s' %s", key, why);
+			else
+				np_attr_set_text(a, w, s);
+			free(why);
 			free(s);
 		}
 		return true;

@@ -11,6 +11,7 @@
 
 #include "nestplan/alloc.h"
 #include "nestplan/buf.h"
+#include "nestplan/endpoints.h"
 #include "nestplan/model.h"
 
 #define OFF(f) offsetof(struct np_instance, f)
@@ -42,6 +43,89 @@ static const char *run_state_name(int v)
 
 static const char *const http_tokens_names[] = {NULL, "optional", "required", NULL};
 static const char *const switch_names[] = {NULL, "disabled", "enabled", NULL};
+
+/* An instance profile by its name: an ARN's last path segment
+ * (arn:aws:iam::123456789012:instance-profile/path/NAME). */
+static const char *profile_name(const char *v)
+{
+	const char *slash;
+
+	if (strncmp(v, "arn:", 4))
+		return v;
+	slash = strrchr(v, '/');
+	return slash ? slash + 1 : v;
+}
+
+/* EC2 reports the ARN; the file may say the name: the same profile. */
+static bool profile_same(const char *x, const char *y)
+{
+	if (!*x || !*y)
+		return !*x && !*y;
+	return !strcmp(profile_name(x), profile_name(y));
+}
+
+/* IAM's rules: a name of 1 to 128 of [A-Za-z0-9+=,.@_-] (the
+ * InstanceProfileName pattern of IAM's API Reference), or an IAM ARN of
+ * any partition whose resource is instance-profile/[PATH/]NAME. "" says
+ * none. */
+static char *profile_check(const char *v)
+{
+	const char *name = v;
+	size_t len;
+
+	if (!*v)
+		return NULL;
+	if (!strncmp(v, "arn:", 4)) {
+		struct np_arn arn;
+		struct np_err e = NP_ERR_INIT;
+		bool ok;
+
+		if (np_arn_parse(&arn, v, &e) < 0)
+			return np_xasprintf("must be an instance profile name or ARN: %s", e.msg);
+		ok = !strcmp(arn.service, "iam") && !*arn.region && strlen(arn.account) == 12 &&
+		     strspn(arn.account, "0123456789") == 12 &&
+		     !strncmp(arn.resource, "instance-profile/", 17);
+		np_arn_release(&arn);
+		if (!ok)
+			return np_xasprintf("'%s' is not an instance profile ARN "
+			                    "(arn:PARTITION:iam::ACCOUNT:instance-profile/NAME)",
+			                    v);
+		name = profile_name(v);
+	}
+	len = strlen(name);
+	if (!len || len > 128 || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                                      "0123456789+=,.@_-") != len)
+		return np_xasprintf("'%s' is not an instance profile name (1 to 128 letters, digits "
+		                    "or +=,.@_-); \"\" says none",
+		                    name);
+	return NULL;
+}
+
+const char *const np_volume_types[] = {NULL, "gp2", "gp3", "io1", "io2", "st1", "sc1",
+                                       "standard", NULL};
+
+/* The key's ARN, as DescribeVolumes reports it: an alias, a key id or an
+ * alias ARN would never compare equal. */
+static char *kms_check(const char *v)
+{
+	struct np_arn arn;
+	struct np_err e = NP_ERR_INIT;
+	bool ok;
+
+	if (!strncmp(v, "alias/", 6) || strstr(v, ":alias/"))
+		return np_xasprintf("'%s' is a KMS alias: use the key's ARN "
+		                    "(arn:aws:kms:REGION:ACCOUNT:key/KEY-ID), which is what EC2 reports",
+		                    v);
+	if (np_arn_parse(&arn, v, &e) < 0)
+		return np_xasprintf("must be the KMS key's ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID): "
+		                    "%s",
+		                    e.msg);
+	ok = !strcmp(arn.service, "kms") && !strncmp(arn.resource, "key/", 4) && arn.resource[4];
+	np_arn_release(&arn);
+	return ok ? NULL
+	          : np_xasprintf("'%s' is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)",
+	                         v);
+}
 
 /* Drift lists in this order. */
 const struct np_attr_def np_attrs[] = {
@@ -125,6 +209,35 @@ const struct np_attr_def np_attrs[] = {
 	 "Placement.GroupName", "placement/groupName", true, NULL, .gen = true,
 	 .set_action = "ModifyInstancePlacement", .set_param = "GroupName",
 	 .set_id_param = "InstanceId", .set_dry_run = false, .step_on = "modify_placement_group"},
+	/* Its own steps (associate, replace, disassociate: src/plan/build.c). */
+	{"iam_instance_profile", NP_ATTR_STR, OFF(iam_instance_profile), NULL, NP_POLICY_LIVE, NULL,
+	 "IamInstanceProfile.Name", "iamInstanceProfile/arn", true, "none", .gen = true,
+	 .same = profile_same, .check = profile_check, .launch_arn = "IamInstanceProfile.Arn",
+	 .ec2_absent = "", .own_steps = true},
+	/* The root volume: sent on the image's root device name, read back from
+	 * DescribeVolumes (delete_on_termination from DescribeInstances); its
+	 * live steps are modify_volume and modify_root_delete_on_termination. */
+	{"root_volume.size_gib", NP_ATTR_INT, OFF(root_size_gib), NULL, NP_POLICY_LIVE, NULL,
+	 "BlockDeviceMapping.1.Ebs.VolumeSize", NULL, true, NULL, .gen = true, .min = 1,
+	 .max = 65536, .own_steps = true},
+	{"root_volume.type", NP_ATTR_ENUM, OFF(root_type), NULL, NP_POLICY_LIVE, NULL,
+	 "BlockDeviceMapping.1.Ebs.VolumeType", NULL, true, NULL, .gen = true,
+	 .names = np_volume_types, .own_steps = true},
+	{"root_volume.iops", NP_ATTR_INT, OFF(root_iops), NULL, NP_POLICY_LIVE, NULL,
+	 "BlockDeviceMapping.1.Ebs.Iops", NULL, true, NULL, .gen = true, .min = 100, .max = 256000,
+	 .own_steps = true},
+	{"root_volume.throughput_mibps", NP_ATTR_INT, OFF(root_throughput), NULL, NP_POLICY_LIVE,
+	 NULL, "BlockDeviceMapping.1.Ebs.Throughput", NULL, true, NULL, .gen = true, .min = 125,
+	 .max = 2000, .own_steps = true},
+	{"root_volume.encrypted", NP_ATTR_BOOL, OFF(root_encrypted), bool_name, NP_POLICY_REPLACE,
+	 NULL, "BlockDeviceMapping.1.Ebs.Encrypted", NULL, true, NULL, .gen = true,
+	 .own_steps = true},
+	{"root_volume.kms_key_id", NP_ATTR_STR, OFF(root_kms_key_id), NULL, NP_POLICY_REPLACE, NULL,
+	 "BlockDeviceMapping.1.Ebs.KmsKeyId", NULL, true, NULL, .gen = true, .check = kms_check,
+	 .own_steps = true},
+	{"root_volume.delete_on_termination", NP_ATTR_BOOL, OFF(root_delete_on_termination),
+	 bool_name, NP_POLICY_LIVE, NULL, "BlockDeviceMapping.1.Ebs.DeleteOnTermination", NULL, true,
+	 NULL, .gen = true, .own_steps = true},
 };
 const size_t np_n_attrs = sizeof(np_attrs) / sizeof(np_attrs[0]);
 _Static_assert(sizeof(enum np_nv) == sizeof(int) && sizeof(enum np_bool) == sizeof(int),
@@ -182,6 +295,8 @@ bool np_attr_equal(const struct np_attr_def *a, const struct np_instance *x,
 		return false;
 	switch (a->type) {
 	case NP_ATTR_STR:
+		if (a->same)
+			return a->same(*FIELD(a, x, char *), *FIELD(a, y, char *));
 		return !strcmp(*FIELD(a, x, char *), *FIELD(a, y, char *));
 	case NP_ATTR_INT:
 	case NP_ATTR_ENUM:
@@ -318,4 +433,59 @@ void np_attrs_overlay(struct np_instance *dst, const struct np_instance *src, bo
 			*MUT(a, dst, int) = *FIELD(a, src, int);
 		}
 	}
+}
+
+/* EC2's limits per volume type (the EBS volume types page; the simulator's
+ * README cites them): sizes, IOPS and throughput ranges and ratios, which
+ * types take IOPS or throughput at all. */
+char *np_root_volume_check(const struct np_instance *want, const struct np_instance *cur)
+{
+	static const struct {
+		int min_gib, max_gib, min_iops, max_iops, iops_per_gib;
+	} lim[] = {
+		[1] = {1, 16384, 0, 0, 0},          /* gp2: its IOPS follow its size */
+		[2] = {1, 65536, 3000, 80000, 500}, /* gp3 */
+		[3] = {4, 16384, 100, 64000, 50},   /* io1 */
+		[4] = {4, 65536, 100, 256000, 1000}, /* io2 */
+		[5] = {125, 16384, 0, 0, 0},        /* st1 */
+		[6] = {125, 16384, 0, 0, 0},        /* sc1 */
+		[7] = {1, 1024, 0, 0, 0},           /* standard */
+	};
+	int type = want->root_type ? want->root_type : cur ? cur->root_type : 0;
+	int size = want->root_size_gib ? want->root_size_gib : cur ? cur->root_size_gib : 0;
+	int iops = want->root_iops ? want->root_iops : cur && type == cur->root_type ? cur->root_iops : 0;
+	int tput = want->root_throughput;
+	const char *name = type > 0 && type <= 7 ? np_volume_types[type] : NULL;
+
+	if (want->root_kms_key_id && want->root_encrypted != NP_BOOL_TRUE)
+		return np_xstrdup("root_volume.kms_key_id needs root_volume.encrypted: true (EC2: "
+		                  "\"The parameter KmsKeyId requires the parameter Encrypted to be set\")");
+	if (!name)
+		return NULL; /* the image's type: EC2 checks at launch */
+	if (want->root_size_gib && (size < lim[type].min_gib || size > lim[type].max_gib))
+		return np_xasprintf("root_volume.size_gib %d is out of range for %s volumes (%d to %d "
+		                    "GiB)",
+		                    size, name, lim[type].min_gib, lim[type].max_gib);
+	if (want->root_iops && !lim[type].max_iops)
+		return np_xasprintf("root_volume.iops: %s volumes take no IOPS setting (only gp3, io1 "
+		                    "and io2 do)",
+		                    name);
+	if (!iops && (type == 3 || type == 4) && want->root_type)
+		return np_xasprintf("root_volume.iops is required for %s volumes", name);
+	if (want->root_iops && (iops < lim[type].min_iops || iops > lim[type].max_iops))
+		return np_xasprintf("root_volume.iops %d is out of range for %s volumes (%d to %d)", iops,
+		                    name, lim[type].min_iops, lim[type].max_iops);
+	if (want->root_iops && size && iops > 3000 && iops > lim[type].iops_per_gib * size)
+		return np_xasprintf("root_volume.iops %d is too high for %d GiB of %s: at most %d IOPS "
+		                    "per GiB (%d)",
+		                    iops, size, name, lim[type].iops_per_gib, lim[type].iops_per_gib * size);
+	if (tput && type != 2)
+		return np_xasprintf("root_volume.throughput_mibps: %s volumes take no throughput "
+		                    "setting (only gp3 does)",
+		                    name);
+	if (tput > 125 && tput * 4 > (iops ? iops : 3000))
+		return np_xasprintf("root_volume.throughput_mibps %d is too high for %d IOPS: at most "
+		                    "0.25 MiB/s per IOPS (%d)",
+		                    tput, iops ? iops : 3000, (iops ? iops : 3000) / 4);
+	return NULL;
 }

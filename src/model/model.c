@@ -165,6 +165,8 @@ void np_instance_release(struct np_instance *in)
 	free(in->launch_time);
 	free(in->owner_id);
 	np_attrs_release(in);
+	free(in->root_device_name);
+	free(in->root_volume_id);
 	memset(in, 0, sizeof(*in));
 }
 
@@ -187,6 +189,8 @@ void np_instance_copy(struct np_instance *dst, const struct np_instance *src)
 	dst->launch_time = np_xstrdup(src->launch_time);
 	dst->owner_id = np_xstrdup(src->owner_id);
 	np_attrs_copy(dst, src);
+	dst->root_device_name = np_xstrdup(src->root_device_name);
+	dst->root_volume_id = np_xstrdup(src->root_volume_id);
 }
 
 void np_instances_free(struct np_instance *v, size_t n)

@@ -169,6 +169,24 @@ static bool str_differs(const char *want, const char *have)
 	return want && (!have || strcmp(want, have));
 }
 
+/* A new instance gets a new root volume: only what the file says of it is
+ * known (not the old volume's size, key or mapping). */
+static void fresh_root_volume(struct np_instance *after, const struct np_instance *want)
+{
+	after->root_size_gib = want->root_size_gib;
+	after->root_type = want->root_type;
+	after->root_iops = want->root_iops;
+	after->root_throughput = want->root_throughput;
+	after->root_encrypted = want->root_encrypted;
+	after->root_delete_on_termination = want->root_delete_on_termination;
+	free(after->root_kms_key_id);
+	after->root_kms_key_id = np_xstrdup(want->root_kms_key_id);
+	free(after->root_volume_id);
+	after->root_volume_id = NULL;
+	free(after->root_device_name);
+	after->root_device_name = NULL;
+}
+
 /* What will exist: the current instance with every managed attribute of want. */
 static void merge_after(struct np_instance *after, const struct np_instance *want,
                         const struct np_instance *cur)
@@ -245,6 +263,9 @@ static char *replace_reason(const struct np_instance *want, const struct np_inst
 		return np_xasprintf("placement.availability_zone (%s → %s)",
 		                    cur->availability_zone ? cur->availability_zone : "?",
 		                    want->availability_zone);
+	if (want->root_size_gib && cur->root_size_gib && want->root_size_gib < cur->root_size_gib)
+		return np_xasprintf("root_volume.size_gib (%d → %d: EBS volumes only grow)",
+		                    cur->root_size_gib, want->root_size_gib);
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *a = &np_attrs[i];
 
@@ -305,12 +326,59 @@ static void gen_steps(struct np_change *ch, const struct np_instance *want,
 		const struct np_attr_def *a = &np_attrs[i];
 		struct np_step *s;
 
-		if (!a->gen || a->policy != policy || !np_attr_is_set(a, want) ||
+		if (!a->gen || a->own_steps || a->policy != policy || !np_attr_is_set(a, want) ||
 		    np_attr_equal(a, want, cur))
 			continue;
 		s = add_step(ch, NP_STEP_SET_ATTRIBUTE);
 		s->attr = a;
 		s->value = np_attr_text(a, want);
+	}
+}
+
+/* The instance profile, live: associate where it has none, replace another,
+ * disassociate where the file says "" (apply asks EC2 for the association). */
+static void iam_steps(struct np_change *ch, const struct np_instance *want,
+                      const struct np_instance *cur)
+{
+	const struct np_attr_def *a = np_attr_find("iam_instance_profile");
+	const char *w = want->iam_instance_profile, *c = cur->iam_instance_profile;
+	struct np_step *s;
+
+	if (!w || np_attr_equal(a, want, cur) || (!*w && c && !*c))
+		return;
+	s = add_step(ch, !*w             ? NP_STEP_DISASSOCIATE_IAM_PROFILE
+	                 : c && *c       ? NP_STEP_REPLACE_IAM_PROFILE
+	                                 : NP_STEP_ASSOCIATE_IAM_PROFILE);
+	s->attr = a;
+	s->value = np_xstrdup(w);
+}
+
+/* The root volume, live: one modify_volume with every change EC2 makes in
+ * place (growth, type, IOPS, throughput; a shrink replaces), and
+ * delete_on_termination on the instance's mapping. */
+static void volume_steps(struct np_change *ch, const struct np_instance *want,
+                         const struct np_instance *cur)
+{
+	bool grow = want->root_size_gib && want->root_size_gib > cur->root_size_gib;
+	bool type = want->root_type && want->root_type != cur->root_type;
+	bool iops = want->root_iops && want->root_iops != cur->root_iops;
+	bool tput = want->root_throughput && want->root_throughput != cur->root_throughput;
+	struct np_step *s;
+
+	if (grow || type || iops || tput) {
+		s = add_step(ch, NP_STEP_MODIFY_VOLUME);
+		s->volume_id = np_xstrdup(cur->root_volume_id);
+		s->size_gib = grow ? want->root_size_gib : 0;
+		s->volume_type = type ? want->root_type : 0;
+		s->iops = iops ? want->root_iops : 0;
+		s->throughput = tput ? want->root_throughput : 0;
+	}
+	if (want->root_delete_on_termination &&
+	    want->root_delete_on_termination != cur->root_delete_on_termination) {
+		s = add_step(ch, NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION);
+		s->device_name = np_xstrdup(cur->root_device_name);
+		s->value = np_xstrdup(want->root_delete_on_termination == NP_BOOL_TRUE ? "true"
+		                                                                        : "false");
 	}
 }
 
@@ -338,6 +406,8 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 	tag_steps(ch, w, cur, c->in->lineage, ch->adopt);
 	/* Live changes go outside the stop window: before it, while it runs. */
 	gen_steps(ch, w, cur, NP_POLICY_LIVE);
+	iam_steps(ch, w, cur);
+	volume_steps(ch, w, cur);
 	first_cycle = ch->n_steps;
 
 	if (type_change) {
@@ -509,6 +579,9 @@ static void list_attributes(struct np_change *ch, const struct np_instance *want
 				continue;
 			policy = m == NP_MOVE_REPLACE ? NP_POLICY_REPLACE : NP_POLICY_STOPPED;
 		}
+		if (at->offset == offsetof(struct np_instance, root_size_gib) && cur->root_size_gib &&
+		    want->root_size_gib < cur->root_size_gib)
+			policy = NP_POLICY_REPLACE; /* EBS volumes only grow */
 		attr_change(ch, at->name, np_attr_text(at, cur), np_attr_text(at, want), policy);
 	}
 	if (want->user_data_sha256 && cur->user_data_sha256 &&
@@ -695,6 +768,7 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 		}
 		free(ch->after.instance_id);
 		ch->after.instance_id = NULL;
+		fresh_root_volume(&ch->after, &d->want);
 		launch_steps(ch, d);
 		protection(c, ch, &d->want);
 		return;

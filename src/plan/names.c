@@ -10,6 +10,14 @@ static const char *const actions[] = {"no-op", "create", "update", "replace", "d
  * gives the action a DryRun member (botocore's service-2.json): the others'
  * permissions cannot be checked before anything is stopped. */
 static const char *const run_perms[] = {"ec2:RunInstances", "ec2:CreateTags", NULL};
+static const char *const assoc_perms[] = {"ec2:AssociateIamInstanceProfile",
+                                          "ec2:DescribeIamInstanceProfileAssociations",
+                                          "iam:PassRole", NULL};
+static const char *const replace_perms[] = {"ec2:ReplaceIamInstanceProfileAssociation",
+                                            "ec2:DescribeIamInstanceProfileAssociations",
+                                            "iam:PassRole", NULL};
+static const char *const disassoc_perms[] = {"ec2:DisassociateIamInstanceProfile",
+                                             "ec2:DescribeIamInstanceProfileAssociations", NULL};
 #define PERM1(p) ((const char *const[]){p, NULL})
 static const struct np_step_def step_defs[] = {
 	[NP_STEP_RUN_INSTANCES] = {"run_instances", "RunInstances", run_perms, true},
@@ -27,6 +35,20 @@ static const struct np_step_def step_defs[] = {
 	                       true},
 	/* The call, its permission and DryRun come from the attribute's entry. */
 	[NP_STEP_SET_ATTRIBUTE] = {"set_attribute", NULL, PERM1(NULL), true},
+	/* No DryRun member on these (botocore's model): not checked in advance.
+	 * Giving an instance a role needs iam:PassRole on it (IAM User Guide,
+	 * "Using an IAM role to grant permissions to applications running on
+	 * Amazon EC2 instances"); Describe finds the association to replace. */
+	[NP_STEP_ASSOCIATE_IAM_PROFILE] = {"associate_iam_instance_profile",
+	                                   "AssociateIamInstanceProfile", assoc_perms, false},
+	[NP_STEP_REPLACE_IAM_PROFILE] = {"replace_iam_instance_profile",
+	                                 "ReplaceIamInstanceProfileAssociation", replace_perms, false},
+	[NP_STEP_DISASSOCIATE_IAM_PROFILE] = {"disassociate_iam_instance_profile",
+	                                      "DisassociateIamInstanceProfile", disassoc_perms, false},
+	[NP_STEP_MODIFY_VOLUME] = {"modify_volume", "ModifyVolume", PERM1("ec2:ModifyVolume"), true},
+	[NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION] = {"modify_root_delete_on_termination",
+	                                               "ModifyInstanceAttribute",
+	                                               PERM1("ec2:ModifyInstanceAttribute"), true},
 };
 #undef PERM1
 _Static_assert(sizeof(step_defs) / sizeof(step_defs[0]) == NP_STEP__COUNT,
@@ -60,8 +82,14 @@ void np_plan_unchecked_permissions(const struct np_plan *plan, struct np_strv *o
 	for (int k = 0; k < NP_STEP__COUNT; k++) {
 		if (!seen[k] || step_defs[k].dry_run || !step_defs[k].permissions[0])
 			continue;
-		for (const char *const *p = step_defs[k].permissions; *p; p++)
-			np_strv_push(out, *p);
+		for (const char *const *p = step_defs[k].permissions; *p; p++) {
+			bool dup = false;
+
+			for (size_t j = 0; j < out->n && !dup; j++)
+				dup = !strcmp(out->v[j], *p);
+			if (!dup)
+				np_strv_push(out, *p);
+		}
 	}
 }
 
@@ -126,6 +154,8 @@ static void release_step(struct np_step *s)
 	free(s->value);
 	free(s->instance_type);
 	free(s->host_id);
+	free(s->volume_id);
+	free(s->device_name);
 	np_tags_release(&s->tags);
 }
 

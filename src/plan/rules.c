@@ -187,6 +187,7 @@ void np_plan_rules(struct np_plan *plan, const char *address, const struct np_in
 	                   : current          ? current->hibernation
 	                                      : NP_BOOL_UNSET;
 	bool nv = want->nested_virtualization == NP_NV_ENABLED;
+	char *why;
 
 	if (t && t->unknown) {
 		const char *near = nearest_type(cat, type);
@@ -239,6 +240,10 @@ void np_plan_rules(struct np_plan *plan, const char *address, const struct np_in
 		                 "placement.group_name '%s' needs default or dedicated tenancy: "
 		                 "EC2 places no instance of a Dedicated Host in a placement group",
 		                 want->placement_group);
+	if ((why = np_root_volume_check(want, current))) {
+		np_plan_diag(plan, NP_SEV_ERROR, address, "%s", why);
+		free(why);
+	}
 	if (want->http_tokens == 1)
 		np_plan_diag(plan, NP_SEV_WARNING, address,
 		             "metadata_options.http_tokens: optional allows IMDSv1, whose tokens a "

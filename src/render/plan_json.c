@@ -27,6 +27,20 @@ static json_t *step_detail(const struct np_step *s)
 		json_object_set_new(o, "tenancy", json_string(np_tenancy_name(s->tenancy)));
 	if (s->host_id)
 		json_object_set_new(o, "host_id", json_string(s->host_id));
+	if (s->volume_id)
+		json_object_set_new(o, "volume_id", json_string(s->volume_id));
+	if (s->size_gib)
+		json_object_set_new(o, "size_gib", json_integer(s->size_gib));
+	if (s->volume_type > 0 && s->volume_type <= 7)
+		json_object_set_new(o, "volume_type", json_string(np_volume_types[s->volume_type]));
+	if (s->iops)
+		json_object_set_new(o, "iops", json_integer(s->iops));
+	if (s->throughput)
+		json_object_set_new(o, "throughput_mibps", json_integer(s->throughput));
+	if (s->device_name)
+		json_object_set_new(o, "device_name", json_string(s->device_name));
+	if (s->kind == NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION && !s->attr)
+		json_object_set_new(o, "value", s->value ? json_string(s->value) : json_null());
 	if (s->irreversible)
 		json_object_set_new(o, "irreversible", json_true());
 	if (s->tags.n) {
@@ -181,7 +195,17 @@ static int read_step(struct np_step *s, const json_t *j, struct np_err *err)
 	s->tenancy = np_tenancy_parse(json_string_value(json_object_get(j, "tenancy")));
 	s->host_id = np_xstrdup(json_string_value(json_object_get(j, "host_id")));
 	s->irreversible = json_is_true(json_object_get(j, "irreversible"));
-	if (s->kind == NP_STEP_SET_ATTRIBUTE) {
+	s->volume_id = np_xstrdup(json_string_value(json_object_get(j, "volume_id")));
+	s->size_gib = (int)json_integer_value(json_object_get(j, "size_gib"));
+	s->iops = (int)json_integer_value(json_object_get(j, "iops"));
+	s->throughput = (int)json_integer_value(json_object_get(j, "throughput_mibps"));
+	s->device_name = np_xstrdup(json_string_value(json_object_get(j, "device_name")));
+	if (s->kind == NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION)
+		s->value = np_xstrdup(json_string_value(json_object_get(j, "value")));
+	for (int t = 1; json_string_value(json_object_get(j, "volume_type")) && np_volume_types[t]; t++)
+		if (!strcmp(np_volume_types[t], json_string_value(json_object_get(j, "volume_type"))))
+			s->volume_type = t;
+	if (s->kind == NP_STEP_SET_ATTRIBUTE || json_object_get(j, "attribute")) {
 		const char *name = json_string_value(json_object_get(j, "attribute"));
 
 		s->attr = name ? np_attr_find(name) : NULL;

@@ -71,7 +71,11 @@ static const char *policy_note(const struct np_change *c, const char *name)
 {
 	for (size_t i = 0; c->action == NP_ACTION_UPDATE && i < c->n_attrs; i++)
 		if (!strcmp(c->attrs[i].name, name))
-			return c->attrs[i].policy == NP_POLICY_LIVE      ? "live, no stop"
+			return c->attrs[i].policy == NP_POLICY_LIVE && !strncmp(name, "root_volume.", 12) &&
+			               strcmp(name, "root_volume.delete_on_termination")
+			           ? "live, no stop; EBS allows a limited number of modifications of a "
+			             "volume per 24 h, one at a time"
+			       : c->attrs[i].policy == NP_POLICY_LIVE    ? "live, no stop"
 			       : c->attrs[i].policy == NP_POLICY_STOPPED ? "in the stop window"
 			                                                 : NULL;
 	return NULL;
