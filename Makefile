@@ -38,7 +38,7 @@ CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
 # One object group per module; a module's directory is its architecture box.
-MODULES   := util config state aws plan render apply cli
+MODULES   := util config state aws backend plan render apply cli
 $(foreach m,$(MODULES),$(eval $(m)_SRC := $(sort $(wildcard src/$(m)/*.c))))
 $(foreach m,$(MODULES),$(eval $(m)_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$($(m)_SRC))))
 # Generated: the SQL migrations embedded in the binary.
@@ -50,11 +50,13 @@ config_DEPS := config util
 state_DEPS  := state aws util
 aws_DEPS    := aws util
 ec2_DEPS    := aws util
+s3_DEPS     := backend state aws util
+backend_DEPS := backend state aws util
 endpoints_DEPS := util
 plan_DEPS   := plan render config util
 render_DEPS := render plan config util
 apply_DEPS  := apply plan render config state aws util
-cli_DEPS    := cli apply plan render config state aws util
+cli_DEPS    := cli apply plan render config state backend aws util
 SUITES      := $(patsubst tests/unit/check_%.c,%,$(sort $(wildcard tests/unit/check_*.c)))
 objs_for     = $(foreach d,$($(1)_DEPS),$($(d)_OBJ))
 
