@@ -9,6 +9,7 @@
 #include "cli/common.h"
 #include "cli/refresh.h"
 #include "nestplan/apply.h"
+#include "nestplan/backend.h"
 #include "nestplan/cli.h"
 #include "nestplan/log.h"
 #include "nestplan/render.h"
@@ -189,8 +190,9 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 	if (np_apply_preflight(ctx->aws, ctx->config, &plan, np_state_lineage(ctx->state), &err) < 0)
 		goto fail;
 
+	/* S3: the bucket's versions are the backups (the path is no file). */
 	snprintf(backup, sizeof(backup), "%s.backup", o->state_path);
-	if (np_state_backup(ctx->state, backup, &err) < 0)
+	if (!np_backend_is_remote(ctx->backend) && np_state_backup(ctx->state, backup, &err) < 0)
 		goto fail;
 	snprintf(run_id, sizeof(run_id), "%lld-%ld", (long long)time(NULL), (long)getpid());
 

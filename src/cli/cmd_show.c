@@ -63,7 +63,7 @@ const struct np_cmd np_cmd_show = {
 	.synopsis = "show [options] [PLANFILE]",
 	.help = "Show the state (every managed instance as last recorded), a saved plan,\n"
 	        "or with -history the applies recorded in the state.",
-	.options = NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_JSON) | NP_OPTBIT(NP_OPT_NO_COLOR) |
+	.options = NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_CONFIG) | NP_OPTBIT(NP_OPT_JSON) | NP_OPTBIT(NP_OPT_NO_COLOR) |
 	           NP_OPTBIT(NP_OPT_HISTORY),
 	.flags = NP_CMD_NEEDS_STATE,
 	.max_args = 1,

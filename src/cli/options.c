@@ -45,6 +45,8 @@ static const struct spec specs[] = {
 	{"step-timeout", required_argument, NP_OPT_STEP_TIMEOUT, "DURATION",
 	 "Give up waiting on one instance step after DURATION (default 10m)."},
 	{"force", optional_argument, NP_OPT_FORCE, NULL, "Do not ask for confirmation."},
+	{"migrate-state", optional_argument, NP_OPT_MIGRATE_STATE, "FILE",
+	 "Move the local state (FILE, default nestplan.db) into the backend."},
 };
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -94,6 +96,7 @@ static void defaults(struct np_cli_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->config_path = "nestplan.yaml";
 	o->state_path = st && *st ? st : "nestplan.db";
+	o->state_set = st && *st;
 	o->refresh = true;
 	o->input = true;
 	o->lock = true;
@@ -144,7 +147,11 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 			o->n_args = -1; /* the caller prints the usage */
 			return 0;
 		case NP_OPT_CONFIG: o->config_path = arg; break;
-		case NP_OPT_STATE: o->state_path = arg; break;
+		case NP_OPT_STATE:
+			o->state_path = arg;
+			o->state_set = true;
+			break;
+		case NP_OPT_MIGRATE_STATE: o->migrate_state = arg && *arg ? arg : "nestplan.db"; break;
 		case NP_OPT_JSON:
 			if (parse_bool(sp->name, arg, &o->json, err) < 0)
 				return -1;
