@@ -55,9 +55,9 @@ struct np_s3_condition {
 int np_s3_put(struct np_s3 *s3, const char *key, const void *body, size_t len,
               const char *content_type, const struct np_s3_condition *cond,
               struct np_s3_object *out, struct np_err *err);
-/* DeleteObject with If-Match on etag (NULL: unconditional). A retry after a
- * lost answer that finds the key gone, or another object there, counts as
- * done: the first attempt deleted ours. */
+/* DeleteObject with If-Match on etag (NULL: unconditional). A key already
+ * gone counts as done, and so does a retry after a lost answer that finds
+ * another object there: the first attempt deleted ours. */
 int np_s3_delete(struct np_s3 *s3, const char *key, const char *if_match, struct np_err *err);
 
 /* Path style or not, and the canonical key path ("/bucket/a%20b" or "/a%20b"),

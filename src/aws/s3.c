@@ -276,8 +276,10 @@ int np_s3_put(struct np_s3 *s, const char *key, const void *body, size_t len,
 	rc = s3_send(s, "PutObject", "PUT", key, h, n, body ? body : "", len, &r, err);
 	if (rc == 0) {
 		fill(out, &r);
-	} else if (r.attempts > 1 && (r.status == 412 || r.status == 409)) {
-		/* An earlier attempt may have written it: then the object is ours. */
+	} else if (r.status == 412 || r.status == 409) {
+		/* An earlier attempt may have written it, ours or the one libcurl
+		 * sends again by itself when a reused connection dies before the
+		 * answer: then the object there carries our write id. */
 		struct np_s3_object cur;
 		struct np_err herr = NP_ERR_INIT;
 
@@ -306,7 +308,9 @@ int np_s3_delete(struct np_s3 *s, const char *key, const char *if_match, struct 
 	if (if_match)
 		h[n++] = (struct np_aws_header){"if-match", if_match};
 	rc = s3_send(s, "DeleteObject", "DELETE", key, h, n, NULL, 0, &r, err);
-	if (rc < 0 && r.attempts > 1 && (r.status == 404 || r.status == 412)) {
+	/* Gone is what was asked; after a lost answer, 412 means the next
+	 * holder's object is there and ours was deleted. */
+	if (rc < 0 && (r.status == 404 || (r.attempts > 1 && r.status == 412))) {
 		np_err_clear(err);
 		rc = 0;
 	}

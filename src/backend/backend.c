@@ -421,7 +421,9 @@ int np_backend_push(struct np_backend *b, const char *file, bool force, bool mig
 		if (write_file(tmp, cur.body.ptr, cur.body.len, err) < 0 ||
 		    identify(tmp, &cur_lineage, &cur_serial, NULL, err) < 0)
 			goto unlock;
-		if (strcmp(cur_lineage, lineage) && (migrate || !force)) {
+		/* A state nothing was ever recorded in (serial 0, as a plan makes
+		 * one) is no one's work: a migration may replace it. */
+		if (strcmp(cur_lineage, lineage) && (migrate ? cur_serial > 0 : !force)) {
 			np_error(err, "%s holds a state of another lineage (%s, serial %lld) than '%s' (%s, "
 			              "serial %lld); refusing to overwrite it%s",
 			         b->name, cur_lineage, cur_serial, file, lineage, serial,

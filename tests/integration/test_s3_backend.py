@@ -242,6 +242,7 @@ class S3BackendTest(BackendCase):
     def test_force_unlock_of_a_dead_holder(self):
         a, b = Runner(self, "a"), Runner(self, "b")
         a.config(count=1)
+        b.config(count=1)
         a.ok("init")
         self.sim.faults(latency_ms=400)
         pa = a.start("apply", "-auto-approve", env={"NESTPLAN_S3_LOCK_LEASE": "60"})
@@ -293,7 +294,7 @@ class S3BackendTest(BackendCase):
                        action_errors={"PutObject": {"code": "ConditionalRequestConflict",
                                                     "status": 409, "count": 2}})
         a.ok("apply", "-auto-approve")
-        self.s3.faults(action_errors={}, throttle_rate=0.3, reset_rate=0.15, seed=7)
+        self.s3.faults(action_errors={}, throttle_rate=0.3, reset_rate=0.15)
         a.config(count=3)
         a.ok("apply", "-auto-approve", env={"AWS_MAX_ATTEMPTS": "10"})
         self.s3.faults(throttle_rate=0, reset_rate=0)
@@ -310,7 +311,7 @@ class S3BackendTest(BackendCase):
         a = Runner(self, "a")
         a.config(count=2)
         a.ok("apply", "-auto-approve")
-        a.ok("state", "pull")
+        a.ok("state", "pull", binary=True)
         bodies = [base64.b64decode(o["body_b64"]) for o in self.objects()
                   if not o["delete_marker"]]
         self.assertGreater(len(bodies), 2)
@@ -358,7 +359,8 @@ class S3BackendTest(BackendCase):
         a.ok("apply", "-auto-approve")
         local = a.ok("show", "-json")
         a.config(count=1)
-        r = a.np("plan")
+        # A plan in the new backend makes an empty remote state: one a migration may replace.
+        a.ok("plan")
         a.ok("init", "-migrate-state")
         b.config(count=1)
         remote = b.ok("show", "-json")
