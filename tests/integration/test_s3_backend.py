@@ -416,13 +416,13 @@ class MotoS3BackendTest(S3BackendTest):
 
     def objects(self):
         out = []
-        for key in (KEY, KEY + ".lock", "other/nestplan.db"):
-            try:
-                o = self.boto.get_object(Bucket=BUCKET, Key=key)
-            except self.boto.exceptions.NoSuchKey:
-                continue
-            out.append({"key": key, "is_latest": True, "delete_marker": False,
+        versions = self.boto.list_object_versions(Bucket=BUCKET)
+        for v in versions.get("Versions", []):
+            o = self.boto.get_object(Bucket=BUCKET, Key=v["Key"], VersionId=v["VersionId"])
+            out.append({"key": v["Key"], "is_latest": v["IsLatest"], "delete_marker": False,
                         "body_b64": base64.b64encode(o["Body"].read()).decode()})
+        for m in versions.get("DeleteMarkers", []):
+            out.append({"key": m["Key"], "is_latest": m["IsLatest"], "delete_marker": True})
         return out
 
     def state_puts(self):
