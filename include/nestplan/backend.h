@@ -48,6 +48,8 @@ int np_backend_fetch(struct np_backend *b, const char **path, bool *found, struc
  * several threads at once: callers that arrive during an upload share the
  * next one. */
 int np_backend_sync(struct np_backend *b, struct np_state *st, struct np_err *err);
+/* The state was opened (its serial is what this run started from). */
+void np_backend_opened(struct np_backend *b, struct np_state *st);
 /* Whether this run may write the remote state: it holds the lock, or the
  * user turned locking off. Without it sync only drops what changed. */
 void np_backend_set_writable(struct np_backend *b, bool writable);

@@ -142,6 +142,11 @@ long np_backend_uploads(const struct np_backend *b)
 	return b->uploads;
 }
 
+void np_backend_opened(struct np_backend *b, struct np_state *st)
+{
+	b->read_serial = np_state_serial(st);
+}
+
 void np_backend_set_writable(struct np_backend *b, bool writable)
 {
 	b->writable = writable;
@@ -291,8 +296,10 @@ int np_backend_sync(struct np_backend *b, struct np_state *st, struct np_err *er
 	if (b->etag && !strcmp(sha, b->sha))
 		goto done;
 	if (!b->writable) {
-		np_log_debug("backend: %s changed here, but this run holds no lock: not saved",
-		             b->name);
+		if (!b->pushed && np_state_serial(st) != b->read_serial)
+			np_log_warn("the changes to the state were not saved to %s: this run holds no "
+			            "lock (-lock=false)",
+			            b->name);
 		goto done;
 	}
 	if (upload(b, snap.ptr, snap.len, err) < 0) {

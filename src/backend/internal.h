@@ -19,6 +19,7 @@ struct np_backend {
 	char sha[65];          /* of the bytes at etag */
 	struct np_buf pending; /* a snapshot whose upload failed, sent with the next sync */
 	bool writable, pushed;
+	long long read_serial;  /* the serial opened, for the -lock=false warning */
 	long uploads;
 	pthread_mutex_t sync_lock;
 	/* the lock */

@@ -47,6 +47,12 @@ static int before_mutation(void *ud, const char *action, struct np_err *err)
 {
 	struct np_ctx *ctx = ud;
 
+	/* A change that could not be recorded would be launched again by the next run. */
+	if (!ctx->locked)
+		return np_error_cls(err, NP_ERRC_USAGE,
+		                    "%s not sent: with -lock=false a run on the S3 state %s only "
+		                    "reads it, and changing EC2 without recording it is refused",
+		                    action, np_backend_name(ctx->backend));
 	if (np_backend_sync(ctx->backend, ctx->state, err) < 0) {
 		np_error_prefix(err, "%s not sent: the state could not be saved first", action);
 		return -1;
@@ -138,8 +144,9 @@ int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np
 			warn_took_over(&holder);
 			np_backend_lock_info_release(&holder);
 		}
-		/* Without the lock a run may read, never write (-lock=false: the user's call). */
-		np_backend_set_writable(ctx->backend, ctx->locked || !opts->lock || !remote);
+		/* Without the lock a run on a remote state reads it and never writes it
+		 * (-lock=false: drift with a read-only role). */
+		np_backend_set_writable(ctx->backend, ctx->locked || !remote);
 		if (np_backend_fetch(ctx->backend, &path, &found, err) < 0)
 			return -1;
 		creates = (cmd->flags & NP_CMD_CREATES_STATE) || (remote && is_state_sub(cmd, opts, "push"));
@@ -151,6 +158,7 @@ int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np
 		 * drift or show must fail, not report on an empty new file. */
 		if (np_state_open(&ctx->state, path, creates ? NP_STATE_CREATE : 0, err) < 0)
 			return -1;
+		np_backend_opened(ctx->backend, ctx->state);
 		if (!remote && locks) {
 			if (np_backend_lock(ctx->backend, ctx->state, cmd->name, opts->lock_timeout,
 			                    &holder, err) < 0) {
