@@ -20,7 +20,7 @@ static const struct spec specs[] = {
 	{"help", no_argument, NP_OPT_HELP, NULL, "Show this help and exit."},
 	{"config", required_argument, NP_OPT_CONFIG, "FILE", "Configuration file (default nestplan.yaml)."},
 	{"state", required_argument, NP_OPT_STATE, "FILE",
-	 "State file (default $NESTPLAN_STATE, else nestplan.db)."},
+	 "State file or s3://BUCKET/KEY (default $NESTPLAN_STATE, the file's backend, nestplan.db)."},
 	{"json", optional_argument, NP_OPT_JSON, NULL, "Print machine-readable JSON."},
 	{"no-color", no_argument, NP_OPT_NO_COLOR, NULL, "Never use colour (also: NO_COLOR set)."},
 	{"out", required_argument, NP_OPT_OUT, "FILE", "Save the plan to FILE for a later apply."},
