@@ -571,8 +571,11 @@ int np_aws_send(struct np_aws *a, const struct np_aws_request *req, struct np_aw
 	struct np_sigv4_header *sh = np_xcalloc(req->n_headers + 2, sizeof(*sh));
 	char payload[65], *host = NULL;
 	int attempt, retry_cost = 0, rc = -1;
+	bool has_content_type = false;
 	CURL *h = NULL;
 
+	for (size_t i = 0; i < req->n_headers; i++)
+		has_content_type = has_content_type || !strcmp(req->headers[i].name, "content-type");
 	memset(out, 0, sizeof(*out));
 	np_buf_init(&out->body, NP_RESPONSE_MAX);
 	np_buf_init(&out->headers, 1024);
@@ -620,7 +623,9 @@ int np_aws_send(struct np_aws *a, const struct np_aws_request *req, struct np_aw
 		}
 		hdr = curl_slist_append(hdr, "Expect:");
 		/* curl would add a form content type to a body otherwise. */
-		hdr = curl_slist_append(hdr, req->body ? "Content-Type: application/octet-stream" : "Content-Type:");
+		if (!has_content_type)
+			hdr = curl_slist_append(hdr, req->body ? "Content-Type: application/octet-stream"
+			                                       : "Content-Type:");
 		{
 			char *line = np_xasprintf("X-Amz-Date: %s", date);
 

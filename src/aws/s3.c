@@ -251,7 +251,7 @@ int np_s3_put(struct np_s3 *s, const char *key, const void *body, size_t len,
               const char *content_type, const struct np_s3_condition *cond,
               struct np_s3_object *out, struct np_err *err)
 {
-	struct np_aws_header h[6];
+	struct np_aws_header h[7];
 	struct np_aws_response r;
 	char id[33];
 	size_t n = 0;
@@ -272,7 +272,8 @@ int np_s3_put(struct np_s3 *s, const char *key, const void *body, size_t len,
 	} else {
 		h[n++] = (struct np_aws_header){"x-amz-server-side-encryption", "AES256"};
 	}
-	(void)content_type;
+	if (content_type)
+		h[n++] = (struct np_aws_header){"content-type", content_type};
 	rc = s3_send(s, "PutObject", "PUT", key, h, n, body ? body : "", len, &r, err);
 	if (rc == 0) {
 		fill(out, &r);

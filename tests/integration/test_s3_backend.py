@@ -130,6 +130,10 @@ class BackendCase(unittest.TestCase):
         self.env.update({"AWS_SESSION_TOKEN": TOKEN, "NESTPLAN_IN_AUTOMATION": "1",
                          "NO_COLOR": "1", "NESTPLAN_S3_LOCK_LEASE": "3"})
         self.env.pop("AWS_ENDPOINT_URL_S3", None)
+        # The private copies of the state go here, so a killed run leaves nothing behind.
+        self.tmpdir = tempfile.mkdtemp(prefix="nestplan-s3-tmp-")
+        self.addCleanup(shutil.rmtree, self.tmpdir, True)
+        self.env["TMPDIR"] = self.tmpdir
 
     # -- what is in S3 --------------------------------------------------------------
     def objects(self):
@@ -177,6 +181,7 @@ class S3BackendTest(BackendCase):
         c.ok("plan", "-detailed-exitcode")            # 0: nothing to change
         self.assertFalse(os.path.exists(os.path.join(c.dir, "nestplan.db")),
                          "no local state is made beside an S3 backend")
+        self.assertEqual(os.listdir(self.tmpdir), [], "the private copies are removed")
         # Every write is encrypted at rest and conditional.
         for r in self.s3.requests():
             if r["op"] == "PutObject":
