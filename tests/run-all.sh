@@ -44,7 +44,7 @@ for t in config xml planfile state; do
 		[ -d "$d" ] && dirs="$dirs $d"
 	done
 	if [ ! -x "$REPLAY_DIR/replay_$t" ]; then
-		echo "replay $t: skipped (no $REPLAY_DIR/replay_$t: make fuzz-replay-bins)"
+		echo "replay $t: skipped (no $REPLAY_DIR/replay_$t: make fuzz-replay-bins)" | tee -a "$log/replay-skipped"
 		add 0 0 1
 		continue
 	fi
@@ -65,13 +65,13 @@ done
 # Python suites: the simulator, config/schema agreement, end-to-end. Each
 # test file is its own process (own simulator, own directories), so several
 # run at once; their output is shown in a fixed order.
-files=$(ls tests/ec2sim/test_*.py tests/config/test_*.py tests/integration/test_*.py 2>/dev/null)
+files=$(ls tests/ec2sim/test_*.py tests/s3sim/test_*.py tests/config/test_*.py tests/integration/test_*.py 2>/dev/null)
 jobs=${CHECK_JOBS:-4}
 for f in $files; do
 	mod=$(echo "${f%.py}" | tr / .)
 	out="$log/$(echo "$mod" | tr . _)"
 	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do sleep 0.2; done
-	( NESTPLAN="$NESTPLAN" python3 -m unittest "$mod" >"$out" 2>&1; echo $? >"$out.rc" ) &
+	( NESTPLAN="$NESTPLAN" python3 -m tests.pyrun "$mod" >"$out" 2>&1; echo $? >"$out.rc" ) &
 done
 wait
 for f in $files; do
@@ -92,5 +92,12 @@ for f in $files; do
 done
 
 echo
+# Each skipped test with its reason (tests/pyrun.py prints them), then the
+# summary: the last line, whatever happened above.
+if [ "$skipped" -gt 0 ]; then
+	echo "skipped, with the reason:"
+	grep -h '^skipped ' "$log"/* 2>/dev/null | sed 's/^skipped /  /'
+	[ -f "$log/replay-skipped" ] && sed 's/^/  /' "$log/replay-skipped"
+fi
 echo "check: $passed passed, $failed failed, $skipped skipped"
 exit $status

@@ -27,4 +27,12 @@ void np_buf_reset(struct np_buf *b);          /* len = 0, keeps memory */
 void np_buf_release(struct np_buf *b);        /* frees, back to NP_BUF_INIT */
 char *np_buf_detach(struct np_buf *b);        /* caller owns the string */
 
+/* Text from outside (EC2's tags and messages) made safe for a terminal:
+ * C0 and C1 controls, DEL, bidirectional overrides and bytes that are not
+ * UTF-8 appended as \xNN or \uNNNN, everything else as it is. At most max
+ * bytes of s are read (0: all), with "..." when it was cut. */
+void np_buf_add_visible(struct np_buf *b, const char *s, size_t max);
+/* The same as a new string (NULL for NULL); the caller frees it. */
+char *np_visible(const char *s);
+
 #endif

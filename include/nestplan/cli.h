@@ -33,6 +33,7 @@ enum np_opt {
 	NP_OPT_HISTORY,
 	NP_OPT_STEP_TIMEOUT,
 	NP_OPT_FORCE,
+	NP_OPT_EXPAND,
 	NP_OPT_MIGRATE_STATE,
 	NP_OPT__COUNT,
 };
@@ -63,6 +64,7 @@ struct np_cli_opts {
 	double lock_timeout;       /* seconds */
 	const char *format;        /* drift: text|json|junit|markdown */
 	bool history;
+	bool expand;               /* -expand: list every instance of a plan */
 	double step_timeout;       /* seconds; 0: defaults */
 	char **args;               /* positional arguments */
 	int n_args;
@@ -116,6 +118,16 @@ extern const struct np_cmd np_cmd_init, np_cmd_validate, np_cmd_plan, np_cmd_app
 int np_cli_parse(struct np_cli_opts *opts, const struct np_cmd *cmd, int argc, char **argv,
                  struct np_err *err);
 void np_cli_usage(FILE *f, const struct np_cmd *cmd);
+/* Print text at column col of the current line, wrapped at words so no line
+ * passes NP_CLI_WIDTH; continuation lines start at column indent. Newlines
+ * in text are spaces (help texts are prose). */
+#define NP_CLI_WIDTH 80
+void np_cli_wrap(FILE *f, const char *text, int col, int indent);
+/* The length of help's first sentence, its full stop included. */
+size_t np_cli_first_sentence(const char *help);
+/* Whether msg already starts as "FILE:LINE:COLUMN: error:" (or warning:), so
+ * printing it after "Error: " would say it twice. */
+bool np_cli_error_located(const char *msg);
 /* Run a whole command line; returns the exit code. */
 int np_cli_main(int argc, char **argv);
 const struct np_cmd *np_cli_find(const char *name);

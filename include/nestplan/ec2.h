@@ -17,6 +17,11 @@
 #define NP_EC2_MAX_FILTER_VALUES 200 /* Filter.N.Value.M */
 #define NP_EC2_PAGE 1000             /* DescribeInstances MaxResults */
 #define NP_EC2_TYPES_PER_CALL 100    /* DescribeInstanceTypes InstanceType.N */
+/* Bounds on one listing: ten times the pages and instances of the largest
+ * fleet a file may hold (100,000 instances, NP_CONFIG_MAX_INSTANCES), as
+ * terminated instances and other tools' instances are listed too. */
+#define NP_EC2_MAX_PAGES 1000
+#define NP_EC2_MAX_LISTED 1000000
 
 struct np_ec2_launch {
 	const char *image_id;
@@ -32,6 +37,7 @@ struct np_ec2_launch {
 	const char *availability_zone;
 	enum np_bool hibernation;
 	const struct np_tags *tags;      /* incl. nestplan:address and nestplan:lineage */
+	const struct np_instance *attrs; /* the gen attributes to launch with; NULL: none */
 	const char *client_token;
 	int count;                       /* MinCount = MaxCount; 0 means 1 */
 	bool dry_run;
@@ -41,17 +47,25 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 int np_ec2_run_instances(struct np_aws *aws, const struct np_ec2_launch *req,
                          struct np_instance **out, size_t *n, struct np_err *err);
 
-/* Parse one instancesSet item; returns its amiLaunchIndex (or -1). */
-int np_ec2_parse_instance(xmlNode *item, struct np_instance *out);
-/* Every instance of a DescribeInstances or RunInstances answer, appended. */
-int np_ec2_parse_instances(xmlDoc *doc, struct np_instance **v, size_t *n, size_t *alloc,
-                           char **next_token);
+/* The answer's root element must be ACTION "Response"; an EC2 error
+ * document that came with a success status, an HTML page or anything else is
+ * an error naming the action and what came. Depth and text lengths are
+ * bounded too. root (may be NULL) receives the root element. */
+int np_ec2_answer_root(xmlDoc *doc, const char *action, xmlNode **root, struct np_err *err);
+/* Parse one instancesSet item; an item without what the plan needs (id,
+ * type, state) or with a number out of range is an error (out released). */
+int np_ec2_parse_instance(xmlNode *item, struct np_instance *out, struct np_err *err);
+/* Every instance of a DescribeInstances or RunInstances (action) answer,
+ * appended; on error nothing is appended. */
+int np_ec2_parse_instances(xmlDoc *doc, const char *action, struct np_instance **v, size_t *n,
+                           size_t *alloc, char **next_token, struct np_err *err);
 
 /* By id, with the instance-id filter so an id EC2 does not know (yet) is
  * just absent; any number of ids, in batches. */
 int np_ec2_describe_instances_by_id(struct np_aws *aws, const char *const *ids, size_t n_ids,
                                     struct np_instance **out, size_t *n, struct np_err *err);
-/* Filter NAME=VALUES, all pages of NP_EC2_PAGE. */
+/* Filter NAME=VALUES, all pages of NP_EC2_PAGE; a NextToken seen twice or
+ * more than NP_EC2_MAX_PAGES pages end the listing with an error. */
 int np_ec2_describe_instances_filter(struct np_aws *aws, const char *name,
                                      const char *const *values, size_t n_values,
                                      struct np_instance **out, size_t *n, struct np_err *err);
@@ -72,6 +86,12 @@ void np_ec2_modify_cpu_options_query(struct np_query *q, const char *id, int cor
 int np_ec2_modify_cpu_options(struct np_aws *aws, const char *id, int core_count,
                               int threads_per_core, enum np_nv nv, bool dry_run,
                               struct np_err *err);
+/* A gen attribute's call, as its entry names it (src/model/attrs.c); value
+ * as np_attr_text gives it. */
+void np_ec2_set_attribute_query(struct np_query *q, const char *id, const struct np_attr_def *a,
+                                const char *value, bool dry_run);
+int np_ec2_set_attribute(struct np_aws *aws, const char *id, const struct np_attr_def *a,
+                         const char *value, bool dry_run, struct np_err *err);
 int np_ec2_modify_placement(struct np_aws *aws, const char *id, enum np_tenancy tenancy,
                             const char *host_id, bool dry_run, struct np_err *err);
 
@@ -84,6 +104,7 @@ int np_ec2_delete_tags(struct np_aws *aws, const char *const *ids, size_t n,
 /* DescribeInstanceTypes for these names (batches of 100, all pages). */
 int np_ec2_describe_instance_types(struct np_aws *aws, const char *const *names, size_t n,
                                    struct np_catalog *out, struct np_err *err);
-int np_ec2_parse_instance_types(xmlDoc *doc, struct np_catalog *out, char **next_token);
+int np_ec2_parse_instance_types(xmlDoc *doc, struct np_catalog *out, char **next_token,
+                                struct np_err *err);
 
 #endif

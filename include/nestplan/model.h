@@ -70,6 +70,17 @@ struct np_instance {
 	char *lineage;            /* value of the nestplan:lineage tag */
 	char *launch_time;
 	char *owner_id;           /* the account, from the reservation's ownerId */
+	/* Attributes the table reads, writes and sends by itself (gen entries of
+	 * src/model/attrs.c): a field here and a line there is all they need. */
+	enum np_bool ebs_optimized;
+	enum np_bool monitoring;
+	enum np_bool disable_api_termination;
+	enum np_bool disable_api_stop;
+	int http_tokens;                 /* metadata_options: 1 optional, 2 required */
+	int http_put_response_hop_limit;
+	int http_endpoint;               /* 1 disabled, 2 enabled */
+	int instance_metadata_tags;      /* 1 disabled, 2 enabled */
+	char *placement_group;
 };
 
 /* An address a config can produce: NAME or NAME[INDEX], NAME 1 to 64
@@ -139,5 +150,70 @@ void np_catalog_release(struct np_catalog *c);
 /* The offline fallback: the families nestplan knows, from the simulator's
  * catalog of real DescribeInstanceTypes data. */
 void np_catalog_builtin(struct np_catalog *out);
+
+/* The attribute table (src/model/attrs.c): one entry per managed attribute
+ * of an instance, as tmux's options-table.c declares every option once.
+ * Code that is the same for every attribute (drift, the plan's attribute
+ * list, replacement reasons) is written over it. */
+enum np_attr_type { NP_ATTR_STR, NP_ATTR_INT, NP_ATTR_ENUM, NP_ATTR_BOOL, NP_ATTR_STRV };
+
+/* How EC2 changes it on an existing instance. */
+enum np_policy {
+	NP_POLICY_REPLACE = 0, /* it cannot: a new instance */
+	NP_POLICY_LIVE,        /* while it runs, no stop */
+	NP_POLICY_STOPPED,     /* in the one stop/modify/start cycle */
+	NP_POLICY_RUN_STATE,   /* the run state itself (stop, start) */
+};
+
+struct np_attr_def {
+	const char *name;          /* YAML path = state and plan JSON path = drift name */
+	enum np_attr_type type;
+	size_t offset;             /* of the field in struct np_instance */
+	const char *(*enum_name)(int value); /* NP_ATTR_ENUM, NP_ATTR_BOOL */
+	enum np_policy policy;
+	const char *step;          /* the step that carries a change; NULL: none */
+	const char *launch;        /* the RunInstances parameter */
+	const char *ec2;           /* where DescribeInstances reports it, as a path of elements */
+	bool drift;                /* drift compares what was recorded with what EC2 reports */
+	const char *unset_text;    /* how an unset value reads in a reason ("none"), NULL: "?" */
+	/* gen: the loader, the state JSON, the refresh, the launch, the planner's
+	 * steps and apply handle it from this entry alone. */
+	bool gen;
+	const char *const *names;  /* ENUM: the names by value, [0] unused */
+	int min, max;              /* INT: the range EC2 accepts */
+	const char *ec2_true;      /* BOOL: EC2's word for true where not "true" ("enabled") */
+	const char *set_action;    /* the call that changes it (for BOOL: to true) */
+	const char *set_action_off; /* BOOL: the call that turns it off, when it is another */
+	const char *set_param;     /* the value's parameter; NULL: the call alone says it */
+	const char *set_id_param;  /* "InstanceId" or "InstanceId.1" */
+	bool set_dry_run;          /* EC2's model has DryRun on set_action */
+	const char *step_on;       /* the step's name in the plan ("monitor") */
+	const char *step_off;      /* BOOL: when turned off ("unmonitor"); NULL: step_on */
+	const char *describe_attribute; /* only DescribeInstanceAttribute reports it */
+};
+
+extern const struct np_attr_def np_attrs[];
+extern const size_t np_n_attrs;
+const struct np_attr_def *np_attr_find(const char *name);
+bool np_attr_is_set(const struct np_attr_def *a, const struct np_instance *in);
+/* Both set and equal (security groups in any order). */
+bool np_attr_equal(const struct np_attr_def *a, const struct np_instance *x,
+                   const struct np_instance *y);
+/* The value as text ("m8i.large", "8", "true", "[sg-1, sg-2]"); NULL when unset.
+ * The caller frees. */
+char *np_attr_text(const struct np_attr_def *a, const struct np_instance *in);
+const char *np_policy_name(enum np_policy p);
+/* Set the field from text as EC2, the state or the file writes it: 0, or -1
+ * when the text is no value of the attribute (out of range, unknown name). */
+int np_attr_set_text(const struct np_attr_def *a, struct np_instance *in, const char *text);
+/* The text to send EC2: BOOL "true"/"false" (or ec2_true), ENUM its name. */
+char *np_attr_wire(const struct np_attr_def *a, const struct np_instance *in);
+/* Release and copy the fields of the gen attributes (np_instance_release and
+ * np_instance_copy call these). */
+void np_attrs_release(struct np_instance *in);
+void np_attrs_copy(struct np_instance *dst, const struct np_instance *src);
+/* Every gen attribute src sets into dst; with keep, only where dst has none
+ * (defaults: merged into an instance). */
+void np_attrs_overlay(struct np_instance *dst, const struct np_instance *src, bool keep);
 
 #endif

@@ -29,6 +29,7 @@ enum np_step_kind {
 	NP_STEP_CREATE_TAGS,
 	NP_STEP_DELETE_TAGS,
 	NP_STEP_TERMINATE,
+	NP_STEP_SET_ATTRIBUTE,          /* a gen attribute: its entry names the call */
 	NP_STEP__COUNT,
 };
 
@@ -52,6 +53,15 @@ struct np_step {
 	enum np_tenancy tenancy;        /* modify_placement */
 	char *host_id;                  /* modify_placement */
 	struct np_tags tags;            /* create_tags: keys+values; delete_tags: keys */
+	const struct np_attr_def *attr; /* set_attribute: which one */
+	char *value;                    /* set_attribute: the new value as text */
+};
+
+/* One attribute a change changes, as the plan JSON's "attributes" lists it. */
+struct np_attr_change {
+	char *name;               /* "cpu_options.core_count", "tags.team" */
+	char *before, *after;     /* as text; NULL: unset */
+	enum np_policy policy;
 };
 
 struct np_change {
@@ -65,6 +75,8 @@ struct np_change {
 	bool irreversible;        /* a step of the cycle cannot be undone */
 	struct np_step *steps;
 	size_t n_steps, alloc_steps;
+	struct np_attr_change *attrs;
+	size_t n_attrs, alloc_attrs;
 	bool has_before, has_after;
 	struct np_instance before; /* what exists (live, else recorded) */
 	struct np_instance after;  /* what will exist (unset: unmanaged/unknown) */
@@ -131,6 +143,12 @@ bool np_plan_has_changes(const struct np_plan *plan);
 
 const char *np_action_name(enum np_action a);   /* "create", ..., "no-op" */
 const char *np_step_name(enum np_step_kind k);  /* "run_instances", ... */
+/* The step's name in the plan: its kind's, or for set_attribute the one its
+ * attribute's entry gives ("monitor", "modify_metadata_options"). */
+const char *np_step_label(const struct np_step *s);
+/* The EC2 action a step calls, and whether EC2 lets it be dry-run. */
+const char *np_step_action(const struct np_step *s);
+bool np_step_dry_run(const struct np_step *s);
 int np_step_parse(const char *name);            /* -1 when unknown */
 
 int np_action_parse(const char *name);          /* -1 when unknown */

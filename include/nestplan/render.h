@@ -12,12 +12,25 @@
 #include "nestplan/plan.h"
 #include "nestplan/state.h"
 
+struct np_config;
+
 struct np_render_opts {
 	bool color;
+	bool expand;                     /* -expand: every instance, no collapsed ranges */
+	const struct np_config *config;  /* for rollout.max_unavailable; NULL: not said */
 };
 
 void np_render_plan_text(FILE *out, const struct np_plan *plan, const struct np_render_opts *o);
 json_t *np_render_plan_json(const struct np_plan *plan);
+/* Whether the text plan shows b in one block with a, its predecessor: the
+ * next index of the same group, the same action, steps (with their
+ * parameters) and reason, and the same text under the header (body_a,
+ * body_b: what is shown of each). */
+bool np_render_same_change(const struct np_change *a, const char *body_a,
+                           const struct np_change *b, const char *body_b);
+/* At most how many instances of group rollout.max_unavailable lets be out of
+ * service at once, as apply's scheduler counts it; 0 when unbounded. */
+int np_render_rollout_limit(const struct np_config *cfg, const char *group);
 
 void np_render_drift_text(FILE *out, const struct np_plan *plan, const struct np_render_opts *o);
 json_t *np_render_drift_json(const struct np_plan *plan);

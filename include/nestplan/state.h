@@ -21,6 +21,10 @@ void np_state_close(struct np_state *st);
 const char *np_state_lineage(const struct np_state *st);
 long long np_state_serial(const struct np_state *st);
 const char *np_state_path(const struct np_state *st);
+/* True when the state was opened read-only: asked for, or because neither
+ * it nor its directory can be written here (a read-only mount); reading
+ * works, every write fails with an error saying so. */
+bool np_state_readonly(const struct np_state *st);
 
 /* Where the state's instances live (NULL until pinned): the region of the
  * first apply, and the account EC2's answers gave (reservations' ownerId). */

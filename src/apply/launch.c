@@ -118,6 +118,7 @@ int np_launch_run_many(struct np_aws *aws, const struct np_change *c, const stru
 	req.host_id = w->host_id;
 	req.availability_zone = w->availability_zone;
 	req.hibernation = w->hibernation;
+	req.attrs = w;
 	req.tags = &tags;
 	req.client_token = token;
 	req.count = count;
@@ -155,6 +156,8 @@ int np_launch_modify(struct np_aws *aws, const char *id, const struct np_step *s
 		return np_ec2_start_instances(aws, &id, 1, dry_run, err);
 	case NP_STEP_TERMINATE:
 		return np_ec2_terminate_instances(aws, &id, 1, dry_run, err);
+	case NP_STEP_SET_ATTRIBUTE:
+		return np_ec2_set_attribute(aws, id, s->attr, s->value, dry_run, err);
 	default:
 		return np_error(err, "step %s is not a modification", np_step_name(s->kind));
 	}
@@ -173,6 +176,14 @@ int np_launch_undo(struct np_aws *aws, const char *id, const struct np_step *s,
 		                                 before->nested_virtualization ? before->nested_virtualization
 		                                                               : NP_NV_DISABLED,
 		                                 false, err);
+	case NP_STEP_SET_ATTRIBUTE: {
+		/* Back to what it was; an attribute the instance had not set stays. */
+		char *was = np_attr_text(s->attr, before);
+		int rc = was ? np_ec2_set_attribute(aws, id, s->attr, was, false, err) : 0;
+
+		free(was);
+		return rc;
+	}
 	default:
 		return 0; /* tags and run state need no undo for service */
 	}

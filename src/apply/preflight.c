@@ -1,6 +1,7 @@
 /* Permission preflight: every kind of mutating call the plan will make that
  * EC2 lets be dry-run, once, with DryRun=true, before anything is stopped.
  * Only answers that prove the call would be allowed may pass. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "apply/launch.h"
@@ -25,9 +26,10 @@ static bool expected(const char *code)
 	return false;
 }
 
-static int check(int rc, enum np_step_kind kind, const struct np_change *c, struct np_err *err)
+static int check(int rc, const struct np_step *s, const struct np_change *c, struct np_err *err)
 {
-	const struct np_step_def *def = np_step_def(kind);
+	enum np_step_kind kind = s->kind;
+	const char *action = np_step_action(s);
 	const char *who = c->instance_id ? c->instance_id : "new instance";
 
 	if (rc < 0 && err->cls == NP_ERRC_DRY_RUN_OK) {
@@ -37,15 +39,15 @@ static int check(int rc, enum np_step_kind kind, const struct np_change *c, stru
 	if (rc == 0)
 		return np_error(err, "permission check failed, nothing was changed: %s with DryRun for "
 		                     "'%s' (%s) answered as if it had run, not DryRunOperation",
-		                def->action, c->address, who);
+		                action, c->address, who);
 	if (err->cls == NP_ERRC_AUTH && !strcmp(err->code, "UnauthorizedOperation"))
 		return np_error_prefix(err, "permission check failed, nothing was changed: %s needs the "
-		                            "IAM permission %s (for '%s', %s)",
-		                       def->action, def->permissions[0], c->address, who);
+		                            "IAM permission ec2:%s (for '%s', %s)",
+		                       action, action, c->address, who);
 	if (kind != NP_STEP_RUN_INSTANCES && err->http_status >= 400 && err->http_status < 500 &&
 	    expected(err->code)) {
 		np_log_debug("preflight: %s for '%s': %s (the instance is not modified yet)",
-		             def->action, c->address, err->msg);
+		             action, c->address, err->msg);
 		np_err_clear(err);
 		return 0;
 	}
@@ -53,7 +55,7 @@ static int check(int rc, enum np_step_kind kind, const struct np_change *c, stru
 	 * answers that are not EC2's: nothing proves the call would work. */
 	return np_error_prefix(err, "permission check failed, nothing was changed: %s with DryRun "
 	                            "for '%s' (%s) answered %s%s(HTTP %d)",
-	                       def->action, c->address, who, err->code[0] ? err->code : "",
+	                       action, c->address, who, err->code[0] ? err->code : "",
 	                       err->code[0] ? " " : "", err->http_status);
 }
 
@@ -61,6 +63,8 @@ int np_apply_preflight(struct np_aws *aws, const struct np_config *cfg, const st
                        const char *lineage, struct np_err *err)
 {
 	bool done[NP_STEP__COUNT] = {false};
+	bool *done_attr = calloc(np_n_attrs, sizeof(*done_attr));
+	int rc_all = 0;
 
 	for (size_t i = 0; i < plan->n_changes; i++) {
 		const struct np_change *c = &plan->changes[i];
@@ -70,13 +74,14 @@ int np_apply_preflight(struct np_aws *aws, const struct np_config *cfg, const st
 			const char *id = s->kind == NP_STEP_TERMINATE || c->action != NP_ACTION_REPLACE
 			                         ? c->instance_id
 			                         : NULL;
+			bool *seen = s->attr ? &done_attr[s->attr - np_attrs] : &done[s->kind];
 			int rc;
 
-			if (done[s->kind])
+			if (*seen)
 				continue;
-			if (!np_step_def(s->kind)->dry_run) {
+			if (!np_step_dry_run(s)) {
 				/* Listed in the plan as not checked in advance. */
-				done[s->kind] = true;
+				*seen = true;
 				continue;
 			}
 			if (s->kind == NP_STEP_RUN_INSTANCES) {
@@ -91,10 +96,14 @@ int np_apply_preflight(struct np_aws *aws, const struct np_config *cfg, const st
 			} else {
 				rc = np_launch_modify(aws, id, s, true, err);
 			}
-			if (check(rc, s->kind, c, err) < 0)
-				return -1;
-			done[s->kind] = true;
+			if (check(rc, s, c, err) < 0) {
+				rc_all = -1;
+				goto done;
+			}
+			*seen = true;
 		}
 	}
-	return 0;
+done:
+	free(done_attr);
+	return rc_all;
 }

@@ -20,6 +20,9 @@ static int simple_call(struct np_aws *aws, const char *action, struct np_query *
 	xmlDoc *doc = NULL;
 	int rc = np_aws_call(aws, action, q, &doc, err);
 
+	/* A 200 whose body is not this action's answer did not do the action. */
+	if (rc == 0)
+		rc = np_ec2_answer_root(doc, action, NULL, err);
 	xmlFreeDoc(doc);
 	np_query_release(q);
 	return rc;
@@ -72,6 +75,15 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 	if (r->hibernation)
 		np_query_add(q, "HibernationOptions.Configured",
 		             r->hibernation == NP_BOOL_TRUE ? "true" : "false");
+	for (size_t i = 0; r->attrs && i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+		char *v;
+
+		if (!a->gen || !a->launch || !(v = np_attr_wire(a, r->attrs)))
+			continue;
+		np_query_add(q, a->launch, v);
+		free(v);
+	}
 	if (r->tags && r->tags->n) {
 		np_query_add(q, "TagSpecification.1.ResourceType", "instance");
 		for (t = 0; t < r->tags->n; t++) {
@@ -99,18 +111,55 @@ int np_ec2_run_instances(struct np_aws *aws, const struct np_ec2_launch *req,
 	np_ec2_run_instances_query(&q, req);
 	rc = np_aws_call(aws, "RunInstances", &q, &doc, err);
 	np_query_release(&q);
-	if (rc == 0) {
-		np_ec2_parse_instances(doc, out, n, &alloc, NULL);
-		if (*n == 0)
-			rc = np_error(err, "RunInstances: the answer lists no instance");
+	if (rc == 0)
+		rc = np_ec2_parse_instances(doc, "RunInstances", out, n, &alloc, NULL, err);
+	if (rc == 0 && *n == 0)
+		rc = np_error(err, "RunInstances: the answer lists no instance");
+	if (rc < 0) {
+		np_instances_free(*out, *n);
+		*out = NULL;
+		*n = 0;
 	}
 	xmlFreeDoc(doc);
 	return rc;
 }
 
+/* Pagination that ends: a token EC2 already gave (botocore and the Go SDK
+ * stop there too) or more pages than any fleet needs is an error, not a
+ * listing that grows forever. */
+struct pager {
+	char **seen;
+	size_t n, alloc;
+};
+
+static int pager_next(struct pager *pg, const char *action, const char *token,
+                      struct np_err *err)
+{
+	for (size_t i = 0; i < pg->n; i++)
+		if (!strcmp(pg->seen[i], token))
+			return np_error(err, "%s: EC2 gave the same NextToken twice (after %zu pages); "
+			                     "refusing a listing that would not end",
+			                action, pg->n + 1);
+	if (pg->n + 1 >= NP_EC2_MAX_PAGES)
+		return np_error(err, "%s: more than %d pages in one listing; refusing it", action,
+		                NP_EC2_MAX_PAGES);
+	NP_ALLOC_GROW(pg->seen, pg->n + 1, pg->alloc);
+	pg->seen[pg->n++] = np_xstrdup(token);
+	return 0;
+}
+
+static void pager_release(struct pager *pg)
+{
+	for (size_t i = 0; i < pg->n; i++)
+		free(pg->seen[i]);
+	free(pg->seen);
+	memset(pg, 0, sizeof(*pg));
+}
+
 static int describe_pages(struct np_aws *aws, struct np_query *base, struct np_instance **v,
                           size_t *n, size_t *alloc, struct np_err *err)
 {
+	struct pager pg = {0};
 	char *token = NULL;
 	int rc = 0;
 
@@ -127,12 +176,15 @@ static int describe_pages(struct np_aws *aws, struct np_query *base, struct np_i
 		rc = np_aws_call(aws, "DescribeInstances", &q, &doc, err);
 		np_query_release(&q);
 		if (rc == 0)
-			np_ec2_parse_instances(doc, v, n, alloc, &next);
+			rc = np_ec2_parse_instances(doc, "DescribeInstances", v, n, alloc, &next, err);
+		if (rc == 0 && next)
+			rc = pager_next(&pg, "DescribeInstances", next, err);
 		xmlFreeDoc(doc);
 		free(token);
 		token = next;
 	} while (rc == 0 && token);
 	free(token);
+	pager_release(&pg);
 	return rc;
 }
 
@@ -221,6 +273,28 @@ int np_ec2_terminate_instances(struct np_aws *aws, const char *const *ids, size_
                                bool dry_run, struct np_err *err)
 {
 	return ids_call(aws, "TerminateInstances", ids, n, dry_run, err);
+}
+
+void np_ec2_set_attribute_query(struct np_query *q, const char *id, const struct np_attr_def *a,
+                                const char *value, bool dry_run)
+{
+	np_query_add(q, a->set_id_param ? a->set_id_param : "InstanceId", id);
+	if (a->set_param)
+		np_query_add(q, a->set_param, value ? value : "");
+	if (a->set_dry_run)
+		dry(q, dry_run);
+}
+
+int np_ec2_set_attribute(struct np_aws *aws, const char *id, const struct np_attr_def *a,
+                         const char *value, bool dry_run, struct np_err *err)
+{
+	struct np_query q = NP_QUERY_INIT;
+	bool off = a->type == NP_ATTR_BOOL && value && !strcmp(value, "false");
+
+	if (dry_run && !a->set_dry_run)
+		return np_error(err, "%s cannot be dry-run", a->set_action);
+	np_ec2_set_attribute_query(&q, id, a, value, dry_run);
+	return simple_call(aws, off && a->set_action_off ? a->set_action_off : a->set_action, &q, err);
 }
 
 int np_ec2_modify_instance_type(struct np_aws *aws, const char *id, const char *type,
@@ -320,6 +394,7 @@ int np_ec2_describe_instance_types(struct np_aws *aws, const char *const *names,
 {
 	for (size_t off = 0; off < n; off += NP_EC2_TYPES_PER_CALL) {
 		size_t m = n - off < NP_EC2_TYPES_PER_CALL ? n - off : NP_EC2_TYPES_PER_CALL;
+		struct pager pg = {0};
 		char *token = NULL;
 		int rc = 0;
 
@@ -339,12 +414,15 @@ int np_ec2_describe_instance_types(struct np_aws *aws, const char *const *names,
 			rc = np_aws_call(aws, "DescribeInstanceTypes", &q, &doc, err);
 			np_query_release(&q);
 			if (rc == 0)
-				np_ec2_parse_instance_types(doc, out, &next);
+				rc = np_ec2_parse_instance_types(doc, out, &next, err);
+			if (rc == 0 && next)
+				rc = pager_next(&pg, "DescribeInstanceTypes", next, err);
 			xmlFreeDoc(doc);
 			free(token);
 			token = next;
 		} while (rc == 0 && token);
 		free(token);
+		pager_release(&pg);
 		if (rc < 0)
 			return -1;
 	}

@@ -112,23 +112,33 @@ void np_aws_error_from_response(const char *action, long status, const char *bod
 		code = np_xml_text(e, "Code");
 		msg = np_xml_text(e, "Message");
 	}
+	if (code) {
+		/* A code is a plain token; anything else is shown, escaped. */
+		char *v = np_visible(code);
+
+		free(code);
+		code = v;
+	}
 	c = code ? code : "";
 	if (!strncmp(c, "Client.", 7) || !strncmp(c, "Server.", 7))
 		c += 7;
 	if (err) {
+		struct np_buf safe = NP_BUF_INIT;
 		char tip[200];
 
+		/* EC2's words reach a terminal: no control sequence gets through. */
+		np_buf_add_visible(&safe, msg ? msg : "(no message)", 2048);
 		hint(action, c, tip, sizeof(tip));
 		err->cls = np_aws_classify(c, status);
 		err->http_status = (int)status;
 		snprintf(err->code, sizeof(err->code), "%s", *c ? c : "");
 		snprintf(err->request_id, sizeof(err->request_id), "%s", rid ? rid : "");
 		if (*c)
-			snprintf(err->msg, sizeof(err->msg), "%s: %s: %s%s", action, c,
-			         msg ? msg : "(no message)", tip);
+			snprintf(err->msg, sizeof(err->msg), "%s: %s: %s%s", action, c, safe.ptr, tip);
 		else
 			snprintf(err->msg, sizeof(err->msg), "%s: HTTP %ld with no EC2 error document",
 			         action, status);
+		np_buf_release(&safe);
 	}
 	free(code);
 	free(msg);

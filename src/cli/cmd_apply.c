@@ -115,7 +115,7 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 	size_t n_pending = 0;
 	struct np_err err = NP_ERR_INIT;
 	struct np_plan plan;
-	struct np_render_opts ro = {.color = o->color};
+	struct np_render_opts ro = {.color = o->color, .expand = o->expand, .config = ctx->config};
 	struct np_apply_result res = {0};
 	struct np_apply_opts ao = {0};
 	struct sigaction sa, old_int, old_term;
@@ -268,7 +268,8 @@ static int run_destroy(struct np_ctx *ctx)
 	(NP_OPTBIT(NP_OPT_CONFIG) | NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_JSON) |             \
 	 NP_OPTBIT(NP_OPT_NO_COLOR) | NP_OPTBIT(NP_OPT_REFRESH) | NP_OPTBIT(NP_OPT_TARGET) |       \
 	 NP_OPTBIT(NP_OPT_AUTO_APPROVE) | NP_OPTBIT(NP_OPT_INPUT) | NP_OPTBIT(NP_OPT_PARALLELISM) | \
-	 NP_OPTBIT(NP_OPT_LOCK) | NP_OPTBIT(NP_OPT_LOCK_TIMEOUT) | NP_OPTBIT(NP_OPT_STEP_TIMEOUT))
+	 NP_OPTBIT(NP_OPT_LOCK) | NP_OPTBIT(NP_OPT_LOCK_TIMEOUT) | NP_OPTBIT(NP_OPT_STEP_TIMEOUT) | \
+	 NP_OPTBIT(NP_OPT_EXPAND))
 
 const struct np_cmd np_cmd_apply = {
 	.name = "apply",

@@ -11,7 +11,7 @@ static int run(struct np_ctx *ctx)
 	struct np_cli_plan_req req = {.refresh = o->refresh, .refresh_only = o->refresh_only};
 	struct np_err err = NP_ERR_INIT;
 	struct np_plan plan;
-	struct np_render_opts ro = {.color = o->color};
+	struct np_render_opts ro = {.color = o->color, .expand = o->expand, .config = ctx->config};
 	int rc = NP_EXIT_ERROR;
 
 	if (np_cli_make_plan(ctx, &req, &plan, &err) < 0) {
@@ -35,7 +35,11 @@ static int run(struct np_ctx *ctx)
 			                  "nestplan apply %s\n",
 			        o->out, o->out);
 	}
-	rc = o->detailed_exitcode && np_plan_has_changes(&plan) ? NP_EXIT_CHANGES : NP_EXIT_OK;
+	/* A refresh-only plan changes nothing but the state: drift is what
+	 * apply -refresh-only would record (Terraform's exit 2 there too). */
+	rc = o->detailed_exitcode && (o->refresh_only ? plan.n_drift > 0 : np_plan_has_changes(&plan))
+	             ? NP_EXIT_CHANGES
+	             : NP_EXIT_OK;
 cleanup:
 	np_plan_release(&plan);
 	return rc;
@@ -52,7 +56,7 @@ const struct np_cmd np_cmd_plan = {
 	           NP_OPTBIT(NP_OPT_DETAILED_EXITCODE) | NP_OPTBIT(NP_OPT_REFRESH) |
 	           NP_OPTBIT(NP_OPT_REFRESH_ONLY) | NP_OPTBIT(NP_OPT_TARGET) |
 	           NP_OPTBIT(NP_OPT_REPLACE) | NP_OPTBIT(NP_OPT_LOCK) | NP_OPTBIT(NP_OPT_LOCK_TIMEOUT) |
-	           NP_OPTBIT(NP_OPT_INPUT),
+	           NP_OPTBIT(NP_OPT_INPUT) | NP_OPTBIT(NP_OPT_EXPAND),
 	.flags = NP_CMD_CREATES_STATE | NP_CMD_NEEDS_CONFIG | NP_CMD_NEEDS_STATE | NP_CMD_LOCKS | NP_CMD_NEEDS_CREDS,
 	.max_args = 0,
 	.run = run,

@@ -1,6 +1,10 @@
 /* show: the state, a saved plan, or the apply history. */
+#include <string.h>
+#include <unistd.h>
+
 #include "cli/common.h"
 #include "nestplan/cli.h"
+#include "nestplan/config.h"
 #include "nestplan/render.h"
 #include "nestplan/state.h"
 
@@ -19,11 +23,27 @@ static int show_history(struct np_ctx *ctx)
 	return NP_EXIT_OK;
 }
 
+/* The file a saved plan was made from, if it is here unchanged: its rollout
+ * bounds let the plan say its waves. NULL otherwise, silently. */
+static struct np_config *plan_config(const struct np_plan *plan, const char *path)
+{
+	struct np_err err = NP_ERR_INIT;
+	struct np_config *cfg = NULL;
+
+	if (access(path, R_OK) < 0 || np_config_load(&cfg, path, &err) < 0)
+		return NULL;
+	if (strcmp(cfg->sha256, plan->config_sha256)) {
+		np_config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
 static int run(struct np_ctx *ctx)
 {
 	const struct np_cli_opts *o = ctx->opts;
 	struct np_err err = NP_ERR_INIT;
-	struct np_render_opts ro = {.color = o->color};
+	struct np_render_opts ro = {.color = o->color, .expand = o->expand};
 	struct np_instance *res = NULL;
 	size_t n = 0;
 
@@ -39,7 +59,11 @@ static int run(struct np_ctx *ctx)
 		} else if (o->json) {
 			np_cli_print_json(ctx->out, np_render_plan_json(&plan));
 		} else {
+			struct np_config *cfg = plan_config(&plan, o->config_path);
+
+			ro.config = cfg;
 			np_render_plan_text(ctx->out, &plan, &ro);
+			np_config_free(cfg);
 		}
 		np_plan_release(&plan);
 		return rc;
@@ -63,8 +87,8 @@ const struct np_cmd np_cmd_show = {
 	.synopsis = "show [options] [PLANFILE]",
 	.help = "Show the state (every managed instance as last recorded), a saved plan,\n"
 	        "or with -history the applies recorded in the state.",
-	.options = NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_CONFIG) | NP_OPTBIT(NP_OPT_JSON) | NP_OPTBIT(NP_OPT_NO_COLOR) |
-	           NP_OPTBIT(NP_OPT_HISTORY),
+	.options = NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_CONFIG) | NP_OPTBIT(NP_OPT_JSON) |
+	           NP_OPTBIT(NP_OPT_NO_COLOR) | NP_OPTBIT(NP_OPT_HISTORY) | NP_OPTBIT(NP_OPT_EXPAND),
 	.flags = NP_CMD_NEEDS_STATE,
 	.max_args = 1,
 	.run = run,

@@ -112,10 +112,32 @@ static bool is_state_sub(const struct np_cmd *cmd, const struct np_cli_opts *opt
 	return !strcmp(cmd->name, "state") && opts->n_args > 0 && !strcmp(opts->args[0], sub);
 }
 
+/* One try first, so Terraform's notice comes only when the lock is not
+ * free at once and -lock-timeout lets us wait. */
+static int take_lock(struct np_ctx *ctx, const struct np_cli_opts *opts, struct np_err *err)
+{
+	struct np_backend_lock_info holder = {0};
+	int r = np_backend_lock(ctx->backend, ctx->state, ctx->cmd->name, 0, &holder, err);
+
+	if (r < 0 && err->cls == NP_ERRC_LOCKED && opts->lock_timeout > 0) {
+		fprintf(stderr, "Acquiring state lock. This may take a few moments...\n");
+		np_err_clear(err);
+		r = np_backend_lock(ctx->backend, ctx->state, ctx->cmd->name, opts->lock_timeout,
+		                    &holder, err);
+	}
+	if (r < 0) {
+		np_backend_lock_info_release(&holder);
+		return -1;
+	}
+	ctx->locked = true;
+	warn_took_over(&holder);
+	np_backend_lock_info_release(&holder);
+	return 0;
+}
+
 int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np_cli_opts *opts,
                    struct np_err *err)
 {
-	struct np_backend_lock_info holder = {0};
 	bool locks;
 
 	memset(ctx, 0, sizeof(*ctx));
@@ -136,20 +158,15 @@ int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np
 			return -1;
 		remote = np_backend_is_remote(ctx->backend);
 		/* Remote: the lock first, so what is read is what the last holder wrote. */
-		if (remote && locks) {
-			if (np_backend_lock(ctx->backend, NULL, cmd->name, opts->lock_timeout, &holder,
-			                    err) < 0)
-				return -1;
-			ctx->locked = true;
-			warn_took_over(&holder);
-			np_backend_lock_info_release(&holder);
-		}
+		if (remote && locks && take_lock(ctx, opts, err) < 0)
+			return -1;
 		/* Without the lock a run on a remote state reads it and never writes it
 		 * (-lock=false: drift with a read-only role). */
 		np_backend_set_writable(ctx->backend, ctx->locked || !remote);
 		if (np_backend_fetch(ctx->backend, &path, &found, err) < 0)
 			return -1;
-		creates = (cmd->flags & NP_CMD_CREATES_STATE) || (remote && is_state_sub(cmd, opts, "push"));
+		creates = (cmd->flags & NP_CMD_CREATES_STATE) ||
+		          (remote && is_state_sub(cmd, opts, "push"));
 		if (remote && !found && !creates)
 			return np_error(err, "no state at %s: run 'nestplan init' (or apply) first, or "
 			                     "point -state or NESTPLAN_STATE at the state",
@@ -159,16 +176,10 @@ int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np
 		if (np_state_open(&ctx->state, path, creates ? NP_STATE_CREATE : 0, err) < 0)
 			return -1;
 		np_backend_opened(ctx->backend, ctx->state);
-		if (!remote && locks) {
-			if (np_backend_lock(ctx->backend, ctx->state, cmd->name, opts->lock_timeout,
-			                    &holder, err) < 0) {
-				np_backend_lock_info_release(&holder);
-				return -1;
-			}
-			ctx->locked = true;
-			warn_took_over(&holder);
-			np_backend_lock_info_release(&holder);
-		}
+		/* A local state nobody can write here needs no lock to be read; what
+		 * would write it fails, saying why. */
+		if (!remote && locks && !np_state_readonly(ctx->state) && take_lock(ctx, opts, err) < 0)
+			return -1;
 	}
 	if (cmd->flags & NP_CMD_NEEDS_CREDS) {
 		struct np_aws_options ao = {0};

@@ -1,12 +1,14 @@
 /* One option table for every command; each command accepts a subset. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
 #include "nestplan/cli.h"
+#include "nestplan/suggest.h"
 
 struct spec {
 	const char *name;
@@ -45,31 +47,44 @@ static const struct spec specs[] = {
 	{"step-timeout", required_argument, NP_OPT_STEP_TIMEOUT, "DURATION",
 	 "Give up waiting on one instance step after DURATION (default 10m)."},
 	{"force", optional_argument, NP_OPT_FORCE, NULL, "Do not ask for confirmation."},
+	{"expand", optional_argument, NP_OPT_EXPAND, NULL,
+	 "List every instance; identical changes are otherwise shown once per address range."},
 	{"migrate-state", optional_argument, NP_OPT_MIGRATE_STATE, "FILE",
 	 "Move the local state (FILE, default nestplan.db) into the backend."},
 };
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
 
-/* "30s", "2m", "1h", "1.5", "500ms"; seconds as a double. */
+/* Longer than any lock or step wait a person means (a week). */
+#define MAX_DURATION_S (7 * 24 * 3600.0)
+
+/* "30s", "2m", "1h", "1.5", "500ms"; seconds as a double. Decimal digits
+ * only: strtod would also take "nan", "inf", "1e400" and hex. */
 static int parse_duration(const char *s, double *out)
 {
 	char *end;
-	double v;
+	double v, f;
 
+	if (!((*s >= '0' && *s <= '9') || (*s == '.' && s[1] >= '0' && s[1] <= '9')) ||
+	    s[strspn(s, "0123456789.")] == 'e' || s[strspn(s, "0123456789.")] == 'E' ||
+	    (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+		return -1;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || v < 0)
+	if (errno || end == s || !isfinite(v) || v < 0)
 		return -1;
 	if (!strcmp(end, "") || !strcmp(end, "s"))
-		*out = v;
+		f = 1.0;
 	else if (!strcmp(end, "ms"))
-		*out = v / 1000.0;
+		f = 0.001;
 	else if (!strcmp(end, "m"))
-		*out = v * 60.0;
+		f = 60.0;
 	else if (!strcmp(end, "h"))
-		*out = v * 3600.0;
+		f = 3600.0;
 	else
 		return -1;
+	if (v * f > MAX_DURATION_S)
+		return -1;
+	*out = v * f;
 	return 0;
 }
 
@@ -134,10 +149,22 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 			return 0;
 		}
 		if (c == '?' || c == ':') {
-			const char *bad = argv[optind - 1];
+			const char *bad = argv[optind - 1], *near;
+			const char *names[N_SPECS + 1];
+			char word[64];
+			size_t k = 0;
 
 			if (c == ':')
 				return np_error_cls(err, NP_ERRC_USAGE, "option '%s' needs a value", bad);
+			for (size_t i = 0; i < n; i++)
+				names[k++] = longopts[i].name;
+			names[k] = NULL;
+			snprintf(word, sizeof(word), "%s", bad + strspn(bad, "-"));
+			word[strcspn(word, "=")] = '\0';
+			if ((near = np_suggest(word, names)))
+				return np_error_cls(err, NP_ERRC_USAGE,
+				                    "%s does not take option '%s'; did you mean '-%s'?",
+				                    cmd->name, bad, near);
 			return np_error_cls(err, NP_ERRC_USAGE, "%s does not take option '%s'",
 			                    cmd->name, bad);
 		}
@@ -209,7 +236,8 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 		case NP_OPT_LOCK_TIMEOUT:
 			if (parse_duration(arg, &o->lock_timeout) < 0)
 				return np_error_cls(err, NP_ERRC_USAGE,
-				                    "invalid -lock-timeout '%s': want a duration like 30s or 2m",
+				                    "invalid -lock-timeout '%s': want a duration like 30s or 2m "
+				                    "(at most 168h)",
 				                    arg);
 			break;
 		case NP_OPT_FORMAT:
@@ -224,10 +252,16 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 			if (parse_bool(sp->name, arg, &o->history, err) < 0)
 				return -1;
 			break;
+		case NP_OPT_EXPAND:
+			if (parse_bool(sp->name, arg, &o->expand, err) < 0)
+				return -1;
+			break;
 		case NP_OPT_STEP_TIMEOUT:
 			if (parse_duration(arg, &o->step_timeout) < 0 || o->step_timeout <= 0)
 				return np_error_cls(err, NP_ERRC_USAGE,
-				                    "invalid -step-timeout '%s': want a duration like 10m", arg);
+				                    "invalid -step-timeout '%s': want a duration like 10m (more "
+				                    "than 0, at most 168h)",
+				                    arg);
 			break;
 		case NP_OPT__COUNT:
 			break;
@@ -246,7 +280,14 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 
 void np_cli_usage(FILE *f, const struct np_cmd *cmd)
 {
-	fprintf(f, "Usage: nestplan %s\n\n%s\n", cmd->synopsis, cmd->help);
+	/* Alternatives ("state list | state show ADDRESS") one a line. */
+	for (const char *s = cmd->synopsis, *bar; s; s = bar ? bar + 3 : NULL) {
+		bar = strstr(s, " | ");
+		fprintf(f, "%s nestplan %.*s\n", s == cmd->synopsis ? "Usage:" : "      ",
+		        bar ? (int)(bar - s) : (int)strlen(s), s);
+	}
+	fputc('\n', f);
+	np_cli_wrap(f, cmd->help, 0, 0);
 	if (!cmd->options)
 		return;
 	fprintf(f, "\nOptions:\n");
@@ -259,6 +300,7 @@ void np_cli_usage(FILE *f, const struct np_cmd *cmd)
 			snprintf(left, sizeof(left), "-%s=%s", specs[i].name, specs[i].arg);
 		else
 			snprintf(left, sizeof(left), "-%s", specs[i].name);
-		fprintf(f, "  %-26s %s\n", left, specs[i].help);
+		fprintf(f, "  %-26s ", left);
+		np_cli_wrap(f, specs[i].help, 29, 29);
 	}
 }

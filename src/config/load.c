@@ -309,6 +309,7 @@ struct inst_ctx {
 	int count;            /* 0: no count */
 	bool allow_identity;  /* count and instance_id (not in defaults) */
 	yaml_node_t *count_node, *id_node;
+	char group[32];       /* the map of gen attributes being read */
 };
 
 /* Per network interface, EC2's highest quota. */
@@ -324,6 +325,150 @@ static const char *const cpu_keys[] = {"core_count", "threads_per_core", "nested
 static const char *const placement_keys[] = {"tenancy", "host_id", "availability_zone", NULL};
 static const char *const rollout_keys[] = {"max_unavailable", NULL};
 static const char *const lifecycle_keys[] = {"prevent_destroy", "create_before_destroy", NULL};
+
+/* ---- the attributes the table handles alone ---- */
+
+#define MAX_KEYS 64
+
+/* The keys of a map: the fixed ones, and those the attribute table adds
+ * (group NULL: the instance's own keys, where a dotted name adds its group). */
+static const char *const *keys_of(const char **out, const char *const *fixed, const char *group)
+{
+	size_t n = 0, glen = group ? strlen(group) : 0;
+
+	for (size_t i = 0; fixed && fixed[i] && n < MAX_KEYS - 1; i++)
+		out[n++] = fixed[i];
+	for (size_t i = 0; i < np_n_attrs && n < MAX_KEYS - 1; i++) {
+		const char *name = np_attrs[i].name, *dot = strchr(name, '.'), *key = NULL;
+		static char groups[8][32];
+		bool dup = false;
+
+		if (!np_attrs[i].gen)
+			continue;
+		if (group && !strncmp(name, group, glen) && name[glen] == '.') {
+			key = name + glen + 1;
+		} else if (!group && !dot) {
+			key = name;
+		} else if (!group) {
+			/* A group such as metadata_options: once, and only if not fixed. */
+			size_t g = (size_t)(dot - name), slot = 0;
+
+			for (size_t j = 0; j < n && !dup; j++)
+				dup = strlen(out[j]) == g && !strncmp(out[j], name, g);
+			for (; slot < 8 && groups[slot][0] && !(strlen(groups[slot]) == g &&
+			                                        !strncmp(groups[slot], name, g));
+			     slot++)
+				;
+			if (dup || slot == 8 || g >= sizeof(groups[0]))
+				continue;
+			snprintf(groups[slot], sizeof(groups[slot]), "%.*s", (int)g, name);
+			key = groups[slot];
+		}
+		for (size_t j = 0; key && j < n && !dup; j++)
+			dup = !strcmp(out[j], key);
+		if (key && !dup)
+			out[n++] = key;
+	}
+	out[n] = NULL;
+	return out;
+}
+
+static const struct np_attr_def *gen_attr(const char *group, const char *key)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "%s%s%s", group ? group : "", group ? "." : "", key);
+	for (size_t i = 0; i < np_n_attrs; i++)
+		if (np_attrs[i].gen && !strcmp(np_attrs[i].name, name))
+			return &np_attrs[i];
+	return NULL;
+}
+
+/* One value of a gen attribute, checked as its type and limits say. */
+static bool gen_value(struct cfg_parse *p, const struct np_attr_def *a, const char *key,
+                      yaml_node_t *v, struct np_instance *w)
+{
+	char num[32];
+	int n;
+	bool b;
+	char *s;
+
+	switch (a->type) {
+	case NP_ATTR_BOOL:
+		if (get_bool(p, v, key, &b))
+			np_attr_set_text(a, w, b ? "true" : "false");
+		return true;
+	case NP_ATTR_INT:
+		if (get_int(p, v, key, a->min, a->max, &n)) {
+			snprintf(num, sizeof(num), "%d", n);
+			np_attr_set_text(a, w, num);
+		}
+		return true;
+	case NP_ATTR_ENUM:
+		if ((n = get_enum(p, v, key, a->names + 1)) >= 0)
+			np_attr_set_text(a, w, a->names[n + 1]);
+		return true;
+	case NP_ATTR_STR:
+		if ((s = get_string(p, v, key, 255))) {
+			np_attr_set_text(a, w, s);
+			free(s);
+		}
+		return true;
+	case NP_ATTR_STRV:
+		break;
+	}
+	return false;
+}
+
+static void gen_group_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
+                           void *ctx);
+
+/* A key of the instance (group NULL) or of one of its maps that the table
+ * handles: true when it was this one's. */
+static bool gen_pair(struct cfg_parse *p, const char *group, const char *key, yaml_node_t *v,
+                     void *ctx)
+{
+	struct np_instance *w = &((struct inst_ctx *)ctx)->d.want;
+	const struct np_attr_def *a = gen_attr(group, key);
+	const char *keys[MAX_KEYS];
+
+	bool all_gen = true, any = false;
+	size_t len = strlen(key);
+
+	if (a)
+		return gen_value(p, a, key, v, w);
+	if (group)
+		return false;
+	/* A map of its own only when every attribute in it is the table's
+	 * (placement has hand-written rules: its pair function asks here). */
+	for (size_t i = 0; i < np_n_attrs; i++)
+		if (!strncmp(np_attrs[i].name, key, len) && np_attrs[i].name[len] == '.') {
+			any = true;
+			all_gen &= np_attrs[i].gen;
+		}
+	for (size_t i = 0; any && all_gen && i < np_n_attrs; i++) {
+		if (np_attrs[i].gen && !strncmp(np_attrs[i].name, key, len) &&
+		    np_attrs[i].name[len] == '.') {
+			struct inst_ctx *ic = ctx;
+
+			snprintf(ic->group, sizeof(ic->group), "%s", key);
+			walk_map(p, v, key, keys_of(keys, NULL, key), gen_group_pair, ctx);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void gen_group_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
+                           void *ctx)
+{
+	struct inst_ctx *ic = ctx;
+	char group[sizeof(ic->group)];
+
+	(void)k;
+	snprintf(group, sizeof(group), "%s", ic->group);
+	gen_pair(p, group, key, v, ctx);
+}
 
 static void cpu_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
                      void *ctx)
@@ -349,6 +494,8 @@ static void placement_pair(struct cfg_parse *p, const char *key, yaml_node_t *k,
 	int e;
 
 	(void)k;
+	if (gen_pair(p, "placement", key, v, ctx))
+		return;
 	if (!strcmp(key, "tenancy")) {
 		if ((e = get_enum(p, v, key, ten)) >= 0)
 			w->tenancy = (enum np_tenancy)(e + 1);
@@ -466,12 +613,15 @@ static char *sha256_hex(const char *data, size_t len)
 static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
                           void *ctx)
 {
+	const char *keys[MAX_KEYS];
 	struct inst_ctx *ic = ctx;
 	struct np_instance *w = &ic->d.want;
 	static const char *const platforms[] = {"linux", "windows", NULL};
 	static const char *const states[] = {"running", "stopped", NULL};
 	int e;
 
+	if (gen_pair(p, NULL, key, v, ctx))
+		return;
 	if (!strcmp(key, "count") || !strcmp(key, "instance_id")) {
 		if (!ic->allow_identity) {
 			np_cfg_errorf(p, k, "'%s' cannot be a default; set it on the instance", key);
@@ -545,7 +695,8 @@ static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 	} else if (!strcmp(key, "cpu_options")) {
 		walk_map(p, v, "cpu_options", cpu_keys, cpu_pair, ic);
 	} else if (!strcmp(key, "placement")) {
-		walk_map(p, v, "placement", placement_keys, placement_pair, ic);
+		walk_map(p, v, "placement", keys_of(keys, placement_keys, "placement"), placement_pair,
+		         ic);
 	} else if (!strcmp(key, "hibernation")) {
 		bool b;
 
@@ -598,6 +749,7 @@ static void merge_defaults(struct np_desired *d, const struct np_desired *dd)
 	TAKE_VAL(tenancy);
 	TAKE_VAL(hibernation);
 	TAKE_VAL(state);
+	np_attrs_overlay(w, def, true);
 	if (!w->security_groups_set && def->security_groups_set) {
 		np_strv_copy(&w->security_group_ids, &def->security_group_ids);
 		w->security_groups_set = true;
@@ -773,6 +925,7 @@ static void copy_desired(struct np_desired *dst, const struct np_desired *src)
 
 static void load_instances(struct cfg_parse *p, struct top_ctx *t, const struct np_desired *def)
 {
+	const char *keys[MAX_KEYS];
 	yaml_node_t *map = t->instances;
 	bool *dups = NULL;
 
@@ -803,7 +956,7 @@ static void load_instances(struct cfg_parse *p, struct top_ctx *t, const struct 
 			continue;
 		memset(&ic, 0, sizeof(ic));
 		ic.allow_identity = true;
-		walk_map(p, v, name, instance_keys, instance_pair, &ic);
+		walk_map(p, v, name, keys_of(keys, instance_keys, NULL), instance_pair, &ic);
 		ic.d.name = np_xstrdup(name);
 		ic.d.line = (int)k->start_mark.line + 1;
 		ic.d.column = (int)k->start_mark.column + 1;
@@ -887,9 +1040,89 @@ const struct np_desired *np_config_find(const struct np_config *cfg, const char 
 	return NULL;
 }
 
+/* A file needs three or four levels of '[' and '{'. */
+#define NP_CONFIG_MAX_FLOW_DEPTH 64
+
+/* libyaml's scanner spends time in proportion to the flow depth on every
+ * token (its simple-key stack), so a file of nested '[' is quadratic before
+ * any document exists. Its tokens are read first, and the scan stops at the
+ * first collection deeper than NP_CONFIG_MAX_FLOW_DEPTH: a pre-scan of the
+ * bytes would have to tell quoted, block and plain scalars and comments
+ * apart exactly as libyaml does, so libyaml's own scanner does it. A scanner
+ * error is left for the loader to report. */
+static bool flow_depth_ok(struct cfg_parse *p, const char *data, size_t len)
+{
+	yaml_parser_t sc;
+	yaml_token_t tok;
+	int depth = 0;
+	bool ok = true, done = false;
+
+	yaml_parser_initialize(&sc);
+	yaml_parser_set_input_string(&sc, (const unsigned char *)data, len);
+	while (!done && yaml_parser_scan(&sc, &tok)) {
+		switch (tok.type) {
+		case YAML_FLOW_SEQUENCE_START_TOKEN:
+		case YAML_FLOW_MAPPING_START_TOKEN:
+			if (++depth > NP_CONFIG_MAX_FLOW_DEPTH) {
+				p->n_errors++;
+				np_buf_printf(&p->errors, "%s:%zu:%zu: error: flow collections ('[' and "
+				                          "'{') nested deeper than %d; refusing the file",
+				              p->file, tok.start_mark.line + 1, tok.start_mark.column + 1,
+				              NP_CONFIG_MAX_FLOW_DEPTH);
+				ok = false;
+				done = true;
+			}
+			break;
+		case YAML_FLOW_SEQUENCE_END_TOKEN:
+		case YAML_FLOW_MAPPING_END_TOKEN:
+			depth--;
+			break;
+		case YAML_STREAM_END_TOKEN:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		yaml_token_delete(&tok);
+	}
+	yaml_parser_delete(&sc);
+	return ok;
+}
+
+/* A second document would be dropped without a word (and the instances in
+ * it planned for destruction): refuse it, pointing at its start. An empty
+ * one (a lone trailing '---') holds nothing to lose. */
+static void one_document_only(struct cfg_parse *p, yaml_parser_t *parser)
+{
+	yaml_document_t more;
+	yaml_node_t *r;
+
+	if (!yaml_parser_load(parser, &more)) {
+		p->n_errors++;
+		np_buf_printf(&p->errors, "%s:%zu:%zu: error: malformed YAML after the first "
+		                          "document: %s",
+		              p->file, parser->problem_mark.line + 1, parser->problem_mark.column + 1,
+		              parser->problem ? parser->problem : "cannot parse");
+		return;
+	}
+	r = yaml_document_get_root_node(&more);
+	if (r && !(r->type == YAML_SCALAR_NODE && !r->data.scalar.length &&
+	           r->data.scalar.style == YAML_PLAIN_SCALAR_STYLE))
+	{
+		p->n_errors++;
+		np_buf_printf(&p->errors, "%s%s:%zu:%zu: error: a second YAML document ('---'): "
+		                          "nestplan reads one document per file; remove the '---' or "
+		                          "move what follows it into the first document",
+		              p->errors.len ? "\n" : "", p->file, more.start_mark.line + 1,
+		              more.start_mark.column + 1);
+	}
+	yaml_document_delete(&more);
+}
+
 int np_config_parse(struct np_config **out, const char *name, const char *data, size_t len,
                     struct np_err *err)
 {
+	const char *keys[MAX_KEYS];
 	struct np_config *cfg = np_xcalloc(1, sizeof(*cfg));
 	struct cfg_parse p = {.file = name};
 	struct top_ctx t = {.cfg = cfg};
@@ -913,6 +1146,8 @@ int np_config_parse(struct np_config **out, const char *name, const char *data, 
 		              NP_CONFIG_MAX_BYTES);
 		goto done;
 	}
+	if (!flow_depth_ok(&p, data, len))
+		goto done;
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
 	if (!yaml_parser_load(&parser, &doc)) {
@@ -925,7 +1160,10 @@ int np_config_parse(struct np_config **out, const char *name, const char *data, 
 		goto done;
 	}
 	have_doc = true;
+	one_document_only(&p, &parser);
 	yaml_parser_delete(&parser);
+	if (p.n_errors)
+		goto done;
 	p.doc = &doc;
 	root = yaml_document_get_root_node(&doc);
 	if (!root) {
@@ -947,7 +1185,8 @@ int np_config_parse(struct np_config **out, const char *name, const char *data, 
 		struct inst_ctx ic;
 
 		memset(&ic, 0, sizeof(ic));
-		walk_map(&p, t.defaults, "defaults", instance_keys, instance_pair, &ic);
+		walk_map(&p, t.defaults, "defaults", keys_of(keys, instance_keys, NULL), instance_pair,
+		         &ic);
 		def = ic.d;
 		have_def = true;
 	}

@@ -1,10 +1,12 @@
 /* The planner: per address exactly one action with its ordered steps.
  * Pure: everything it knows comes in through struct np_plan_input. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nestplan/alloc.h"
+#include "nestplan/suggest.h"
 #include "plan/internal.h"
 
 struct ctx {
@@ -60,20 +62,69 @@ static bool gone(const struct np_instance *l)
 	return !l || l->state == NP_RUN_TERMINATED || l->state == NP_RUN_SHUTTING_DOWN;
 }
 
+static bool target_matches(const char *t, const char *address)
+{
+	size_t n = strlen(t);
+
+	return !strcmp(t, address) ||
+	       (!strchr(t, '[') && !strncmp(address, t, n) && address[n] == '[');
+}
+
 static bool targeted(const struct np_plan_input *in, const char *address)
 {
 	if (!in->n_targets)
 		return true;
-	for (size_t i = 0; i < in->n_targets; i++) {
-		const char *t = in->targets[i];
-		size_t n = strlen(t);
-
-		if (!strcmp(t, address))
+	for (size_t i = 0; i < in->n_targets; i++)
+		if (target_matches(in->targets[i], address))
 			return true;
-		if (!strchr(t, '[') && !strncmp(address, t, n) && address[n] == '[')
-			return true;
-	}
 	return false;
+}
+
+/* A -target that names no instance of the file or the state is a warning
+ * (Terraform's way: the plan is empty for it, not refused), with the nearest
+ * name for a typo. */
+static void unmatched_targets(struct np_plan *out, const struct np_plan_input *in)
+{
+	const struct np_config *cfg = in->config;
+	const char **names = NULL;
+	size_t n = 0;
+
+	for (size_t t = 0; t < in->n_targets; t++) {
+		const char *target = in->targets[t], *near, *open = strchr(target, '[');
+		bool found = false;
+		size_t in_group = 0;
+
+		for (size_t i = 0; cfg && i < cfg->n_instances && !found; i++)
+			found = target_matches(target, cfg->instances[i].want.address);
+		for (size_t i = 0; i < in->n_recorded && !found; i++)
+			found = in->recorded[i].address && target_matches(target, in->recorded[i].address);
+		if (found)
+			continue;
+		for (size_t i = 0; open && cfg && i < cfg->n_instances; i++)
+			in_group += cfg->instances[i].index >= 0 &&
+			            strlen(cfg->instances[i].name) == (size_t)(open - target) &&
+			            !strncmp(cfg->instances[i].name, target, (size_t)(open - target));
+		if (in_group) {
+			/* The group exists: the index is what is wrong. */
+			np_plan_diag(out, NP_SEV_WARNING, NULL,
+			             "-target '%s' matches no instance in the file or the state; the file "
+			             "has %.*s[0] to %.*s[%zu]",
+			             target, (int)(open - target), target, (int)(open - target), target,
+			             in_group - 1);
+			continue;
+		}
+		if (!names) {
+			names = np_xcalloc((cfg ? cfg->n_instances : 0) + 1, sizeof(*names));
+			for (size_t i = 0; cfg && i < cfg->n_instances; i++)
+				if (!n || strcmp(names[n - 1], cfg->instances[i].name))
+					names[n++] = cfg->instances[i].name;
+		}
+		near = np_suggest(target, names);
+		np_plan_diag(out, NP_SEV_WARNING, NULL,
+		             "-target '%s' matches no instance in the file or the state%s%s%s", target,
+		             near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+	}
+	free(names);
 }
 
 static bool forced_replace(const struct np_plan_input *in, const char *address)
@@ -151,6 +202,7 @@ static void merge_after(struct np_instance *after, const struct np_instance *wan
 	OVER_VAL(state);
 #undef OVER_STR
 #undef OVER_VAL
+	np_attrs_overlay(after, want, false);
 	if (want->security_groups_set) {
 		np_strv_release(&after->security_group_ids);
 		np_strv_copy(&after->security_group_ids, &want->security_group_ids);
@@ -193,6 +245,19 @@ static char *replace_reason(const struct np_instance *want, const struct np_inst
 		return np_xasprintf("placement.availability_zone (%s → %s)",
 		                    cur->availability_zone ? cur->availability_zone : "?",
 		                    want->availability_zone);
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+
+		if (a->gen && a->policy == NP_POLICY_REPLACE && np_attr_is_set(a, want) &&
+		    np_attr_is_set(a, cur) && !np_attr_equal(a, want, cur)) {
+			char *was = np_attr_text(a, cur), *now = np_attr_text(a, want);
+			char *why = np_xasprintf("%s (%s → %s)", a->name, was, now);
+
+			free(was);
+			free(now);
+			return why;
+		}
+	}
 	if (np_tenancy_move(cur->tenancy, want->tenancy) == NP_MOVE_REPLACE)
 		return np_xasprintf("placement.tenancy (%s → %s: EC2 does not change this tenancy in "
 		                    "place)",
@@ -231,6 +296,24 @@ static void tag_steps(struct np_change *ch, const struct np_instance *want,
 		np_tags_release(&del);
 }
 
+/* One set_attribute step per gen attribute of this policy that the file
+ * sets and the instance does not have. */
+static void gen_steps(struct np_change *ch, const struct np_instance *want,
+                      const struct np_instance *cur, enum np_policy policy)
+{
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+		struct np_step *s;
+
+		if (!a->gen || a->policy != policy || !np_attr_is_set(a, want) ||
+		    np_attr_equal(a, want, cur))
+			continue;
+		s = add_step(ch, NP_STEP_SET_ATTRIBUTE);
+		s->attr = a;
+		s->value = np_attr_text(a, want);
+	}
+}
+
 /* An existing instance: the stop/modify/start cycle of rule 4, tags, and
  * run-state changes. Returns true when anything is to be done. */
 static void update_steps(struct ctx *c, struct np_change *ch, const struct np_desired *d,
@@ -253,6 +336,8 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 	size_t first_cycle;
 
 	tag_steps(ch, w, cur, c->in->lineage, ch->adopt);
+	/* Live changes go outside the stop window: before it, while it runs. */
+	gen_steps(ch, w, cur, NP_POLICY_LIVE);
 	first_cycle = ch->n_steps;
 
 	if (type_change) {
@@ -302,6 +387,7 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 		if (nv_differs)
 			s->nested_virtualization = w->nested_virtualization;
 	}
+	gen_steps(ch, w, cur, NP_POLICY_STOPPED);
 	/* Placement last: an irreversible move must follow every step that could
 	 * still fail and be undone, and a Dedicated Host must support the new
 	 * type and CPU options. */
@@ -358,33 +444,20 @@ static void launch_steps(struct np_change *ch, const struct np_desired *d)
 
 static void drift_of(struct ctx *c, const struct np_instance *rec, const struct np_instance *l)
 {
-	char a[32], b[32];
+	/* Every attribute the table marks for drift, where both sides know it. */
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *at = &np_attrs[i];
+		char *was, *now;
 
-#define DRIFT_STR(attr, f)                                                              \
-	if (rec->f && l->f && strcmp(rec->f, l->f))                                     \
-	np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, rec->f, l->f)
-#define DRIFT_ENUM(attr, f, namefn)                                                     \
-	if (rec->f && l->f && rec->f != l->f)                                           \
-	np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, namefn(rec->f), \
-	                  namefn(l->f))
-#define DRIFT_INT(attr, f)                                                              \
-	if (rec->f && l->f && rec->f != l->f) {                                         \
-		snprintf(a, sizeof(a), "%d", rec->f);                                   \
-		snprintf(b, sizeof(b), "%d", l->f);                                     \
-		np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, a, b); \
+		if (!at->drift || !np_attr_is_set(at, rec) || !np_attr_is_set(at, l) ||
+		    np_attr_equal(at, rec, l))
+			continue;
+		was = np_attr_text(at, rec);
+		now = np_attr_text(at, l);
+		np_plan_drift_add(c->plan, rec->address, rec->instance_id, at->name, was, now);
+		free(was);
+		free(now);
 	}
-	DRIFT_STR("instance_type", instance_type);
-	DRIFT_STR("image_id", image_id);
-	DRIFT_INT("cpu_options.core_count", core_count);
-	DRIFT_INT("cpu_options.threads_per_core", threads_per_core);
-	DRIFT_ENUM("cpu_options.nested_virtualization", nested_virtualization, np_nv_name);
-	DRIFT_ENUM("placement.tenancy", tenancy, np_tenancy_name);
-	DRIFT_STR("placement.host_id", host_id);
-	DRIFT_ENUM("state", state, np_run_state_name);
-	DRIFT_ENUM("platform", platform, np_platform_name);
-#undef DRIFT_STR
-#undef DRIFT_ENUM
-#undef DRIFT_INT
 	for (size_t i = 0; i < rec->tags.n; i++) {
 		const char *lv = np_tags_get(&l->tags, rec->tags.v[i].key);
 		char attr[300];
@@ -401,6 +474,69 @@ static void drift_of(struct ctx *c, const struct np_instance *rec, const struct 
 			continue;
 		snprintf(attr, sizeof(attr), "tags.%s", l->tags.v[i].key);
 		np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, NULL, l->tags.v[i].value);
+	}
+}
+
+/* Takes ownership of before and after. */
+static void attr_change(struct np_change *ch, const char *name, char *before, char *after,
+                        enum np_policy policy)
+{
+	struct np_attr_change *a;
+
+	NP_ALLOC_GROW(ch->attrs, ch->n_attrs + 1, ch->alloc_attrs);
+	a = &ch->attrs[ch->n_attrs++];
+	a->name = np_xstrdup(name);
+	a->before = before;
+	a->after = after;
+	a->policy = policy;
+}
+
+/* What the change changes, attribute by attribute, with how EC2 makes it:
+ * the same table that drift and the renderers read. */
+static void list_attributes(struct np_change *ch, const struct np_instance *want,
+                            const struct np_instance *cur)
+{
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *at = &np_attrs[i];
+		enum np_policy policy = at->policy;
+
+		if (!np_attr_is_set(at, want) || np_attr_equal(at, want, cur))
+			continue;
+		if (at->offset == offsetof(struct np_instance, tenancy)) {
+			enum np_tenancy_move m = np_tenancy_move(cur->tenancy, want->tenancy);
+
+			if (m == NP_MOVE_NONE)
+				continue;
+			policy = m == NP_MOVE_REPLACE ? NP_POLICY_REPLACE : NP_POLICY_STOPPED;
+		}
+		attr_change(ch, at->name, np_attr_text(at, cur), np_attr_text(at, want), policy);
+	}
+	if (want->user_data_sha256 && cur->user_data_sha256 &&
+	    strcmp(want->user_data_sha256, cur->user_data_sha256))
+		/* The text is never shown: its hash is what the state keeps. */
+		attr_change(ch, "user_data", np_xasprintf("sha256:%.12s", cur->user_data_sha256),
+		            np_xasprintf("sha256:%.12s", want->user_data_sha256), NP_POLICY_REPLACE);
+	if (!want->tags_set)
+		return;
+	for (size_t i = 0; i < want->tags.n; i++) {
+		const char *have = np_tags_get(&cur->tags, want->tags.v[i].key);
+		char *name;
+
+		if (have && !strcmp(have, want->tags.v[i].value))
+			continue;
+		name = np_xasprintf("tags.%s", want->tags.v[i].key);
+		attr_change(ch, name, np_xstrdup(have), np_xstrdup(want->tags.v[i].value),
+		            NP_POLICY_LIVE);
+		free(name);
+	}
+	for (size_t i = 0; i < cur->tags.n; i++) {
+		char *name;
+
+		if (np_tags_get(&want->tags, cur->tags.v[i].key))
+			continue;
+		name = np_xasprintf("tags.%s", cur->tags.v[i].key);
+		attr_change(ch, name, np_xstrdup(cur->tags.v[i].value), NULL, NP_POLICY_LIVE);
+		free(name);
 	}
 }
 
@@ -469,6 +605,7 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 	free(ch->before.address);
 	ch->before.address = np_xstrdup(addr);
 	merge_after(&ch->after, &d->want, cur);
+	list_attributes(ch, &d->want, &ch->before);
 	why = forced_replace(in, addr) ? np_xstrdup("-replace") : replace_reason(&d->want, cur, rec);
 	if (why) {
 		ch->action = NP_ACTION_REPLACE;
@@ -622,6 +759,7 @@ int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np
 		out->summary.destroy += ch->action == NP_ACTION_DELETE || ch->action == NP_ACTION_REPLACE;
 		out->summary.stop_start += ch->requires_stop;
 	}
+	unmatched_targets(out, in);
 	free(c.live_by_id);
 	free(c.tagged);
 	free(c.rec_by_addr);

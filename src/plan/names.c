@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nestplan/alloc.h"
 #include "nestplan/plan.h"
 
 static const char *const actions[] = {"no-op", "create", "update", "replace", "delete"};
@@ -24,6 +25,8 @@ static const struct np_step_def step_defs[] = {
 	[NP_STEP_DELETE_TAGS] = {"delete_tags", "DeleteTags", PERM1("ec2:DeleteTags"), true},
 	[NP_STEP_TERMINATE] = {"terminate", "TerminateInstances", PERM1("ec2:TerminateInstances"),
 	                       true},
+	/* The call, its permission and DryRun come from the attribute's entry. */
+	[NP_STEP_SET_ATTRIBUTE] = {"set_attribute", NULL, PERM1(NULL), true},
 };
 #undef PERM1
 _Static_assert(sizeof(step_defs) / sizeof(step_defs[0]) == NP_STEP__COUNT,
@@ -39,10 +42,23 @@ void np_plan_unchecked_permissions(const struct np_plan *plan, struct np_strv *o
 	bool seen[NP_STEP__COUNT] = {false};
 
 	for (size_t i = 0; i < plan->n_changes; i++)
-		for (size_t k = 0; k < plan->changes[i].n_steps; k++)
-			seen[plan->changes[i].steps[k].kind] = true;
+		for (size_t k = 0; k < plan->changes[i].n_steps; k++) {
+			const struct np_step *s = &plan->changes[i].steps[k];
+
+			seen[s->kind] = true;
+			if (s->kind == NP_STEP_SET_ATTRIBUTE && !np_step_dry_run(s)) {
+				char *perm = np_xasprintf("ec2:%s", np_step_action(s));
+				bool dup = false;
+
+				for (size_t j = 0; j < out->n && !dup; j++)
+					dup = !strcmp(out->v[j], perm);
+				if (!dup)
+					np_strv_push(out, perm);
+				free(perm);
+			}
+		}
 	for (int k = 0; k < NP_STEP__COUNT; k++) {
-		if (!seen[k] || step_defs[k].dry_run)
+		if (!seen[k] || step_defs[k].dry_run || !step_defs[k].permissions[0])
 			continue;
 		for (const char *const *p = step_defs[k].permissions; *p; p++)
 			np_strv_push(out, *p);
@@ -64,7 +80,37 @@ int np_step_parse(const char *name)
 	for (int i = 0; i < NP_STEP__COUNT; i++)
 		if (!strcmp(step_defs[i].name, name))
 			return i;
+	for (size_t i = 0; i < np_n_attrs; i++)
+		if (np_attrs[i].gen && ((np_attrs[i].step_on && !strcmp(np_attrs[i].step_on, name)) ||
+		                        (np_attrs[i].step_off && !strcmp(np_attrs[i].step_off, name))))
+			return NP_STEP_SET_ATTRIBUTE;
 	return -1;
+}
+
+static bool turns_off(const struct np_step *s)
+{
+	return s->attr->type == NP_ATTR_BOOL && s->value && !strcmp(s->value, "false");
+}
+
+const char *np_step_label(const struct np_step *s)
+{
+	if (s->kind != NP_STEP_SET_ATTRIBUTE || !s->attr)
+		return np_step_name(s->kind);
+	return turns_off(s) && s->attr->step_off ? s->attr->step_off : s->attr->step_on;
+}
+
+const char *np_step_action(const struct np_step *s)
+{
+	if (s->kind != NP_STEP_SET_ATTRIBUTE || !s->attr)
+		return step_defs[s->kind].action;
+	return turns_off(s) && s->attr->set_action_off ? s->attr->set_action_off
+	                                               : s->attr->set_action;
+}
+
+bool np_step_dry_run(const struct np_step *s)
+{
+	return s->kind == NP_STEP_SET_ATTRIBUTE && s->attr ? s->attr->set_dry_run
+	                                                   : step_defs[s->kind].dry_run;
 }
 
 int np_action_parse(const char *name)
@@ -77,6 +123,7 @@ int np_action_parse(const char *name)
 
 static void release_step(struct np_step *s)
 {
+	free(s->value);
 	free(s->instance_type);
 	free(s->host_id);
 	np_tags_release(&s->tags);
@@ -91,6 +138,12 @@ void np_change_release(struct np_change *c)
 	for (size_t i = 0; i < c->n_steps; i++)
 		release_step(&c->steps[i]);
 	free(c->steps);
+	for (size_t i = 0; i < c->n_attrs; i++) {
+		free(c->attrs[i].name);
+		free(c->attrs[i].before);
+		free(c->attrs[i].after);
+	}
+	free(c->attrs);
 	np_instance_release(&c->before);
 	np_instance_release(&c->after);
 	memset(c, 0, sizeof(*c));

@@ -1,7 +1,9 @@
 /* Drift reports: text, JSON, JUnit XML (libxml2's writer) and Markdown. */
 #include <libxml/xmlwriter.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "nestplan/buf.h"
 #include "nestplan/render.h"
 
 void np_render_drift_text(FILE *out, const struct np_plan *plan, const struct np_render_opts *o)
@@ -16,12 +18,17 @@ void np_render_drift_text(FILE *out, const struct np_plan *plan, const struct np
 	        o->color ? "\033[1;33m" : "", o->color ? "\033[0m" : "");
 	for (size_t i = 0; i < plan->n_drift; i++) {
 		const struct np_drift *d = &plan->drift[i];
+		/* What EC2 reports (tags) is shown escaped, never as control codes. */
+		char *attr = np_visible(d->attribute), *rec = np_visible(d->recorded),
+		     *live = np_visible(d->live);
 
 		if (!last || strcmp(last, d->address))
 			fprintf(out, "\n  ~ %s (%s)\n", d->address, d->instance_id ? d->instance_id : "-");
 		last = d->address;
-		fprintf(out, "      %-34s %s → %s\n", d->attribute, d->recorded ? d->recorded : "(none)",
-		        d->live ? d->live : "(none)");
+		fprintf(out, "      %-34s %s → %s\n", attr, rec ? rec : "(none)", live ? live : "(none)");
+		free(attr);
+		free(rec);
+		free(live);
 	}
 }
 
@@ -109,9 +116,12 @@ void np_render_drift_junit(FILE *out, const struct np_plan *plan)
 
 /* A table cell: GitHub would split on '|', and read '<x>' as HTML and hide
  * it, '&' as an entity, '*' and '`' as emphasis or code. */
-static void md_cell(FILE *out, const char *s)
+static void md_cell(FILE *out, const char *text)
 {
-	for (; s && *s; s++) {
+	/* Controls (and C1 codes, bidirectional overrides) escaped first. */
+	char *vis = np_visible(text);
+
+	for (const char *s = vis; s && *s; s++) {
 		if (*s == '|')
 			fputs("\\|", out);
 		else if (*s == '<')
@@ -127,6 +137,7 @@ static void md_cell(FILE *out, const char *s)
 		else
 			fputc(*s, out);
 	}
+	free(vis);
 }
 
 void np_render_drift_markdown(FILE *out, const struct np_plan *plan)

@@ -7,7 +7,12 @@
 
 static json_t *step_detail(const struct np_step *s)
 {
-	json_t *o = json_pack("{s:s}", "kind", np_step_name(s->kind));
+	json_t *o = json_pack("{s:s}", "kind", np_step_label(s));
+
+	if (s->attr) {
+		json_object_set_new(o, "attribute", json_string(s->attr->name));
+		json_object_set_new(o, "value", s->value ? json_string(s->value) : json_null());
+	}
 
 	if (s->instance_type)
 		json_object_set_new(o, "instance_type", json_string(s->instance_type));
@@ -34,6 +39,48 @@ static json_t *step_detail(const struct np_step *s)
 	return o;
 }
 
+static json_t *attrs_json(const struct np_change *c)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < c->n_attrs; i++) {
+		const struct np_attr_change *x = &c->attrs[i];
+
+		json_array_append_new(a, json_pack("{s:s, s:s?, s:s?, s:s}", "name", x->name, "before",
+		                                   x->before, "after", x->after, "policy",
+		                                   np_policy_name(x->policy)));
+	}
+	return a;
+}
+
+static int read_attrs(struct np_change *c, const json_t *a, struct np_err *err)
+{
+	size_t i;
+	json_t *x;
+
+	if (!a)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > 256)
+		return np_error(err, "malformed attributes");
+	json_array_foreach(a, i, x) {
+		const char *name = json_string_value(json_object_get(x, "name"));
+		const char *policy = json_string_value(json_object_get(x, "policy"));
+		struct np_attr_change *ac;
+
+		if (!name || !policy)
+			return np_error(err, "malformed attribute change");
+		NP_ALLOC_GROW(c->attrs, c->n_attrs + 1, c->alloc_attrs);
+		ac = &c->attrs[c->n_attrs++];
+		ac->name = np_xstrdup(name);
+		ac->before = np_xstrdup(json_string_value(json_object_get(x, "before")));
+		ac->after = np_xstrdup(json_string_value(json_object_get(x, "after")));
+		ac->policy = !strcmp(policy, "live")      ? NP_POLICY_LIVE
+		             : !strcmp(policy, "stopped") ? NP_POLICY_STOPPED
+		                                          : NP_POLICY_REPLACE;
+	}
+	return 0;
+}
+
 static json_t *plan_json(const struct np_plan *plan, bool full)
 {
 	json_t *changes = json_array(), *drift = json_array(), *diags = json_array();
@@ -46,10 +93,10 @@ static json_t *plan_json(const struct np_plan *plan, bool full)
 		json_t *o;
 
 		for (size_t k = 0; k < c->n_steps; k++) {
-			json_array_append_new(steps, json_string(np_step_name(c->steps[k].kind)));
+			json_array_append_new(steps, json_string(np_step_label(&c->steps[k])));
 			if (c->steps[k].irreversible)
 				json_array_append_new(irreversible,
-				                      json_string(np_step_name(c->steps[k].kind)));
+				                      json_string(np_step_label(&c->steps[k])));
 		}
 		o = json_pack("{s:s, s:s?, s:s, s:b, s:o, s:o, s:o}", "address", c->address,
 		              "instance_id", c->instance_id, "action", np_action_name(c->action),
@@ -57,6 +104,7 @@ static json_t *plan_json(const struct np_plan *plan, bool full)
 		              c->has_before ? np_instance_to_json(&c->before) : json_null(), "after",
 		              c->has_after ? np_instance_to_json(&c->after) : json_null());
 		json_object_set_new(o, "irreversible_steps", irreversible);
+		json_object_set_new(o, "attributes", attrs_json(c));
 		if (c->replace_reason)
 			json_object_set_new(o, "replace_reason", json_string(c->replace_reason));
 		if (full) {
@@ -133,6 +181,14 @@ static int read_step(struct np_step *s, const json_t *j, struct np_err *err)
 	s->tenancy = np_tenancy_parse(json_string_value(json_object_get(j, "tenancy")));
 	s->host_id = np_xstrdup(json_string_value(json_object_get(j, "host_id")));
 	s->irreversible = json_is_true(json_object_get(j, "irreversible"));
+	if (s->kind == NP_STEP_SET_ATTRIBUTE) {
+		const char *name = json_string_value(json_object_get(j, "attribute"));
+
+		s->attr = name ? np_attr_find(name) : NULL;
+		if (!s->attr || !s->attr->gen)
+			return np_error(err, "step %s names no attribute nestplan knows", kind);
+		s->value = np_xstrdup(json_string_value(json_object_get(j, "value")));
+	}
 	if (v) {
 		const char *key;
 		json_t *val;
@@ -171,6 +227,8 @@ static int read_change(struct np_change *c, const json_t *j, struct np_err *err)
 		c->irreversible |= c->steps[c->n_steps].irreversible;
 		c->n_steps++;
 	}
+	if (read_attrs(c, json_object_get(j, "attributes"), err) < 0)
+		return -1;
 	b = json_object_get(j, "before");
 	a = json_object_get(j, "after");
 	if (b && !json_is_null(b)) {

@@ -1,6 +1,8 @@
 /* The state for show: JSON of DESIGN.md, a text listing, the history. */
+#include <stdlib.h>
 #include <time.h>
 
+#include "nestplan/buf.h"
 #include "nestplan/render.h"
 
 json_t *np_render_state_json(const char *lineage, long long serial, const char *region,
@@ -45,8 +47,14 @@ void np_render_state_text(FILE *out, const struct np_instance *res, size_t n,
 			fprintf(out, "    tenancy                %s\n", np_tenancy_name(r->tenancy));
 		if (r->platform == NP_PLATFORM_WINDOWS)
 			fprintf(out, "    platform               windows\n");
-		for (size_t k = 0; k < r->tags.n; k++)
-			fprintf(out, "    tags.%-17s %s\n", r->tags.v[k].key, r->tags.v[k].value);
+		for (size_t k = 0; k < r->tags.n; k++) {
+			/* Tags come from EC2 too: escaped, never control codes. */
+			char *key = np_visible(r->tags.v[k].key), *val = np_visible(r->tags.v[k].value);
+
+			fprintf(out, "    tags.%-17s %s\n", key, val);
+			free(key);
+			free(val);
+		}
 		if (i + 1 < n)
 			fputc('\n', out);
 	}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "nestplan/alloc.h"
+#include "nestplan/log.h"
 #include "state/internal.h"
 
 int np_state_sqlerr(struct np_state *st, struct np_err *err, const char *what)
@@ -40,6 +41,25 @@ void np_state_uuid(char out[37])
 	         b[13], b[14], b[15]);
 }
 
+/* "file:PATH?immutable=1" with the characters a URI path cannot hold as
+ * they are ('%', '?', '#') percent-encoded (sqlite3_free it). */
+static char *immutable_uri(const char *path)
+{
+	char *enc = sqlite3_mprintf("%s", ""), *uri;
+
+	for (const char *p = path; *p; p++) {
+		char *next = *p == '%' || *p == '?' || *p == '#'
+		                     ? sqlite3_mprintf("%s%%%02X", enc, (unsigned char)*p)
+		                     : sqlite3_mprintf("%s%c", enc, *p);
+
+		sqlite3_free(enc);
+		enc = next;
+	}
+	uri = sqlite3_mprintf("file:%s?immutable=1", enc);
+	sqlite3_free(enc);
+	return uri;
+}
+
 /* Look at an existing file without changing a byte of it: no journal, no
  * -wal/-shm side files (immutable=1), read-only. */
 static int inspect(const char *path, int *version, struct np_err *err)
@@ -64,7 +84,7 @@ static int inspect(const char *path, int *version, struct np_err *err)
 		return np_error(err, "'%s' is not a nestplan state (not an SQLite file); refusing to "
 		                     "touch it",
 		                path);
-	uri = sqlite3_mprintf("file:%s?immutable=1", path);
+	uri = immutable_uri(path);
 	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
 		np_error(err, "cannot read state '%s': %s", path, db ? sqlite3_errmsg(db) : "no memory");
 		goto cleanup;
@@ -268,17 +288,105 @@ done:
 	return rc;
 }
 
+static const char *file_kind(mode_t m)
+{
+	return S_ISDIR(m)    ? "a directory"
+	       : S_ISFIFO(m) ? "a FIFO"
+	       : S_ISSOCK(m) ? "a socket"
+	       : S_ISCHR(m) || S_ISBLK(m) ? "a device"
+	                                  : "not a regular file";
+}
+
+/* A state is a regular file: a FIFO would block open() until someone
+ * writes, a device or directory is nothing SQLite should touch. stat first
+ * (a device is never opened), then the open descriptor itself, without
+ * blocking, in case the name changed in between. */
+static int regular_or_absent(const char *path, struct np_err *err)
+{
+	struct stat sb;
+	int fd;
+
+	if (stat(path, &sb) < 0)
+		return errno == ENOENT ? 0 : np_error(err, "cannot open state '%s': %s", path,
+		                                      strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return np_error(err, "state '%s' is %s, not a regular file; refusing it", path,
+		                file_kind(sb.st_mode));
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : np_error(err, "cannot open state '%s': %s", path,
+		                                      strerror(errno));
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return np_error(err, "state '%s' is %s, not a regular file; refusing it", path,
+		                file_kind(sb.st_mode));
+	}
+	close(fd);
+	return 1;
+}
+
+/* Read-only commands on a state they cannot write beside (a read-only
+ * mount): SQLite's WAL mode needs the -shm file, which it cannot create
+ * there, so the first read fails with SQLITE_CANTOPEN. With no write-ahead
+ * log left behind, the file alone is the whole state and is read as
+ * immutable; with one, its last writes would be missed, so it is refused. */
+static int reopen_immutable(struct np_state *st, struct np_err *err)
+{
+	char *wal = np_xasprintf("%s-wal", st->path), *uri;
+	struct stat sb;
+	int rc = 0;
+
+	if (stat(wal, &sb) == 0 && sb.st_size > 0) {
+		rc = np_error(err, "cannot read state '%s': its directory is not writable and it has "
+		                   "an unfinished write-ahead log ('%s'); open it once where it can "
+		                   "be written (any nestplan command) to finish it",
+		              st->path, wal);
+		free(wal);
+		return rc;
+	}
+	free(wal);
+	sqlite3_close(st->db);
+	st->db = NULL;
+	uri = immutable_uri(st->path);
+	if (sqlite3_open_v2(uri, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+	                                         SQLITE_OPEN_FULLMUTEX,
+	                    NULL) != SQLITE_OK)
+		rc = np_state_sqlerr(st, err, "opening");
+	sqlite3_free(uri);
+	return rc;
+}
+
+/* Can this process write the file and make its side files (-wal, -shm)? */
+static bool writable_here(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? np_xstrndup(path, slash == path ? 1 : (size_t)(slash - path))
+	                  : np_xstrdup(".");
+	bool ok = access(path, W_OK) == 0 && access(dir, W_OK) == 0;
+
+	free(dir);
+	return ok;
+}
+
 int np_state_open(struct np_state **out, const char *path, unsigned flags, struct np_err *err)
 {
 	struct np_state *st = np_xcalloc(1, sizeof(*st));
-	int version = 0, fd, oflags;
+	int version = 0, oflags, there;
 	mode_t old;
 
 	st->lock_fd = -1;
 	*out = NULL;
 	st->path = np_xstrdup(path);
-	fd = open(path, O_RDONLY);
-	if (fd < 0 && errno == ENOENT) {
+	if ((there = regular_or_absent(path, err)) < 0)
+		goto fail;
+	/* A state on a read-only mount is still read by the commands that only
+	 * read it; whatever would write it says why it cannot. */
+	if (there && !(flags & NP_STATE_READONLY) && !writable_here(path)) {
+		np_log_debug("state: '%s' cannot be written here; opening it read-only", path);
+		flags |= NP_STATE_READONLY;
+	}
+	st->readonly = (flags & NP_STATE_READONLY) != 0;
+	if (!there) {
 		if (!(flags & NP_STATE_CREATE)) {
 			np_error(err, "no state at '%s': run 'nestplan init' (or apply) first, or point -state or NESTPLAN_STATE at the state file", path);
 			goto fail;
@@ -286,8 +394,6 @@ int np_state_open(struct np_state **out, const char *path, unsigned flags, struc
 		if (create_whole(path, err) < 0)
 			goto fail;
 	}
-	if (fd >= 0)
-		close(fd);
 	if (inspect(path, &version, err) < 0)
 		goto fail;
 
@@ -314,6 +420,12 @@ int np_state_open(struct np_state **out, const char *path, unsigned flags, struc
 	} else if (version == 0) {
 		umask(old);
 		np_error(err, "state '%s' is empty: run 'nestplan init' first", path);
+		goto fail;
+	} else if (sqlite3_exec(st->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) !=
+	                   SQLITE_OK &&
+	           (sqlite3_errcode(st->db) & 0xff) == SQLITE_CANTOPEN &&
+	           reopen_immutable(st, err) < 0) {
+		umask(old);
 		goto fail;
 	}
 	umask(old);
@@ -402,8 +514,22 @@ static int bump_serial(struct np_state *st, struct np_err *err)
 	return 0;
 }
 
+static int refuse_readonly(struct np_state *st, struct np_err *err)
+{
+	return np_error(err, "state '%s' is read-only here (its file or directory cannot be "
+	                     "written, e.g. a read-only mount): this command would change it",
+	                st->path);
+}
+
+bool np_state_readonly(const struct np_state *st)
+{
+	return st->readonly;
+}
+
 int np_state_begin(struct np_state *st, struct np_err *err)
 {
+	if (st->readonly)
+		return refuse_readonly(st, err);
 	if (st->depth)
 		return np_error(err, "state '%s': transaction already open", st->path);
 	if (exec(st, "BEGIN IMMEDIATE", err) < 0)
@@ -447,6 +573,8 @@ int np_state_write_begin(struct np_state *st, struct np_err *err)
 		st->implicit++;
 		return 0;
 	}
+	if (st->readonly)
+		return refuse_readonly(st, err);
 	if (exec(st, "BEGIN IMMEDIATE", err) < 0)
 		return -1;
 	st->implicit = 1;

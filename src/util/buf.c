@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,4 +107,80 @@ char *np_buf_detach(struct np_buf *b)
 
 	np_buf_init(b, b->max);
 	return s;
+}
+
+/* Length of the well-formed UTF-8 sequence at p (at most n bytes), its code
+ * point in *cp; 0 when it is not one (overlong forms and surrogates too). */
+static size_t utf8_seq(const unsigned char *p, size_t n, unsigned *cp)
+{
+	size_t len;
+	unsigned c, min;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if ((p[0] & 0xe0) == 0xc0) {
+		len = 2, c = p[0] & 0x1f, min = 0x80;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3, c = p[0] & 0x0f, min = 0x800;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		len = 4, c = p[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+void np_buf_add_visible(struct np_buf *b, const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t full = s ? strlen(s) : 0, n = full, i = 0;
+	bool cut = max && n > max;
+
+	if (cut)
+		n = max;
+	while (i < n) {
+		unsigned cp;
+		size_t len = utf8_seq(p + i, full - i, &cp);
+
+		if (len && i + len > n)
+			break; /* a character the cut would split */
+		if (!len) {
+			np_buf_printf(b, "\\x%02x", p[i]);
+			i++;
+		} else if (cp < 0x20 || cp == 0x7f) {
+			np_buf_printf(b, "\\x%02x", cp);
+			i++;
+		} else if ((cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+		           (cp >= 0x2066 && cp <= 0x2069)) {
+			np_buf_printf(b, "\\u%04x", cp);
+			i += len;
+		} else {
+			np_buf_add(b, p + i, len);
+			i += len;
+		}
+	}
+	if (cut)
+		np_buf_puts(b, "...");
+}
+
+char *np_visible(const char *s)
+{
+	struct np_buf b = NP_BUF_INIT;
+
+	if (!s)
+		return NULL;
+	np_buf_add_visible(&b, s, 0);
+	return np_buf_detach(&b);
 }

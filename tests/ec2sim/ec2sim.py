@@ -5,6 +5,7 @@ import argparse
 import base64
 import collections
 import datetime
+import functools
 import hashlib
 import hmac
 import json
@@ -28,7 +29,7 @@ STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 4
                "stopping": 64, "stopped": 80}
 MUTATING = {"RunInstances", "StopInstances", "StartInstances", "TerminateInstances",
             "ModifyInstanceCpuOptions", "ModifyInstanceAttribute", "ModifyInstancePlacement",
-            "CreateTags", "DeleteTags"}
+            "CreateTags", "DeleteTags", "AllocateHosts", "ModifyHosts", "ReleaseHosts"}
 # Images the simulator treats as Windows (real EC2 knows from the AMI).
 WINDOWS_AMI_PREFIXES = ("ami-0fedcba", "ami-0ffff")
 WINDOWS_NV_MAX_VCPUS = 192
@@ -40,6 +41,13 @@ REQUEST_LOG_SIZE = 10000
 TENANCY_CHANGES = {("dedicated", "host"), ("host", "host"), ("default", "default"),
                    ("dedicated", "dedicated")}
 ACTION_ERROR_KEYS = {"code", "status", "dry_run", "message", "count", "html"}
+# Instance states that hold capacity on a Dedicated Host: a stopped or
+# terminated instance does not ("You must stop or terminate all instances on a
+# host before it can be released", ReleaseHosts; README.md).
+ON_HOST_STATES = ("pending", "running", "stopping", "shutting-down")
+ON_OFF = ("on", "off")
+# The latency model's defaults (README.md, "Latency model").
+LATENCY_DEFAULTS = {"base_ms": 100.0, "per_item_ms": 1.0, "jitter": 0.2}
 
 # The Query parameters each action accepts, from botocore's model (gen_params.py).
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "ec2_params.json")) as _f:
@@ -123,6 +131,33 @@ class Instance:
                 "launch_index": self.launch_index, "affinity": self.affinity}
 
 
+class Host:
+    """A Dedicated Host: one instance type, or the sizes of one family, up to
+    the physical cores of the family's largest size (README.md)."""
+
+    def __init__(self, hid, account, az, family, itype, hw):
+        self.id, self.account, self.az = hid, account, az
+        self.family, self.itype = family, itype     # itype None: the whole family
+        self.cores, self.sockets, self.vcpus = hw
+        self.auto, self.recovery, self.maintenance = "off", "off", "on"
+        self.state, self.tags, self.token = "available", {}, None
+        self.allocation_time, self.release_time = now_iso(), None
+        self.released_at = None
+
+    def to_json(self, world):
+        free_cores, free_vcpus = world.host_free(self)
+        return {"host_id": self.id, "account_id": self.account, "state": self.state,
+                "availability_zone": self.az, "instance_family": self.family,
+                "instance_type": self.itype, "auto_placement": self.auto,
+                "host_recovery": self.recovery, "host_maintenance": self.maintenance,
+                "cores": self.cores, "sockets": self.sockets, "total_vcpus": self.vcpus,
+                "available_cores": free_cores, "available_vcpus": free_vcpus,
+                "available_capacity": {t: n for t, n, _ in world.host_capacity(self)},
+                "instances": [i.id for i in world.host_instances(self)],
+                "tags": dict(self.tags), "client_token": self.token,
+                "allocation_time": self.allocation_time, "release_time": self.release_time}
+
+
 class World:
     def __init__(self, args):
         self.args = args
@@ -140,6 +175,9 @@ class World:
             self.instances = {}
             self.order = []
             self.tokens = {}
+            self.hosts = {}
+            self.host_order = []
+            self.host_tokens = {}
             self.calls = {}
             self.throttled = {}
             self.call_log = []
@@ -153,12 +191,102 @@ class World:
                            "capacity": None, "stale_ms": self.args.stale_ms,
                            "terminated_ttl_s": self.args.terminated_ttl,
                            "next_token_ttl_s": self.args.next_token_ttl,
-                           "action_errors": {}}
+                           "action_errors": {},
+                           "released_host_ttl_s": self.args.released_host_ttl,
+                           "host_placement": self.args.host_placement,
+                           "latency_model": self.args.latency_model,
+                           "latency_base_ms": self.args.latency_base_ms,
+                           "latency_per_item_ms": self.args.latency_per_item_ms,
+                           "latency_jitter": self.args.latency_jitter}
             self.fill_buckets()
             self.rng = random.Random(self.args.seed)
             # A stream of its own, so read-after-write delays do not move the ids.
             self.stale_rng = random.Random(self.args.seed)
+            # And one for the latency model's jitter.
+            self.latency_rng = random.Random(self.args.seed)
             self.token_key = os.urandom(16)
+
+    # -- latency model -------------------------------------------------------
+    def latency_model(self):
+        f = self.faults
+        return {"model": f["latency_model"], "base_ms": float(f["latency_base_ms"]),
+                "per_item_ms": float(f["latency_per_item_ms"]),
+                "jitter": float(f["latency_jitter"]), "seed": self.args.seed}
+
+    def model_delay(self, items):
+        """Seconds an answer of `items` items takes under the model: base plus
+        per item, times a seeded factor in [1 - jitter, 1 + jitter]."""
+        m = self.latency_model()
+        if m["model"] != "aws":
+            return 0.0
+        u = self.latency_rng.uniform(-1.0, 1.0)
+        return max(0.0, (m["base_ms"] + m["per_item_ms"] * items) * (1 + m["jitter"] * u)) / 1000.0
+
+    # -- Dedicated Hosts -----------------------------------------------------
+    def family_types(self, family):
+        return [t for n, t in sorted(self.catalog.items()) if n.split(".")[0] == family]
+
+    def host_hardware(self, family):
+        """(cores, sockets, vCPUs) of a host of this family: the family's largest
+        size (the docs give no numbers for these families; README.md)."""
+        types = self.family_types(family)
+        big = max(types, key=lambda t: t["VCpuInfo"]["DefaultVCpus"])
+        v = big["VCpuInfo"]
+        cores = v.get("DefaultCores", v["DefaultVCpus"])
+        return cores, 2 if cores >= 48 else 1, v["DefaultVCpus"]
+
+    def host_types(self, host):
+        """The types a host can run: its one type, or its family's types that
+        support Dedicated Hosts."""
+        if host.itype:
+            return [self.catalog[host.itype]]
+        return [t for t in self.family_types(host.family) if t.get("DedicatedHostsSupported")]
+
+    def host_instances(self, host, t=None):
+        """The instances that hold capacity on the host, in launch order."""
+        out = []
+        for iid in self.order:
+            inst = self.instances[iid]
+            if inst.host_id == host.id and inst.account == host.account:
+                self.settle(inst, t)
+                if inst.state in ON_HOST_STATES:
+                    out.append(inst)
+        return out
+
+    @staticmethod
+    def type_cores(t):
+        v = t["VCpuInfo"]
+        return v.get("DefaultCores", v["DefaultVCpus"])
+
+    def host_free(self, host, extra=()):
+        """(free cores, free vCPUs): an instance consumes its type's cores and
+        vCPUs whatever its CPU options. `extra`: types placed tentatively."""
+        used = [self.catalog[i.type] for i in self.host_instances(host)] + list(extra)
+        return (host.cores - sum(self.type_cores(t) for t in used),
+                host.vcpus - sum(t["VCpuInfo"]["DefaultVCpus"] for t in used))
+
+    def host_capacity(self, host, extra=()):
+        """[(type, available, total)] per type the host supports."""
+        free, _ = self.host_free(host, extra)
+        if host.state != "available":
+            free = 0
+        return [(t["InstanceType"], max(0, free) // self.type_cores(t),
+                 host.cores // self.type_cores(t)) for t in self.host_types(host)]
+
+    def host_fits(self, host, t, extra=()):
+        if host.state != "available":
+            return False
+        if t["InstanceType"] not in [x["InstanceType"] for x in self.host_types(host)]:
+            return False
+        return self.host_free(host, extra)[0] >= self.type_cores(t)
+
+    def host_gone(self, host, t=None):
+        t = time.monotonic() if t is None else t
+        return (host.state == "released" and host.released_at is not None
+                and t - host.released_at >= float(self.faults["released_host_ttl_s"]))
+
+    def strict_hosts(self):
+        return self.faults["host_placement"] == "strict"
 
     def fill_buckets(self):
         self.buckets = {}
@@ -309,9 +437,25 @@ def parse_filters(params):
     return filters
 
 
+@functools.lru_cache(maxsize=4096)
+def glob_regex(pattern):
+    """EC2's filter wildcards (User Guide, "List and filter using the CLI and
+    API"): * is zero or more characters, ? zero or one, a backslash makes the
+    next character literal. Nothing else is special (no [...] classes)."""
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if c == "*" else ".?" if c == "?" else re.escape(c))
+        i += 1
+    return re.compile("".join(out), re.DOTALL)
+
+
 def glob_match(pattern, value):
-    rx = "^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$"
-    return re.match(rx, value) is not None
+    return value is not None and glob_regex(pattern).fullmatch(value) is not None
 
 
 def fingerprint(params, drop=("NextToken", "DryRun", "Action", "Version")):
@@ -329,6 +473,7 @@ class Ec2:
 
     def __init__(self, world):
         self.w = world
+        self.items = 0  # items in the answer, for the latency model
 
     def itype(self, name, code="InvalidParameterValue"):
         t = self.w.catalog.get(name)
@@ -485,6 +630,10 @@ class Ec2:
                                                            self.w.args.region + "a")), 500)
             hi = min(hi, cap["available"])
             cap["available"] -= hi
+        placed = None
+        if tenancy == "host":
+            placed = self.place_on_hosts(t, lo, hi, host_id, p.get("Placement.AvailabilityZone"))
+            hi = len(placed)
         reservation = "r-%017x" % self.w.rng.getrandbits(68)
         made = []
         visible_at = time.monotonic() + self.w.faults["invisible_ms"] / 1000.0
@@ -496,9 +645,13 @@ class Ec2:
             inst.key_name, inst.subnet_id, inst.sgs = p.get("KeyName"), subnet, sgs
             inst.user_data, inst.platform = ud, platform
             inst.cores, inst.threads, inst.nv = cores, threads, nv
-            inst.tenancy, inst.host_id = tenancy, host_id or (
-                "h-%017x" % self.w.rng.getrandbits(68) if tenancy == "host" else None)
+            inst.tenancy, inst.host_id = tenancy, None
             inst.az = p.get("Placement.AvailabilityZone", self.w.args.region + "a")
+            if placed is not None:
+                # A modelled host, or (implicit mode) one outside the model.
+                inst.host_id = placed[n] or host_id or "h-%017x" % self.w.rng.getrandbits(68)
+                if inst.host_id in self.w.hosts:
+                    inst.az = self.w.hosts[inst.host_id].az
             inst.hibernation, inst.spot = hib, spot
             inst.tags, inst.token = dict(tags), token or str(uuid.uuid4())
             inst.launch_time, inst.launch_index = now_iso(), n
@@ -512,7 +665,106 @@ class Ec2:
             made.append(inst)
         if token:
             self.w.tokens[key] = (fp, reservation, made)
+        self.items = len(made)
         return self.reservation_xml("RunInstancesResponse", reservation, made)
+
+    # -- Dedicated Host placement ---------------------------------------------
+    def modelled_host(self, hid):
+        """The account's host of that id that can still take instances, else None."""
+        host = self.w.hosts.get(hid) if hid else None
+        if not host or host.account != self.w.account or host.state == "released":
+            return None
+        return host
+
+    def auto_hosts(self, az=None):
+        return [h for h in (self.w.hosts[x] for x in self.w.host_order)
+                if h.account == self.w.account and h.state == "available" and h.auto == "on"
+                and (not az or h.az == az)]
+
+    def place_on_hosts(self, t, lo, hi, host_id, az):
+        """The host of each instance of a host-tenancy launch (at least lo, at
+        most hi of them; None: a host outside the model, implicit mode only).
+        Targeted: that host or InsufficientCapacityOnHost; untargeted: the
+        auto-placement hosts in allocation order, or InsufficientHostCapacity."""
+        name = t["InstanceType"]
+        if host_id:
+            host = self.modelled_host(host_id)
+            if host is None:
+                if self.w.strict_hosts():
+                    raise ApiError("InvalidHostID.NotFound",
+                                   "The host ID '%s' does not exist" % host_id)
+                return [None] * hi
+            if host.state != "available":
+                raise ApiError("InvalidHostState", "Dedicated host %s is %s; it must be "
+                               "available to launch instances onto it" % (host.id, host.state))
+            if name not in [x["InstanceType"] for x in self.w.host_types(host)]:
+                raise ApiError("IncompatibleHostRequirements",
+                               "Dedicated host %s does not support instance type %s"
+                               % (host.id, name))
+            if az and az != host.az:
+                raise ApiError("ZonesMismatched", "The Availability Zone %s does not match "
+                               "that of Dedicated host %s (%s)" % (az, host.id, host.az))
+            n = min(hi, max(0, self.w.host_free(host)[0]) // self.w.type_cores(t))
+            if n < lo:
+                raise ApiError("InsufficientCapacityOnHost",
+                               "Dedicated host %s has insufficient capacity to launch the "
+                               "instances in this request." % host.id)
+            return [host.id] * n
+        cands = [h for h in self.auto_hosts(az)
+                 if name in [x["InstanceType"] for x in self.w.host_types(h)]]
+        if not cands and not self.w.strict_hosts():
+            return [None] * hi
+        free = {h.id: self.w.host_free(h)[0] for h in cands}
+        placed, need = [], self.w.type_cores(t)
+        for _ in range(hi):
+            h = next((h for h in cands if free[h.id] >= need), None)
+            if h is None:
+                break
+            free[h.id] -= need
+            placed.append(h.id)
+        if len(placed) < lo:
+            raise ApiError("InsufficientHostCapacity",
+                           "You do not have a host with a matching configuration and sufficient "
+                           "capacity. Either target a host resource group that can "
+                           "automatically allocate hosts on your behalf, or manually allocate a "
+                           "new host to your account and then try again.")
+        return placed
+
+    def restart_hosts(self, insts):
+        """Where each stopped host-tenancy instance starts: {instance id: host id}.
+        Affinity host: its own host or a refusal; affinity default: its last
+        host if it fits, else any auto-placement host with capacity."""
+        moves, extra = {}, {}
+        for i in insts:
+            if i.state != "stopped" or i.tenancy != "host":
+                continue
+            t = self.w.catalog[i.type]
+            host = self.modelled_host(i.host_id)
+            if host is None and i.host_id not in self.w.hosts and not self.w.strict_hosts():
+                continue  # a host outside the model (implicit mode)
+            if host is not None and self.w.host_fits(host, t, extra.get(host.id, [])):
+                moves[i.id] = host.id
+                extra.setdefault(host.id, []).append(t)
+                continue
+            if i.affinity == "host" and i.host_id:
+                if host is not None and host.state == "available" and i.type in \
+                        [x["InstanceType"] for x in self.w.host_types(host)]:
+                    raise ApiError("InsufficientCapacityOnHost",
+                                   "Dedicated host %s has insufficient capacity to start the "
+                                   "instance %s." % (host.id, i.id))
+                raise ApiError("IncompatibleHostRequirements",
+                               "There are no available or compatible Dedicated Hosts available "
+                               "on which to start the instance %s (its host %s)."
+                               % (i.id, i.host_id))
+            h = next((h for h in self.auto_hosts(i.az)
+                      if self.w.host_fits(h, t, extra.get(h.id, []))), None)
+            if h is None:
+                raise ApiError("InsufficientHostCapacity",
+                               "You do not have a host with a matching configuration and "
+                               "sufficient capacity to start the instance %s." % i.id)
+            moves[i.id] = h.id
+            extra.setdefault(h.id, []).append(t)
+        return moves
 
     def reservation_xml(self, root, reservation, insts):
         return ("<%s xmlns=\"%s\"><requestId>%s</requestId><reservationId>%s</reservationId>"
@@ -537,6 +789,10 @@ class Ec2:
                 ok = inst.tenancy in values
             elif name == "platform":
                 ok = inst.platform == "windows" and "windows" in values
+            elif name == "host-id":
+                ok = inst.tenancy == "host" and any(glob_match(v, inst.host_id) for v in values)
+            elif name == "availability-zone":
+                ok = any(glob_match(v, inst.az) for v in values)
             elif name == "tag-key":
                 ok = any(glob_match(v, k) for v in values for k in inst.tags)
             elif name.startswith("tag:"):
@@ -609,6 +865,7 @@ class Ec2:
                             break
                         insts.append(seen)
                 pos += 1
+        self.items = len(insts)
         # one reservation element per reservation id, in order
         groups = {}
         for inst in insts:
@@ -629,6 +886,7 @@ class Ec2:
             "<item><instanceId>%s</instanceId><currentState><code>%d</code><name>%s</name>"
             "</currentState><previousState><code>%d</code><name>%s</name></previousState></item>"
             % (i.id, STATE_CODES[cur], cur, STATE_CODES[prev], prev) for i, prev, cur in rows)
+        self.items = len(rows)
         return ("<%s xmlns=\"%s\"><requestId>%s</requestId><instancesSet>%s</instancesSet></%s>"
                 % (root, NS, uuid.uuid4(), items, root))
 
@@ -668,11 +926,14 @@ class Ec2:
                                % i.id)
         if dry:
             return None
+        moves = self.restart_hosts(insts)
         self.resource_tokens("StartInstances", len(insts))
         rows = []
         for i in insts:
             prev = i.state
             self.w.mutate(i)
+            if i.id in moves and i.host_id != moves[i.id]:
+                i.host_id, i._xml = moves[i.id], None
             if prev == "stopped":
                 self.w.transition(i, "pending", "running")
             rows.append((i, prev, i.state))
@@ -799,12 +1060,26 @@ class Ec2:
         if new == "host" and not self.itype(inst.type).get("DedicatedHostsSupported"):
             raise ApiError("InvalidParameterCombination",
                            "%s is not supported on Dedicated Hosts" % inst.type)
+        if host_id and new == "host":
+            # A modelled host must exist and support the type; capacity is
+            # checked when the (stopped) instance starts.
+            host = self.modelled_host(host_id)
+            if host is None and (self.w.strict_hosts() or host_id in self.w.hosts):
+                raise ApiError("InvalidHostID.NotFound", "The host ID '%s' does not exist" % host_id)
+            if host is not None and inst.type not in \
+                    [x["InstanceType"] for x in self.w.host_types(host)]:
+                raise ApiError("IncompatibleHostRequirements",
+                               "Dedicated host %s does not support instance type %s"
+                               % (host.id, inst.type))
         if dry:
             return None
         self.w.mutate(inst)
         inst.tenancy = new
         if new == "host":
-            inst.host_id = host_id or inst.host_id or "h-%017x" % self.w.rng.getrandbits(68)
+            # Strict: no host until it starts (auto-placement); implicit: a
+            # host outside the model, as before hosts were modelled.
+            inst.host_id = host_id or inst.host_id or (
+                None if self.w.strict_hosts() else "h-%017x" % self.w.rng.getrandbits(68))
             inst.affinity = affinity or inst.affinity or "host"
         inst._xml = None
         return ("<ModifyInstancePlacementResponse xmlns=\"%s\"><requestId>%s</requestId>"
@@ -823,7 +1098,8 @@ class Ec2:
         ids = params_list(p, "ResourceId")
         if not ids:
             raise ApiError("MissingParameter", "The request must contain the parameter ResourceId")
-        return [self.get(i) for i in ids]
+        # Instances and Dedicated Hosts (h-…) take tags.
+        return [self.host(i) if i.startswith("h-") else self.get(i) for i in ids]
 
     def CreateTags(self, p, dry):
         insts = self.tag_targets(p)
@@ -843,7 +1119,8 @@ class Ec2:
         if dry:
             return None
         for i in insts:
-            self.w.mutate(i)
+            if isinstance(i, Instance):
+                self.w.mutate(i)
             i.tags.update(tags)
             i._xml = None
         return ("<CreateTagsResponse xmlns=\"%s\"><requestId>%s</requestId><return>true</return>"
@@ -858,13 +1135,319 @@ class Ec2:
         if dry:
             return None
         for i in insts:
-            self.w.mutate(i)
+            if isinstance(i, Instance):
+                self.w.mutate(i)
             for key, value in keys:
                 if key in i.tags and (value is None or i.tags[key] == value):
                     del i.tags[key]
             i._xml = None
         return ("<DeleteTagsResponse xmlns=\"%s\"><requestId>%s</requestId><return>true</return>"
                 "</DeleteTagsResponse>" % (NS, uuid.uuid4()))
+
+    # -- Dedicated Hosts -----------------------------------------------------
+    def host(self, hid):
+        """The account's host, not released (a released host's id "can no
+        longer be specified in another request", ReleaseHosts)."""
+        check_id(hid, "h", "InvalidHostId.Malformed")
+        host = self.modelled_host(hid)
+        if host is None:
+            raise ApiError("InvalidHostID.NotFound", "The host ID '%s' does not exist" % hid)
+        return host
+
+    @staticmethod
+    def on_off(p, name, code="InvalidParameterValue"):
+        v = p.get(name)
+        if v is not None and v not in ON_OFF:
+            raise ApiError(code, "Value (%s) for parameter %s is invalid. Expecting on or off."
+                           % (v, name))
+        return v
+
+    def AllocateHosts(self, p, dry):
+        fam, itype = p.get("InstanceFamily"), p.get("InstanceType")
+        if fam and itype:
+            raise ApiError("InvalidParameterCombination",
+                           "You cannot specify InstanceFamily and InstanceType in the same request")
+        if not fam and not itype:
+            raise ApiError("MissingParameter",
+                           "The request must contain the parameter InstanceType or InstanceFamily")
+        az = p.get("AvailabilityZone")
+        if not az:
+            raise ApiError("MissingParameter",
+                           "The request must contain the parameter AvailabilityZone")
+        if not re.fullmatch(re.escape(self.w.args.region) + "[a-f]", az):
+            raise ApiError("InvalidAvailabilityZone",
+                           "The Availability Zone '%s' is not valid in %s" % (az, self.w.args.region))
+        try:
+            qty = int(p.get("Quantity", ""))
+        except ValueError:
+            raise ApiError("MissingParameter" if "Quantity" not in p else "InvalidParameterValue",
+                           "Quantity must be a positive integer")
+        if qty < 1:
+            raise ApiError("InvalidParameterValue", "Quantity must be a positive integer")
+        auto = self.on_off(p, "AutoPlacement", "InvalidAutoPlacement") or "off"
+        recovery = self.on_off(p, "HostRecovery") or "off"
+        maintenance = self.on_off(p, "HostMaintenance") or "on"
+        if itype:
+            t = self.w.catalog.get(itype)
+            if not t:
+                raise ApiError("InvalidParameterValue",
+                               "The instance type '%s' does not exist" % itype)
+            if not t.get("DedicatedHostsSupported"):
+                raise ApiError("InvalidHostConfiguration",
+                               "The instance type '%s' is not supported." % itype)
+            family = itype.split(".")[0]
+        else:
+            family = fam
+            if not any(t.get("DedicatedHostsSupported") for t in self.w.family_types(fam)):
+                raise ApiError("InvalidHostConfiguration",
+                               "The instance family '%s' is not supported." % fam)
+        tags, i = {}, 1
+        while "TagSpecification.%d.ResourceType" % i in p:
+            rt = p["TagSpecification.%d.ResourceType" % i]
+            if rt != "dedicated-host":
+                raise ApiError("InvalidParameterValue",
+                               "'%s' is not a valid taggable resource type for this operation."
+                               % rt)
+            k = 1
+            while "TagSpecification.%d.Tag.%d.Key" % (i, k) in p:
+                key = p["TagSpecification.%d.Tag.%d.Key" % (i, k)]
+                self.check_tag(key)
+                tags[key] = p.get("TagSpecification.%d.Tag.%d.Value" % (i, k), "")
+                k += 1
+            i += 1
+        if len(tags) > 50:
+            raise ApiError("TagLimitExceeded", "at most 50 tags per resource")
+        token = p.get("ClientToken")
+        if token is not None and (len(token) > 64 or not token.isascii()):
+            raise ApiError("InvalidParameterValue",
+                           "Value (%s) for parameter clientToken is invalid: at most 64 ASCII "
+                           "characters" % token)
+        fp = fingerprint(p, ("ClientToken", "Action", "Version"))
+        key = (self.w.account, token)
+        if token and key in self.w.host_tokens:
+            old_fp, ids = self.w.host_tokens[key]
+            if old_fp != fp:
+                raise ApiError("IdempotentParameterMismatch",
+                               "The client token '%s' was used with different parameters" % token)
+        else:
+            hw = self.w.host_hardware(family)
+            ids = []
+            for _ in range(qty):
+                h = Host("h-%017x" % self.w.rng.getrandbits(68), self.w.account, az,
+                         family, itype, hw)
+                h.auto, h.recovery, h.maintenance = auto, recovery, maintenance
+                h.tags, h.token = dict(tags), token
+                self.w.hosts[h.id] = h
+                self.w.host_order.append(h.id)
+                ids.append(h.id)
+            if token:
+                self.w.host_tokens[key] = (fp, ids)
+        self.items = len(ids)
+        return ("<AllocateHostsResponse xmlns=\"%s\"><requestId>%s</requestId><hostIdSet>%s"
+                "</hostIdSet></AllocateHostsResponse>"
+                % (NS, uuid.uuid4(), "".join("<item>%s</item>" % h for h in ids)))
+
+    def host_matches(self, h, filters):
+        for name, values in filters:
+            if name == "auto-placement":
+                ok = any(glob_match(v, h.auto) for v in values)
+            elif name == "availability-zone":
+                ok = any(glob_match(v, h.az) for v in values)
+            elif name == "client-token":
+                ok = any(glob_match(v, h.token) for v in values)
+            elif name == "host-reservation-id":
+                ok = False  # the simulator has no reservations
+            elif name == "instance-type":
+                ok = any(glob_match(v, h.itype) for v in values)
+            elif name == "state":
+                ok = any(glob_match(v, h.state) for v in values)
+            elif name == "tag-key":
+                ok = any(glob_match(v, k) for v in values for k in h.tags)
+            elif name.startswith("tag:"):
+                ok = name[4:] in h.tags and any(glob_match(v, h.tags[name[4:]]) for v in values)
+            else:
+                raise ApiError("InvalidParameterValue", "The filter '%s' is invalid" % name)
+            if not ok:
+                return False
+        return True
+
+    def host_xml(self, h):
+        tags = "".join("<item><key>%s</key><value>%s</value></item>" % (escape(k), escape(v))
+                       for k, v in h.tags.items())
+        insts = self.w.host_instances(h)
+        cap = "".join("<item><availableCapacity>%d</availableCapacity><instanceType>%s"
+                      "</instanceType><totalCapacity>%d</totalCapacity></item>" % (a, t, n)
+                      for t, a, n in self.w.host_capacity(h))
+        vcpus = max(0, self.w.host_free(h)[1]) if h.state == "available" else 0
+        return "".join([
+            "<item><hostId>%s</hostId><autoPlacement>%s</autoPlacement>" % (h.id, h.auto),
+            "<hostRecovery>%s</hostRecovery><hostMaintenance>%s</hostMaintenance>"
+            % (h.recovery, h.maintenance),
+            "<availabilityZone>%s</availabilityZone>" % h.az,
+            "<availableCapacity><availableInstanceCapacity>%s</availableInstanceCapacity>"
+            "<availableVCpus>%d</availableVCpus></availableCapacity>" % (cap, vcpus),
+            "<clientToken>%s</clientToken>" % escape(h.token) if h.token else "",
+            "<hostProperties><cores>%d</cores>%s<instanceFamily>%s</instanceFamily>"
+            "<sockets>%d</sockets><totalVCpus>%d</totalVCpus></hostProperties>"
+            % (h.cores, "<instanceType>%s</instanceType>" % h.itype if h.itype else "",
+               h.family, h.sockets, h.vcpus),
+            "<instances>%s</instances>" % "".join(
+                "<item><instanceId>%s</instanceId><instanceType>%s</instanceType>"
+                "<ownerId>%s</ownerId></item>" % (i.id, i.type, i.account) for i in insts),
+            "<state>%s</state><allocationTime>%s</allocationTime>" % (h.state, h.allocation_time),
+            "<releaseTime>%s</releaseTime>" % h.release_time if h.release_time else "",
+            "<tagSet>%s</tagSet>" % tags,
+            "<allowsMultipleInstanceTypes>%s</allowsMultipleInstanceTypes>"
+            % ("off" if h.itype else "on"),
+            "<ownerId>%s</ownerId><memberOfServiceLinkedResourceGroup>false"
+            "</memberOfServiceLinkedResourceGroup></item>" % h.account])
+
+    def DescribeHosts(self, p, dry):
+        ids = params_list(p, "HostId")
+        filters = parse_filters(p)
+        mr = p.get("MaxResults")
+        if mr is not None and ids:
+            raise ApiError("InvalidParameterCombination",
+                           "The parameter hostIdSet cannot be used with the parameter maxResults")
+        if mr is not None:
+            try:
+                mr = int(mr)
+            except ValueError:
+                raise ApiError("InvalidParameterValue", "MaxResults must be an integer")
+            if not 5 <= mr <= 500:
+                raise ApiError("InvalidParameterValue",
+                               "Value (%d) for parameter maxResults is invalid. Expecting a value "
+                               "between 5 and 500." % mr)
+        for f, values in filters:
+            if len(values) > 200:
+                raise ApiError("InvalidParameterValue",
+                               "The filter '%s' has more than 200 values" % f)
+        t = time.monotonic()
+        fp = fingerprint(dict(p, _account=self.w.account))
+        start = self.w.read_token(p["NextToken"], "hosts", fp) if p.get("NextToken") else 0
+        next_token, out = None, []
+        if ids:
+            for hid in ids:
+                check_id(hid, "h", "InvalidHostId.Malformed")
+                h = self.w.hosts.get(hid)
+                if not h or h.account != self.w.account or self.w.host_gone(h, t):
+                    raise ApiError("InvalidHostID.NotFound",
+                                   "The host ID '%s' does not exist" % hid)
+                if self.host_matches(h, filters):
+                    out.append(h)
+        else:
+            # A token is a position in allocation order, as for instances.
+            pos = start
+            while pos < len(self.w.host_order):
+                h = self.w.hosts[self.w.host_order[pos]]
+                if h.account == self.w.account and not self.w.host_gone(h, t) \
+                        and self.host_matches(h, filters):
+                    if mr is not None and len(out) == mr:
+                        next_token = self.w.make_token("hosts", pos, fp)
+                        break
+                    out.append(h)
+                pos += 1
+        self.items = len(out)
+        return ("<DescribeHostsResponse xmlns=\"%s\"><requestId>%s</requestId><hostSet>%s"
+                "</hostSet>%s</DescribeHostsResponse>"
+                % (NS, uuid.uuid4(), "".join(self.host_xml(h) for h in out),
+                   "<nextToken>%s</nextToken>" % next_token if next_token else ""))
+
+    @staticmethod
+    def batch_xml(root, ok, failed):
+        """successful / unsuccessful, per host, inside an HTTP 200."""
+        return ("<%s xmlns=\"%s\"><requestId>%s</requestId><unsuccessful>%s</unsuccessful>"
+                "<successful>%s</successful></%s>"
+                % (root, NS, uuid.uuid4(), "".join(
+                    "<item><error><code>%s</code><message>%s</message></error>"
+                    "<resourceId>%s</resourceId></item>" % (c, escape(m), escape(r))
+                    for r, c, m in failed), "".join("<item>%s</item>" % h for h in ok), root))
+
+    def host_ids(self, p):
+        ids = params_list(p, "HostId")
+        if not ids:
+            raise ApiError("MissingParameter", "The request must contain the parameter HostId")
+        for hid in ids:
+            check_id(hid, "h", "InvalidHostId.Malformed")
+        return ids
+
+    def ModifyHosts(self, p, dry):
+        ids = self.host_ids(p)
+        itype, fam = p.get("InstanceType"), p.get("InstanceFamily")
+        if itype and fam:
+            raise ApiError("InvalidParameterCombination",
+                           "You cannot specify InstanceFamily and InstanceType in the same request")
+        auto = self.on_off(p, "AutoPlacement", "InvalidAutoPlacement")
+        recovery = self.on_off(p, "HostRecovery")
+        maintenance = self.on_off(p, "HostMaintenance")
+        if not (auto or recovery or maintenance or itype or fam):
+            raise ApiError("MissingParameter", "Specify AutoPlacement, HostRecovery, "
+                           "HostMaintenance, InstanceType or InstanceFamily")
+        ok, failed = [], []
+        for hid in ids:
+            h = self.modelled_host(hid)
+            if h is None:
+                failed.append((hid, "Client.InvalidHostID.NotFound",
+                               "The host ID '%s' does not exist" % hid))
+                continue
+            if h.state != "available":
+                failed.append((hid, "Client.InvalidHostState",
+                               "Dedicated host %s is %s; it must be available" % (hid, h.state)))
+                continue
+            running = self.w.host_instances(h)
+            if fam:
+                if fam != h.family:
+                    failed.append((hid, "Client.InvalidInstanceFamily",
+                                   "Dedicated host %s supports the %s family; its family cannot "
+                                   "be changed" % (hid, h.family)))
+                    continue
+                if h.itype and running:
+                    failed.append((hid, "Client.InvalidHost.Occupied",
+                                   "Dedicated host '%s' must have no running instances to support "
+                                   "multiple instance types" % hid))
+                    continue
+            if itype:
+                t = self.w.catalog.get(itype)
+                if not t or itype.split(".")[0] != h.family or not t.get("DedicatedHostsSupported"):
+                    failed.append((hid, "Client.InvalidHostConfiguration",
+                                   "Dedicated host %s (%s family) cannot support instance type %s"
+                                   % (hid, h.family, itype)))
+                    continue
+                if any(i.type != itype for i in running):
+                    failed.append((hid, "Client.InvalidHost.Occupied",
+                                   "Dedicated host '%s' runs instances of other types than %s"
+                                   % (hid, itype)))
+                    continue
+            if auto:
+                h.auto = auto
+            if recovery:
+                h.recovery = recovery
+            if maintenance:
+                h.maintenance = maintenance
+            if fam:
+                h.itype = None
+            if itype:
+                h.itype = itype
+            ok.append(hid)
+        self.items = len(ids)
+        return self.batch_xml("ModifyHostsResponse", ok, failed)
+
+    def ReleaseHosts(self, p, dry):
+        ids = self.host_ids(p)
+        ok, failed = [], []
+        for hid in ids:
+            h = self.modelled_host(hid)
+            if h is None:
+                failed.append((hid, "Client.InvalidHostID.NotFound",
+                               "The host ID '%s' does not exist" % hid))
+            elif self.w.host_instances(h):
+                failed.append((hid, "Client.InvalidHost.Occupied",
+                               "Dedicated host '%s' cannot be released as it is occupied" % hid))
+            else:
+                h.state, h.release_time, h.released_at = "released", now_iso(), time.monotonic()
+                ok.append(hid)
+        self.items = len(ids)
+        return self.batch_xml("ReleaseHostsResponse", ok, failed)
 
     # -- DescribeInstanceTypes ---------------------------------------------
     def type_xml(self, t):
@@ -923,6 +1506,7 @@ class Ec2:
         if p.get("NextToken"):
             start = self.w.read_token(p["NextToken"], "types", fp)
         page = types[start:start + mr]
+        self.items = len(page)
         nxt = self.w.make_token("types", start + mr, fp) if start + mr < len(types) else None
         return ("<DescribeInstanceTypesResponse xmlns=\"%s\"><requestId>%s</requestId>"
                 "<instanceTypeSet>%s</instanceTypeSet>%s</DescribeInstanceTypesResponse>"
@@ -932,7 +1516,8 @@ class Ec2:
 
 ACTIONS = ("RunInstances", "DescribeInstances", "StopInstances", "StartInstances",
            "TerminateInstances", "ModifyInstanceCpuOptions", "ModifyInstanceAttribute",
-           "ModifyInstancePlacement", "CreateTags", "DeleteTags", "DescribeInstanceTypes")
+           "ModifyInstancePlacement", "CreateTags", "DeleteTags", "DescribeInstanceTypes",
+           "AllocateHosts", "DescribeHosts", "ModifyHosts", "ReleaseHosts")
 # Every action needs its row of parameters (regenerate with gen_params.py).
 assert all(a in PARAMS for a in ACTIONS), "ec2_params.json lacks an action: run gen_params.py"
 
@@ -986,7 +1571,12 @@ class Handler(BaseHTTPRequestHandler):
         with w.lock:
             if method == "GET" and path == "/_sim/stats":
                 return {"calls": dict(w.calls), "throttled": dict(w.throttled),
-                        "instances": len(w.instances)}
+                        "instances": len(w.instances), "hosts": len(w.hosts),
+                        "latency_model": w.latency_model()}
+            if method == "GET" and path == "/_sim/latency_model":
+                return w.latency_model()
+            if method == "GET" and path == "/_sim/hosts":
+                return {"hosts": [w.hosts[h].to_json(w) for h in w.host_order]}
             if method == "GET" and path == "/_sim/instances":
                 for i in w.instances.values():
                     w.settle(i)
@@ -1016,9 +1606,38 @@ class Handler(BaseHTTPRequestHandler):
                         raise ValueError("unknown fault '%s'" % k)
                     if k == "action_errors":
                         v = check_action_errors(v)
+                    if k == "latency_model" and v not in ("none", "aws"):
+                        raise ValueError("latency_model must be none or aws")
+                    if k == "host_placement" and v not in ("implicit", "strict"):
+                        raise ValueError("host_placement must be implicit or strict")
+                    if k in ("latency_base_ms", "latency_per_item_ms", "latency_jitter") and (
+                            not isinstance(v, (int, float)) or v < 0):
+                        raise ValueError("%s must be a number >= 0" % k)
                     w.faults[k] = v
                 w.nth = {}
                 return {"faults": w.faults}
+            m = re.fullmatch(r"/_sim/hosts/(h-[0-9a-f]+)", path)
+            if method == "POST" and m:
+                h = w.hosts.get(m.group(1))
+                if not h:
+                    raise KeyError(m.group(1))
+                req = json.loads(body or b"{}")
+                for k, v in req.items():
+                    if k == "state":
+                        # e.g. under-assessment or permanent-failure, out of band
+                        if v not in ("available", "under-assessment", "permanent-failure",
+                                     "released", "released-permanent-failure", "pending"):
+                            raise ValueError("unknown host state '%s'" % v)
+                        h.state = v
+                        if v.startswith("released"):
+                            h.release_time, h.released_at = now_iso(), time.monotonic()
+                    elif k in ("auto_placement", "host_recovery") and v in ON_OFF:
+                        setattr(h, "auto" if k == "auto_placement" else "recovery", v)
+                    elif k == "tags":
+                        h.tags = dict(v)
+                    else:
+                        raise ValueError("unknown field or value '%s'" % k)
+                return h.to_json(w)
             m = re.fullmatch(r"/_sim/instances/(i-[0-9a-f]+)", path)
             if method == "POST" and m:
                 inst = w.instances.get(m.group(1))
@@ -1139,11 +1758,22 @@ class Handler(BaseHTTPRequestHandler):
                              % (status, escape(code), escape(code), escape(message)))
         raise ApiError(code, message, status)
 
+    def model_wait(self, items):
+        """The latency model's time for this answer, slept outside the lock so
+        that concurrent requests overlap as they do on EC2."""
+        w = self.server.world
+        with w.lock:
+            delay = w.model_delay(items)
+        if delay > 0:
+            time.sleep(delay)
+        self.latency_s = delay
+
     def handle_api(self, method):
         w = self.server.world
         split = urllib.parse.urlsplit(self.path)
         body = self.read_body() if method == "POST" else b""
         action, status, dry, ids = "?", 200, False, []
+        self.latency_s = 0.0
         form = body.decode("utf-8", "replace") if method == "POST" else split.query
         params = dict(urllib.parse.parse_qsl(form, keep_blank_values=True))
         try:
@@ -1175,18 +1805,22 @@ class Handler(BaseHTTPRequestHandler):
                                        % base64.b64encode(action.encode()).decode(), 403)
                     if w.args.rate_limits and not w.request_bucket(action, params).take():
                         raise ApiError("RequestLimitExceeded", "Request limit exceeded.", 503)
-                    out = getattr(Ec2(w), action)(params, dry)
+                    ec2 = Ec2(w)
+                    out = getattr(ec2, action)(params, dry)
+                    items = ec2.items
                 if dry:
                     raise ApiError("DryRunOperation",
                                    "Request would have succeeded, but DryRun flag is set.", 412)
                 if lose:
                     raise DropConnection()
+                self.model_wait(items)
                 self.send(200, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + out)
             except ApiError as e:
                 status = e.status
                 if e.code == "RequestLimitExceeded":
                     with w.lock:
                         w.throttled[action] = w.throttled.get(action, 0) + 1
+                self.model_wait(0)
                 self.send_error_doc(e)
             except HtmlAnswer as e:
                 status = e.status
@@ -1200,7 +1834,8 @@ class Handler(BaseHTTPRequestHandler):
                                "count": int(params.get("MaxCount") or 0)
                                if action == "RunInstances" else len(ids)})
             w.requests.append({"action": params.get("Action"), "params": params,
-                               "status": status, "account_id": w.account})
+                               "status": status, "account_id": w.account,
+                               "latency_ms": round(self.latency_s * 1000.0, 3)})
 
     def do_POST(self):
         if self.path.startswith("/_sim/"):
@@ -1258,9 +1893,21 @@ def main(argv=None):
                     help="seconds a NextToken stays valid")
     ap.add_argument("--account-id", default=DEFAULT_ACCOUNT,
                     help="the account the simulator answers as at start")
+    ap.add_argument("--latency-model", choices=("none", "aws"), default="none",
+                    help="aws: every answer takes base + per item + seeded jitter")
+    ap.add_argument("--latency-base-ms", type=float, default=LATENCY_DEFAULTS["base_ms"])
+    ap.add_argument("--latency-per-item-ms", type=float, default=LATENCY_DEFAULTS["per_item_ms"])
+    ap.add_argument("--latency-jitter", type=float, default=LATENCY_DEFAULTS["jitter"],
+                    help="answers take (1 +- jitter) times the model's time")
+    ap.add_argument("--released-host-ttl", type=float, default=3600.0,
+                    help="seconds a released Dedicated Host stays in DescribeHosts")
+    ap.add_argument("--host-placement", choices=("implicit", "strict"), default="implicit",
+                    help="strict: host tenancy needs an allocated Dedicated Host")
     args = ap.parse_args(argv)
     if not re.fullmatch(r"[0-9]{12}", args.account_id):
         ap.error("--account-id must be 12 digits")
+    if min(args.latency_base_ms, args.latency_per_item_ms, args.latency_jitter) < 0:
+        ap.error("--latency-* must be >= 0")
     srv = Server(("127.0.0.1", args.port), Handler)
     srv.world = World(args)
     print("listening on http://127.0.0.1:%d" % srv.server_address[1], flush=True)

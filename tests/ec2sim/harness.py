@@ -98,3 +98,13 @@ class Simulator:
 
     def reset(self):
         return self._req("POST", "/_sim/reset", {})
+
+    def hosts(self):
+        """Every Dedicated Host (all accounts) with its capacity and instances."""
+        return self._req("GET", "/_sim/hosts")["hosts"]
+
+    def set_host(self, hid, **fields):
+        return self._req("POST", "/_sim/hosts/" + hid, fields)
+
+    def latency_model(self):
+        return self._req("GET", "/_sim/latency_model")

@@ -46,7 +46,7 @@ def help_flags(command):
 def commands():
     r = subprocess.run([NESTPLAN, "-help"], capture_output=True, text=True, timeout=10)
     block = r.stdout.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
-    return {line.split()[0] for line in block.splitlines() if line.startswith("  ")}
+    return {line.split()[0] for line in block.splitlines() if re.match(r"  \S", line)}  # not a wrapped line's rest
 
 
 def readme_yaml_blocks():

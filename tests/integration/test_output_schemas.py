@@ -165,7 +165,7 @@ class TestValidator(unittest.TestCase):
     def test_rejects_what_the_contract_forbids(self):
         v = Validator(PLAN_SCHEMA)
         create = {"address": "runner[0]", "instance_id": None, "action": "create", "requires_stop": False,
-                  "steps": ["run_instances"], "irreversible_steps": [], "before": None,
+                  "steps": ["run_instances"], "irreversible_steps": [], "attributes": [], "before": None,
                   "after": {"instance_type": "m8i.large"}}
         good = {"format_version": "1", "changes": [create], "drift": [], "diagnostics": [],
                 "unchecked_permissions": [], "summary": {"add": 1, "change": 0, "destroy": 0, "stop_start": 0}}
@@ -179,6 +179,7 @@ class TestValidator(unittest.TestCase):
             dict(good, changes=[dict(create, action="launch")]),
             dict(good, changes=[dict(create, steps=["reboot"])]),
             dict(good, changes=[dict(create, irreversible_steps=["reboot"])]),
+            dict(good, changes=[dict(create, attributes=[{"name": "x", "before": None, "after": "1", "policy": "later"}])]),
             {k: good[k] for k in good if k != "unchecked_permissions"},
             dict(good, changes=[dict(create, address="runner[01]")]),
             dict(good, changes=[dict(create, before={"instance_type": "m8i.large"})]),

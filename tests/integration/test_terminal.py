@@ -157,8 +157,8 @@ class TestConfirmation(TerminalTestCase):
         mark = self.term.start("apply")
         self.term.wait_for(r"Enter a value:")
         screen = self.term.screen()
-        self.assertRegex(screen, r"\+ web\[0\] will be created")
-        self.assertRegex(screen, r"\+ web\[1\] will be created")
+        # Identical changes of a group are one block (-expand lists each).
+        self.assertRegex(screen, r"\+ web\[0\.\.1\] \(2 instances\) will be created")
         self.assertIn("Plan: 2 to add, 0 to change, 0 to destroy.", screen)
         self.assertIn("Do you want to perform these actions?", screen)
         self.assertIn("Only 'yes' will be accepted to approve.", screen)

@@ -76,10 +76,11 @@ def sign(method, path, query, headers, payload_hash, amz_date, region, secret, s
 
 def request(url, method, path, body=b"", headers=None, query=None, key=KEY, secret=SECRET,
             region=REGION, token=None, when=None, host=None, payload=None, sign_request=True,
-            unsigned=(), service="s3", timeout=30):
+            unsigned=(), omit=(), service="s3", timeout=30):
     """One signed request. query: [(name, value)] or {name: value}, decoded;
     payload: None (the body's SHA-256), "UNSIGNED-PAYLOAD" or a value to
-    send as is; unsigned: header names to send without signing them."""
+    send as is; unsigned: header names to send without signing them; omit:
+    headers of the signer's own (x-amz-date, x-amz-content-sha256) to leave out."""
     query = list(query.items()) if isinstance(query, dict) else list(query or [])
     hostport = url.split("://", 1)[1].rstrip("/")
     when = when or datetime.datetime.now(datetime.timezone.utc)
@@ -95,11 +96,14 @@ def request(url, method, path, body=b"", headers=None, query=None, key=KEY, secr
         urllib.parse.quote(k, safe="-_.~") + ("=" + urllib.parse.quote(v, safe="-_.~")
                                                 if v is not None else "")
         for k, v in query) if query else "")
+    for name in omit:
+        h.pop(name.lower(), None)
     send = dict(h)
     send.update(extra)
     if sign_request:
         sig, names = sign(method, path, [(k, v or "") for k, v in query], h,
-                          h["x-amz-content-sha256"], amz, region, secret, service)
+                          h.get("x-amz-content-sha256", payload or EMPTY_SHA256), amz, region,
+                          secret, service)
         send["authorization"] = ("AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, "
                                  "SignedHeaders=%s, Signature=%s"
                                  % (key, amz[:8], region, service, ";".join(names), sig))

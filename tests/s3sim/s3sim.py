@@ -264,6 +264,7 @@ class World:
             self.requests = collections.deque(maxlen=REQUEST_LOG_SIZE)
             self.nth = {}
             self.inflight = {}        # (bucket, key) -> [Flight]
+            self.release_stalls()
             self.faults = {"throttle_rate": self.args.throttle_rate,
                            "error_rate": self.args.error_rate, "reset_rate": 0.0,
                            "latency_ms": self.args.latency_ms, "stall": None,
@@ -276,6 +277,13 @@ class World:
                 self.create_bucket(name)
             for name in self.args.versioned_bucket or []:
                 self.create_bucket(name).versioning = "Enabled"
+
+    def release_stalls(self):
+        """Wake every request a stall fault holds; later stalls wait afresh."""
+        old = getattr(self, "release", None)
+        self.release = threading.Event()
+        if old:
+            old.set()
 
     def create_bucket(self, name):
         b = self.buckets.get(name)
@@ -862,6 +870,9 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def version_string(self):
+        return self.server_version
+
     def do_GET(self):
         self.dispatch("GET")
 
@@ -956,6 +967,7 @@ class Handler(BaseHTTPRequestHandler):
             if method == "GET" and path == "/_sim/stats":
                 return {"calls": dict(w.calls), "throttled": dict(w.throttled),
                         "conflicts": w.conflicts, "buckets": len(w.buckets),
+                        "in_flight": sum(len(f) for f in w.inflight.values()),
                         "objects": sum(1 for b in w.buckets.values()
                                        for k in b.objects if b.current(k))}
             if method == "GET" and path == "/_sim/objects":
@@ -974,6 +986,9 @@ class Handler(BaseHTTPRequestHandler):
                         "objects": out}
             if method == "GET" and path == "/_sim/requests":
                 return {"requests": list(w.requests)}
+            if method == "POST" and path == "/_sim/release":
+                w.release_stalls()
+                return {"ok": True}
             if method == "POST" and path == "/_sim/reset":
                 w.reset()
                 return {"ok": True}
@@ -1156,6 +1171,7 @@ class Handler(BaseHTTPRequestHandler):
         w = self.server.world
         with w.lock:
             f = dict(w.faults)
+            release = w.release
             w.nth[op] = w.nth.get(op, 0) + 1
             nth = w.nth[op]
             r_reset, r_throttle, r_error = w.rng.random(), w.rng.random(), w.rng.random()
@@ -1164,7 +1180,7 @@ class Handler(BaseHTTPRequestHandler):
         stall = f.get("stall")
         if stall and stall.get("op", stall.get("action")) == op and \
                 int(stall.get("nth", 1)) == nth:
-            time.sleep(float(stall.get("seconds", 30)))
+            release.wait(float(stall.get("seconds", 30)))
         if r_reset < f["reset_rate"]:
             raise DropConnection()
         if r_throttle < f["throttle_rate"]:
@@ -1197,45 +1213,53 @@ class Handler(BaseHTTPRequestHandler):
         if raw_path.startswith("/_sim/") and not (VHOST.match(host) or LOCALHOST_VHOST.match(host)):
             return self.handle_control(method, raw_path, raw_query)
         w = self.server.world
-        op, status, code, req, token = None, 0, None, None, False
+        op, code, req, token = None, None, None, False
+        # The request is logged before it is answered, so a client that has
+        # its answer finds it in /_sim/requests.
         try:
+            body = self.read_body(method)
+            bucket, key, query, vhost = self.route(raw_path, raw_query, headers)
+            req = Request(method, bucket, key, query, headers, body, vhost)
+            op = operation(method, bucket, key, query, headers)
+            token = self.authenticate(method, raw_path, raw_query, headers, query, body)
+            if op is None:
+                raise S3Error("NotImplemented", "the simulator does not implement %s %s"
+                              % (method, raw_path + ("?" + raw_query if raw_query else "")), 501)
+            with w.lock:
+                w.calls[op] = w.calls.get(op, 0) + 1
+            flight = self.begin(op, req)
             try:
-                body = self.read_body(method)
-                bucket, key, query, vhost = self.route(raw_path, raw_query, headers)
-                req = Request(method, bucket, key, query, headers, body, vhost)
-                op = operation(method, bucket, key, query, headers)
-                token = self.authenticate(method, raw_path, raw_query, headers, query, body)
-                if op is None:
-                    raise S3Error("NotImplemented", "the simulator does not implement %s %s"
-                                  % (method, raw_path + ("?" + raw_query if raw_query else "")),
-                                  501)
+                lose = self.faults_before(op)
+                self.action_error(op)
                 with w.lock:
-                    w.calls[op] = w.calls.get(op, 0) + 1
-                flight = self.begin(op, req)
-                try:
-                    lose = self.faults_before(op)
-                    self.action_error(op)
-                    with w.lock:
-                        ops = S3(w, req)
-                        if op in ("PutObject", "DeleteObject"):
-                            status, out_headers, out = getattr(ops, op)(flight)
-                        else:
-                            status, out_headers, out = getattr(ops, op)()
-                finally:
-                    self.end(req, flight)
-                if lose:
-                    raise DropConnection()
-                self.answer(method, status, out_headers, out)
-            except S3Error as e:
-                status, code = e.status, e.code
-                if e.code == "SlowDown":
-                    with w.lock:
-                        w.throttled[op] = w.throttled.get(op, 0) + 1
-                self.error_doc(method, e)
+                    ops = S3(w, req)
+                    if op in ("PutObject", "DeleteObject"):
+                        reply = getattr(ops, op)(flight)
+                    else:
+                        reply = getattr(ops, op)()
+            finally:
+                self.end(req, flight)
+            status = 0 if lose else reply[0]
+        except S3Error as e:
+            reply, status, code = e, e.status, e.code
+            if e.code == "SlowDown":
+                with w.lock:
+                    w.throttled[op] = w.throttled.get(op, 0) + 1
         except DropConnection:
-            status = 0
+            reply, status = None, 0
+        except Exception as e:  # a simulator bug: say so to the client, keep serving
+            reply = S3Error("InternalError", "s3sim bug: %s: %s" % (type(e).__name__, e), 500)
+            status, code = 500, "InternalError"
+            self.close_connection = True
+        self.log_request_row(w, op, method, req, status, code, headers, token)
+        if status == 0:
             self.drop()
-        h = headers
+        elif isinstance(reply, S3Error):
+            self.error_doc(method, reply)
+        else:
+            self.answer(method, *reply)
+
+    def log_request_row(self, w, op, method, req, status, code, h, token):
         logged = {name: h[name.lower()] for name in (
             "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "Range",
             "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",

@@ -543,7 +543,7 @@ START_TEST(test_ec2_parse_describe_instances_document)
 	char *next = NULL;
 
 	ck_assert_ptr_nonnull(doc);
-	ck_assert_int_eq(np_ec2_parse_instances(doc, &v, &n, &alloc, &next), 0);
+	ck_assert_int_eq(np_ec2_parse_instances(doc, "DescribeInstances", &v, &n, &alloc, &next, NULL), 0);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(next, "tok2");
 	ck_assert_str_eq(v[0].instance_id, "i-0123456789abcdef0");
@@ -574,7 +574,8 @@ START_TEST(test_ec2_batch_address_tag_resolves_with_launch_index)
 {
 	static const char *doc_fmt =
 		"<RunInstancesResponse><instancesSet>"
-		"<item><instanceId>i-1</instanceId><amiLaunchIndex>%s</amiLaunchIndex><tagSet>"
+		"<item><instanceId>i-1</instanceId><amiLaunchIndex>%s</amiLaunchIndex>"
+		"<instanceType>m8i.large</instanceType><instanceState><code>0</code></instanceState><tagSet>"
 		"<item><key>nestplan:address</key><value>%s</value></item></tagSet></item>"
 		"</instancesSet></RunInstancesResponse>";
 	static const struct {
@@ -587,7 +588,6 @@ START_TEST(test_ec2_batch_address_tag_resolves_with_launch_index)
 		{"3", "runner[4]", "runner[4]"},
 		{"3", "runner[9..4]", "runner[9..4]"},
 		{"3", "runner[0..5]x", "runner[0..5]x"},
-		{"-1", "runner[0..5]", "runner[0..5]"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -596,7 +596,7 @@ START_TEST(test_ec2_batch_address_tag_resolves_with_launch_index)
 		struct np_instance *v = NULL;
 		size_t n = 0, alloc = 0;
 
-		ck_assert_int_eq(np_ec2_parse_instances(doc, &v, &n, &alloc, NULL), 0);
+		ck_assert_int_eq(np_ec2_parse_instances(doc, "RunInstances", &v, &n, &alloc, NULL, NULL), 0);
 		ck_assert_uint_eq(n, 1);
 		ck_assert_str_eq(v[0].address, cases[i].address);
 		np_instances_free(v, n);
@@ -622,7 +622,7 @@ START_TEST(test_ec2_parse_instance_types_reads_features_and_limits)
 	struct np_catalog cat = NP_CATALOG_INIT;
 	const struct np_itype *t;
 
-	ck_assert_int_eq(np_ec2_parse_instance_types(doc, &cat, NULL), 0);
+	ck_assert_int_eq(np_ec2_parse_instance_types(doc, &cat, NULL, NULL), 0);
 	t = np_catalog_find(&cat, "m8i.2xlarge");
 	ck_assert_ptr_nonnull(t);
 	ck_assert(t->nested_virtualization);

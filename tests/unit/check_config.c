@@ -305,6 +305,48 @@ START_TEST(test_config_large_file_loads)
 }
 END_TEST
 
+START_TEST(test_config_second_document_is_refused_with_its_position)
+{
+	/* The instances after a stray '---' would be dropped and planned for
+	 * destruction: the second document is an error at its '---'. */
+	BAD(HEAD "    instance_type: m8i.large\n---\n  db:\n    instance_type: m8i.large\n",
+	    "t.yaml:6:1: error: a second YAML document");
+	BAD(HEAD "    instance_type: m8i.large\n...\nmore: text\n",
+	    "t.yaml:7:1: error: malformed YAML after the first document");
+	/* An explicit start, and a lone '---' at the end (nothing to lose), are fine. */
+	OK("---\n" HEAD "    instance_type: m8i.large\n");
+	OK(HEAD "    instance_type: m8i.large\n---\n");
+}
+END_TEST
+
+START_TEST(test_config_deep_flow_nesting_fails_at_once)
+{
+	struct np_buf b = NP_BUF_INIT;
+
+	/* 300 KB of '[': libyaml's scanner is quadratic in the flow depth, so
+	 * the depth is checked while scanning and the file refused at the
+	 * 65th level, with its position. */
+	np_buf_puts(&b, "version: 1\ninstances: ");
+	for (int i = 0; i < 150000; i++)
+		np_buf_putc(&b, '[');
+	for (int i = 0; i < 150000; i++)
+		np_buf_putc(&b, ']');
+	np_buf_putc(&b, '\n');
+	BAD(b.ptr, "t.yaml:2:76: error: flow collections ('[' and '{') nested deeper than 64");
+	np_buf_release(&b);
+	/* 64 levels are not a depth error (the schema still says what is wrong). */
+	np_buf_puts(&b, HEAD "    instance_type: m8i.large\n    tags: { a: ");
+	for (int i = 0; i < 63; i++)
+		np_buf_putc(&b, '[');
+	for (int i = 0; i < 63; i++)
+		np_buf_putc(&b, ']');
+	np_buf_puts(&b, " }\n");
+	ck_assert_int_eq(parse(b.ptr), -1);
+	ck_assert_msg(!strstr(err.msg, "nested deeper"), "got: %s", err.msg);
+	np_buf_release(&b);
+}
+END_TEST
+
 Suite *check_config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -336,6 +378,8 @@ Suite *check_config_suite(void)
 	tcase_add_test(tc, test_config_load_file_missing_is_clear);
 	tcase_add_test(tc, test_config_examples_load);
 	tcase_add_test(tc, test_config_large_file_loads);
+	tcase_add_test(tc, test_config_second_document_is_refused_with_its_position);
+	tcase_add_test(tc, test_config_deep_flow_nesting_fails_at_once);
 	suite_add_tcase(s, tc);
 	return s;
 }

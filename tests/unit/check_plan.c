@@ -278,8 +278,21 @@ START_TEST(test_plan_step_table_complete)
 
 		ck_assert_ptr_nonnull(d);
 		ck_assert_int_eq(np_step_parse(d->name), k);
+		if (k == NP_STEP_SET_ATTRIBUTE)
+			continue; /* its attribute's entry names the call */
 		ck_assert_ptr_nonnull(d->action);
 		ck_assert_ptr_nonnull(d->permissions[0]);
+	}
+	/* Every gen attribute names its call, its step and how to send it. */
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+
+		if (!a->gen)
+			continue;
+		ck_assert_msg(a->set_action && a->step_on, "%s", a->name);
+		ck_assert_int_eq(np_step_parse(a->step_on), NP_STEP_SET_ATTRIBUTE);
+		ck_assert_msg(a->type != NP_ATTR_ENUM || a->names, "%s", a->name);
+		ck_assert_msg(a->type != NP_ATTR_INT || a->max > a->min, "%s", a->name);
 	}
 	ck_assert(!np_step_def(NP_STEP_MODIFY_PLACEMENT)->dry_run);
 	ck_assert(np_step_def(NP_STEP_MODIFY_CPU_OPTIONS)->dry_run);

@@ -1,3 +1,5 @@
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nestplan/alloc.h"
@@ -13,6 +15,77 @@ static void set_int(json_t *o, const char *k, int v)
 {
 	if (v)
 		json_object_set_new(o, k, json_integer(v));
+}
+
+/* The object a dotted name lives in ("metadata_options.http_tokens"), made
+ * when missing, and the key inside it. */
+static json_t *group_of(json_t *o, const char *name, const char **key, bool make)
+{
+	const char *dot = strchr(name, '.');
+	char group[64];
+	json_t *g;
+
+	if (!dot) {
+		*key = name;
+		return o;
+	}
+	*key = dot + 1;
+	snprintf(group, sizeof(group), "%.*s", (int)(dot - name), name);
+	g = json_object_get(o, group);
+	if (!g && make) {
+		g = json_object();
+		json_object_set_new(o, group, g);
+	}
+	return g;
+}
+
+/* The attributes the table handles alone, as their types say. */
+static void gen_to_json(json_t *o, const struct np_instance *in)
+{
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+		const char *key;
+		json_t *v;
+		char *text;
+
+		if (!a->gen || !np_attr_is_set(a, in))
+			continue;
+		text = np_attr_text(a, in);
+		v = a->type == NP_ATTR_BOOL  ? json_boolean(!strcmp(text, "true"))
+		    : a->type == NP_ATTR_INT ? json_integer(atoi(text))
+		                             : json_string(text);
+		free(text);
+		json_object_set_new(group_of(o, a->name, &key, true), key, v);
+	}
+}
+
+static int gen_from_json(struct np_instance *out, const json_t *j, struct np_err *err)
+{
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+		const char *key;
+		const json_t *g = group_of((json_t *)j, a->name, &key, false), *v;
+		char num[32];
+		const char *text;
+
+		if (!a->gen || !g || !(v = json_object_get(g, key)) || json_is_null(v))
+			continue;
+		if (!json_is_object(g))
+			return np_error(err, "'%s' must be inside an object", a->name);
+		if (a->type == NP_ATTR_BOOL && json_is_boolean(v)) {
+			text = json_is_true(v) ? "true" : "false";
+		} else if (a->type == NP_ATTR_INT && json_is_integer(v)) {
+			snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+			text = num;
+		} else if ((a->type == NP_ATTR_STR || a->type == NP_ATTR_ENUM) && json_is_string(v)) {
+			text = json_string_value(v);
+		} else {
+			return np_error(err, "'%s' has a value of the wrong type", a->name);
+		}
+		if (np_attr_set_text(a, out, text) < 0)
+			return np_error(err, "'%s' has an unknown value", a->name);
+	}
+	return 0;
 }
 
 json_t *np_instance_to_json(const struct np_instance *in)
@@ -62,6 +135,7 @@ json_t *np_instance_to_json(const struct np_instance *in)
 	set_str(o, "owner_id", in->owner_id);
 	json_decref(cpu);
 	json_decref(pl);
+	gen_to_json(o, in);
 	return o;
 }
 
@@ -162,6 +236,8 @@ int np_instance_from_json(struct np_instance *out, const json_t *j, struct np_er
 		out->hibernation = json_is_true(v) ? NP_BOOL_TRUE : NP_BOOL_FALSE;
 	}
 	out->spot = json_is_true(json_object_get(j, "spot"));
+	if (gen_from_json(out, j, err) < 0)
+		goto fail;
 	if ((sg = json_object_get(j, "security_group_ids"))) {
 		size_t i;
 		json_t *x;

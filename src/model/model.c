@@ -164,6 +164,7 @@ void np_instance_release(struct np_instance *in)
 	free(in->lineage);
 	free(in->launch_time);
 	free(in->owner_id);
+	np_attrs_release(in);
 	memset(in, 0, sizeof(*in));
 }
 
@@ -185,6 +186,7 @@ void np_instance_copy(struct np_instance *dst, const struct np_instance *src)
 	dst->lineage = np_xstrdup(src->lineage);
 	dst->launch_time = np_xstrdup(src->launch_time);
 	dst->owner_id = np_xstrdup(src->owner_id);
+	np_attrs_copy(dst, src);
 }
 
 void np_instances_free(struct np_instance *v, size_t n)

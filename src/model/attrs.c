@@ -1,0 +1,316 @@
+/* The attribute table: one line per attribute an instance has, and the
+ * code that is the same for all of them. To add an attribute: a field in
+ * struct np_instance, a line here, and (when EC2 needs a call of its own)
+ * the step that carries a change. */
+/* An entry names only what its attribute has; the rest is zero. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nestplan/alloc.h"
+#include "nestplan/buf.h"
+#include "nestplan/model.h"
+
+#define OFF(f) offsetof(struct np_instance, f)
+
+static const char *bool_name(int v)
+{
+	return v == NP_BOOL_TRUE ? "true" : v == NP_BOOL_FALSE ? "false" : NULL;
+}
+
+static const char *nv_name(int v)
+{
+	return np_nv_name((enum np_nv)v);
+}
+
+static const char *tenancy_name(int v)
+{
+	return np_tenancy_name((enum np_tenancy)v);
+}
+
+static const char *platform_name(int v)
+{
+	return np_platform_name((enum np_platform)v);
+}
+
+static const char *run_state_name(int v)
+{
+	return np_run_state_name((enum np_run_state)v);
+}
+
+static const char *const http_tokens_names[] = {NULL, "optional", "required", NULL};
+static const char *const switch_names[] = {NULL, "disabled", "enabled", NULL};
+
+/* Drift lists in this order. */
+const struct np_attr_def np_attrs[] = {
+	{"instance_type", NP_ATTR_STR, OFF(instance_type), NULL, NP_POLICY_STOPPED,
+	 "modify_instance_type", "InstanceType", "instanceType", true, NULL},
+	{"image_id", NP_ATTR_STR, OFF(image_id), NULL, NP_POLICY_REPLACE, NULL, "ImageId", "imageId",
+	 true, NULL},
+	{"cpu_options.core_count", NP_ATTR_INT, OFF(core_count), NULL, NP_POLICY_STOPPED,
+	 "modify_cpu_options", "CpuOptions.CoreCount", "cpuOptions/coreCount", true, NULL},
+	{"cpu_options.threads_per_core", NP_ATTR_INT, OFF(threads_per_core), NULL, NP_POLICY_STOPPED,
+	 "modify_cpu_options", "CpuOptions.ThreadsPerCore", "cpuOptions/threadsPerCore", true, NULL},
+	{"cpu_options.nested_virtualization", NP_ATTR_ENUM, OFF(nested_virtualization), nv_name,
+	 NP_POLICY_STOPPED, "modify_cpu_options", "CpuOptions.NestedVirtualization",
+	 "cpuOptions/nestedVirtualization", true, NULL},
+	/* The direction decides (src/plan/tenancy.c): in the cycle or a replacement. */
+	{"placement.tenancy", NP_ATTR_ENUM, OFF(tenancy), tenancy_name, NP_POLICY_STOPPED,
+	 "modify_placement", "Placement.Tenancy", "placement/tenancy", true, NULL},
+	{"placement.host_id", NP_ATTR_STR, OFF(host_id), NULL, NP_POLICY_STOPPED, "modify_placement",
+	 "Placement.HostId", "placement/hostId", true, NULL},
+	{"state", NP_ATTR_ENUM, OFF(state), run_state_name, NP_POLICY_RUN_STATE, NULL, NULL,
+	 "instanceState/name", true, NULL},
+	{"platform", NP_ATTR_ENUM, OFF(platform), platform_name, NP_POLICY_REPLACE, NULL, NULL,
+	 "platform", true, NULL},
+	{"security_group_ids", NP_ATTR_STRV, OFF(security_group_ids), NULL, NP_POLICY_REPLACE, NULL,
+	 "SecurityGroupId", "groupSet", true, NULL},
+	{"subnet_id", NP_ATTR_STR, OFF(subnet_id), NULL, NP_POLICY_REPLACE, NULL, "SubnetId",
+	 "subnetId", false, NULL},
+	{"key_name", NP_ATTR_STR, OFF(key_name), NULL, NP_POLICY_REPLACE, NULL, "KeyName", "keyName",
+	 false, "none"},
+	{"hibernation", NP_ATTR_BOOL, OFF(hibernation), bool_name, NP_POLICY_REPLACE, NULL,
+	 "HibernationOptions.Configured", "hibernationOptions/configured", false, NULL},
+	{"placement.availability_zone", NP_ATTR_STR, OFF(availability_zone), NULL, NP_POLICY_REPLACE,
+	 NULL, "Placement.AvailabilityZone", "placement/availabilityZone", false, NULL},
+	/* The attributes below are handled from their entry alone (gen). */
+	{"ebs_optimized", NP_ATTR_BOOL, OFF(ebs_optimized), bool_name, NP_POLICY_STOPPED, NULL,
+	 "EbsOptimized", "ebsOptimized", true, NULL, .gen = true,
+	 .set_action = "ModifyInstanceAttribute", .set_param = "EbsOptimized.Value",
+	 .set_id_param = "InstanceId", .set_dry_run = true, .step_on = "modify_attribute"},
+	{"monitoring", NP_ATTR_BOOL, OFF(monitoring), bool_name, NP_POLICY_LIVE, NULL,
+	 "Monitoring.Enabled", "monitoring/state", true, NULL, .gen = true, .ec2_true = "enabled",
+	 .set_action = "MonitorInstances", .set_action_off = "UnmonitorInstances",
+	 .set_id_param = "InstanceId.1", .set_dry_run = true, .step_on = "monitor",
+	 .step_off = "unmonitor"},
+	{"disable_api_termination", NP_ATTR_BOOL, OFF(disable_api_termination), bool_name,
+	 NP_POLICY_LIVE, NULL, "DisableApiTermination", NULL, false, NULL, .gen = true,
+	 .set_action = "ModifyInstanceAttribute", .set_param = "DisableApiTermination.Value",
+	 .set_id_param = "InstanceId", .set_dry_run = true, .step_on = "modify_attribute",
+	 .describe_attribute = "disableApiTermination"},
+	{"disable_api_stop", NP_ATTR_BOOL, OFF(disable_api_stop), bool_name, NP_POLICY_LIVE, NULL,
+	 "DisableApiStop", NULL, false, NULL, .gen = true, .set_action = "ModifyInstanceAttribute",
+	 .set_param = "DisableApiStop.Value", .set_id_param = "InstanceId", .set_dry_run = true,
+	 .step_on = "modify_attribute", .describe_attribute = "disableApiStop"},
+	{"metadata_options.http_tokens", NP_ATTR_ENUM, OFF(http_tokens), NULL, NP_POLICY_LIVE, NULL,
+	 "MetadataOptions.HttpTokens", "metadataOptions/httpTokens", true, NULL, .gen = true,
+	 .names = http_tokens_names, .set_action = "ModifyInstanceMetadataOptions",
+	 .set_param = "HttpTokens", .set_id_param = "InstanceId", .set_dry_run = true,
+	 .step_on = "modify_metadata_options"},
+	{"metadata_options.http_put_response_hop_limit", NP_ATTR_INT,
+	 OFF(http_put_response_hop_limit), NULL, NP_POLICY_LIVE, NULL,
+	 "MetadataOptions.HttpPutResponseHopLimit", "metadataOptions/httpPutResponseHopLimit", true,
+	 NULL, .gen = true, .min = 1, .max = 64, .set_action = "ModifyInstanceMetadataOptions",
+	 .set_param = "HttpPutResponseHopLimit", .set_id_param = "InstanceId", .set_dry_run = true,
+	 .step_on = "modify_metadata_options"},
+	{"metadata_options.http_endpoint", NP_ATTR_ENUM, OFF(http_endpoint), NULL, NP_POLICY_LIVE,
+	 NULL, "MetadataOptions.HttpEndpoint", "metadataOptions/httpEndpoint", true, NULL,
+	 .gen = true, .names = switch_names, .set_action = "ModifyInstanceMetadataOptions",
+	 .set_param = "HttpEndpoint", .set_id_param = "InstanceId", .set_dry_run = true,
+	 .step_on = "modify_metadata_options"},
+	{"metadata_options.instance_metadata_tags", NP_ATTR_ENUM, OFF(instance_metadata_tags), NULL,
+	 NP_POLICY_LIVE, NULL, "MetadataOptions.InstanceMetadataTags",
+	 "metadataOptions/instanceMetadataTags", true, NULL, .gen = true, .names = switch_names,
+	 .set_action = "ModifyInstanceMetadataOptions", .set_param = "InstanceMetadataTags",
+	 .set_id_param = "InstanceId", .set_dry_run = true, .step_on = "modify_metadata_options"},
+	/* Placement groups need default or dedicated tenancy (src/plan/rules.c). */
+	{"placement.group_name", NP_ATTR_STR, OFF(placement_group), NULL, NP_POLICY_STOPPED, NULL,
+	 "Placement.GroupName", "placement/groupName", true, NULL, .gen = true,
+	 .set_action = "ModifyInstancePlacement", .set_param = "GroupName",
+	 .set_id_param = "InstanceId", .set_dry_run = false, .step_on = "modify_placement_group"},
+};
+const size_t np_n_attrs = sizeof(np_attrs) / sizeof(np_attrs[0]);
+_Static_assert(sizeof(enum np_nv) == sizeof(int) && sizeof(enum np_bool) == sizeof(int),
+               "enum attributes are read as int");
+
+const struct np_attr_def *np_attr_find(const char *name)
+{
+	for (size_t i = 0; i < np_n_attrs; i++)
+		if (!strcmp(np_attrs[i].name, name))
+			return &np_attrs[i];
+	return NULL;
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+#define MUT(a, in, type) ((type *)((char *)(in) + (a)->offset))
+
+static const char *enum_text(const struct np_attr_def *a, int v)
+{
+	if (a->names) {
+		for (int i = 1; a->names[i]; i++)
+			if (i == v)
+				return a->names[i];
+		return NULL;
+	}
+	return a->enum_name(v);
+}
+
+#define FIELD(a, in, type) ((const type *)((const char *)(in) + (a)->offset))
+
+bool np_attr_is_set(const struct np_attr_def *a, const struct np_instance *in)
+{
+	switch (a->type) {
+	case NP_ATTR_STR:
+		return *FIELD(a, in, char *) != NULL;
+	case NP_ATTR_INT:
+		return *FIELD(a, in, int) != 0;
+	case NP_ATTR_ENUM:
+	case NP_ATTR_BOOL:
+		/* Every enum of the model starts with UNSET = 0 and is int-sized. */
+		return *FIELD(a, in, int) != 0;
+	case NP_ATTR_STRV:
+		return in->security_groups_set || FIELD(a, in, struct np_strv)->n;
+	}
+	return false;
+}
+
+bool np_attr_equal(const struct np_attr_def *a, const struct np_instance *x,
+                   const struct np_instance *y)
+{
+	if (!np_attr_is_set(a, x) || !np_attr_is_set(a, y))
+		return false;
+	switch (a->type) {
+	case NP_ATTR_STR:
+		return !strcmp(*FIELD(a, x, char *), *FIELD(a, y, char *));
+	case NP_ATTR_INT:
+	case NP_ATTR_ENUM:
+	case NP_ATTR_BOOL:
+		return *FIELD(a, x, int) == *FIELD(a, y, int);
+	case NP_ATTR_STRV:
+		return np_strv_equal_unordered(FIELD(a, x, struct np_strv), FIELD(a, y, struct np_strv));
+	}
+	return false;
+}
+
+char *np_attr_text(const struct np_attr_def *a, const struct np_instance *in)
+{
+	if (!np_attr_is_set(a, in))
+		return NULL;
+	switch (a->type) {
+	case NP_ATTR_STR:
+		return np_xstrdup(*FIELD(a, in, char *));
+	case NP_ATTR_INT:
+		return np_xasprintf("%d", *FIELD(a, in, int));
+	case NP_ATTR_ENUM:
+	case NP_ATTR_BOOL: {
+		const char *n = enum_text(a, *FIELD(a, in, int));
+
+		return np_xstrdup(n ? n : "?");
+	}
+	case NP_ATTR_STRV: {
+		struct np_strv sorted = NP_STRV_INIT;
+		struct np_buf b = NP_BUF_INIT;
+
+		/* In a stable order: EC2 lists security groups as it likes. */
+		np_strv_copy(&sorted, FIELD(a, in, struct np_strv));
+		qsort(sorted.v, sorted.n, sizeof(*sorted.v), cmp_str);
+		np_buf_putc(&b, '[');
+		for (size_t i = 0; i < sorted.n; i++)
+			np_buf_printf(&b, "%s%s", i ? ", " : "", sorted.v[i]);
+		np_buf_putc(&b, ']');
+		np_strv_release(&sorted);
+		return np_buf_detach(&b);
+	}
+	}
+	return NULL;
+}
+
+const char *np_policy_name(enum np_policy p)
+{
+	switch (p) {
+	case NP_POLICY_REPLACE:
+		return "replace";
+	case NP_POLICY_LIVE:
+		return "live";
+	case NP_POLICY_STOPPED:
+		return "stopped";
+	case NP_POLICY_RUN_STATE:
+		return "live"; /* a stop or a start: no cycle of its own */
+	}
+	return "?";
+}
+
+int np_attr_set_text(const struct np_attr_def *a, struct np_instance *in, const char *text)
+{
+	char *end;
+	long v;
+
+	switch (a->type) {
+	case NP_ATTR_STR:
+		free(*MUT(a, in, char *));
+		*MUT(a, in, char *) = np_xstrdup(text);
+		return 0;
+	case NP_ATTR_INT:
+		v = strtol(text, &end, 10);
+		if (end == text || *end || v < a->min || v > a->max)
+			return -1;
+		*MUT(a, in, int) = (int)v;
+		return 0;
+	case NP_ATTR_BOOL:
+		/* EC2's monitoring states: pending is on its way to enabled. */
+		if (!strcmp(text, "true") ||
+		    (a->ec2_true && (!strcmp(text, a->ec2_true) || !strcmp(text, "pending"))))
+			*MUT(a, in, int) = NP_BOOL_TRUE;
+		else if (!strcmp(text, "false") ||
+		         (a->ec2_true && (!strcmp(text, "disabled") || !strcmp(text, "disabling"))))
+			*MUT(a, in, int) = NP_BOOL_FALSE;
+		else
+			return -1;
+		return 0;
+	case NP_ATTR_ENUM:
+		for (int i = 1; a->names && a->names[i]; i++)
+			if (!strcmp(a->names[i], text)) {
+				*MUT(a, in, int) = i;
+				return 0;
+			}
+		return -1;
+	case NP_ATTR_STRV:
+		break;
+	}
+	return -1;
+}
+
+char *np_attr_wire(const struct np_attr_def *a, const struct np_instance *in)
+{
+	if (a->type == NP_ATTR_BOOL && np_attr_is_set(a, in))
+		return np_xstrdup(*FIELD(a, in, int) == NP_BOOL_TRUE ? "true" : "false");
+	return np_attr_text(a, in);
+}
+
+void np_attrs_release(struct np_instance *in)
+{
+	for (size_t i = 0; i < np_n_attrs; i++)
+		if (np_attrs[i].gen && np_attrs[i].type == NP_ATTR_STR) {
+			free(*MUT(&np_attrs[i], in, char *));
+			*MUT(&np_attrs[i], in, char *) = NULL;
+		}
+}
+
+void np_attrs_copy(struct np_instance *dst, const struct np_instance *src)
+{
+	for (size_t i = 0; i < np_n_attrs; i++)
+		if (np_attrs[i].gen && np_attrs[i].type == NP_ATTR_STR)
+			*MUT(&np_attrs[i], dst, char *) = np_xstrdup(*FIELD(&np_attrs[i], src, char *));
+}
+
+void np_attrs_overlay(struct np_instance *dst, const struct np_instance *src, bool keep)
+{
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+
+		if (!a->gen || !np_attr_is_set(a, src) || (keep && np_attr_is_set(a, dst)))
+			continue;
+		if (a->type == NP_ATTR_STR) {
+			free(*MUT(a, dst, char *));
+			*MUT(a, dst, char *) = np_xstrdup(*FIELD(a, src, char *));
+		} else if (a->type != NP_ATTR_STRV) {
+			*MUT(a, dst, int) = *FIELD(a, src, int);
+		}
+	}
+}

@@ -1,0 +1,293 @@
+/* EC2 answers nestplan does not understand are errors, never data (issue
+ * 16.5 and 16.13): the root element, required fields, numbers in range,
+ * bounds; and text from EC2 escaped before it reaches a terminal. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/internal.h"
+#include "nestplan/alloc.h"
+#include "nestplan/buf.h"
+#include "nestplan/ec2.h"
+
+/* One DescribeInstances page holding one instance, ITEM the elements of its
+ * instancesSet item. */
+static char *page(const char *item)
+{
+	return np_xasprintf("<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/"
+	                    "2016-11-15/\"><reservationSet><item><ownerId>123456789012</ownerId>"
+	                    "<instancesSet><item>%s</item></instancesSet></item></reservationSet>"
+	                    "</DescribeInstancesResponse>",
+	                    item);
+}
+
+#define ID "<instanceId>i-0123456789abcdef0</instanceId>"
+#define TYPE "<instanceType>m8i.2xlarge</instanceType>"
+#define STATE "<instanceState><code>16</code><name>running</name></instanceState>"
+
+/* Parse text as a DescribeInstances answer: 0 with one instance in *out,
+ * or -1 with the message in err and nothing appended. */
+static int parse_text(const char *text, struct np_instance **v, size_t *n, struct np_err *err)
+{
+	xmlDoc *doc = np_xml_parse(text, strlen(text));
+	size_t alloc = 0;
+	char *next = NULL;
+	int rc;
+
+	*v = NULL;
+	*n = 0;
+	np_err_clear(err);
+	rc = np_ec2_parse_instances(doc, "DescribeInstances", v, n, &alloc, &next, err);
+	free(next);
+	xmlFreeDoc(doc);
+	if (rc < 0)
+		ck_assert_uint_eq(*n, 0);
+	return rc;
+}
+
+static void refused(const char *item, const char *want)
+{
+	char *text = page(item);
+	struct np_instance *v;
+	size_t n;
+	struct np_err err = NP_ERR_INIT;
+
+	ck_assert_msg(parse_text(text, &v, &n, &err) == -1, "accepted: %s", item);
+	ck_assert_msg(strstr(err.msg, "DescribeInstances: "), "got: %s", err.msg);
+	ck_assert_msg(strstr(err.msg, want), "want '%s', got: %s", want, err.msg);
+	np_instances_free(v, n);
+	free(text);
+}
+
+START_TEST(test_ec2_answer_root_must_be_the_actions_response)
+{
+	static const struct {
+		const char *body, *want;
+	} cases[] = {
+		{"<Response><Errors><Error><Code>InternalError</Code><Message>boom</Message></Error>"
+		 "</Errors><RequestID>r</RequestID></Response>",
+		 "an error document came with a success status (InternalError: boom)"},
+		{"<ErrorResponse><Error><Code>Throttling</Code></Error></ErrorResponse>",
+		 "an error document came with a success status (Throttling"},
+		{"<html><body><h1>Log in</h1></body></html>", "an HTML page came"},
+		{"<HTML><BODY/></HTML>", "an HTML page came"},
+		{"<RunInstancesResponse/>", "the answer is <RunInstancesResponse>, not "
+		                            "<DescribeInstancesResponse>"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		xmlDoc *doc = np_xml_parse(cases[i].body, strlen(cases[i].body));
+		struct np_err err = NP_ERR_INIT;
+
+		ck_assert_ptr_nonnull(doc);
+		ck_assert_int_eq(np_ec2_answer_root(doc, "DescribeInstances", NULL, &err), -1);
+		ck_assert_msg(strstr(err.msg, "DescribeInstances: "), "got: %s", err.msg);
+		ck_assert_msg(strstr(err.msg, cases[i].want), "case %zu: %s", i, err.msg);
+		/* The quoted code is never one a caller would act on. */
+		ck_assert_str_eq(err.code, "");
+		xmlFreeDoc(doc);
+	}
+	{
+		const char *ok = "<DescribeInstancesResponse xmlns=\"x\"><reservationSet/>"
+		                 "</DescribeInstancesResponse>";
+		xmlDoc *doc = np_xml_parse(ok, strlen(ok));
+		xmlNode *root = NULL;
+
+		ck_assert_int_eq(np_ec2_answer_root(doc, "DescribeInstances", &root, NULL), 0);
+		ck_assert_ptr_nonnull(root);
+		xmlFreeDoc(doc);
+	}
+	ck_assert_int_eq(np_ec2_answer_root(NULL, "StopInstances", NULL, NULL), -1);
+}
+END_TEST
+
+START_TEST(test_ec2_numbers_out_of_range_are_errors)
+{
+	/* atoi read 2^63 as -1 and "8x" as 8: each one was a planned change. */
+	refused(ID TYPE STATE "<cpuOptions><coreCount>9223372036854775808</coreCount>"
+	                      "<threadsPerCore>2</threadsPerCore></cpuOptions>",
+	        "cpuOptions.coreCount '9223372036854775808' is not a number from 1 to 4096");
+	refused(ID TYPE STATE "<cpuOptions><coreCount>-1</coreCount></cpuOptions>", "coreCount");
+	refused(ID TYPE STATE "<cpuOptions><coreCount>8x</coreCount></cpuOptions>", "coreCount");
+	refused(ID TYPE STATE "<cpuOptions><coreCount/></cpuOptions>", "coreCount");
+	refused(ID TYPE STATE "<cpuOptions><coreCount>4</coreCount><threadsPerCore>0"
+	                      "</threadsPerCore></cpuOptions>",
+	        "threadsPerCore");
+	refused(ID TYPE STATE "<amiLaunchIndex>-1</amiLaunchIndex>", "amiLaunchIndex");
+	refused(ID TYPE "<instanceState><code>99999</code></instanceState>", "instanceState.code");
+	refused(ID TYPE "<instanceState><code>7</code><name>sleeping</name></instanceState>",
+	        "instanceState is neither a known code nor a known name");
+}
+END_TEST
+
+START_TEST(test_ec2_missing_fields_the_plan_needs_are_errors)
+{
+	refused(TYPE STATE, "an instance without instanceId");
+	refused(ID STATE, "no instanceType in the answer");
+	refused(ID TYPE, "no instanceState in the answer");
+	refused(ID "<instanceType>m8i large</instanceType>" STATE, "instanceType is not");
+	refused("<instanceId>i-../../x</instanceId>" TYPE STATE, "is not an instance id");
+}
+END_TEST
+
+START_TEST(test_ec2_owner_id_must_be_an_account_id)
+{
+	char *text = np_xasprintf("<DescribeInstancesResponse><reservationSet><item><ownerId>"
+	                          "12345&#27;[2J</ownerId><instancesSet><item>" ID TYPE STATE
+	                          "</item></instancesSet></item></reservationSet>"
+	                          "</DescribeInstancesResponse>");
+	struct np_instance *v;
+	size_t n;
+	struct np_err err = NP_ERR_INIT;
+
+	/* (libxml2 refuses &#27; outright; the digits check covers the rest) */
+	if (np_xml_parse(text, strlen(text))) {
+		ck_assert_int_eq(parse_text(text, &v, &n, &err), -1);
+		np_instances_free(v, n);
+	}
+	free(text);
+	text = np_xasprintf("<DescribeInstancesResponse><reservationSet><item><ownerId>acct"
+	                    "</ownerId><instancesSet><item>" ID TYPE STATE "</item></instancesSet>"
+	                    "</item></reservationSet></DescribeInstancesResponse>");
+	ck_assert_int_eq(parse_text(text, &v, &n, &err), -1);
+	ck_assert_msg(strstr(err.msg, "ownerId 'acct' is not an AWS account id"), "%s", err.msg);
+	np_instances_free(v, n);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_ec2_a_good_instance_still_parses)
+{
+	char *text = page(ID TYPE STATE "<cpuOptions><coreCount>4096</coreCount><threadsPerCore>2"
+	                                "</threadsPerCore></cpuOptions><amiLaunchIndex>0"
+	                                "</amiLaunchIndex>");
+	struct np_instance *v;
+	size_t n;
+	struct np_err err = NP_ERR_INIT;
+
+	ck_assert_msg(parse_text(text, &v, &n, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(v[0].core_count, 4096);
+	ck_assert_int_eq(v[0].state, NP_RUN_RUNNING);
+	ck_assert_str_eq(v[0].owner_id, "123456789012");
+	np_instances_free(v, n);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_ec2_depth_and_text_length_are_bounded)
+{
+	struct np_buf b = NP_BUF_INIT;
+	struct np_instance *v;
+	size_t n;
+	struct np_err err = NP_ERR_INIT;
+	char *text;
+
+	np_buf_puts(&b, "<DescribeInstancesResponse>");
+	for (int i = 0; i < 40; i++)
+		np_buf_puts(&b, "<x>");
+	for (int i = 0; i < 40; i++)
+		np_buf_puts(&b, "</x>");
+	np_buf_puts(&b, "</DescribeInstancesResponse>");
+	ck_assert_int_eq(parse_text(b.ptr, &v, &n, &err), -1);
+	ck_assert_msg(strstr(err.msg, "nests deeper than 32"), "%s", err.msg);
+	np_buf_release(&b);
+
+	np_buf_puts(&b, ID TYPE STATE "<tagSet><item><key>k</key><value>");
+	for (int i = 0; i < 9000; i++)
+		np_buf_putc(&b, 'v');
+	np_buf_puts(&b, "</value></item></tagSet>");
+	text = page(b.ptr);
+	ck_assert_int_eq(parse_text(text, &v, &n, &err), -1);
+	ck_assert_msg(strstr(err.msg, "a text of more than 8192 bytes"), "%s", err.msg);
+	free(text);
+	np_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_ec2_instance_type_numbers_are_range_checked)
+{
+	const char *fmt = "<DescribeInstanceTypesResponse><instanceTypeSet><item><instanceType>"
+	                  "m8i.large</instanceType><vCpuInfo>%s</vCpuInfo></item></instanceTypeSet>"
+	                  "</DescribeInstanceTypesResponse>";
+	static const char *const bad[] = {
+		"<defaultVCpus>9223372036854775808</defaultVCpus>",
+		"<defaultCores>0</defaultCores>",
+		"<validCores><item>2</item><item>-1</item></validCores>",
+		"<validThreadsPerCore><item>x</item></validThreadsPerCore>",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *text = np_xasprintf(fmt, bad[i]);
+		xmlDoc *doc = np_xml_parse(text, strlen(text));
+		struct np_catalog cat = NP_CATALOG_INIT;
+		struct np_err err = NP_ERR_INIT;
+
+		ck_assert_int_eq(np_ec2_parse_instance_types(doc, &cat, NULL, &err), -1);
+		ck_assert_msg(strstr(err.msg, "DescribeInstanceTypes: type 'm8i.large'"), "%s",
+		              err.msg);
+		np_catalog_release(&cat);
+		xmlFreeDoc(doc);
+		free(text);
+	}
+}
+END_TEST
+
+START_TEST(test_ec2_error_messages_are_escaped)
+{
+	const char *doc = "<Response><Errors><Error><Code>InvalidParameterValue</Code><Message>"
+	                  "bad&#13;&#10;\xc2\x9b" "2J\xe2\x80\xae" "end</Message></Error></Errors>"
+	                  "</Response>";
+	struct np_err err = NP_ERR_INIT;
+
+	np_aws_error_from_response("DescribeInstances", 400, doc, strlen(doc), &err);
+	ck_assert_str_eq(err.code, "InvalidParameterValue");
+	ck_assert_msg(strstr(err.msg, "bad\\x0d\\x0a\\u009b2J\\u202eend"), "%s", err.msg);
+}
+END_TEST
+
+START_TEST(test_util_visible_escapes_what_a_terminal_would_obey)
+{
+	static const struct {
+		const char *in, *out;
+		size_t max;
+	} cases[] = {
+		{"plain text, ünïcödé ✓", "plain text, ünïcödé ✓", 0},
+		{"\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m", 0},
+		{"a\tb\nc\rd\x7f", "a\\x09b\\x0ac\\x0dd\\x7f", 0},
+		{"csi \xc2\x9b" "2J", "csi \\u009b2J", 0},
+		{"rlo \xe2\x80\xae" "x \xe2\x81\xa6" "y", "rlo \\u202ex \\u2066y", 0},
+		{"bad \xff\xc0\xaf utf8", "bad \\xff\\xc0\\xaf utf8", 0},
+		{"surrogate \xed\xa0\x80", "surrogate \\xed\\xa0\\x80", 0},
+		{"abcdef", "abc...", 3},
+		{"ab\xc3\xa9", "ab...", 3}, /* the cut never splits a character */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct np_buf b = NP_BUF_INIT;
+
+		np_buf_add_visible(&b, cases[i].in, cases[i].max);
+		ck_assert_str_eq(b.ptr, cases[i].out);
+		np_buf_release(&b);
+	}
+	ck_assert_ptr_null(np_visible(NULL));
+}
+END_TEST
+
+Suite *check_ec2_suite(void)
+{
+	Suite *s = suite_create("ec2");
+	TCase *tc = tcase_create("answers");
+
+	tcase_add_test(tc, test_ec2_answer_root_must_be_the_actions_response);
+	tcase_add_test(tc, test_ec2_numbers_out_of_range_are_errors);
+	tcase_add_test(tc, test_ec2_missing_fields_the_plan_needs_are_errors);
+	tcase_add_test(tc, test_ec2_owner_id_must_be_an_account_id);
+	tcase_add_test(tc, test_ec2_a_good_instance_still_parses);
+	tcase_add_test(tc, test_ec2_depth_and_text_length_are_bounded);
+	tcase_add_test(tc, test_ec2_instance_type_numbers_are_range_checked);
+	tcase_add_test(tc, test_ec2_error_messages_are_escaped);
+	tcase_add_test(tc, test_util_visible_escapes_what_a_terminal_would_obey);
+	suite_add_tcase(s, tc);
+	return s;
+}
