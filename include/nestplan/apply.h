@@ -16,6 +16,8 @@
 #include "nestplan/plan.h"
 #include "nestplan/state.h"
 
+struct np_apply_result;
+
 struct np_apply_opts {
 	int parallelism;              /* API calls in flight; default 10 */
 	double step_timeout;          /* seconds one wait may take; default 600 */
@@ -24,7 +26,14 @@ struct np_apply_opts {
 	bool status_line;             /* a live status line (terminal, not automation) */
 	bool color;
 	FILE *out;
-	volatile sig_atomic_t *interrupted; /* set by SIGINT: start nothing new */
+	/* Set by SIGINT/SIGTERM: 1 after the first (start nothing new, put stopped
+	 * instances back, end the waits), 2 after a second (abandon at once). */
+	volatile sig_atomic_t *interrupted;
+	/* A second signal: called once no journal write is under way, after the
+	 * list of what may be left behind is printed; it must not return. */
+	void (*abandon)(void *arg, const struct np_apply_result *res);
+	void *abandon_arg;
+	const struct np_catalog *catalog;  /* the types' defaults, for launches; may be NULL */
 	const char *run_id;
 	/* What a killed apply left in the journal, read once by the caller. */
 	const struct np_journal_entry *pending;
@@ -34,7 +43,11 @@ struct np_apply_opts {
 struct np_apply_result {
 	int added, changed, destroyed;
 	int failed;
+	int halted;                   /* interrupted half-way; the next apply resumes them */
+	int unknown;                  /* launches without an answer; their tokens are kept */
+	int not_started;
 	struct np_strv failures;      /* "ADDRESS (ID): STEP: message" */
+	struct np_strv left_behind;   /* "ADDRESS (ID): what state it was left in" */
 	bool interrupted;
 	char *changes;                /* JSON array for the history:
 	                               * {address, action, instance_id, outcome} */

@@ -4,6 +4,7 @@
 #ifndef NESTPLAN_AWS_H
 #define NESTPLAN_AWS_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -116,6 +117,12 @@ struct np_aws_stats {
 	long retries;
 	long throttled;
 };
+/* flag (set by a signal handler): from then on a mutating call still waiting
+ * for the rate limiter or a retry gives up (NP_ERRC_INTERRUPTED when nothing
+ * was sent), except on a thread that allows it (the calls that put stopped
+ * instances back). */
+void np_aws_set_interrupt(struct np_aws *aws, volatile sig_atomic_t *flag);
+void np_aws_allow_after_interrupt(bool allow);
 void np_aws_get_stats(struct np_aws *aws, struct np_aws_stats *out);
 
 #endif

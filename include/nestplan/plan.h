@@ -95,7 +95,8 @@ enum np_severity { NP_SEV_ERROR = 0, NP_SEV_WARNING };
 struct np_diag {
 	enum np_severity severity;
 	char *address;
-	char *message;
+	char *message;            /* "what is wrong; how to fix it" */
+	enum np_cfg_key key;      /* the key it is about; NP_KEY_ENTRY: the instance */
 };
 
 struct np_plan_summary {

@@ -5,6 +5,7 @@
 #define NESTPLAN_RETRY_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 
 #include "nestplan/error.h"
@@ -75,6 +76,9 @@ void np_limiter_throttled(struct np_limiter *l, const char *action, enum np_buck
                           double now);
 void np_limiter_ok(struct np_limiter *l, const char *action, enum np_bucket_class cls,
                    double now);
+/* Sleep for seconds; with stop, in short slices, returning false as soon as
+ * *stop is set (a signal: a caller waiting for its turn gives up). */
+bool np_limiter_sleep(double seconds, volatile sig_atomic_t *stop);
 /* The documented bucket of a class, and of an action's resources (false: none). */
 void np_limiter_request_bucket(enum np_bucket_class cls, double *capacity, double *rate);
 bool np_limiter_resource_bucket(const char *action, double *capacity, double *rate);

@@ -13,6 +13,9 @@
 
 #define NP_STATE_CREATE   0x1u  /* create the file when missing */
 #define NP_STATE_READONLY 0x2u
+/* With READONLY: create nothing, not even SQLite's -wal and -shm files when
+ * no run has them open (validate reads only the catalog cache). */
+#define NP_STATE_PEEK     0x4u
 
 struct np_state;
 
@@ -78,6 +81,10 @@ int np_state_journal_end(struct np_state *st, long long id, const char *status,
 int np_state_journal_pending(struct np_state *st, struct np_journal_entry **out, size_t *n,
                              struct np_err *err);
 void np_journal_entries_free(struct np_journal_entry *v, size_t n);
+/* Whether run run_id journaled step for address as sent or in flight (a call
+ * that may have reached EC2). */
+int np_state_journal_has(struct np_state *st, const char *run_id, const char *address,
+                         const char *step, bool *out, struct np_err *err);
 
 struct np_history_entry {
 	long long id;

@@ -15,6 +15,8 @@ enum task_status {
 	TASK_WAITING,     /* the shared waiter polls it */
 	TASK_DONE,
 	TASK_FAILED,
+	TASK_HALTED,      /* ended by an interrupt half-way; the next apply resumes it */
+	TASK_UNKNOWN,     /* a launch whose answer never came: its token stays journaled */
 };
 
 struct group {
@@ -36,6 +38,10 @@ struct task {
 	bool recorded;                     /* the final EC2 view is in the state */
 	bool rolling_back;
 	bool counted;
+	bool recover;                      /* interrupted after its stop: start it again */
+	bool left_stopped;                 /* interrupted, and could not be started again */
+	bool restarting;                   /* interrupted: started again, waiting for it to run */
+	bool resume_only;                  /* no step: waits for what a killed apply left */
 	/* The wait the waiter does for this task. */
 	enum np_step_kind wait_step;
 	enum np_run_state wait_for;        /* UNSET: just re-read the instance */
@@ -62,10 +68,15 @@ struct apply {
 	size_t n_groups;
 	pthread_mutex_t lock;              /* tasks, groups, counters */
 	pthread_cond_t cond;               /* a task changed status */
-	pthread_mutex_t state_lock;        /* one SQLite transaction at a time */
+	pthread_mutex_t state_lock;        /* one SQLite transaction at a time; recursive,
+	                                    * so np_apply_batch_begin can group writes */
 	int in_flight;                     /* calls being made */
+	int batch_depth;                   /* np_apply_batch_begin nesting (state_lock) */
+	bool batch_open;                   /* the batch's transaction is open */
 	bool stopping;                     /* interrupted: start nothing new */
 	double started;
+	double stopping_since;
+	int n_exited;                      /* threads that have finished */
 };
 
 double np_apply_now(void);
@@ -85,8 +96,21 @@ int np_apply_poll(struct apply *a);
 /* The same for a task, from any thread. */
 int np_apply_record(struct apply *a, struct task *t, const struct np_instance *live,
                     struct np_err *err);
-/* Close the task's cycle entry (task finished, done or failed). */
-void np_apply_cycle_end(struct apply *a, struct task *t);
+/* Group the state writes until np_apply_batch_end into one durable
+ * transaction (a batch of 100 launches: one commit, not 300). Takes
+ * state_lock: call it before taking a->lock, never with it held. */
+void np_apply_batch_begin(struct apply *a);
+void np_apply_batch_end(struct apply *a);
+/* Close the task's cycle entry (task finished, done or failed; or status:
+ * "not sent" when the stop never went out). */
+void np_apply_cycle_end(struct apply *a, struct task *t, const char *status);
+/* Whether the task's instance was stopped by this apply and not started again. */
+bool np_apply_stopped_by_us(const struct task *t);
+/* Interrupted: move the tasks on that can be (caller holds a->lock). */
+void np_apply_sweep_interrupted(struct apply *a);
+/* Seconds an interrupted apply waits for a stop to finish so it can start the
+ * instance again; then it is reported as left stopped. */
+#define NP_APPLY_INTERRUPT_GRACE 60.0
 /* A task failed: roll back what can be, report it (steps.c). Caller holds no lock. */
 void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, const char *msg);
 

@@ -76,11 +76,19 @@ int np_launch_run(struct np_aws *aws, const struct np_change *c, const struct np
                   const char *lineage, const char *token, bool dry_run, struct np_instance *out,
                   struct np_err *err)
 {
+	return np_launch_run_cat(aws, c, d, lineage, NULL, token, dry_run, out, err);
+}
+
+int np_launch_run_cat(struct np_aws *aws, const struct np_change *c, const struct np_desired *d,
+                      const char *lineage, const struct np_catalog *cat, const char *token,
+                      bool dry_run, struct np_instance *out, struct np_err *err)
+{
 	struct np_instance *got = NULL;
 	size_t n = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (np_launch_run_many(aws, c, d, lineage, c->address, 1, token, dry_run, &got, &n, err) < 0)
+	if (np_launch_run_many(aws, c, d, lineage, cat, c->address, 1, token, dry_run, &got, &n,
+	                       err) < 0)
 		return -1;
 	np_instance_copy(out, &got[0]);
 	np_instances_free(got, n);
@@ -88,10 +96,13 @@ int np_launch_run(struct np_aws *aws, const struct np_change *c, const struct np
 }
 
 int np_launch_run_many(struct np_aws *aws, const struct np_change *c, const struct np_desired *d,
-                       const char *lineage, const char *address_tag, int count, const char *token,
-                       bool dry_run, struct np_instance **out, size_t *n_out, struct np_err *err)
+                       const char *lineage, const struct np_catalog *cat, const char *address_tag,
+                       int count, const char *token, bool dry_run, struct np_instance **out,
+                       size_t *n_out, struct np_err *err)
 {
 	const struct np_instance *w = &c->after;
+	const struct np_itype *type = cat && w->instance_type ? np_catalog_find(cat, w->instance_type)
+	                                                      : NULL;
 	struct np_tags tags = NP_TAGS_INIT;
 	struct np_ec2_launch req;
 	int rc;
@@ -111,8 +122,16 @@ int np_launch_run_many(struct np_aws *aws, const struct np_change *c, const stru
 	req.subnet_id = w->subnet_id;
 	req.security_group_ids = w->security_groups_set ? &w->security_group_ids : NULL;
 	req.user_data = d ? d->user_data : NULL;
-	req.core_count = w->core_count || w->threads_per_core ? w->core_count : 0;
+	/* EC2 takes core count and threads per core together: the one the file
+	 * leaves out is the type's default, as the modify path sends it. */
+	req.core_count = w->core_count;
 	req.threads_per_core = w->threads_per_core;
+	if ((w->core_count || w->threads_per_core) && type) {
+		if (!req.core_count)
+			req.core_count = type->default_cores;
+		if (!req.threads_per_core)
+			req.threads_per_core = type->default_threads_per_core;
+	}
 	req.nested_virtualization = w->nested_virtualization;
 	req.tenancy = w->tenancy;
 	req.host_id = w->host_id;

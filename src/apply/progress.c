@@ -43,13 +43,32 @@ static void clear_status(struct np_progress *p)
 	}
 }
 
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void draw_status(struct np_progress *p)
 {
+	const struct np_progress_counts *n = &p->n;
+	long secs;
+
 	if (!p->status_line || p->json)
 		return;
-	fprintf(p->out, "%s[%d/%d done, %d in progress, %d waiting on EC2%s%.0d%s]%s",
-	        p->color ? "\033[2m" : "", p->done, p->total, p->running, p->waiting,
-	        p->failed ? ", " : "", p->failed, p->failed ? " failed" : "", p->color ? "\033[0m" : "");
+	secs = (long)(mono_now() - p->started);
+	fprintf(p->out,
+	        "%s[%ldm%02lds: %d done, %d in a cycle, %d waiting on EC2, %d queued behind "
+	        "max_unavailable, %d not started",
+	        p->color ? "\033[2m" : "", secs / 60, secs % 60, n->done, n->cycle, n->waiting,
+	        n->queued, n->not_started);
+	if (n->failed)
+		fprintf(p->out, ", %d failed", n->failed);
+	if (n->halted)
+		fprintf(p->out, ", %d interrupted", n->halted);
+	fprintf(p->out, " of %d]%s", p->total, p->color ? "\033[0m" : "");
 	fflush(p->out);
 	p->line_shown = true;
 }
@@ -83,6 +102,8 @@ void np_progress_init(struct np_progress *p, FILE *out, bool json, bool status_l
 	p->status_line = status_line && !json;
 	p->color = color && !json;
 	p->total = total;
+	p->n.not_started = total;
+	p->started = mono_now();
 	pthread_mutex_init(&p->lock, NULL);
 }
 
@@ -203,13 +224,10 @@ void np_progress_note(struct np_progress *p, const char *address, const char *id
 	pthread_mutex_unlock(&p->lock);
 }
 
-void np_progress_counts(struct np_progress *p, int running, int waiting, int done, int failed)
+void np_progress_counts(struct np_progress *p, const struct np_progress_counts *n)
 {
 	pthread_mutex_lock(&p->lock);
-	p->running = running;
-	p->waiting = waiting;
-	p->done = done;
-	p->failed = failed;
+	p->n = *n;
 	if (p->status_line) {
 		clear_status(p);
 		draw_status(p);
@@ -217,27 +235,101 @@ void np_progress_counts(struct np_progress *p, int running, int waiting, int don
 	pthread_mutex_unlock(&p->lock);
 }
 
-void np_progress_summary(struct np_progress *p, int added, int changed, int destroyed, int failed,
-                         double elapsed)
+/* "20 changed, 0 failed, 180 not started": the actions that happened, then
+ * failures and what did not happen, so the counts add up. */
+static void interrupted_counts(char *buf, size_t size, const struct np_apply_result *r)
+{
+	size_t len = 0;
+
+#define PART(cond, ...)                                                                   \
+	do {                                                                                   \
+		if ((cond) && len < size)                                                          \
+			len += (size_t)snprintf(buf + len, size - len, __VA_ARGS__);                   \
+	} while (0)
+	buf[0] = '\0';
+	PART(r->added, "%d added, ", r->added);
+	PART(r->changed || (!r->added && !r->destroyed), "%d changed, ", r->changed);
+	PART(r->destroyed, "%d destroyed, ", r->destroyed);
+	PART(1, "%d failed, ", r->failed);
+	PART(r->unknown, "%d with unknown outcome, ", r->unknown);
+	PART(r->halted, "%d interrupted mid-change, ", r->halted);
+	PART(1, "%d not started", r->not_started);
+#undef PART
+}
+
+void np_progress_summary(struct np_progress *p, const struct np_apply_result *r, double elapsed)
 {
 	pthread_mutex_lock(&p->lock);
 	clear_status(p);
 	if (p->json) {
-		json_t *ev = json_pack("{s:s, s:{s:i, s:i, s:i, s:i}, s:f}", "type", "apply_complete",
-		                       "summary", "add", added, "change", changed, "destroy", destroyed,
-		                       "failed", failed, "elapsed_seconds", elapsed);
+		json_t *ev = json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:f}", "type",
+		                       r->interrupted ? "apply_interrupted" : "apply_complete",
+		                       "@level", r->interrupted || r->failed || r->unknown ? "error"
+		                                                                         : "info",
+		                       "summary", "add", r->added, "change", r->changed, "destroy",
+		                       r->destroyed, "failed", r->failed, "unknown", r->unknown,
+		                       "interrupted", r->halted, "not_started", r->not_started,
+		                       "elapsed_seconds", elapsed);
 
 		emit_json(p, ev);
-	} else if (failed) {
+		if (r->interrupted) {
+			json_t *left = json_array();
+
+			for (size_t i = 0; i < r->left_behind.n; i++)
+				json_array_append_new(left, json_string(r->left_behind.v[i]));
+			emit_json(p, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:o}}", "type",
+			                       "diagnostic", "@level", "error", "@message",
+			                       "Error: apply interrupted", "diagnostic", "severity",
+			                       "error", "summary", "apply interrupted", "detail",
+			                       "the apply was interrupted by a signal; run apply again to "
+			                       "resume",
+			                       "left_behind", left));
+		}
+	} else if (r->interrupted) {
+		char counts[256];
+
+		interrupted_counts(counts, sizeof(counts), r);
+		fprintf(p->out, "\n%sApply interrupted:%s %s.\n", p->color ? "\033[1;31m" : "",
+		        p->color ? "\033[0m" : "", counts);
+	} else if (r->failed || r->unknown) {
 		fprintf(p->out, "\n%sApply finished with errors.%s %d added, %d changed, %d destroyed, "
-		                "%d failed.\n",
-		        p->color ? "\033[1;31m" : "", p->color ? "\033[0m" : "", added, changed,
-		        destroyed, failed);
+		                "%d failed%s.\n",
+		        p->color ? "\033[1;31m" : "", p->color ? "\033[0m" : "", r->added, r->changed,
+		        r->destroyed, r->failed + r->unknown, r->unknown ? " (launch outcome unknown for some)" : "");
 	} else {
 		fprintf(p->out, "\n%sApply complete!%s %d added, %d changed, %d destroyed.\n",
-		        p->color ? "\033[1;32m" : "", p->color ? "\033[0m" : "", added, changed,
-		        destroyed);
+		        p->color ? "\033[1;32m" : "", p->color ? "\033[0m" : "", r->added, r->changed,
+		        r->destroyed);
 	}
 	fflush(p->out);
 	pthread_mutex_unlock(&p->lock);
+}
+
+void np_progress_abandoned(struct np_progress *p, const struct np_apply_result *r)
+{
+	/* Not under p->lock: a thread may hold it forever now; this is the last output. */
+	clear_status(p);
+	if (p->json) {
+		json_t *left = json_array();
+
+		for (size_t i = 0; i < r->left_behind.n; i++)
+			json_array_append_new(left, json_string(r->left_behind.v[i]));
+		emit_json(p, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:o}}", "type", "diagnostic",
+		                       "@level", "error", "@message", "Error: apply abandoned",
+		                       "diagnostic", "severity", "error", "summary",
+		                       "interrupted twice: exiting now", "detail",
+		                       "the next apply resumes what is left", "left_behind", left));
+	} else {
+		fprintf(p->out, "\n%sInterrupted twice: exiting now.%s", p->color ? "\033[1;31m" : "",
+		        p->color ? "\033[0m" : "");
+		if (r->left_behind.n) {
+			fprintf(p->out, " These may be left mid-change:\n");
+			for (size_t i = 0; i < r->left_behind.n; i++)
+				fprintf(p->out, "  - %s\n", r->left_behind.v[i]);
+		} else {
+			fputc('\n', p->out);
+		}
+		fprintf(p->out, "The next apply resumes them.\n");
+	}
+	fflush(p->out);
 }

@@ -7,7 +7,17 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "nestplan/apply.h"
 #include "nestplan/plan.h"
+
+/* Every task is in exactly one of these, so they sum to the total. */
+struct np_progress_counts {
+	int done, failed, halted;
+	int cycle;        /* out of service in a stop/modify/start cycle */
+	int waiting;      /* a call in flight or waiting for EC2 */
+	int queued;       /* behind its group's rollout.max_unavailable */
+	int not_started;
+};
 
 struct np_progress {
 	FILE *out;
@@ -15,7 +25,9 @@ struct np_progress {
 	bool status_line;     /* redraw one status line; plain lines otherwise */
 	bool color;
 	bool line_shown;      /* a status line is on screen and must be cleared first */
-	int total, done, failed, running, waiting;
+	int total;
+	struct np_progress_counts n;
+	double started;       /* monotonic seconds, for the elapsed time */
 	pthread_mutex_t lock;
 };
 
@@ -31,8 +43,13 @@ void np_progress_still(struct np_progress *p, const char *address, const char *i
 void np_progress_failed(struct np_progress *p, const char *address, const char *id,
                         enum np_step_kind kind, const char *message);
 void np_progress_note(struct np_progress *p, const char *address, const char *id, const char *msg);
-void np_progress_counts(struct np_progress *p, int running, int waiting, int done, int failed);
-void np_progress_summary(struct np_progress *p, int added, int changed, int destroyed, int failed,
+void np_progress_counts(struct np_progress *p, const struct np_progress_counts *n);
+/* The last lines: "Apply complete!", "Apply finished with errors." or, after
+ * a signal, "Apply interrupted: ..." in the error style (JSON: a summary event
+ * and then an error diagnostic). */
+void np_progress_summary(struct np_progress *p, const struct np_apply_result *res,
                          double elapsed);
+/* A second signal: what may be left behind, and that the next apply resumes. */
+void np_progress_abandoned(struct np_progress *p, const struct np_apply_result *res);
 
 #endif

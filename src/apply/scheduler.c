@@ -6,6 +6,7 @@
 #include <string.h>
 #include <jansson.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "apply/internal.h"
 #include "apply/launch.h"
@@ -54,19 +55,24 @@ static bool needs_slot(const struct task *t)
 
 static bool finished(const struct task *t)
 {
-	return t->status == TASK_DONE || t->status == TASK_FAILED;
+	return t->status == TASK_DONE || t->status == TASK_FAILED || t->status == TASK_HALTED ||
+	       t->status == TASK_UNKNOWN;
+}
+
+/* Ready, but its group has no rollout slot free. */
+static bool queued(const struct task *t)
+{
+	return t->status == TASK_READY && t->next == 0 && needs_slot(t) && !t->holds_slot &&
+	       t->group->limit && t->group->in_use >= t->group->limit;
 }
 
 static bool can_take(struct apply *a, struct task *t)
 {
 	if (t->status != TASK_READY)
 		return false;
-	if (a->stopping && t->next == 0)
-		return false; /* interrupted: start nothing new */
-	if (t->next == 0 && needs_slot(t) && !t->holds_slot && t->group->limit &&
-	    t->group->in_use >= t->group->limit)
-		return false;
-	return true;
+	if (a->stopping)
+		return t->recover; /* interrupted: only putting stopped instances back */
+	return !queued(t);
 }
 
 static void take(struct task *t)
@@ -86,6 +92,8 @@ static double coalesce_wait(struct apply *a)
 	double now = np_apply_now(), oldest = now;
 	bool any = false;
 
+	if (a->stopping)
+		return 0;
 	for (size_t i = 0; i < a->n_tasks; i++) {
 		struct task *t = &a->tasks[i];
 
@@ -97,7 +105,7 @@ static double coalesce_wait(struct apply *a)
 		if (t->ready_since < oldest)
 			oldest = t->ready_since;
 	}
-	if (!any || a->in_flight == 0 || a->stopping)
+	if (!any || a->in_flight == 0)
 		return 0;
 	return fmax(0, oldest + COALESCE_SECONDS - now);
 }
@@ -174,27 +182,30 @@ static void release_finished(struct apply *a)
 	}
 }
 
-static void counts(struct apply *a, int *running, int *waiting, int *done, int *failed)
-{
-	*running = *waiting = *done = *failed = 0;
-	for (size_t i = 0; i < a->n_tasks; i++) {
-		switch (a->tasks[i].status) {
-		case TASK_RUNNING: (*running)++; break;
-		case TASK_WAITING: (*waiting)++; break;
-		case TASK_DONE: (*done)++; break;
-		case TASK_FAILED: (*failed)++; break;
-		default: break;
-		}
-	}
-}
-
-/* The status line's counts, from the tasks. Caller holds a->lock. */
+/* The status line's counts, each task in exactly one of them. Caller holds a->lock. */
 static void show_counts(struct apply *a)
 {
-	int r, w, d, f;
+	struct np_progress_counts n = {0};
 
-	counts(a, &r, &w, &d, &f);
-	np_progress_counts(&a->progress, r, w, d, f);
+	for (size_t i = 0; i < a->n_tasks; i++) {
+		const struct task *t = &a->tasks[i];
+
+		if (t->status == TASK_DONE)
+			n.done++;
+		else if (t->status == TASK_FAILED || t->status == TASK_UNKNOWN)
+			n.failed++;
+		else if (t->status == TASK_HALTED)
+			n.halted++;
+		else if (t->change->requires_stop && (t->next > 0 || t->status == TASK_RUNNING))
+			n.cycle++;
+		else if (t->status != TASK_READY || t->next > 0)
+			n.waiting++;
+		else if (queued(t))
+			n.queued++;
+		else
+			n.not_started++;
+	}
+	np_progress_counts(&a->progress, &n);
 }
 
 /* All work is over: everything finished, or interrupted and nothing in flight. */
@@ -205,20 +216,56 @@ static bool all_over(struct apply *a)
 
 		if (finished(t))
 			continue;
-		if (a->stopping && t->status == TASK_READY && t->next == 0)
+		if (a->stopping && t->status == TASK_READY && !t->recover)
 			continue;
 		return false;
 	}
 	return true;
 }
 
+void np_apply_sweep_interrupted(struct apply *a)
+{
+	double grace_end = a->stopping_since + NP_APPLY_INTERRUPT_GRACE;
+
+	for (size_t i = 0; i < a->n_tasks; i++) {
+		struct task *t = &a->tasks[i];
+
+		if (t->status == TASK_READY && !t->recover && t->next > 0) {
+			/* Between two calls of its steps: started again if this apply
+			 * stopped it, else it stays as it is. */
+			if (np_apply_stopped_by_us(t) && t->was_running && !t->rolling_back)
+				t->recover = true;
+			else
+				t->status = TASK_HALTED;
+		} else if (t->status == TASK_WAITING) {
+			if ((t->wait_step == NP_STEP_STOP && !t->rolling_back) || t->restarting) {
+				/* Wait for the stop to end (to start the instance again), or
+				 * for the instance started again to run. */
+				if (t->wait_deadline > grace_end)
+					t->wait_deadline = grace_end;
+			} else if (t->rolling_back) {
+				t->status = TASK_FAILED;
+			} else if (t->wait_step == NP_STEP_RUN_INSTANCES) {
+				t->status = TASK_DONE; /* launched and recorded; running is EC2's part */
+			} else {
+				t->status = TASK_HALTED; /* its call went through; the next apply waits */
+			}
+		}
+	}
+}
+
 static void check_interrupt(struct apply *a)
 {
 	if (!a->stopping && a->opts->interrupted && *a->opts->interrupted) {
 		a->stopping = true;
+		a->stopping_since = np_apply_now();
 		np_progress_note(&a->progress, "apply", NULL,
-		                 "interrupted: finishing the steps in flight, starting nothing new");
+		                 "interrupted: no new call; instances stopped in a cycle are started "
+		                 "again");
+		pthread_cond_broadcast(&a->cond);
 	}
+	if (a->stopping)
+		np_apply_sweep_interrupted(a);
 }
 
 static void *worker(void *arg)
@@ -235,6 +282,12 @@ static void *worker(void *arg)
 		release_finished(a);
 		if (all_over(a))
 			break;
+		/* Interrupted: one call starts every instance stopped in a cycle. */
+		for (size_t i = 0; a->stopping && i < a->n_tasks && n < MAX_BATCH; i++)
+			if (can_take(a, &a->tasks[i])) {
+				take(&a->tasks[i]);
+				batch[n++] = &a->tasks[i];
+			}
 		/* Calls of one instance first; stop, start and terminate wait until
 		 * no such call is ready, so the instances reaching them meanwhile
 		 * share one call. */
@@ -248,7 +301,7 @@ static void *worker(void *arg)
 					n = gather_launches(a, batch);
 			}
 		}
-		if (n == 0) {
+		if (n == 0 && !a->stopping) {
 			double hold = coalesce_wait(a);
 
 			if (hold > 0) {
@@ -259,7 +312,9 @@ static void *worker(void *arg)
 				continue;
 			}
 		}
-		for (size_t i = 0; i < a->n_tasks && n < MAX_BATCH && !(n && !np_apply_batchable(kind)); i++) {
+		for (size_t i = 0; !a->stopping && i < a->n_tasks && n < MAX_BATCH &&
+		                   !(n && !np_apply_batchable(kind));
+		     i++) {
 			struct task *t = &a->tasks[i];
 			enum np_step_kind k;
 
@@ -290,6 +345,7 @@ static void *worker(void *arg)
 		show_counts(a);
 		pthread_cond_broadcast(&a->cond);
 	}
+	a->n_exited++;
 	pthread_cond_broadcast(&a->cond);
 	pthread_mutex_unlock(&a->lock);
 	free(batch);
@@ -339,6 +395,7 @@ static void *waiter(void *arg)
 		/* A task that starts waiting wakes us; poll it after a short delay. */
 		pthread_cond_timedwait(&a->cond, &a->lock, &ts);
 	}
+	a->n_exited++;
 	pthread_cond_broadcast(&a->cond);
 	pthread_mutex_unlock(&a->lock);
 	return NULL;
@@ -378,6 +435,145 @@ static bool drifted(const struct np_plan *plan, const char *address)
 	return false;
 }
 
+/* The newest pending entry of address for step, if any. */
+static const struct np_journal_entry *pending_entry(const struct np_apply_opts *opts,
+                                                    const char *address, const char *step)
+{
+	for (size_t k = opts->n_pending; k-- > 0;) {
+		const struct np_journal_entry *e = &opts->pending[k];
+
+		if (!strcmp(e->step, step) && !strcmp(e->address, address) &&
+		    (strcmp(step, "run_instances") || e->client_token))
+			return e;
+	}
+	return NULL;
+}
+
+static const char *outcome_name(const struct task *t)
+{
+	switch (t->status) {
+	case TASK_DONE: return "ok";
+	case TASK_FAILED: return "failed";
+	case TASK_UNKNOWN: return "unknown";
+	case TASK_HALTED: return "interrupted";
+	default: return t->next == 0 && !np_apply_stopped_by_us(t) ? "not started" : "interrupted";
+	}
+}
+
+/* What an instance was left as, for the operator; NULL when nothing. */
+static char *left_behind(const struct task *t)
+{
+	const char *id = t->instance_id ? t->instance_id : t->old_instance_id;
+	const char *what = NULL;
+	char buf[96];
+
+	if (t->left_stopped || (np_apply_stopped_by_us(t) && !finished(t))) {
+		what = "stopped mid-change";
+	} else if (t->status == TASK_UNKNOWN) {
+		what = "launch outcome unknown (its ClientToken is kept)";
+	} else if (t->status == TASK_RUNNING && t->next < t->change->n_steps) {
+		snprintf(buf, sizeof(buf), "%s call in flight",
+		         np_step_name(t->change->steps[t->next].kind));
+		what = buf;
+	} else if (t->status == TASK_HALTED || (t->status == TASK_WAITING && t->next > 0) ||
+	           (t->status == TASK_READY && t->next > 0)) {
+		what = t->change->requires_stop ? "mid-change" : "partly changed";
+	}
+	if (!what)
+		return NULL;
+	return np_xasprintf("%s (%s): %s", t->change->address, id ? id : "no instance yet", what);
+}
+
+/* The result from the tasks. Caller holds a->lock (or the threads are gone). */
+static void tally(struct apply *a, struct np_apply_result *res)
+{
+	json_t *changes = json_array();
+
+	for (size_t i = 0; i < a->n_tasks; i++) {
+		struct task *t = &a->tasks[i];
+		const struct np_change *c = t->change;
+		char *lb;
+
+		if (t->resume_only)
+			continue;
+		json_array_append_new(
+		        changes, json_pack("{s:s, s:s, s:s?, s:s}", "address", c->address, "action",
+		                           np_action_name(c->action), "instance_id",
+		                           t->instance_id ? t->instance_id : c->instance_id, "outcome",
+		                           outcome_name(t)));
+		if (t->status == TASK_DONE) {
+			res->added += c->action == NP_ACTION_CREATE || c->action == NP_ACTION_REPLACE;
+			res->changed += c->action == NP_ACTION_UPDATE;
+			res->destroyed += c->action == NP_ACTION_DELETE || c->action == NP_ACTION_REPLACE;
+		} else if (t->status == TASK_FAILED || t->status == TASK_UNKNOWN) {
+			if (t->status == TASK_FAILED)
+				res->failed++;
+			else
+				res->unknown++;
+			np_strv_push(&res->failures, t->error ? t->error : c->address);
+		} else if (!strcmp(outcome_name(t), "not started")) {
+			res->not_started++;
+		} else {
+			res->halted++;
+		}
+		if (a->stopping && (lb = left_behind(t))) {
+			np_strv_push(&res->left_behind, lb);
+			free(lb);
+		}
+	}
+	res->interrupted = a->stopping;
+	free(res->changes);
+	res->changes = json_dumps(changes, JSON_COMPACT);
+	json_decref(changes);
+}
+
+/* A second signal: print what may be left behind and hand over to the
+ * caller's abandon (which exits). The state lock is kept so that no journal
+ * write starts or is half-done while it records and exits. */
+static void abandon(struct apply *a, struct np_apply_result *res)
+{
+	struct timespec ts;
+	bool quiet;
+
+	deadline_in(1.0, &ts);
+	quiet = pthread_mutex_timedlock(&a->state_lock, &ts) == 0;
+	deadline_in(0.5, &ts);
+	if (pthread_mutex_timedlock(&a->lock, &ts) == 0) {
+		a->stopping = true;
+		tally(a, res);
+		pthread_mutex_unlock(&a->lock);
+	}
+	res->interrupted = true;
+	np_progress_abandoned(&a->progress, res);
+	if (a->opts->abandon)
+		a->opts->abandon(a->opts->abandon_arg, quiet ? res : NULL);
+	_exit(a->opts->interrupted ? 130 : 1);
+}
+
+/* Whether the pending entry e may be closed after this run: what it was
+ * about is settled (its task ended, or the plan had nothing to do there).
+ * A launch's entry stays while its token may still stand for instances. */
+static bool pending_settled(struct apply *a, const struct np_journal_entry *e)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < a->n_tasks; i++) {
+		const struct task *t = &a->tasks[i];
+
+		if (strcmp(t->change->address, e->address))
+			continue;
+		any = true;
+		if (t->status == TASK_UNKNOWN || t->status == TASK_HALTED ||
+		    (t->status == TASK_FAILED && t->resume_token && e->client_token &&
+		     !strcmp(t->resume_token, e->client_token) && t->instance_id == NULL) ||
+		    !finished(t))
+			return false;
+	}
+	if (!any && a->stopping)
+		return false;
+	return true;
+}
+
 int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config *cfg,
                  const struct np_plan *plan, const struct np_apply_opts *opts,
                  struct np_apply_result *res, struct np_err *err)
@@ -386,8 +582,7 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 	pthread_t *threads = NULL, wthread;
 	int n_threads = opts->parallelism > 0 ? opts->parallelism : 10;
 	int started = 0, rc = 0;
-	bool waiter_started = false;
-	json_t *changes;
+	bool waiter_started = false, any_change = false;
 
 	memset(res, 0, sizeof(*res));
 	memset(&a, 0, sizeof(a));
@@ -401,6 +596,7 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 	a.groups = np_xcalloc(plan->n_changes ? plan->n_changes : 1, sizeof(*a.groups));
 	for (size_t i = 0; i < plan->n_changes; i++) {
 		const struct np_change *c = &plan->changes[i];
+		const struct np_journal_entry *e;
 		struct task *t;
 
 		if (c->action == NP_ACTION_DELETE && c->n_steps == 0) {
@@ -416,10 +612,30 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 			 * finished the change and died before recording it). */
 			if (np_apply_put(st, c, &c->before, err) < 0)
 				np_log_warn("%s: %s", c->address, err->msg);
+		}
+		if (c->action == NP_ACTION_NOOP || c->n_steps == 0) {
+			/* A cycle a killed apply left open: wait for the instance to
+			 * settle (it may be pending after the start), record it and close
+			 * the entry, rather than act on it. */
+			e = pending_entry(opts, c->address, "cycle");
+			if (!e || !c->instance_id)
+				continue;
+			t = &a.tasks[a.n_tasks++];
+			t->change = c;
+			t->desired = cfg ? np_config_find(cfg, c->address) : NULL;
+			t->group = group_for(&a, c, t->desired);
+			t->instance_id = np_xstrdup(c->instance_id);
+			t->resume_only = true;
+			t->journal_id = -1;
+			t->cycle_journal_id = e->id;
+			t->wait_step = (enum np_step_kind)-1;
+			t->wait_for = NP_RUN_UNSET;
+			t->wait_started = t->last_note = a.started;
+			t->wait_deadline = a.started + (opts->step_timeout > 0 ? opts->step_timeout : 600);
+			t->status = TASK_WAITING;
 			continue;
 		}
-		if (c->action == NP_ACTION_NOOP || c->n_steps == 0)
-			continue;
+		any_change = true;
 		t = &a.tasks[a.n_tasks++];
 		t->change = c;
 		t->desired = cfg ? np_config_find(cfg, c->address) : NULL;
@@ -433,19 +649,28 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 		                 (c->before.state == NP_RUN_RUNNING || c->before.state == NP_RUN_PENDING);
 		t->journal_id = -1;
 		/* The newest launch of this address still in flight, if any. */
-		for (size_t k = opts->n_pending; k-- > 0 && !t->resume_token;) {
-			const struct np_journal_entry *e = &opts->pending[k];
-
-			if (e->client_token && !strcmp(e->step, "run_instances") &&
-			    !strcmp(e->address, c->address))
-				t->resume_token = e->client_token;
+		if (c->action == NP_ACTION_CREATE || c->action == NP_ACTION_REPLACE) {
+			e = pending_entry(opts, c->address, "run_instances");
+			t->resume_token = e ? e->client_token : NULL;
 		}
 	}
 	pthread_mutex_init(&a.lock, NULL);
 	pthread_cond_init(&a.cond, NULL);
-	pthread_mutex_init(&a.state_lock, NULL);
+	{
+		pthread_mutexattr_t attr;
+
+		pthread_mutexattr_init(&attr);
+		pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&a.state_lock, &attr);
+		pthread_mutexattr_destroy(&attr);
+	}
 	np_progress_init(&a.progress, opts->out ? opts->out : stdout, opts->json, opts->status_line,
 	                 opts->color, (int)a.n_tasks);
+	for (size_t i = 0; i < a.n_tasks; i++)
+		if (a.tasks[i].resume_only)
+			np_progress_note(&a.progress, a.tasks[i].change->address, a.tasks[i].instance_id,
+			                 "an interrupted apply left this instance mid-change; waiting for "
+			                 "it to settle");
 
 	if (a.n_tasks) {
 		threads = np_xcalloc((size_t)n_threads, sizeof(*threads));
@@ -462,45 +687,48 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 			pthread_mutex_unlock(&a.lock);
 			rc = np_error(err, "cannot start the apply waiter");
 		}
+		/* Wait for the threads, watching for a second signal. */
+		pthread_mutex_lock(&a.lock);
+		while (a.n_exited < started + (waiter_started ? 1 : 0)) {
+			struct timespec ts;
+
+			if (opts->interrupted && *opts->interrupted >= 2) {
+				pthread_mutex_unlock(&a.lock);
+				abandon(&a, res);
+			}
+			deadline_in(0.05, &ts);
+			pthread_cond_timedwait(&a.cond, &a.lock, &ts);
+		}
+		pthread_mutex_unlock(&a.lock);
 		for (int i = 0; i < started; i++)
 			pthread_join(threads[i], NULL);
 		if (waiter_started)
 			pthread_join(wthread, NULL);
 	}
 
-	changes = json_array();
 	for (size_t i = 0; i < a.n_tasks; i++) {
 		struct task *t = &a.tasks[i];
-		const struct np_change *c = t->change;
 
-		if (c->action != NP_ACTION_NOOP)
-			json_array_append_new(
-			        changes,
-			        json_pack("{s:s, s:s, s:s?, s:s}", "address", c->address, "action",
-			                  np_action_name(c->action),
-			                  "instance_id", t->instance_id ? t->instance_id : c->instance_id,
-			                  "outcome", t->status == TASK_DONE     ? "ok"
-			                             : t->status == TASK_FAILED ? "failed"
-			                             : t->next == 0             ? "not started"
-			                                                        : "interrupted"));
 		/* An interrupted task keeps its cycle open for the next apply. */
 		if (t->status == TASK_DONE || t->status == TASK_FAILED)
-			np_apply_cycle_end(&a, t);
-		if (t->status == TASK_DONE) {
-			res->added += c->action == NP_ACTION_CREATE || c->action == NP_ACTION_REPLACE;
-			res->changed += c->action == NP_ACTION_UPDATE;
-			res->destroyed += c->action == NP_ACTION_DELETE || c->action == NP_ACTION_REPLACE;
-		} else if (t->status == TASK_FAILED) {
-			res->failed++;
-			np_strv_push(&res->failures, t->error ? t->error : c->address);
+			np_apply_cycle_end(&a, t, NULL);
+	}
+	tally(&a, res);
+	/* Earlier runs' entries that this run settled are closed; the others
+	 * (a launch whose token may stand for instances, an instance still
+	 * mid-change) stay for the next apply. */
+	for (size_t i = 0; i < opts->n_pending; i++) {
+		const struct np_journal_entry *e = &opts->pending[i];
+
+		if (e->id == -1 || !pending_settled(&a, e))
+			continue;
+		if (np_state_journal_end(st, e->id, "resumed", NULL, NULL, err) < 0) {
+			np_log_warn("journal: %s", err->msg);
+			np_err_clear(err);
 		}
 	}
-	res->interrupted = a.stopping;
-	res->changes = json_dumps(changes, JSON_COMPACT);
-	json_decref(changes);
-	if (rc == 0)
-		np_progress_summary(&a.progress, res->added, res->changed, res->destroyed, res->failed,
-		                    np_apply_now() - a.started);
+	if (rc == 0 && (any_change || a.stopping))
+		np_progress_summary(&a.progress, res, np_apply_now() - a.started);
 	np_progress_release(&a.progress);
 	for (size_t i = 0; i < a.n_tasks; i++) {
 		free(a.tasks[i].instance_id);
@@ -520,6 +748,7 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 void np_apply_result_release(struct np_apply_result *res)
 {
 	np_strv_release(&res->failures);
+	np_strv_release(&res->left_behind);
 	free(res->changes);
 	memset(res, 0, sizeof(*res));
 }

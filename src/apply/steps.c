@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "apply/internal.h"
+#include "nestplan/aws.h"
 #include "apply/launch.h"
 #include "nestplan/alloc.h"
 #include "nestplan/ec2.h"
@@ -39,30 +40,55 @@ static void journal_begin(struct apply *a, struct task *t, enum np_step_kind kin
 	pthread_mutex_unlock(&a->state_lock);
 }
 
-void np_apply_cycle_end(struct apply *a, struct task *t)
+void np_apply_batch_begin(struct apply *a)
+{
+	struct np_err err = NP_ERR_INIT;
+
+	pthread_mutex_lock(&a->state_lock);
+	if (a->batch_depth++ > 0)
+		return;
+	a->batch_open = np_state_begin(a->st, &err) == 0;
+	/* Otherwise each write commits on its own: slower, as safe. */
+	if (!a->batch_open)
+		np_log_debug("journal: %s", err.msg);
+}
+
+void np_apply_batch_end(struct apply *a)
+{
+	struct np_err err = NP_ERR_INIT;
+
+	if (--a->batch_depth == 0 && a->batch_open) {
+		a->batch_open = false;
+		if (np_state_commit(a->st, &err) < 0)
+			np_log_error("journal: %s", err.msg);
+	}
+	pthread_mutex_unlock(&a->state_lock);
+}
+
+void np_apply_cycle_end(struct apply *a, struct task *t, const char *status)
 {
 	struct np_err err = NP_ERR_INIT;
 
 	if (t->cycle_journal_id < 0)
 		return;
+	if (!status)
+		status = t->status == TASK_DONE ? "done" : "failed";
 	pthread_mutex_lock(&a->state_lock);
-	if (np_state_journal_end(a->st, t->cycle_journal_id,
-	                         t->status == TASK_DONE ? "done" : "failed", t->instance_id, NULL,
-	                         &err) < 0)
+	if (np_state_journal_end(a->st, t->cycle_journal_id, status, t->instance_id, NULL, &err) < 0)
 		np_log_error("journal: %s", err.msg);
 	pthread_mutex_unlock(&a->state_lock);
 	t->cycle_journal_id = -1;
 }
 
-static void journal_end(struct apply *a, struct task *t, bool ok, const char *detail)
+/* status: "done", "failed", or "not sent" (an interrupt kept the call back). */
+static void journal_end(struct apply *a, struct task *t, const char *status, const char *detail)
 {
 	struct np_err err = NP_ERR_INIT;
 
 	if (t->journal_id < 0)
 		return;
 	pthread_mutex_lock(&a->state_lock);
-	if (np_state_journal_end(a->st, t->journal_id, ok ? "done" : "failed", t->instance_id, detail,
-	                         &err) < 0)
+	if (np_state_journal_end(a->st, t->journal_id, status, t->instance_id, detail, &err) < 0)
 		np_log_error("journal: %s", err.msg);
 	pthread_mutex_unlock(&a->state_lock);
 	t->journal_id = -1;
@@ -100,6 +126,33 @@ int np_apply_record(struct apply *a, struct task *t, const struct np_instance *l
 	r = np_apply_put(a->st, t->change, live, err);
 	pthread_mutex_unlock(&a->state_lock);
 	return r;
+}
+
+bool np_apply_stopped_by_us(const struct task *t)
+{
+	const struct np_change *c = t->change;
+	bool stopped = false;
+
+	for (size_t i = 0; i < t->next && i < c->n_steps; i++) {
+		if (c->steps[i].kind == NP_STEP_STOP)
+			stopped = true;
+		else if (c->steps[i].kind == NP_STEP_START)
+			stopped = false;
+	}
+	return stopped;
+}
+
+/* Whether err says the call never left (an interrupt held it back). */
+static bool not_sent(const struct np_err *err)
+{
+	return err->cls == NP_ERRC_INTERRUPTED;
+}
+
+/* Whether a failed launch may still have launched: no answer (reset, timeout,
+ * 5xx after every retry, or an interrupt before the retry). */
+static bool outcome_unknown(const struct np_err *err)
+{
+	return err->cls == NP_ERRC_TRANSIENT || (err->http_status == 0 && !err->code[0]);
 }
 
 static void start_wait(struct apply *a, struct task *t, enum np_step_kind kind,
@@ -161,6 +214,8 @@ void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, cons
 		}
 	if (!stopped_by_us)
 		goto failed;
+	/* Putting an instance back is allowed after an interrupt too. */
+	np_aws_allow_after_interrupt(true);
 	/* Past an irreversible step (the last modification of a cycle) there
 	 * is no previous configuration to go back to: say so, and start the
 	 * instance as it now is. */
@@ -171,7 +226,7 @@ void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, cons
 		char *note = np_xasprintf("%s went through and EC2 allows no way back: the instance "
 		                          "keeps its new configuration and is not put back into its "
 		                          "previous one",
-		                          np_step_name(irreversible->kind));
+		                          np_step_label(irreversible));
 
 		np_progress_note(&a->progress, c->address, t->instance_id, note);
 		pthread_mutex_lock(&a->lock);
@@ -180,8 +235,10 @@ void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, cons
 		t->error = more;
 		pthread_mutex_unlock(&a->lock);
 		free(note);
-		if (!t->was_running)
+		if (!t->was_running) {
+			np_aws_allow_after_interrupt(false);
 			goto failed;
+		}
 		np_progress_note(&a->progress, c->address, t->instance_id,
 		                 "starting the instance in its new configuration");
 		goto start;
@@ -197,15 +254,19 @@ void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, cons
 			np_err_clear(&err);
 		}
 	}
-	if (!t->was_running)
+	if (!t->was_running) {
+		np_aws_allow_after_interrupt(false);
 		goto failed;
+	}
 	np_progress_note(&a->progress, c->address, t->instance_id,
 	                 "putting the instance back into service in its previous configuration");
 start:
 	if (np_ec2_start_instances(a->aws, (const char *const *)&t->instance_id, 1, false, &err) < 0) {
+		np_aws_allow_after_interrupt(false);
 		np_progress_failed(&a->progress, c->address, t->instance_id, NP_STEP_START, err.msg);
 		goto failed;
 	}
+	np_aws_allow_after_interrupt(false);
 	pthread_mutex_lock(&a->lock);
 	t->rolling_back = true;
 	t->step_started = np_apply_now();
@@ -227,6 +288,7 @@ static void exec_batch_state(struct apply *a, struct task **batch, size_t n, enu
 	                                                 : NP_RUN_TERMINATED;
 	int r;
 
+	np_apply_batch_begin(a);
 	for (size_t i = 0; i < n; i++) {
 		struct task *t = batch[i];
 
@@ -243,6 +305,7 @@ static void exec_batch_state(struct apply *a, struct task **batch, size_t n, enu
 		}
 		journal_begin(a, t, kind, NULL);
 	}
+	np_apply_batch_end(a);
 	if (kind == NP_STEP_STOP)
 		r = np_ec2_stop_instances(a->aws, ids, n, false, &err);
 	else if (kind == NP_STEP_START)
@@ -250,19 +313,34 @@ static void exec_batch_state(struct apply *a, struct task **batch, size_t n, enu
 	else
 		r = np_ec2_terminate_instances(a->aws, ids, n, false, &err);
 
+	if (r < 0 && not_sent(&err)) {
+		/* Interrupted before the call went out: nothing happened. */
+		for (size_t i = 0; i < n; i++) {
+			journal_end(a, batch[i], "not sent", NULL);
+			if (kind == NP_STEP_STOP)
+				np_apply_cycle_end(a, batch[i], "not sent");
+			pthread_mutex_lock(&a->lock);
+			batch[i]->status = TASK_READY;
+			pthread_mutex_unlock(&a->lock);
+		}
+		free(ids);
+		return;
+	}
 	if (r < 0 && n > 1 && err.cls != NP_ERRC_AUTH) {
 		/* One bad instance fails the whole call; find it by going one by one. */
 		for (size_t i = 0; i < n; i++)
-			journal_end(a, batch[i], false, "batch failed; retried alone");
+			journal_end(a, batch[i], "failed", "batch failed; retried alone");
 		free(ids);
 		for (size_t i = 0; i < n; i++)
 			exec_batch_state(a, &batch[i], 1, kind);
 		return;
 	}
+	if (r == 0)
+		np_apply_batch_begin(a);
 	for (size_t i = 0; i < n; i++) {
 		struct task *t = batch[i];
 
-		journal_end(a, t, r == 0, r == 0 ? NULL : err.msg);
+		journal_end(a, t, r == 0 ? "done" : "failed", r == 0 ? NULL : err.msg);
 		if (r < 0) {
 			np_apply_fail(a, t, kind, err.msg);
 			continue;
@@ -272,6 +350,8 @@ static void exec_batch_state(struct apply *a, struct task **batch, size_t n, enu
 		start_wait(a, t, kind, want);
 		pthread_mutex_unlock(&a->lock);
 	}
+	if (r == 0)
+		np_apply_batch_end(a);
 	free(ids);
 }
 
@@ -285,11 +365,94 @@ static void launched(struct apply *a, struct task *t, const struct np_instance *
 	t->instance_id = np_xstrdup(inst->instance_id);
 	if (np_apply_record(a, t, inst, &err) < 0)
 		np_log_error("%s: %s", t->change->address, err.msg);
-	journal_end(a, t, true, NULL);
+	journal_end(a, t, "done", NULL);
 	pthread_mutex_lock(&a->lock);
 	t->next++;
 	start_wait(a, t, NP_STEP_RUN_INSTANCES, NP_RUN_RUNNING);
 	pthread_mutex_unlock(&a->lock);
+}
+
+static bool idempotency_mismatch(const struct np_err *err)
+{
+	return !strcmp(err->code, "IdempotentParameterMismatch");
+}
+
+/* A launch call that did not answer with instances: not sent (the task is
+ * ready again), outcome unknown or a token mismatch (the journal entry stays
+ * open with its token, so the next apply looks the instances up and retries
+ * with that token, never a new one), or a failure. */
+static void launch_failed(struct apply *a, struct task *t, const char *token,
+                          const struct np_err *err)
+{
+	char *msg;
+
+	if (not_sent(err)) {
+		journal_end(a, t, "not sent", NULL);
+		pthread_mutex_lock(&a->lock);
+		t->status = TASK_READY;
+		pthread_mutex_unlock(&a->lock);
+		return;
+	}
+	if (!outcome_unknown(err) && !idempotency_mismatch(err)) {
+		journal_end(a, t, "failed", err->msg);
+		np_apply_fail(a, t, NP_STEP_RUN_INSTANCES, err->msg);
+		return;
+	}
+	if (idempotency_mismatch(err))
+		msg = np_xasprintf("%s: ClientToken %s was used before with other parameters, so "
+		                   "instances launched under it may exist; nothing was launched (the "
+		                   "next apply looks for them by that token)",
+		                   err->msg, token);
+	else
+		msg = np_xasprintf("outcome unknown (%s): the instance may have launched; the next "
+		                   "apply looks for it and retries with ClientToken %s, never a new one",
+		                   err->msg, token);
+	np_progress_failed(&a->progress, t->change->address, NULL, NP_STEP_RUN_INSTANCES, msg);
+	/* One open entry per token: a resumed launch's earlier entry stays open. */
+	if (t->resume_token)
+		journal_end(a, t, "failed", "the token stays open in the earlier entry");
+	pthread_mutex_lock(&a->lock);
+	free(t->error);
+	t->error = failure_text(t, NP_STEP_RUN_INSTANCES, msg);
+	t->status = idempotency_mismatch(err) ? TASK_FAILED : TASK_UNKNOWN;
+	t->journal_id = -1; /* left open on purpose */
+	pthread_mutex_unlock(&a->lock);
+	free(msg);
+}
+
+/* Before a launch under the token of an earlier one that may have gone
+ * through: the instances EC2 lists under that token, by address. Returns how
+ * many of the n tasks it found (launched() has run for those). */
+static size_t adopt_launched(struct apply *a, struct task **batch, size_t n, const char *token,
+                             bool *adopted)
+{
+	struct np_instance *got = NULL;
+	struct np_err err = NP_ERR_INIT;
+	size_t n_got = 0, found = 0;
+
+	if (np_ec2_describe_instances_filter(a->aws, "client-token", &token, 1, &got, &n_got,
+	                                     &err) < 0) {
+		np_log_warn("looking up ClientToken %s: %s", token, err.msg);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < n_got; k++) {
+			const struct np_instance *inst = &got[k];
+
+			if (!inst->address || strcmp(inst->address, batch[i]->change->address) ||
+			    inst->state == NP_RUN_TERMINATED || inst->state == NP_RUN_SHUTTING_DOWN)
+				continue;
+			np_progress_note(&a->progress, batch[i]->change->address, inst->instance_id,
+			                 "found the instance an earlier launch with the same ClientToken "
+			                 "started");
+			launched(a, batch[i], inst);
+			adopted[i] = true;
+			found++;
+			break;
+		}
+	}
+	np_instances_free(got, n_got);
+	return found;
 }
 
 static void exec_one(struct apply *a, struct task *t)
@@ -304,6 +467,10 @@ static void exec_one(struct apply *a, struct task *t)
 	if (s->kind == NP_STEP_RUN_INSTANCES) {
 		struct np_instance inst = {0};
 
+		bool adopted = false;
+
+		if (t->resume_token && adopt_launched(a, &t, 1, t->resume_token, &adopted) == 1)
+			return;
 		pthread_mutex_lock(&a->state_lock);
 		r = np_launch_token(a->st, c->address, t->resume_token, token, &err);
 		pthread_mutex_unlock(&a->state_lock);
@@ -313,21 +480,27 @@ static void exec_one(struct apply *a, struct task *t)
 		}
 		np_progress_step_start(&a->progress, c->address, NULL, s->kind);
 		journal_begin(a, t, s->kind, token);
-		r = np_launch_run(a->aws, c, t->desired, a->plan->lineage, token, false, &inst, &err);
+		r = np_launch_run_cat(a->aws, c, t->desired, a->plan->lineage, a->opts->catalog, token,
+		                      false, &inst, &err);
 		if (r == 0)
 			launched(a, t, &inst);
 		else
-			journal_end(a, t, false, err.msg);
+			launch_failed(a, t, token, &err);
 		np_instance_release(&inst);
-		if (r < 0)
-			np_apply_fail(a, t, s->kind, err.msg);
 		return;
 	}
 
 	np_progress_step_start(&a->progress, c->address, t->instance_id, s->kind);
 	journal_begin(a, t, s->kind, NULL);
 	r = np_launch_modify(a->aws, t->instance_id, s, false, &err);
-	journal_end(a, t, r == 0, r == 0 ? NULL : err.msg);
+	if (r < 0 && not_sent(&err)) {
+		journal_end(a, t, "not sent", NULL);
+		pthread_mutex_lock(&a->lock);
+		t->status = TASK_READY;
+		pthread_mutex_unlock(&a->lock);
+		return;
+	}
+	journal_end(a, t, r == 0 ? "done" : "failed", r == 0 ? NULL : err.msg);
 	if (r < 0) {
 		pthread_mutex_lock(&a->lock);
 		t->next++; /* so the rollback knows how far the cycle got */
@@ -354,6 +527,24 @@ static void exec_launches(struct apply *a, struct task **batch, size_t n)
 	char token[65] = "", *range;
 	int r = 0;
 
+	if (batch[0]->resume_token) {
+		bool *adopted = np_xcalloc(n, sizeof(*adopted));
+		size_t found = adopt_launched(a, batch, n, batch[0]->resume_token, adopted), k = 0;
+
+		/* The rest of that call's instances are not listed yet: the same call
+		 * again (same token) answers with them, or EC2 says it was another. */
+		for (size_t i = 0; i < n; i++)
+			if (!adopted[i])
+				batch[k++] = batch[i];
+		free(adopted);
+		if (found == n)
+			return;
+		n = k;
+		if (n == 1) {
+			exec_one(a, batch[0]);
+			return;
+		}
+	}
 	np_launch_address_index(c0->address, &name_len, &lo);
 	np_launch_address_index(batch[n - 1]->change->address, &name_len, &hi);
 	range = np_xasprintf("%.*s[%ld..%ld]", (int)name_len, c0->address, lo, hi);
@@ -364,6 +555,7 @@ static void exec_launches(struct apply *a, struct task **batch, size_t n)
 		r = np_launch_token(a->st, range, NULL, token, &err);
 		pthread_mutex_unlock(&a->state_lock);
 	}
+	np_apply_batch_begin(a);
 	for (size_t i = 0; i < n; i++) {
 		batch[i]->step_started = np_apply_now();
 		if (r == 0) {
@@ -372,10 +564,13 @@ static void exec_launches(struct apply *a, struct task **batch, size_t n)
 			journal_begin(a, batch[i], NP_STEP_RUN_INSTANCES, token);
 		}
 	}
+	np_apply_batch_end(a);
 	if (r == 0)
-		r = np_launch_run_many(a->aws, c0, batch[0]->desired, a->plan->lineage, range, (int)n,
-		                       token, false, &got, &n_got, &err);
+		r = np_launch_run_many(a->aws, c0, batch[0]->desired, a->plan->lineage,
+		                       a->opts->catalog, range, (int)n, token, false, &got, &n_got,
+		                       &err);
 	if (r == 0) {
+		np_apply_batch_begin(a);
 		for (size_t i = 0; i < n; i++) {
 			const struct np_instance *inst = &got[i];
 
@@ -385,32 +580,91 @@ static void exec_launches(struct apply *a, struct task **batch, size_t n)
 					inst = &got[k];
 			launched(a, batch[i], inst);
 		}
-	} else if (err.cls == NP_ERRC_CAPACITY || err.cls == NP_ERRC_BAD_REQUEST) {
+		np_apply_batch_end(a);
+	} else if ((err.cls == NP_ERRC_CAPACITY || err.cls == NP_ERRC_BAD_REQUEST) &&
+	           !idempotency_mismatch(&err)) {
 		/* EC2 refused the call, so nothing was launched: one by one, so a
 		 * shortfall or a bad instance fails only its own launch. */
 		np_log_info("%s: one RunInstances call for %zu instances failed (%s); launching them "
 		            "one at a time",
 		            range, n, err.code[0] ? err.code : err.msg);
 		for (size_t i = 0; i < n; i++) {
-			journal_end(a, batch[i], false, "batch refused; launched alone");
+			journal_end(a, batch[i], "failed", "batch refused; launched alone");
 			batch[i]->resume_token = NULL;
 		}
 		for (size_t i = 0; i < n; i++)
 			exec_one(a, batch[i]);
 	} else {
-		for (size_t i = 0; i < n; i++) {
-			journal_end(a, batch[i], false, err.msg);
-			np_apply_fail(a, batch[i], NP_STEP_RUN_INSTANCES, err.msg);
-		}
+		for (size_t i = 0; i < n; i++)
+			launch_failed(a, batch[i], token, &err);
 	}
 	np_instances_free(got, n_got);
 	free(range);
 }
 
+/* Interrupted after their stop: start the instances again in one call (let
+ * through although interrupted) and wait for them to run; their cycle entries
+ * stay open, so the next apply checks the end and closes them. */
+static void exec_recover(struct apply *a, struct task **batch, size_t n)
+{
+	const char **ids = np_xmalloc(n * sizeof(*ids));
+	struct np_err err = NP_ERR_INIT;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = batch[i]->instance_id;
+		np_progress_step_start(&a->progress, batch[i]->change->address, ids[i], NP_STEP_START);
+		journal_begin(a, batch[i], NP_STEP_START, NULL);
+	}
+	np_aws_allow_after_interrupt(true);
+	r = np_ec2_start_instances(a->aws, ids, n, false, &err);
+	if (r < 0 && n > 1) {
+		np_aws_allow_after_interrupt(false);
+		for (size_t i = 0; i < n; i++)
+			journal_end(a, batch[i], "failed", "batch failed; retried alone");
+		free(ids);
+		for (size_t i = 0; i < n; i++)
+			exec_recover(a, &batch[i], 1);
+		return;
+	}
+	np_aws_allow_after_interrupt(false);
+	for (size_t i = 0; i < n; i++) {
+		struct task *t = batch[i];
+
+		journal_end(a, t, r == 0 ? "done" : "failed", r == 0 ? NULL : err.msg);
+		if (r == 0)
+			np_progress_note(&a->progress, t->change->address, t->instance_id,
+			                 "interrupted mid-change: starting it again");
+		else
+			np_progress_failed(&a->progress, t->change->address, t->instance_id,
+			                   NP_STEP_START, err.msg);
+		pthread_mutex_lock(&a->lock);
+		t->recover = false;
+		t->left_stopped = r < 0;
+		if (r == 0) {
+			/* Wait for it to run, within the interrupt's grace time. */
+			t->restarting = true;
+			t->step_started = np_apply_now();
+			start_wait(a, t, NP_STEP_START, NP_RUN_RUNNING);
+			if (t->wait_deadline > a->stopping_since + NP_APPLY_INTERRUPT_GRACE)
+				t->wait_deadline = a->stopping_since + NP_APPLY_INTERRUPT_GRACE;
+		} else {
+			t->status = TASK_HALTED;
+		}
+		pthread_mutex_unlock(&a->lock);
+	}
+	free(ids);
+}
+
 void np_apply_exec(struct apply *a, struct task **batch, size_t n)
 {
-	enum np_step_kind kind = batch[0]->change->steps[batch[0]->next].kind;
+	enum np_step_kind kind;
 
+	if (batch[0]->recover) {
+		exec_recover(a, batch, n);
+		return;
+	}
+	kind = batch[0]->change->steps[batch[0]->next].kind;
 	if (kind == NP_STEP_RUN_INSTANCES && n > 1) {
 		exec_launches(a, batch, n);
 		return;

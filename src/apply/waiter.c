@@ -11,6 +11,8 @@
 
 #define POLL_BATCH 1000
 #define NOTE_EVERY 30.0
+/* How long a final re-read waits for EC2 to show a modification. */
+#define STALE_SECONDS 30.0
 
 static const char *wait_id(const struct task *t)
 {
@@ -33,18 +35,67 @@ static const struct np_instance *find_live(const struct np_instance *v, size_t n
 	return n ? bsearch(&key, v, n, sizeof(*v), cmp_id) : NULL;
 }
 
-/* A state from which the wanted one can no longer come. */
+/* A state from which the wanted one can no longer come, as botocore's EC2
+ * waiters (waiters-2.json) have it: instance_running fails on shutting-down,
+ * terminated and stopping; instance_stopped on pending and terminated;
+ * instance_terminated on pending and stopping. Any other state (a "stopped"
+ * that EC2 still reports just after StartInstances, a "running" just after
+ * StopInstances) is polled again until the deadline. */
 static bool dead_end(enum np_run_state want, enum np_run_state got)
 {
 	switch (want) {
 	case NP_RUN_RUNNING:
-		return got == NP_RUN_STOPPING || got == NP_RUN_STOPPED || got == NP_RUN_SHUTTING_DOWN ||
-		       got == NP_RUN_TERMINATED;
+		return got == NP_RUN_STOPPING || got == NP_RUN_SHUTTING_DOWN || got == NP_RUN_TERMINATED;
 	case NP_RUN_STOPPED:
-		return got == NP_RUN_SHUTTING_DOWN || got == NP_RUN_TERMINATED;
+		return got == NP_RUN_PENDING || got == NP_RUN_TERMINATED;
+	case NP_RUN_TERMINATED:
+		return got == NP_RUN_PENDING || got == NP_RUN_STOPPING;
 	default:
 		return false;
 	}
+}
+
+/* Interrupted while waiting for a stop, and the grace time is over: the
+ * instance is left as it is, listed for the operator. */
+static int left_stopped(struct apply *a, struct task *t, double now)
+{
+	if (!a->stopping || (t->wait_step != NP_STEP_STOP && !t->restarting) ||
+	    now <= t->wait_deadline)
+		return 0;
+	t->left_stopped = !t->restarting;
+	t->status = TASK_HALTED;
+	np_progress_note(&a->progress, t->change->address, t->instance_id,
+	                 t->restarting ? "interrupted: started again, not running yet"
+	                               : "interrupted: the stop did not end in time to start it "
+	                                 "again; left as it is");
+	return 1;
+}
+
+static int timed_out(struct apply *a, struct task *t, const char *why)
+{
+	char *msg = np_xasprintf("timed out waiting for %s (see -step-timeout)%s%s",
+	                         wait_id(t) ? wait_id(t) : t->change->address, why ? ": " : "",
+	                         why ? why : "");
+
+	pthread_mutex_unlock(&a->lock);
+	np_apply_fail(a, t, t->wait_step, msg);
+	pthread_mutex_lock(&a->lock);
+	free(msg);
+	return 1;
+}
+
+/* Whether EC2 still shows an attribute the cycle changed as it was before
+ * (Describe lags behind a Modify for a while). */
+static bool stale_view(const struct np_change *c, const struct np_instance *live)
+{
+	for (size_t i = 0; i < c->n_steps; i++) {
+		const struct np_step *s = &c->steps[i];
+
+		if (s->kind == NP_STEP_MODIFY_INSTANCE_TYPE && s->instance_type && live->instance_type &&
+		    strcmp(s->instance_type, live->instance_type))
+			return true;
+	}
+	return false;
 }
 
 /* Decide for one task; caller holds a->lock. Returns 1 if it moved on. */
@@ -57,26 +108,26 @@ static int settle(struct apply *a, struct task *t, const struct np_instance *liv
 		/* Terminated instances may vanish; that is what we waited for. */
 		if (t->wait_for == NP_RUN_TERMINATED)
 			goto reached;
-		if (now > t->wait_deadline) {
-			pthread_mutex_unlock(&a->lock);
-			np_apply_fail(a, t, kind, "instance not visible in DescribeInstances before the "
-			                          "step timeout");
-			pthread_mutex_lock(&a->lock);
+		if (left_stopped(a, t, now))
 			return 1;
-		}
+		/* EC2 may not list a just-launched instance for a while. */
+		if (now > t->wait_deadline)
+			return timed_out(a, t, "not listed by DescribeInstances");
 		return 0;
 	}
 	np_instance_release(&t->live);
 	np_instance_copy(&t->live, live);
-	/* A final re-read records a settled instance, not one half-way. */
+	/* A final re-read records a settled instance, not one half-way, and
+	 * (for a while) not one that EC2 still shows as before the modification. */
 	if (t->wait_for == NP_RUN_UNSET &&
 	    (live->state == NP_RUN_PENDING || live->state == NP_RUN_STOPPING ||
 	     live->state == NP_RUN_SHUTTING_DOWN) && now <= t->wait_deadline)
 		return 0;
+	if (t->wait_for == NP_RUN_UNSET && stale_view(t->change, live) &&
+	    now - t->wait_started < STALE_SECONDS && now <= t->wait_deadline)
+		return 0;
 	if (t->wait_for != NP_RUN_UNSET && live->state != t->wait_for) {
-		if (dead_end(t->wait_for, live->state) && !(t->wait_for == NP_RUN_RUNNING &&
-		                                             live->state == NP_RUN_STOPPED &&
-		                                             now - t->wait_started < 2.0)) {
+		if (dead_end(t->wait_for, live->state)) {
 			char msg[256];
 
 			snprintf(msg, sizeof(msg), "instance went to '%s' while waiting for '%s'",
@@ -86,30 +137,34 @@ static int settle(struct apply *a, struct task *t, const struct np_instance *liv
 			pthread_mutex_lock(&a->lock);
 			return 1;
 		}
-		if (now > t->wait_deadline) {
-			pthread_mutex_unlock(&a->lock);
-			np_apply_fail(a, t, kind, "timed out waiting for the instance (see -step-timeout)");
-			pthread_mutex_lock(&a->lock);
+		if (left_stopped(a, t, now))
 			return 1;
-		}
+		if (now > t->wait_deadline)
+			return timed_out(a, t, NULL);
 		if (now - t->last_note >= NOTE_EVERY) {
 			t->last_note = now;
 			np_progress_still(&a->progress, t->change->address, id, kind, now - t->wait_started);
 		}
 		return 0;
 	}
+	/* The cycle's last wait: what is recorded is EC2's view once it shows
+	 * the modification (or after a while, whatever it shows). */
+	if (t->next >= t->change->n_steps && !t->rolling_back && !t->restarting &&
+	    stale_view(t->change, live) && now - t->wait_started < STALE_SECONDS &&
+	    now <= t->wait_deadline)
+		return 0;
 reached:
 	if ((int)kind >= 0 && t->wait_for != NP_RUN_UNSET)
 		np_progress_step_done(&a->progress, t->change->address, id, kind,
 		                      now - t->step_started);
-	if (t->rolling_back) {
+	if (t->rolling_back || t->restarting) {
 		struct np_err err = NP_ERR_INIT;
 
 		pthread_mutex_unlock(&a->lock);
 		if (live && np_apply_record(a, t, live, &err) < 0)
 			np_log_warn("%s: %s", t->change->address, err.msg);
 		pthread_mutex_lock(&a->lock);
-		t->status = TASK_FAILED;
+		t->status = t->restarting ? TASK_HALTED : TASK_FAILED;
 		return 1;
 	}
 	if (t->next < t->change->n_steps) {
@@ -165,8 +220,21 @@ int np_apply_poll(struct apply *a)
 		for (size_t i = 0; i < n; i++)
 			ids[i] = wait_id(who[off + i]);
 		if (np_ec2_describe_instances_by_id(a->aws, ids, n, &live, &n_live, &err) < 0) {
-			/* Keep going: the next poll may work, and deadlines still apply. */
+			/* Keep going: the next poll may work; the deadlines still apply. */
 			np_log_warn("waiter: DescribeInstances failed: %s", err.msg);
+			now = np_apply_now();
+			pthread_mutex_lock(&a->lock);
+			for (size_t i = 0; i < n; i++) {
+				struct task *t = who[off + i];
+
+				if (t->status != TASK_WAITING)
+					continue;
+				if (left_stopped(a, t, now))
+					moved++;
+				else if (now > t->wait_deadline)
+					moved += timed_out(a, t, err.msg);
+			}
+			pthread_mutex_unlock(&a->lock);
 			np_err_clear(&err);
 			continue;
 		}
@@ -174,6 +242,8 @@ int np_apply_poll(struct apply *a)
 		if (n_live > 1)
 			qsort(live, n_live, sizeof(*live), cmp_id);
 		now = np_apply_now();
+		/* What the instances reached is recorded in one transaction. */
+		np_apply_batch_begin(a);
 		pthread_mutex_lock(&a->lock);
 		for (size_t i = 0; i < n; i++) {
 			struct task *t = who[off + i];
@@ -182,6 +252,7 @@ int np_apply_poll(struct apply *a)
 				moved += settle(a, t, find_live(live, n_live, wait_id(t)), now);
 		}
 		pthread_mutex_unlock(&a->lock);
+		np_apply_batch_end(a);
 		np_instances_free(live, n_live);
 	}
 	free(ids);

@@ -42,7 +42,11 @@ struct np_aws {
 	bool fips, dualstack;
 	np_aws_before_mutation_fn before_mutation;
 	void *before_mutation_ud;
+	volatile sig_atomic_t *interrupted; /* set by a signal: send no new mutating call */
 };
+
+/* The calls that put instances back after an interrupt are let through. */
+static _Thread_local bool allow_after_interrupt;
 
 static double now_s(void)
 {
@@ -50,17 +54,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_s(double s)
-{
-	struct timespec ts;
-
-	if (s <= 0)
-		return;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - floor(s)) * 1e9);
-	nanosleep(&ts, NULL);
 }
 
 static double rand01(void)
@@ -263,6 +256,16 @@ void np_aws_set_before_mutation(struct np_aws *a, np_aws_before_mutation_fn fn, 
 	a->before_mutation_ud = ud;
 }
 
+void np_aws_set_interrupt(struct np_aws *a, volatile sig_atomic_t *flag)
+{
+	a->interrupted = flag;
+}
+
+void np_aws_allow_after_interrupt(bool allow)
+{
+	allow_after_interrupt = allow;
+}
+
 void np_aws_get_stats(struct np_aws *a, struct np_aws_stats *out)
 {
 	pthread_mutex_lock(&a->stats_lock);
@@ -398,6 +401,10 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 	CURL *h = take_handle(a);
 	enum np_bucket_class cls = bucket_class(action, params);
 	int resources = resource_count(action, params);
+	/* After a signal, a mutating call not yet on the wire is not sent. */
+	volatile sig_atomic_t *stop = cls == NP_BUCKET_MUTATING && !allow_after_interrupt
+	                                      ? a->interrupted
+	                                      : NULL;
 
 	*out = NULL;
 	if (a->before_mutation && cls == NP_BUCKET_MUTATING && !np_query_is_dry_run(params) &&
@@ -421,9 +428,14 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 		bool throttled = false;
 
 		wait = np_limiter_acquire(&a->limiter, action, cls, resources, t0);
-		if (wait > 0) {
+		if (wait > 0)
 			np_log_trace("aws: %s waits %.2fs for EC2's rate limit", action, wait);
-			sleep_s(wait);
+		if (!np_limiter_sleep(wait, stop) || (stop && *stop)) {
+			if (attempt == 1)
+				np_error_cls(err, NP_ERRC_INTERRUPTED, "%s not sent: interrupted", action);
+			else
+				np_error_prefix(err, "interrupted before retrying");
+			break;
 		}
 		if (current_creds(a, &c, err) < 0)
 			break;
@@ -503,7 +515,10 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 		}
 		wait = np_retry_backoff(a->mode, attempt + 1, rand01());
 		np_log_debug("aws: %s: retrying in %.2fs (%s)", action, wait, err->msg);
-		sleep_s(wait);
+		if (!np_limiter_sleep(wait, stop)) {
+			np_error_prefix(err, "interrupted before retrying");
+			break;
+		}
 	}
 	give_handle(a, h);
 	np_buf_release(&body);

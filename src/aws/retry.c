@@ -1,5 +1,6 @@
 #include <math.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,4 +216,28 @@ void np_limiter_throttled(struct np_limiter *l, const char *action, enum np_buck
 void np_limiter_ok(struct np_limiter *l, const char *action, enum np_bucket_class cls, double now)
 {
 	adapt(l, action, cls, now, speed_up);
+}
+
+bool np_limiter_sleep(double seconds, volatile sig_atomic_t *stop)
+{
+	struct timespec ts, now;
+	double end;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	end = (double)now.tv_sec + (double)now.tv_nsec / 1e9 + seconds;
+	for (;;) {
+		double left;
+
+		if (stop && *stop)
+			return false;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = end - ((double)now.tv_sec + (double)now.tv_nsec / 1e9);
+		if (left <= 0)
+			return true;
+		/* Short slices: a signal's flag is seen within 50 ms. */
+		left = fmin(left, stop ? 0.05 : left);
+		ts.tv_sec = (time_t)left;
+		ts.tv_nsec = (long)((left - floor(left)) * 1e9);
+		nanosleep(&ts, NULL);
+	}
 }

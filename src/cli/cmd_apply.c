@@ -15,24 +15,79 @@
 #include "nestplan/render.h"
 #include "nestplan/state.h"
 
-static volatile sig_atomic_t interrupted;
+/* 1 after the first SIGINT/SIGTERM, 2 after a second; the first one's number. */
+static volatile sig_atomic_t interrupted, interrupt_signal;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	interrupted = 1;
+	if (!interrupt_signal)
+		interrupt_signal = sig;
+	if (interrupted < 2)
+		interrupted++;
+}
+
+/* 130 after SIGINT, 143 after SIGTERM, as a shell reports a signal. */
+static int interrupted_exit(void)
+{
+	return 128 + (interrupt_signal ? interrupt_signal : SIGINT);
+}
+
+static const char *signal_name(void)
+{
+	return interrupt_signal == SIGTERM ? "SIGTERM" : "SIGINT";
+}
+
+struct abandon_ctx {
+	struct np_ctx *ctx;
+	const char *run_id, *command;
+};
+
+/* A second signal: record what is known, release the lock, exit now. The
+ * apply holds its journal quiet meanwhile (res is NULL when it could not). */
+static void on_abandon(void *arg, const struct np_apply_result *res)
+{
+	struct abandon_ctx *ac = arg;
+	struct np_ctx *ctx = ac->ctx;
+
+	if (res) {
+		struct np_history_entry h = {
+			.run_id = (char *)ac->run_id,
+			.command = (char *)ac->command,
+			.added = res->added,
+			.changed = res->changed,
+			.destroyed = res->destroyed,
+			.failed = res->failed,
+			.outcome = "interrupted",
+			.changes = res->changes,
+		};
+
+		np_state_history_record(ctx->state, &h, NULL);
+		if (ctx->locked && np_state_unlock(ctx->state, NULL) == 0)
+			ctx->locked = false;
+	}
+	fprintf(ctx->err, "\nError: apply abandoned after a second %s; run apply again to resume\n",
+	        signal_name());
+	fflush(ctx->out);
+	fflush(ctx->err);
+	_exit(interrupted_exit());
 }
 
 /* A killed apply may have stopped instances it meant to start again: those
- * run again now, whatever `state:` says (unset means "as it was"). */
+ * run again now, whatever `state:` says (unset means "as it was"). Only a
+ * cycle whose start was never sent: after the start, the instance's run
+ * state is the operator's again (the apply waits for it to settle instead). */
 static void resume_overrides(struct np_ctx *ctx, struct np_journal_entry *pending, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct np_journal_entry *e = &pending[i];
 		struct np_desired *d = NULL;
+		bool started = false;
 
-		if (!e->detail || strcmp(e->detail, "was_running") || !strcmp(e->step, "run_instances") ||
-		    !strcmp(e->step, "terminate"))
+		if (!e->detail || strcmp(e->detail, "was_running") || strcmp(e->step, "cycle"))
+			continue;
+		if (np_state_journal_has(ctx->state, e->run_id, e->address, "start", &started, NULL) <
+		            0 ||
+		    started)
 			continue;
 		for (size_t k = 0; ctx->config && k < ctx->config->n_instances; k++)
 			if (!strcmp(ctx->config->instances[k].want.address, e->address))
@@ -119,6 +174,8 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 	struct np_apply_result res = {0};
 	struct np_apply_opts ao = {0};
 	struct sigaction sa, old_int, old_term;
+	struct np_catalog cat = NP_CATALOG_INIT;
+	struct abandon_ctx ac = {.ctx = ctx, .command = destroy ? "destroy" : "apply"};
 	char run_id[64], backup[4096];
 	const char *automation = getenv("NESTPLAN_IN_AUTOMATION");
 	int rc = NP_EXIT_ERROR;
@@ -128,6 +185,11 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	interrupted = interrupt_signal = 0;
+	if (ctx->aws)
+		np_aws_set_interrupt(ctx->aws, &interrupted);
+	snprintf(run_id, sizeof(run_id), "%lld-%ld", (long long)time(NULL), (long)getpid());
+	ac.run_id = run_id;
 
 	if (np_state_journal_pending(ctx->state, &pending, &n_pending, &err) < 0)
 		goto fail;
@@ -168,13 +230,18 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 		if (!np_plan_has_changes(&plan)) {
 			/* Nothing to do in EC2; where it already holds what the file asks
 			 * (an earlier run finished and died before recording), the
-			 * state catches up. */
-			if (plan.n_drift && np_apply_run(ctx->aws, ctx->state, ctx->config, &plan,
-			                                 &(struct np_apply_opts){.out = ctx->out,
-			                                                         .json = o->json},
-			                                 &res, &err) < 0)
+			 * state catches up, and instances a killed apply left mid-change
+			 * are waited for and their journal entries closed. */
+			struct np_apply_opts quiet = {.out = ctx->out, .json = o->json,
+			                              .step_timeout = o->step_timeout,
+			                              .interrupted = &interrupted, .run_id = run_id,
+			                              .pending = pending, .n_pending = n_pending,
+			                              .abandon = on_abandon, .abandon_arg = &ac};
+
+			if ((plan.n_drift || n_pending) &&
+			    np_apply_run(ctx->aws, ctx->state, ctx->config, &plan, &quiet, &res, &err) < 0)
 				goto fail;
-			rc = NP_EXIT_OK;
+			rc = res.interrupted ? interrupted_exit() : NP_EXIT_OK;
 			goto cleanup;
 		}
 		if (!np_cli_confirm(ctx, destroy ? "Do you really want to destroy these instances?"
@@ -194,7 +261,7 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 	snprintf(backup, sizeof(backup), "%s.backup", o->state_path);
 	if (!np_backend_is_remote(ctx->backend) && np_state_backup(ctx->state, backup, &err) < 0)
 		goto fail;
-	snprintf(run_id, sizeof(run_id), "%lld-%ld", (long long)time(NULL), (long)getpid());
+	np_cli_load_catalog(ctx, &cat);
 
 	ao.parallelism = o->parallelism;
 	ao.step_timeout = o->step_timeout;
@@ -206,6 +273,9 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 	ao.run_id = run_id;
 	ao.pending = pending;
 	ao.n_pending = n_pending;
+	ao.abandon = on_abandon;
+	ao.abandon_arg = &ac;
+	ao.catalog = &cat;
 	if (!o->json)
 		fputc('\n', ctx->out);
 	if (np_apply_run(ctx->aws, ctx->state, ctx->config, &plan, &ao, &res, &err) < 0)
@@ -228,24 +298,32 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 
 		np_state_history_record(ctx->state, &h, NULL);
 	}
-	/* Earlier runs' dangling entries are settled by this run's plan. */
-	for (size_t i = 0; i < n_pending; i++)
-		np_state_journal_end(ctx->state, pending[i].id, "resumed", NULL, NULL, NULL);
-
-	if (res.failed) {
-		fprintf(ctx->err, "\nError: %d instance%s failed:\n", res.failed,
-		        res.failed == 1 ? "" : "s");
+	if (res.failed || res.unknown) {
+		fprintf(ctx->err, "\nError: %d instance%s failed:\n", res.failed + res.unknown,
+		        res.failed + res.unknown == 1 ? "" : "s");
 		for (size_t i = 0; i < res.failures.n; i++)
 			fprintf(ctx->err, "  - %s\n", res.failures.v[i]);
 		rc = NP_EXIT_ERROR;
 	} else {
-		rc = res.interrupted ? NP_EXIT_INTERRUPTED : NP_EXIT_OK;
+		rc = NP_EXIT_OK;
+	}
+	if (res.interrupted) {
+		fprintf(ctx->err, "\nError: apply interrupted by %s; run apply again to resume\n",
+		        signal_name());
+		if (res.left_behind.n)
+			fprintf(ctx->err, "  left mid-change:\n");
+		for (size_t i = 0; i < res.left_behind.n; i++)
+			fprintf(ctx->err, "  - %s\n", res.left_behind.v[i]);
+		rc = interrupted_exit();
 	}
 	goto cleanup;
 fail:
 	np_cli_print_error(ctx->err, &err, o->color);
-	rc = err.cls == NP_ERRC_INTERRUPTED ? NP_EXIT_INTERRUPTED : NP_EXIT_ERROR;
+	rc = err.cls == NP_ERRC_INTERRUPTED ? interrupted_exit() : NP_EXIT_ERROR;
 cleanup:
+	np_catalog_release(&cat);
+	if (ctx->aws)
+		np_aws_set_interrupt(ctx->aws, NULL);
 	np_apply_result_release(&res);
 	np_journal_entries_free(pending, n_pending);
 	np_plan_release(&plan);

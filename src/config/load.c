@@ -15,6 +15,54 @@
 #include "nestplan/suggest.h"
 #include "nestplan/alloc.h"
 
+/* Where the character at libyaml's index m->index starts: libyaml counts
+ * characters (a BOM not included), the file is UTF-8. */
+struct np_pos np_cfg_pos(struct cfg_parse *p, const yaml_mark_t *m)
+{
+	size_t base = p->len >= 3 && !memcmp(p->data, "\xef\xbb\xbf", 3) ? 3 : 0, b, left;
+
+	if (!p->char_bytes) {
+		size_t chars = 0, alloc = 0;
+
+		for (b = base; b <= p->len; b++) {
+			if (b < p->len && ((unsigned char)p->data[b] & 0xc0) == 0x80)
+				continue;
+			if (chars++ % 64 == 0) {
+				NP_ALLOC_GROW(p->char_bytes, p->n_char_bytes + 1, alloc);
+				p->char_bytes[p->n_char_bytes++] = b;
+			}
+		}
+	}
+	if (m->index / 64 >= p->n_char_bytes)
+		b = p->len;
+	else
+		for (b = p->char_bytes[m->index / 64], left = m->index % 64; left && b < p->len; left--)
+			while (++b < p->len && ((unsigned char)p->data[b] & 0xc0) == 0x80)
+				;
+	return (struct np_pos){(int)m->line + 1, (int)m->column + 1, b};
+}
+
+static void note_diag(struct cfg_parse *p, const yaml_node_t *n, const char *fmt, va_list ap)
+{
+	struct np_config_diags *d = p->diags;
+	struct np_config_diag *x;
+	char *msg;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	if (strlen(msg) > 1024)
+		msg[1024] = '\0';
+	NP_ALLOC_GROW(d->v, d->n + 1, d->alloc);
+	x = &d->v[d->n++];
+	memset(x, 0, sizeof(*x));
+	x->message = msg;
+	if (n) {
+		x->has_span = true;
+		x->span.start = np_cfg_pos(p, &n->start_mark);
+		x->span.end = np_cfg_pos(p, &n->end_mark);
+	}
+}
+
 void np_cfg_errorf(struct cfg_parse *p, const yaml_node_t *n, const char *fmt, ...)
 {
 	va_list ap;
@@ -22,6 +70,11 @@ void np_cfg_errorf(struct cfg_parse *p, const yaml_node_t *n, const char *fmt, .
 	p->n_errors++;
 	if (p->n_errors > NP_CONFIG_MAX_ERRORS)
 		return;
+	if (p->diags) {
+		va_start(ap, fmt);
+		note_diag(p, n, fmt, ap);
+		va_end(ap);
+	}
 	if (p->errors.len)
 		np_buf_putc(&p->errors, '\n');
 	np_buf_printf(&p->errors, "%s:%zu:%zu: error: ", p->file, n ? n->start_mark.line + 1 : 1,
@@ -304,6 +357,82 @@ static void walk_map(struct cfg_parse *p, yaml_node_t *map, const char *what,
 
 /* ---- one instance (or the defaults) ---- */
 
+static const char *const key_names[NP_KEY__COUNT] = {
+	[NP_KEY_ENTRY] = "",
+	[NP_KEY_COUNT] = "count",
+	[NP_KEY_INSTANCE_ID] = "instance_id",
+	[NP_KEY_IMAGE_ID] = "image_id",
+	[NP_KEY_INSTANCE_TYPE] = "instance_type",
+	[NP_KEY_KEY_NAME] = "key_name",
+	[NP_KEY_SUBNET_ID] = "subnet_id",
+	[NP_KEY_SECURITY_GROUP_IDS] = "security_group_ids",
+	[NP_KEY_USER_DATA] = "user_data",
+	[NP_KEY_PLATFORM] = "platform",
+	[NP_KEY_CPU_OPTIONS] = "cpu_options",
+	[NP_KEY_CORE_COUNT] = "cpu_options.core_count",
+	[NP_KEY_THREADS_PER_CORE] = "cpu_options.threads_per_core",
+	[NP_KEY_NESTED_VIRTUALIZATION] = "cpu_options.nested_virtualization",
+	[NP_KEY_PLACEMENT] = "placement",
+	[NP_KEY_TENANCY] = "placement.tenancy",
+	[NP_KEY_HOST_ID] = "placement.host_id",
+	[NP_KEY_AVAILABILITY_ZONE] = "placement.availability_zone",
+	[NP_KEY_HIBERNATION] = "hibernation",
+	[NP_KEY_STATE] = "state",
+	[NP_KEY_TAGS] = "tags",
+	[NP_KEY_ROLLOUT] = "rollout",
+	[NP_KEY_MAX_UNAVAILABLE] = "rollout.max_unavailable",
+	[NP_KEY_LIFECYCLE] = "lifecycle",
+	[NP_KEY_PREVENT_DESTROY] = "lifecycle.prevent_destroy",
+	[NP_KEY_CREATE_BEFORE_DESTROY] = "lifecycle.create_before_destroy",
+};
+
+const char *np_cfg_key_name(enum np_cfg_key k)
+{
+	return (unsigned)k < NP_KEY__COUNT ? key_names[k] : "";
+}
+
+/* Record where a key of the entry being read stands: key to end of value;
+ * name NULL: the entry itself. */
+static void note_key(struct cfg_parse *p, const char *parent, const char *name, yaml_node_t *k,
+                     yaml_node_t *v)
+{
+	size_t plen = parent ? strlen(parent) : 0;
+	struct np_config *cfg = p->cfg;
+	struct np_keypos *kp;
+	int i;
+
+	for (i = name ? 1 : 0; name && i < NP_KEY__COUNT; i++) {
+		const char *full = key_names[i];
+
+		if (parent && (strncmp(full, parent, plen) || full[plen] != '.'))
+			continue;
+		if (!strcmp(parent ? full + plen + 1 : full, name))
+			break;
+	}
+	if (i == NP_KEY__COUNT)
+		return;
+	NP_ALLOC_GROW(cfg->keypos, cfg->n_keypos + 1, cfg->alloc_keypos);
+	kp = &cfg->keypos[cfg->n_keypos++];
+	kp->key = (enum np_cfg_key)i;
+	kp->span.start = np_cfg_pos(p, &k->start_mark);
+	/* An alias's node stands where its anchor is: then the key alone. */
+	kp->span.end = np_cfg_pos(p, v->end_mark.index >= k->end_mark.index ? &v->end_mark
+	                                                                    : &k->end_mark);
+}
+
+const struct np_span *np_config_key_span(const struct np_config *cfg, const struct np_desired *d,
+                                         enum np_cfg_key key)
+{
+	const size_t at[2] = {d ? d->keys_at : 0, cfg->defaults_at};
+	const size_t n[2] = {d ? d->n_keys : 0, key == NP_KEY_ENTRY ? 0 : cfg->n_defaults_keys};
+
+	for (int w = 0; w < 2; w++)
+		for (size_t i = at[w]; i < at[w] + n[w] && i < cfg->n_keypos; i++)
+			if (cfg->keypos[i].key == key)
+				return &cfg->keypos[i].span;
+	return NULL;
+}
+
 struct inst_ctx {
 	struct np_desired d;
 	int count;            /* 0: no count */
@@ -477,7 +606,7 @@ static void cpu_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_
 	static const char *const nv[] = {"disabled", "enabled", NULL};
 	int e;
 
-	(void)k;
+	note_key(p, "cpu_options", key, k, v);
 	if (!strcmp(key, "core_count"))
 		get_int(p, v, key, 1, 512, &w->core_count);
 	else if (!strcmp(key, "threads_per_core"))
@@ -493,7 +622,7 @@ static void placement_pair(struct cfg_parse *p, const char *key, yaml_node_t *k,
 	static const char *const ten[] = {"default", "dedicated", "host", NULL};
 	int e;
 
-	(void)k;
+	note_key(p, "placement", key, k, v);
 	if (gen_pair(p, "placement", key, v, ctx))
 		return;
 	if (!strcmp(key, "tenancy")) {
@@ -522,7 +651,7 @@ static void rollout_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, y
 	const char *s = scalar(v);
 	size_t len;
 
-	(void)k;
+	note_key(p, "rollout", key, k, v);
 	if (!want_kind(p, v, YAML_SCALAR_NODE, key))
 		return;
 	len = strlen(s);
@@ -549,7 +678,7 @@ static void lifecycle_pair(struct cfg_parse *p, const char *key, yaml_node_t *k,
 {
 	struct np_desired *d = &((struct inst_ctx *)ctx)->d;
 
-	(void)k;
+	note_key(p, "lifecycle", key, k, v);
 	get_bool(p, v, key, !strcmp(key, "prevent_destroy") ? &d->prevent_destroy
 	                                                    : &d->create_before_destroy);
 }
@@ -620,6 +749,7 @@ static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 	static const char *const states[] = {"running", "stopped", NULL};
 	int e;
 
+	note_key(p, NULL, key, k, v);
 	if (gen_pair(p, NULL, key, v, ctx))
 		return;
 	if (!strcmp(key, "count") || !strcmp(key, "instance_id")) {
@@ -629,7 +759,8 @@ static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 		}
 		if (key[0] == 'c') {
 			ic->count_node = k;
-			get_int(p, v, key, 1, NP_CONFIG_MAX_COUNT, &ic->count);
+			/* 0 scales the group to nothing: its instances are destroyed. */
+			get_int(p, v, key, 0, NP_CONFIG_MAX_COUNT, &ic->count);
 		} else {
 			ic->id_node = k;
 			free(w->instance_id);
@@ -774,6 +905,7 @@ static void merge_defaults(struct np_desired *d, const struct np_desired *dd)
 
 struct top_ctx {
 	struct np_config *cfg;
+	bool scaled_to_zero;      /* an entry with count: 0: an empty fleet is meant */
 	yaml_node_t *defaults, *instances, *version;
 	size_t alloc;
 };
@@ -956,7 +1088,10 @@ static void load_instances(struct cfg_parse *p, struct top_ctx *t, const struct 
 			continue;
 		memset(&ic, 0, sizeof(ic));
 		ic.allow_identity = true;
+		ic.d.keys_at = t->cfg->n_keypos;
+		note_key(p, NULL, NULL, k, v); /* the entry */
 		walk_map(p, v, name, keys_of(keys, instance_keys, NULL), instance_pair, &ic);
+		ic.d.n_keys = t->cfg->n_keypos - ic.d.keys_at;
 		ic.d.name = np_xstrdup(name);
 		ic.d.line = (int)k->start_mark.line + 1;
 		ic.d.column = (int)k->start_mark.column + 1;
@@ -981,7 +1116,8 @@ static void load_instances(struct cfg_parse *p, struct top_ctx *t, const struct 
 			              "into several files and states",
 			              NP_CONFIG_MAX_INSTANCES);
 			release_desired(&ic.d);
-		} else if (ic.count > 0) {
+		} else if (ic.count > 0 || ic.count_node) {
+			t->scaled_to_zero |= ic.count == 0;
 			for (int i = 0; i < ic.count; i++) {
 				struct np_desired one;
 
@@ -1119,12 +1255,29 @@ static void one_document_only(struct cfg_parse *p, yaml_parser_t *parser)
 	yaml_document_delete(&more);
 }
 
-int np_config_parse(struct np_config **out, const char *name, const char *data, size_t len,
-                    struct np_err *err)
+/* libyaml's own error, for validate's list: a position, no node. */
+static void note_yaml_error(struct cfg_parse *p, const yaml_parser_t *parser)
+{
+	struct np_config_diags *d = p->diags;
+	struct np_config_diag *x;
+
+	NP_ALLOC_GROW(d->v, d->n + 1, d->alloc);
+	x = &d->v[d->n++];
+	memset(x, 0, sizeof(*x));
+	x->message = np_xasprintf("malformed YAML: %s%s%s",
+	                          parser->problem ? parser->problem : "cannot parse",
+	                          parser->context ? " " : "", parser->context ? parser->context : "");
+	x->has_span = true;
+	x->span.start = np_cfg_pos(p, &parser->problem_mark);
+	x->span.end = x->span.start;
+}
+
+static int parse(struct np_config **out, const char *name, const char *data, size_t len,
+                 struct np_config_diags *diags, struct np_err *err)
 {
 	const char *keys[MAX_KEYS];
 	struct np_config *cfg = np_xcalloc(1, sizeof(*cfg));
-	struct cfg_parse p = {.file = name};
+	struct cfg_parse p = {.file = name, .data = data, .len = len, .cfg = cfg, .diags = diags};
 	struct top_ctx t = {.cfg = cfg};
 	yaml_parser_t parser;
 	yaml_document_t doc;
@@ -1151,6 +1304,8 @@ int np_config_parse(struct np_config **out, const char *name, const char *data, 
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
 	if (!yaml_parser_load(&parser, &doc)) {
+		if (diags)
+			note_yaml_error(&p, &parser);
 		p.n_errors++;
 		np_buf_printf(&p.errors, "%s:%zu:%zu: error: malformed YAML: %s%s%s", name,
 		              parser.problem_mark.line + 1, parser.problem_mark.column + 1,
@@ -1185,27 +1340,39 @@ int np_config_parse(struct np_config **out, const char *name, const char *data, 
 		struct inst_ctx ic;
 
 		memset(&ic, 0, sizeof(ic));
+		cfg->defaults_at = cfg->n_keypos;
 		walk_map(&p, t.defaults, "defaults", keys_of(keys, instance_keys, NULL), instance_pair,
 		         &ic);
+		cfg->n_defaults_keys = cfg->n_keypos - cfg->defaults_at;
 		def = ic.d;
 		have_def = true;
 	}
 	if (!p.exhausted)
 		load_instances(&p, &t, have_def ? &def : NULL);
-	if (!p.n_errors && cfg->n_instances == 0)
+	if (!p.n_errors && cfg->n_instances == 0 && !t.scaled_to_zero)
 		np_cfg_errorf(&p, t.instances, "'instances' is empty: list at least one instance");
 done:
 	if (have_def)
 		release_desired(&def);
 	if (have_doc)
 		yaml_document_delete(&doc);
+	free(p.char_bytes);
 	if (p.n_errors) {
 		if (p.n_errors > NP_CONFIG_MAX_ERRORS)
 			np_buf_printf(&p.errors, "\n%s: %d more errors not shown", name,
 			              p.n_errors - NP_CONFIG_MAX_ERRORS);
 		np_error_cls(err, NP_ERRC_USAGE, "%s", p.errors.ptr);
 		np_buf_release(&p.errors);
-		np_config_free(cfg);
+		/* validate checks the rules on what could be read. */
+		if (diags && have_doc) {
+			diags->not_shown = p.n_errors > NP_CONFIG_MAX_ERRORS
+			                           ? p.n_errors - NP_CONFIG_MAX_ERRORS
+			                           : 0;
+			build_index(cfg);
+			*out = cfg;
+		} else {
+			np_config_free(cfg);
+		}
 		return -1;
 	}
 	np_buf_release(&p.errors);
@@ -1214,7 +1381,30 @@ done:
 	return 0;
 }
 
-int np_config_load(struct np_config **out, const char *path, struct np_err *err)
+int np_config_parse(struct np_config **out, const char *name, const char *data, size_t len,
+                    struct np_err *err)
+{
+	return parse(out, name, data, len, NULL, err);
+}
+
+int np_config_check_data(struct np_config **out, const char *name, const char *data, size_t len,
+                         struct np_config_diags *diags, struct np_err *err)
+{
+	return parse(out, name, data, len, diags, err);
+}
+
+void np_config_diags_release(struct np_config_diags *d)
+{
+	for (size_t i = 0; d && i < d->n; i++)
+		free(d->v[i].message);
+	if (d) {
+		free(d->v);
+		memset(d, 0, sizeof(*d));
+	}
+}
+
+static int load(struct np_config **out, const char *path, struct np_config_diags *diags,
+                struct np_err *err)
 {
 	struct np_buf b;
 	char chunk[65536];
@@ -1237,9 +1427,20 @@ int np_config_load(struct np_config **out, const char *path, struct np_err *err)
 		}
 	}
 	fclose(f);
-	rc = np_config_parse(out, path, b.ptr, b.len, err);
+	rc = parse(out, path, b.ptr, b.len, diags, err);
 	np_buf_release(&b);
 	return rc;
+}
+
+int np_config_load(struct np_config **out, const char *path, struct np_err *err)
+{
+	return load(out, path, NULL, err);
+}
+
+int np_config_check(struct np_config **out, const char *path, struct np_config_diags *diags,
+                    struct np_err *err)
+{
+	return load(out, path, diags, err);
 }
 
 void np_config_free(struct np_config *cfg)
@@ -1250,6 +1451,7 @@ void np_config_free(struct np_config *cfg)
 		release_desired(&cfg->instances[i]);
 	free(cfg->instances);
 	free(cfg->index);
+	free(cfg->keypos);
 	free(cfg->path);
 	free(cfg->region);
 	free(cfg->profile);

@@ -45,7 +45,7 @@ static void gen_to_json(json_t *o, const struct np_instance *in)
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *a = &np_attrs[i];
 		const char *key;
-		json_t *v;
+		json_t *v, *g;
 		char *text;
 
 		if (!a->gen || !np_attr_is_set(a, in))
@@ -55,7 +55,8 @@ static void gen_to_json(json_t *o, const struct np_instance *in)
 		    : a->type == NP_ATTR_INT ? json_integer(atoi(text))
 		                             : json_string(text);
 		free(text);
-		json_object_set_new(group_of(o, a->name, &key, true), key, v);
+		g = group_of(o, a->name, &key, true); /* sets key: not in the same call */
+		json_object_set_new(g, key, v);
 	}
 }
 

@@ -540,6 +540,81 @@ static void list_attributes(struct np_change *ch, const struct np_instance *want
 	}
 }
 
+/* What only DescribeInstanceAttribute reports (the protection flags): where
+ * the refresh did not read it, what was recorded is the best knowledge. */
+static void recorded_only(struct np_instance *cur, const struct np_instance *rec)
+{
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+		int *f = (int *)((char *)cur + a->offset);
+
+		if (a->gen && a->describe_attribute && a->type == NP_ATTR_BOOL &&
+		    !np_attr_is_set(a, cur))
+			*f = *(const int *)((const char *)rec + a->offset);
+	}
+}
+
+static bool has_step(const struct np_change *ch, enum np_step_kind k)
+{
+	for (size_t i = 0; i < ch->n_steps; i++)
+		if (ch->steps[i].kind == k)
+			return true;
+	return false;
+}
+
+/* Protection must not break nestplan's own work: a cycle of a stop-protected
+ * instance, a replacement of a termination-protected one, unless the file
+ * lifts the flag in the same plan. Lifting goes before the stop or the
+ * termination; setting it goes after the start, so the cycle can run. */
+static void protection(struct ctx *c, struct np_change *ch, const struct np_instance *want)
+{
+	const struct np_instance *b = &ch->before;
+	bool stops = has_step(ch, NP_STEP_STOP), terminates = has_step(ch, NP_STEP_TERMINATE);
+
+	if (stops && b->disable_api_stop == NP_BOOL_TRUE && want->disable_api_stop != NP_BOOL_FALSE)
+		np_plan_diag(c->plan, NP_SEV_ERROR, ch->address,
+		             "%s has stop protection (disable_api_stop): its stop/modify/start cycle "
+		             "cannot run; set disable_api_stop: false in the file to lift it for this "
+		             "change",
+		             ch->instance_id);
+	if (terminates && b->disable_api_termination == NP_BOOL_TRUE) {
+		if (want->disable_api_termination != NP_BOOL_FALSE) {
+			np_plan_diag(c->plan, NP_SEV_ERROR, ch->address,
+			             "%s has termination protection (disable_api_termination) and must "
+			             "be replaced; set disable_api_termination: false in the file to lift it",
+			             ch->instance_id);
+		} else {
+			struct np_step lift = {.kind = NP_STEP_SET_ATTRIBUTE,
+			                       .attr = np_attr_find("disable_api_termination"),
+			                       .value = np_xstrdup("false")};
+
+			NP_ALLOC_GROW(ch->steps, ch->n_steps + 1, ch->alloc_steps);
+			memmove(&ch->steps[1], &ch->steps[0], ch->n_steps * sizeof(*ch->steps));
+			ch->steps[0] = lift;
+			ch->n_steps++;
+		}
+	}
+	/* Turning protection on waits for the end of the cycle: a stable
+	 * partition that moves those steps last. */
+	if (stops) {
+		struct np_step *v = np_xmalloc(ch->n_steps * sizeof(*v));
+		size_t n = 0;
+
+		for (int pass = 0; pass < 2; pass++)
+			for (size_t i = 0; i < ch->n_steps; i++) {
+				const struct np_step *s = &ch->steps[i];
+				bool late = s->kind == NP_STEP_SET_ATTRIBUTE && s->attr &&
+				            s->attr->describe_attribute && s->value &&
+				            !strcmp(s->value, "true");
+
+				if (late == (pass == 1))
+					v[n++] = *s;
+			}
+		memcpy(ch->steps, v, n * sizeof(*v));
+		free(v);
+	}
+}
+
 static void plan_desired(struct ctx *c, const struct np_desired *d)
 {
 	const struct np_plan_input *in = c->in;
@@ -604,6 +679,9 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 		ch->before.user_data_sha256 = np_xstrdup(rec->user_data_sha256);
 	free(ch->before.address);
 	ch->before.address = np_xstrdup(addr);
+	if (rec)
+		recorded_only(&ch->before, rec);
+	cur = &ch->before;
 	merge_after(&ch->after, &d->want, cur);
 	list_attributes(ch, &d->want, &ch->before);
 	why = forced_replace(in, addr) ? np_xstrdup("-replace") : replace_reason(&d->want, cur, rec);
@@ -618,11 +696,13 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 		free(ch->after.instance_id);
 		ch->after.instance_id = NULL;
 		launch_steps(ch, d);
+		protection(c, ch, &d->want);
 		return;
 	}
 	ch->adopt = adopt;
 	update_steps(c, ch, d, cur);
 	ch->action = ch->n_steps ? NP_ACTION_UPDATE : NP_ACTION_NOOP;
+	protection(c, ch, &d->want);
 }
 
 static void plan_delete(struct ctx *c, const struct np_instance *rec, bool prevent)
@@ -638,6 +718,13 @@ static void plan_delete(struct ctx *c, const struct np_instance *rec, bool preve
 	if (prevent) {
 		np_plan_diag(c->plan, NP_SEV_ERROR, rec->address,
 		             "cannot destroy: lifecycle.prevent_destroy is set");
+		return;
+	}
+	if (rec->disable_api_termination == NP_BOOL_TRUE && !gone(l)) {
+		np_plan_diag(c->plan, NP_SEV_ERROR, rec->address,
+		             "cannot destroy %s: termination protection (disable_api_termination) is "
+		             "on; set it to false in the file and apply before destroying it",
+		             rec->instance_id);
 		return;
 	}
 	ch = new_change(c, rec->address, group);

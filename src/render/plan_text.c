@@ -1,6 +1,7 @@
 /* The plan for people, in Terraform's manner. Identical changes of
  * consecutive instances of a group are shown once, with their address range
  * (-expand lists each); rollout.max_unavailable is said as waves. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,17 +65,19 @@ static void attr(FILE *out, const char *name, const char *before, const char *af
 	free(a);
 }
 
-static void attr_int(FILE *out, const char *name, int before, int after)
+/* How EC2 makes a change, as the plan's attribute list says (the table's
+ * policy): shown after the value for updates. */
+static const char *policy_note(const struct np_change *c, const char *name)
 {
-	char b[16], a[16];
-
-	if (!after)
-		return;
-	snprintf(b, sizeof(b), "%d", before);
-	snprintf(a, sizeof(a), "%d", after);
-	attr(out, name, before ? b : NULL, a);
+	for (size_t i = 0; c->action == NP_ACTION_UPDATE && i < c->n_attrs; i++)
+		if (!strcmp(c->attrs[i].name, name))
+			return c->attrs[i].policy == NP_POLICY_LIVE      ? "live, no stop"
+			       : c->attrs[i].policy == NP_POLICY_STOPPED ? "in the stop window"
+			                                                 : NULL;
+	return NULL;
 }
 
+/* Every attribute of the table the change sets, with what it was. */
 static void attributes(FILE *out, const struct np_change *c)
 {
 	const struct np_instance *b = c->has_before && c->action != NP_ACTION_REPLACE ? &c->before
@@ -83,20 +86,25 @@ static void attributes(FILE *out, const struct np_change *c)
 
 	if (!c->has_after)
 		return;
-	attr(out, "instance_type", b ? b->instance_type : NULL, a->instance_type);
-	attr(out, "image_id", b ? b->image_id : NULL, a->image_id);
-	attr_int(out, "cpu_options.core_count", b ? b->core_count : 0, a->core_count);
-	attr_int(out, "cpu_options.threads_per_core", b ? b->threads_per_core : 0,
-	         a->threads_per_core);
-	attr(out, "cpu_options.nested_virtualization",
-	     b ? np_nv_name(b->nested_virtualization ? b->nested_virtualization : NP_NV_DISABLED)
-	       : NULL,
-	     np_nv_name(a->nested_virtualization));
-	attr(out, "placement.tenancy", b ? np_tenancy_name(b->tenancy) : NULL,
-	     np_tenancy_name(a->tenancy));
-	attr(out, "placement.host_id", b ? b->host_id : NULL, a->host_id);
-	attr(out, "platform", b ? np_platform_name(b->platform) : NULL, np_platform_name(a->platform));
-	attr(out, "state", b ? np_run_state_name(b->state) : NULL, np_run_state_name(a->state));
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *at = &np_attrs[i];
+		char *was, *now, *shown;
+		const char *note;
+
+		if (at->type == NP_ATTR_STRV)
+			continue;
+		was = b ? np_attr_text(at, b) : NULL;
+		now = np_attr_text(at, a);
+		/* EC2 reports no nested-virtualization element where it is off. */
+		if (b && !was && at->offset == offsetof(struct np_instance, nested_virtualization))
+			was = np_xstrdup("disabled");
+		note = now && (!was || strcmp(was, now)) ? policy_note(c, at->name) : NULL;
+		shown = note ? np_xasprintf("%s  (%s)", now, note) : NULL;
+		attr(out, at->name, was, shown ? shown : now);
+		free(shown);
+		free(was);
+		free(now);
+	}
 	for (size_t i = 0; i < a->tags.n; i++) {
 		char name[300];
 

@@ -120,6 +120,29 @@ int np_state_journal_pending(struct np_state *st, struct np_journal_entry **out,
 	return 0;
 }
 
+int np_state_journal_has(struct np_state *st, const char *run_id, const char *address,
+                         const char *step, bool *out, struct np_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	*out = false;
+	if (sqlite3_prepare_v2(st->db,
+	                       "SELECT 1 FROM journal WHERE run_id IS ? AND address = ? AND step = ? "
+	                       "AND status IN ('started', 'done') LIMIT 1",
+	                       -1, &s, NULL) != SQLITE_OK)
+		return np_state_sqlerr(st, err, "reading the journal");
+	sqlite3_bind_text(s, 1, run_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, step, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	*out = r == SQLITE_ROW;
+	sqlite3_finalize(s);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return np_state_sqlerr(st, err, "reading the journal");
+	return 0;
+}
+
 void np_journal_entries_free(struct np_journal_entry *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

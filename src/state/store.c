@@ -368,6 +368,15 @@ static bool writable_here(const char *path)
 	return ok;
 }
 
+static bool wal_exists(const char *path)
+{
+	char *wal = np_xasprintf("%s-wal", path);
+	bool yes = access(wal, F_OK) == 0;
+
+	free(wal);
+	return yes;
+}
+
 int np_state_open(struct np_state **out, const char *path, unsigned flags, struct np_err *err)
 {
 	struct np_state *st = np_xcalloc(1, sizeof(*st));
@@ -399,7 +408,21 @@ int np_state_open(struct np_state **out, const char *path, unsigned flags, struc
 
 	oflags = (flags & NP_STATE_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
 	old = umask(077);
-	if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+	if ((flags & NP_STATE_PEEK) && (flags & NP_STATE_READONLY) && !wal_exists(path)) {
+		/* No -wal: every committed byte is in the file; immutable=1 reads
+		 * it without creating the side files a WAL reader needs. */
+		char *uri = sqlite3_mprintf("file:%s?immutable=1", path);
+		int r = sqlite3_open_v2(uri, &st->db, oflags | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX,
+		                        NULL);
+
+		sqlite3_free(uri);
+		if (r != SQLITE_OK) {
+			umask(old);
+			np_state_sqlerr(st, err, "opening");
+			goto fail;
+		}
+	} else if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_FULLMUTEX, NULL) !=
+	           SQLITE_OK) {
 		umask(old);
 		np_state_sqlerr(st, err, "opening");
 		goto fail;

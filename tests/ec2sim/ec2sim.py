@@ -29,7 +29,11 @@ STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 4
                "stopping": 64, "stopped": 80}
 MUTATING = {"RunInstances", "StopInstances", "StartInstances", "TerminateInstances",
             "ModifyInstanceCpuOptions", "ModifyInstanceAttribute", "ModifyInstancePlacement",
-            "CreateTags", "DeleteTags", "AllocateHosts", "ModifyHosts", "ReleaseHosts"}
+            "CreateTags", "DeleteTags", "AllocateHosts", "ModifyHosts", "ReleaseHosts",
+            "ModifyInstanceMetadataOptions", "MonitorInstances", "UnmonitorInstances",
+            "AssociateIamInstanceProfile", "ReplaceIamInstanceProfileAssociation",
+            "DisassociateIamInstanceProfile", "ModifyVolume", "CreatePlacementGroup",
+            "DeletePlacementGroup"}
 # Images the simulator treats as Windows (real EC2 knows from the AMI).
 WINDOWS_AMI_PREFIXES = ("ami-0fedcba", "ami-0ffff")
 WINDOWS_NV_MAX_VCPUS = 192
@@ -46,6 +50,41 @@ ACTION_ERROR_KEYS = {"code", "status", "dry_run", "message", "count", "html"}
 # host before it can be released", ReleaseHosts; README.md).
 ON_HOST_STATES = ("pending", "running", "stopping", "shutting-down")
 ON_OFF = ("on", "off")
+# EBS volume types (README.md, "Instance attributes"): sizes in GiB, provisioned
+# IOPS, the IOPS-to-size ratio, throughput in MiB/s and its ratio to IOPS. Today's
+# API reference (ModifyVolume, EbsBlockDevice) and the EBS User Guide.
+VOLUME_TYPES = {
+    "gp2": {"size": (1, 16384)},
+    "gp3": {"size": (1, 65536), "iops": (3000, 80000), "iops_per_gib": 500,
+            "throughput": (125, 2000), "mibps_per_iops": 0.25},
+    "io1": {"size": (4, 16384), "iops": (100, 64000), "iops_per_gib": 50},
+    "io2": {"size": (4, 65536), "iops": (100, 256000), "iops_per_gib": 1000},
+    "st1": {"size": (125, 16384)},
+    "sc1": {"size": (125, 16384)},
+    "standard": {"size": (1, 1024)},
+}
+# What an image's root snapshot holds when nothing else is said (README.md).
+LINUX_IMAGE = {"root_device_name": "/dev/xvda", "snapshot_size_gib": 8, "volume_type": "gp3"}
+WINDOWS_IMAGE = {"root_device_name": "/dev/sda1", "snapshot_size_gib": 30, "volume_type": "gp3"}
+DEVICE_NAME = re.compile(r"/dev/(sd[a-z][0-9]*|xvd[a-z]{1,2}[0-9]*)")
+METADATA_ENUMS = (("http_tokens", "HttpTokens", ("optional", "required")),
+                  ("http_endpoint", "HttpEndpoint", ("enabled", "disabled")),
+                  ("http_protocol_ipv6", "HttpProtocolIpv6", ("enabled", "disabled")),
+                  ("instance_metadata_tags", "InstanceMetadataTags", ("enabled", "disabled")))
+METADATA_DEFAULTS = {"http_tokens": "optional", "http_put_response_hop_limit": 1,
+                     "http_endpoint": "enabled", "http_protocol_ipv6": "disabled",
+                     "instance_metadata_tags": "disabled"}
+PLACEMENT_STRATEGIES = ("cluster", "spread", "partition")
+MAX_PARTITIONS = 7
+# POST /_sim/instances/ID fields for issue 14's attributes (Handler.set_attributes).
+ATTRIBUTE_FIELDS = ("monitoring", "ebs_optimized", "disable_api_termination", "disable_api_stop",
+                    "metadata_options", "iam_instance_profile", "root_volume", "placement_group",
+                    "user_data_b64", "security_group_ids", "instance_initiated_shutdown_behavior")
+S_INSTANCE_ATTRIBUTES = ("instanceType", "kernel", "ramdisk", "userData", "disableApiTermination",
+                         "instanceInitiatedShutdownBehavior", "rootDeviceName",
+                         "blockDeviceMapping", "productCodes", "sourceDestCheck", "groupSet",
+                         "ebsOptimized", "sriovNetSupport", "enaSupport", "enclaveOptions",
+                         "disableApiStop")
 # The latency model's defaults (README.md, "Latency model").
 LATENCY_DEFAULTS = {"base_ms": 100.0, "per_item_ms": 1.0, "jitter": 0.2}
 
@@ -111,7 +150,11 @@ class Instance:
                  "user_data", "platform", "cores", "threads", "nv", "tenancy", "host_id", "az",
                  "hibernation", "state", "next_state", "due", "tags", "token", "launch_time",
                  "launch_index", "spot", "visible_at", "_xml", "account", "affinity",
-                 "terminated_at", "stale", "stale_until")
+                 "terminated_at", "stale", "stale_until",
+                 # issue 14's attributes
+                 "monitoring", "monitoring_next", "monitoring_due", "ebs_optimized",
+                 "metadata", "metadata_due", "iam", "bdm", "root_device", "dat", "das",
+                 "pgroup", "shutdown_behavior")
 
     def copy(self):
         """A frozen copy: what a lagging read replica still shows."""
@@ -119,6 +162,10 @@ class Instance:
         for k in self.__slots__:
             setattr(c, k, getattr(self, k, None))
         c.tags, c.next_state, c.stale, c._xml = dict(self.tags), None, None, None
+        c.sgs, c.metadata = list(self.sgs), dict(self.metadata)
+        c.bdm = [dict(b) for b in self.bdm]
+        c.iam = dict(self.iam) if self.iam else None
+        c.monitoring_next = None
         return c
 
     def to_json(self):
@@ -128,7 +175,38 @@ class Instance:
                 "threads_per_core": self.threads, "nested_virtualization": self.nv,
                 "platform": self.platform, "host_id": self.host_id, "image_id": self.image_id,
                 "hibernation": self.hibernation, "spot": self.spot, "tags": dict(self.tags),
-                "launch_index": self.launch_index, "affinity": self.affinity}
+                "launch_index": self.launch_index, "affinity": self.affinity,
+                "monitoring": self.monitoring, "ebs_optimized": self.ebs_optimized,
+                "metadata_options": dict(self.metadata),
+                "iam_instance_profile": dict(self.iam) if self.iam else None,
+                "disable_api_termination": self.dat, "disable_api_stop": self.das,
+                "placement_group": self.pgroup, "user_data_b64": self.user_data,
+                "root_device_name": self.root_device,
+                "security_group_ids": list(self.sgs),
+                "instance_initiated_shutdown_behavior": self.shutdown_behavior,
+                "block_devices": [dict(b) for b in self.bdm]}
+
+
+class Volume:
+    """An EBS volume: a root or launch-time volume of an instance."""
+
+    def __init__(self, vid, account, az):
+        self.id, self.account, self.az = vid, account, az
+        self.size, self.type, self.iops, self.throughput = 8, "gp3", 3000, 125
+        self.encrypted, self.kms_key_id, self.snapshot_id = False, None, None
+        self.state, self.instance_id, self.device = "in-use", None, None
+        self.create_time, self.tags, self.mods = now_iso(), {}, []
+        self.deleted_at = None
+
+    def to_json(self, world):
+        att = world.attachment(self)
+        return {"volume_id": self.id, "account_id": self.account, "size_gib": self.size,
+                "type": self.type, "iops": self.iops, "throughput": self.throughput,
+                "encrypted": self.encrypted, "kms_key_id": self.kms_key_id,
+                "snapshot_id": self.snapshot_id, "state": self.state,
+                "instance_id": self.instance_id, "device": self.device,
+                "delete_on_termination": att["delete_on_termination"] if att else None,
+                "modifications": [dict(m) for m in self.mods]}
 
 
 class Host:
@@ -197,7 +275,13 @@ class World:
                            "latency_model": self.args.latency_model,
                            "latency_base_ms": self.args.latency_base_ms,
                            "latency_per_item_ms": self.args.latency_per_item_ms,
-                           "latency_jitter": self.args.latency_jitter}
+                           "latency_jitter": self.args.latency_jitter,
+                           "volume_modification_cooldown_s":
+                               self.args.volume_modification_cooldown,
+                           "volume_modification_window_s": self.args.volume_modification_window,
+                           "volume_modifications_per_window":
+                               self.args.volume_modifications_per_window,
+                           "volume_modification_seconds": self.args.volume_modification_seconds}
             self.fill_buckets()
             self.rng = random.Random(self.args.seed)
             # A stream of its own, so read-after-write delays do not move the ids.
@@ -205,6 +289,19 @@ class World:
             # And one for the latency model's jitter.
             self.latency_rng = random.Random(self.args.seed)
             self.token_key = os.urandom(16)
+            # Volumes, associations, keys and groups draw their ids from a
+            # stream of their own, so instance ids stay what they were.
+            self.res_rng = random.Random(None if self.args.seed is None
+                                         else "%s-resources" % self.args.seed)
+            self.volumes = {}
+            self.volume_order = []
+            self.images = {}
+            self.profiles = {}       # (account, name) -> {name, arn, id, created}
+            self.associations = {}   # iip-assoc-… -> {…}
+            self.association_order = []
+            self.kms = {}            # account -> {"aliases": {alias: key id}, "keys": [ids]}
+            self.pgroups = {}        # (account, name) -> {…}
+            self.pgroup_order = []
 
     # -- latency model -------------------------------------------------------
     def latency_model(self):
@@ -315,6 +412,145 @@ class World:
             inst._xml = None
             if inst.state == "terminated":
                 inst.terminated_at = inst.due
+                self.release_resources(inst)
+        self.settle_attributes(inst, t)
+
+    def settle_attributes(self, inst, t):
+        """Monitoring, metadata options and the profile association move on
+        with time, as the instance's state does."""
+        if inst.monitoring_next and t >= inst.monitoring_due:
+            inst.monitoring, inst.monitoring_next, inst._xml = inst.monitoring_next, None, None
+        md = inst.metadata
+        # Options changed on a stopped instance apply once it runs (ModifyInstanceMetadataOptions).
+        if md and md.get("state") == "pending" and inst.state == "running" \
+                and t >= inst.metadata_due:
+            md["state"], inst._xml = "applied", None
+        if inst.iam:
+            a = self.associations.get(inst.iam["association_id"])
+            if a:
+                self.settle_association(a, t)
+                if a["state"] == "disassociated":
+                    inst.iam, inst._xml = None, None
+                elif inst.iam.get("state") != a["state"]:
+                    inst.iam["state"] = a["state"]
+
+    def settle_association(self, a, t):
+        if a.get("next") and t >= a["due"]:
+            a["state"], a["next"] = a["next"], None
+
+    def due(self, seconds=None):
+        return time.monotonic() + (self.args.transition_seconds if seconds is None else seconds)
+
+    def new_id(self, prefix, bits=68):
+        return "%s-%0*x" % (prefix, (bits + 3) // 4, self.res_rng.getrandbits(bits))
+
+    # -- what terminating an instance releases --------------------------------
+    def release_resources(self, inst):
+        """Its volumes are deleted (DeleteOnTermination) or detached; its
+        profile association ends."""
+        for b in inst.bdm:
+            v = self.volumes.get(b["volume_id"])
+            if not v:
+                continue
+            if b["delete_on_termination"]:
+                v.state, v.deleted_at = "deleted", time.monotonic()
+            else:
+                v.state = "available"
+            v.instance_id, v.device = None, None
+        inst.bdm = []
+        if inst.iam:
+            a = self.associations.get(inst.iam["association_id"])
+            if a:
+                a["state"], a["next"] = "disassociated", None
+            inst.iam = None
+        inst._xml = None
+
+    def attachment(self, vol):
+        """The volume's attachment as its instance records it, or None."""
+        inst = self.instances.get(vol.instance_id) if vol.instance_id else None
+        if not inst:
+            return None
+        for b in inst.bdm:
+            if b["volume_id"] == vol.id:
+                return b
+        return None
+
+    # -- images ----------------------------------------------------------------
+    def image(self, image_id):
+        """What the simulator knows of an AMI: any well-formed id is an image
+        (Windows by its prefix) unless the control API said otherwise."""
+        img = self.images.get(image_id)
+        if img is None:
+            windows = image_id.startswith(WINDOWS_AMI_PREFIXES)
+            img = dict(WINDOWS_IMAGE if windows else LINUX_IMAGE)
+            img.update({"image_id": image_id, "platform": "windows" if windows else "linux",
+                        "missing": False,
+                        "snapshot_id": "snap-%s" % hashlib.sha256(image_id.encode())
+                        .hexdigest()[:17],
+                        "name": "%s-image-%s" % ("windows" if windows else "linux",
+                                                 image_id[4:])})
+            self.images[image_id] = img
+        return img
+
+    # -- KMS keys --------------------------------------------------------------
+    def kms_account(self, account):
+        k = self.kms.get(account)
+        if k is None:
+            # Every account has the AWS managed key for EBS, alias/aws/ebs.
+            k = self.kms[account] = {"aliases": {}, "keys": []}
+            self.add_key(account, "alias/aws/ebs")
+        return k
+
+    def add_key(self, account, alias, key_id=None):
+        k = self.kms.get(account) or self.kms_account(account)
+        if alias in k["aliases"]:
+            return k["aliases"][alias]
+        key_id = key_id or str(uuid.UUID(int=self.res_rng.getrandbits(128), version=4))
+        k["aliases"][alias] = key_id
+        if key_id not in k["keys"]:
+            k["keys"].append(key_id)
+        return key_id
+
+    def key_arn(self, account, key_id):
+        return "arn:aws:kms:%s:%s:key/%s" % (self.args.region, account, key_id)
+
+    def resolve_kms(self, value):
+        """A key id, key ARN, alias name or alias ARN -> the key's ARN, or None."""
+        m = re.fullmatch(r"arn:aws:kms:([a-z0-9-]+):([0-9]{12}):(key|alias)/(.+)", value)
+        if m:
+            region, account, kind, rest = m.groups()
+            if region != self.args.region:
+                return None
+            ref = rest if kind == "key" else "alias/" + rest
+        else:
+            account, ref = self.account, value
+        k = self.kms_account(account)
+        if ref.startswith("alias/"):
+            key_id = k["aliases"].get(ref)
+        else:
+            key_id = ref if ref in k["keys"] else None
+        return self.key_arn(account, key_id) if key_id else None
+
+    # -- volume modifications -----------------------------------------------------
+    def settle_volume(self, vol, t=None):
+        """A modification goes modifying -> optimizing -> completed; the volume
+        shows the new values from optimizing on (README.md)."""
+        t = time.monotonic() if t is None else t
+        if not vol.mods:
+            return
+        m = vol.mods[-1]
+        step = float(self.faults["volume_modification_seconds"])
+        if m["modificationState"] == "modifying" and t >= m["_start"] + step:
+            m["modificationState"], m["progress"] = "optimizing", 50
+            vol.size, vol.type = m["targetSize"], m["targetVolumeType"]
+            vol.iops, vol.throughput = m.get("targetIops"), m.get("targetThroughput")
+            inst = self.instances.get(vol.instance_id) if vol.instance_id else None
+            if inst:
+                inst._xml = None
+        if m["modificationState"] == "optimizing" and t >= m["_start"] + 2 * step:
+            m["modificationState"], m["progress"] = "completed", 100
+            m["endTime"] = datetime.datetime.utcfromtimestamp(
+                time.time() - (t - (m["_start"] + 2 * step))).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
     def gone(self, inst, t):
         """A terminated instance drops out of Describe after a while."""
@@ -399,14 +635,21 @@ class World:
             "<amiLaunchIndex>%d</amiLaunchIndex>" % inst.launch_index,
             "<instanceType>%s</instanceType><launchTime>%s</launchTime>"
             % (inst.type, inst.launch_time),
-            "<placement><availabilityZone>%s</availabilityZone><groupName/><tenancy>%s</tenancy>%s"
-            "</placement>" % (inst.az, inst.tenancy, host),
+            "<placement><availabilityZone>%s</availabilityZone>%s<tenancy>%s</tenancy>%s"
+            "</placement>" % (inst.az, "<groupName>%s</groupName>" % escape(inst.pgroup)
+                              if inst.pgroup else "<groupName/>", inst.tenancy, host),
             "<platform>windows</platform>" if inst.platform == "windows" else "",
-            "<monitoring><state>disabled</state></monitoring>",
+            "<monitoring><state>%s</state></monitoring>" % inst.monitoring,
             "<subnetId>%s</subnetId><vpcId>vpc-0a1b2c3d4e5f60718</vpcId>" % inst.subnet_id,
             "<groupSet>%s</groupSet>" % sgs,
             "<instanceLifecycle>spot</instanceLifecycle>" if inst.spot else "",
             "<architecture>x86_64</architecture><rootDeviceType>ebs</rootDeviceType>",
+            "<rootDeviceName>%s</rootDeviceName>" % inst.root_device,
+            "<blockDeviceMapping>%s</blockDeviceMapping>" % self.bdm_xml(inst),
+            "<ebsOptimized>%s</ebsOptimized>" % ("true" if inst.ebs_optimized else "false"),
+            "<iamInstanceProfile><arn>%s</arn><id>%s</id></iamInstanceProfile>"
+            % (escape(inst.iam["arn"]), inst.iam["id"]) if inst.iam else "",
+            self.metadata_xml("metadataOptions", inst.metadata),
             "<clientToken>%s</clientToken>" % escape(inst.token or ""),
             "<tagSet>%s</tagSet>" % tags,
             "<hypervisor>xen</hypervisor>",
@@ -418,6 +661,44 @@ class World:
         ]
         inst._xml = "".join(parts)
         return inst._xml
+
+    @staticmethod
+    def bdm_xml(inst):
+        return "".join(
+            "<item><deviceName>%s</deviceName><ebs><volumeId>%s</volumeId><status>%s</status>"
+            "<attachTime>%s</attachTime><deleteOnTermination>%s</deleteOnTermination></ebs></item>"
+            % (b["device_name"], b["volume_id"], b["status"], b["attach_time"],
+               "true" if b["delete_on_termination"] else "false") for b in inst.bdm)
+
+    @staticmethod
+    def metadata_xml(tag, md):
+        return ("<%s><state>%s</state><httpTokens>%s</httpTokens><httpPutResponseHopLimit>%d"
+                "</httpPutResponseHopLimit><httpEndpoint>%s</httpEndpoint><httpProtocolIpv6>%s"
+                "</httpProtocolIpv6><instanceMetadataTags>%s</instanceMetadataTags></%s>"
+                % (tag, md["state"], md["http_tokens"], md["http_put_response_hop_limit"],
+                   md["http_endpoint"], md["http_protocol_ipv6"], md["instance_metadata_tags"],
+                   tag))
+
+    def volume_xml(self, v):
+        att = self.attachment(v)
+        attach = ("<item><volumeId>%s</volumeId><instanceId>%s</instanceId><device>%s</device>"
+                  "<status>%s</status><attachTime>%s</attachTime><deleteOnTermination>%s"
+                  "</deleteOnTermination></item>"
+                  % (v.id, v.instance_id, att["device_name"], att["status"], att["attach_time"],
+                     "true" if att["delete_on_termination"] else "false")) if att else ""
+        tags = "".join("<item><key>%s</key><value>%s</value></item>" % (escape(k), escape(x))
+                       for k, x in v.tags.items())
+        return ("<item><volumeId>%s</volumeId><size>%d</size><snapshotId>%s</snapshotId>"
+                "<availabilityZone>%s</availabilityZone><status>%s</status>"
+                "<createTime>%s</createTime><attachmentSet>%s</attachmentSet><tagSet>%s</tagSet>"
+                "<volumeType>%s</volumeType>%s%s<encrypted>%s</encrypted>%s"
+                "<multiAttachEnabled>false</multiAttachEnabled></item>"
+                % (v.id, v.size, v.snapshot_id or "", v.az, v.state, v.create_time, attach, tags,
+                   v.type, "<iops>%d</iops>" % v.iops if v.iops is not None else "",
+                   "<throughput>%d</throughput>" % v.throughput
+                   if v.throughput is not None else "",
+                   "true" if v.encrypted else "false",
+                   "<kmsKeyId>%s</kmsKeyId>" % escape(v.kms_key_id) if v.kms_key_id else ""))
 
 
 def params_list(params, prefix):
@@ -532,6 +813,294 @@ class Ec2:
             raise ApiError("InvalidParameterValue", "At most 1000 instance IDs per call")
         return [self.get(i) for i in ids]
 
+    # -- issue 14: shared checks ----------------------------------------------
+    @staticmethod
+    def boolean(p, name, default=None, wire=None):
+        """A Boolean Query parameter: botocore sends true or false."""
+        v = p.get(name)
+        if v is None:
+            return default
+        if v not in ("true", "false"):
+            raise ApiError("InvalidParameterValue", "Value (%s) for parameter %s is invalid. "
+                           "Expected: 'true' or 'false'." % (v, wire or name))
+        return v == "true"
+
+    @staticmethod
+    def integer(p, name, wire=None):
+        v = p.get(name)
+        if v is None:
+            return None
+        try:
+            return int(v)
+        except ValueError:
+            raise ApiError("InvalidParameterValue", "Value (%s) for parameter %s is invalid. "
+                           "Expected an integer." % (v, wire or name))
+
+    @staticmethod
+    def gp2_iops(size):
+        # gp2: 3 IOPS per GiB, at least 100, at most 16,000 (EBS User Guide).
+        return max(100, min(16000, 3 * size))
+
+    def volume_spec(self, vtype, size, iops, throughput):
+        """Checks type, size, IOPS and throughput against EBS's limits; returns
+        (iops, throughput) as EC2 reports them (None: not reported)."""
+        lim = VOLUME_TYPES.get(vtype)
+        if lim is None:
+            raise ApiError("InvalidParameterValue",
+                           "Value (%s) for parameter volumeType is invalid. Valid values: %s."
+                           % (vtype, ", ".join(VOLUME_TYPES)))
+        lo, hi = lim["size"]
+        if not lo <= size <= hi:
+            raise ApiError("InvalidParameterValue",
+                           "Volume of %dGiB is invalid for %s volumes: the size must be between "
+                           "%d and %d GiB." % (size, vtype, lo, hi))
+        if "iops" not in lim:
+            if iops is not None:
+                raise ApiError("InvalidParameterCombination",
+                               "The parameter iops is not supported for %s volumes." % vtype)
+            iops = self.gp2_iops(size) if vtype == "gp2" else None
+        else:
+            if iops is None:
+                if vtype != "gp3":
+                    raise ApiError("InvalidParameterCombination",
+                                   "The parameter iops must be specified for %s volumes." % vtype)
+                iops = 3000
+            ilo, ihi = lim["iops"]
+            if not ilo <= iops <= ihi:
+                raise ApiError("InvalidParameterValue",
+                               "Value (%d) for parameter iops is invalid. %s volumes support "
+                               "%d to %d IOPS." % (iops, vtype, ilo, ihi))
+            # gp3's 3,000 IOPS baseline holds at any size; above it the ratio applies.
+            if (vtype != "gp3" or iops > 3000) and iops > lim["iops_per_gib"] * size:
+                raise ApiError("InvalidParameterValue",
+                               "Iops to volume size ratio of %f is too high; maximum is %f."
+                               % (iops / float(size), float(lim["iops_per_gib"])))
+        if "throughput" not in lim:
+            if throughput is not None:
+                raise ApiError("InvalidParameterCombination",
+                               "The parameter throughput is not supported for %s volumes."
+                               % vtype)
+        else:
+            throughput = 125 if throughput is None else throughput
+            tlo, thi = lim["throughput"]
+            if not tlo <= throughput <= thi:
+                raise ApiError("InvalidParameterValue",
+                               "Value (%d) for parameter throughput is invalid. %s volumes "
+                               "support %d to %d MiB/s." % (throughput, vtype, tlo, thi))
+            if throughput > 125 and throughput > lim["mibps_per_iops"] * iops:
+                raise ApiError("InvalidParameterValue",
+                               "Throughput (MiBps) to iops ratio of %f is too high; maximum is "
+                               "%f MiBps per iops." % (throughput / float(iops),
+                                                       lim["mibps_per_iops"]))
+        return iops, throughput
+
+    def snapshot_size(self, snap):
+        for img in self.w.images.values():
+            if img["snapshot_id"] == snap and not img["missing"]:
+                return img["snapshot_size_gib"]
+        raise ApiError("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist." % snap)
+
+    def launch_volumes(self, p, img):
+        """The volumes one instance of this launch gets: the image's root
+        volume, changed by a mapping on the image's root device name, and the
+        other mappings' EBS volumes. Returns a list of specs, the root first."""
+        maps = {}
+        for k, v in p.items():
+            m = re.fullmatch(r"BlockDeviceMapping\.([1-9][0-9]*)\.(.+)", k)
+            if m:
+                maps.setdefault(int(m.group(1)), {})[m.group(2)] = v
+        root_dev = img["root_device_name"]
+        specs = [{"device_name": root_dev, "snapshot_id": img["snapshot_id"],
+                  "snap_size": img["snapshot_size_gib"], "type": img["volume_type"],
+                  "ebs": {}}]
+        seen = set()
+        for n in sorted(maps):
+            m = maps[n]
+            dev = m.get("DeviceName")
+            if not dev:
+                raise ApiError("MissingParameter", "The request must contain the parameter "
+                               "BlockDeviceMapping.%d.DeviceName" % n)
+            if dev in seen:
+                raise ApiError("InvalidBlockDeviceMapping",
+                               "The device name %s is used more than once." % dev)
+            seen.add(dev)
+            ebs = {k[4:]: v for k, v in m.items() if k.startswith("Ebs.")}
+            if dev == root_dev:
+                if "NoDevice" in m or "VirtualName" in m:
+                    raise ApiError("InvalidBlockDeviceMapping",
+                                   "The root device %s must be an EBS volume." % dev)
+                specs[0]["ebs"] = ebs
+                continue
+            if not DEVICE_NAME.fullmatch(dev):
+                raise ApiError("InvalidBlockDeviceMapping", "Invalid device name %s" % dev)
+            if not ebs:
+                continue  # instance store or NoDevice: not modelled
+            snap = ebs.get("SnapshotId")
+            if not snap and "VolumeSize" not in ebs:
+                raise ApiError("InvalidBlockDeviceMapping",
+                               "Either snapshot ID or volume size must be provided for: %s" % dev)
+            specs.append({"device_name": dev, "snapshot_id": snap,
+                          "snap_size": self.snapshot_size(snap) if snap else None,
+                          "type": "gp3", "ebs": ebs})
+        for spec in specs:
+            self.resolve_volume(spec)
+        return specs
+
+    def resolve_volume(self, spec):
+        ebs, dev = spec["ebs"], spec["device_name"]
+        q = {"Ebs." + k: v for k, v in ebs.items()}
+        snap = ebs.get("SnapshotId")
+        if snap and snap != spec["snapshot_id"]:
+            spec["snapshot_id"], spec["snap_size"] = snap, self.snapshot_size(snap)
+        size = self.integer(q, "Ebs.VolumeSize", "volumeSize")
+        if size is None:
+            size = spec["snap_size"]
+        elif spec["snap_size"] is not None and size < spec["snap_size"]:
+            # EC2's message has the two spaces (seen in published transcripts).
+            raise ApiError("InvalidBlockDeviceMapping",
+                           "Volume of size %dGB is smaller than  snapshot '%s', expect size >= "
+                           "%dGB" % (size, spec["snapshot_id"], spec["snap_size"]))
+        vtype = ebs.get("VolumeType", spec["type"])
+        iops, tp = self.volume_spec(vtype, size, self.integer(q, "Ebs.Iops", "iops"),
+                                    self.integer(q, "Ebs.Throughput", "throughput"))
+        encrypted = self.boolean(q, "Ebs.Encrypted", False, "encrypted")
+        kms = ebs.get("KmsKeyId")
+        if kms is not None and not encrypted:
+            raise ApiError("InvalidParameterDependency",
+                           "The parameter KmsKeyId requires the parameter Encrypted to be set.")
+        arn = None
+        if encrypted:
+            arn = self.w.resolve_kms(kms or "alias/aws/ebs")
+            if arn is None:
+                raise ApiError("InvalidParameterValue", "Value (%s) for parameter kmsKeyId is "
+                               "invalid. The KMS key does not exist or is not in %s."
+                               % (kms, self.w.args.region))
+        spec.update({"size": size, "type": vtype, "iops": iops, "throughput": tp,
+                     "encrypted": encrypted, "kms_key_id": arn,
+                     "delete_on_termination": self.boolean(q, "Ebs.DeleteOnTermination", True,
+                                                           "deleteOnTermination")})
+
+    def attach_volumes(self, inst, specs):
+        inst.bdm = []
+        for spec in specs:
+            v = Volume(self.w.new_id("vol"), inst.account, inst.az)
+            v.size, v.type, v.iops, v.throughput = (spec["size"], spec["type"], spec["iops"],
+                                                    spec["throughput"])
+            v.encrypted, v.kms_key_id, v.snapshot_id = (spec["encrypted"], spec["kms_key_id"],
+                                                        spec["snapshot_id"])
+            v.instance_id, v.device, v.create_time = inst.id, spec["device_name"], inst.launch_time
+            self.w.volumes[v.id] = v
+            self.w.volume_order.append(v.id)
+            inst.bdm.append({"device_name": spec["device_name"], "volume_id": v.id,
+                             "status": "attached", "attach_time": inst.launch_time,
+                             "delete_on_termination": spec["delete_on_termination"]})
+
+    def metadata_options(self, p, base, prefix=""):
+        """MetadataOptions.* (or ModifyInstanceMetadataOptions' members) over base."""
+        md = dict(base)
+        for key, name, allowed in METADATA_ENUMS:
+            v = p.get(prefix + name)
+            if v is not None:
+                if v not in allowed:
+                    raise ApiError("InvalidParameterValue",
+                                   "Value (%s) for parameter %s is invalid. Valid values: %s."
+                                   % (v, name[0].lower() + name[1:], " | ".join(allowed)))
+                md[key] = v
+        hop = self.integer(p, prefix + "HttpPutResponseHopLimit", "httpPutResponseHopLimit")
+        if hop is not None:
+            if not 1 <= hop <= 64:
+                raise ApiError("InvalidParameterValue",
+                               "Value (%d) for parameter httpPutResponseHopLimit is invalid. "
+                               "Possible values: integers from 1 to 64." % hop)
+            md["http_put_response_hop_limit"] = hop
+        return md
+
+    def profile(self, p, prefix="IamInstanceProfile."):
+        """The account's instance profile named by .Name or .Arn, or None."""
+        name, arn = p.get(prefix + "Name"), p.get(prefix + "Arn")
+        if name is None and arn is None:
+            return None
+        found = None
+        if arn is not None:
+            found = next((x for x in self.w.profiles.values()
+                          if x["arn"] == arn and x["account"] == self.w.account), None)
+            if found is None:
+                raise ApiError("InvalidParameterValue", "Value (%s) for parameter "
+                               "iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile "
+                               "ARN" % arn)
+        if name is not None:
+            by_name = self.w.profiles.get((self.w.account, name))
+            if by_name is None:
+                raise ApiError("InvalidParameterValue", "Value (%s) for parameter "
+                               "iamInstanceProfile.name is invalid. Invalid IAM Instance Profile "
+                               "name" % name)
+            if found is not None and found is not by_name:
+                raise ApiError("InvalidParameterCombination",
+                               "The instance profile name and ARN name different profiles")
+            found = by_name
+        return found
+
+    def associate(self, inst, prof, state="associating"):
+        aid = self.w.new_id("iip-assoc")
+        a = {"association_id": aid, "instance_id": inst.id, "account": inst.account,
+             "arn": prof["arn"], "id": prof["id"], "name": prof["name"], "state": state,
+             "next": "associated" if state == "associating" else None,
+             "due": self.w.due(), "timestamp": now_iso()}
+        if self.w.args.transition_seconds <= 0 and a["next"]:
+            a["state"], a["next"] = a["next"], None
+        self.w.associations[aid] = a
+        self.w.association_order.append(aid)
+        inst.iam = {"association_id": aid, "arn": prof["arn"], "id": prof["id"],
+                    "name": prof["name"], "state": a["state"]}
+        inst._xml = None
+        return a
+
+    def placement_group(self, name=None, gid=None):
+        if gid is not None:
+            g = next((g for g in self.w.pgroups.values()
+                      if g["group_id"] == gid and g["account"] == self.w.account), None)
+            if g is None:
+                raise ApiError("InvalidPlacementGroup.Unknown",
+                               "The Placement Group '%s' is unknown." % gid)
+            return g
+        g = self.w.pgroups.get((self.w.account, name))
+        if g is None:
+            raise ApiError("InvalidPlacementGroup.Unknown",
+                           "The Placement Group '%s' is unknown." % name)
+        return g
+
+    @staticmethod
+    def check_group_tenancy(g, tenancy, itype):
+        """Placement groups take default or dedicated tenancy; spread only
+        default; cluster no burstable types (User Guide, placement groups)."""
+        if tenancy == "host":
+            raise ApiError("InvalidParameterCombination", "Instances with host tenancy cannot be "
+                           "launched into a placement group ('%s')." % g["name"])
+        if g["strategy"] == "spread" and tenancy != "default":
+            raise ApiError("InvalidParameterCombination", "Spread placement group '%s' only "
+                           "takes instances with default tenancy." % g["name"])
+        if g["strategy"] == "cluster" and itype.startswith("t"):
+            raise ApiError("InvalidParameterCombination", "%s is not supported in cluster "
+                           "placement groups." % itype)
+
+    def page(self, p, kind, items, lo, hi, with_ids=False, cap=False):
+        """MaxResults and NextToken over a list: tokens bound to the request."""
+        mr = self.integer(p, "MaxResults", "maxResults")
+        if mr is not None and with_ids:
+            raise ApiError("InvalidParameterCombination", "The parameter MaxResults cannot be "
+                           "used with an explicit list of ids")
+        if mr is not None and (mr < lo or (mr > hi and not cap)):
+            raise ApiError("InvalidParameterValue", "Value (%d) for parameter maxResults is "
+                           "invalid. Expecting a value between %d and %d." % (mr, lo, hi))
+        if mr is not None:
+            mr = min(mr, hi)
+        fp = fingerprint(dict(p, _account=self.w.account))
+        start = self.w.read_token(p["NextToken"], kind, fp) if p.get("NextToken") else 0
+        if mr is None:
+            return items[start:], None
+        nxt = self.w.make_token(kind, start + mr, fp) if start + mr < len(items) else None
+        return items[start:start + mr], nxt
+
     # -- RunInstances -------------------------------------------------------
     def RunInstances(self, p, dry):
         for req in ("ImageId", "MinCount", "MaxCount"):
@@ -571,7 +1140,32 @@ class Ec2:
             raise ApiError("UnsupportedHibernationConfiguration",
                            "%s does not support hibernation" % t["InstanceType"])
         spot = p.get("InstanceMarketOptions.MarketType") == "spot"
-        platform = "windows" if p["ImageId"].startswith(WINDOWS_AMI_PREFIXES) else "linux"
+        img = self.w.image(p["ImageId"])
+        if img["missing"]:
+            raise ApiError("InvalidAMIID.NotFound",
+                           "The image id '[%s]' does not exist" % p["ImageId"])
+        platform = img["platform"]
+        specs = self.launch_volumes(p, img)
+        md = self.metadata_options(p, dict(METADATA_DEFAULTS), "MetadataOptions.")
+        prof = self.profile(p)
+        monitoring = self.boolean(p, "Monitoring.Enabled", False, "monitoring.enabled")
+        ebs_opt = self.boolean(p, "EbsOptimized", False, "ebsOptimized")
+        dat = self.boolean(p, "DisableApiTermination", False, "disableApiTermination")
+        das = self.boolean(p, "DisableApiStop", False, "disableApiStop")
+        if spot and (dat or das):
+            raise ApiError("InvalidParameterCombination", "You can't enable %s protection for "
+                           "Spot Instances." % ("termination" if dat else "stop"))
+        shutdown = p.get("InstanceInitiatedShutdownBehavior", "stop")
+        if shutdown not in ("stop", "terminate"):
+            raise ApiError("InvalidParameterValue", "Value (%s) for parameter "
+                           "instanceInitiatedShutdownBehavior is invalid." % shutdown)
+        pg = None
+        if p.get("Placement.GroupName") or p.get("Placement.GroupId"):
+            if p.get("Placement.GroupName") and p.get("Placement.GroupId"):
+                raise ApiError("InvalidParameterCombination", "You can specify GroupId or "
+                               "GroupName, but not both.")
+            pg = self.placement_group(p.get("Placement.GroupName"), p.get("Placement.GroupId"))
+            self.check_group_tenancy(pg, tenancy, t["InstanceType"])
         if nv == "enabled":
             self.check_nv(t, platform, cores, threads, hib, spot)
         subnet = p.get("SubnetId", "subnet-0123456789abcdef0")
@@ -659,6 +1253,17 @@ class Ec2:
             inst.account, inst.terminated_at, inst.stale, inst.stale_until = \
                 self.w.account, None, None, 0.0
             inst.affinity = p.get("Placement.Affinity") or ("host" if tenancy == "host" else None)
+            inst.monitoring, inst.monitoring_next = ("pending", "enabled") if monitoring \
+                else ("disabled", None)
+            inst.monitoring_due = self.w.due()
+            inst.ebs_optimized, inst.dat, inst.das = ebs_opt, dat, das
+            inst.metadata, inst.metadata_due = dict(md, state="pending"), 0.0
+            inst.root_device, inst.pgroup = img["root_device_name"], pg["name"] if pg else None
+            inst.shutdown_behavior, inst.iam = shutdown, None
+            inst.sgs = list(sgs)
+            self.attach_volumes(inst, specs)
+            if prof:
+                self.associate(inst, prof)
             self.w.transition(inst, "pending", "running")
             self.w.instances[inst.id] = inst
             self.w.order.append(inst.id)
@@ -798,6 +1403,18 @@ class Ec2:
             elif name.startswith("tag:"):
                 key = name[4:]
                 ok = key in inst.tags and any(glob_match(v, inst.tags[key]) for v in values)
+            elif name == "monitoring-state":
+                ok = inst.monitoring in values
+            elif name == "placement-group-name":
+                ok = inst.pgroup is not None and any(glob_match(v, inst.pgroup) for v in values)
+            elif name == "iam-instance-profile.arn":
+                ok = inst.iam is not None and inst.iam["arn"] in values
+            elif name == "block-device-mapping.volume-id":
+                ok = any(b["volume_id"] in values for b in inst.bdm)
+            elif name == "root-device-name":
+                ok = inst.root_device in values
+            elif name == "metadata-options.http-tokens":
+                ok = inst.metadata["http_tokens"] in values
             else:
                 raise ApiError("InvalidParameterValue", "The filter '%s' is invalid" % name)
             if not ok:
@@ -905,6 +1522,11 @@ class Ec2:
                 raise ApiError("IncorrectInstanceState",
                                "This instance '%s' is not in a state from which it can be stopped."
                                % i.id)
+        for i in insts if not dry else []:
+            if i.das and i.state not in ("stopping", "stopped"):
+                raise ApiError("OperationNotPermitted", "The instance '%s' may not be stopped. "
+                               "Modify its 'disableApiStop' instance attribute and try again."
+                               % i.id)
         if dry:
             return None
         self.resource_tokens("StopInstances", len(insts))
@@ -941,6 +1563,16 @@ class Ec2:
 
     def TerminateInstances(self, p, dry):
         insts = self.ids(p)
+        # One protected instance fails the whole request (TerminateInstances);
+        # stop protection protects from termination too (User Guide).
+        for i in insts if not dry else []:
+            if i.state in ("shutting-down", "terminated"):
+                continue
+            for flag, on in (("disableApiTermination", i.dat), ("disableApiStop", i.das)):
+                if on:
+                    raise ApiError("OperationNotPermitted", "The instance '%s' may not be "
+                                   "terminated. Modify its '%s' instance attribute and try again."
+                                   % (i.id, flag))
         if dry:
             return None
         self.resource_tokens("TerminateInstances", len(insts))
@@ -998,16 +1630,53 @@ class Ec2:
                 "</ModifyInstanceCpuOptionsResponse>"
                 % (NS, uuid.uuid4(), inst.id, inst.cores, inst.threads, inst.nv))
 
+    # ModifyInstanceAttribute's Value-style members and the attribute each sets.
+    ATTRIBUTE_PARAMS = {"InstanceType.Value": "instanceType", "EbsOptimized.Value": "ebsOptimized",
+                        "DisableApiTermination.Value": "disableApiTermination",
+                        "DisableApiStop.Value": "disableApiStop", "UserData.Value": "userData",
+                        "InstanceInitiatedShutdownBehavior.Value":
+                            "instanceInitiatedShutdownBehavior",
+                        "SourceDestCheck.Value": "sourceDestCheck", "Kernel.Value": "kernel",
+                        "Ramdisk.Value": "ramdisk", "SriovNetSupport.Value": "sriovNetSupport",
+                        "EnaSupport.Value": "enaSupport"}
+
     def ModifyInstanceAttribute(self, p, dry):
         inst = self.one(p)
-        attrs = [k for k in p if k.endswith(".Value") or k in ("Attribute",)]
-        if "InstanceType.Value" in p:
-            new = p["InstanceType.Value"]
-        elif p.get("Attribute") == "instanceType" and "Value" in p:
-            new = p["Value"]
-        else:
-            raise ApiError("InvalidParameterCombination" if attrs else "MissingParameter",
-                           "Specify exactly one attribute (this simulator supports InstanceType)")
+        given = {name: p[k] for k, name in self.ATTRIBUTE_PARAMS.items() if k in p}
+        if "Attribute" in p:
+            if p["Attribute"] not in S_INSTANCE_ATTRIBUTES:
+                raise ApiError("InvalidParameterValue", "Value (%s) for parameter attribute is "
+                               "invalid. Unknown attribute." % p["Attribute"])
+            if "Value" not in p:
+                raise ApiError("MissingParameter", "The request must contain the parameter value")
+            given[p["Attribute"]] = p["Value"]
+        if any(k.startswith("BlockDeviceMapping.") for k in p):
+            given["blockDeviceMapping"] = None
+        if any(k.startswith("GroupId.") for k in p):
+            given["groupSet"] = params_list(p, "GroupId")
+        if len(given) != 1:
+            # "You can specify only one attribute at a time" (API reference).
+            raise ApiError("InvalidParameterCombination" if given else "MissingParameter",
+                           "Specify exactly one attribute to modify")
+        (name, value), = given.items()
+        handler = {"instanceType": self.set_instance_type, "ebsOptimized": self.set_flag,
+                   "disableApiTermination": self.set_flag, "disableApiStop": self.set_flag,
+                   "userData": self.set_user_data,
+                   "instanceInitiatedShutdownBehavior": self.set_shutdown,
+                   "blockDeviceMapping": self.set_bdm, "groupSet": self.set_groups}.get(name)
+        if handler is None:
+            raise ApiError("UnsupportedOperation", "The simulator does not model the instance "
+                           "attribute %s" % name)
+        apply = handler(inst, name, value, p, dry)
+        if dry:
+            return None
+        self.w.mutate(inst)
+        apply()
+        inst._xml = None
+        return ("<ModifyInstanceAttributeResponse xmlns=\"%s\"><requestId>%s</requestId>"
+                "<return>true</return></ModifyInstanceAttributeResponse>" % (NS, uuid.uuid4()))
+
+    def set_instance_type(self, inst, name, new, p, dry):
         t = self.w.catalog.get(new)
         if not t:
             raise ApiError("InvalidInstanceAttributeValue",
@@ -1020,18 +1689,77 @@ class Ec2:
         if inst.tenancy == "host" and not t.get("DedicatedHostsSupported"):
             raise ApiError("InvalidInstanceAttributeValue",
                            "%s is not supported on Dedicated Hosts" % new)
-        if dry:
-            return None
-        self.w.mutate(inst)
-        v = t["VCpuInfo"]
-        inst.type = new
-        # A type change puts the CPU options back to the new type's defaults.
-        inst.cores = v.get("DefaultCores", v["DefaultVCpus"])
-        inst.threads = v.get("DefaultThreadsPerCore", 1)
-        inst.nv = "disabled"
-        inst._xml = None
-        return ("<ModifyInstanceAttributeResponse xmlns=\"%s\"><requestId>%s</requestId>"
-                "<return>true</return></ModifyInstanceAttributeResponse>" % (NS, uuid.uuid4()))
+
+        def apply():
+            v = t["VCpuInfo"]
+            inst.type = new
+            # A type change puts the CPU options back to the new type's defaults.
+            inst.cores = v.get("DefaultCores", v["DefaultVCpus"])
+            inst.threads = v.get("DefaultThreadsPerCore", 1)
+            inst.nv = "disabled"
+        return apply
+
+    def set_flag(self, inst, name, value, p, dry):
+        on = self.boolean({"v": value}, "v", wire=name)
+        if name == "ebsOptimized":
+            # EBS optimization changes on a stopped instance only (User Guide,
+            # "Modify a stopped instance").
+            self.need_stopped(inst, "changing EBS optimization", dry)
+        elif on and inst.spot:
+            raise ApiError("InvalidParameterCombination", "You can't enable %s protection for "
+                           "Spot Instances." % ("stop" if name == "disableApiStop"
+                                                else "termination"))
+        attr = {"ebsOptimized": "ebs_optimized", "disableApiTermination": "dat",
+                "disableApiStop": "das"}[name]
+        return lambda: setattr(inst, attr, on)
+
+    def set_user_data(self, inst, name, value, p, dry):
+        try:
+            base64.b64decode(value, validate=True)
+        except Exception:
+            raise ApiError("InvalidParameterValue", "Invalid BASE64 encoding of user data")
+        self.need_stopped(inst, "changing the user data", dry)
+        return lambda: setattr(inst, "user_data", value or None)
+
+    def set_shutdown(self, inst, name, value, p, dry):
+        if value not in ("stop", "terminate"):
+            raise ApiError("InvalidParameterValue", "Value (%s) for parameter "
+                           "instanceInitiatedShutdownBehavior is invalid." % value)
+        return lambda: setattr(inst, "shutdown_behavior", value)
+
+    def set_bdm(self, inst, name, value, p, dry):
+        """DeleteOnTermination of mapped EBS volumes, live."""
+        changes, n = [], 1
+        while any(k.startswith("BlockDeviceMapping.%d." % n) for k in p):
+            dev = p.get("BlockDeviceMapping.%d.DeviceName" % n)
+            if not dev:
+                raise ApiError("MissingParameter", "The request must contain the parameter "
+                               "BlockDeviceMapping.%d.DeviceName" % n)
+            b = next((b for b in inst.bdm if b["device_name"] == dev), None)
+            if b is None:
+                raise ApiError("InvalidInstanceAttributeValue",
+                               "No device is currently mapped at %s" % dev)
+            vid = p.get("BlockDeviceMapping.%d.Ebs.VolumeId" % n)
+            if vid is not None and vid != b["volume_id"]:
+                raise ApiError("InvalidInstanceAttributeValue", "The volume %s is not attached "
+                               "at %s" % (vid, dev))
+            dot = self.boolean(p, "BlockDeviceMapping.%d.Ebs.DeleteOnTermination" % n,
+                               wire="deleteOnTermination")
+            if dot is not None:
+                changes.append((b["device_name"], dot))
+            n += 1
+
+        def apply():
+            for dev, dot in changes:
+                for b in inst.bdm:
+                    if b["device_name"] == dev:
+                        b["delete_on_termination"] = dot
+        return apply
+
+    def set_groups(self, inst, name, groups, p, dry):
+        for g in groups:
+            check_id(g, "sg", "InvalidGroupId.Malformed")
+        return lambda: setattr(inst, "sgs", list(groups))
 
     def ModifyInstancePlacement(self, p, dry):
         # The model gives this action no DryRun: a dry run is refused before
@@ -1060,6 +1788,18 @@ class Ec2:
         if new == "host" and not self.itype(inst.type).get("DedicatedHostsSupported"):
             raise ApiError("InvalidParameterCombination",
                            "%s is not supported on Dedicated Hosts" % inst.type)
+        # A placement group: an empty GroupName takes the instance out of its group.
+        group = inst.pgroup
+        if "GroupName" in p or "GroupId" in p:
+            if "GroupName" in p and "GroupId" in p:
+                raise ApiError("InvalidParameterCombination", "You can specify GroupId or "
+                               "GroupName, but not both.")
+            if p.get("GroupName", None) == "":
+                group = None
+            else:
+                group = self.placement_group(p.get("GroupName"), p.get("GroupId"))["name"]
+        if group is not None and (inst.account, group) in self.w.pgroups:
+            self.check_group_tenancy(self.w.pgroups[(inst.account, group)], new, inst.type)
         if host_id and new == "host":
             # A modelled host must exist and support the type; capacity is
             # checked when the (stopped) instance starts.
@@ -1074,7 +1814,7 @@ class Ec2:
         if dry:
             return None
         self.w.mutate(inst)
-        inst.tenancy = new
+        inst.tenancy, inst.pgroup = new, group
         if new == "host":
             # Strict: no host until it starts (auto-placement); implicit: a
             # host outside the model, as before hosts were modelled.
@@ -1084,6 +1824,581 @@ class Ec2:
         inst._xml = None
         return ("<ModifyInstancePlacementResponse xmlns=\"%s\"><requestId>%s</requestId>"
                 "<return>true</return></ModifyInstancePlacementResponse>" % (NS, uuid.uuid4()))
+
+    # -- DescribeInstanceAttribute ------------------------------------------------
+    def DescribeInstanceAttribute(self, p, dry):
+        inst = self.one(p)
+        attr = p.get("Attribute")
+        if attr is None:
+            raise ApiError("MissingParameter", "The request must contain the parameter Attribute")
+        if attr not in S_INSTANCE_ATTRIBUTES:
+            raise ApiError("InvalidParameterValue", "Value (%s) for parameter attribute is "
+                           "invalid. Unknown attribute." % attr)
+        if dry:
+            return None
+        # Eventually consistent as DescribeInstances (the stop-protection page says so).
+        v = self.w.view(inst, time.monotonic())
+        value = lambda x: "<value>%s</value>" % escape(str(x))  # noqa: E731
+        boolean = lambda b: value("true" if b else "false")  # noqa: E731
+        body = {"instanceType": lambda: value(v.type),
+                "userData": lambda: value(v.user_data) if v.user_data else "",
+                "disableApiTermination": lambda: boolean(v.dat),
+                "disableApiStop": lambda: boolean(v.das),
+                "ebsOptimized": lambda: boolean(v.ebs_optimized),
+                "instanceInitiatedShutdownBehavior": lambda: value(v.shutdown_behavior),
+                "rootDeviceName": lambda: value(v.root_device),
+                "blockDeviceMapping": lambda: self.w.bdm_xml(v),
+                "groupSet": lambda: "".join("<item><groupId>%s</groupId></item>" % g
+                                            for g in v.sgs),
+                "sourceDestCheck": lambda: boolean(True),
+                "productCodes": lambda: "",
+                "enaSupport": lambda: boolean(True),
+                "kernel": lambda: "", "ramdisk": lambda: ""}.get(attr)
+        if body is None:
+            raise ApiError("UnsupportedOperation", "The simulator does not model the instance "
+                           "attribute %s" % attr)
+        return ("<DescribeInstanceAttributeResponse xmlns=\"%s\"><requestId>%s</requestId>"
+                "<instanceId>%s</instanceId><%s>%s</%s></DescribeInstanceAttributeResponse>"
+                % (NS, uuid.uuid4(), inst.id, attr, body(), attr))
+
+    # -- DescribeImages -----------------------------------------------------------
+    def image_xml(self, img):
+        win = img["platform"] == "windows"
+        return ("<item><imageId>%s</imageId><imageLocation>amazon/%s</imageLocation>"
+                "<imageState>available</imageState><imageOwnerId>137112412989</imageOwnerId>"
+                "<creationDate>2025-01-01T00:00:00.000Z</creationDate><isPublic>true</isPublic>"
+                "<architecture>x86_64</architecture><imageType>machine</imageType>%s"
+                "<platformDetails>%s</platformDetails><usageOperation>%s</usageOperation>"
+                "<name>%s</name><rootDeviceType>ebs</rootDeviceType>"
+                "<rootDeviceName>%s</rootDeviceName><blockDeviceMapping><item><deviceName>%s"
+                "</deviceName><ebs><snapshotId>%s</snapshotId><volumeSize>%d</volumeSize>"
+                "<deleteOnTermination>true</deleteOnTermination><volumeType>%s</volumeType>"
+                "<encrypted>false</encrypted>%s</ebs></item></blockDeviceMapping>"
+                "<virtualizationType>hvm</virtualizationType><hypervisor>xen</hypervisor>"
+                "<enaSupport>true</enaSupport><sriovNetSupport>simple</sriovNetSupport></item>"
+                % (img["image_id"], escape(img["name"]),
+                   "<platform>windows</platform>" if win else "",
+                   "Windows" if win else "Linux/UNIX", "RunInstances:0002" if win else
+                   "RunInstances", escape(img["name"]), img["root_device_name"],
+                   img["root_device_name"], img["snapshot_id"], img["snapshot_size_gib"],
+                   img["volume_type"], "<iops>3000</iops><throughput>125</throughput>"
+                   if img["volume_type"] == "gp3" else ""))
+
+    def DescribeImages(self, p, dry):
+        ids = params_list(p, "ImageId")
+        for i in ids:
+            check_id(i, "ami", "InvalidAMIID.Malformed")
+        if dry:
+            return None
+        if ids:
+            imgs = [self.w.image(i) for i in ids]
+            missing = [i["image_id"] for i in imgs if i["missing"]]
+            if missing:
+                raise ApiError("InvalidAMIID.NotFound", "The image id '[%s]' does not exist"
+                               % ", ".join(missing))
+        else:
+            # Without ids: the images this simulator has seen (launched, described
+            # or registered through the control API).
+            imgs = [i for i in self.w.images.values() if not i["missing"]]
+        for name, values in parse_filters(p):
+            if name == "image-id":
+                imgs = [i for i in imgs if any(glob_match(v, i["image_id"]) for v in values)]
+            elif name == "platform":
+                imgs = [i for i in imgs if i["platform"] == "windows" and "windows" in values]
+            elif name == "root-device-name":
+                imgs = [i for i in imgs if i["root_device_name"] in values]
+            elif name == "name":
+                imgs = [i for i in imgs if any(glob_match(v, i["name"]) for v in values)]
+            elif name == "state":
+                imgs = [i for i in imgs if "available" in values]
+            else:
+                raise ApiError("InvalidParameterValue", "The filter '%s' is invalid" % name)
+        page, nxt = self.page(p, "images", imgs, 5, 1000, with_ids=bool(ids))
+        self.items = len(page)
+        return ("<DescribeImagesResponse xmlns=\"%s\"><requestId>%s</requestId>"
+                "<imagesSet>%s</imagesSet>%s</DescribeImagesResponse>"
+                % (NS, uuid.uuid4(), "".join(self.image_xml(i) for i in page),
+                   "<nextToken>%s</nextToken>" % nxt if nxt else ""))
+
+    # -- Volumes ----------------------------------------------------------------------
+    def volume(self, vid):
+        check_id(vid, "vol", "InvalidVolumeID.Malformed")
+        v = self.w.volumes.get(vid)
+        if not v or v.account != self.w.account or v.state == "deleted":
+            raise ApiError("InvalidVolume.NotFound", "The volume '%s' does not exist." % vid)
+        self.w.settle_volume(v)
+        return v
+
+    def volume_matches(self, v, filters):
+        att = self.w.attachment(v)
+        for name, values in filters:
+            if name == "attachment.instance-id":
+                ok = v.instance_id in values
+            elif name == "attachment.device":
+                ok = v.device in values
+            elif name == "attachment.delete-on-termination":
+                ok = att is not None and ("true" if att["delete_on_termination"]
+                                          else "false") in values
+            elif name == "attachment.status":
+                ok = att is not None and att["status"] in values
+            elif name == "volume-id":
+                ok = v.id in values
+            elif name == "volume-type":
+                ok = v.type in values
+            elif name == "status":
+                ok = v.state in values
+            elif name == "size":
+                ok = str(v.size) in values
+            elif name == "encrypted":
+                ok = ("true" if v.encrypted else "false") in values
+            elif name == "availability-zone":
+                ok = any(glob_match(x, v.az) for x in values)
+            elif name == "snapshot-id":
+                ok = v.snapshot_id in values
+            elif name == "tag-key":
+                ok = any(glob_match(x, k) for x in values for k in v.tags)
+            elif name.startswith("tag:"):
+                ok = name[4:] in v.tags and any(glob_match(x, v.tags[name[4:]]) for x in values)
+            else:
+                raise ApiError("InvalidParameterValue", "The filter '%s' is invalid" % name)
+            if not ok:
+                return False
+        return True
+
+    def DescribeVolumes(self, p, dry):
+        ids = params_list(p, "VolumeId")
+        filters = parse_filters(p)
+        if dry:
+            for i in ids:
+                check_id(i, "vol", "InvalidVolumeID.Malformed")
+            return None
+        t = time.monotonic()
+        if ids:
+            vols = [self.volume(i) for i in ids]
+        else:
+            vols = []
+            for vid in self.w.volume_order:
+                v = self.w.volumes[vid]
+                if v.account == self.w.account and v.state != "deleted":
+                    self.w.settle_volume(v, t)
+                    vols.append(v)
+        vols = [v for v in vols if self.volume_matches(v, filters)]
+        # MaxResults: 5 to 500, larger values give 500 (API reference, older text);
+        # not together with VolumeId.
+        page, nxt = self.page(p, "volumes", vols, 5, 500, with_ids=bool(ids), cap=True)
+        self.items = len(page)
+        return ("<DescribeVolumesResponse xmlns=\"%s\"><requestId>%s</requestId>"
+                "<volumeSet>%s</volumeSet>%s</DescribeVolumesResponse>"
+                % (NS, uuid.uuid4(), "".join(self.w.volume_xml(v) for v in page),
+                   "<nextToken>%s</nextToken>" % nxt if nxt else ""))
+
+    @staticmethod
+    def modification_xml(m, tag="item"):
+        keys = ("volumeId", "modificationState", "statusMessage", "targetSize", "targetIops",
+                "targetVolumeType", "targetThroughput", "targetMultiAttachEnabled",
+                "originalSize", "originalIops", "originalVolumeType", "originalThroughput",
+                "originalMultiAttachEnabled", "progress", "startTime", "endTime")
+        return "<%s>%s</%s>" % (tag, "".join(
+            "<%s>%s</%s>" % (k, ("true" if m[k] else "false") if isinstance(m[k], bool)
+                             else escape(str(m[k])), k)
+            for k in keys if m.get(k) is not None), tag)
+
+    def ModifyVolume(self, p, dry):
+        if "VolumeId" not in p:
+            raise ApiError("MissingParameter", "The request must contain the parameter VolumeId")
+        v = self.volume(p["VolumeId"])
+        size = self.integer(p, "Size", "size")
+        vtype = p.get("VolumeType")
+        iops = self.integer(p, "Iops", "iops")
+        tp = self.integer(p, "Throughput", "throughput")
+        multi = self.boolean(p, "MultiAttachEnabled", None, "multiAttachEnabled")
+        if size is None and vtype is None and iops is None and tp is None and multi is None:
+            raise ApiError("MissingParameter", "Specify Size, VolumeType, Iops, Throughput or "
+                           "MultiAttachEnabled")
+        if multi:
+            raise ApiError("InvalidParameterCombination", "Multi-Attach is not modelled by the "
+                           "simulator")
+        if size is not None and size < v.size:
+            raise ApiError("InvalidParameterValue", "New size cannot be smaller than existing "
+                           "size")
+        new_type = vtype or v.type
+        if new_type not in VOLUME_TYPES:
+            self.volume_spec(new_type, 1, None, None)  # the volumeType error
+        if "standard" in (new_type, v.type) and new_type != v.type:
+            raise ApiError("InvalidParameterValue", "Volumes of type standard (magnetic) cannot "
+                           "be modified to or from another type")
+        # Defaults (ModifyVolume): IOPS kept on the same type, else 3,000 for
+        # gp3/io1/io2; throughput kept gp3 to gp3, else 125.
+        if iops is None and "iops" in VOLUME_TYPES[new_type]:
+            iops = v.iops if new_type == v.type else 3000
+        if tp is None and new_type == "gp3":
+            tp = v.throughput if v.type == "gp3" else 125
+        new_size = size if size is not None else v.size
+        # Types without provisioned IOPS or throughput get only what was sent,
+        # so that sending it is refused.
+        new_iops, new_tp = self.volume_spec(new_type, new_size, iops, tp)
+        if v.state not in ("in-use", "available"):
+            raise ApiError("IncorrectState", "Volume '%s' is %s; it must be in-use or available"
+                           % (v.id, v.state))
+        t = time.monotonic()
+        if v.mods and v.mods[-1]["modificationState"] != "completed":
+            raise ApiError("IncorrectModificationState", "Volume '%s' cannot be modified while "
+                           "its last modification is %s." % (v.id, v.mods[-1]["modificationState"]))
+        f = self.w.faults
+        cooldown = float(f["volume_modification_cooldown_s"] or 0)
+        if cooldown > 0 and v.mods and t - v.mods[-1]["_start"] < cooldown:
+            raise ApiError("VolumeModificationRateExceeded", "You've reached the maximum "
+                           "modification rate per volume limit. Wait at least %g hours between "
+                           "modifications per EBS volume." % (cooldown / 3600.0))
+        window = float(f["volume_modification_window_s"])
+        recent = [m["_start"] for m in v.mods if t - m["_start"] < window]
+        if len(recent) >= int(f["volume_modifications_per_window"]):
+            after = datetime.datetime.utcnow() + datetime.timedelta(
+                seconds=window - (t - recent[0]))
+            raise ApiError("VolumeModificationRateExceeded", "You've reached the maximum "
+                           "modification rate per volume limit (%d in %g hours). You can modify "
+                           "volume %s again after %s." % (int(f["volume_modifications_per_window"]),
+                                                          window / 3600.0, v.id,
+                                                          after.strftime("%Y-%m-%dT%H:%M:%SZ")))
+        if dry:
+            return None
+        m = {"volumeId": v.id, "modificationState": "modifying", "targetSize": new_size,
+             "targetIops": new_iops, "targetVolumeType": new_type, "targetThroughput": new_tp,
+             "targetMultiAttachEnabled": False, "originalSize": v.size, "originalIops": v.iops,
+             "originalVolumeType": v.type, "originalThroughput": v.throughput,
+             "originalMultiAttachEnabled": False, "progress": 0, "startTime": now_iso(),
+             "_start": t}
+        v.mods.append(m)
+        self.w.settle_volume(v, t)
+        self.items = 1
+        return ("<ModifyVolumeResponse xmlns=\"%s\"><requestId>%s</requestId>%s"
+                "</ModifyVolumeResponse>"
+                % (NS, uuid.uuid4(), self.modification_xml(m, "volumeModification")))
+
+    def DescribeVolumesModifications(self, p, dry):
+        ids = params_list(p, "VolumeId")
+        filters = parse_filters(p)
+        if dry:
+            for i in ids:
+                check_id(i, "vol", "InvalidVolumeID.Malformed")
+            return None
+        t = time.monotonic()
+        if ids:
+            vols = [self.volume(i) for i in ids]
+        else:
+            vols = [self.w.volumes[x] for x in self.w.volume_order]
+            vols = [v for v in vols if v.account == self.w.account and v.state != "deleted"
+                    and v.mods]
+        rows = []
+        for v in vols:
+            self.w.settle_volume(v, t)
+            # Only the most recent modification; a volume never modified gives
+            # an entry whose other fields are empty (API reference).
+            rows.append(v.mods[-1] if v.mods else {"volumeId": v.id})
+        fields = {"modification-state": "modificationState", "volume-id": "volumeId",
+                  "target-size": "targetSize", "target-iops": "targetIops",
+                  "target-volume-type": "targetVolumeType", "original-size": "originalSize",
+                  "original-iops": "originalIops", "original-volume-type": "originalVolumeType",
+                  "start-time": "startTime"}
+        for name, values in filters:
+            if name not in fields:
+                raise ApiError("InvalidParameterValue", "The filter '%s' is invalid" % name)
+            rows = [r for r in rows if r.get(fields[name]) is not None
+                    and str(r[fields[name]]) in values]
+        page, nxt = self.page(p, "modifications", rows, 1, 500, cap=True)
+        self.items = len(page)
+        return ("<DescribeVolumesModificationsResponse xmlns=\"%s\"><requestId>%s</requestId>"
+                "<volumeModificationSet>%s</volumeModificationSet>%s"
+                "</DescribeVolumesModificationsResponse>"
+                % (NS, uuid.uuid4(), "".join(self.modification_xml(m) for m in page),
+                   "<nextToken>%s</nextToken>" % nxt if nxt else ""))
+
+    # -- IAM instance profile associations ------------------------------------------
+    @staticmethod
+    def association_xml(a, tag="item"):
+        return ("<%s><associationId>%s</associationId><instanceId>%s</instanceId>"
+                "<iamInstanceProfile><arn>%s</arn><id>%s</id></iamInstanceProfile>"
+                "<state>%s</state><timestamp>%s</timestamp></%s>"
+                % (tag, a["association_id"], a["instance_id"], escape(a["arn"]), a["id"],
+                   a["state"], a["timestamp"], tag))
+
+    def association(self, aid):
+        if not aid:
+            raise ApiError("MissingParameter", "The request must contain the parameter "
+                           "AssociationId")
+        a = self.w.associations.get(aid)
+        if a is None or a["account"] != self.w.account:
+            raise ApiError("InvalidAssociationID.NotFound",
+                           "The association ID '%s' does not exist" % aid)
+        self.w.settle_association(a, time.monotonic())
+        return a
+
+    def need_profile(self, p):
+        prof = self.profile(p)
+        if prof is None:
+            raise ApiError("MissingParameter", "The request must contain the parameter "
+                           "IamInstanceProfile")
+        return prof
+
+    def AssociateIamInstanceProfile(self, p, dry):
+        inst = self.one(p)
+        prof = self.need_profile(p)
+        if inst.state not in ("running", "stopped"):
+            # "Associates an IAM instance profile with a running or stopped instance."
+            raise ApiError("IncorrectInstanceState", "The instance '%s' is not in the 'running' "
+                           "or 'stopped' state." % inst.id)
+        if inst.iam:
+            raise ApiError("IncorrectState", "There is an existing association for instance %s"
+                           % inst.id)
+        self.w.mutate(inst)
+        a = self.associate(inst, prof)
+        self.items = 1
+        return ("<AssociateIamInstanceProfileResponse xmlns=\"%s\"><requestId>%s</requestId>%s"
+                "</AssociateIamInstanceProfileResponse>"
+                % (NS, uuid.uuid4(), self.association_xml(a, "iamInstanceProfileAssociation")))
+
+    def ReplaceIamInstanceProfileAssociation(self, p, dry):
+        a = self.association(p.get("AssociationId"))
+        prof = self.need_profile(p)
+        inst = self.w.instances[a["instance_id"]]
+        self.w.settle(inst)
+        if inst.state != "running" or a["state"] not in ("associating", "associated") or \
+                not inst.iam or inst.iam["association_id"] != a["association_id"]:
+            # What EC2 answers for a stopped instance (aws/aws-cli#5251).
+            raise ApiError("IncorrectState", "The association %s is not the active association"
+                           % a["association_id"])
+        self.w.mutate(inst)
+        a["state"], a["next"] = "disassociated", None
+        new = self.associate(inst, prof)
+        self.items = 1
+        return ("<ReplaceIamInstanceProfileAssociationResponse xmlns=\"%s\"><requestId>%s"
+                "</requestId>%s</ReplaceIamInstanceProfileAssociationResponse>"
+                % (NS, uuid.uuid4(), self.association_xml(new, "iamInstanceProfileAssociation")))
+
+    def DisassociateIamInstanceProfile(self, p, dry):
+        a = self.association(p.get("AssociationId"))
+        if a["state"] not in ("associating", "associated"):
+            raise ApiError("IncorrectState", "The association %s is not the active association"
+                           % a["association_id"])
+        inst = self.w.instances[a["instance_id"]]
+        self.w.mutate(inst)
+        a["state"], a["next"], a["due"] = "disassociating", "disassociated", self.w.due()
+        if self.w.args.transition_seconds <= 0:
+            a["state"], a["next"] = "disassociated", None
+        out = self.association_xml(a, "iamInstanceProfileAssociation")
+        self.w.settle(inst)
+        inst._xml = None
+        self.items = 1
+        return ("<DisassociateIamInstanceProfileResponse xmlns=\"%s\"><requestId>%s</requestId>"
+                "%s</DisassociateIamInstanceProfileResponse>" % (NS, uuid.uuid4(), out))
+
+    def DescribeIamInstanceProfileAssociations(self, p, dry):
+        ids = params_list(p, "AssociationId")
+        t = time.monotonic()
+        if ids:
+            rows = [self.association(i) for i in ids]
+        else:
+            rows = [self.w.associations[x] for x in self.w.association_order]
+            rows = [a for a in rows if a["account"] == self.w.account]
+        for a in rows:
+            self.w.settle_association(a, t)
+        # A finished disassociation is no longer listed (the state filter knows
+        # associating, associated and disassociating only).
+        rows = [a for a in rows if a["state"] != "disassociated"]
+        for name, values in parse_filters(p):
+            if name == "instance-id":
+                rows = [a for a in rows if a["instance_id"] in values]
+            elif name == "state":
+                rows = [a for a in rows if a["state"] in values]
+            else:
+                raise ApiError("InvalidParameterValue", "The filter '%s' is invalid" % name)
+        page, nxt = self.page(p, "associations", rows, 5, 1000, with_ids=bool(ids))
+        self.items = len(page)
+        return ("<DescribeIamInstanceProfileAssociationsResponse xmlns=\"%s\"><requestId>%s"
+                "</requestId><iamInstanceProfileAssociationSet>%s"
+                "</iamInstanceProfileAssociationSet>%s"
+                "</DescribeIamInstanceProfileAssociationsResponse>"
+                % (NS, uuid.uuid4(), "".join(self.association_xml(a) for a in page),
+                   "<nextToken>%s</nextToken>" % nxt if nxt else ""))
+
+    # -- metadata options and monitoring ------------------------------------------------
+    def ModifyInstanceMetadataOptions(self, p, dry):
+        inst = self.one(p)
+        md = self.metadata_options(p, inst.metadata)
+        if not dry and inst.state in ("shutting-down", "terminated"):
+            raise ApiError("IncorrectInstanceState", "The instance '%s' is not in the 'running' "
+                           "or 'stopped' state." % inst.id)
+        if dry:
+            return None
+        self.w.mutate(inst)
+        # Pending, then applied: on a running instance after a moment, on a
+        # stopped one once it runs again (API reference).
+        md["state"] = "pending"
+        inst.metadata, inst.metadata_due, inst._xml = md, self.w.due(), None
+        self.w.settle(inst)
+        self.items = 1
+        return ("<ModifyInstanceMetadataOptionsResponse xmlns=\"%s\"><requestId>%s</requestId>"
+                "<instanceId>%s</instanceId>%s</ModifyInstanceMetadataOptionsResponse>"
+                % (NS, uuid.uuid4(), inst.id,
+                   self.w.metadata_xml("instanceMetadataOptions", inst.metadata)))
+
+    def set_monitoring(self, root, p, dry, on):
+        insts = self.ids(p)
+        for i in insts if not dry else []:
+            if i.state in ("shutting-down", "terminated"):
+                raise ApiError("IncorrectInstanceState", "The instance '%s' is not in a state "
+                               "from which its monitoring can be changed." % i.id)
+        if dry:
+            return None
+        rows = []
+        for i in insts:
+            target = "enabled" if on else "disabled"
+            cur = i.monitoring_next or i.monitoring
+            if cur != target:
+                self.w.mutate(i)
+                i.monitoring = "pending" if on else "disabling"
+                i.monitoring_next, i.monitoring_due, i._xml = target, self.w.due(), None
+                self.w.settle(i)
+            rows.append("<item><instanceId>%s</instanceId><monitoring><state>%s</state>"
+                        "</monitoring></item>" % (i.id, i.monitoring))
+        self.items = len(rows)
+        return ("<%s xmlns=\"%s\"><requestId>%s</requestId><instancesSet>%s</instancesSet></%s>"
+                % (root, NS, uuid.uuid4(), "".join(rows), root))
+
+    def MonitorInstances(self, p, dry):
+        return self.set_monitoring("MonitorInstancesResponse", p, dry, True)
+
+    def UnmonitorInstances(self, p, dry):
+        return self.set_monitoring("UnmonitorInstancesResponse", p, dry, False)
+
+    # -- placement groups ------------------------------------------------------------------
+    def new_group(self, name, strategy, partitions=None, spread_level=None, tags=None,
+                  commit=True):
+        if not name or len(name) > 255 or not name.isascii():
+            raise ApiError("InvalidParameterValue", "Value (%s) for parameter groupName is "
+                           "invalid: 1 to 255 ASCII characters" % name)
+        if strategy not in PLACEMENT_STRATEGIES:
+            raise ApiError("InvalidParameterValue", "Value (%s) for parameter strategy is "
+                           "invalid. Valid values: cluster | spread | partition." % strategy)
+        if partitions is not None and strategy != "partition":
+            raise ApiError("InvalidParameterCombination", "PartitionCount is valid only with "
+                           "the partition strategy")
+        if strategy == "partition":
+            partitions = 2 if partitions is None else partitions
+            if not 1 <= partitions <= MAX_PARTITIONS:
+                raise ApiError("InvalidParameterValue", "Value (%d) for parameter partitionCount "
+                               "is invalid: 1 to %d" % (partitions, MAX_PARTITIONS))
+        if spread_level is not None and strategy != "spread":
+            raise ApiError("InvalidParameterCombination", "SpreadLevel is valid only with the "
+                           "spread strategy")
+        if spread_level not in (None, "rack", "host"):
+            raise ApiError("InvalidParameterValue", "Value (%s) for parameter spreadLevel is "
+                           "invalid. Valid values: host | rack." % spread_level)
+        if spread_level == "host":
+            raise ApiError("InvalidParameterCombination", "Host spread level placement groups "
+                           "are only available with AWS Outposts")
+        key = (self.w.account, name)
+        if key in self.w.pgroups:
+            raise ApiError("InvalidPlacementGroup.Duplicate",
+                           "The placement group '%s' already exists." % name)
+        if not commit:
+            return None
+        gid = self.w.new_id("pg")
+        g = {"name": name, "group_id": gid, "strategy": strategy, "state": "available",
+             "partition_count": partitions,
+             "spread_level": "rack" if strategy == "spread" else None, "tags": dict(tags or {}),
+             "account": self.w.account,
+             "arn": "arn:aws:ec2:%s:%s:placement-group/%s" % (self.w.args.region,
+                                                              self.w.account, name)}
+        self.w.pgroups[key] = g
+        self.w.pgroup_order.append(key)
+        return g
+
+    @staticmethod
+    def group_xml(g, tag="item"):
+        tags = "".join("<item><key>%s</key><value>%s</value></item>" % (escape(k), escape(v))
+                       for k, v in g["tags"].items())
+        return ("<%s><groupName>%s</groupName><state>%s</state><strategy>%s</strategy>%s"
+                "<groupId>%s</groupId><tagSet>%s</tagSet><groupArn>%s</groupArn>%s</%s>"
+                % (tag, escape(g["name"]), g["state"], g["strategy"],
+                   "<partitionCount>%d</partitionCount>" % g["partition_count"]
+                   if g["partition_count"] else "", g["group_id"], tags, escape(g["arn"]),
+                   "<spreadLevel>%s</spreadLevel>" % g["spread_level"]
+                   if g["spread_level"] else "", tag))
+
+    def CreatePlacementGroup(self, p, dry):
+        tags, i = {}, 1
+        while "TagSpecification.%d.ResourceType" % i in p:
+            if p["TagSpecification.%d.ResourceType" % i] != "placement-group":
+                raise ApiError("InvalidParameterValue", "'%s' is not a valid taggable resource "
+                               "type for this operation." % p["TagSpecification.%d.ResourceType"
+                                                              % i])
+            k = 1
+            while "TagSpecification.%d.Tag.%d.Key" % (i, k) in p:
+                key = p["TagSpecification.%d.Tag.%d.Key" % (i, k)]
+                self.check_tag(key)
+                tags[key] = p.get("TagSpecification.%d.Tag.%d.Value" % (i, k), "")
+                k += 1
+            i += 1
+        g = self.new_group(p.get("GroupName"), p.get("Strategy"),
+                           self.integer(p, "PartitionCount", "partitionCount"),
+                           p.get("SpreadLevel"), tags, commit=not dry)
+        if dry:
+            return None
+        self.items = 1
+        return ("<CreatePlacementGroupResponse xmlns=\"%s\"><requestId>%s</requestId>"
+                "<return>true</return>%s</CreatePlacementGroupResponse>"
+                % (NS, uuid.uuid4(), self.group_xml(g, "placementGroup")))
+
+    def DescribePlacementGroups(self, p, dry):
+        names, gids = params_list(p, "GroupName"), params_list(p, "GroupId")
+        if dry:
+            return None
+        if names or gids:
+            groups = [self.placement_group(n) for n in names] + \
+                [self.placement_group(gid=g) for g in gids]
+        else:
+            groups = [self.w.pgroups[k] for k in self.w.pgroup_order
+                      if k[0] == self.w.account and k in self.w.pgroups]
+        for name, values in parse_filters(p):
+            if name == "group-name":
+                groups = [g for g in groups if any(glob_match(v, g["name"]) for v in values)]
+            elif name == "group-arn":
+                groups = [g for g in groups if g["arn"] in values]
+            elif name == "strategy":
+                groups = [g for g in groups if g["strategy"] in values]
+            elif name == "state":
+                groups = [g for g in groups if g["state"] in values]
+            elif name == "spread-level":
+                groups = [g for g in groups if g["spread_level"] in values]
+            elif name == "tag-key":
+                groups = [g for g in groups if any(glob_match(v, k) for v in values
+                                                   for k in g["tags"])]
+            elif name.startswith("tag:"):
+                groups = [g for g in groups if name[4:] in g["tags"] and
+                          any(glob_match(v, g["tags"][name[4:]]) for v in values)]
+            else:
+                raise ApiError("InvalidParameterValue", "The filter '%s' is invalid" % name)
+        self.items = len(groups)
+        return ("<DescribePlacementGroupsResponse xmlns=\"%s\"><requestId>%s</requestId>"
+                "<placementGroupSet>%s</placementGroupSet></DescribePlacementGroupsResponse>"
+                % (NS, uuid.uuid4(), "".join(self.group_xml(g) for g in groups)))
+
+    def DeletePlacementGroup(self, p, dry):
+        g = self.placement_group(p.get("GroupName"))
+        t = time.monotonic()
+        for iid in self.w.order:
+            i = self.w.instances[iid]
+            self.w.settle(i, t)
+            if i.account == g["account"] and i.pgroup == g["name"] and i.state != "terminated":
+                raise ApiError("InvalidPlacementGroup.InUse", "The placement group '%s' is in "
+                               "use and may not be deleted." % g["name"])
+        if dry:
+            return None
+        del self.w.pgroups[(g["account"], g["name"])]
+        self.w.pgroup_order.remove((g["account"], g["name"]))
+        return ("<DeletePlacementGroupResponse xmlns=\"%s\"><requestId>%s</requestId>"
+                "<return>true</return></DeletePlacementGroupResponse>" % (NS, uuid.uuid4()))
 
     # -- Tags ---------------------------------------------------------------
     @staticmethod
@@ -1517,7 +2832,13 @@ class Ec2:
 ACTIONS = ("RunInstances", "DescribeInstances", "StopInstances", "StartInstances",
            "TerminateInstances", "ModifyInstanceCpuOptions", "ModifyInstanceAttribute",
            "ModifyInstancePlacement", "CreateTags", "DeleteTags", "DescribeInstanceTypes",
-           "AllocateHosts", "DescribeHosts", "ModifyHosts", "ReleaseHosts")
+           "AllocateHosts", "DescribeHosts", "ModifyHosts", "ReleaseHosts",
+           "DescribeInstanceAttribute", "DescribeImages", "DescribeVolumes", "ModifyVolume",
+           "DescribeVolumesModifications", "AssociateIamInstanceProfile",
+           "ReplaceIamInstanceProfileAssociation", "DisassociateIamInstanceProfile",
+           "DescribeIamInstanceProfileAssociations", "ModifyInstanceMetadataOptions",
+           "MonitorInstances", "UnmonitorInstances", "CreatePlacementGroup",
+           "DescribePlacementGroups", "DeletePlacementGroup")
 # Every action needs its row of parameters (regenerate with gen_params.py).
 assert all(a in PARAMS for a in ACTIONS), "ec2_params.json lacks an action: run gen_params.py"
 
@@ -1572,6 +2893,7 @@ class Handler(BaseHTTPRequestHandler):
             if method == "GET" and path == "/_sim/stats":
                 return {"calls": dict(w.calls), "throttled": dict(w.throttled),
                         "instances": len(w.instances), "hosts": len(w.hosts),
+                        "volumes": len(w.volumes),
                         "latency_model": w.latency_model()}
             if method == "GET" and path == "/_sim/latency_model":
                 return w.latency_model()
@@ -1580,7 +2902,10 @@ class Handler(BaseHTTPRequestHandler):
             if method == "GET" and path == "/_sim/instances":
                 for i in w.instances.values():
                     w.settle(i)
-                return {"instances": [w.instances[i].to_json() for i in w.order]}
+                return {"instances": [self.instance_json(w, w.instances[i]) for i in w.order]}
+            out = self.control_resources(w, method, path, body)
+            if out is not None:
+                return out
             if method == "GET" and path == "/_sim/calls":
                 return {"calls": list(w.call_log)}
             if method == "GET" and path == "/_sim/requests":
@@ -1645,6 +2970,7 @@ class Handler(BaseHTTPRequestHandler):
                     raise KeyError(m.group(1))
                 w.settle(inst)
                 req = json.loads(body or b"{}")
+                self.set_attributes(w, inst, req)
                 field = {"instance_type": "type", "tenancy": "tenancy", "core_count": "cores",
                          "threads_per_core": "threads", "nested_virtualization": "nv",
                          "platform": "platform", "host_id": "host_id", "spot": "spot",
@@ -1655,15 +2981,156 @@ class Handler(BaseHTTPRequestHandler):
                             raise ValueError("unknown state '%s'" % v)
                         inst.state, inst.next_state = v, None
                         inst.terminated_at = time.monotonic() if v == "terminated" else None
+                        if v == "terminated":
+                            w.release_resources(inst)
                     elif k == "tags":
                         inst.tags = dict(v)
                     elif k in field:
                         setattr(inst, field[k], v)
-                    else:
+                    elif k not in ATTRIBUTE_FIELDS:
                         raise ValueError("unknown field '%s'" % k)
                 inst._xml, inst.stale = None, None
-                return inst.to_json()
+                return self.instance_json(w, inst)
         raise KeyError(path)
+
+    # -- control API: issue 14's resources ------------------------------------------
+    @staticmethod
+    def instance_json(w, inst):
+        out = inst.to_json()
+        root = next((b for b in inst.bdm if b["device_name"] == inst.root_device), None)
+        v = w.volumes.get(root["volume_id"]) if root else None
+        if v is not None:
+            w.settle_volume(v)
+        out["root_volume"] = {"volume_id": v.id, "size_gib": v.size, "type": v.type,
+                              "iops": v.iops, "throughput": v.throughput,
+                              "encrypted": v.encrypted, "kms_key_id": v.kms_key_id,
+                              "delete_on_termination": root["delete_on_termination"]} \
+            if v is not None else None
+        return out
+
+    @staticmethod
+    def control_resources(w, method, path, body):
+        """Instance profiles, KMS keys, placement groups, images and volumes;
+        None when the path is none of them."""
+        req = json.loads(body or b"{}") if method == "POST" else {}
+        if path == "/_sim/instance_profiles":
+            if method == "POST":
+                name, acct = req.get("name"), req.get("account_id", w.account)
+                if not isinstance(name, str) or not re.fullmatch(r"[\w+=,.@-]{1,128}", name):
+                    raise ValueError("name: 1 to 128 of letters, digits and +=,.@_-")
+                key = (acct, name)
+                if key not in w.profiles:
+                    w.profiles[key] = {
+                        "name": name, "account": acct,
+                        "arn": "arn:aws:iam::%s:instance-profile/%s" % (acct, name),
+                        "id": "AIPA" + "".join(w.res_rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+                                               for _ in range(17)),
+                        "created": now_iso()}
+                return dict(w.profiles[key])
+            return {"instance_profiles": [dict(x) for x in w.profiles.values()]}
+        if path == "/_sim/kms_keys":
+            if method == "POST":
+                alias, acct = req.get("alias"), req.get("account_id", w.account)
+                if not isinstance(alias, str) or not re.fullmatch(r"alias/[A-Za-z0-9/_-]{1,250}",
+                                                                  alias):
+                    raise ValueError("alias must be alias/NAME")
+                if alias.startswith("alias/aws/") and alias != "alias/aws/ebs":
+                    raise ValueError("alias/aws/ is reserved for AWS managed keys")
+                w.kms_account(acct)
+                key_id = w.add_key(acct, alias, req.get("key_id"))
+                return {"alias": alias, "key_id": key_id, "arn": w.key_arn(acct, key_id),
+                        "account_id": acct}
+            w.kms_account(w.account)
+            return {"kms_keys": [{"alias": a, "key_id": k, "arn": w.key_arn(acct, k),
+                                  "account_id": acct}
+                                 for acct, ks in w.kms.items() for a, k in ks["aliases"].items()]}
+        if path == "/_sim/placement_groups":
+            if method == "POST":
+                try:
+                    g = Ec2(w).new_group(req.get("name"), req.get("strategy"),
+                                         req.get("partition_count"), req.get("spread_level"),
+                                         req.get("tags"))
+                except ApiError as e:
+                    raise ValueError("%s: %s" % (e.code, e.message))
+                return dict(g)
+            return {"placement_groups": [dict(w.pgroups[k]) for k in w.pgroup_order]}
+        if path == "/_sim/images":
+            if method == "POST":
+                iid = req.get("image_id")
+                check_id(iid, "ami", "InvalidAMIID.Malformed")
+                img = w.image(iid)
+                for k, v in req.items():
+                    if k == "image_id":
+                        continue
+                    if k not in ("platform", "root_device_name", "snapshot_size_gib",
+                                 "volume_type", "missing", "name"):
+                        raise ValueError("unknown image field '%s'" % k)
+                    img[k] = v
+                if img["platform"] not in ("linux", "windows") or \
+                        img["volume_type"] not in VOLUME_TYPES or \
+                        not DEVICE_NAME.fullmatch(img["root_device_name"]):
+                    raise ValueError("platform, volume_type or root_device_name is invalid")
+                return dict(img)
+            return {"images": [dict(x) for x in w.images.values()]}
+        if method == "GET" and path == "/_sim/volumes":
+            for v in w.volumes.values():
+                w.settle_volume(v)
+            return {"volumes": [w.volumes[v].to_json(w) for v in w.volume_order]}
+        return None
+
+    @staticmethod
+    def set_attributes(w, inst, req):
+        """Out-of-band changes of issue 14's attributes (drift tests)."""
+        for k, v in req.items():
+            if k == "monitoring":
+                inst.monitoring = "enabled" if v in (True, "enabled") else "disabled"
+                inst.monitoring_next = None
+            elif k in ("ebs_optimized", "disable_api_termination", "disable_api_stop"):
+                setattr(inst, {"ebs_optimized": "ebs_optimized", "disable_api_termination": "dat",
+                               "disable_api_stop": "das"}[k], bool(v))
+            elif k == "metadata_options":
+                bad = set(v) - set(METADATA_DEFAULTS) - {"state"}
+                if bad:
+                    raise ValueError("unknown metadata option '%s'" % sorted(bad)[0])
+                inst.metadata.update(v)
+                inst.metadata.setdefault("state", "applied")
+            elif k == "iam_instance_profile":
+                if inst.iam:
+                    a = w.associations.get(inst.iam["association_id"])
+                    if a:
+                        a["state"], a["next"] = "disassociated", None
+                    inst.iam = None
+                if v is not None:
+                    prof = w.profiles.get((inst.account, v)) or next(
+                        (x for x in w.profiles.values() if x["arn"] == v), None)
+                    if prof is None:
+                        raise ValueError("unknown instance profile '%s'" % v)
+                    ec2 = Ec2(w)
+                    ec2.associate(inst, prof, state="associated")
+            elif k == "root_volume":
+                root = next((b for b in inst.bdm if b["device_name"] == inst.root_device), None)
+                if root is None:
+                    raise ValueError("the instance has no root volume")
+                vol = w.volumes[root["volume_id"]]
+                for rk, rv in v.items():
+                    if rk == "delete_on_termination":
+                        root["delete_on_termination"] = bool(rv)
+                    elif rk == "kms_key_id":
+                        vol.kms_key_id = (w.resolve_kms(rv) or rv) if rv else None
+                    elif rk in ("size_gib", "type", "iops", "throughput", "encrypted"):
+                        setattr(vol, {"size_gib": "size"}.get(rk, rk), rv)
+                    else:
+                        raise ValueError("unknown root_volume field '%s'" % rk)
+            elif k == "placement_group":
+                if v is not None and (inst.account, v) not in w.pgroups:
+                    raise ValueError("unknown placement group '%s'" % v)
+                inst.pgroup = v
+            elif k == "user_data_b64":
+                inst.user_data = v or None
+            elif k == "security_group_ids":
+                inst.sgs = list(v)
+            elif k == "instance_initiated_shutdown_behavior":
+                inst.shutdown_behavior = v
 
     def handle_control(self, method):
         path = urllib.parse.urlsplit(self.path).path
@@ -1736,7 +3203,10 @@ class Handler(BaseHTTPRequestHandler):
         if r_error < f["error_rate"]:
             raise ApiError("InternalError", "An internal error has occurred", 500)
         lose = f.get("lose_response")
-        return bool(lose and lose.get("action") == action and int(lose.get("nth", 1)) == nth)
+        if not (lose and lose.get("action") == action):
+            return False
+        first = int(lose.get("nth", 1))
+        return first <= nth < first + int(lose.get("times", 1))
 
     def action_error(self, action, dry):
         """The configured fault for this action and kind of call, if it fires."""
@@ -1772,10 +3242,23 @@ class Handler(BaseHTTPRequestHandler):
         w = self.server.world
         split = urllib.parse.urlsplit(self.path)
         body = self.read_body() if method == "POST" else b""
-        action, status, dry, ids = "?", 200, False, []
+        action, dry, ids = "?", False, []
+        received = time.time()
         self.latency_s = 0.0
         form = body.decode("utf-8", "replace") if method == "POST" else split.query
         params = dict(urllib.parse.parse_qsl(form, keep_blank_values=True))
+
+        def record(status):
+            # Logged before the answer goes out, so that a client reading the
+            # log right after its call always finds the call there.
+            with w.lock:
+                w.call_log.append({"action": action, "instance_ids": ids, "dry_run": dry,
+                                   "status": status, "received": received,
+                                   "count": int(params.get("MaxCount") or 0)
+                                   if action == "RunInstances" else len(ids)})
+                w.requests.append({"action": params.get("Action"), "params": params,
+                                   "status": status, "account_id": w.account,
+                                   "latency_ms": round(self.latency_s * 1000.0, 3)})
         try:
             try:
                 self.authenticate(method, split.path, split.query, body)
@@ -1814,28 +3297,21 @@ class Handler(BaseHTTPRequestHandler):
                 if lose:
                     raise DropConnection()
                 self.model_wait(items)
+                record(200)
                 self.send(200, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + out)
             except ApiError as e:
-                status = e.status
                 if e.code == "RequestLimitExceeded":
                     with w.lock:
                         w.throttled[action] = w.throttled.get(action, 0) + 1
                 self.model_wait(0)
+                record(e.status)
                 self.send_error_doc(e)
             except HtmlAnswer as e:
-                status = e.status
+                record(e.status)
                 self.send(e.status, e.body, "text/html; charset=utf-8")
         except DropConnection:
-            status = 0
+            record(0)
             self.drop()
-        with w.lock:
-            w.call_log.append({"action": action, "instance_ids": ids, "dry_run": dry,
-                               "status": status,
-                               "count": int(params.get("MaxCount") or 0)
-                               if action == "RunInstances" else len(ids)})
-            w.requests.append({"action": params.get("Action"), "params": params,
-                               "status": status, "account_id": w.account,
-                               "latency_ms": round(self.latency_s * 1000.0, 3)})
 
     def do_POST(self):
         if self.path.startswith("/_sim/"):
@@ -1903,6 +3379,15 @@ def main(argv=None):
                     help="seconds a released Dedicated Host stays in DescribeHosts")
     ap.add_argument("--host-placement", choices=("implicit", "strict"), default="implicit",
                     help="strict: host tenancy needs an allocated Dedicated Host")
+    ap.add_argument("--volume-modification-cooldown", type=float, default=0.0,
+                    help="seconds between two modifications of a volume (EC2's former six hours: "
+                         "21600; default 0: only the rolling window applies)")
+    ap.add_argument("--volume-modification-window", type=float, default=86400.0,
+                    help="the rolling window of the per-volume modification limit, seconds")
+    ap.add_argument("--volume-modifications-per-window", type=int, default=4,
+                    help="modifications of one volume allowed in the window")
+    ap.add_argument("--volume-modification-seconds", type=float, default=0.5,
+                    help="seconds a modification spends modifying, then optimizing")
     args = ap.parse_args(argv)
     if not re.fullmatch(r"[0-9]{12}", args.account_id):
         ap.error("--account-id must be 12 digits")

@@ -29,6 +29,7 @@ ACTIONS = sorted({
     "AllocateHosts", "ModifyHosts", "ReleaseHosts", "DescribeHosts",
     "DescribeImages", "DescribeSubnets", "DescribeSecurityGroups", "DescribeKeyPairs",
     "DescribeAvailabilityZones", "DescribeRegions", "DescribeAccountAttributes",
+    "CreatePlacementGroup", "DescribePlacementGroups", "DeletePlacementGroup",
 })
 MAX_DEPTH = 8
 

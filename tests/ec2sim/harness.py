@@ -108,3 +108,35 @@ class Simulator:
 
     def latency_model(self):
         return self._req("GET", "/_sim/latency_model")
+
+    def instance_profile(self, name, account_id=None):
+        """Creates an IAM instance profile (or returns the existing one)."""
+        body = {"name": name}
+        if account_id:
+            body["account_id"] = account_id
+        return self._req("POST", "/_sim/instance_profiles", body)
+
+    def instance_profiles(self):
+        return self._req("GET", "/_sim/instance_profiles")["instance_profiles"]
+
+    def kms_key(self, alias, key_id=None):
+        """A KMS key under that alias in the current account: {alias, key_id, arn}."""
+        body = {"alias": alias}
+        if key_id:
+            body["key_id"] = key_id
+        return self._req("POST", "/_sim/kms_keys", body)
+
+    def placement_group(self, name, strategy="cluster", **extra):
+        return self._req("POST", "/_sim/placement_groups", dict(extra, name=name,
+                                                                 strategy=strategy))
+
+    def image(self, image_id, **fields):
+        """Registers or changes an image: platform, root_device_name,
+        snapshot_size_gib, volume_type, missing, name."""
+        return self._req("POST", "/_sim/images", dict(fields, image_id=image_id))
+
+    def volumes(self):
+        return self._req("GET", "/_sim/volumes")["volumes"]
+
+    def instance(self, iid):
+        return [i for i in self.instances() if i["instance_id"] == iid][0]

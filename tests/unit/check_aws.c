@@ -197,6 +197,17 @@ START_TEST(test_aws_retryable_classes)
 }
 END_TEST
 
+START_TEST(test_aws_limiter_sleep_gives_up_once_stopped)
+{
+	volatile sig_atomic_t stop = 1;
+
+	/* A caller waiting for its turn after a signal gives up at once. */
+	ck_assert(!np_limiter_sleep(3600.0, &stop));
+	stop = 0;
+	ck_assert(np_limiter_sleep(0.0, &stop));
+}
+END_TEST
+
 START_TEST(test_aws_limiter_models_ec2_buckets_and_adapts)
 {
 	struct np_limiter l;
@@ -683,6 +694,7 @@ Suite *check_aws_suite(void)
 	tcase_add_test(retry, test_aws_retry_quota_drains_and_refunds);
 	tcase_add_test(retry, test_aws_retryable_classes);
 	tcase_add_test(retry, test_aws_limiter_models_ec2_buckets_and_adapts);
+	tcase_add_test(retry, test_aws_limiter_sleep_gives_up_once_stopped);
 	tcase_add_test(creds, test_aws_creds_environment_comes_first);
 	tcase_add_test(creds, test_aws_creds_named_profile_and_config_region);
 	tcase_add_test(creds, test_aws_creds_credential_process_with_expiry);

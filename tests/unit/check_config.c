@@ -138,7 +138,7 @@ END_TEST
 
 START_TEST(test_config_rejects_out_of_range_numbers)
 {
-	BAD(HEAD "    instance_type: m8i.large\n    count: 0\n", "'count' must be between 1 and 100000");
+	BAD(HEAD "    instance_type: m8i.large\n    count: -1\n", "'count' must be between 0 and 100000");
 	BAD(HEAD "    instance_type: m8i.large\n    cpu_options: { threads_per_core: 3 }\n",
 	    "'threads_per_core' must be between 1 and 2");
 	BAD(HEAD "    instance_type: m8i.large\n    rollout: { max_unavailable: '150%' }\n",
@@ -347,6 +347,146 @@ START_TEST(test_config_deep_flow_nesting_fails_at_once)
 }
 END_TEST
 
+/* Every key of an entry is recorded from the key to the end of its value,
+ * so a rule can point at core_count and not at the instance. */
+START_TEST(test_config_records_each_key_position)
+{
+	const char *text = "version: 1\n"
+	                   "defaults:\n"
+	                   "  image_id: ami-0abcdef1234567890\n"
+	                   "  platform: linux\n"
+	                   "instances:\n"
+	                   "  web:\n"
+	                   "    count: 2\n"
+	                   "    instance_type: c8i.xlarge\n"
+	                   "    cpu_options: { core_count: 3, threads_per_core: 2 }\n"
+	                   "    platform: windows\n"
+	                   "  db: { instance_type: m8i.large }\n";
+	const struct np_span *sp;
+	const struct np_desired *d;
+
+	OK(text);
+	d = np_config_find(cfg, "web[1]");
+	ck_assert_ptr_nonnull(d);
+	sp = np_config_key_span(cfg, d, NP_KEY_CORE_COUNT);
+	ck_assert_ptr_nonnull(sp);
+	ck_assert_int_eq(sp->start.line, 9);
+	ck_assert_int_eq(sp->start.column, 20);
+	ck_assert_int_eq(sp->end.line, 9);
+	ck_assert_int_eq(sp->end.column, 33);
+	ck_assert_int_eq(strncmp(text + sp->start.byte, "core_count: 3", 13), 0);
+	ck_assert_uint_eq(sp->end.byte - sp->start.byte, 13);
+	sp = np_config_key_span(cfg, d, NP_KEY_INSTANCE_TYPE);
+	ck_assert_int_eq(sp->start.line, 8);
+	ck_assert_int_eq(sp->start.column, 5);
+	/* The entry's own value wins over defaults, as the value does. */
+	sp = np_config_key_span(cfg, d, NP_KEY_PLATFORM);
+	ck_assert_int_eq(sp->start.line, 10);
+	/* What the entry leaves to defaults is where defaults set it. */
+	sp = np_config_key_span(cfg, d, NP_KEY_IMAGE_ID);
+	ck_assert_int_eq(sp->start.line, 3);
+	sp = np_config_key_span(cfg, np_config_find(cfg, "db"), NP_KEY_PLATFORM);
+	ck_assert_int_eq(sp->start.line, 4);
+	/* Not set anywhere: none; the entry itself: its name. */
+	ck_assert_ptr_null(np_config_key_span(cfg, d, NP_KEY_HIBERNATION));
+	sp = np_config_key_span(cfg, np_config_find(cfg, "db"), NP_KEY_ENTRY);
+	ck_assert_int_eq(sp->start.line, 11);
+	ck_assert_int_eq(sp->start.column, 3);
+	ck_assert_int_eq(strncmp(text + sp->start.byte, "db: {", 5), 0);
+	ck_assert_str_eq(np_cfg_key_name(NP_KEY_CORE_COUNT), "cpu_options.core_count");
+}
+END_TEST
+
+/* An alias's node stands where its anchor is, before the key: the key's
+ * span is then the key alone, never one that ends before it starts. */
+START_TEST(test_config_alias_value_spans_the_key)
+{
+	const char *text = "version: 1\n"
+	                   "x-cpu: &cpu { core_count: 2 }\n"
+	                   "instances:\n"
+	                   "  a: { image_id: ami-0abcdef1234567890, instance_type: m8i.large, cpu_options: *cpu }\n";
+	struct np_config_diags dg = NP_CONFIG_DIAGS_INIT;
+	const struct np_span *sp;
+
+	np_config_free(cfg);
+	cfg = NULL;
+	/* x-cpu is an unknown key: the check keeps going. */
+	ck_assert_int_eq(np_config_check_data(&cfg, "t.yaml", text, strlen(text), &dg, &err), -1);
+	ck_assert_ptr_nonnull(cfg);
+	sp = np_config_key_span(cfg, np_config_find(cfg, "a"), NP_KEY_CPU_OPTIONS);
+	ck_assert_ptr_nonnull(sp);
+	ck_assert_int_eq(sp->start.line, 4);
+	ck_assert_uint_le(sp->start.byte, sp->end.byte);
+	ck_assert_int_eq(strncmp(text + sp->start.byte, "cpu_options", sp->end.byte - sp->start.byte), 0);
+	/* The alias's own key is recorded where the anchor's mapping is. */
+	sp = np_config_key_span(cfg, np_config_find(cfg, "a"), NP_KEY_CORE_COUNT);
+	ck_assert_ptr_nonnull(sp);
+	ck_assert_int_eq(sp->start.line, 2);
+	np_config_diags_release(&dg);
+}
+END_TEST
+
+/* Columns count characters (as libyaml and Terraform do), bytes count bytes. */
+START_TEST(test_config_positions_count_bytes_after_utf8)
+{
+	const char *text = "\xef\xbb\xbfversion: 1\n"
+	                   "instances:\n"
+	                   "  web: { tags: { owner: \"J\xc3\xbcrgen \xe2\x82\xac\" }, "
+	                   "image_id: ami-0abcdef1234567890, instance_type: m8i.large }\n";
+	const struct np_span *sp;
+
+	OK(text);
+	sp = np_config_key_span(cfg, np_config_find(cfg, "web"), NP_KEY_INSTANCE_TYPE);
+	ck_assert_ptr_nonnull(sp);
+	ck_assert_int_eq(sp->start.line, 3);
+	ck_assert_int_eq(sp->start.column, 72);
+	ck_assert_int_eq(strncmp(text + sp->start.byte, "instance_type: m8i.large", 24), 0);
+	ck_assert_uint_eq(sp->end.byte - sp->start.byte, 24);
+}
+END_TEST
+
+/* validate's form: every error a record with its span, and what could be
+ * read kept, so the rules run on it in the same pass. */
+START_TEST(test_config_check_keeps_what_it_could_read)
+{
+	const char *text = HEAD "    instance_type: m8i.large\n"
+	                        "    cpu_options: { core_count: x, nested_virtualisation: enabled }\n"
+	                        "  db: { image_id: ami-0abcdef1234567890, instance_type: c8i.xlarge,\n"
+	                        "        cpu_options: { core_count: 3 } }\n";
+	struct np_config_diags dg = NP_CONFIG_DIAGS_INIT;
+	const struct np_desired *db;
+
+	np_config_free(cfg);
+	cfg = NULL;
+	ck_assert_int_eq(np_config_check_data(&cfg, "t.yaml", text, strlen(text), &dg, &err), -1);
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_uint_eq(dg.n, 2);
+	ck_assert(strstr(dg.v[0].message, "'core_count' must be a whole number"));
+	ck_assert(dg.v[0].has_span);
+	ck_assert_int_eq(dg.v[0].span.start.line, 6);
+	ck_assert_int_eq(dg.v[0].span.start.column, 32);
+	ck_assert_int_eq(text[dg.v[0].span.start.byte], 'x');
+	ck_assert(strstr(dg.v[1].message, "did you mean 'nested_virtualization'?"));
+	ck_assert_int_eq(dg.v[1].span.start.line, 6);
+	/* The same errors as the text, one per line. */
+	ck_assert(strstr(err.msg, "t.yaml:6:32: error: 'core_count' must be a whole number"));
+	db = np_config_find(cfg, "db");
+	ck_assert_ptr_nonnull(db);
+	ck_assert_int_eq(db->want.core_count, 3);
+	ck_assert_int_eq(np_config_find(cfg, "web")->want.core_count, 0);
+	np_config_diags_release(&dg);
+	/* YAML that does not parse: a position, no configuration. */
+	np_config_free(cfg);
+	cfg = NULL;
+	ck_assert_int_eq(np_config_check_data(&cfg, "t.yaml", "a: [\n", 5, &dg, &err), -1);
+	ck_assert_ptr_null(cfg);
+	ck_assert_uint_eq(dg.n, 1);
+	ck_assert(strstr(dg.v[0].message, "malformed YAML"));
+	ck_assert(dg.v[0].has_span);
+	np_config_diags_release(&dg);
+}
+END_TEST
+
 Suite *check_config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -380,6 +520,10 @@ Suite *check_config_suite(void)
 	tcase_add_test(tc, test_config_large_file_loads);
 	tcase_add_test(tc, test_config_second_document_is_refused_with_its_position);
 	tcase_add_test(tc, test_config_deep_flow_nesting_fails_at_once);
+	tcase_add_test(tc, test_config_records_each_key_position);
+	tcase_add_test(tc, test_config_positions_count_bytes_after_utf8);
+	tcase_add_test(tc, test_config_alias_value_spans_the_key);
+	tcase_add_test(tc, test_config_check_keeps_what_it_could_read);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -222,6 +222,62 @@ START_TEST(test_plan_data_case)
 }
 END_TEST
 
+/* The schema says of every gen attribute what its table entry says: the
+ * same key, type, range and names (the entry is the truth; the schema is
+ * what editors read). */
+START_TEST(test_plan_schema_agrees_with_the_attribute_table)
+{
+	json_error_t je;
+	json_t *schema = json_load_file("schemas/nestplan.schema.json", 0, &je), *props;
+
+	ck_assert_msg(schema, "schemas/nestplan.schema.json: %s", je.text);
+	props = json_object_get(json_object_get(json_object_get(schema, "$defs"), "attributes"),
+	                        "properties");
+	ck_assert_ptr_nonnull(props);
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+		const char *dot = strchr(a->name, '.');
+		char group[64];
+		json_t *p = props, *e;
+
+		if (!a->gen)
+			continue;
+		if (dot) {
+			snprintf(group, sizeof(group), "%.*s", (int)(dot - a->name), a->name);
+			p = json_object_get(json_object_get(props, group), "properties");
+			ck_assert_msg(p, "%s: no '%s' object in the schema", a->name, group);
+		}
+		e = json_object_get(p, dot ? dot + 1 : a->name);
+		ck_assert_msg(e, "%s is not in the schema", a->name);
+		switch (a->type) {
+		case NP_ATTR_BOOL:
+			ck_assert_str_eq(json_string_value(json_object_get(e, "type")), "boolean");
+			break;
+		case NP_ATTR_INT:
+			ck_assert_str_eq(json_string_value(json_object_get(e, "type")), "integer");
+			ck_assert_int_eq(json_integer_value(json_object_get(e, "minimum")), a->min);
+			ck_assert_int_eq(json_integer_value(json_object_get(e, "maximum")), a->max);
+			break;
+		case NP_ATTR_ENUM: {
+			json_t *names = json_object_get(e, "enum");
+			size_t n = 0;
+
+			for (int k = 1; a->names[k]; k++, n++)
+				ck_assert_str_eq(json_string_value(json_array_get(names, n)), a->names[k]);
+			ck_assert_uint_eq(json_array_size(names), n);
+			break;
+		}
+		case NP_ATTR_STR:
+			ck_assert_str_eq(json_string_value(json_object_get(e, "type")), "string");
+			break;
+		case NP_ATTR_STRV:
+			break;
+		}
+	}
+	json_decref(schema);
+}
+END_TEST
+
 /* Rule 5: dedicated -> host is in place but has no way back, so it is
  * marked, goes last, is listed in the JSON and survives a plan file; its
  * permission is listed as not checked in advance (no DryRun). */
@@ -385,6 +441,128 @@ START_TEST(test_plan_json_shape_and_planfile_round_trip)
 }
 END_TEST
 
+static bool strv_has(const struct np_strv *sv, const char *s)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if (!strcmp(sv->v[i], s))
+			return true;
+	return false;
+}
+
+/* docs/iam-policy.json, the least policy the README gives, is the step
+ * table's permissions plus the two reads of plan and drift: nothing missing,
+ * nothing more. */
+START_TEST(test_plan_iam_policy_is_the_step_table)
+{
+	static const char *const reads[] = {"ec2:DescribeInstances", "ec2:DescribeInstanceTypes",
+	                                    NULL};
+	json_error_t jerr;
+	json_t *doc = json_load_file("docs/iam-policy.json", 0, &jerr), *st, *a;
+	struct np_strv want = NP_STRV_INIT, have = NP_STRV_INIT;
+	size_t i, k;
+
+	ck_assert_msg(doc, "docs/iam-policy.json: %s", jerr.text);
+	ck_assert_str_eq(json_string_value(json_object_get(doc, "Version")), "2012-10-17");
+	for (int s = 0; s < NP_STEP__COUNT; s++)
+		for (const char *const *perm = np_step_def((enum np_step_kind)s)->permissions; *perm;
+		     perm++)
+			if (!strv_has(&want, *perm))
+				np_strv_push(&want, *perm);
+	for (i = 0; reads[i]; i++)
+		np_strv_push(&want, reads[i]);
+	json_array_foreach(json_object_get(doc, "Statement"), i, st) {
+		ck_assert_str_eq(json_string_value(json_object_get(st, "Effect")), "Allow");
+		ck_assert_str_eq(json_string_value(json_object_get(st, "Resource")), "*");
+		json_array_foreach(json_object_get(st, "Action"), k, a) {
+			ck_assert_msg(json_is_string(a), "an action that is not a string");
+			ck_assert_msg(!strv_has(&have, json_string_value(a)), "%s listed twice",
+			              json_string_value(a));
+			np_strv_push(&have, json_string_value(a));
+		}
+	}
+	for (i = 0; i < want.n; i++)
+		ck_assert_msg(strv_has(&have, want.v[i]), "the policy lacks %s", want.v[i]);
+	for (i = 0; i < have.n; i++)
+		ck_assert_msg(strv_has(&want, have.v[i]),
+		              "the policy grants %s, which no step and no read needs", have.v[i]);
+	np_strv_release(&want);
+	np_strv_release(&have);
+	json_decref(doc);
+}
+END_TEST
+
+/* validate's rules offline: the built-in catalog knows every size of a
+ * family, so a size it lacks is an error with the nearest one; each rule
+ * names the key it is about. */
+static struct np_diag *rule_diags(struct np_plan *out, const char *yaml)
+{
+	struct np_config *c = NULL;
+	struct np_err e = NP_ERR_INIT;
+	struct np_catalog cat = NP_CATALOG_INIT;
+
+	ck_assert_msg(np_config_parse(&c, "t.yaml", yaml, strlen(yaml), &e) == 0, "%s", e.msg);
+	np_catalog_builtin(&cat);
+	ck_assert_int_eq(np_plan_check_config(out, c, &cat, &e), 0);
+	np_catalog_release(&cat);
+	np_config_free(c);
+	return out->diags;
+}
+
+#define RULES_HEAD "version: 1\ndefaults: { image_id: ami-0abcdef1234567890 }\ninstances:\n"
+
+START_TEST(test_plan_rules_know_the_sizes_of_a_family)
+{
+	struct np_plan p;
+	struct np_diag *d = rule_diags(&p, RULES_HEAD "  a: { instance_type: m8i.larg }\n");
+
+	ck_assert_uint_eq(p.n_diags, 1);
+	ck_assert_int_eq(d[0].severity, NP_SEV_ERROR);
+	ck_assert_int_eq(d[0].key, NP_KEY_INSTANCE_TYPE);
+	ck_assert_msg(strstr(d[0].message, "instance type 'm8i.larg' does not exist; did you mean "
+	                                   "'m8i.large'?"),
+	              "%s", d[0].message);
+	ck_assert_msg(strstr(d[0].message, "m8i comes in large, xlarge, 2xlarge,"), "%s",
+	              d[0].message);
+	np_plan_release(&p);
+	/* A family the catalog does not hold may well exist: a warning. */
+	d = rule_diags(&p, RULES_HEAD "  a: { instance_type: g5.xlarge }\n");
+	ck_assert_uint_eq(p.n_diags, 1);
+	ck_assert_int_eq(d[0].severity, NP_SEV_WARNING);
+	ck_assert(strstr(d[0].message, "is not in the catalog"));
+	np_plan_release(&p);
+	/* A flex family is a family of its own: m8i-flex has no 96xlarge. */
+	d = rule_diags(&p, RULES_HEAD "  a: { instance_type: m8i-flex.96xlarge }\n");
+	ck_assert_uint_eq(p.n_diags, 1);
+	ck_assert_int_eq(d[0].severity, NP_SEV_ERROR);
+	ck_assert_msg(strstr(d[0].message, "m8i-flex comes in large,"), "%s", d[0].message);
+	np_plan_release(&p);
+	d = rule_diags(&p, RULES_HEAD "  a: { instance_type: m8i.large }\n");
+	ck_assert_uint_eq(p.n_diags, 0);
+	np_plan_release(&p);
+}
+END_TEST
+
+START_TEST(test_plan_rules_name_the_offending_key)
+{
+	struct np_plan p;
+	struct np_diag *d = rule_diags(
+		&p, RULES_HEAD "  a:\n    instance_type: c8i.xlarge\n"
+		               "    cpu_options: { core_count: 3, threads_per_core: 2 }\n"
+		               "  b: { instance_type: m7i.large, cpu_options: { nested_virtualization: enabled } }\n"
+		               "  c: { instance_type: c8i.24xlarge, hibernation: true }\n"
+		               "  w: { instance_type: m8i.96xlarge, platform: windows,\n"
+		               "       cpu_options: { nested_virtualization: enabled } }\n");
+	enum np_cfg_key want[] = {NP_KEY_CORE_COUNT, NP_KEY_NESTED_VIRTUALIZATION, NP_KEY_HIBERNATION,
+	                          NP_KEY_INSTANCE_TYPE, NP_KEY_PLATFORM};
+
+	ck_assert_uint_eq(p.n_diags, 5);
+	for (size_t i = 0; i < 5; i++)
+		ck_assert_msg(d[i].key == want[i], "%s: %s: key %d, not %d", d[i].address, d[i].message,
+		              d[i].key, want[i]);
+	np_plan_release(&p);
+}
+END_TEST
+
 Suite *check_plan_suite(void)
 {
 	Suite *s = suite_create("plan");
@@ -396,7 +574,11 @@ Suite *check_plan_suite(void)
 	tcase_add_test(o, test_plan_drift_lists_attribute_differences);
 	tcase_add_test(o, test_plan_irreversible_tenancy_step);
 	tcase_add_test(o, test_plan_step_table_complete);
+	tcase_add_test(o, test_plan_schema_agrees_with_the_attribute_table);
 	tcase_add_test(o, test_plan_json_shape_and_planfile_round_trip);
+	tcase_add_test(o, test_plan_iam_policy_is_the_step_table);
+	tcase_add_test(o, test_plan_rules_know_the_sizes_of_a_family);
+	tcase_add_test(o, test_plan_rules_name_the_offending_key);
 	suite_add_tcase(s, t);
 	suite_add_tcase(s, o);
 	return s;

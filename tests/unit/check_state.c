@@ -266,6 +266,17 @@ START_TEST(test_state_journal_pending_until_ended)
 	ck_assert_str_eq(p[0].client_token, "np-tok");
 	np_journal_entries_free(p, n);
 	ck_assert_int_eq(np_state_serial(st), 0); /* the journal is not a resource change */
+	{
+		bool has = true;
+
+		/* A step that went out (done) or may have (started) counts; others not. */
+		ck_assert_int_eq(np_state_journal_has(st, "r1", "w", "stop", &has, &err), 0);
+		ck_assert(has);
+		ck_assert_int_eq(np_state_journal_has(st, "r1", "w", "start", &has, &err), 0);
+		ck_assert(!has);
+		ck_assert_int_eq(np_state_journal_has(st, "r2", "w", "stop", &has, &err), 0);
+		ck_assert(!has);
+	}
 	np_state_close(st);
 }
 END_TEST
