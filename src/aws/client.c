@@ -699,7 +699,7 @@ int np_aws_send(struct np_aws *a, const struct np_aws_request *req, struct np_aw
 		}
 		wait = np_retry_backoff(a->mode, attempt + 1, rand01());
 		np_log_debug("aws: %s: retrying in %.2fs (%s)", req->operation, wait, err->msg);
-		sleep_s(wait);
+		np_limiter_sleep(wait, NULL);
 	}
 done:
 	if (h)
