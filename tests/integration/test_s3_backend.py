@@ -299,9 +299,15 @@ class S3BackendTest(BackendCase):
                        action_errors={"PutObject": {"code": "ConditionalRequestConflict",
                                                     "status": 409, "count": 2}})
         a.ok("apply", "-auto-approve")
-        self.s3.faults(action_errors={}, throttle_rate=0.3, reset_rate=0.15)
+        # 503 SlowDown and 500 on reads and on the lock's release: retried.
+        self.s3.faults(action_errors={"GetObject": {"code": "SlowDown", "status": 503, "count": 2},
+                                      "DeleteObject": {"code": "InternalError", "status": 500,
+                                                       "count": 1}})
         a.config(count=3)
-        a.ok("apply", "-auto-approve", env={"AWS_MAX_ATTEMPTS": "10"})
+        a.ok("apply", "-auto-approve")
+        # Random throttling and dropped connections on everything.
+        self.s3.faults(action_errors={}, throttle_rate=0.2, reset_rate=0.1)
+        a.ok("plan", env={"AWS_MAX_ATTEMPTS": "10"})
         self.s3.faults(throttle_rate=0, reset_rate=0)
         self.assertEqual(len(self.live()), 3)
         r = a.ok("show", "-json")
