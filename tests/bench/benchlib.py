@@ -80,15 +80,19 @@ def nestplan_env(sim):
     return env
 
 
-def write_config(work, n, instance_type):
+def write_config(work, n, instance_type, user_data_kib=0):
     with open(os.path.join(work, "nestplan.yaml"), "w") as f:
         f.write(FLEET % (n, instance_type))
+        if user_data_kib:
+            # A boot script of that size, shared by the group's instances.
+            line = "      echo " + "x" * 58 + "\n"
+            f.write("    user_data: |\n      #!/bin/sh\n" + line * (user_data_kib * 1024 // 70))
 
 
-def seed_fleet(sim, work, env, n, instance_type="m8i.2xlarge"):
+def seed_fleet(sim, work, env, n, instance_type="m8i.2xlarge", user_data_kib=0):
     """A managed fleet of n running instances, launched in the simulator and
     recorded in the state as nestplan would (faster than applying it)."""
-    write_config(work, n, instance_type)
+    write_config(work, n, instance_type, user_data_kib)
     subprocess.run([NESTPLAN, "init"], cwd=work, env=env, check=True, capture_output=True)
     lineage = json.loads(subprocess.run([NESTPLAN, "show", "-json"], cwd=work, env=env,
                                         check=True, capture_output=True,
