@@ -157,6 +157,13 @@ int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np
 		if (backend_config(ctx, opts, err) < 0 || choose_backend(ctx, opts, err) < 0)
 			return -1;
 		remote = np_backend_is_remote(ctx->backend);
+		if (remote && !opts->lock && (!strcmp(cmd->name, "apply") ||
+		                              !strcmp(cmd->name, "destroy") || !strcmp(cmd->name, "import")))
+			return np_error_cls(err, NP_ERRC_USAGE,
+			                    "%s -lock=false refused: with the S3 state %s a run without the "
+			                    "lock only reads the state, and what %s changes in EC2 must be "
+			                    "recorded",
+			                    cmd->name, np_backend_name(ctx->backend), cmd->name);
 		/* Remote: the lock first, so what is read is what the last holder wrote. */
 		if (remote && locks && take_lock(ctx, opts, err) < 0)
 			return -1;

@@ -179,6 +179,10 @@ class S3BackendTest(BackendCase):
                          ["runner[0]", "runner[1]"])
         c.config(count=2)
         c.ok("plan", "-detailed-exitcode")            # 0: nothing to change
+        c.ok("drift", "-lock=false")                  # reads, never writes
+        r = c.np("apply", "-auto-approve", "-lock=false")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("-lock=false refused", r.err)
         self.assertFalse(os.path.exists(os.path.join(c.dir, "nestplan.db")),
                          "no local state is made beside an S3 backend")
         self.assertEqual(os.listdir(self.tmpdir), [], "the private copies are removed")
