@@ -248,6 +248,30 @@ class S3BackendTest(BackendCase):
         b.ok("plan", "-detailed-exitcode")
         self.assertIsNone(self.current(KEY + ".lock"))
 
+    def test_sigkill_after_the_first_modification_converges_elsewhere(self):
+        # Killed between the modifications of a cycle, whose calls upload nothing first.
+        a, b = Runner(self, "a"), Runner(self, "b")
+        a.config(count=2)
+        a.ok("apply", "-auto-approve")
+        ids = sorted(i["instance_id"] for i in self.live())
+        a.config(count=2, itype="m8i.xlarge")
+        b.config(count=2, itype="m8i.xlarge")
+        self.sim.faults(stall={"action": "ModifyInstanceCpuOptions", "nth": 1, "seconds": 30})
+        pa = a.start("apply", "-auto-approve", env={"NESTPLAN_S3_LOCK_LEASE": "2"})
+        self.wait_for("the first modification",
+                      lambda: any(c["action"] == "ModifyInstanceAttribute"
+                                  for c in self.sim.calls()))
+        time.sleep(0.5)  # the next call of the cycle is held by the stall
+        os.killpg(pa.pid, signal.SIGKILL)
+        pa.communicate()
+        self.sim.faults(stall=None)
+        b.ok("apply", "-auto-approve", "-lock-timeout=30s")
+        live = self.live()
+        self.assertEqual(sorted(i["instance_id"] for i in live), ids)
+        for i in live:
+            self.assertEqual((i["state"], i["instance_type"]), ("running", "m8i.xlarge"), i)
+        b.ok("plan", "-detailed-exitcode")
+
     def test_force_unlock_of_a_dead_holder(self):
         a, b = Runner(self, "a"), Runner(self, "b")
         a.config(count=1)
@@ -400,11 +424,20 @@ class S3BackendTest(BackendCase):
         a.ok("init")
         before = self.state_puts()
         a.ok("apply", "-auto-approve", timeout=300)
-        uploads = self.state_puts() - before
+        launch = self.state_puts() - before
         self.assertEqual(len(self.live()), 50)
-        print("\nS3 backend: %d state uploads for a 50-instance apply" % uploads)
-        # Batched: one before the launch call, one at the end, not one per instance.
-        self.assertLessEqual(uploads, 5)
+        a.config(count=50, itype="m8i.xlarge")
+        before = self.state_puts()
+        a.ok("apply", "-auto-approve", timeout=300)
+        change = self.state_puts() - before
+        self.assertTrue(all(i["instance_type"] == "m8i.xlarge" and i["state"] == "running"
+                            for i in self.live()))
+        print("\nS3 backend, state uploads: %d for launching 50 instances, %d for changing the "
+              "type of 50 (stop/modify/start)" % (launch, change))
+        # Batched: before the calls that need it (one per batch), and at the end;
+        # never one per instance.
+        self.assertLessEqual(launch, 4)
+        self.assertLessEqual(change, 6)
 
 
 @unittest.skipUnless(moto_ec2.skip_reason() is None, moto_ec2.skip_reason() or "")
