@@ -1,9 +1,9 @@
 #include <jansson.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 
 #include "apply/progress.h"
+#include "nestplan/clock.h"
 
 struct verb {
 	const char *doing, *still, *done;
@@ -26,11 +26,10 @@ static const struct verb verbs[NP_STEP__COUNT] = {
 
 static void timestamp(char out[32])
 {
-	struct timeval tv;
+	time_t t = (time_t)np_wall_now();
 	struct tm tm;
 
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
+	gmtime_r(&t, &tm);
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
@@ -45,10 +44,7 @@ static void clear_status(struct np_progress *p)
 
 static double mono_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return np_monotonic_now();
 }
 
 static void draw_status(struct np_progress *p)

@@ -2,7 +2,6 @@
  * visit budget, every problem reported with its line and column. */
 #include <errno.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "nestplan/endpoints.h"
 #include "nestplan/suggest.h"
 #include "nestplan/alloc.h"
+#include "nestplan/sha256.h"
 
 /* Where the character at libyaml's index m->index starts: libyaml counts
  * characters (a BOM not included), the file is UTF-8. */
@@ -729,13 +729,9 @@ static void tags_into(struct cfg_parse *p, yaml_node_t *v, struct np_instance *w
 
 static char *sha256_hex(const char *data, size_t len)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
 	char *hex = np_xmalloc(65);
 
-	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-	for (unsigned int i = 0; i < n && i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	np_sha256_hex(data, len, hex);
 	return hex;
 }
 
