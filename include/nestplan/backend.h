@@ -19,7 +19,7 @@ struct np_backend_s3 {
  * provides and keeps); 0 when text is such a URL, 1 when it is a plain path,
  * -1 when it starts with s3:// but is malformed. */
 int np_backend_parse_url(const char *text, char *buf, size_t size, struct np_backend_s3 *out,
-                         struct np_err *err);
+			 struct np_err *err);
 
 struct np_backend;
 
@@ -28,7 +28,7 @@ struct np_backend *np_backend_local(const char *path);
 /* An S3 backend; aws is borrowed (its credentials and retries) and must
  * outlive it. Nothing is read yet. */
 int np_backend_s3_new(struct np_backend **out, struct np_aws *aws, const struct np_backend_s3 *s3,
-                      struct np_err *err);
+		      struct np_err *err);
 /* Releases the lock if held (as np_backend_unlock) and removes the
  * temporary copy. */
 void np_backend_free(struct np_backend *b);
@@ -57,7 +57,7 @@ void np_backend_set_writable(struct np_backend *b, bool writable);
 struct np_backend_lock_info {
 	char *id, *who, *operation, *version;
 	long pid;
-	long long created, expires;   /* seconds since the epoch */
+	long long created, expires; /* seconds since the epoch */
 	bool expired;
 };
 void np_backend_lock_info_release(struct np_backend_lock_info *li);
@@ -67,21 +67,21 @@ void np_backend_lock_info_release(struct np_backend_lock_info *li);
  * expired one replaced with If-Match on its ETag, then renewed by a thread
  * until unlock. took_over (when not NULL) describes an expired lock replaced. */
 int np_backend_lock(struct np_backend *b, struct np_state *st, const char *operation,
-                    double timeout, struct np_backend_lock_info *took_over, struct np_err *err);
+		    double timeout, struct np_backend_lock_info *took_over, struct np_err *err);
 int np_backend_unlock(struct np_backend *b, struct np_state *st, struct np_err *err);
 /* Remove lock id: an expired S3 lock always, a live one only with force. */
-int np_backend_force_unlock(struct np_backend *b, struct np_state *st, const char *id,
-                            bool force, struct np_err *err);
+int np_backend_force_unlock(struct np_backend *b, struct np_state *st, const char *id, bool force,
+			    struct np_err *err);
 
 /* state pull: the stored bytes (S3: the object as stored; local: a
  * consistent snapshot). */
 int np_backend_read(struct np_backend *b, struct np_state *st, struct np_buf *out,
-                    struct np_err *err);
+		    struct np_err *err);
 /* state push and init -migrate-state: replace the stored state with a file's
  * bytes. Refused when its lineage differs from the stored one, or (push) its
  * serial is lower, unless force. */
 int np_backend_push(struct np_backend *b, const char *file, bool force, bool migrate,
-                    struct np_err *err);
+		    struct np_err *err);
 
 /* Counters for tests and the README's numbers. */
 long np_backend_uploads(const struct np_backend *b);

@@ -14,16 +14,16 @@
 
 struct np_s3_options {
 	const char *bucket;
-	const char *region;        /* NULL: the aws client's */
-	const char *endpoint;      /* NULL: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS's host */
-	const char *kms_key_id;    /* NULL: SSE-S3 (AES256), else SSE-KMS with this key */
+	const char *region;     /* NULL: the aws client's */
+	const char *endpoint;   /* NULL: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS's host */
+	const char *kms_key_id; /* NULL: SSE-S3 (AES256), else SSE-KMS with this key */
 };
 
 struct np_s3;
 
 /* aws is borrowed and must outlive the client. */
 int np_s3_new(struct np_s3 **out, struct np_aws *aws, const struct np_s3_options *opts,
-              struct np_err *err);
+	      struct np_err *err);
 void np_s3_free(struct np_s3 *s3);
 /* Where requests go: the bucket's URL (virtual-hosted, or path style for a
  * custom endpoint). */
@@ -31,11 +31,11 @@ const char *np_s3_bucket_url(const struct np_s3 *s3);
 
 struct np_s3_object {
 	bool found;
-	struct np_buf body;        /* GetObject only */
-	char *etag;                /* as S3 sends it, quotes included */
-	char *version_id;          /* NULL on an unversioned bucket */
-	char *writer;              /* x-amz-meta-nestplan-write: who wrote this version */
-	char *sse;                 /* x-amz-server-side-encryption of the answer */
+	struct np_buf body; /* GetObject only */
+	char *etag;         /* as S3 sends it, quotes included */
+	char *version_id;   /* NULL on an unversioned bucket */
+	char *writer;       /* x-amz-meta-nestplan-write: who wrote this version */
+	char *sse;          /* x-amz-server-side-encryption of the answer */
 };
 void np_s3_object_release(struct np_s3_object *o);
 
@@ -44,8 +44,8 @@ int np_s3_get(struct np_s3 *s3, const char *key, struct np_s3_object *out, struc
 int np_s3_head(struct np_s3 *s3, const char *key, struct np_s3_object *out, struct np_err *err);
 
 struct np_s3_condition {
-	const char *if_match;      /* the ETag the object must still have */
-	bool if_none_match;        /* the key must not exist (If-None-Match: *) */
+	const char *if_match; /* the ETag the object must still have */
+	bool if_none_match;   /* the key must not exist (If-None-Match: *) */
 };
 
 /* PutObject; out gets the new ETag and version. A write whose answer was
@@ -53,8 +53,8 @@ struct np_s3_condition {
  * write id it carries and counts as done. 412 PreconditionFailed is -1
  * with err->http_status 412. */
 int np_s3_put(struct np_s3 *s3, const char *key, const void *body, size_t len,
-              const char *content_type, const struct np_s3_condition *cond,
-              struct np_s3_object *out, struct np_err *err);
+	      const char *content_type, const struct np_s3_condition *cond,
+	      struct np_s3_object *out, struct np_err *err);
 /* DeleteObject with If-Match on etag (NULL: unconditional). A key already
  * gone counts as done, and so does a retry after a lost answer that finds
  * another object there: the first attempt deleted ours. */

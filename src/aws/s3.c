@@ -13,9 +13,9 @@
 struct np_s3 {
 	struct np_aws *aws;
 	char *bucket;
-	char *base_url;        /* scheme://host[:port][/bucket], no trailing slash */
-	char *base_path;       /* "" or "/bucket": the part of base_url after the host */
-	char *region;          /* signing region */
+	char *base_url;  /* scheme://host[:port][/bucket], no trailing slash */
+	char *base_path; /* "" or "/bucket": the part of base_url after the host */
+	char *region;    /* signing region */
 	char *kms_key_id;
 };
 
@@ -33,11 +33,12 @@ static void key_encode(struct np_buf *out, const char *key)
 	static const char hex[] = "0123456789ABCDEF";
 
 	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '.' || *p == '_' || *p == '~' || *p == '/') {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~' ||
+		    *p == '/') {
 			np_buf_add(out, (const char *)p, 1);
 		} else {
-			char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+			char e[3] = { '%', hex[*p >> 4], hex[*p & 15] };
 
 			np_buf_add(out, e, 3);
 		}
@@ -72,13 +73,13 @@ done:
 }
 
 int np_s3_new(struct np_s3 **out, struct np_aws *aws, const struct np_s3_options *o,
-              struct np_err *err)
+	      struct np_err *err)
 {
 	struct np_s3 *s = np_xcalloc(1, sizeof(*s));
-	struct np_endpoint ep = {0};
-	const char *endpoint = o->endpoint ? o->endpoint
-	                       : env("AWS_ENDPOINT_URL_S3") ? env("AWS_ENDPOINT_URL_S3")
-	                                                    : env("AWS_ENDPOINT_URL");
+	struct np_endpoint ep = { 0 };
+	const char *endpoint = o->endpoint                  ? o->endpoint
+			       : env("AWS_ENDPOINT_URL_S3") ? env("AWS_ENDPOINT_URL_S3")
+							    : env("AWS_ENDPOINT_URL");
 	const char *region = o->region ? o->region : np_aws_region(aws);
 	bool fips, dualstack;
 
@@ -96,11 +97,13 @@ int np_s3_new(struct np_s3 **out, struct np_aws *aws, const struct np_s3_options
 	if (endpoint) {
 		/* A custom endpoint (MinIO, LocalStack, a test): path style, as the
 		 * SDKs do for an endpoint they cannot put a bucket name in front of. */
-		char *url = np_xasprintf("%s%s%s", endpoint,
-		                         endpoint[strlen(endpoint) - 1] == '/' ? "" : "/", o->bucket);
+		char *url =
+		    np_xasprintf("%s%s%s", endpoint,
+				 endpoint[strlen(endpoint) - 1] == '/' ? "" : "/", o->bucket);
 		int r;
 
-		if (np_http_check_url(endpoint, NP_URL_HTTP_LOOPBACK, "S3 endpoint", NULL, err) < 0) {
+		if (np_http_check_url(endpoint, NP_URL_HTTP_LOOPBACK, "S3 endpoint", NULL, err) <
+		    0) {
 			free(url);
 			goto fail;
 		}
@@ -119,8 +122,8 @@ int np_s3_new(struct np_s3 **out, struct np_aws *aws, const struct np_s3_options
 		s->region = np_xstrdup(ep.signing_region ? ep.signing_region : region);
 		np_endpoint_release(&ep);
 	}
-	np_log_debug("s3: bucket %s at %s (signing region %s, %s)", s->bucket, s->base_url, s->region,
-	             s->kms_key_id ? "SSE-KMS" : "SSE-S3");
+	np_log_debug("s3: bucket %s at %s (signing region %s, %s)", s->bucket, s->base_url,
+		     s->region, s->kms_key_id ? "SSE-KMS" : "SSE-S3");
 	*out = s;
 	return 0;
 fail:
@@ -141,10 +144,7 @@ void np_s3_free(struct np_s3 *s)
 	free(s);
 }
 
-const char *np_s3_bucket_url(const struct np_s3 *s)
-{
-	return s->base_url;
-}
+const char *np_s3_bucket_url(const struct np_s3 *s) { return s->base_url; }
 
 char *np_s3_key_path(const struct np_s3 *s, const char *key)
 {
@@ -169,15 +169,23 @@ void np_s3_object_release(struct np_s3_object *o)
 }
 
 static int s3_send(struct np_s3 *s, const char *op, const char *method, const char *key,
-                const struct np_aws_header *h, size_t nh, const void *body, size_t len,
-                struct np_aws_response *resp, struct np_err *err)
+		   const struct np_aws_header *h, size_t nh, const void *body, size_t len,
+		   struct np_aws_response *resp, struct np_err *err)
 {
 	char *path = np_s3_key_path(s, key);
 	char *url = np_xasprintf("%s%s", s->base_url, path + strlen(s->base_path));
 	struct np_aws_request req = {
-		.operation = op, .method = method, .url = url, .path = path, .query = "",
-		.service = "s3", .region = s->region, .headers = h, .n_headers = nh,
-		.body = body, .body_len = len,
+		.operation = op,
+		.method = method,
+		.url = url,
+		.path = path,
+		.query = "",
+		.service = "s3",
+		.region = s->region,
+		.headers = h,
+		.n_headers = nh,
+		.body = body,
+		.body_len = len,
 	};
 	int rc = np_aws_send(s->aws, &req, resp, err);
 
@@ -202,7 +210,7 @@ static void fill(struct np_s3_object *o, const struct np_aws_response *r)
 }
 
 static int read_object(struct np_s3 *s, const char *op, const char *method, const char *key,
-                       struct np_s3_object *out, struct np_err *err)
+		       struct np_s3_object *out, struct np_err *err)
 {
 	struct np_aws_response r;
 	int rc;
@@ -248,8 +256,8 @@ static void write_id(char out[33])
 }
 
 int np_s3_put(struct np_s3 *s, const char *key, const void *body, size_t len,
-              const char *content_type, const struct np_s3_condition *cond,
-              struct np_s3_object *out, struct np_err *err)
+	      const char *content_type, const struct np_s3_condition *cond,
+	      struct np_s3_object *out, struct np_err *err)
 {
 	struct np_aws_header h[7];
 	struct np_aws_response r;
@@ -260,20 +268,20 @@ int np_s3_put(struct np_s3 *s, const char *key, const void *body, size_t len,
 	memset(out, 0, sizeof(*out));
 	write_id(id);
 	if (cond && cond->if_match)
-		h[n++] = (struct np_aws_header){"if-match", cond->if_match};
+		h[n++] = (struct np_aws_header){ "if-match", cond->if_match };
 	if (cond && cond->if_none_match)
-		h[n++] = (struct np_aws_header){"if-none-match", "*"};
-	h[n++] = (struct np_aws_header){"x-amz-meta-nestplan-write", id};
+		h[n++] = (struct np_aws_header){ "if-none-match", "*" };
+	h[n++] = (struct np_aws_header){ "x-amz-meta-nestplan-write", id };
 	/* Encrypted at rest always, whatever the bucket's default. */
 	if (s->kms_key_id) {
-		h[n++] = (struct np_aws_header){"x-amz-server-side-encryption", "aws:kms"};
-		h[n++] = (struct np_aws_header){"x-amz-server-side-encryption-aws-kms-key-id",
-		                                s->kms_key_id};
+		h[n++] = (struct np_aws_header){ "x-amz-server-side-encryption", "aws:kms" };
+		h[n++] = (struct np_aws_header){ "x-amz-server-side-encryption-aws-kms-key-id",
+						 s->kms_key_id };
 	} else {
-		h[n++] = (struct np_aws_header){"x-amz-server-side-encryption", "AES256"};
+		h[n++] = (struct np_aws_header){ "x-amz-server-side-encryption", "AES256" };
 	}
 	if (content_type)
-		h[n++] = (struct np_aws_header){"content-type", content_type};
+		h[n++] = (struct np_aws_header){ "content-type", content_type };
 	rc = s3_send(s, "PutObject", "PUT", key, h, n, body ? body : "", len, &r, err);
 	if (rc == 0) {
 		fill(out, &r);
@@ -286,8 +294,8 @@ int np_s3_put(struct np_s3 *s, const char *key, const void *body, size_t len,
 
 		if (np_s3_head(s, key, &cur, &herr) == 0 && cur.found && cur.writer &&
 		    !strcmp(cur.writer, id)) {
-			np_log_debug("s3: PutObject s3://%s/%s: the lost answer's write was ours", s->bucket,
-			             key);
+			np_log_debug("s3: PutObject s3://%s/%s: the lost answer's write was ours",
+				     s->bucket, key);
 			np_err_clear(err);
 			*out = cur;
 			rc = 0;
@@ -307,7 +315,7 @@ int np_s3_delete(struct np_s3 *s, const char *key, const char *if_match, struct 
 	int rc;
 
 	if (if_match)
-		h[n++] = (struct np_aws_header){"if-match", if_match};
+		h[n++] = (struct np_aws_header){ "if-match", if_match };
 	rc = s3_send(s, "DeleteObject", "DELETE", key, h, n, NULL, 0, &r, err);
 	/* Gone is what was asked; after a lost answer, 412 means the next
 	 * holder's object is there and ours was deleted. */

@@ -14,7 +14,7 @@
 #include "nestplan/sigv4.h"
 
 int np_backend_parse_url(const char *text, char *buf, size_t size, struct np_backend_s3 *out,
-                         struct np_err *err)
+			 struct np_err *err)
 {
 	char *slash;
 
@@ -26,9 +26,9 @@ int np_backend_parse_url(const char *text, char *buf, size_t size, struct np_bac
 	snprintf(buf, size, "%s", text + 5);
 	slash = strchr(buf, '/');
 	if (!slash || slash == buf || !slash[1] || slash[strlen(slash) - 1] == '/')
-		return np_error_cls(err, NP_ERRC_USAGE,
-		                    "state '%s' is not s3://BUCKET/KEY (a bucket, a slash, an object key)",
-		                    text);
+		return np_error_cls(
+		    err, NP_ERRC_USAGE,
+		    "state '%s' is not s3://BUCKET/KEY (a bucket, a slash, an object key)", text);
 	*slash = '\0';
 	out->bucket = buf;
 	out->key = slash + 1;
@@ -55,17 +55,20 @@ static double lease_seconds(void)
 }
 
 int np_backend_s3_new(struct np_backend **out, struct np_aws *aws, const struct np_backend_s3 *o,
-                      struct np_err *err)
+		      struct np_err *err)
 {
 	struct np_backend *b = np_xcalloc(1, sizeof(*b));
-	struct np_s3_options so = {.bucket = o->bucket, .region = o->region,
-	                           .endpoint = o->endpoint, .kms_key_id = o->kms_key_id};
+	struct np_s3_options so = { .bucket = o->bucket,
+				    .region = o->region,
+				    .endpoint = o->endpoint,
+				    .kms_key_id = o->kms_key_id };
 
 	*out = NULL;
 	if (!o->key || !*o->key || o->key[strlen(o->key) - 1] == '/') {
 		free(b);
-		return np_error_cls(err, NP_ERRC_USAGE, "the S3 backend needs an object key, not '%s'",
-		                    o->key ? o->key : "");
+		return np_error_cls(err, NP_ERRC_USAGE,
+				    "the S3 backend needs an object key, not '%s'",
+				    o->key ? o->key : "");
 	}
 	if (np_s3_new(&b->s3, aws, &so, err) < 0) {
 		free(b);
@@ -88,7 +91,7 @@ int np_backend_s3_new(struct np_backend **out, struct np_aws *aws, const struct 
 
 static void remove_copy(struct np_backend *b)
 {
-	static const char *const side[] = {"", "-wal", "-shm", "-journal", ".lock", NULL};
+	static const char *const side[] = { "", "-wal", "-shm", "-journal", ".lock", NULL };
 
 	if (!b->dir)
 		return;
@@ -127,30 +130,18 @@ void np_backend_free(struct np_backend *b)
 	free(b);
 }
 
-bool np_backend_is_remote(const struct np_backend *b)
-{
-	return b && b->remote;
-}
+bool np_backend_is_remote(const struct np_backend *b) { return b && b->remote; }
 
-const char *np_backend_name(const struct np_backend *b)
-{
-	return b->name;
-}
+const char *np_backend_name(const struct np_backend *b) { return b->name; }
 
-long np_backend_uploads(const struct np_backend *b)
-{
-	return b->uploads;
-}
+long np_backend_uploads(const struct np_backend *b) { return b->uploads; }
 
 void np_backend_opened(struct np_backend *b, struct np_state *st)
 {
 	b->read_serial = np_state_serial(st);
 }
 
-void np_backend_set_writable(struct np_backend *b, bool writable)
-{
-	b->writable = writable;
-}
+void np_backend_set_writable(struct np_backend *b, bool writable) { b->writable = writable; }
 
 /* A private directory in $TMPDIR: the copy and SQLite's side files are
  * nobody else's to read. */
@@ -161,7 +152,7 @@ static int make_dir(struct np_backend *b, struct np_err *err)
 
 	if (!mkdtemp(tmpl)) {
 		np_error(err, "cannot make a private directory for the state copy ('%s'): %s", tmpl,
-		         strerror(errno));
+			 strerror(errno));
 		free(tmpl);
 		return -1;
 	}
@@ -222,8 +213,8 @@ int np_backend_fetch(struct np_backend *b, const char **path, bool *found, struc
 		o.etag = NULL;
 		np_sha256_hex(o.body.ptr, o.body.len, b->sha);
 		np_log_debug("backend: read %s (%zu bytes, ETag %s%s%s)", b->name, o.body.len,
-		             b->etag ? b->etag : "?", o.version_id ? ", version " : "",
-		             o.version_id ? o.version_id : "");
+			     b->etag ? b->etag : "?", o.version_id ? ", version " : "",
+			     o.version_id ? o.version_id : "");
 		*found = true;
 	}
 	np_s3_object_release(&o);
@@ -234,17 +225,19 @@ int np_backend_fetch(struct np_backend *b, const char **path, bool *found, struc
 /* One conditional upload of bytes; b->sync_lock held. */
 static int upload(struct np_backend *b, const char *bytes, size_t len, struct np_err *err)
 {
-	struct np_s3_condition c = {.if_match = b->etag, .if_none_match = !b->etag};
+	struct np_s3_condition c = { .if_match = b->etag, .if_none_match = !b->etag };
 	struct np_s3_object o;
 
 	if (np_s3_put(b->s3, b->key, bytes, len, "application/vnd.sqlite3", &c, &o, err) < 0) {
 		if (err->http_status == 412 || !strcmp(err->code, "NoSuchKey"))
 			np_error(err,
-			         "the state %s was %s by another writer since this run read it (ETag %s); "
-			         "refusing to overwrite it: nothing of this run past that point is saved "
-			         "there. Run plan again to see what EC2 holds",
-			         b->name, b->etag ? "replaced or deleted" : "created",
-			         b->etag ? b->etag : "none");
+				 "the state %s was %s by another writer since this run read it "
+				 "(ETag %s); "
+				 "refusing to overwrite it: nothing of this run past that point is "
+				 "saved "
+				 "there. Run plan again to see what EC2 holds",
+				 b->name, b->etag ? "replaced or deleted" : "created",
+				 b->etag ? b->etag : "none");
 		else
 			np_error_prefix(err, "cannot save the state to %s", b->name);
 		return -1;
@@ -255,8 +248,8 @@ static int upload(struct np_backend *b, const char *bytes, size_t len, struct np
 	np_sha256_hex(bytes, len, b->sha);
 	b->uploads++;
 	np_log_debug("backend: wrote %s (%zu bytes, ETag %s%s%s; upload %ld)", b->name, len,
-	             b->etag ? b->etag : "?", o.version_id ? ", version " : "",
-	             o.version_id ? o.version_id : "", b->uploads);
+		     b->etag ? b->etag : "?", o.version_id ? ", version " : "",
+		     o.version_id ? o.version_id : "", b->uploads);
 	np_s3_object_release(&o);
 	return 0;
 }
@@ -273,9 +266,10 @@ int np_backend_sync(struct np_backend *b, struct np_state *st, struct np_err *er
 	pthread_mutex_lock(&b->sync_lock);
 	pthread_mutex_lock(&b->lock_mu);
 	if (b->lost)
-		rc = np_error(err, "the lock on %s was lost (its lease ran out and another run took "
-		                   "it); refusing to write the state",
-		              b->name);
+		rc = np_error(err,
+			      "the lock on %s was lost (its lease ran out and another run took "
+			      "it); refusing to write the state",
+			      b->name);
 	pthread_mutex_unlock(&b->lock_mu);
 	if (rc < 0)
 		goto done;
@@ -297,9 +291,10 @@ int np_backend_sync(struct np_backend *b, struct np_state *st, struct np_err *er
 		goto done;
 	if (!b->writable) {
 		if (!b->pushed && np_state_serial(st) != b->read_serial)
-			np_log_warn("the changes to the state were not saved to %s: this run holds no "
-			            "lock (-lock=false)",
-			            b->name);
+			np_log_warn(
+			    "the changes to the state were not saved to %s: this run holds no "
+			    "lock (-lock=false)",
+			    b->name);
 		goto done;
 	}
 	if (upload(b, snap.ptr, snap.len, err) < 0) {
@@ -315,18 +310,19 @@ done:
 }
 
 int np_backend_lock(struct np_backend *b, struct np_state *st, const char *operation,
-                    double timeout, struct np_backend_lock_info *took_over, struct np_err *err)
+		    double timeout, struct np_backend_lock_info *took_over, struct np_err *err)
 {
 	if (took_over)
 		memset(took_over, 0, sizeof(*took_over));
 	if (!b->remote) {
-		struct np_lock_info h = {0};
+		struct np_lock_info h = { 0 };
 
 		if (np_state_lock(st, operation, timeout, &h, err) < 0)
 			return -1;
 		if (h.id && took_over) {
 			took_over->id = h.id;
-			took_over->who = np_xasprintf("%s@%s", h.user ? h.user : "?", h.host ? h.host : "?");
+			took_over->who =
+			    np_xasprintf("%s@%s", h.user ? h.user : "?", h.host ? h.host : "?");
 			took_over->operation = h.command;
 			took_over->pid = h.pid;
 			took_over->created = h.since;
@@ -345,8 +341,8 @@ int np_backend_unlock(struct np_backend *b, struct np_state *st, struct np_err *
 	return np_backend_s3_unlock(b, err);
 }
 
-int np_backend_force_unlock(struct np_backend *b, struct np_state *st, const char *id,
-                            bool force, struct np_err *err)
+int np_backend_force_unlock(struct np_backend *b, struct np_state *st, const char *id, bool force,
+			    struct np_err *err)
 {
 	if (!b->remote)
 		return np_state_force_unlock(st, id, err);
@@ -365,7 +361,7 @@ void np_backend_lock_info_release(struct np_backend_lock_info *li)
 }
 
 int np_backend_read(struct np_backend *b, struct np_state *st, struct np_buf *out,
-                    struct np_err *err)
+		    struct np_err *err)
 {
 	struct np_s3_object o;
 	bool changed;
@@ -385,7 +381,7 @@ int np_backend_read(struct np_backend *b, struct np_state *st, struct np_buf *ou
 
 /* Lineage and serial of a state file, without changing it. */
 static int identify(const char *path, char **lineage, long long *serial, struct np_buf *bytes,
-                    struct np_err *err)
+		    struct np_err *err)
 {
 	struct np_state *st = NULL;
 	bool changed;
@@ -402,7 +398,7 @@ static int identify(const char *path, char **lineage, long long *serial, struct 
 }
 
 int np_backend_push(struct np_backend *b, const char *file, bool force, bool migrate,
-                    struct np_err *err)
+		    struct np_err *err)
 {
 	struct np_buf bytes = NP_BUF_INIT;
 	struct np_s3_object cur;
@@ -413,7 +409,8 @@ int np_backend_push(struct np_backend *b, const char *file, bool force, bool mig
 	memset(&cur, 0, sizeof(cur));
 	if (!b->remote)
 		return np_error_cls(err, NP_ERRC_USAGE,
-		                    "the state is the local file '%s': copy the file instead", b->name);
+				    "the state is the local file '%s': copy the file instead",
+				    b->name);
 	np_buf_init(&bytes, 0);
 	if (identify(file, &lineage, &serial, &bytes, err) < 0)
 		goto done;
@@ -431,16 +428,20 @@ int np_backend_push(struct np_backend *b, const char *file, bool force, bool mig
 		/* A state nothing was ever recorded in (serial 0, as a plan makes
 		 * one) is no one's work: a migration may replace it. */
 		if (strcmp(cur_lineage, lineage) && (migrate ? cur_serial > 0 : !force)) {
-			np_error(err, "%s holds a state of another lineage (%s, serial %lld) than '%s' (%s, "
-			              "serial %lld); refusing to overwrite it%s",
-			         b->name, cur_lineage, cur_serial, file, lineage, serial,
-			         migrate ? "" : " (state push -force would)");
+			np_error(
+			    err,
+			    "%s holds a state of another lineage (%s, serial %lld) than '%s' (%s, "
+			    "serial %lld); refusing to overwrite it%s",
+			    b->name, cur_lineage, cur_serial, file, lineage, serial,
+			    migrate ? "" : " (state push -force would)");
 			goto unlock;
 		}
 		if (!force && !strcmp(cur_lineage, lineage) && serial < cur_serial) {
-			np_error(err, "%s is at serial %lld, newer than '%s' (serial %lld); refusing to go "
-			              "back (state push -force would)",
-			         b->name, cur_serial, file, serial);
+			np_error(
+			    err,
+			    "%s is at serial %lld, newer than '%s' (serial %lld); refusing to go "
+			    "back (state push -force would)",
+			    b->name, cur_serial, file, serial);
 			goto unlock;
 		}
 		free(b->etag);

@@ -29,8 +29,8 @@ static void new_id(char out[37])
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
 	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-	         b[13], b[14], b[15]);
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
 }
 
 static void rfc3339(long long t, char out[32])
@@ -64,8 +64,9 @@ static char *lock_body(const struct np_backend *b, long long now)
 	rfc3339(b->lock_created, created);
 	rfc3339(now + (long long)ceil(b->lease), expires);
 	j = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s}", "id", b->lock_id, "operation",
-	              b->lock_operation, "who", who, "pid", (json_int_t)getpid(), "version",
-	              "nestplan " NP_VERSION, "created", created, "expires", expires, "path", b->name);
+		      b->lock_operation, "who", who, "pid", (json_int_t)getpid(), "version",
+		      "nestplan " NP_VERSION, "created", created, "expires", expires, "path",
+		      b->name);
 	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	free(who);
@@ -74,7 +75,8 @@ static char *lock_body(const struct np_backend *b, long long now)
 	return s;
 }
 
-static void parse_holder(const char *body, size_t len, struct np_backend_lock_info *li, long long now)
+static void parse_holder(const char *body, size_t len, struct np_backend_lock_info *li,
+			 long long now)
 {
 	json_t *j = json_loadb(body, len, 0, NULL);
 	const char *s;
@@ -118,10 +120,11 @@ static void describe(const struct np_backend_lock_info *h, long long now, char *
 
 	ago(now - h->created, age, sizeof(age));
 	ago(h->expired ? now - h->expires : h->expires - now, left, sizeof(left));
-	snprintf(out, size, "%s (pid %ld, '%s', %s, %s ago; %s %s%s)", h->who ? h->who : "?", h->pid,
-	         h->operation ? h->operation : "?", h->version ? h->version : "?",
-	         h->created ? age : "?", h->expires ? (h->expired ? "expired" : "expires in") : "no expiry",
-	         h->expires ? left : "", h->expires && h->expired ? " ago" : "");
+	snprintf(out, size, "%s (pid %ld, '%s', %s, %s ago; %s %s%s)", h->who ? h->who : "?",
+		 h->pid, h->operation ? h->operation : "?", h->version ? h->version : "?",
+		 h->created ? age : "?",
+		 h->expires ? (h->expired ? "expired" : "expires in") : "no expiry",
+		 h->expires ? left : "", h->expires && h->expired ? " ago" : "");
 }
 
 static void *renew_main(void *arg)
@@ -132,7 +135,7 @@ static void *renew_main(void *arg)
 	pthread_mutex_lock(&b->lock_mu);
 	while (!b->stop && !b->lost) {
 		struct timespec until;
-		struct np_s3_condition c = {0};
+		struct np_s3_condition c = { 0 };
 		struct np_s3_object o;
 		struct np_err err = NP_ERR_INIT;
 		char *body, *etag;
@@ -153,7 +156,8 @@ static void *renew_main(void *arg)
 		etag = np_xstrdup(b->lock_etag);
 		pthread_mutex_unlock(&b->lock_mu);
 		c.if_match = etag;
-		r = np_s3_put(b->s3, b->lock_key, body, strlen(body), "application/json", &c, &o, &err);
+		r = np_s3_put(b->s3, b->lock_key, body, strlen(body), "application/json", &c, &o,
+			      &err);
 		pthread_mutex_lock(&b->lock_mu);
 		if (r == 0) {
 			free(b->lock_etag);
@@ -164,10 +168,12 @@ static void *renew_main(void *arg)
 		} else if (err.http_status == 412 || err.http_status == 404) {
 			/* Someone replaced or removed it: ours expired, or force-unlock. */
 			b->lost = true;
-			np_log_error("the lock %s on %s is no longer ours (%s); this run saves nothing more",
-			             b->lock_id, b->name, err.msg);
+			np_log_error(
+			    "the lock %s on %s is no longer ours (%s); this run saves nothing more",
+			    b->lock_id, b->name, err.msg);
 		} else {
-			np_log_warn("cannot renew the lock on %s (will try again): %s", b->name, err.msg);
+			np_log_warn("cannot renew the lock on %s (will try again): %s", b->name,
+				    err.msg);
 		}
 		free(body);
 		free(etag);
@@ -177,7 +183,7 @@ static void *renew_main(void *arg)
 }
 
 int np_backend_s3_lock(struct np_backend *b, const char *operation, double timeout,
-                       struct np_backend_lock_info *took_over, struct np_err *err)
+		       struct np_backend_lock_info *took_over, struct np_err *err)
 {
 	struct timespec start, t;
 	struct np_backend_lock_info h;
@@ -191,7 +197,7 @@ int np_backend_s3_lock(struct np_backend *b, const char *operation, double timeo
 	free(b->lock_operation);
 	b->lock_operation = np_xstrdup(operation);
 	for (;;) {
-		struct np_s3_condition c = {.if_none_match = true};
+		struct np_s3_condition c = { .if_none_match = true };
 		struct np_s3_object cur;
 		long long now = (long long)time(NULL);
 		char *body;
@@ -199,7 +205,8 @@ int np_backend_s3_lock(struct np_backend *b, const char *operation, double timeo
 
 		b->lock_created = now;
 		body = lock_body(b, now);
-		r = np_s3_put(b->s3, b->lock_key, body, strlen(body), "application/json", &c, &o, err);
+		r = np_s3_put(b->s3, b->lock_key, body, strlen(body), "application/json", &c, &o,
+			      err);
 		if (r == 0) {
 			free(body);
 			goto taken;
@@ -225,9 +232,9 @@ int np_backend_s3_lock(struct np_backend *b, const char *operation, double timeo
 		parse_holder(cur.body.ptr, cur.body.len, &h, now);
 		if (h.expired) {
 			/* Only one run can replace exactly this expired object. */
-			c = (struct np_s3_condition){.if_match = cur.etag};
-			r = np_s3_put(b->s3, b->lock_key, body, strlen(body), "application/json", &c, &o,
-			              err);
+			c = (struct np_s3_condition){ .if_match = cur.etag };
+			r = np_s3_put(b->s3, b->lock_key, body, strlen(body), "application/json",
+				      &c, &o, err);
 			np_s3_object_release(&cur);
 			free(body);
 			if (r == 0) {
@@ -238,7 +245,8 @@ int np_backend_s3_lock(struct np_backend *b, const char *operation, double timeo
 				goto taken;
 			}
 			if (err->http_status != 412 && err->http_status != 404) {
-				np_error_prefix(err, "cannot take over the expired lock of %s", b->name);
+				np_error_prefix(err, "cannot take over the expired lock of %s",
+						b->name);
 				np_backend_lock_info_release(&h);
 				return -1;
 			}
@@ -248,22 +256,24 @@ int np_backend_s3_lock(struct np_backend *b, const char *operation, double timeo
 		np_s3_object_release(&cur);
 		free(body);
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		waited = (double)(t.tv_sec - start.tv_sec) + (double)(t.tv_nsec - start.tv_nsec) / 1e9;
+		waited =
+		    (double)(t.tv_sec - start.tv_sec) + (double)(t.tv_nsec - start.tv_nsec) / 1e9;
 		if (waited >= timeout)
 			break;
 		{
 			double pause = fmin(1.0, timeout - waited);
-			struct timespec ts = {(time_t)pause, (long)((pause - floor(pause)) * 1e9)};
+			struct timespec ts = { (time_t)pause,
+					       (long)((pause - floor(pause)) * 1e9) };
 
 			nanosleep(&ts, NULL);
 		}
 	}
 	describe(&h, (long long)time(NULL), what, sizeof(what));
 	np_error_cls(err, NP_ERRC_LOCKED,
-	             "state %s is locked by %s; lock id %s. Wait with -lock-timeout=DURATION; a "
-	             "holder that died lets its lock expire, after which the next run takes it; or "
-	             "remove it: nestplan force-unlock -force %s",
-	             b->name, what, h.id, h.id);
+		     "state %s is locked by %s; lock id %s. Wait with -lock-timeout=DURATION; a "
+		     "holder that died lets its lock expire, after which the next run takes it; or "
+		     "remove it: nestplan force-unlock -force %s",
+		     b->name, what, h.id, h.id);
 	np_backend_lock_info_release(&h);
 	return -1;
 taken:
@@ -282,8 +292,8 @@ taken:
 	if (pthread_create(&b->renewer, NULL, renew_main, b) == 0)
 		b->renewing = true;
 	else
-		np_log_warn("cannot start the lock renewal; the lock on %s expires in %.0fs", b->name,
-		            b->lease);
+		np_log_warn("cannot start the lock renewal; the lock on %s expires in %.0fs",
+			    b->name, b->lease);
 	return 0;
 }
 
@@ -304,13 +314,15 @@ int np_backend_s3_unlock(struct np_backend *b, struct np_err *err)
 	b->locked = false;
 	lost = b->lost;
 	if (lost)
-		return np_error(err, "the lock %s on %s was taken by another run before this one ended",
-		                b->lock_id, b->name);
+		return np_error(err,
+				"the lock %s on %s was taken by another run before this one ended",
+				b->lock_id, b->name);
 	/* If-Match: a lock that is no longer ours (expired and taken) stays. */
 	if (np_s3_delete(b->s3, b->lock_key, b->lock_etag, err) < 0) {
 		if (err && err->http_status == 412)
-			np_error(err, "the lock %s on %s was replaced by another run; left in place",
-			         b->lock_id, b->name);
+			np_error(err,
+				 "the lock %s on %s was replaced by another run; left in place",
+				 b->lock_id, b->name);
 		else
 			np_error_prefix(err, "cannot release the lock on %s", b->name);
 		rc = -1;
@@ -320,8 +332,7 @@ int np_backend_s3_unlock(struct np_backend *b, struct np_err *err)
 	return rc;
 }
 
-int np_backend_s3_force_unlock(struct np_backend *b, const char *id, bool force,
-                               struct np_err *err)
+int np_backend_s3_force_unlock(struct np_backend *b, const char *id, bool force, struct np_err *err)
 {
 	struct np_backend_lock_info h;
 	struct np_s3_object cur;
@@ -338,21 +349,24 @@ int np_backend_s3_force_unlock(struct np_backend *b, const char *id, bool force,
 	parse_holder(cur.body.ptr, cur.body.len, &h, now);
 	describe(&h, now, what, sizeof(what));
 	if (strcmp(h.id, id)) {
-		np_error(err, "the lock on %s has id %s (held by %s), not '%s'", b->name, h.id, what, id);
+		np_error(err, "the lock on %s has id %s (held by %s), not '%s'", b->name, h.id,
+			 what, id);
 		goto done;
 	}
 	if (!h.expired && !force) {
-		np_error_cls(err, NP_ERRC_LOCKED,
-		             "the lock %s on %s is live: %s. A run may still be using it; remove it "
-		             "anyway with: nestplan force-unlock -force %s",
-		             id, b->name, what, id);
+		np_error_cls(
+		    err, NP_ERRC_LOCKED,
+		    "the lock %s on %s is live: %s. A run may still be using it; remove it "
+		    "anyway with: nestplan force-unlock -force %s",
+		    id, b->name, what, id);
 		goto done;
 	}
 	/* If-Match: if its holder renewed or released it meanwhile, nothing is removed. */
 	if (np_s3_delete(b->s3, b->lock_key, cur.etag, err) < 0) {
 		if (err->http_status == 412)
-			np_error(err, "the lock on %s changed while it was being removed; look again",
-			         b->name);
+			np_error(err,
+				 "the lock on %s changed while it was being removed; look again",
+				 b->name);
 		goto done;
 	}
 	rc = 0;
