@@ -168,7 +168,10 @@ _nestplan() {
 	case $cmd in
 	state)
 		if [[ $pos -eq 0 ]]; then
-			_nestplan_reply "$cur" "list show rm mv"
+			_nestplan_reply "$cur" "list show rm mv pull push"
+		elif [[ $sub == push && $pos -eq 1 ]]; then
+			compopt -o filenames 2>/dev/null
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		elif [[ $sub == show && $pos -eq 1 ]] || [[ $sub == rm ]] || [[ $sub == mv && $pos -eq 1 ]]; then
 			compopt -o filenames 2>/dev/null
 			_nestplan_reply "${cur//\\/}" "$(_nestplan_addresses)"

@@ -63,6 +63,54 @@ const char *np_aws_endpoint(const struct np_aws *aws);
 int np_aws_call(struct np_aws *aws, const char *action, const struct np_query *params,
                 xmlDoc **out, struct np_err *err);
 
+/* One signed REST request to another AWS service (S3), with the client's
+ * credentials, retries and retry quota. */
+struct np_aws_header {
+	const char *name;          /* lower case: it is signed as given */
+	const char *value;
+};
+
+struct np_aws_request {
+	const char *operation;     /* "PutObject", for messages and logs */
+	const char *method;
+	const char *url;           /* scheme://host[:port] + path (encoded once) + ?query */
+	const char *path;          /* the path as in url, for the signature */
+	const char *query;         /* canonical query string, "" for none */
+	const char *service;       /* signing name: "s3" */
+	const char *region;        /* signing region */
+	const struct np_aws_header *headers;
+	size_t n_headers;
+	const char *body;
+	size_t body_len;
+};
+
+struct np_aws_response {
+	long status;
+	struct np_buf body;        /* capped at NP_RESPONSE_MAX */
+	struct np_buf headers;     /* header lines; see np_aws_response_header */
+	int attempts;              /* > 1: an earlier attempt may have been applied */
+};
+
+/* Sends req, signing every attempt (x-amz-content-sha256 is the payload's
+ * hash), and retries throttling, 5xx and dropped connections. 0 on HTTP
+ * 2xx; else -1 with err filled from S3's XML error (code, http_status; 304,
+ * 404 and 412 included) and out still describing the last answer. Release
+ * out with np_aws_response_release either way. */
+int np_aws_send(struct np_aws *aws, const struct np_aws_request *req, struct np_aws_response *out,
+                struct np_err *err);
+char *np_aws_response_header(const struct np_aws_response *r, const char *name);
+void np_aws_response_release(struct np_aws_response *r);
+/* The FIPS and dual-stack choices of the profile and environment. */
+void np_aws_endpoint_flags(const struct np_aws *aws, bool *fips, bool *dualstack);
+const char *np_aws_profile(const struct np_aws *aws);
+
+/* Called before every EC2 call that may change something (not DryRun, not
+ * Describe*); a failure stops the call before it is sent. The state
+ * backend uses it to make the journal durable first, one upload covering
+ * every call in flight. */
+typedef int (*np_aws_before_mutation_fn)(void *ud, const char *action, struct np_err *err);
+void np_aws_set_before_mutation(struct np_aws *aws, np_aws_before_mutation_fn fn, void *ud);
+
 /* Counters for benchmarks and tests. */
 struct np_aws_stats {
 	long calls;        /* HTTP requests sent */

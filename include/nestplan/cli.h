@@ -34,6 +34,7 @@ enum np_opt {
 	NP_OPT_STEP_TIMEOUT,
 	NP_OPT_FORCE,
 	NP_OPT_EXPAND,
+	NP_OPT_MIGRATE_STATE,
 	NP_OPT__COUNT,
 };
 #define NP_OPTBIT(o) (1u << (o))
@@ -42,7 +43,9 @@ enum np_opt {
 
 struct np_cli_opts {
 	const char *config_path;   /* -config; default nestplan.yaml */
-	const char *state_path;    /* -state; NESTPLAN_STATE; default nestplan.db */
+	const char *state_path;    /* -state; NESTPLAN_STATE; default nestplan.db; or s3://B/K */
+	bool state_set;            /* by -state or NESTPLAN_STATE: wins over the file's backend */
+	const char *migrate_state; /* init -migrate-state[=FILE]: the local state to move; NULL */
 	bool json;
 	bool color;                /* resolved: TTY, no NO_COLOR, no -no-color */
 	const char *out;
@@ -77,6 +80,7 @@ struct np_cli_opts {
 struct np_config;
 struct np_state;
 struct np_aws;
+struct np_backend;
 
 /* What a command works with; the dispatcher fills it per the command's flags
  * and releases it afterwards. */
@@ -86,6 +90,8 @@ struct np_ctx {
 	struct np_config *config;
 	struct np_state *state;
 	struct np_aws *aws;
+	struct np_backend *backend;  /* where the state lives (always set with a state) */
+	struct np_aws *backend_aws;  /* the S3 backend's client, NULL for the local file */
 	bool locked;
 	FILE *out;
 	FILE *err;

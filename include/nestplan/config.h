@@ -80,6 +80,10 @@ struct np_config {
 	char *region;              /* provider.*; NULL when unset */
 	char *profile;
 	char *endpoint;
+	struct {                   /* backend: s3: — has_backend when present */
+		char *bucket, *key, *region, *endpoint, *kms_key_id;
+	} backend;
+	bool has_backend;
 	struct np_desired *instances; /* in file order, count expanded */
 	size_t n_instances;
 	char sha256[65];           /* of the file's bytes; saved plans refer to it */

@@ -6,6 +6,13 @@
 
 #include "nestplan/sha256.h" /* np_sha256_hex, which SigV4 uses */
 
+/* A further header to sign (S3: x-amz-content-sha256, conditions, SSE);
+ * name in lower case, value trimmed. */
+struct np_sigv4_header {
+	const char *name;
+	const char *value;
+};
+
 struct np_sigv4_input {
 	const char *method;        /* "POST" */
 	const char *host;          /* as sent in Host:, with a non-default port */
@@ -20,6 +27,11 @@ struct np_sigv4_input {
 	const char *access_key;
 	const char *secret_key;
 	const char *session_token; /* NULL without one; signed when set */
+	/* S3: signed besides host, x-amz-date and the token, in any order; a
+	 * x-amz-content-sha256 among them is the payload hash as sent. The path
+	 * is used as given: S3 encodes it once, never twice. */
+	const struct np_sigv4_header *headers;
+	size_t n_headers;
 };
 
 /* Fills authorization (the whole header value) and, for tests, the hex

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "nestplan/buf.h"
 #include "nestplan/error.h"
 #include "nestplan/model.h"
 
@@ -100,6 +101,14 @@ int np_state_history_record(struct np_state *st, const struct np_history_entry *
 int np_state_history_list(struct np_state *st, struct np_history_entry **out, size_t *n,
                           struct np_err *err);
 void np_history_entries_free(struct np_history_entry *v, size_t n);
+
+/* The committed state as the bytes of one database file, read through a
+ * second connection so that a transaction still open on this one is never
+ * included. *changed is false (and out empty) when nothing was committed
+ * since the previous snapshot; the first one always has the bytes. For a
+ * remote backend, which uploads them. */
+int np_state_snapshot(struct np_state *st, struct np_buf *out, bool *changed,
+                      struct np_err *err);
 
 /* A consistent copy of the whole state (sqlite3 backup API), mode 0600. */
 int np_state_backup(struct np_state *st, const char *dest, struct np_err *err);

@@ -40,6 +40,9 @@ struct np_aws {
 	pthread_mutex_t stats_lock;
 	struct np_aws_stats stats;
 	bool locks_ready;    /* the mutexes and the limiter are initialised */
+	bool fips, dualstack;
+	np_aws_before_mutation_fn before_mutation;
+	void *before_mutation_ud;
 	volatile sig_atomic_t *interrupted; /* set by a signal: send no new mutating call */
 };
 
@@ -145,6 +148,8 @@ int np_aws_new(struct np_aws **out, const struct np_aws_options *opts, struct np
 	params.endpoint = endpoint;
 	if (np_endpoint_resolve(&ep, NP_SERVICE_EC2, &params, err) < 0)
 		goto fail;
+	a->fips = fips;
+	a->dualstack = dualstack;
 	a->endpoint = np_xstrdup(ep.url);
 	a->signing_region = np_xstrdup(ep.signing_region);
 	a->partition = ep.partition;
@@ -225,6 +230,23 @@ const char *np_aws_region(const struct np_aws *a)
 const char *np_aws_endpoint(const struct np_aws *a)
 {
 	return a->endpoint;
+}
+
+void np_aws_endpoint_flags(const struct np_aws *a, bool *fips, bool *dualstack)
+{
+	*fips = a->fips;
+	*dualstack = a->dualstack;
+}
+
+const char *np_aws_profile(const struct np_aws *a)
+{
+	return a->profile;
+}
+
+void np_aws_set_before_mutation(struct np_aws *a, np_aws_before_mutation_fn fn, void *ud)
+{
+	a->before_mutation = fn;
+	a->before_mutation_ud = ud;
 }
 
 void np_aws_set_interrupt(struct np_aws *a, volatile sig_atomic_t *flag)
@@ -341,6 +363,13 @@ static enum np_bucket_class bucket_class(const char *action, const struct np_que
 	return NP_BUCKET_UNFILTERED;
 }
 
+static bool np_query_is_dry_run(const struct np_query *p)
+{
+	const char *v = np_query_get(p, "DryRun");
+
+	return v && !strcmp(v, "true");
+}
+
 static int resource_count(const char *action, const struct np_query *p)
 {
 	int n = 0;
@@ -371,6 +400,11 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 	                                      : NULL;
 
 	*out = NULL;
+	if (a->before_mutation && cls == NP_BUCKET_MUTATING && !np_query_is_dry_run(params) &&
+	    a->before_mutation(a->before_mutation_ud, action, err) < 0) {
+		give_handle(a, h);
+		return -1;
+	}
 	np_query_add(&q, "Action", action);
 	np_query_add(&q, "Version", NP_EC2_API_VERSION);
 	for (size_t i = 0; i < params->n; i++)
@@ -482,5 +516,188 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 	give_handle(a, h);
 	np_buf_release(&body);
 	np_query_release(&q);
+	return rc;
+}
+
+/* ---- signed REST requests (S3) ---- */
+
+char *np_aws_response_header(const struct np_aws_response *r, const char *name)
+{
+	return np_http_header(&r->headers, name);
+}
+
+void np_aws_response_release(struct np_aws_response *r)
+{
+	if (!r)
+		return;
+	np_buf_release(&r->body);
+	np_buf_release(&r->headers);
+}
+
+/* S3's error document is <Error><Code/><Message/><RequestId/></Error>; a
+ * HEAD has no body, so the status names it. */
+static void rest_error(const char *op, long status, const struct np_buf *body, struct np_err *err)
+{
+	xmlDoc *doc = np_xml_parse(body->ptr, body->len);
+	xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+	char *code = NULL, *msg = NULL, *rid = NULL;
+	const char *c;
+
+	if (root && !strcmp((const char *)root->name, "Error")) {
+		code = np_xml_text(root, "Code");
+		msg = np_xml_text(root, "Message");
+		rid = np_xml_text(root, "RequestId");
+	}
+	c = code ? code
+	    : status == 304 ? "NotModified"
+	    : status == 404 ? "NotFound"
+	    : status == 412 ? "PreconditionFailed"
+	    : status == 403 ? "AccessDenied"
+	    : status == 503 ? "SlowDown"
+	                    : "";
+	err->cls = np_aws_classify(c, status);
+	/* S3: a conditional write that met another in flight; its docs say retry. */
+	if (!strcmp(c, "ConditionalRequestConflict"))
+		err->cls = NP_ERRC_TRANSIENT;
+	err->http_status = (int)status;
+	snprintf(err->code, sizeof(err->code), "%s", c);
+	snprintf(err->request_id, sizeof(err->request_id), "%s", rid ? rid : "");
+	if (*c)
+		snprintf(err->msg, sizeof(err->msg), "%s: %s: %s (HTTP %ld)", op, c,
+		         msg ? msg : "(no message)", status);
+	else
+		snprintf(err->msg, sizeof(err->msg), "%s: HTTP %ld with no error document", op, status);
+	free(code);
+	free(msg);
+	free(rid);
+	xmlFreeDoc(doc);
+}
+
+int np_aws_send(struct np_aws *a, const struct np_aws_request *req, struct np_aws_response *out,
+                struct np_err *err)
+{
+	struct np_sigv4_header *sh = np_xcalloc(req->n_headers + 2, sizeof(*sh));
+	char payload[65], *host = NULL;
+	int attempt, retry_cost = 0, rc = -1;
+	bool has_content_type = false;
+	CURL *h = NULL;
+
+	for (size_t i = 0; i < req->n_headers; i++)
+		has_content_type = has_content_type || !strcmp(req->headers[i].name, "content-type");
+	memset(out, 0, sizeof(*out));
+	np_buf_init(&out->body, NP_RESPONSE_MAX);
+	np_buf_init(&out->headers, 1024);
+	if (np_http_check_url(req->url, NP_URL_HTTP_LOOPBACK, "endpoint", &host, err) < 0)
+		goto done;
+	np_sha256_hex(req->body ? req->body : "", req->body_len, payload);
+	h = take_handle(a);
+	for (attempt = 1;; attempt++) {
+		struct np_creds c = {0};
+		struct curl_slist *hdr = NULL;
+		struct np_http_resp resp;
+		struct np_sigv4_input in;
+		char date[17], auth[1200];
+		double t0 = np_monotonic_now(), wait;
+		bool throttled = false;
+		size_t n = 0;
+
+		if (current_creds(a, &c, err) < 0)
+			break;
+		np_sigv4_date((long long)time(NULL), date);
+		for (size_t i = 0; i < req->n_headers; i++)
+			sh[n++] = (struct np_sigv4_header){req->headers[i].name, req->headers[i].value};
+		sh[n++] = (struct np_sigv4_header){"x-amz-content-sha256", payload};
+		memset(&in, 0, sizeof(in));
+		in.method = req->method;
+		in.host = host;
+		in.path = req->path;
+		in.query = req->query ? req->query : "";
+		in.body = req->body;
+		in.body_len = req->body_len;
+		in.region = req->region;
+		in.service = req->service;
+		in.amz_date = date;
+		in.access_key = c.access_key;
+		in.secret_key = c.secret_key;
+		in.session_token = c.session_token;
+		in.headers = sh;
+		in.n_headers = n;
+		np_sigv4_sign(&in, auth, sizeof(auth), NULL);
+		for (size_t i = 0; i < n; i++) {
+			char *line = np_xasprintf("%s: %s", sh[i].name, sh[i].value);
+
+			hdr = curl_slist_append(hdr, line);
+			free(line);
+		}
+		hdr = curl_slist_append(hdr, "Expect:");
+		/* curl would add a form content type to a body otherwise. */
+		if (!has_content_type)
+			hdr = curl_slist_append(hdr, req->body ? "Content-Type: application/octet-stream"
+			                                       : "Content-Type:");
+		{
+			char *line = np_xasprintf("X-Amz-Date: %s", date);
+
+			hdr = curl_slist_append(hdr, line);
+			free(line);
+			line = np_xasprintf("Authorization: %s", auth);
+			hdr = curl_slist_append(hdr, line);
+			free(line);
+			if (c.session_token) {
+				line = np_xasprintf("X-Amz-Security-Token: %s", c.session_token);
+				hdr = curl_slist_append(hdr, line);
+				free(line);
+			}
+		}
+		np_err_clear(err);
+		np_buf_release(&out->body);
+		np_buf_release(&out->headers);
+		out->attempts = attempt;
+		if (np_http_do_headers(h, req->method, req->url, NP_URL_HTTP_LOOPBACK, hdr, req->body,
+		                       req->body_len, a->connect_ms, a->total_ms, &resp, &out->headers,
+		                       err) < 0) {
+			np_error_prefix(err, "%s", req->operation);
+			err->cls = NP_ERRC_TRANSIENT;
+			out->status = 0;
+		} else {
+			out->status = resp.status;
+			if (resp.status >= 200 && resp.status < 300)
+				rc = 0;
+			else
+				rest_error(req->operation, resp.status, &resp.body, err);
+			throttled = rc < 0 && err->cls == NP_ERRC_THROTTLE;
+		}
+		out->body = resp.body;
+		np_log_debug("aws: %s %s attempt %d: HTTP %ld%s%s (%.0f ms)", req->operation, req->url,
+		             attempt, out->status, rc == 0 ? "" : " ", rc == 0 ? "" : err->code,
+		             (np_monotonic_now() - t0) * 1000);
+		curl_slist_free_all(hdr);
+		np_creds_release(&c);
+		count(a, throttled, attempt > 1);
+		if (rc == 0) {
+			np_retry_quota_refund(&a->quota, retry_cost ? retry_cost : 1);
+			break;
+		}
+		if (!np_retry_retryable(err->cls, err->http_status, a->mode == NP_RETRY_LEGACY) ||
+		    attempt >= a->max_attempts)
+			break;
+		{
+			int cost = resp.curl == CURLE_OPERATION_TIMEDOUT ? NP_RETRY_TIMEOUT_COST
+			                                                  : NP_RETRY_COST;
+
+			if (!np_retry_quota_take(&a->quota, cost)) {
+				np_error_prefix(err, "retry quota exhausted");
+				break;
+			}
+			retry_cost += cost;
+		}
+		wait = np_retry_backoff(a->mode, attempt + 1, rand01());
+		np_log_debug("aws: %s: retrying in %.2fs (%s)", req->operation, wait, err->msg);
+		np_limiter_sleep(wait, NULL);
+	}
+done:
+	if (h)
+		give_handle(a, h);
+	free(host);
+	free(sh);
 	return rc;
 }

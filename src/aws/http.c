@@ -139,13 +139,49 @@ bool np_http_is_loopback_url(const char *url)
 	       !strncmp(url, "http://", 7);
 }
 
+#define HEADERS_MAX (64u * 1024)
+
 int np_http_do(CURL *h, const char *method, const char *url, enum np_url_allow allow,
                struct curl_slist *headers, const char *body, size_t body_len, long connect_ms,
                long total_ms, struct np_http_resp *resp, struct np_err *err)
 {
+	return np_http_do_headers(h, method, url, allow, headers, body, body_len, connect_ms,
+	                          total_ms, resp, NULL, err);
+}
+
+char *np_http_header(const struct np_buf *headers, const char *name)
+{
+	size_t nlen = strlen(name);
+	const char *p = headers->ptr, *found = NULL;
+	size_t flen = 0;
+
+	while (p && *p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+
+		if (len > nlen && !strncasecmp(p, name, nlen) && p[nlen] == ':') {
+			found = p + nlen + 1;
+			flen = len - nlen - 1;
+			while (flen && (*found == ' ' || *found == '\t'))
+				found++, flen--;
+			while (flen && (found[flen - 1] == '\r' || found[flen - 1] == ' '))
+				flen--;
+		}
+		p = eol ? eol + 1 : p + len;
+	}
+	return found ? np_xstrndup(found, flen) : NULL;
+}
+
+int np_http_do_headers(CURL *h, const char *method, const char *url, enum np_url_allow allow,
+                       struct curl_slist *headers, const char *body, size_t body_len,
+                       long connect_ms, long total_ms, struct np_http_resp *resp,
+                       struct np_buf *resp_headers, struct np_err *err)
+{
 	char errbuf[CURL_ERROR_SIZE] = "";
 
 	np_http_global_init();
+	if (resp_headers)
+		np_buf_init(resp_headers, HEADERS_MAX);
 	curl_easy_reset(h);
 	np_buf_init(&resp->body, NP_RESPONSE_MAX);
 	resp->status = 0;
@@ -162,6 +198,12 @@ int np_http_do(CURL *h, const char *method, const char *url, enum np_url_allow a
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
 	} else if (!strcmp(method, "GET")) {
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	} else if (!strcmp(method, "HEAD")) {
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	}
+	if (resp_headers) {
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_data);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, resp_headers);
 	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "nestplan/" NP_VERSION);

@@ -35,6 +35,15 @@ int np_http_check_url(const char *url, enum np_url_allow allow, const char *what
 int np_http_do(CURL *h, const char *method, const char *url, enum np_url_allow allow,
                struct curl_slist *headers, const char *body, size_t body_len, long connect_ms,
                long total_ms, struct np_http_resp *resp, struct np_err *err);
+/* The same, keeping the response's header lines ("Name: value\r\n", capped)
+ * in *headers when not NULL (initialised here; caller releases). */
+int np_http_do_headers(CURL *h, const char *method, const char *url, enum np_url_allow allow,
+                       struct curl_slist *headers, const char *body, size_t body_len,
+                       long connect_ms, long total_ms, struct np_http_resp *resp,
+                       struct np_buf *resp_headers, struct np_err *err);
+/* A header's value from such lines (case-insensitive name, last one wins,
+ * trimmed); NULL when absent. Caller frees. */
+char *np_http_header(const struct np_buf *headers, const char *name);
 void np_http_global_init(void);
 /* The CA bundle every request verifies with (AWS_CA_BUNDLE, profile ca_bundle). */
 void np_http_set_ca_bundle(const char *path);

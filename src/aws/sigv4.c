@@ -2,6 +2,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -35,29 +36,48 @@ void np_sigv4_date(long long t, char out[17])
 	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
 }
 
+struct hdr {
+	const char *name, *value;
+};
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct hdr *)a)->name, ((const struct hdr *)b)->name);
+}
+
 void np_sigv4_sign(const struct np_sigv4_input *in, char *authorization, size_t auth_size,
                    char canonical_hash[65])
 {
-	struct np_buf creq = NP_BUF_INIT, sts = NP_BUF_INIT, key = NP_BUF_INIT;
+	struct np_buf creq = NP_BUF_INIT, sts = NP_BUF_INIT, key = NP_BUF_INIT, sh = NP_BUF_INIT;
 	char payload[65], chash[65], date[9], sig[65];
 	unsigned char k1[32], k2[32], k3[32], k4[32], s[32];
-	const char *signed_headers;
+	struct hdr *h = malloc((in->n_headers + 4) * sizeof(*h));
+	const char *payload_hash = NULL;
+	size_t n = 0;
 
+	if (!h)
+		abort();
 	memcpy(date, in->amz_date, 8);
 	date[8] = '\0';
 	np_sha256_hex(in->body ? in->body : "", in->body_len, payload);
-	signed_headers = in->content_type
-	                         ? (in->session_token ? "content-type;host;x-amz-date;x-amz-security-token"
-	                                              : "content-type;host;x-amz-date")
-	                         : (in->session_token ? "host;x-amz-date;x-amz-security-token"
-	                                              : "host;x-amz-date");
-	np_buf_printf(&creq, "%s\n%s\n%s\n", in->method, in->path, in->query ? in->query : "");
 	if (in->content_type)
-		np_buf_printf(&creq, "content-type:%s\n", in->content_type);
-	np_buf_printf(&creq, "host:%s\nx-amz-date:%s\n", in->host, in->amz_date);
+		h[n++] = (struct hdr){"content-type", in->content_type};
+	h[n++] = (struct hdr){"host", in->host};
+	h[n++] = (struct hdr){"x-amz-date", in->amz_date};
 	if (in->session_token)
-		np_buf_printf(&creq, "x-amz-security-token:%s\n", in->session_token);
-	np_buf_printf(&creq, "\n%s\n%s", signed_headers, payload);
+		h[n++] = (struct hdr){"x-amz-security-token", in->session_token};
+	for (size_t i = 0; i < in->n_headers; i++) {
+		h[n++] = (struct hdr){in->headers[i].name, in->headers[i].value};
+		if (!strcmp(in->headers[i].name, "x-amz-content-sha256"))
+			payload_hash = in->headers[i].value;
+	}
+	qsort(h, n, sizeof(*h), by_name);
+	np_buf_printf(&creq, "%s\n%s\n%s\n", in->method, in->path, in->query ? in->query : "");
+	for (size_t i = 0; i < n; i++) {
+		np_buf_printf(&creq, "%s:%s\n", h[i].name, h[i].value);
+		np_buf_printf(&sh, "%s%s", i ? ";" : "", h[i].name);
+	}
+	np_buf_printf(&creq, "\n%s\n%s", sh.ptr, payload_hash ? payload_hash : payload);
 	np_sha256_hex(creq.ptr, creq.len, chash);
 
 	np_buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", in->amz_date, date,
@@ -72,7 +92,7 @@ void np_sigv4_sign(const struct np_sigv4_input *in, char *authorization, size_t 
 	snprintf(authorization, auth_size,
 	         "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "
 	         "Signature=%s",
-	         in->access_key, date, in->region, in->service, signed_headers, sig);
+	         in->access_key, date, in->region, in->service, sh.ptr, sig);
 	if (canonical_hash)
 		memcpy(canonical_hash, chash, 65);
 	/* The key material does not outlive the call. */
@@ -82,4 +102,6 @@ void np_sigv4_sign(const struct np_sigv4_input *in, char *authorization, size_t 
 	np_buf_release(&creq);
 	np_buf_release(&sts);
 	np_buf_release(&key);
+	np_buf_release(&sh);
+	free(h);
 }

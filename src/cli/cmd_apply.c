@@ -11,6 +11,7 @@
 #include "cli/refresh.h"
 #include "nestplan/apply.h"
 #include "nestplan/buf.h"
+#include "nestplan/backend.h"
 #include "nestplan/cli.h"
 #include "nestplan/log.h"
 #include "nestplan/render.h"
@@ -330,8 +331,9 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 	if (np_apply_preflight(ctx->aws, ctx->config, &plan, np_state_lineage(ctx->state), &err) < 0)
 		goto fail;
 
+	/* S3: the bucket's versions are the backups (the path is no file). */
 	snprintf(backup, sizeof(backup), "%s.backup", o->state_path);
-	if (np_state_backup(ctx->state, backup, &err) < 0)
+	if (!np_backend_is_remote(ctx->backend) && np_state_backup(ctx->state, backup, &err) < 0)
 		goto fail;
 	np_cli_load_catalog(ctx, &cat);
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/common.h"
+#include "nestplan/backend.h"
 #include "nestplan/cli.h"
 #include "nestplan/state.h"
 
@@ -30,7 +31,7 @@ static int run(struct np_ctx *ctx)
 			return err.cls == NP_ERRC_INTERRUPTED ? NP_EXIT_INTERRUPTED : NP_EXIT_ERROR;
 		}
 	}
-	if (np_state_force_unlock(ctx->state, id, &err) < 0) {
+	if (np_backend_force_unlock(ctx->backend, ctx->state, id, ctx->opts->force, &err) < 0) {
 		np_cli_print_error(ctx->err, &err, ctx->opts->color);
 		return NP_EXIT_ERROR;
 	}
@@ -43,8 +44,10 @@ const struct np_cmd np_cmd_force_unlock = {
 	.synopsis = "force-unlock [options] LOCK_ID",
 	.help = "Remove the state lock LOCK_ID (shown by the command that found it held),\n"
 	        "after asking. Only a lock whose holder is gone can be removed: a live\n"
-	        "process holds the local lock in the kernel.",
-	.options = NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_FORCE) | NP_OPTBIT(NP_OPT_INPUT),
+	        "process holds the local lock in the kernel. An S3 lock whose lease expired\n"
+	        "is removed; a live one only with -force.",
+	.options = NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_CONFIG) | NP_OPTBIT(NP_OPT_FORCE) |
+	           NP_OPTBIT(NP_OPT_INPUT),
 	.flags = NP_CMD_NEEDS_STATE,
 	.min_args = 1,
 	.max_args = 1,

@@ -87,8 +87,8 @@ const struct np_cmd np_cmd_show = {
 	.synopsis = "show [options] [PLANFILE]",
 	.help = "Show the state (every managed instance as last recorded), a saved plan,\n"
 	        "or with -history the applies recorded in the state.",
-	.options = NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_JSON) | NP_OPTBIT(NP_OPT_NO_COLOR) |
-	           NP_OPTBIT(NP_OPT_HISTORY) | NP_OPTBIT(NP_OPT_EXPAND),
+	.options = NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_CONFIG) | NP_OPTBIT(NP_OPT_JSON) |
+	           NP_OPTBIT(NP_OPT_NO_COLOR) | NP_OPTBIT(NP_OPT_HISTORY) | NP_OPTBIT(NP_OPT_EXPAND),
 	.flags = NP_CMD_NEEDS_STATE,
 	.max_args = 1,
 	.run = run,

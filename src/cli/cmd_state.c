@@ -1,7 +1,9 @@
-/* state list|show|rm|mv: look at and edit the state by hand. */
+/* state list|show|rm|mv|pull|push: look at, edit and move the state by hand. */
 #include <string.h>
 
 #include "cli/common.h"
+#include "nestplan/backend.h"
+#include "nestplan/buf.h"
 #include "nestplan/cli.h"
 #include "nestplan/render.h"
 #include "nestplan/state.h"
@@ -78,18 +80,51 @@ static int run(struct np_ctx *ctx)
 		fprintf(ctx->out, "Moved %s to %s\n", argv[0], argv[1]);
 		return NP_EXIT_OK;
 	}
-	np_error_cls(&err, NP_ERRC_USAGE, "unknown state subcommand '%s': want list, show, rm or mv",
-	             sub);
+	if (!strcmp(sub, "pull")) {
+		struct np_buf b = NP_BUF_INIT;
+
+		if (argc)
+			return np_error_cls(&err, NP_ERRC_USAGE, "usage: nestplan state pull"),
+			       fail(ctx, &err);
+		np_buf_init(&b, 0);
+		if (np_backend_read(ctx->backend, ctx->state, &b, &err) < 0) {
+			np_buf_release(&b);
+			return fail(ctx, &err);
+		}
+		if (fwrite(b.ptr, 1, b.len, ctx->out) != b.len || fflush(ctx->out) != 0) {
+			np_buf_release(&b);
+			return np_error(&err, "cannot write the state to stdout"), fail(ctx, &err);
+		}
+		np_buf_release(&b);
+		return NP_EXIT_OK;
+	}
+	if (!strcmp(sub, "push")) {
+		if (argc != 1)
+			return np_error_cls(&err, NP_ERRC_USAGE, "usage: nestplan state push [-force] FILE"),
+			       fail(ctx, &err);
+		/* Whatever happens, the copy opened here is not what gets stored. */
+		np_backend_set_writable(ctx->backend, false);
+		if (np_backend_push(ctx->backend, argv[0], o->force, false, &err) < 0)
+			return fail(ctx, &err);
+		fprintf(ctx->err, "Pushed '%s' to %s\n", argv[0], np_backend_name(ctx->backend));
+		return NP_EXIT_OK;
+	}
+	np_error_cls(&err, NP_ERRC_USAGE,
+	             "unknown state subcommand '%s': want list, show, rm, mv, pull or push", sub);
 	return fail(ctx, &err);
 }
 
 const struct np_cmd np_cmd_state = {
 	.name = "state",
-	.synopsis = "state list | state show ADDRESS | state rm ADDRESS... | state mv FROM TO",
+	.synopsis = "state list | state show ADDRESS | state rm ADDRESS... | state mv FROM TO |\n"
+	            "       state pull | state push [-force] FILE",
 	.help = "Inspect and edit the state: list addresses, show one, forget instances\n"
-	        "(rm leaves them running in EC2), or rename an address (mv).",
-	.options = NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_JSON) | NP_OPTBIT(NP_OPT_NO_COLOR) |
-	           NP_OPTBIT(NP_OPT_LOCK) | NP_OPTBIT(NP_OPT_LOCK_TIMEOUT),
+	        "(rm leaves them running in EC2), or rename an address (mv). pull prints the\n"
+	        "state as stored (the SQLite file's bytes); push FILE replaces it, refusing a\n"
+	        "state of another lineage or a lower serial unless -force.",
+	.options = NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_CONFIG) | NP_OPTBIT(NP_OPT_JSON) |
+	           NP_OPTBIT(NP_OPT_NO_COLOR) | NP_OPTBIT(NP_OPT_LOCK) |
+	           NP_OPTBIT(NP_OPT_LOCK_TIMEOUT) | NP_OPTBIT(NP_OPT_FORCE),
 	.flags = NP_CMD_NEEDS_STATE | NP_CMD_LOCKS,
 	.min_args = 1,
 	.max_args = -1,

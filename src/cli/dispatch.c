@@ -198,6 +198,12 @@ int np_cli_main(int argc, char **argv)
 		return rc;
 	}
 	rc = cmd->run(&ctx);
+	/* The remote state's last upload (backend); a failure fails the run. */
+	if (np_ctx_finish(&ctx, &err) < 0) {
+		np_cli_print_error(stderr, &err, opts.color);
+		if (rc != NP_EXIT_INTERRUPTED)
+			rc = NP_EXIT_ERROR;
+	}
 	np_ctx_release(&ctx);
 	return rc;
 }

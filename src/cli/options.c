@@ -22,7 +22,7 @@ static const struct spec specs[] = {
 	{"help", no_argument, NP_OPT_HELP, NULL, "Show this help and exit."},
 	{"config", required_argument, NP_OPT_CONFIG, "FILE", "Configuration file (default nestplan.yaml)."},
 	{"state", required_argument, NP_OPT_STATE, "FILE",
-	 "State file (default $NESTPLAN_STATE, else nestplan.db)."},
+	 "State file or s3://BUCKET/KEY (default $NESTPLAN_STATE, the file's backend, nestplan.db)."},
 	{"json", optional_argument, NP_OPT_JSON, NULL, "Print machine-readable JSON."},
 	{"no-color", no_argument, NP_OPT_NO_COLOR, NULL, "Never use colour (also: NO_COLOR set)."},
 	{"out", required_argument, NP_OPT_OUT, "FILE", "Save the plan to FILE for a later apply."},
@@ -49,6 +49,8 @@ static const struct spec specs[] = {
 	{"force", optional_argument, NP_OPT_FORCE, NULL, "Do not ask for confirmation."},
 	{"expand", optional_argument, NP_OPT_EXPAND, NULL,
 	 "List every instance; identical changes are otherwise shown once per address range."},
+	{"migrate-state", optional_argument, NP_OPT_MIGRATE_STATE, "FILE",
+	 "Move the local state (FILE, default nestplan.db) into the backend."},
 };
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -109,6 +111,7 @@ static void defaults(struct np_cli_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->config_path = "nestplan.yaml";
 	o->state_path = st && *st ? st : "nestplan.db";
+	o->state_set = st && *st;
 	o->refresh = true;
 	o->input = true;
 	o->lock = true;
@@ -171,7 +174,11 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 			o->n_args = -1; /* the caller prints the usage */
 			return 0;
 		case NP_OPT_CONFIG: o->config_path = arg; break;
-		case NP_OPT_STATE: o->state_path = arg; break;
+		case NP_OPT_STATE:
+			o->state_path = arg;
+			o->state_set = true;
+			break;
+		case NP_OPT_MIGRATE_STATE: o->migrate_state = arg && *arg ? arg : "nestplan.db"; break;
 		case NP_OPT_JSON:
 			if (parse_bool(sp->name, arg, &o->json, err) < 0)
 				return -1;

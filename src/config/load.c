@@ -915,7 +915,81 @@ struct top_ctx {
 	size_t alloc;
 };
 
-static const char *const top_keys[] = {"version", "provider", "defaults", "instances", NULL};
+static const char *const top_keys[] = {"version", "provider", "backend", "defaults", "instances",
+                                       NULL};
+static const char *const backend_keys[] = {"s3", NULL};
+static const char *const s3_keys[] = {"bucket", "key", "region", "endpoint", "kms_key_id", NULL};
+
+/* backend: s3: { bucket, key, region, endpoint, kms_key_id } */
+static void s3_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
+                    void *ctx)
+{
+	struct np_config *cfg = ctx;
+	char *s = get_string(p, v, key, 1024), **slot;
+
+	(void)k;
+	if (!s)
+		return;
+	if (!strcmp(key, "bucket")) {
+		size_t n = strlen(s);
+		bool ok = n >= 3 && n <= 63;
+
+		for (size_t i = 0; i < n && ok; i++)
+			ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+			     s[i] == '.';
+		if (!ok || s[0] == '-' || s[0] == '.' || s[n - 1] == '-' || s[n - 1] == '.') {
+			np_cfg_errorf(p, v, "'bucket' must be an S3 bucket name (3 to 63 of a-z 0-9 . -, "
+			                    "a letter or digit at each end), not '%s'",
+			              s);
+			free(s);
+			return;
+		}
+		slot = &cfg->backend.bucket;
+	} else if (!strcmp(key, "key")) {
+		if (s[0] == '/' || s[strlen(s) - 1] == '/') {
+			np_cfg_errorf(p, v, "'key' must be an object key such as 'team/nestplan.db', not '%s'",
+			              s);
+			free(s);
+			return;
+		}
+		slot = &cfg->backend.key;
+	} else if (!strcmp(key, "region")) {
+		struct np_err rerr = NP_ERR_INIT;
+
+		if (np_region_check(s, "'region'", &rerr) < 0) {
+			np_cfg_errorf(p, v, "%s", rerr.msg);
+			free(s);
+			return;
+		}
+		slot = &cfg->backend.region;
+	} else if (!strcmp(key, "endpoint")) {
+		if (strncmp(s, "http://", 7) && strncmp(s, "https://", 8)) {
+			np_cfg_errorf(p, v, "'endpoint' must be an http:// or https:// URL, not '%s'", s);
+			free(s);
+			return;
+		}
+		slot = &cfg->backend.endpoint;
+	} else {
+		slot = &cfg->backend.kms_key_id;
+	}
+	free(*slot);
+	*slot = s;
+}
+
+static void backend_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
+                         void *ctx)
+{
+	struct np_config *cfg = ctx;
+
+	(void)key;
+	cfg->has_backend = true;
+	walk_map(p, v, "s3", s3_keys, s3_pair, cfg);
+	if (!cfg->backend.bucket)
+		np_cfg_errorf(p, v, "'backend.s3' needs 'bucket'");
+	if (!cfg->backend.key)
+		np_cfg_errorf(p, v, "'backend.s3' needs 'key'");
+	(void)k;
+}
 static const char *const provider_keys[] = {"region", "profile", "endpoint", NULL};
 
 static void provider_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
@@ -962,6 +1036,8 @@ static void top_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_
 		t->version = v;
 	else if (!strcmp(key, "provider"))
 		walk_map(p, v, "provider", provider_keys, provider_pair, t->cfg);
+	else if (!strcmp(key, "backend"))
+		walk_map(p, v, "backend", backend_keys, backend_pair, t->cfg);
 	else if (!strcmp(key, "defaults"))
 		t->defaults = v;
 	else
@@ -1385,6 +1461,11 @@ void np_config_free(struct np_config *cfg)
 	free(cfg->region);
 	free(cfg->profile);
 	free(cfg->endpoint);
+	free(cfg->backend.bucket);
+	free(cfg->backend.key);
+	free(cfg->backend.region);
+	free(cfg->backend.endpoint);
+	free(cfg->backend.kms_key_id);
 	np_strv_release(&cfg->texts);
 	free(cfg);
 }

@@ -23,6 +23,8 @@ struct np_state {
 	char lock_id[40];
 	int lock_fd;        /* PATH.lock, flock()ed for the whole run; -1 when not */
 	bool readonly;      /* opened read-only (asked, or the file system said so) */
+	sqlite3 *snap;      /* read-only, for np_state_snapshot; NULL until then */
+	int snap_version;   /* its PRAGMA data_version at the last snapshot */
 };
 
 extern const char *const np_state_sql[];

@@ -463,6 +463,7 @@ void np_state_close(struct np_state *st)
 		return;
 	if (st->locked)
 		np_state_unlock(st, NULL);
+	sqlite3_close(st->snap);
 	sqlite3_close(st->db);
 	free(st->path);
 	free(st);
@@ -652,4 +653,54 @@ cleanup:
 	chmod(dest, 0600);
 	umask(old);
 	return rc;
+}
+
+static int data_version(sqlite3 *db, int *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW) {
+		*out = sqlite3_column_int(s, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int np_state_snapshot(struct np_state *st, struct np_buf *out, bool *changed,
+                      struct np_err *err)
+{
+	unsigned char *bytes;
+	sqlite3_int64 size = 0;
+	bool first = !st->snap;
+	int v = 0;
+
+	*changed = false;
+	if (first) {
+		if (sqlite3_open_v2(st->path, &st->snap, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
+		                    NULL) != SQLITE_OK) {
+			np_error(err, "state '%s': cannot open it for a snapshot: %s", st->path,
+			         st->snap ? sqlite3_errmsg(st->snap) : "no memory");
+			sqlite3_close(st->snap);
+			st->snap = NULL;
+			return -1;
+		}
+		sqlite3_busy_timeout(st->snap, 10000);
+	}
+	if (data_version(st->snap, &v) < 0)
+		return np_error(err, "state '%s': snapshot: %s", st->path, sqlite3_errmsg(st->snap));
+	if (!first && v == st->snap_version)
+		return 0;
+	/* data_version moves only for commits of other connections: ours is
+	 * read-only, so every change is the state's. */
+	bytes = sqlite3_serialize(st->snap, "main", &size, 0);
+	if (!bytes)
+		return np_error(err, "state '%s': snapshot: %s", st->path, sqlite3_errmsg(st->snap));
+	np_buf_add(out, (const char *)bytes, (size_t)size);
+	sqlite3_free(bytes);
+	st->snap_version = v;
+	*changed = true;
+	return 0;
 }

@@ -15,6 +15,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 from tests.integration.common import NESTPLAN, ROOT, SimTestCase
+from tests.s3sim.harness import S3Simulator
 
 try:
     import yaml
@@ -235,8 +236,21 @@ class TestCiDriftSteps(SimTestCase):
 
     sim_args = {"transition_seconds": 0.05}
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # The file's backend: the state lives in S3 (the stand-in), not on the runner.
+        cls.s3 = S3Simulator(versioned_bucket="example-nestplan-state", require_sse=True)
+        cls.s3.__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s3.__exit__(None, None, None)
+        super().tearDownClass()
+
     def setUp(self):
         super().setUp()
+        self.s3.reset()
         os.makedirs(os.path.join(self.dir, "examples", "ci"))
         shutil.copy(os.path.join(CI, "nestplan.yaml"), os.path.join(self.dir, "examples", "ci"))
         self.bin = tempfile.mkdtemp(prefix="nestplan-bin-")
@@ -250,6 +264,7 @@ class TestCiDriftSteps(SimTestCase):
         for k in ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME"):
             env.pop(k, None)
         env.update(self.sim.env())
+        env["AWS_ENDPOINT_URL_S3"] = self.s3.url
         env["PATH"] = self.bin + os.pathsep + env.get("PATH", "")
         return env
 
@@ -337,4 +352,5 @@ class TestCiDriftSteps(SimTestCase):
         doc = load_yaml(GITLAB)
         r, env = self.run_gitlab_script(doc)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("no state at s3://example-nestplan-state/mobile-ci/nestplan.db", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "nestplan.db")))

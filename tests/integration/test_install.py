@@ -266,7 +266,7 @@ class TestBashCompletion(InstallTestCase, SimTestCase):
         self.assertEqual(self.complete("nestplan f"), ["force-unlock"])
         self.assertEqual(sorted(c for c in self.complete("nestplan ") if not c.startswith("-")),
                          sorted(commands_from_help()))
-        self.assertEqual(self.complete("nestplan state "), ["list", "show", "rm", "mv"])
+        self.assertEqual(self.complete("nestplan state "), ["list", "show", "rm", "mv", "pull", "push"])
         self.assertEqual(self.complete("nestplan -help dr"), ["drift"])
 
     def test_flags_of_each_command(self):
