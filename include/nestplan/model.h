@@ -215,5 +215,8 @@ void np_attrs_copy(struct np_instance *dst, const struct np_instance *src);
 /* Every gen attribute src sets into dst; with keep, only where dst has none
  * (defaults: merged into an instance). */
 void np_attrs_overlay(struct np_instance *dst, const struct np_instance *src, bool keep);
+/* What only DescribeInstanceAttribute reports (the protection flags), from
+ * src where dst does not know it: DescribeInstances never tells them. */
+void np_attrs_fill_described(struct np_instance *dst, const struct np_instance *src);
 
 #endif

@@ -22,6 +22,8 @@ static const struct verb verbs[NP_STEP__COUNT] = {
 	[NP_STEP_CREATE_TAGS] = {"Tagging", "still tagging", "Tags set"},
 	[NP_STEP_DELETE_TAGS] = {"Removing tags", "still removing tags", "Tags removed"},
 	[NP_STEP_TERMINATE] = {"Terminating", "still terminating", "Termination complete"},
+	[NP_STEP_SET_ATTRIBUTE] = {"Modifying attributes", "still modifying attributes",
+	                           "Attributes modified"},
 };
 
 static void timestamp(char out[32])

@@ -15,7 +15,9 @@
 
 static const char *target_id(const struct task *t, enum np_step_kind kind)
 {
-	if (kind == NP_STEP_TERMINATE && t->old_instance_id)
+	/* A replacement's steps before its launch (lifting termination
+	 * protection) are the old instance's. */
+	if (t->old_instance_id && (kind == NP_STEP_TERMINATE || !t->instance_id))
 		return t->old_instance_id;
 	return t->instance_id;
 }
@@ -112,6 +114,12 @@ int np_apply_put(struct np_state *st, const struct np_change *c, const struct np
 	} else if (c->has_before && c->before.user_data_sha256 && !rec.user_data_sha256) {
 		rec.user_data_sha256 = np_xstrdup(c->before.user_data_sha256);
 	}
+	/* DescribeInstances does not report the protection flags: what the plan
+	 * set (or found) is what the instance has. */
+	if (c->has_after)
+		np_attrs_fill_described(&rec, &c->after);
+	if (c->has_before)
+		np_attrs_fill_described(&rec, &c->before);
 	r = np_state_put(st, &rec, err);
 	np_instance_release(&rec);
 	return r;

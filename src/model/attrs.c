@@ -314,3 +314,14 @@ void np_attrs_overlay(struct np_instance *dst, const struct np_instance *src, bo
 		}
 	}
 }
+
+void np_attrs_fill_described(struct np_instance *dst, const struct np_instance *src)
+{
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+
+		if (a->gen && a->describe_attribute && a->type == NP_ATTR_BOOL &&
+		    !np_attr_is_set(a, dst))
+			*MUT(a, dst, int) = *FIELD(a, src, int);
+	}
+}

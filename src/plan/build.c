@@ -540,20 +540,6 @@ static void list_attributes(struct np_change *ch, const struct np_instance *want
 	}
 }
 
-/* What only DescribeInstanceAttribute reports (the protection flags): where
- * the refresh did not read it, what was recorded is the best knowledge. */
-static void recorded_only(struct np_instance *cur, const struct np_instance *rec)
-{
-	for (size_t i = 0; i < np_n_attrs; i++) {
-		const struct np_attr_def *a = &np_attrs[i];
-		int *f = (int *)((char *)cur + a->offset);
-
-		if (a->gen && a->describe_attribute && a->type == NP_ATTR_BOOL &&
-		    !np_attr_is_set(a, cur))
-			*f = *(const int *)((const char *)rec + a->offset);
-	}
-}
-
 static bool has_step(const struct np_change *ch, enum np_step_kind k)
 {
 	for (size_t i = 0; i < ch->n_steps; i++)
@@ -680,7 +666,8 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 	free(ch->before.address);
 	ch->before.address = np_xstrdup(addr);
 	if (rec)
-		recorded_only(&ch->before, rec);
+		/* where the refresh did not read them, what was recorded is the best knowledge */
+		np_attrs_fill_described(&ch->before, rec);
 	cur = &ch->before;
 	merge_after(&ch->after, &d->want, cur);
 	list_attributes(ch, &d->want, &ch->before);
