@@ -498,9 +498,9 @@ static void exec_one(struct apply *a, struct task *t)
 		return;
 	}
 
-	np_progress_step_start(&a->progress, c->address, t->instance_id, s->kind);
+	np_progress_step_start(&a->progress, c->address, target_id(t, s->kind), s->kind);
 	journal_begin(a, t, s->kind, NULL);
-	r = np_launch_modify(a->aws, t->instance_id, s, false, &err);
+	r = np_launch_modify(a->aws, target_id(t, s->kind), s, false, &err);
 	if (r < 0 && not_sent(&err)) {
 		journal_end(a, t, "not sent", NULL);
 		pthread_mutex_lock(&a->lock);
