@@ -92,6 +92,10 @@ void np_ec2_set_attribute_query(struct np_query *q, const char *id, const struct
                                 const char *value, bool dry_run);
 int np_ec2_set_attribute(struct np_aws *aws, const char *id, const struct np_attr_def *a,
                          const char *value, bool dry_run, struct np_err *err);
+/* DescribeInstanceAttribute: one instance, one attribute ("disableApiStop");
+ * *value is the text of its <value> (caller frees), NULL when EC2 gives none. */
+int np_ec2_describe_instance_attribute(struct np_aws *aws, const char *id, const char *attribute,
+                                      char **value, struct np_err *err);
 int np_ec2_modify_placement(struct np_aws *aws, const char *id, enum np_tenancy tenancy,
                             const char *host_id, bool dry_run, struct np_err *err);
 

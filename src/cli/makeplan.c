@@ -10,7 +10,7 @@ int np_cli_make_plan(struct np_ctx *ctx, const struct np_cli_plan_req *req, stru
 {
 	const struct np_cli_opts *o = ctx->opts;
 	struct np_instance *recorded = NULL, *live = NULL;
-	size_t n_recorded = 0, n_live = 0;
+	size_t n_recorded = 0, n_live = 0, n_read = 0;
 	struct np_catalog cat = NP_CATALOG_INIT;
 	struct np_plan_input in;
 	int rc = -1;
@@ -39,8 +39,24 @@ int np_cli_make_plan(struct np_ctx *ctx, const struct np_cli_plan_req *req, stru
 	in.n_replace = o->n_replace;
 	in.destroy = req->destroy;
 	in.refresh_only = req->refresh_only;
+	if (req->refresh && req->deep &&
+	    np_cli_read_described(ctx, NULL, recorded, n_recorded, live, n_live, &n_read, err) < 0)
+		goto cleanup;
 	if (np_plan_build(out, &in, err) < 0)
 		goto cleanup;
+	/* The protection flags cost a call per instance and flag: read them only
+	 * where this plan would stop, modify or terminate, then plan again. */
+	if (req->refresh && !req->deep && !req->refresh_only) {
+		if (np_cli_read_described(ctx, out, recorded, n_recorded, live, n_live, &n_read,
+		                          err) < 0)
+			goto cleanup;
+		if (n_read) {
+			np_plan_release(out);
+			memset(out, 0, sizeof(*out));
+			if (np_plan_build(out, &in, err) < 0)
+				goto cleanup;
+		}
+	}
 	if (ctx->config)
 		memcpy(out->config_sha256, ctx->config->sha256, sizeof(out->config_sha256));
 	rc = 0;

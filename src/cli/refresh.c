@@ -156,6 +156,121 @@ cleanup:
 	return rc;
 }
 
+static int cmp_inst_id(const void *a, const void *b)
+{
+	const struct np_instance *x = *(const struct np_instance *const *)a;
+	const struct np_instance *y = *(const struct np_instance *const *)b;
+
+	return strcmp(x->instance_id, y->instance_id);
+}
+
+static int cmp_inst_addr(const void *a, const void *b)
+{
+	const struct np_instance *x = *(const struct np_instance *const *)a;
+	const struct np_instance *y = *(const struct np_instance *const *)b;
+
+	return strcmp(x->address, y->address);
+}
+
+static struct np_instance *by_id(struct np_instance **v, size_t n, const char *id)
+{
+	struct np_instance key = {.instance_id = (char *)id}, *k = &key, **hit;
+
+	if (!id)
+		return NULL;
+	hit = bsearch(&k, v, n, sizeof(*v), cmp_inst_id);
+	return hit ? *hit : NULL;
+}
+
+/* One DescribeInstanceAttribute; a failure is a warning (what was recorded
+ * stands) unless it is the kind that ends the run. */
+static int read_one(struct np_ctx *ctx, struct np_instance *l, const struct np_attr_def *a,
+                    size_t *n_read, struct np_err *err)
+{
+	struct np_err e = NP_ERR_INIT;
+	char *v = NULL;
+
+	if (np_ec2_describe_instance_attribute(ctx->aws, l->instance_id, a->describe_attribute, &v,
+	                                       &e) < 0) {
+		if (e.cls == NP_ERRC_INTERRUPTED) {
+			if (err)
+				*err = e;
+			return -1;
+		}
+		fprintf(ctx->err, "Warning: cannot read %s of %s (%s); using the recorded value\n",
+		        a->name, l->instance_id, e.msg);
+		np_err_clear(&e);
+		return 0;
+	}
+	if (v && np_attr_set_text(a, l, v) == 0)
+		(*n_read)++;
+	free(v);
+	return 0;
+}
+
+int np_cli_read_described(struct np_ctx *ctx, const struct np_plan *plan,
+                          const struct np_instance *recorded, size_t n_recorded,
+                          struct np_instance *live, size_t n_live, size_t *n_read,
+                          struct np_err *err)
+{
+	struct np_instance **ids = np_xmalloc((n_live ? n_live : 1) * sizeof(*ids));
+	const struct np_instance **addrs = np_xmalloc((n_recorded ? n_recorded : 1) * sizeof(*addrs));
+	size_t n_ids = 0, n_addrs = 0;
+	int rc = -1;
+
+	*n_read = 0;
+	for (size_t i = 0; i < n_live; i++)
+		if (live[i].instance_id && live[i].state != NP_RUN_TERMINATED &&
+		    live[i].state != NP_RUN_SHUTTING_DOWN)
+			ids[n_ids++] = &live[i];
+	qsort(ids, n_ids, sizeof(*ids), cmp_inst_id);
+	for (size_t i = 0; i < n_recorded; i++)
+		if (recorded[i].address)
+			addrs[n_addrs++] = &recorded[i];
+	qsort(addrs, n_addrs, sizeof(*addrs), cmp_inst_addr);
+
+	if (!plan) {
+		for (size_t i = 0; i < n_recorded; i++) {
+			struct np_instance *l = by_id(ids, n_ids, recorded[i].instance_id);
+
+			for (size_t k = 0; l && k < np_n_attrs; k++)
+				if (np_attrs[k].describe_attribute &&
+				    read_one(ctx, l, &np_attrs[k], n_read, err) < 0)
+					goto cleanup;
+		}
+		rc = 0;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < plan->n_changes; i++) {
+		const struct np_change *ch = &plan->changes[i];
+		const struct np_desired *d;
+		const struct np_instance key = {.address = ch->address}, *k = &key, **rec;
+		struct np_instance *l;
+
+		if (ch->action == NP_ACTION_NOOP || ch->action == NP_ACTION_CREATE || !ch->address)
+			continue;
+		l = by_id(ids, n_ids, ch->instance_id);
+		if (!l)
+			continue;
+		d = ctx->config ? np_config_find(ctx->config, ch->address) : NULL;
+		rec = bsearch(&k, addrs, n_addrs, sizeof(*addrs), cmp_inst_addr);
+		for (size_t a = 0; a < np_n_attrs; a++) {
+			const struct np_attr_def *at = &np_attrs[a];
+
+			if (!at->describe_attribute || np_attr_is_set(at, l) ||
+			    !((d && np_attr_is_set(at, &d->want)) || (rec && np_attr_is_set(at, *rec))))
+				continue;
+			if (read_one(ctx, l, at, n_read, err) < 0)
+				goto cleanup;
+		}
+	}
+	rc = 0;
+cleanup:
+	free(ids);
+	free(addrs);
+	return rc;
+}
+
 static void add_type(struct np_strv *types, const char *t)
 {
 	if (!t)

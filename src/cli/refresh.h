@@ -14,6 +14,17 @@ int np_cli_check_region(struct np_ctx *ctx, struct np_err *err);
 /* Pin the region of this run and the account of the recorded instances. */
 int np_cli_pin_location(struct np_ctx *ctx, struct np_err *err);
 
+/* The attributes only DescribeInstanceAttribute reports (the protection
+ * flags), one call per instance and attribute, set on live. With plan: only
+ * for the instances the plan would stop, modify or terminate whose file or
+ * state sets them (the protection check needs them; the rest costs calls for
+ * nothing); without (drift -deep): every recorded instance EC2 still has.
+ * *n_read: the values read. A failed read keeps what was recorded (warned). */
+int np_cli_read_described(struct np_ctx *ctx, const struct np_plan *plan,
+                          const struct np_instance *recorded, size_t n_recorded,
+                          struct np_instance *live, size_t n_live, size_t *n_read,
+                          struct np_err *err);
+
 /* The catalog for the types in use: cache, then EC2 (when online), then the
  * built-in table. Never fails. */
 void np_cli_catalog(struct np_ctx *ctx, const struct np_instance *recorded, size_t n_recorded,
@@ -25,6 +36,7 @@ struct np_cli_plan_req {
 	bool refresh_only;
 	bool refresh;
 	const struct np_instance *overrides; /* unused when NULL */
+	bool deep;                           /* read every protection flag (drift -deep) */
 };
 int np_cli_make_plan(struct np_ctx *ctx, const struct np_cli_plan_req *req, struct np_plan *out,
                      struct np_err *err);
