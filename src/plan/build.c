@@ -563,15 +563,23 @@ static void protection(struct ctx *c, struct np_change *ch, const struct np_inst
 		             "cannot run; set disable_api_stop: false in the file to lift it for this "
 		             "change",
 		             ch->instance_id);
-	if (terminates && b->disable_api_termination == NP_BOOL_TRUE) {
-		if (want->disable_api_termination != NP_BOOL_FALSE) {
+	/* EC2 refuses to terminate an instance with either flag (stop protection
+	 * "also prevents accidental termination", User Guide). */
+	for (int f = 0; terminates && f < 2; f++) {
+		const char *flag = f ? "disable_api_stop" : "disable_api_termination";
+		const struct np_attr_def *a = np_attr_find(flag);
+		int on = *(const int *)((const char *)b + a->offset);
+		int to = *(const int *)((const char *)want + a->offset);
+
+		if (on != NP_BOOL_TRUE)
+			continue;
+		if (to != NP_BOOL_FALSE) {
 			np_plan_diag(c->plan, NP_SEV_ERROR, ch->address,
-			             "%s has termination protection (disable_api_termination) and must "
-			             "be replaced; set disable_api_termination: false in the file to lift it",
-			             ch->instance_id);
+			             "%s has %s protection (%s) and must be replaced; set %s: false in "
+			             "the file to lift it",
+			             ch->instance_id, f ? "stop" : "termination", flag, flag);
 		} else {
-			struct np_step lift = {.kind = NP_STEP_SET_ATTRIBUTE,
-			                       .attr = np_attr_find("disable_api_termination"),
+			struct np_step lift = {.kind = NP_STEP_SET_ATTRIBUTE, .attr = a,
 			                       .value = np_xstrdup("false")};
 
 			NP_ALLOC_GROW(ch->steps, ch->n_steps + 1, ch->alloc_steps);
@@ -707,12 +715,19 @@ static void plan_delete(struct ctx *c, const struct np_instance *rec, bool preve
 		             "cannot destroy: lifecycle.prevent_destroy is set");
 		return;
 	}
-	if (rec->disable_api_termination == NP_BOOL_TRUE && !gone(l)) {
-		np_plan_diag(c->plan, NP_SEV_ERROR, rec->address,
-		             "cannot destroy %s: termination protection (disable_api_termination) is "
-		             "on; set it to false in the file and apply before destroying it",
-		             rec->instance_id);
-		return;
+	for (int f = 0; !gone(l) && f < 2; f++) {
+		const char *flag = f ? "disable_api_stop" : "disable_api_termination";
+		const struct np_attr_def *a = np_attr_find(flag);
+		/* What the refresh read, else what was recorded. */
+		const struct np_instance *from = np_attr_is_set(a, l) ? l : rec;
+
+		if (*(const int *)((const char *)from + a->offset) == NP_BOOL_TRUE) {
+			np_plan_diag(c->plan, NP_SEV_ERROR, rec->address,
+			             "cannot destroy %s: %s protection (%s) is on; set it to false in "
+			             "the file and apply before destroying it",
+			             rec->instance_id, f ? "stop" : "termination", flag);
+			return;
+		}
 	}
 	ch = new_change(c, rec->address, group);
 	ch->action = NP_ACTION_DELETE;

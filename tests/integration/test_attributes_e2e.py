@@ -229,5 +229,65 @@ class TestProtection(SimTestCase):
         self.assertEqual(box["image_id"], other)
 
 
+class TestProtectionReads(SimTestCase):
+    """The flags only DescribeInstanceAttribute reports are read for the
+    instances the plan would stop, modify or terminate, and only those."""
+
+    def reads(self, mark):
+        return [(r["params"]["InstanceId"], r["params"]["Attribute"])
+                for r in self.sim.requests()[mark:] if r["action"] == "DescribeInstanceAttribute"]
+
+    def test_a_plan_without_changes_reads_nothing(self):
+        self.write_config(config("disable_api_stop: true\ndisable_api_termination: true"))
+        self.ok("apply", "-auto-approve")
+        mark = len(self.sim.requests())
+        self.ok("plan", "-detailed-exitcode")
+        self.assertEqual(self.reads(mark), [])
+        r = self.ok("drift", "-deep", "-json")
+        self.assertEqual(r.json()["drift"], [])
+        iid = self.live()["box"]["instance_id"]
+        self.assertEqual(sorted(self.reads(mark)),
+                         [(iid, "disableApiStop"), (iid, "disableApiTermination")])
+
+    def test_stop_protection_set_outside_is_lifted_before_the_cycle(self):
+        self.write_config(config("disable_api_stop: false"))
+        self.ok("apply", "-auto-approve")
+        iid = self.live()["box"]["instance_id"]
+        self.sim.set_instance(iid, disable_api_stop=True)
+        self.write_config(config("disable_api_stop: false", itype="m8i.xlarge"))
+        mark = len(self.sim.requests())
+        plan = self.ok("plan", "-json").json()["changes"][0]
+        self.assertEqual(self.reads(mark), [(iid, "disableApiStop")])
+        self.assertEqual(plan["steps"][0], "modify_attribute", plan)
+        self.ok("apply", "-auto-approve")
+        box = self.live()["box"]
+        self.assertEqual((box["instance_type"], box["disable_api_stop"], box["state"]),
+                         ("m8i.xlarge", False, "running"))
+
+    def test_termination_protection_set_outside_blocks_destroy_in_the_plan(self):
+        self.write_config(config("disable_api_termination: false"))
+        self.ok("apply", "-auto-approve")
+        iid = self.live()["box"]["instance_id"]
+        self.sim.set_instance(iid, disable_api_termination=True)
+        mark = len(self.sim.requests())
+        r = self.np("destroy", "-auto-approve")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("disable_api_termination", r.out + r.err)
+        self.assertFalse(any(x["action"] == "TerminateInstances"
+                             for x in self.sim.requests()[mark:]))
+
+    def test_stop_protection_blocks_a_replacement_unless_lifted(self):
+        self.write_config(config("disable_api_stop: true"))
+        self.ok("apply", "-auto-approve")
+        other = "ami-0abcdef1234567891"
+        self.write_config(config("disable_api_stop: true").replace(IMAGE, other))
+        r = self.np("plan")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("disable_api_stop", r.out + r.err)
+        self.write_config(config("disable_api_stop: false").replace(IMAGE, other))
+        self.ok("apply", "-auto-approve")
+        self.assertEqual(self.live()["box"]["image_id"], other)
+
+
 if __name__ == "__main__":
     unittest.main()
