@@ -208,6 +208,22 @@ static int read_one(struct np_ctx *ctx, struct np_instance *l, const struct np_a
 	return 0;
 }
 
+/* Whether the change needs the flag: a termination is refused with either,
+ * a stop with stop protection; a change of the flag itself. */
+static bool needs(const struct np_change *ch, const struct np_attr_def *a)
+{
+	bool stop = !strcmp(a->name, "disable_api_stop");
+
+	for (size_t i = 0; i < ch->n_steps; i++)
+		if (ch->steps[i].kind == NP_STEP_TERMINATE ||
+		    (stop && ch->steps[i].kind == NP_STEP_STOP))
+			return true;
+	for (size_t i = 0; i < ch->n_attrs; i++)
+		if (!strcmp(ch->attrs[i].name, a->name))
+			return true;
+	return false;
+}
+
 int np_cli_read_described(struct np_ctx *ctx, const struct np_plan *plan,
                           const struct np_instance *recorded, size_t n_recorded,
                           struct np_instance *live, size_t n_live, size_t *n_read,
@@ -257,7 +273,7 @@ int np_cli_read_described(struct np_ctx *ctx, const struct np_plan *plan,
 		for (size_t a = 0; a < np_n_attrs; a++) {
 			const struct np_attr_def *at = &np_attrs[a];
 
-			if (!at->describe_attribute || np_attr_is_set(at, l) ||
+			if (!at->describe_attribute || np_attr_is_set(at, l) || !needs(ch, at) ||
 			    !((d && np_attr_is_set(at, &d->want)) || (rec && np_attr_is_set(at, *rec))))
 				continue;
 			if (read_one(ctx, l, at, n_read, err) < 0)

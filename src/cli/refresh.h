@@ -16,9 +16,10 @@ int np_cli_pin_location(struct np_ctx *ctx, struct np_err *err);
 
 /* The attributes only DescribeInstanceAttribute reports (the protection
  * flags), one call per instance and attribute, set on live. With plan: only
- * for the instances the plan would stop, modify or terminate whose file or
- * state sets them (the protection check needs them; the rest costs calls for
- * nothing); without (drift -deep): every recorded instance EC2 still has.
+ * the flags a change needs (a termination: both; a stop: disable_api_stop; a
+ * change of the flag: it) whose file or state sets them — the protection
+ * check needs those, the rest would cost calls for nothing; without (drift
+ * -deep): every flag of every recorded instance EC2 still has.
  * *n_read: the values read. A failed read keeps what was recorded (warned). */
 int np_cli_read_described(struct np_ctx *ctx, const struct np_plan *plan,
                           const struct np_instance *recorded, size_t n_recorded,
