@@ -78,6 +78,10 @@ int np_ec2_terminate_instances(struct np_aws *aws, const char *const *ids, size_
                                bool dry_run, struct np_err *err);
 void np_ec2_ids_query(struct np_query *q, const char *const *ids, size_t n, bool dry_run);
 
+/* ModifyInstanceAttribute UserData.Value: the text, base64 as botocore sends
+ * a blob; the instance must be stopped. */
+int np_ec2_modify_user_data(struct np_aws *aws, const char *id, const char *text, bool dry_run,
+                            struct np_err *err);
 int np_ec2_modify_instance_type(struct np_aws *aws, const char *id, const char *type,
                                 bool dry_run, struct np_err *err);
 /* core_count/threads_per_core 0: not sent; nv UNSET: not sent. */

@@ -30,6 +30,7 @@ enum np_step_kind {
 	NP_STEP_DELETE_TAGS,
 	NP_STEP_TERMINATE,
 	NP_STEP_SET_ATTRIBUTE,          /* a gen attribute: its entry names the call */
+	NP_STEP_MODIFY_USER_DATA,       /* lifecycle.user_data_change: in_place; the text is the file's */
 	NP_STEP__COUNT,
 };
 

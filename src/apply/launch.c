@@ -177,6 +177,11 @@ int np_launch_modify(struct np_aws *aws, const char *id, const struct np_step *s
 		return np_ec2_terminate_instances(aws, &id, 1, dry_run, err);
 	case NP_STEP_SET_ATTRIBUTE:
 		return np_ec2_set_attribute(aws, id, s->attr, s->value, dry_run, err);
+	case NP_STEP_MODIFY_USER_DATA:
+		/* The text is the file's, never in the plan (steps.c sends it). */
+		if (!dry_run)
+			return np_error(err, "modify_user_data needs the file's user data");
+		return np_ec2_modify_user_data(aws, id, "", true, err);
 	default:
 		return np_error(err, "step %s is not a modification", np_step_name(s->kind));
 	}

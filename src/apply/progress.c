@@ -24,6 +24,8 @@ static const struct verb verbs[NP_STEP__COUNT] = {
 	[NP_STEP_TERMINATE] = {"Terminating", "still terminating", "Termination complete"},
 	[NP_STEP_SET_ATTRIBUTE] = {"Modifying attributes", "still modifying attributes",
 	                           "Attributes modified"},
+	[NP_STEP_MODIFY_USER_DATA] = {"Replacing user data", "still replacing user data",
+	                              "User data replaced"},
 };
 
 static void timestamp(char out[32])

@@ -500,7 +500,14 @@ static void exec_one(struct apply *a, struct task *t)
 
 	np_progress_step_start(&a->progress, c->address, target_id(t, s->kind), s->kind);
 	journal_begin(a, t, s->kind, NULL);
-	r = np_launch_modify(a->aws, target_id(t, s->kind), s, false, &err);
+	if (s->kind == NP_STEP_MODIFY_USER_DATA)
+		/* The text comes from the file, never from the plan. */
+		r = t->desired && t->desired->user_data
+		            ? np_ec2_modify_user_data(a->aws, target_id(t, s->kind),
+		                                      t->desired->user_data, false, &err)
+		            : np_error(&err, "the file no longer has the user data to send");
+	else
+		r = np_launch_modify(a->aws, target_id(t, s->kind), s, false, &err);
 	if (r < 0 && not_sent(&err)) {
 		journal_end(a, t, "not sent", NULL);
 		pthread_mutex_lock(&a->lock);

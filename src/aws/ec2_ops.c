@@ -320,6 +320,21 @@ int np_ec2_describe_instance_attribute(struct np_aws *aws, const char *id, const
 	return rc;
 }
 
+int np_ec2_modify_user_data(struct np_aws *aws, const char *id, const char *text, bool dry_run,
+                            struct np_err *err)
+{
+	struct np_query q = NP_QUERY_INIT;
+	size_t len = text ? strlen(text) : 0;
+	unsigned char *b64 = np_xmalloc(4 * ((len + 2) / 3) + 1);
+
+	EVP_EncodeBlock(b64, (const unsigned char *)(text ? text : ""), (int)len);
+	np_query_add(&q, "InstanceId", id);
+	np_query_add(&q, "UserData.Value", (const char *)b64);
+	free(b64);
+	dry(&q, dry_run);
+	return simple_call(aws, "ModifyInstanceAttribute", &q, err);
+}
+
 int np_ec2_modify_instance_type(struct np_aws *aws, const char *id, const char *type,
                                 bool dry_run, struct np_err *err)
 {

@@ -219,7 +219,7 @@ static void merge_after(struct np_instance *after, const struct np_instance *wan
 
 /* Replacement: an attribute EC2 cannot change on an existing instance. */
 static char *replace_reason(const struct np_instance *want, const struct np_instance *cur,
-                            const struct np_instance *rec)
+                            const struct np_instance *rec, bool user_data_in_place)
 {
 	const char *ud = rec ? rec->user_data_sha256 : cur->user_data_sha256;
 
@@ -235,7 +235,7 @@ static char *replace_reason(const struct np_instance *want, const struct np_inst
 	if (want->platform && cur->platform && want->platform != cur->platform)
 		return np_xasprintf("platform (%s → %s)", np_platform_name(cur->platform),
 		                    np_platform_name(want->platform));
-	if (want->user_data_sha256 && ud && strcmp(want->user_data_sha256, ud))
+	if (!user_data_in_place && want->user_data_sha256 && ud && strcmp(want->user_data_sha256, ud))
 		return np_xstrdup("user_data (changed)");
 	if (want->hibernation && cur->hibernation && want->hibernation != cur->hibernation)
 		return np_xasprintf("hibernation (%s → %s)",
@@ -388,6 +388,15 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 			s->nested_virtualization = w->nested_virtualization;
 	}
 	gen_steps(ch, w, cur, NP_POLICY_STOPPED);
+	if (d->user_data_change == NP_UD_IN_PLACE && w->user_data_sha256 && cur->user_data_sha256 &&
+	    strcmp(w->user_data_sha256, cur->user_data_sha256)) {
+		add_step(ch, NP_STEP_MODIFY_USER_DATA);
+		np_plan_diag(c->plan, NP_SEV_WARNING, ch->address,
+		             "user_data is replaced in place, in the stop/modify/start cycle: cloud-init "
+		             "runs the new script again only if it is written to run on every boot "
+		             "(#cloud-boothook, or cloud_final_modules with 'always'); otherwise it "
+		             "does not run at all");
+	}
 	/* Placement last: an irreversible move must follow every step that could
 	 * still fail and be undone, and a Dedicated Host must support the new
 	 * type and CPU options. */
@@ -494,7 +503,7 @@ static void attr_change(struct np_change *ch, const char *name, char *before, ch
 /* What the change changes, attribute by attribute, with how EC2 makes it:
  * the same table that drift and the renderers read. */
 static void list_attributes(struct np_change *ch, const struct np_instance *want,
-                            const struct np_instance *cur)
+                            const struct np_instance *cur, bool user_data_in_place)
 {
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *at = &np_attrs[i];
@@ -515,7 +524,8 @@ static void list_attributes(struct np_change *ch, const struct np_instance *want
 	    strcmp(want->user_data_sha256, cur->user_data_sha256))
 		/* The text is never shown: its hash is what the state keeps. */
 		attr_change(ch, "user_data", np_xasprintf("sha256:%.12s", cur->user_data_sha256),
-		            np_xasprintf("sha256:%.12s", want->user_data_sha256), NP_POLICY_REPLACE);
+		            np_xasprintf("sha256:%.12s", want->user_data_sha256),
+		            user_data_in_place ? NP_POLICY_STOPPED : NP_POLICY_REPLACE);
 	if (!want->tags_set)
 		return;
 	for (size_t i = 0; i < want->tags.n; i++) {
@@ -678,8 +688,10 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 		np_attrs_fill_described(&ch->before, rec);
 	cur = &ch->before;
 	merge_after(&ch->after, &d->want, cur);
-	list_attributes(ch, &d->want, &ch->before);
-	why = forced_replace(in, addr) ? np_xstrdup("-replace") : replace_reason(&d->want, cur, rec);
+	list_attributes(ch, &d->want, &ch->before, d->user_data_change == NP_UD_IN_PLACE);
+	why = forced_replace(in, addr) ? np_xstrdup("-replace")
+	                               : replace_reason(&d->want, cur, rec,
+	                                                d->user_data_change == NP_UD_IN_PLACE);
 	if (why) {
 		ch->action = NP_ACTION_REPLACE;
 		ch->replace_reason = why;

@@ -27,6 +27,8 @@ static const struct np_step_def step_defs[] = {
 	                       true},
 	/* The call, its permission and DryRun come from the attribute's entry. */
 	[NP_STEP_SET_ATTRIBUTE] = {"set_attribute", NULL, PERM1(NULL), true},
+	[NP_STEP_MODIFY_USER_DATA] = {"modify_user_data", "ModifyInstanceAttribute",
+	                              PERM1("ec2:ModifyInstanceAttribute"), true},
 };
 #undef PERM1
 _Static_assert(sizeof(step_defs) / sizeof(step_defs[0]) == NP_STEP__COUNT,

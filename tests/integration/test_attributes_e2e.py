@@ -289,5 +289,36 @@ class TestProtectionReads(SimTestCase):
         self.assertEqual(self.live()["box"]["image_id"], other)
 
 
+class TestUserDataInPlace(SimTestCase):
+    def test_in_place_sends_the_new_user_data_in_the_cycle(self):
+        import base64
+        ud = "user_data: \"#!/bin/sh\\necho %s\\n\"\nlifecycle: { user_data_change: in_place }"
+        self.write_config(config(ud % "one"))
+        self.ok("apply", "-auto-approve")
+        iid = self.live()["box"]["instance_id"]
+        self.write_config(config(ud % "two"))
+        r = self.ok("plan", "-json").json()
+        ch = r["changes"][0]
+        self.assertEqual((ch["action"], ch["steps"]),
+                         ("update", ["stop", "modify_user_data", "start"]), ch)
+        self.assertTrue(any("every boot" in d["message"] for d in r["diagnostics"]), r)
+        mark = len(self.sim.requests())
+        self.ok("apply", "-auto-approve")
+        sent = [x["params"]["UserData.Value"] for x in self.sim.requests()[mark:]
+                if x["action"] == "ModifyInstanceAttribute" and x["params"].get("DryRun") != "true"]
+        self.assertEqual([base64.b64decode(v).decode() for v in sent], ["#!/bin/sh\necho two\n"])
+        box = self.live()["box"]
+        self.assertEqual((box["instance_id"], box["state"]), (iid, "running"))
+        self.assertEqual(base64.b64decode(box["user_data_b64"]).decode(), "#!/bin/sh\necho two\n")
+        self.ok("plan", "-detailed-exitcode")
+
+    def test_replace_is_the_default(self):
+        ud = "user_data: \"#!/bin/sh\\necho %s\\n\""
+        self.write_config(config(ud % "one"))
+        self.ok("apply", "-auto-approve")
+        self.write_config(config(ud % "two"))
+        self.assertEqual(self.ok("plan", "-json").json()["changes"][0]["action"], "replace")
+
+
 if __name__ == "__main__":
     unittest.main()
