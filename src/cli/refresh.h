@@ -1,10 +1,11 @@
-/* Filling the planner's inputs from EC2 and the state. */
+/* The refresh module (src/refresh) called with the command line's context. */
 #ifndef NESTPLAN_CLI_REFRESH_H
 #define NESTPLAN_CLI_REFRESH_H
 
 #include "nestplan/cli.h"
 #include "nestplan/model.h"
 #include "nestplan/plan.h"
+#include "nestplan/refresh.h"
 
 int np_cli_refresh(struct np_ctx *ctx, const struct np_instance *recorded, size_t n_recorded,
                    struct np_instance **out, size_t *n_out, struct np_err *err);
@@ -13,18 +14,6 @@ int np_cli_refresh(struct np_ctx *ctx, const struct np_instance *recorded, size_
 int np_cli_check_region(struct np_ctx *ctx, struct np_err *err);
 /* Pin the region of this run and the account of the recorded instances. */
 int np_cli_pin_location(struct np_ctx *ctx, struct np_err *err);
-
-/* The attributes only DescribeInstanceAttribute reports (the protection
- * flags), one call per instance and attribute, set on live. With plan: only
- * the flags a change needs (a termination: both; a stop: disable_api_stop; a
- * change of the flag: it) whose file or state sets them — the protection
- * check needs those, the rest would cost calls for nothing; without (drift
- * -deep): every flag of every recorded instance EC2 still has.
- * *n_read: the values read. A failed read keeps what was recorded (warned). */
-int np_cli_read_described(struct np_ctx *ctx, const struct np_plan *plan,
-                          const struct np_instance *recorded, size_t n_recorded,
-                          struct np_instance *live, size_t n_live, size_t *n_read,
-                          struct np_err *err);
 
 /* The catalog for the types in use: cache, then EC2 (when online), then the
  * built-in table. Never fails. */

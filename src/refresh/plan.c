@@ -2,13 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/refresh.h"
-#include "nestplan/state.h"
+#include "nestplan/refresh.h"
 
-int np_cli_make_plan(struct np_ctx *ctx, const struct np_cli_plan_req *req, struct np_plan *out,
-                     struct np_err *err)
+int np_refresh_plan(const struct np_refresh_src *src, const struct np_refresh_req *req,
+                    struct np_plan *out, struct np_err *err)
 {
-	const struct np_cli_opts *o = ctx->opts;
 	struct np_instance *recorded = NULL, *live = NULL;
 	size_t n_recorded = 0, n_live = 0, n_read = 0;
 	struct np_catalog cat = NP_CATALOG_INIT;
@@ -16,39 +14,40 @@ int np_cli_make_plan(struct np_ctx *ctx, const struct np_cli_plan_req *req, stru
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (np_state_list(ctx->state, &recorded, &n_recorded, err) < 0)
+	if (np_state_list(src->state, &recorded, &n_recorded, err) < 0)
 		goto cleanup;
 	if (req->refresh) {
-		if (np_cli_refresh(ctx, recorded, n_recorded, &live, &n_live, err) < 0)
+		if (np_refresh_live(src, recorded, n_recorded, &live, &n_live, err) < 0)
 			goto cleanup;
 	}
-	np_cli_catalog(ctx, recorded, n_recorded, req->refresh, &cat);
+	np_refresh_catalog(src, recorded, n_recorded, req->refresh, &cat);
 
 	memset(&in, 0, sizeof(in));
-	in.config = ctx->config;
+	in.config = src->config;
 	in.recorded = recorded;
 	in.n_recorded = n_recorded;
 	in.live = req->refresh ? live : recorded;
 	in.n_live = req->refresh ? n_live : n_recorded;
 	in.catalog = &cat;
-	in.lineage = np_state_lineage(ctx->state);
-	in.serial = np_state_serial(ctx->state);
-	in.targets = o->targets;
-	in.n_targets = o->n_targets;
-	in.replace = o->replace;
-	in.n_replace = o->n_replace;
+	in.lineage = np_state_lineage(src->state);
+	in.serial = np_state_serial(src->state);
+	in.targets = req->targets;
+	in.n_targets = req->n_targets;
+	in.replace = req->replace;
+	in.n_replace = req->n_replace;
 	in.destroy = req->destroy;
 	in.refresh_only = req->refresh_only;
 	if (req->refresh && req->deep &&
-	    np_cli_read_described(ctx, NULL, recorded, n_recorded, live, n_live, &n_read, err) < 0)
+	    np_refresh_read_described(src, NULL, recorded, n_recorded, live, n_live, &n_read,
+	                              err) < 0)
 		goto cleanup;
 	if (np_plan_build(out, &in, err) < 0)
 		goto cleanup;
 	/* The protection flags cost a call per instance and flag: read them only
 	 * where this plan would stop, modify or terminate, then plan again. */
 	if (req->refresh && !req->deep && !req->refresh_only) {
-		if (np_cli_read_described(ctx, out, recorded, n_recorded, live, n_live, &n_read,
-		                          err) < 0)
+		if (np_refresh_read_described(src, out, recorded, n_recorded, live, n_live, &n_read,
+		                              err) < 0)
 			goto cleanup;
 		if (n_read) {
 			np_plan_release(out);
@@ -57,8 +56,8 @@ int np_cli_make_plan(struct np_ctx *ctx, const struct np_cli_plan_req *req, stru
 				goto cleanup;
 		}
 	}
-	if (ctx->config)
-		memcpy(out->config_sha256, ctx->config->sha256, sizeof(out->config_sha256));
+	if (src->config)
+		memcpy(out->config_sha256, src->config->sha256, sizeof(out->config_sha256));
 	rc = 0;
 cleanup:
 	np_instances_free(recorded, n_recorded);
