@@ -12,8 +12,8 @@ DEB_PKGS  := build-essential pkg-config libcurl4-openssl-dev libssl-dev libyaml-
 # python3-botocore: their EC2 model predates nested virtualization (and moto
 # is not packaged), so the SDK tests skip with their reason.
 TEST_DEB_PKGS := clang valgrind tmux man-db libxml2-utils bash-completion zsh \
-                 python3-yaml python3-jsonschema awscli
-TEST_TOOLS    := clang valgrind tmux man xmllint zsh aws
+                 python3-yaml python3-jsonschema awscli clang-format
+TEST_TOOLS    := clang valgrind tmux man xmllint zsh aws clang-format
 TEST_PY_MODS  := yaml jsonschema
 TEST_FILES    := /usr/share/bash-completion/bash_completion
 
@@ -62,6 +62,7 @@ aws_DEPS       := aws model util
 ec2_DEPS       := aws model util
 endpoints_DEPS := util
 plan_DEPS      := plan render config model util
+apply_DEPS     := apply plan render config state aws model util
 refresh_DEPS   := refresh plan render config state aws model util
 cli_DEPS       := cli refresh apply plan render config state aws model util
 SUITES      := $(patsubst tests/unit/check_%.c,%,$(sort $(wildcard tests/unit/check_*.c)))
@@ -70,15 +71,17 @@ objs_for     = $(foreach d,$($(1)_DEPS),$($(d)_OBJ))
 LIB_OBJ   := $(foreach m,$(filter-out cli,$(MODULES)),$($(m)_OBJ))
 BIN       := $(BUILD)/nestplan
 
-.PHONY: all check check-unit check-valgrind check-sim check-integration deps test-deps bare-test demo install clean help fuzz bench
+.PHONY: format all check check-unit check-valgrind check-sim check-integration deps test-deps bare-test demo install clean help fuzz bench
 all: $(BIN)
 
 $(BIN): $(cli_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# strcpy, sprintf and the like do not compile in src/ (tests may use them).
+SRC_CFLAGS := -include include/nestplan/banned.h
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(SRC_CFLAGS) -c -o $@ $<
 
 $(BUILD)/gen/state_sql.c: tools/embed_sql.sh $(sort $(wildcard state/*.sql))
 	@mkdir -p $(dir $@)
@@ -151,6 +154,11 @@ install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 	install -m 0644 completion/nestplan.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/nestplan
 	install -m 0644 completion/_nestplan $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_nestplan
+
+# Every C file in the style of .clang-format (tests/config/test_format.py checks it).
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(C_FILES)
 
 clean:
 	rm -rf build

@@ -5,6 +5,7 @@
 #ifndef NESTPLAN_APPLY_H
 #define NESTPLAN_APPLY_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +18,45 @@
 #include "nestplan/state.h"
 
 struct np_apply_result;
+struct np_ec2_launch;
+
+/* The EC2 calls apply makes, so a test can answer them from a fake fleet
+ * (tests/unit/check_apply.c). ctx is passed to each; every call returns 0 or
+ * -1 with err filled as np_aws_call fills it (err->cls tells a lost answer
+ * from a refusal). np_apply_ec2_default gives the real client's. */
+struct np_apply_ec2 {
+	int (*run_instances)(void *ctx, const struct np_ec2_launch *req, struct np_instance **out,
+	                     size_t *n, struct np_err *err);
+	/* An id EC2 does not list (yet) is just absent from out. */
+	int (*describe_instances_by_id)(void *ctx, const char *const *ids, size_t n_ids,
+	                                struct np_instance **out, size_t *n, struct np_err *err);
+	int (*describe_instances_filter)(void *ctx, const char *name, const char *const *values,
+	                                 size_t n_values, struct np_instance **out, size_t *n,
+	                                 struct np_err *err);
+	int (*stop_instances)(void *ctx, const char *const *ids, size_t n, struct np_err *err);
+	int (*start_instances)(void *ctx, const char *const *ids, size_t n, struct np_err *err);
+	int (*terminate_instances)(void *ctx, const char *const *ids, size_t n, struct np_err *err);
+	/* The call of one modify or tag step (np_launch_modify). */
+	int (*modify)(void *ctx, const char *id, const struct np_step *s, struct np_err *err);
+	/* Undo a modify step, back to before (np_launch_undo). */
+	int (*undo)(void *ctx, const char *id, const struct np_step *s,
+	            const struct np_instance *before, struct np_err *err);
+	void *ctx;
+};
+/* The real EC2 client's calls on aws. */
+void np_apply_ec2_default(struct np_apply_ec2 *out, struct np_aws *aws);
+
+/* apply's time: now() in seconds on a clock that only goes forward, and a
+ * wait on cond (mutex held, released meanwhile as pthread_cond_timedwait
+ * does) that ends when cond is signalled or seconds have passed. A test's
+ * clock moves only in wait, so no test waits for real timeouts. */
+struct np_clock {
+	double (*now)(void *ctx);
+	void (*wait)(void *ctx, pthread_cond_t *cond, pthread_mutex_t *mutex, double seconds);
+	void *ctx;
+};
+/* CLOCK_MONOTONIC and pthread_cond_timedwait. */
+extern const struct np_clock np_clock_real;
 
 struct np_apply_opts {
 	int parallelism;              /* API calls in flight; default 10 */
@@ -38,6 +78,9 @@ struct np_apply_opts {
 	/* What a killed apply left in the journal, read once by the caller. */
 	const struct np_journal_entry *pending;
 	size_t n_pending;
+	/* NULL: the real EC2 client on np_apply_run's aws, and the real clock. */
+	const struct np_apply_ec2 *ec2;
+	const struct np_clock *clock;
 };
 
 struct np_apply_result {
@@ -58,7 +101,7 @@ struct np_apply_result {
 int np_apply_preflight(struct np_aws *aws, const struct np_config *cfg, const struct np_plan *plan,
                        const char *lineage, struct np_err *err);
 
-/* Run the plan. Per-instance failures are in res (and the return is still 0);
+/* Run the plan (aws may be NULL when opts->ec2 is set). Per-instance failures are in res (and the return is still 0);
  * -1 only when the run could not start. */
 int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config *cfg,
                  const struct np_plan *plan, const struct np_apply_opts *opts,

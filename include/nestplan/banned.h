@@ -1,6 +1,11 @@
-/* Functions that invite overflows; include last so uses fail to compile. */
+/* Functions that invite overflows: a use fails to compile. The Makefile
+ * puts this before every file of src/ (-include), so the headers that
+ * declare them come first here and are not read again after the macros. */
 #ifndef NESTPLAN_BANNED_H
 #define NESTPLAN_BANNED_H
+
+#include <stdio.h>
+#include <string.h>
 
 #define NP_BANNED(func) sorry_##func##_is_banned_in_nestplan
 #undef strcpy

@@ -105,7 +105,8 @@ struct np_cmd {
 
 /* To add a command: write src/cli/cmd_<name>.c exporting
  * `const struct np_cmd np_cmd_<name>`, declare it here, and add it to the
- * table in src/cli/main.c; its help text comes from the entry. */
+ * table in src/cli/dispatch.c; its help text comes from the entry (see
+ * docs/ARCHITECTURE.md). */
 extern const struct np_cmd np_cmd_init, np_cmd_validate, np_cmd_plan, np_cmd_apply,
 	np_cmd_drift, np_cmd_show, np_cmd_state, np_cmd_import, np_cmd_destroy,
 	np_cmd_force_unlock, np_cmd_version;

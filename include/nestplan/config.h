@@ -67,7 +67,8 @@ struct np_desired {
 	struct np_instance want;   /* address and attributes; unset = unmanaged */
 	char *name;                /* the key under instances: */
 	int index;                 /* -1 when the entry has no count */
-	char *user_data;           /* the text, for RunInstances only; secret-ish */
+	const char *user_data;     /* the text, for RunInstances only; secret-ish; borrowed
+	                            * from np_config.texts, shared by a count's instances */
 	int max_unavailable;       /* 0: unset (one at a time) */
 	bool max_unavailable_percent;
 	bool prevent_destroy;
@@ -91,6 +92,7 @@ struct np_config {
 	struct np_keypos *keypos;  /* every key of every entry, entry by entry */
 	size_t n_keypos, alloc_keypos;
 	size_t defaults_at, n_defaults_keys; /* those of defaults: */
+	struct np_strv texts;      /* every user_data text, once: entries point into it */
 };
 
 /* One problem the loader found, for validate -json. */

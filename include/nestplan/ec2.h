@@ -60,6 +60,20 @@ int np_ec2_parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 int np_ec2_parse_instances(xmlDoc *doc, const char *action, struct np_instance **v, size_t *n,
                            size_t *alloc, char **next_token, struct np_err *err);
 
+/* Every page of DescribeInstances for the filters in base (MaxResults and
+ * NextToken are added), appended to v. */
+int np_ec2_describe_pages(struct np_aws *aws, struct np_query *base, struct np_instance **v,
+                          size_t *n, size_t *alloc, struct np_err *err);
+/* The instances tagged with a lineage, listed as `streams` (1, 2, 4, 8 or 16)
+ * independent paginated listings at once, partitioned on the last hex digit
+ * of the instance id (the instance-id filter takes wildcards): every
+ * instance falls in exactly one stream. */
+int np_ec2_describe_lineage(struct np_aws *aws, const char *lineage, int streams,
+                            struct np_instance **out, size_t *n, struct np_err *err);
+/* How many streams a fleet of n recorded instances is listed in: one page
+ * each at most, one stream for a small fleet. */
+int np_ec2_refresh_streams(size_t n);
+
 /* By id, with the instance-id filter so an id EC2 does not know (yet) is
  * just absent; any number of ids, in batches. */
 int np_ec2_describe_instances_by_id(struct np_aws *aws, const char *const *ids, size_t n_ids,

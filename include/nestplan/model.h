@@ -80,6 +80,7 @@ struct np_instance {
 	int http_put_response_hop_limit;
 	int http_endpoint;               /* 1 disabled, 2 enabled */
 	int instance_metadata_tags;      /* 1 disabled, 2 enabled */
+	int http_protocol_ipv6;          /* 1 disabled, 2 enabled */
 	char *placement_group;
 };
 

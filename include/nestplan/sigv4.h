@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "nestplan/sha256.h" /* np_sha256_hex, which SigV4 uses */
+
 struct np_sigv4_input {
 	const char *method;        /* "POST" */
 	const char *host;          /* as sent in Host:, with a non-default port */
@@ -24,7 +26,6 @@ struct np_sigv4_input {
  * SHA-256 of the canonical request. */
 void np_sigv4_sign(const struct np_sigv4_input *in, char *authorization, size_t auth_size,
                    char canonical_hash[65]);
-void np_sha256_hex(const void *data, size_t len, char out[65]);
 /* X-Amz-Date for t (seconds since the epoch, UTC). */
 void np_sigv4_date(long long t, char out[17]);
 

@@ -56,7 +56,8 @@ struct task {
 };
 
 struct apply {
-	struct np_aws *aws;
+	struct np_apply_ec2 ec2;           /* opts->ec2, or the real client's */
+	struct np_clock clock;             /* opts->clock, or the real one */
 	struct np_state *st;
 	const struct np_config *cfg;
 	const struct np_plan *plan;
@@ -79,7 +80,22 @@ struct apply {
 	int n_exited;                      /* threads that have finished */
 };
 
-double np_apply_now(void);
+/* a's clock: now, and a wait on a->cond (a->lock held). */
+double np_apply_now(const struct apply *a);
+void np_apply_wait(struct apply *a, double seconds);
+
+/* The waiter's decision for one instance, from what DescribeInstances
+ * answered (listed false: not in the answer) and the wait's deadline. */
+enum np_settle {
+	NP_SETTLE_WAIT = 0,   /* poll again */
+	NP_SETTLE_DONE,       /* reached (or, for a re-read, settled) */
+	NP_SETTLE_FAILED,     /* a state from which want can no longer come */
+	NP_SETTLE_TIMED_OUT,  /* the deadline passed first */
+};
+/* want NP_RUN_UNSET: a re-read, done once the instance is in no transition
+ * (or at the deadline, whatever it shows). Pure (src/apply/waiter.c). */
+enum np_settle np_apply_settle(enum np_run_state want, bool listed, enum np_run_state got,
+                               double now, double deadline);
 
 /* Worker side (steps.c): make the call for the next step of every task in
  * batch (all with the same step kind; batching only for stop/start/terminate).

@@ -7,7 +7,7 @@
 #include "apply/launch.h"
 #include "nestplan/alloc.h"
 #include "nestplan/ec2.h"
-#include "nestplan/sigv4.h"
+#include "nestplan/sha256.h"
 
 void np_apply_client_token(char out[65], const char *lineage, const char *address, int generation)
 {
@@ -76,10 +76,13 @@ int np_launch_run(struct np_aws *aws, const struct np_change *c, const struct np
                   const char *lineage, const char *token, bool dry_run, struct np_instance *out,
                   struct np_err *err)
 {
-	return np_launch_run_cat(aws, c, d, lineage, NULL, token, dry_run, out, err);
+	struct np_apply_ec2 ec2;
+
+	np_apply_ec2_default(&ec2, aws);
+	return np_launch_run_cat(&ec2, c, d, lineage, NULL, token, dry_run, out, err);
 }
 
-int np_launch_run_cat(struct np_aws *aws, const struct np_change *c, const struct np_desired *d,
+int np_launch_run_cat(const struct np_apply_ec2 *ec2, const struct np_change *c, const struct np_desired *d,
                       const char *lineage, const struct np_catalog *cat, const char *token,
                       bool dry_run, struct np_instance *out, struct np_err *err)
 {
@@ -87,7 +90,7 @@ int np_launch_run_cat(struct np_aws *aws, const struct np_change *c, const struc
 	size_t n = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (np_launch_run_many(aws, c, d, lineage, cat, c->address, 1, token, dry_run, &got, &n,
+	if (np_launch_run_many(ec2, c, d, lineage, cat, c->address, 1, token, dry_run, &got, &n,
 	                       err) < 0)
 		return -1;
 	np_instance_copy(out, &got[0]);
@@ -95,7 +98,7 @@ int np_launch_run_cat(struct np_aws *aws, const struct np_change *c, const struc
 	return 0;
 }
 
-int np_launch_run_many(struct np_aws *aws, const struct np_change *c, const struct np_desired *d,
+int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c, const struct np_desired *d,
                        const char *lineage, const struct np_catalog *cat, const char *address_tag,
                        int count, const char *token, bool dry_run, struct np_instance **out,
                        size_t *n_out, struct np_err *err)
@@ -142,7 +145,7 @@ int np_launch_run_many(struct np_aws *aws, const struct np_change *c, const stru
 	req.client_token = token;
 	req.count = count;
 	req.dry_run = dry_run;
-	rc = np_ec2_run_instances(aws, &req, out, n_out, err);
+	rc = ec2->run_instances(ec2->ctx, &req, out, n_out, err);
 	np_tags_release(&tags);
 	if (rc == 0 && *n_out != (size_t)count) {
 		rc = np_error(err, "RunInstances (%s): asked for %d instances, the answer lists %zu",
@@ -178,10 +181,11 @@ int np_launch_modify(struct np_aws *aws, const char *id, const struct np_step *s
 	case NP_STEP_SET_ATTRIBUTE:
 		return np_ec2_set_attribute(aws, id, s->attr, s->value, dry_run, err);
 	case NP_STEP_MODIFY_USER_DATA:
-		/* The text is the file's, never in the plan (steps.c sends it). */
-		if (!dry_run)
+		/* The text is the file's, never in the plan: steps.c puts it in a
+		 * copy of the step; a dry run sends none. */
+		if (!dry_run && !s->value)
 			return np_error(err, "modify_user_data needs the file's user data");
-		return np_ec2_modify_user_data(aws, id, "", true, err);
+		return np_ec2_modify_user_data(aws, id, dry_run ? "" : s->value, dry_run, err);
 	default:
 		return np_error(err, "step %s is not a modification", np_step_name(s->kind));
 	}
@@ -211,4 +215,65 @@ int np_launch_undo(struct np_aws *aws, const char *id, const struct np_step *s,
 	default:
 		return 0; /* tags and run state need no undo for service */
 	}
+}
+
+/* The real client's side of struct np_apply_ec2: ctx is the np_aws. */
+static int real_run(void *ctx, const struct np_ec2_launch *req, struct np_instance **out,
+                    size_t *n, struct np_err *err)
+{
+	return np_ec2_run_instances(ctx, req, out, n, err);
+}
+
+static int real_describe_ids(void *ctx, const char *const *ids, size_t n_ids,
+                             struct np_instance **out, size_t *n, struct np_err *err)
+{
+	return np_ec2_describe_instances_by_id(ctx, ids, n_ids, out, n, err);
+}
+
+static int real_describe_filter(void *ctx, const char *name, const char *const *values,
+                                size_t n_values, struct np_instance **out, size_t *n,
+                                struct np_err *err)
+{
+	return np_ec2_describe_instances_filter(ctx, name, values, n_values, out, n, err);
+}
+
+static int real_stop(void *ctx, const char *const *ids, size_t n, struct np_err *err)
+{
+	return np_ec2_stop_instances(ctx, ids, n, false, err);
+}
+
+static int real_start(void *ctx, const char *const *ids, size_t n, struct np_err *err)
+{
+	return np_ec2_start_instances(ctx, ids, n, false, err);
+}
+
+static int real_terminate(void *ctx, const char *const *ids, size_t n, struct np_err *err)
+{
+	return np_ec2_terminate_instances(ctx, ids, n, false, err);
+}
+
+static int real_modify(void *ctx, const char *id, const struct np_step *s, struct np_err *err)
+{
+	return np_launch_modify(ctx, id, s, false, err);
+}
+
+static int real_undo(void *ctx, const char *id, const struct np_step *s,
+                     const struct np_instance *before, struct np_err *err)
+{
+	return np_launch_undo(ctx, id, s, before, err);
+}
+
+void np_apply_ec2_default(struct np_apply_ec2 *out, struct np_aws *aws)
+{
+	*out = (struct np_apply_ec2){
+		.run_instances = real_run,
+		.describe_instances_by_id = real_describe_ids,
+		.describe_instances_filter = real_describe_filter,
+		.stop_instances = real_stop,
+		.start_instances = real_start,
+		.terminate_instances = real_terminate,
+		.modify = real_modify,
+		.undo = real_undo,
+		.ctx = aws,
+	};
 }

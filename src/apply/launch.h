@@ -13,15 +13,15 @@ int np_launch_token(struct np_state *st, const char *address, const char *resume
 int np_launch_run(struct np_aws *aws, const struct np_change *c, const struct np_desired *d,
                   const char *lineage, const char *token, bool dry_run, struct np_instance *out,
                   struct np_err *err);
-/* The same, with cat (may be NULL) completing CPU options the file gives only
- * half of from the type's defaults. */
-int np_launch_run_cat(struct np_aws *aws, const struct np_change *c, const struct np_desired *d,
+/* The same through ec2's calls, with cat (may be NULL) completing CPU options
+ * the file gives only half of from the type's defaults. */
+int np_launch_run_cat(const struct np_apply_ec2 *ec2, const struct np_change *c, const struct np_desired *d,
                       const char *lineage, const struct np_catalog *cat, const char *token,
                       bool dry_run, struct np_instance *out, struct np_err *err);
 /* Identical new instances launch with one call (MinCount = MaxCount = n, one
  * ClientToken, every tag in the call): address_tag is "group[A..B]" and EC2's
  * amiLaunchIndex k names group[A+k]. out gets the n instances. */
-int np_launch_run_many(struct np_aws *aws, const struct np_change *c, const struct np_desired *d,
+int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c, const struct np_desired *d,
                        const char *lineage, const struct np_catalog *cat, const char *address_tag,
                        int count, const char *token, bool dry_run, struct np_instance **out,
                        size_t *n_out, struct np_err *err);

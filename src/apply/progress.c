@@ -1,9 +1,11 @@
 #include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 
 #include "apply/progress.h"
+#include "nestplan/clock.h"
 
 struct verb {
 	const char *doing, *still, *done;
@@ -28,14 +30,140 @@ static const struct verb verbs[NP_STEP__COUNT] = {
 	                              "User data replaced"},
 };
 
-static void timestamp(char out[32])
+/* RFC 3339 in UTC with microseconds, as Terraform's "@timestamp". */
+static void timestamp(char out[40])
 {
-	struct timeval tv;
+	double now = np_wall_now();
+	time_t t = (time_t)now;
+	unsigned usec = (unsigned)((now - (double)t) * 1e6) % 1000000u;
 	struct tm tm;
+	char sec[24];
 
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	gmtime_r(&t, &tm);
+	strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, 40, "%.20s.%06uZ", sec, usec);
+}
+
+void np_ui_emit(FILE *out, const char *level, const char *type, json_t *fields, const char *fmt,
+                ...)
+{
+	char ts[40], msg[1024];
+	json_t *o;
+	char *line;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	timestamp(ts);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "@level", level, "@message", msg, "@module",
+	              NP_UI_MODULE, "@timestamp", ts, "type", type);
+	if (fields)
+		json_object_update(o, fields);
+	/* One write per line, so concurrent writers cannot interleave a line. */
+	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (line) {
+		fprintf(out, "%s\n", line);
+		free(line);
+	}
+	fflush(out);
+	json_decref(o);
+	json_decref(fields);
+}
+
+void np_ui_version(FILE *out)
+{
+	np_ui_emit(out, "info", "version",
+	           json_pack("{s:s, s:s}", "nestplan", NP_VERSION, "ui", NP_UI_VERSION),
+	           "nestplan %s", NP_VERSION);
+}
+
+json_t *np_ui_resource(const char *address)
+{
+	const char *br = strchr(address, '[');
+	json_t *key = json_null();
+	char *name;
+
+	if (br) {
+		char *end;
+		long k = strtol(br + 1, &end, 10);
+
+		if (end != br + 1 && *end == ']')
+			key = json_integer(k);
+		else
+			key = json_stringn(br + 1, strcspn(br + 1, "]"));
+	}
+	name = strndup(address, br ? (size_t)(br - address) : strlen(address));
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:o}", "addr", address, "module", "",
+	                      "resource", address, "implied_provider", "ec2", "resource_type",
+	                      "instance", "resource_name", name, "resource_key", key);
+	free(name);
+	return o;
+}
+
+void np_ui_diagnostic(FILE *out, const char *severity, const char *summary, const char *detail,
+                      const char *address, json_t *extra)
+{
+	json_t *d = json_pack("{s:s, s:s, s:s}", "severity", severity, "summary", summary, "detail",
+	                      detail ? detail : "");
+
+	if (address)
+		json_object_set_new(d, "address", json_string(address));
+	if (extra)
+		json_object_update(d, extra);
+	json_decref(extra);
+	/* Terraform's levels: a warning diagnostic is "@level": "warn". */
+	np_ui_emit(out, !strcmp(severity, "error") ? "error" : "warn", "diagnostic", json_pack("{s:o}", "diagnostic", d), "%s: %s",
+	           !strcmp(severity, "error") ? "Error" : "Warning", summary);
+}
+
+/* Terraform's action names; nestplan's "no-op" is its "noop". */
+static const char *ui_action(enum np_action a)
+{
+	return a == NP_ACTION_NOOP ? "noop" : np_action_name(a);
+}
+
+void np_ui_plan(FILE *out, const struct np_plan *plan)
+{
+	for (size_t i = 0; i < plan->n_drift; i++) {
+		const struct np_drift *d = &plan->drift[i];
+
+		np_ui_emit(out, "info", "resource_drift",
+		           json_pack("{s:{s:o, s:s, s:s?, s:s, s:s?, s:s?}}", "change", "resource",
+		                     np_ui_resource(d->address), "action", "update", "instance_id",
+		                     d->instance_id, "attribute", d->attribute, "recorded", d->recorded,
+		                     "live", d->live),
+		           "%s: Drift detected (%s)", d->address, d->attribute);
+	}
+	for (size_t i = 0; i < plan->n_changes; i++) {
+		const struct np_change *c = &plan->changes[i];
+		json_t *steps, *ch;
+
+		if (c->action == NP_ACTION_NOOP)
+			continue;
+		steps = json_array();
+		for (size_t k = 0; k < c->n_steps; k++)
+			json_array_append_new(steps, json_string(np_step_label(&c->steps[k])));
+		ch = json_pack("{s:o, s:s, s:s?, s:b, s:o}", "resource", np_ui_resource(c->address),
+		               "action", ui_action(c->action), "instance_id", c->instance_id,
+		               "requires_stop", c->requires_stop, "steps", steps);
+		if (c->replace_reason)
+			json_object_set_new(ch, "reason", json_string(c->replace_reason));
+		np_ui_emit(out, "info", "planned_change", json_pack("{s:o}", "change", ch),
+		           "%s: Plan to %s", c->address, ui_action(c->action));
+	}
+	for (size_t i = 0; i < plan->n_diags; i++) {
+		const struct np_diag *d = &plan->diags[i];
+
+		np_ui_diagnostic(out, d->severity == NP_SEV_ERROR ? "error" : "warning", d->message,
+		                 NULL, d->address, NULL);
+	}
+	np_ui_emit(out, "info", "change_summary",
+	           json_pack("{s:{s:i, s:i, s:i, s:i, s:s}}", "changes", "add", plan->summary.add,
+	                     "change", plan->summary.change, "remove", plan->summary.destroy,
+	                     "stop_start", plan->summary.stop_start, "operation", "plan"),
+	           "Plan: %d to add, %d to change, %d to destroy.", plan->summary.add,
+	           plan->summary.change, plan->summary.destroy);
 }
 
 /* Caller holds the lock. The status line is redrawn after every message. */
@@ -49,10 +177,7 @@ static void clear_status(struct np_progress *p)
 
 static double mono_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return np_monotonic_now();
 }
 
 static void draw_status(struct np_progress *p)
@@ -75,18 +200,6 @@ static void draw_status(struct np_progress *p)
 	fprintf(p->out, " of %d]%s", p->total, p->color ? "\033[0m" : "");
 	fflush(p->out);
 	p->line_shown = true;
-}
-
-static void emit_json(struct np_progress *p, json_t *ev)
-{
-	char ts[32];
-
-	timestamp(ts);
-	json_object_set_new(ev, "timestamp", json_string(ts));
-	json_dumpf(ev, p->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	fputc('\n', p->out);
-	fflush(p->out);
-	json_decref(ev);
 }
 
 static void ident(char *buf, size_t n, const char *id)
@@ -120,14 +233,24 @@ void np_progress_release(struct np_progress *p)
 	pthread_mutex_destroy(&p->lock);
 }
 
-static json_t *event(const char *type, const char *address, const char *id, enum np_step_kind kind)
+/* A hook of Terraform's UI: the step's instance as the resource, the action
+ * the step is part of, and nestplan's step name and instance id besides. */
+static json_t *hook(const char *address, const char *id, enum np_step_kind kind)
 {
-	json_t *ev = json_pack("{s:s, s:s?, s:s?}", "type", type, "address", address,
-	                       "instance_id", id);
+	const char *action = kind == NP_STEP_RUN_INSTANCES ? "create"
+	                     : kind == NP_STEP_TERMINATE   ? "delete"
+	                                                   : "update";
+	json_t *h = json_pack("{s:o}", "resource", np_ui_resource(address));
 
-	if ((int)kind >= 0)
-		json_object_set_new(ev, "step", json_string(np_step_name(kind)));
-	return ev;
+	if ((int)kind >= 0) {
+		json_object_set_new(h, "action", json_string(action));
+		json_object_set_new(h, "step", json_string(np_step_name(kind)));
+	}
+	if (id) {
+		json_object_set_new(h, "id_key", json_string("instance_id"));
+		json_object_set_new(h, "id_value", json_string(id));
+	}
+	return h;
 }
 
 void np_progress_step_start(struct np_progress *p, const char *address, const char *id,
@@ -137,7 +260,8 @@ void np_progress_step_start(struct np_progress *p, const char *address, const ch
 
 	pthread_mutex_lock(&p->lock);
 	if (p->json) {
-		emit_json(p, event("step_start", address, id, kind));
+		np_ui_emit(p->out, "info", "apply_start", json_pack("{s:o}", "hook", hook(address, id, kind)),
+		           "%s: %s...", address, verbs[kind].doing);
 	} else {
 		clear_status(p);
 		ident(idb, sizeof(idb), id);
@@ -155,10 +279,11 @@ void np_progress_step_done(struct np_progress *p, const char *address, const cha
 
 	pthread_mutex_lock(&p->lock);
 	if (p->json) {
-		json_t *ev = event("step_done", address, id, kind);
+		json_t *h = hook(address, id, kind);
 
-		json_object_set_new(ev, "elapsed_seconds", json_real(elapsed));
-		emit_json(p, ev);
+		json_object_set_new(h, "elapsed_seconds", json_real(elapsed));
+		np_ui_emit(p->out, "info", "apply_complete", json_pack("{s:o}", "hook", h),
+		           "%s: %s after %.0fs", address, verbs[kind].done, elapsed);
 	} else {
 		clear_status(p);
 		ident(idb, sizeof(idb), id);
@@ -174,10 +299,11 @@ void np_progress_still(struct np_progress *p, const char *address, const char *i
 {
 	pthread_mutex_lock(&p->lock);
 	if (p->json) {
-		json_t *ev = event("step_progress", address, id, kind);
+		json_t *h = hook(address, id, kind);
 
-		json_object_set_new(ev, "elapsed_seconds", json_real(elapsed));
-		emit_json(p, ev);
+		json_object_set_new(h, "elapsed_seconds", json_real(elapsed));
+		np_ui_emit(p->out, "info", "apply_progress", json_pack("{s:o}", "hook", h),
+		           "%s: %s... [%.0fs elapsed]", address, verbs[kind].still, elapsed);
 	} else {
 		clear_status(p);
 		fprintf(p->out, "%s: %s... [%s%s%.0fs elapsed]\n", address, verbs[kind].still,
@@ -194,10 +320,13 @@ void np_progress_failed(struct np_progress *p, const char *address, const char *
 
 	pthread_mutex_lock(&p->lock);
 	if (p->json) {
-		json_t *ev = event("step_failed", address, id, kind);
+		json_t *h = hook(address, id, kind);
 
-		json_object_set_new(ev, "message", json_string(message));
-		emit_json(p, ev);
+		/* The error itself is a diagnostic line at the end, as Terraform's. */
+		json_object_set_new(h, "message", json_string(message));
+		np_ui_emit(p->out, "error", "apply_errored", json_pack("{s:o}", "hook", h),
+		           "%s: %s failed: %s", address, (int)kind >= 0 ? np_step_name(kind) : "apply",
+		           message);
 	} else {
 		clear_status(p);
 		ident(idb, sizeof(idb), id);
@@ -215,10 +344,11 @@ void np_progress_note(struct np_progress *p, const char *address, const char *id
 
 	pthread_mutex_lock(&p->lock);
 	if (p->json) {
-		json_t *ev = event("note", address, id, (enum np_step_kind)-1);
+		json_t *f = json_pack("{s:s}", "address", address);
 
-		json_object_set_new(ev, "message", json_string(msg));
-		emit_json(p, ev);
+		if (id)
+			json_object_set_new(f, "instance_id", json_string(id));
+		np_ui_emit(p->out, "info", "log", f, "%s: %s", address, msg);
 	} else {
 		clear_status(p);
 		ident(idb, sizeof(idb), id);
@@ -266,28 +396,22 @@ void np_progress_summary(struct np_progress *p, const struct np_apply_result *r,
 	pthread_mutex_lock(&p->lock);
 	clear_status(p);
 	if (p->json) {
-		json_t *ev = json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:f}", "type",
-		                       r->interrupted ? "apply_interrupted" : "apply_complete",
-		                       "@level", r->interrupted || r->failed || r->unknown ? "error"
-		                                                                         : "info",
-		                       "summary", "add", r->added, "change", r->changed, "destroy",
-		                       r->destroyed, "failed", r->failed, "unknown", r->unknown,
-		                       "interrupted", r->halted, "not_started", r->not_started,
-		                       "elapsed_seconds", elapsed);
-
-		emit_json(p, ev);
+		/* Only an interrupt has its summary here: the caller knows the
+		 * operation for change_summary and says the errors as diagnostics. */
 		if (r->interrupted) {
+			char counts[256];
 			json_t *left = json_array();
 
 			for (size_t i = 0; i < r->left_behind.n; i++)
 				json_array_append_new(left, json_string(r->left_behind.v[i]));
-			emit_json(p, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:o}}", "type",
-			                       "diagnostic", "@level", "error", "@message",
-			                       "Error: apply interrupted", "diagnostic", "severity",
-			                       "error", "summary", "apply interrupted", "detail",
-			                       "the apply was interrupted by a signal; run apply again to "
-			                       "resume",
-			                       "left_behind", left));
+			interrupted_counts(counts, sizeof(counts), r);
+			np_ui_emit(p->out, "error", "apply_interrupted",
+			           json_pack("{s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:f, s:o}",
+			                     "changes", "add", r->added, "change", r->changed, "remove",
+			                     r->destroyed, "failed", r->failed, "unknown", r->unknown,
+			                     "interrupted", r->halted, "not_started", r->not_started,
+			                     "elapsed_seconds", elapsed, "left_behind", left),
+			           "Apply interrupted: %s.", counts);
 		}
 	} else if (r->interrupted) {
 		char counts[256];
@@ -318,11 +442,9 @@ void np_progress_abandoned(struct np_progress *p, const struct np_apply_result *
 
 		for (size_t i = 0; i < r->left_behind.n; i++)
 			json_array_append_new(left, json_string(r->left_behind.v[i]));
-		emit_json(p, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:o}}", "type", "diagnostic",
-		                       "@level", "error", "@message", "Error: apply abandoned",
-		                       "diagnostic", "severity", "error", "summary",
-		                       "interrupted twice: exiting now", "detail",
-		                       "the next apply resumes what is left", "left_behind", left));
+		np_ui_diagnostic(p->out, "error", "interrupted twice: exiting now",
+		                 "the next apply resumes what is left", NULL,
+		                 json_pack("{s:o}", "left_behind", left));
 	} else {
 		fprintf(p->out, "\n%sInterrupted twice: exiting now.%s", p->color ? "\033[1;31m" : "",
 		        p->color ? "\033[0m" : "");

@@ -3,6 +3,7 @@
 #ifndef NESTPLAN_APPLY_PROGRESS_H
 #define NESTPLAN_APPLY_PROGRESS_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -51,5 +52,25 @@ void np_progress_summary(struct np_progress *p, const struct np_apply_result *re
                          double elapsed);
 /* A second signal: what may be left behind, and that the next apply resumes. */
 void np_progress_abandoned(struct np_progress *p, const struct np_apply_result *res);
+
+/* Terraform's machine-readable UI (schemas/apply-events.schema.json): one
+ * object per line with "@level", "@message", "@module", "@timestamp" and
+ * "type". apply and destroy -json print nothing else on standard output. */
+#define NP_UI_MODULE "nestplan.ui"
+#define NP_UI_VERSION "1.0"
+
+/* One line: the envelope, then fields (taken; may be NULL) merged in. */
+void np_ui_emit(FILE *out, const char *level, const char *type, json_t *fields, const char *fmt,
+                ...) __attribute__((format(printf, 5, 6)));
+/* The first line of every stream: {"type": "version", "nestplan": ..., "ui": ...}. */
+void np_ui_version(FILE *out);
+/* Terraform's resource object for an address ("runner[3]"). */
+json_t *np_ui_resource(const char *address);
+/* A diagnostic line; extra (taken; may be NULL) is merged into "diagnostic". */
+void np_ui_diagnostic(FILE *out, const char *severity, const char *summary, const char *detail,
+                      const char *address, json_t *extra);
+/* A plan as Terraform streams it: resource_drift, planned_change for every
+ * change that is not a no-op, its diagnostics, then change_summary. */
+void np_ui_plan(FILE *out, const struct np_plan *plan);
 
 #endif

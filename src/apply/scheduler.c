@@ -12,6 +12,7 @@
 #include "apply/launch.h"
 #include "nestplan/alloc.h"
 #include "nestplan/log.h"
+#include "nestplan/clock.h"
 
 #define MAX_BATCH 1000
 /* Instances per RunInstances call: EC2 launches all or none of a call, so a
@@ -21,24 +22,38 @@
  * still in their own calls to join it in one call. */
 #define COALESCE_SECONDS 0.5
 
-double np_apply_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* An absolute CLOCK_REALTIME time `seconds` from now, for timed waits. */
 static void deadline_in(double seconds, struct timespec *ts)
 {
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += (time_t)seconds;
-	ts->tv_nsec += (long)((seconds - floor(seconds)) * 1e9);
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
+	double t = np_wall_now() + seconds;
+
+	ts->tv_sec = (time_t)t;
+	ts->tv_nsec = (long)((t - floor(t)) * 1e9);
+}
+
+static double real_now(void *ctx)
+{
+	return np_monotonic_now();
+}
+
+static void real_wait(void *ctx, pthread_cond_t *cond, pthread_mutex_t *mutex, double seconds)
+{
+	struct timespec ts;
+
+	deadline_in(seconds, &ts);
+	pthread_cond_timedwait(cond, mutex, &ts);
+}
+
+const struct np_clock np_clock_real = {real_now, real_wait, NULL};
+
+double np_apply_now(const struct apply *a)
+{
+	return a->clock.now(a->clock.ctx);
+}
+
+void np_apply_wait(struct apply *a, double seconds)
+{
+	a->clock.wait(a->clock.ctx, &a->cond, &a->lock, seconds);
 }
 
 bool np_apply_batchable(enum np_step_kind kind)
@@ -89,7 +104,7 @@ static void take(struct task *t)
  * calls can join it (0: send it now). Caller holds a->lock. */
 static double coalesce_wait(struct apply *a)
 {
-	double now = np_apply_now(), oldest = now;
+	double now = np_apply_now(a), oldest = now;
 	bool any = false;
 
 	if (a->stopping)
@@ -258,7 +273,7 @@ static void check_interrupt(struct apply *a)
 {
 	if (!a->stopping && a->opts->interrupted && *a->opts->interrupted) {
 		a->stopping = true;
-		a->stopping_since = np_apply_now();
+		a->stopping_since = np_apply_now(a);
 		np_progress_note(&a->progress, "apply", NULL,
 		                 "interrupted: no new call; instances stopped in a cycle are started "
 		                 "again");
@@ -305,10 +320,7 @@ static void *worker(void *arg)
 			double hold = coalesce_wait(a);
 
 			if (hold > 0) {
-				struct timespec ts;
-
-				deadline_in(hold, &ts);
-				pthread_cond_timedwait(&a->cond, &a->lock, &ts);
+				np_apply_wait(a, hold);
 				continue;
 			}
 		}
@@ -329,11 +341,8 @@ static void *worker(void *arg)
 			batch[n++] = t;
 		}
 		if (n == 0) {
-			struct timespec ts;
-
 			/* Wake up now and then to notice an interrupt. */
-			deadline_in(0.2, &ts);
-			pthread_cond_timedwait(&a->cond, &a->lock, &ts);
+			np_apply_wait(a, 0.2);
 			continue;
 		}
 		a->in_flight++;
@@ -364,7 +373,6 @@ static void *waiter(void *arg)
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
 		bool any = false;
-		struct timespec ts;
 
 		check_interrupt(a);
 		if (all_over(a))
@@ -372,15 +380,14 @@ static void *waiter(void *arg)
 		for (size_t i = 0; i < a->n_tasks && !any; i++)
 			any = a->tasks[i].status == TASK_WAITING;
 		/* Other threads wake us often; one batched poll per interval is enough. */
-		if (any && np_apply_now() - last_poll < interval) {
-			deadline_in(interval - (np_apply_now() - last_poll), &ts);
-			pthread_cond_timedwait(&a->cond, &a->lock, &ts);
+		if (any && np_apply_now(a) - last_poll < interval) {
+			np_apply_wait(a, interval - (np_apply_now(a) - last_poll));
 			continue;
 		}
 		if (any) {
 			int moved;
 
-			last_poll = np_apply_now();
+			last_poll = np_apply_now(a);
 			pthread_mutex_unlock(&a->lock);
 			moved = np_apply_poll(a);
 			pthread_mutex_lock(&a->lock);
@@ -391,9 +398,8 @@ static void *waiter(void *arg)
 		} else {
 			interval = lo;
 		}
-		deadline_in(interval, &ts);
 		/* A task that starts waiting wakes us; poll it after a short delay. */
-		pthread_cond_timedwait(&a->cond, &a->lock, &ts);
+		np_apply_wait(a, interval);
 	}
 	a->n_exited++;
 	pthread_cond_broadcast(&a->cond);
@@ -586,12 +592,16 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 
 	memset(res, 0, sizeof(*res));
 	memset(&a, 0, sizeof(a));
-	a.aws = aws;
+	if (opts->ec2)
+		a.ec2 = *opts->ec2;
+	else
+		np_apply_ec2_default(&a.ec2, aws);
+	a.clock = opts->clock ? *opts->clock : np_clock_real;
 	a.st = st;
 	a.cfg = cfg;
 	a.plan = plan;
 	a.opts = opts;
-	a.started = np_apply_now();
+	a.started = np_apply_now(&a);
 	a.tasks = np_xcalloc(plan->n_changes ? plan->n_changes : 1, sizeof(*a.tasks));
 	a.groups = np_xcalloc(plan->n_changes ? plan->n_changes : 1, sizeof(*a.groups));
 	for (size_t i = 0; i < plan->n_changes; i++) {
@@ -728,7 +738,7 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 		}
 	}
 	if (rc == 0 && (any_change || a.stopping))
-		np_progress_summary(&a.progress, res, np_apply_now() - a.started);
+		np_progress_summary(&a.progress, res, np_apply_now(&a) - a.started);
 	np_progress_release(&a.progress);
 	for (size_t i = 0; i < a.n_tasks; i++) {
 		free(a.tasks[i].instance_id);

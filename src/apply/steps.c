@@ -166,7 +166,7 @@ static bool outcome_unknown(const struct np_err *err)
 static void start_wait(struct apply *a, struct task *t, enum np_step_kind kind,
                        enum np_run_state want)
 {
-	double now = np_apply_now();
+	double now = np_apply_now(a);
 	double limit = a->opts->step_timeout > 0 ? a->opts->step_timeout : DEFAULT_STEP_TIMEOUT;
 
 	t->wait_step = kind;
@@ -181,7 +181,7 @@ static void start_wait(struct apply *a, struct task *t, enum np_step_kind kind,
 static void advance(struct apply *a, struct task *t, enum np_step_kind kind)
 {
 	np_progress_step_done(&a->progress, t->change->address, target_id(t, kind), kind,
-	                      np_apply_now() - t->step_started);
+	                      np_apply_now(a) - t->step_started);
 	if (t->next < t->change->n_steps) {
 		t->status = TASK_READY;
 		return;
@@ -257,7 +257,7 @@ void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, cons
 
 		if (i + 1 == t->next && kind == s->kind)
 			continue; /* the one that failed changed nothing */
-		if (np_launch_undo(a->aws, t->instance_id, s, &c->before, &err) < 0) {
+		if (a->ec2.undo(a->ec2.ctx, t->instance_id, s, &c->before, &err) < 0) {
 			np_progress_failed(&a->progress, c->address, t->instance_id, s->kind, err.msg);
 			np_err_clear(&err);
 		}
@@ -269,7 +269,7 @@ void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, cons
 	np_progress_note(&a->progress, c->address, t->instance_id,
 	                 "putting the instance back into service in its previous configuration");
 start:
-	if (np_ec2_start_instances(a->aws, (const char *const *)&t->instance_id, 1, false, &err) < 0) {
+	if (a->ec2.start_instances(a->ec2.ctx, (const char *const *)&t->instance_id, 1, &err) < 0) {
 		np_aws_allow_after_interrupt(false);
 		np_progress_failed(&a->progress, c->address, t->instance_id, NP_STEP_START, err.msg);
 		goto failed;
@@ -277,7 +277,7 @@ start:
 	np_aws_allow_after_interrupt(false);
 	pthread_mutex_lock(&a->lock);
 	t->rolling_back = true;
-	t->step_started = np_apply_now();
+	t->step_started = np_apply_now(a);
 	start_wait(a, t, NP_STEP_START, NP_RUN_RUNNING);
 	pthread_mutex_unlock(&a->lock);
 	return;
@@ -301,7 +301,7 @@ static void exec_batch_state(struct apply *a, struct task **batch, size_t n, enu
 		struct task *t = batch[i];
 
 		ids[i] = target_id(t, kind);
-		t->step_started = np_apply_now();
+		t->step_started = np_apply_now(a);
 		np_progress_step_start(&a->progress, t->change->address, ids[i], kind);
 		/* A stop that begins a cycle opens an entry that stays open until the
 		 * instance is back: a run killed between two calls of the cycle
@@ -315,11 +315,11 @@ static void exec_batch_state(struct apply *a, struct task **batch, size_t n, enu
 	}
 	np_apply_batch_end(a);
 	if (kind == NP_STEP_STOP)
-		r = np_ec2_stop_instances(a->aws, ids, n, false, &err);
+		r = a->ec2.stop_instances(a->ec2.ctx, ids, n, &err);
 	else if (kind == NP_STEP_START)
-		r = np_ec2_start_instances(a->aws, ids, n, false, &err);
+		r = a->ec2.start_instances(a->ec2.ctx, ids, n, &err);
 	else
-		r = np_ec2_terminate_instances(a->aws, ids, n, false, &err);
+		r = a->ec2.terminate_instances(a->ec2.ctx, ids, n, &err);
 
 	if (r < 0 && not_sent(&err)) {
 		/* Interrupted before the call went out: nothing happened. */
@@ -438,7 +438,7 @@ static size_t adopt_launched(struct apply *a, struct task **batch, size_t n, con
 	struct np_err err = NP_ERR_INIT;
 	size_t n_got = 0, found = 0;
 
-	if (np_ec2_describe_instances_filter(a->aws, "client-token", &token, 1, &got, &n_got,
+	if (a->ec2.describe_instances_filter(a->ec2.ctx, "client-token", &token, 1, &got, &n_got,
 	                                     &err) < 0) {
 		np_log_warn("looking up ClientToken %s: %s", token, err.msg);
 		return 0;
@@ -471,7 +471,7 @@ static void exec_one(struct apply *a, struct task *t)
 	char token[65] = "";
 	int r = 0;
 
-	t->step_started = np_apply_now();
+	t->step_started = np_apply_now(a);
 	if (s->kind == NP_STEP_RUN_INSTANCES) {
 		struct np_instance inst = {0};
 
@@ -488,7 +488,7 @@ static void exec_one(struct apply *a, struct task *t)
 		}
 		np_progress_step_start(&a->progress, c->address, NULL, s->kind);
 		journal_begin(a, t, s->kind, token);
-		r = np_launch_run_cat(a->aws, c, t->desired, a->plan->lineage, a->opts->catalog, token,
+		r = np_launch_run_cat(&a->ec2, c, t->desired, a->plan->lineage, a->opts->catalog, token,
 		                      false, &inst, &err);
 		if (r == 0)
 			launched(a, t, &inst);
@@ -500,14 +500,18 @@ static void exec_one(struct apply *a, struct task *t)
 
 	np_progress_step_start(&a->progress, c->address, target_id(t, s->kind), s->kind);
 	journal_begin(a, t, s->kind, NULL);
-	if (s->kind == NP_STEP_MODIFY_USER_DATA)
-		/* The text comes from the file, never from the plan. */
-		r = t->desired && t->desired->user_data
-		            ? np_ec2_modify_user_data(a->aws, target_id(t, s->kind),
-		                                      t->desired->user_data, false, &err)
+	if (s->kind == NP_STEP_MODIFY_USER_DATA) {
+		/* The text comes from the file, never from the plan: this copy of
+		 * the step carries it to the call and no further. */
+		struct np_step with_text = *s;
+
+		with_text.value = t->desired ? t->desired->user_data : NULL;
+		r = with_text.value
+		            ? a->ec2.modify(a->ec2.ctx, target_id(t, s->kind), &with_text, &err)
 		            : np_error(&err, "the file no longer has the user data to send");
-	else
-		r = np_launch_modify(a->aws, target_id(t, s->kind), s, false, &err);
+	} else {
+		r = a->ec2.modify(a->ec2.ctx, target_id(t, s->kind), s, &err);
+	}
 	if (r < 0 && not_sent(&err)) {
 		journal_end(a, t, "not sent", NULL);
 		pthread_mutex_lock(&a->lock);
@@ -572,7 +576,7 @@ static void exec_launches(struct apply *a, struct task **batch, size_t n)
 	}
 	np_apply_batch_begin(a);
 	for (size_t i = 0; i < n; i++) {
-		batch[i]->step_started = np_apply_now();
+		batch[i]->step_started = np_apply_now(a);
 		if (r == 0) {
 			np_progress_step_start(&a->progress, batch[i]->change->address, NULL,
 			                       NP_STEP_RUN_INSTANCES);
@@ -581,7 +585,7 @@ static void exec_launches(struct apply *a, struct task **batch, size_t n)
 	}
 	np_apply_batch_end(a);
 	if (r == 0)
-		r = np_launch_run_many(a->aws, c0, batch[0]->desired, a->plan->lineage,
+		r = np_launch_run_many(&a->ec2, c0, batch[0]->desired, a->plan->lineage,
 		                       a->opts->catalog, range, (int)n, token, false, &got, &n_got,
 		                       &err);
 	if (r == 0) {
@@ -632,7 +636,7 @@ static void exec_recover(struct apply *a, struct task **batch, size_t n)
 		journal_begin(a, batch[i], NP_STEP_START, NULL);
 	}
 	np_aws_allow_after_interrupt(true);
-	r = np_ec2_start_instances(a->aws, ids, n, false, &err);
+	r = a->ec2.start_instances(a->ec2.ctx, ids, n, &err);
 	if (r < 0 && n > 1) {
 		np_aws_allow_after_interrupt(false);
 		for (size_t i = 0; i < n; i++)
@@ -659,7 +663,7 @@ static void exec_recover(struct apply *a, struct task **batch, size_t n)
 		if (r == 0) {
 			/* Wait for it to run, within the interrupt's grace time. */
 			t->restarting = true;
-			t->step_started = np_apply_now();
+			t->step_started = np_apply_now(a);
 			start_wait(a, t, NP_STEP_START, NP_RUN_RUNNING);
 			if (t->wait_deadline > a->stopping_since + NP_APPLY_INTERRUPT_GRACE)
 				t->wait_deadline = a->stopping_since + NP_APPLY_INTERRUPT_GRACE;

@@ -55,6 +55,32 @@ static bool dead_end(enum np_run_state want, enum np_run_state got)
 	}
 }
 
+static bool in_transition(enum np_run_state s)
+{
+	return s == NP_RUN_PENDING || s == NP_RUN_STOPPING || s == NP_RUN_SHUTTING_DOWN;
+}
+
+enum np_settle np_apply_settle(enum np_run_state want, bool listed, enum np_run_state got,
+                               double now, double deadline)
+{
+	if (!listed) {
+		/* Terminated instances may vanish: that is what was waited for.
+		 * EC2 may not list a just-launched instance for a while. */
+		if (want == NP_RUN_TERMINATED)
+			return NP_SETTLE_DONE;
+		return now > deadline ? NP_SETTLE_TIMED_OUT : NP_SETTLE_WAIT;
+	}
+	if (want == NP_RUN_UNSET)
+		/* A re-read records a settled instance, not one half-way (at the
+		 * deadline, whatever EC2 shows). */
+		return in_transition(got) && now <= deadline ? NP_SETTLE_WAIT : NP_SETTLE_DONE;
+	if (got == want)
+		return NP_SETTLE_DONE;
+	if (dead_end(want, got))
+		return NP_SETTLE_FAILED;
+	return now > deadline ? NP_SETTLE_TIMED_OUT : NP_SETTLE_WAIT;
+}
+
 /* Interrupted while waiting for a stop, and the grace time is over: the
  * instance is left as it is, listed for the operator. */
 static int left_stopped(struct apply *a, struct task *t, double now)
@@ -104,49 +130,41 @@ static int settle(struct apply *a, struct task *t, const struct np_instance *liv
 	enum np_step_kind kind = t->wait_step;
 	const char *id = wait_id(t);
 
-	if (!live) {
-		/* Terminated instances may vanish; that is what we waited for. */
-		if (t->wait_for == NP_RUN_TERMINATED)
-			goto reached;
-		if (left_stopped(a, t, now))
-			return 1;
-		/* EC2 may not list a just-launched instance for a while. */
-		if (now > t->wait_deadline)
-			return timed_out(a, t, "not listed by DescribeInstances");
-		return 0;
-	}
-	np_instance_release(&t->live);
-	np_instance_copy(&t->live, live);
-	/* A final re-read records a settled instance, not one half-way, and
-	 * (for a while) not one that EC2 still shows as before the modification. */
-	if (t->wait_for == NP_RUN_UNSET &&
-	    (live->state == NP_RUN_PENDING || live->state == NP_RUN_STOPPING ||
-	     live->state == NP_RUN_SHUTTING_DOWN) && now <= t->wait_deadline)
-		return 0;
-	if (t->wait_for == NP_RUN_UNSET && stale_view(t->change, live) &&
-	    now - t->wait_started < STALE_SECONDS && now <= t->wait_deadline)
-		return 0;
-	if (t->wait_for != NP_RUN_UNSET && live->state != t->wait_for) {
-		if (dead_end(t->wait_for, live->state)) {
-			char msg[256];
+	enum np_settle d = np_apply_settle(t->wait_for, live != NULL,
+	                                   live ? live->state : NP_RUN_UNSET, now, t->wait_deadline);
 
-			snprintf(msg, sizeof(msg), "instance went to '%s' while waiting for '%s'",
-			         np_run_state_name(live->state), np_run_state_name(t->wait_for));
-			pthread_mutex_unlock(&a->lock);
-			np_apply_fail(a, t, kind, msg);
-			pthread_mutex_lock(&a->lock);
-			return 1;
-		}
+	if (live) {
+		np_instance_release(&t->live);
+		np_instance_copy(&t->live, live);
+	}
+	if (d == NP_SETTLE_FAILED) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "instance went to '%s' while waiting for '%s'",
+		         np_run_state_name(live->state), np_run_state_name(t->wait_for));
+		pthread_mutex_unlock(&a->lock);
+		np_apply_fail(a, t, kind, msg);
+		pthread_mutex_lock(&a->lock);
+		return 1;
+	}
+	if (d != NP_SETTLE_DONE) {
 		if (left_stopped(a, t, now))
 			return 1;
-		if (now > t->wait_deadline)
-			return timed_out(a, t, NULL);
-		if (now - t->last_note >= NOTE_EVERY) {
+		if (d == NP_SETTLE_TIMED_OUT)
+			return timed_out(a, t, live ? NULL : "not listed by DescribeInstances");
+		if (live && t->wait_for != NP_RUN_UNSET && now - t->last_note >= NOTE_EVERY) {
 			t->last_note = now;
 			np_progress_still(&a->progress, t->change->address, id, kind, now - t->wait_started);
 		}
 		return 0;
 	}
+	if (!live)
+		goto reached;
+	/* For a while, a re-read does not record what EC2 still shows as before
+	 * the modification. */
+	if (t->wait_for == NP_RUN_UNSET && stale_view(t->change, live) &&
+	    now - t->wait_started < STALE_SECONDS && now <= t->wait_deadline)
+		return 0;
 	/* The cycle's last wait: what is recorded is EC2's view once it shows
 	 * the modification (or after a while, whatever it shows). */
 	if (t->next >= t->change->n_steps && !t->rolling_back && !t->restarting &&
@@ -219,10 +237,10 @@ int np_apply_poll(struct apply *a)
 		/* Only the waiter changes a WAITING task's ids, so reading them unlocked is safe. */
 		for (size_t i = 0; i < n; i++)
 			ids[i] = wait_id(who[off + i]);
-		if (np_ec2_describe_instances_by_id(a->aws, ids, n, &live, &n_live, &err) < 0) {
+		if (a->ec2.describe_instances_by_id(a->ec2.ctx, ids, n, &live, &n_live, &err) < 0) {
 			/* Keep going: the next poll may work; the deadlines still apply. */
 			np_log_warn("waiter: DescribeInstances failed: %s", err.msg);
-			now = np_apply_now();
+			now = np_apply_now(a);
 			pthread_mutex_lock(&a->lock);
 			for (size_t i = 0; i < n; i++) {
 				struct task *t = who[off + i];
@@ -241,7 +259,7 @@ int np_apply_poll(struct apply *a)
 		/* The instance-id filter answers only instances that have an id. */
 		if (n_live > 1)
 			qsort(live, n_live, sizeof(*live), cmp_id);
-		now = np_apply_now();
+		now = np_apply_now(a);
 		/* What the instances reached is recorded in one transaction. */
 		np_apply_batch_begin(a);
 		pthread_mutex_lock(&a->lock);

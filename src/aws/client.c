@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "aws/internal.h"
+#include "nestplan/clock.h"
 #include "nestplan/alloc.h"
 #include "nestplan/endpoints.h"
 #include "nestplan/log.h"
@@ -44,14 +45,6 @@ struct np_aws {
 
 /* The calls that put instances back after an interrupt are let through. */
 static _Thread_local bool allow_after_interrupt;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double rand01(void)
 {
@@ -280,7 +273,7 @@ static int current_creds(struct np_aws *a, struct np_creds *out, struct np_err *
 	int rc = 0;
 
 	pthread_mutex_lock(&a->creds_lock);
-	if (a->creds.expires && a->creds.expires - REFRESH_MARGIN <= (long long)time(NULL)) {
+	if (a->creds.expires && a->creds.expires - REFRESH_MARGIN <= (long long)np_wall_now()) {
 		struct np_creds fresh;
 
 		np_log_debug("aws: credentials from %s expire; refreshing",
@@ -390,7 +383,7 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 		struct np_http_resp resp;
 		char date[17], auth[600], line[1200];
 		struct np_sigv4_input in;
-		double t0 = now_s(), wait;
+		double t0 = np_monotonic_now(), wait;
 		bool throttled = false;
 
 		wait = np_limiter_acquire(&a->limiter, action, cls, resources, t0);
@@ -405,7 +398,7 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 		}
 		if (current_creds(a, &c, err) < 0)
 			break;
-		np_sigv4_date((long long)time(NULL), date);
+		np_sigv4_date((long long)np_wall_now(), date);
 		memset(&in, 0, sizeof(in));
 		in.method = "POST";
 		in.host = a->host;
@@ -452,7 +445,7 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 		}
 		np_log_debug("aws: %s attempt %d: %s%s (%.0f ms)", action, attempt,
 		             rc == 0 ? "ok" : err->code[0] ? err->code : "failed",
-		             rc == 0 ? "" : "", (now_s() - t0) * 1000);
+		             rc == 0 ? "" : "", (np_monotonic_now() - t0) * 1000);
 		if (np_log_enabled(NP_LOG_TRACE))
 			np_log_trace("<- %s HTTP %ld\n%.4000s", action, resp.status, resp.body.ptr);
 		np_buf_release(&resp.body);
@@ -461,11 +454,11 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 		count(a, throttled, attempt > 1);
 		if (rc == 0) {
 			np_retry_quota_refund(&a->quota, retry_cost ? retry_cost : 1);
-			np_limiter_ok(&a->limiter, action, cls, now_s());
+			np_limiter_ok(&a->limiter, action, cls, np_monotonic_now());
 			break;
 		}
 		if (throttled)
-			np_limiter_throttled(&a->limiter, action, cls, now_s());
+			np_limiter_throttled(&a->limiter, action, cls, np_monotonic_now());
 		if (!np_retry_retryable(err->cls, err->http_status, a->mode == NP_RETRY_LEGACY) ||
 		    attempt >= a->max_attempts)
 			break;

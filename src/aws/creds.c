@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "aws/internal.h"
+#include "nestplan/clock.h"
 #include "nestplan/alloc.h"
 #include "nestplan/buf.h"
 #include "nestplan/endpoints.h"
@@ -241,10 +242,7 @@ static int process_timeout_ms(struct np_err *err)
 
 static long long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long long)(np_monotonic_now() * 1000);
 }
 
 extern char **environ;
@@ -411,7 +409,7 @@ static int sts_call(struct np_creds *out, const struct sts_target *t, const char
 			.secret_key = signer->secret_key, .session_token = signer->session_token,
 		};
 
-		np_sigv4_date((long long)time(NULL), date);
+		np_sigv4_date((long long)np_wall_now(), date);
 		np_sigv4_sign(&in, auth, sizeof(auth), NULL);
 		hosthdr = np_xasprintf("Host: %s", hostonly);
 		datehdr = np_xasprintf("X-Amz-Date: %s", date);

@@ -156,7 +156,7 @@ static void pager_release(struct pager *pg)
 	memset(pg, 0, sizeof(*pg));
 }
 
-static int describe_pages(struct np_aws *aws, struct np_query *base, struct np_instance **v,
+int np_ec2_describe_pages(struct np_aws *aws, struct np_query *base, struct np_instance **v,
                           size_t *n, size_t *alloc, struct np_err *err)
 {
 	struct pager pg = {0};
@@ -209,7 +209,7 @@ int np_ec2_describe_instances_filter(struct np_aws *aws, const char *name,
 			snprintf(key, sizeof(key), "Filter.1.Value.%zu", i + 1);
 			np_query_add(&base, key, values[off + i]);
 		}
-		rc = describe_pages(aws, &base, out, n, &alloc, err);
+		rc = np_ec2_describe_pages(aws, &base, out, n, &alloc, err);
 		np_query_release(&base);
 	}
 	if (rc < 0) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nestplan/clock.h"
 #include "nestplan/alloc.h"
 #include "nestplan/retry.h"
 
@@ -220,18 +221,15 @@ void np_limiter_ok(struct np_limiter *l, const char *action, enum np_bucket_clas
 
 bool np_limiter_sleep(double seconds, volatile sig_atomic_t *stop)
 {
-	struct timespec ts, now;
-	double end;
+	struct timespec ts;
+	double end = np_monotonic_now() + seconds;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	end = (double)now.tv_sec + (double)now.tv_nsec / 1e9 + seconds;
 	for (;;) {
 		double left;
 
 		if (stop && *stop)
 			return false;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = end - ((double)now.tv_sec + (double)now.tv_nsec / 1e9);
+		left = end - np_monotonic_now();
 		if (left <= 0)
 			return true;
 		/* Short slices: a signal's flag is seen within 50 ms. */

@@ -19,15 +19,6 @@ static void hex(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-void np_sha256_hex(const void *data, size_t len, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-
-	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-	hex(md, 32, out);
-}
-
 static void hmac(const unsigned char *key, size_t klen, const char *msg, unsigned char out[32])
 {
 	unsigned int n = 32;

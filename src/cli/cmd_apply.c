@@ -6,9 +6,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apply/progress.h"
 #include "cli/common.h"
 #include "cli/refresh.h"
 #include "nestplan/apply.h"
+#include "nestplan/buf.h"
 #include "nestplan/cli.h"
 #include "nestplan/log.h"
 #include "nestplan/render.h"
@@ -64,8 +66,11 @@ static void on_abandon(void *arg, const struct np_apply_result *res)
 		if (ctx->locked && np_state_unlock(ctx->state, NULL) == 0)
 			ctx->locked = false;
 	}
-	fprintf(ctx->err, "\nError: apply abandoned after a second %s; run apply again to resume\n",
-	        signal_name());
+	/* With -json the progress stream has said it as a diagnostic line. */
+	if (!ctx->opts->json)
+		fprintf(ctx->err,
+		        "\nError: apply abandoned after a second %s; run apply again to resume\n",
+		        signal_name());
 	fflush(ctx->out);
 	fflush(ctx->err);
 	_exit(interrupted_exit());
@@ -93,9 +98,16 @@ static void resume_overrides(struct np_ctx *ctx, struct np_journal_entry *pendin
 				d = &ctx->config->instances[k];
 		if (d && d->want.state == NP_RUN_UNSET) {
 			d->want.state = NP_RUN_RUNNING;
-			fprintf(ctx->out, "%s: an interrupted apply left this instance mid-change; "
-			                  "it will be started again\n",
-			        e->address);
+			if (ctx->opts->json)
+				np_ui_emit(ctx->out, "info", "log",
+				           json_pack("{s:s}", "address", e->address),
+				           "%s: an interrupted apply left this instance mid-change; it "
+				           "will be started again",
+				           e->address);
+			else
+				fprintf(ctx->out, "%s: an interrupted apply left this instance mid-change; "
+				                  "it will be started again\n",
+				        e->address);
 		}
 	}
 }
@@ -116,9 +128,17 @@ static int accept_refresh(struct np_ctx *ctx, const struct np_plan *plan, struct
 	}
 	if (np_state_commit(ctx->state, err) < 0)
 		return -1;
-	fprintf(ctx->out, "\nApply complete! The state now holds what EC2 reports (%zu drift "
-	                  "item%s accepted).\n",
-	        plan->n_drift, plan->n_drift == 1 ? "" : "s");
+	if (ctx->opts->json)
+		np_ui_emit(ctx->out, "info", "change_summary",
+		           json_pack("{s:{s:i, s:i, s:i, s:s}}", "changes", "add", 0, "change", 0,
+		                     "remove", 0, "operation", "refresh"),
+		           "Apply complete! The state now holds what EC2 reports (%zu drift item%s "
+		           "accepted).",
+		           plan->n_drift, plan->n_drift == 1 ? "" : "s");
+	else
+		fprintf(ctx->out, "\nApply complete! The state now holds what EC2 reports (%zu drift "
+		                  "item%s accepted).\n",
+		        plan->n_drift, plan->n_drift == 1 ? "" : "s");
 	return 0;
 }
 
@@ -160,6 +180,54 @@ static int load_saved(struct np_ctx *ctx, const char *path, struct np_plan *plan
 	return check_saved(ctx, plan, err);
 }
 
+/* The last lines of apply -json: the errors as diagnostics, then the
+ * summary Terraform ends with (an interrupt has said its own). */
+static void json_ending(struct np_ctx *ctx, const struct np_apply_result *res, bool destroy)
+{
+	FILE *out = ctx->out;
+
+	for (size_t i = 0; i < res->failures.n; i++)
+		np_ui_diagnostic(out, "error", res->failures.v[i], NULL, NULL, NULL);
+	if (res->interrupted) {
+		char summary[128];
+		json_t *left = json_array();
+		struct np_buf detail = NP_BUF_INIT;
+
+		for (size_t i = 0; i < res->left_behind.n; i++) {
+			json_array_append_new(left, json_string(res->left_behind.v[i]));
+			np_buf_printf(&detail, "%sleft mid-change: %s", i ? "\n" : "",
+			              res->left_behind.v[i]);
+		}
+		snprintf(summary, sizeof(summary), "apply interrupted by %s; run apply again to resume",
+		         signal_name());
+		np_ui_diagnostic(out, "error", summary, detail.ptr, NULL,
+		                 json_pack("{s:o}", "left_behind", left));
+		np_buf_release(&detail);
+		return;
+	}
+	if (res->failed || res->unknown)
+		np_ui_emit(out, "error", "change_summary",
+		           json_pack("{s:{s:i, s:i, s:i, s:i, s:i, s:s}}", "changes", "add", res->added,
+		                     "change", res->changed, "remove", res->destroyed, "failed",
+		                     res->failed, "unknown", res->unknown, "operation",
+		                     destroy ? "destroy" : "apply"),
+		           "%s finished with errors. Resources: %d added, %d changed, %d destroyed, %d "
+		           "failed.",
+		           destroy ? "Destroy" : "Apply", res->added, res->changed, res->destroyed,
+		           res->failed + res->unknown);
+	else if (destroy)
+		np_ui_emit(out, "info", "change_summary",
+		           json_pack("{s:{s:i, s:i, s:i, s:s}}", "changes", "add", res->added, "change",
+		                     res->changed, "remove", res->destroyed, "operation", "destroy"),
+		           "Destroy complete! Resources: %d destroyed.", res->destroyed);
+	else
+		np_ui_emit(out, "info", "change_summary",
+		           json_pack("{s:{s:i, s:i, s:i, s:s}}", "changes", "add", res->added, "change",
+		                     res->changed, "remove", res->destroyed, "operation", "apply"),
+		           "Apply complete! Resources: %d added, %d changed, %d destroyed.", res->added,
+		           res->changed, res->destroyed);
+}
+
 static int apply_common(struct np_ctx *ctx, bool destroy)
 {
 	const struct np_cli_opts *o = ctx->opts;
@@ -189,6 +257,8 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 		np_aws_set_interrupt(ctx->aws, &interrupted);
 	snprintf(run_id, sizeof(run_id), "%lld-%ld", (long long)time(NULL), (long)getpid());
 	ac.run_id = run_id;
+	if (o->json)
+		np_ui_version(ctx->out);
 
 	if (np_state_journal_pending(ctx->state, &pending, &n_pending, &err) < 0)
 		goto fail;
@@ -202,12 +272,7 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 		if (np_cli_make_plan(ctx, &req, &plan, &err) < 0)
 			goto fail;
 		if (o->json) {
-			/* One event per line, the plan first. */
-			json_t *ev = json_pack("{s:s, s:o}", "type", "plan", "plan", np_render_plan_json(&plan));
-
-			json_dumpf(ev, ctx->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-			fputc('\n', ctx->out);
-			json_decref(ev);
+			np_ui_plan(ctx->out, &plan);
 		} else {
 			np_render_plan_text(ctx->out, &plan, &ro);
 		}
@@ -240,8 +305,17 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 			if ((plan.n_drift || n_pending) &&
 			    np_apply_run(ctx->aws, ctx->state, ctx->config, &plan, &quiet, &res, &err) < 0)
 				goto fail;
+			if (o->json)
+				json_ending(ctx, &res, destroy);
 			rc = res.interrupted ? interrupted_exit() : NP_EXIT_OK;
 			goto cleanup;
+		}
+		/* Terraform's rule: no question in the middle of a JSON stream. */
+		if (o->json && !o->auto_approve) {
+			np_error_cls(&err, NP_ERRC_USAGE,
+			             "-json needs -auto-approve or a saved plan: nestplan cannot ask "
+			             "for approval while it prints JSON");
+			goto fail;
 		}
 		if (!np_cli_confirm(ctx, destroy ? "Do you really want to destroy these instances?"
 		                                 : "Do you want to perform these actions?",
@@ -279,7 +353,10 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 	if (np_apply_run(ctx->aws, ctx->state, ctx->config, &plan, &ao, &res, &err) < 0)
 		goto fail;
 	if (np_cli_pin_location(ctx, &err) < 0) {
-		fprintf(ctx->err, "Warning: %s\n", err.msg);
+		if (o->json)
+			np_ui_diagnostic(ctx->out, "warning", err.msg, NULL, NULL, NULL);
+		else
+			fprintf(ctx->err, "Warning: %s\n", err.msg);
 		np_err_clear(&err);
 	}
 	{
@@ -296,27 +373,32 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 
 		np_state_history_record(ctx->state, &h, NULL);
 	}
+	if (o->json)
+		json_ending(ctx, &res, destroy);
 	if (res.failed || res.unknown) {
-		fprintf(ctx->err, "\nError: %d instance%s failed:\n", res.failed + res.unknown,
+		if (!o->json) {
+			fprintf(ctx->err, "\nError: %d instance%s failed:\n", res.failed + res.unknown,
 		        res.failed + res.unknown == 1 ? "" : "s");
-		for (size_t i = 0; i < res.failures.n; i++)
-			fprintf(ctx->err, "  - %s\n", res.failures.v[i]);
+			for (size_t i = 0; i < res.failures.n; i++)
+				fprintf(ctx->err, "  - %s\n", res.failures.v[i]);
+		}
 		rc = NP_EXIT_ERROR;
 	} else {
 		rc = NP_EXIT_OK;
 	}
-	if (res.interrupted) {
+	if (res.interrupted && !o->json) {
 		fprintf(ctx->err, "\nError: apply interrupted by %s; run apply again to resume\n",
 		        signal_name());
 		if (res.left_behind.n)
 			fprintf(ctx->err, "  left mid-change:\n");
 		for (size_t i = 0; i < res.left_behind.n; i++)
 			fprintf(ctx->err, "  - %s\n", res.left_behind.v[i]);
-		rc = interrupted_exit();
 	}
+	if (res.interrupted)
+		rc = interrupted_exit();
 	goto cleanup;
 fail:
-	np_cli_print_error(ctx->err, &err, o->color);
+	np_cli_report_error(ctx->out, ctx->err, ctx->cmd, o, &err, true);
 	rc = err.cls == NP_ERRC_INTERRUPTED ? interrupted_exit() : NP_EXIT_ERROR;
 cleanup:
 	np_catalog_release(&cat);

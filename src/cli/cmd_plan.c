@@ -15,7 +15,7 @@ static int run(struct np_ctx *ctx)
 	int rc = NP_EXIT_ERROR;
 
 	if (np_cli_make_plan(ctx, &req, &plan, &err) < 0) {
-		np_cli_print_error(ctx->err, &err, o->color);
+		np_cli_report_error(ctx->out, ctx->err, ctx->cmd, o, &err, false);
 		np_plan_release(&plan);
 		return NP_EXIT_ERROR;
 	}

@@ -54,7 +54,7 @@ static int run(struct np_ctx *ctx)
 		int rc = NP_EXIT_OK;
 
 		if (np_planfile_load(&plan, o->args[0], &err) < 0) {
-			np_cli_print_error(ctx->err, &err, o->color);
+			np_cli_report_error(ctx->out, ctx->err, ctx->cmd, o, &err, false);
 			rc = NP_EXIT_ERROR;
 		} else if (o->json) {
 			np_cli_print_json(ctx->out, np_render_plan_json(&plan));

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/common.h"
 #include "cli/ctx.h"
 #include "nestplan/cli.h"
 #include "nestplan/log.h"
@@ -191,7 +192,7 @@ int np_cli_main(int argc, char **argv)
 		return NP_EXIT_OK;
 	}
 	if (np_ctx_prepare(&ctx, cmd, &opts, &err) < 0) {
-		np_cli_print_error(stderr, &err, opts.color);
+		np_cli_report_error(stdout, stderr, cmd, &opts, &err, false);
 		rc = err.cls == NP_ERRC_INTERRUPTED ? NP_EXIT_INTERRUPTED : NP_EXIT_ERROR;
 		np_ctx_release(&ctx);
 		return rc;

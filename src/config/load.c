@@ -2,7 +2,6 @@
  * visit budget, every problem reported with its line and column. */
 #include <errno.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "nestplan/endpoints.h"
 #include "nestplan/suggest.h"
 #include "nestplan/alloc.h"
+#include "nestplan/sha256.h"
 
 /* Where the character at libyaml's index m->index starts: libyaml counts
  * characters (a BOM not included), the file is UTF-8. */
@@ -740,13 +740,9 @@ static void tags_into(struct cfg_parse *p, yaml_node_t *v, struct np_instance *w
 
 static char *sha256_hex(const char *data, size_t len)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
 	char *hex = np_xmalloc(65);
 
-	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-	for (unsigned int i = 0; i < n && i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	np_sha256_hex(data, len, hex);
 	return hex;
 }
 
@@ -826,10 +822,13 @@ static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 		char *ud = get_string(p, v, key, 16384);
 
 		if (ud) {
-			free(ic->d.user_data);
+			/* Kept once in the config, however many instances a count makes
+			 * of the entry: 16 KiB times 100,000 would be gigabytes. */
 			free(w->user_data_sha256);
-			ic->d.user_data = ud;
 			w->user_data_sha256 = sha256_hex(ud, strlen(ud));
+			np_strv_push(&p->cfg->texts, ud);
+			free(ud);
+			ic->d.user_data = p->cfg->texts.v[p->cfg->texts.n - 1];
 		}
 	} else if (!strcmp(key, "platform")) {
 		if ((e = get_enum(p, v, key, platforms)) >= 0)
@@ -860,7 +859,7 @@ static void release_desired(struct np_desired *d)
 {
 	np_instance_release(&d->want);
 	free(d->name);
-	free(d->user_data);
+	d->user_data = NULL; /* borrowed from np_config.texts */
 	memset(d, 0, sizeof(*d));
 }
 
@@ -897,7 +896,7 @@ static void merge_defaults(struct np_desired *d, const struct np_desired *dd)
 		w->security_groups_set = true;
 	}
 	if (!d->user_data && dd->user_data)
-		d->user_data = np_xstrdup(dd->user_data);
+		d->user_data = dd->user_data;
 	if (def->tags_set) {
 		for (size_t i = 0; i < def->tags.n; i++)
 			if (!np_tags_get(&w->tags, def->tags.v[i].key))
@@ -989,7 +988,7 @@ static void copy_desired(struct np_desired *dst, const struct np_desired *src)
 	*dst = *src;
 	np_instance_copy(&dst->want, &src->want);
 	dst->name = np_xstrdup(src->name);
-	dst->user_data = np_xstrdup(src->user_data);
+	dst->user_data = src->user_data; /* shared: np_config.texts owns it */
 }
 
 static void load_instances(struct cfg_parse *p, struct top_ctx *t, const struct np_desired *def)
@@ -1393,5 +1392,6 @@ void np_config_free(struct np_config *cfg)
 	free(cfg->region);
 	free(cfg->profile);
 	free(cfg->endpoint);
+	np_strv_release(&cfg->texts);
 	free(cfg);
 }

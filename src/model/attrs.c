@@ -115,6 +115,11 @@ const struct np_attr_def np_attrs[] = {
 	 "metadataOptions/instanceMetadataTags", true, NULL, .gen = true, .names = switch_names,
 	 .set_action = "ModifyInstanceMetadataOptions", .set_param = "InstanceMetadataTags",
 	 .set_id_param = "InstanceId", .set_dry_run = true, .step_on = "modify_metadata_options"},
+	{"metadata_options.http_protocol_ipv6", NP_ATTR_ENUM, OFF(http_protocol_ipv6), NULL,
+	 NP_POLICY_LIVE, NULL, "MetadataOptions.HttpProtocolIpv6", "metadataOptions/httpProtocolIpv6",
+	 true, NULL, .gen = true, .names = switch_names, .set_action = "ModifyInstanceMetadataOptions",
+	 .set_param = "HttpProtocolIpv6", .set_id_param = "InstanceId", .set_dry_run = true,
+	 .step_on = "modify_metadata_options"},
 	/* Placement groups need default or dedicated tenancy (src/plan/rules.c). */
 	{"placement.group_name", NP_ATTR_STR, OFF(placement_group), NULL, NP_POLICY_STOPPED, NULL,
 	 "Placement.GroupName", "placement/groupName", true, NULL, .gen = true,

@@ -115,6 +115,21 @@ static int cmp_size(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* The real type nearest to a misspelt one, among those the catalog knows. */
+static const char *nearest_type(const struct np_catalog *cat, const char *type)
+{
+	const char **names = np_xcalloc(cat->n + 1, sizeof(*names));
+	const char *near;
+	size_t k = 0;
+
+	for (size_t i = 0; i < cat->n; i++)
+		if (!cat->v[i].unknown)
+			names[k++] = cat->v[i].name;
+	near = np_suggest(type, names);
+	free(names);
+	return near;
+}
+
 /* A type the catalog does not hold. When it knows the family, it knows every
  * size of it (the built-in table is DescribeInstanceTypes' whole family, and
  * EC2's answers are added to it), so a size it lacks does not exist: an error
@@ -147,10 +162,7 @@ static void not_in_catalog(struct np_plan *plan, const char *address, const char
 		                 (int)flen, type, sizes.ptr);
 		np_buf_release(&sizes);
 	} else {
-		for (size_t i = 0; i < cat->n; i++)
-			if (!cat->v[i].unknown)
-				names[k++] = cat->v[i].name;
-		near = np_suggest(type, names);
+		near = nearest_type(cat, type);
 		np_plan_diag_key(plan, NP_SEV_WARNING, address, NP_KEY_INSTANCE_TYPE,
 		                 "instance type '%s' is not in the catalog; its CPU options and "
 		                 "nested-virtualization support cannot be checked%s%s%s",
@@ -177,19 +189,12 @@ void np_plan_rules(struct np_plan *plan, const char *address, const struct np_in
 	bool nv = want->nested_virtualization == NP_NV_ENABLED;
 
 	if (t && t->unknown) {
-		const char **names = np_xcalloc(cat->n + 1, sizeof(*names));
-		const char *near;
-		size_t k = 0;
+		const char *near = nearest_type(cat, type);
 
-		for (size_t i = 0; i < cat->n; i++)
-			if (!cat->v[i].unknown)
-				names[k++] = cat->v[i].name;
-		near = np_suggest(type, names);
 		np_plan_diag_key(plan, NP_SEV_ERROR, address, NP_KEY_INSTANCE_TYPE,
 		             "instance type '%s' does not exist in this Region (EC2 says "
 		             "InvalidInstanceType)%s%s%s",
 		             type, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
-		free(names);
 		return;
 	}
 	if (type && !t && cat)

@@ -104,6 +104,16 @@ static int check_location(const struct np_refresh_src *src, const struct np_inst
 	return 0;
 }
 
+/* NESTPLAN_REFRESH_STREAMS overrides the choice (1 forces one listing). */
+static int refresh_streams(size_t n_recorded)
+{
+	const char *v = getenv("NESTPLAN_REFRESH_STREAMS");
+	int k = v ? atoi(v) : 0;
+
+	return k == 1 || k == 2 || k == 4 || k == 8 || k == 16 ? k
+	                                                        : np_ec2_refresh_streams(n_recorded);
+}
+
 int np_refresh_live(const struct np_refresh_src *src, const struct np_instance *recorded,
                     size_t n_recorded, struct np_instance **out, size_t *n_out,
                     struct np_err *err)
@@ -117,8 +127,8 @@ int np_refresh_live(const struct np_refresh_src *src, const struct np_instance *
 
 	*out = NULL;
 	*n_out = 0;
-	if (np_ec2_describe_instances_filter(src->aws, "tag:" NP_TAG_LINEAGE, &lineage, 1, &live,
-	                                     &n_live, err) < 0)
+	if (np_ec2_describe_lineage(src->aws, lineage, refresh_streams(n_recorded), &live, &n_live,
+	                            err) < 0)
 		goto cleanup;
 
 	/* Recorded or adopted instances the listing did not show: ask by id. */

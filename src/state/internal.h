@@ -33,6 +33,5 @@ int np_state_sqlerr(struct np_state *st, struct np_err *err, const char *what);
 int np_state_write_begin(struct np_state *st, struct np_err *err);
 int np_state_write_end(struct np_state *st, int rc, bool changes_resources, struct np_err *err);
 void np_state_uuid(char out[37]);
-long long np_state_now(void);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nestplan/clock.h"
 #include "nestplan/alloc.h"
 #include "state/internal.h"
 
@@ -34,7 +35,7 @@ int np_state_journal_begin(struct np_state *st, const struct np_journal_entry *e
 	sqlite3_bind_text(s, 4, e->instance_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 5, e->client_token, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 6, e->detail, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 7, np_state_now());
+	sqlite3_bind_int64(s, 7, (long long)np_wall_now());
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		np_state_sqlerr(st, err, "writing the journal");
 		goto done;
@@ -63,7 +64,7 @@ int np_state_journal_end(struct np_state *st, long long id, const char *status,
 		goto done;
 	}
 	sqlite3_bind_text(s, 1, status, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, np_state_now());
+	sqlite3_bind_int64(s, 2, (long long)np_wall_now());
 	sqlite3_bind_text(s, 3, instance_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 4, detail, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 5, id);
@@ -180,7 +181,7 @@ int np_state_history_record(struct np_state *st, const struct np_history_entry *
 	sqlite3_bind_text(s, 2, e->command, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, pw ? pw->pw_name : NULL, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 4, host, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, np_state_now());
+	sqlite3_bind_int64(s, 5, (long long)np_wall_now());
 	sqlite3_bind_int(s, 6, e->added);
 	sqlite3_bind_int(s, 7, e->changed);
 	sqlite3_bind_int(s, 8, e->destroyed);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "nestplan/alloc.h"
+#include "nestplan/clock.h"
 #include "state/internal.h"
 
 #define BUSY_WAIT 10.0 /* seconds, as the store's sqlite3_busy_timeout */
@@ -133,7 +134,7 @@ static int try_lock(struct np_state *st, const char *command, const char *host,
 	sqlite3_bind_text(s, 3, host, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 4, (long long)getpid());
 	sqlite3_bind_text(s, 5, command, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 6, np_state_now());
+	sqlite3_bind_int64(s, 6, (long long)np_wall_now());
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		np_state_sqlerr(st, err, "locking");
 		goto fail;
@@ -158,13 +159,14 @@ fail:
 int np_state_lock(struct np_state *st, const char *command, double timeout,
                   struct np_lock_info *holder, struct np_err *err)
 {
-	struct timespec start, now, pause = {0, 100 * 1000000L};
+	struct timespec pause = {0, 100 * 1000000L};
+	double start;
 	char host[256] = "";
 	bool took_over = false;
 
 	memset(holder, 0, sizeof(*holder));
 	gethostname(host, sizeof(host) - 1);
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	start = np_monotonic_now();
 	for (;;) {
 		int r = try_lock(st, command, host, holder, &took_over, err);
 		double waited;
@@ -176,8 +178,7 @@ int np_state_lock(struct np_state *st, const char *command, double timeout,
 				np_lock_info_release(holder);
 			return 0;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		waited = (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
+		waited = np_monotonic_now() - start;
 		/* A lock held with no row yet (or no more) is being taken or
 		 * released this moment: wait for it as SQLite waits for a busy file. */
 		if (waited >= timeout && (holder->id || waited >= BUSY_WAIT))

@@ -10,17 +10,13 @@
 #include <unistd.h>
 
 #include "nestplan/alloc.h"
+#include "nestplan/clock.h"
 #include "nestplan/log.h"
 #include "state/internal.h"
 
 int np_state_sqlerr(struct np_state *st, struct np_err *err, const char *what)
 {
 	return np_error(err, "state '%s': %s: %s", st->path, what, sqlite3_errmsg(st->db));
-}
-
-long long np_state_now(void)
-{
-	return (long long)time(NULL);
 }
 
 void np_state_uuid(char out[37])
@@ -226,7 +222,7 @@ static int migrate(struct np_state *st, int from, struct np_err *err)
 		np_state_uuid(lineage);
 		ins = sqlite3_mprintf("INSERT INTO meta(key, value) VALUES ('lineage', %Q), "
 		                      "('serial', '0'), ('created_at', '%lld'), ('created_by', %Q)",
-		                      lineage, np_state_now(), "nestplan " NP_VERSION);
+		                      lineage, (long long)np_wall_now(), "nestplan " NP_VERSION);
 		if (exec(st, ins, err) < 0) {
 			sqlite3_free(ins);
 			goto fail;

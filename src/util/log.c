@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
 #include <time.h>
 
 #include "nestplan/log.h"
+#include "nestplan/clock.h"
 
 static enum np_log_level level = NP_LOG_WARN;
 static FILE *out;
@@ -46,18 +46,18 @@ int np_log_enabled(enum np_log_level l)
 void np_log(enum np_log_level l, const char *fmt, ...)
 {
 	char line[8192];
-	struct timeval tv;
+	double now = np_wall_now();
+	time_t secs = (time_t)now;
 	struct tm tm;
 	va_list ap;
 	int n;
 
 	if (!np_log_enabled(l))
 		return;
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
+	gmtime_r(&secs, &tm);
 	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ [%s] ",
 	             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	             tm.tm_sec, (int)(tv.tv_usec / 1000), names[l]);
+	             tm.tm_sec, (int)((now - (double)secs) * 1000), names[l]);
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);

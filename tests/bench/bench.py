@@ -4,8 +4,8 @@ into docs/BENCHMARKS.md as printed), and a PASS/MISS line per target.
 
     python3 tests/bench/bench.py [--quick] [--out FILE]
 
---quick: 1,000/5,000 instances for the plans and 300 for the rate-limited
-applies (a minute instead of about five).
+--quick: 1,000/5,000 instances for the plans (10,000 for the tenfold one) and
+300 for the rate-limited applies (a minute or two instead of about ten).
 """
 import argparse
 import os
@@ -27,10 +27,15 @@ def main():
     ap.add_argument("--out")
     args = ap.parse_args()
     small, large, fleet = (1000, 5000, 300) if args.quick else (10000, 50000, 1000)
+    huge = 10 * small
 
     lines, checks = [], []
     p1 = plan_fleet.plan_bench(small)
     p2 = plan_fleet.plan_bench(large)
+    # At EC2's latency (the simulator's model, tests/ec2sim/README.md), and a
+    # fleet ten times larger with 16 KiB of user data in its group.
+    pl = plan_fleet.plan_bench(small, latency_model="aws")
+    ph = plan_fleet.plan_bench(huge, user_data_kib=16, runs=1, cli=False)
     lines += [
         "| scenario | wall | CPU | peak memory | EC2 calls | reference |",
         "|---|---|---|---|---|---|",
@@ -46,6 +51,16 @@ def main():
     lines.append("| plan, %d instances, cold cache | %.2f s | %.2f s | %.0f MiB | %s | |"
                  % (p1["n"], p1["cold"].wall, p1["cold"].cpu, p1["cold"].rss_mib,
                     calls_text(p1["cold"].calls)))
+    ref = ("one 1,000-instance page %.2f s (%.2fx); one stream's pages %.2f s (%.2fx)"
+           % (pl["page"], pl["wall"] / pl["page"], pl["floor"], pl["wall"] / pl["floor"]))
+    ref += ("; AWS CLI %.2f s (%.2fx)" % (pl["cli"], pl["wall"] / pl["cli"]) if pl["cli"]
+            else "; AWS CLI: %s" % pl["cli_note"])
+    lines.append("| plan, %d instances, --latency-model aws | %.2f s | %.2f s | %.0f MiB | %s | %s |"
+                 % (pl["n"], pl["wall"], pl["cpu"], pl["rss"], calls_text(pl["calls"]), ref))
+    lines.append("| plan, %d instances, 16 KiB user data | %.2f s | %.2f s | %.0f MiB | %s | "
+                 "%d instances %.2f s (%.2fx) |"
+                 % (ph["n"], ph["wall"], ph["cpu"], ph["rss"], calls_text(ph["calls"]), p1["n"],
+                    p1["wall"], ph["wall"] / p1["wall"]))
     # The type change reads each instance's stop protection, one call each at
     # EC2's pace (20/s after a burst of 100): 1,000 instances show the slope.
     attrs = plan_fleet.attributes_bench(small, min(small, 1000))
@@ -68,7 +83,13 @@ def main():
             checks.append(("type change under 5% throttled", r.throttled < 0.05 * total))
 
     checks += [
-        ("plan: at most 12 DescribeInstances", p1["calls"].get("DescribeInstances", 0) <= 12),
+        ("plan under the latency model: at most 2x one page", pl["wall"] <= 2 * pl["page"]),
+        ("plan under the latency model: at most 0.25x the AWS CLI's listing",
+         pl["cli"] is None or pl["wall"] <= 0.25 * pl["cli"]),
+        ("plan over %d: at most 11x the %d wall" % (huge, small), ph["wall"] <= 11 * p1["wall"]),
+        ("plan over %d with 16 KiB user data: at most 400 MiB peak" % huge, ph["rss"] <= 400),
+        ("plan: at most 12 DescribeInstances per 10,000 (16 streams: one page each)",
+         p1["calls"].get("DescribeInstances", 0) <= max(12, 16 + 2)),
         ("plan, every attribute set: no DescribeInstanceAttribute with nothing to change",
          "DescribeInstanceAttribute" not in attrs["same"].calls),
         ("plan, every attribute set: one DescribeInstanceAttribute per stopped instance",

@@ -103,16 +103,21 @@ def nestplan_env(sim):
     return env
 
 
-def write_config(work, n, instance_type, attributes=False):
+def write_config(work, n, instance_type, user_data_kib=0, attributes=False):
     with open(os.path.join(work, "nestplan.yaml"), "w") as f:
         f.write(FLEET % (n, instance_type, ATTRS_YAML if attributes else ""))
+        if user_data_kib:
+            # A boot script of that size, shared by the group's instances.
+            line = "      echo " + "x" * 58 + "\n"
+            f.write("    user_data: |\n      #!/bin/sh\n" + line * (user_data_kib * 1024 // 70))
 
 
-def seed_fleet(sim, work, env, n, instance_type="m8i.2xlarge", attributes=False):
+def seed_fleet(sim, work, env, n, instance_type="m8i.2xlarge", user_data_kib=0,
+               attributes=False):
     """A managed fleet of n running instances, launched in the simulator and
     recorded in the state as nestplan would (faster than applying it); with
     attributes, every attribute of the table set."""
-    write_config(work, n, instance_type, attributes)
+    write_config(work, n, instance_type, user_data_kib, attributes)
     if attributes:
         sim._req("POST", "/_sim/placement_groups", {"name": ATTRS_PG, "strategy": "partition"})
     subprocess.run([NESTPLAN, "init"], cwd=work, env=env, check=True, capture_output=True)

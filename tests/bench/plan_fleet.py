@@ -20,8 +20,18 @@ from benchlib import (NESTPLAN, Simulator, call, measured, nestplan_env, seed_fl
 RUNS = 3
 
 
+def one_page(sim, lineage):
+    """One 1,000-instance DescribeInstances page: under the latency model,
+    the time EC2 takes for a page (the unit of the parallel-refresh target)."""
+    t0 = time.monotonic()
+    call(sim.url, "DescribeInstances", {"Filter.1.Name": "tag:nestplan:lineage",
+                                        "Filter.1.Value.1": lineage, "MaxResults": "1000"})
+    return time.monotonic() - t0
+
+
 def raw_fetch(sim, lineage):
-    """The floor: the pages nestplan fetches, signed, fetched and not parsed."""
+    """The floor of one stream: the pages nestplan fetches, signed, fetched
+    and not parsed, one after the other (each needs the previous token)."""
     t0 = time.monotonic()
     token, pages = None, 0
     while True:
@@ -48,21 +58,27 @@ def aws_cli(sim, env, lineage):
     return r, str(len(r.out.split()))
 
 
-def plan_bench(n):
-    """Returns a dict of figures for a plan over n instances."""
+def plan_bench(n, latency_model=None, user_data_kib=0, runs=RUNS, cli=True):
+    """Returns a dict of figures for a plan over n instances; latency_model
+    "aws" runs the simulator with EC2's latency (tests/ec2sim/README.md)."""
     work = tempfile.mkdtemp(prefix="nestplan-bench-")
+    opts = {"transition_seconds": 0}
+    if latency_model:
+        opts["latency_model"] = latency_model
+        opts["seed"] = 7
     try:
-        with Simulator(transition_seconds=0) as sim:
+        with Simulator(**opts) as sim:
             env = nestplan_env(sim)
-            lineage, _ = seed_fleet(sim, work, env, n)
+            lineage, _ = seed_fleet(sim, work, env, n, user_data_kib=user_data_kib)
             cold = measured([NESTPLAN, "plan", "-detailed-exitcode"], work, env, sim)
             if cold.rc != 0:
                 raise RuntimeError("plan exited %d (expected 0: nothing to change)\n%s%s"
                                    % (cold.rc, cold.out[-1500:], cold.err[-1500:]))
             warm = [measured([NESTPLAN, "plan", "-detailed-exitcode"], work, env, sim)
-                    for _ in range(RUNS)]
-            floor = [raw_fetch(sim, lineage) for _ in range(RUNS)]
-            cli, cli_note = aws_cli(sim, env, lineage)
+                    for _ in range(runs)]
+            floor = [raw_fetch(sim, lineage) for _ in range(runs)]
+            page = [one_page(sim, lineage) for _ in range(runs)]
+            cli, cli_note = aws_cli(sim, env, lineage) if cli else (None, "not run")
             if cli and cli_note != str(n):
                 raise RuntimeError("the AWS CLI counted %s instances, not %d" % (cli_note, n))
         return {
@@ -73,6 +89,7 @@ def plan_bench(n):
             "rss": max(r.rss_mib for r in warm + [cold]),
             "calls": warm[0].calls,
             "floor": statistics.median(f[0] for f in floor),
+            "page": statistics.median(page),
             "pages": floor[0][1],
             "cli": cli.wall if cli else None,
             "cli_note": None if cli else cli_note,

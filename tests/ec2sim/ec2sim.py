@@ -1381,7 +1381,10 @@ class Ec2:
     def matches(self, inst, filters):
         for name, values in filters:
             if name == "instance-id":
-                ok = inst.id in values
+                # Wildcards as for every filter (the DescribeInstances reference:
+                # "You can use wildcards"); a parallel refresh partitions on them.
+                ok = inst.id in values or any(("*" in v or "?" in v) and glob_match(v, inst.id)
+                                              for v in values)
             elif name == "instance-state-name":
                 ok = inst.state in values
             elif name == "instance-state-code":
@@ -1460,9 +1463,17 @@ class Ec2:
             insts = [self.w.view(i, t) for i in insts]
         else:
             # instance-id filter first: look those up instead of scanning
-            idf = [v for n, v in filters if n == "instance-id"]
+            idf = [v for n, v in filters if n == "instance-id"
+                   and not any("*" in x or "?" in x for x in v)]
+            # "i-*X" values (a partition on the last digit): only those ids
+            # are scanned, so parallel listings do not each scan the fleet.
+            tails = [v for n, v in filters if n == "instance-id"
+                     and all(re.fullmatch(r"i-\*[0-9a-f]", x) for x in v)]
             if idf:
                 cand = [i for i in dict.fromkeys(idf[0]) if i in self.w.instances]
+            elif tails:
+                ends = {x[-1] for x in tails[0]}
+                cand = [i for i in self.w.order if i[-1] in ends]
             else:
                 cand = self.w.order
             # The token is a position in the candidates: each page scans on

@@ -371,12 +371,13 @@ class TestPlanApply(SimTestCase):
         self.write_config(QUICK)
         r = self.ok("apply", "-auto-approve", "-json")
         events = [json.loads(l) for l in r.out.splitlines()]  # every line is an event
-        self.assertEqual(events[0]["type"], "plan")
-        self.assertEqual(events[0]["plan"]["summary"]["add"], 3)
+        self.assertEqual(events[0]["type"], "version")
+        plan = [e for e in events if e["type"] == "change_summary"][0]
+        self.assertEqual(plan["changes"]["add"], 3)
         kinds = {e["type"] for e in events}
-        self.assertLessEqual({"step_start", "step_done", "apply_complete"}, kinds)
-        done = [e for e in events if e["type"] == "apply_complete"][0]
-        self.assertEqual(done["summary"]["add"], 3)
+        self.assertLessEqual({"planned_change", "apply_start", "apply_complete"}, kinds)
+        self.assertEqual(events[-1]["type"], "change_summary")
+        self.assertEqual(events[-1]["changes"]["add"], 3)
 
     def test_refresh_only_apply_accepts_live_values(self):
         self.write_config(QUICK)

@@ -99,8 +99,10 @@ class TestFaults(SimTestCase):
         p = subprocess.Popen([NESTPLAN, "apply", "-auto-approve"], cwd=self.dir, env=self.env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 20
+        # the real call, not the preflight's DryRun of it
         while time.monotonic() < deadline and not any(
-                c["action"] == "ModifyInstanceAttribute" for c in self.sim.calls()):
+                c["action"] == "ModifyInstanceAttribute" and not c["dry_run"]
+                for c in self.sim.calls()):
             time.sleep(0.05)
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=120)

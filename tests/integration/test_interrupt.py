@@ -124,7 +124,7 @@ class TestInterruptLaunch(InterruptCase):
         events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         summary, diag = events[-2], events[-1]
         self.assertEqual(summary["type"], "apply_interrupted")
-        s = summary["summary"]
+        s = summary["changes"]
         launched = len(self.not_terminated())
         self.assertEqual(s["add"], launched)
         self.assertEqual(s["add"] + s["failed"] + s["unknown"] + s["interrupted"] +

@@ -59,6 +59,12 @@ class TestLocation(SimTestCase):
         self.sim.reset()
         r = self.np("plan", "-json")
         self.assertEqual(r.rc, 1, r)
+        # With -json the error is the plan document's diagnostic (issue 17).
+        (diag,) = r.json()["diagnostics"]
+        self.assertEqual(diag["severity"], "error")
+        self.assertIn("none of the 2 recorded instances exist in us-east-1", diag["message"])
+        r = self.np("plan")
+        self.assertEqual(r.rc, 1, r)
         self.assertIn("none of the 2 recorded instances exist in us-east-1", r.err)
         r = self.np("apply", "-auto-approve")
         self.assertEqual(r.rc, 1, r)

@@ -134,6 +134,7 @@ def same(a, b):
 
 PLAN_SCHEMA = load_schema("plan-output.schema.json")
 DRIFT_SCHEMA = load_schema("drift-output.schema.json")
+EVENTS_SCHEMA = load_schema("apply-events.schema.json")
 
 
 class TestValidator(unittest.TestCase):
@@ -141,7 +142,7 @@ class TestValidator(unittest.TestCase):
     accepts everything would make the real-output tests worthless."""
 
     def test_schemas_use_only_implemented_keywords_and_resolve(self):
-        for schema in (PLAN_SCHEMA, DRIFT_SCHEMA):
+        for schema in (PLAN_SCHEMA, DRIFT_SCHEMA, EVENTS_SCHEMA):
             v = Validator(schema)
             stack = [schema]
             while stack:
@@ -159,7 +160,7 @@ class TestValidator(unittest.TestCase):
             print("\n  skipped: python3 jsonschema (with 2020-12) missing; the stdlib validator still runs",
                   file=sys.stderr)
             self.skipTest("jsonschema with Draft 2020-12 support is missing")
-        for schema in (PLAN_SCHEMA, DRIFT_SCHEMA):
+        for schema in (PLAN_SCHEMA, DRIFT_SCHEMA, EVENTS_SCHEMA):
             jsonschema.Draft202012Validator.check_schema(schema)
 
     def test_rejects_what_the_contract_forbids(self):

@@ -305,6 +305,25 @@ START_TEST(test_config_large_file_loads)
 }
 END_TEST
 
+/* A count's instances share one copy of the user data (and defaults' too):
+ * 16 KiB times 100,000 instances would otherwise be gigabytes. */
+START_TEST(test_config_user_data_is_kept_once)
+{
+	OK("version: 1\ndefaults: { user_data: \"#!/bin/sh\\necho d\\n\" }\ninstances:\n"
+	   "  w: { image_id: ami-0abcdef1234567890, instance_type: m8i.large, count: 3 }\n"
+	   "  v: { image_id: ami-0abcdef1234567890, instance_type: m8i.large, count: 2,\n"
+	   "       user_data: \"#!/bin/sh\\necho v\\n\" }\n");
+	ck_assert_uint_eq(cfg->n_instances, 5);
+	ck_assert_str_eq(np_config_find(cfg, "w[2]")->user_data, "#!/bin/sh\necho d\n");
+	ck_assert_ptr_eq(np_config_find(cfg, "w[0]")->user_data,
+	                 np_config_find(cfg, "w[2]")->user_data);
+	ck_assert_ptr_eq(np_config_find(cfg, "v[0]")->user_data,
+	                 np_config_find(cfg, "v[1]")->user_data);
+	ck_assert_str_eq(np_config_find(cfg, "v[1]")->user_data, "#!/bin/sh\necho v\n");
+	ck_assert_uint_eq(cfg->texts.n, 2);
+}
+END_TEST
+
 START_TEST(test_config_second_document_is_refused_with_its_position)
 {
 	/* The instances after a stray '---' would be dropped and planned for
@@ -519,6 +538,7 @@ Suite *check_config_suite(void)
 	tcase_add_test(tc, test_config_examples_load);
 	tcase_add_test(tc, test_config_large_file_loads);
 	tcase_add_test(tc, test_config_second_document_is_refused_with_its_position);
+	tcase_add_test(tc, test_config_user_data_is_kept_once);
 	tcase_add_test(tc, test_config_deep_flow_nesting_fails_at_once);
 	tcase_add_test(tc, test_config_records_each_key_position);
 	tcase_add_test(tc, test_config_positions_count_bytes_after_utf8);

@@ -1,0 +1,804 @@
+/* apply: the waiter's settle decision, and the scheduler (np_apply_run)
+ * driven through a fake EC2 (an in-memory fleet answering struct
+ * np_apply_ec2) with a fake clock that moves only when apply waits, so no
+ * test waits for EC2 or for a timeout. */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply/internal.h"
+#include "nestplan/apply.h"
+#include "nestplan/config.h"
+#include "nestplan/ec2.h"
+#include "nestplan/plan.h"
+#include "nestplan/state.h"
+
+/* ---- the fake clock ---- */
+
+struct fake_clock {
+	pthread_mutex_t mu;
+	double t;
+};
+
+static double fake_now(void *ctx)
+{
+	struct fake_clock *c = ctx;
+	double t;
+
+	pthread_mutex_lock(&c->mu);
+	t = c->t;
+	pthread_mutex_unlock(&c->mu);
+	return t;
+}
+
+/* Gives the other threads a moment (a millisecond at most, ended by any
+ * signal); when nothing signalled, the wait's time has passed. */
+static void fake_wait(void *ctx, pthread_cond_t *cond, pthread_mutex_t *mutex, double seconds)
+{
+	struct fake_clock *c = ctx;
+	double until = fake_now(c) + (seconds > 0 ? seconds : 0);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	if (pthread_cond_timedwait(cond, mutex, &ts) == ETIMEDOUT) {
+		pthread_mutex_lock(&c->mu);
+		if (c->t < until)
+			c->t = until;
+		pthread_mutex_unlock(&c->mu);
+	}
+}
+
+/* ---- the fake fleet ---- */
+
+enum fake_op { OP_RUN, OP_DESCRIBE, OP_STOP, OP_START, OP_TERMINATE, OP_MODIFY, OP_UNDO, OP__N };
+
+enum fault {
+	FAULT_NONE = 0,
+	FAULT_REFUSE,  /* EC2 refuses: nothing happens */
+	FAULT_LOSE,    /* it happens, the answer is lost on the way back */
+};
+
+struct fake_inst {
+	struct np_instance inst;
+	enum np_run_state target; /* where a transition ends; UNSET: none */
+	int lag;                  /* Describe answers still showing the transition */
+};
+
+struct fleet {
+	pthread_mutex_t mu;
+	struct fake_inst v[64];
+	size_t n;
+	int next_id;
+	int lag;                  /* for every new transition */
+	int calls[OP__N];
+	enum fault fault[OP__N];  /* the next call of that op */
+	int fault_after[OP__N];   /* ... after this many calls of it succeed */
+	int fault_times[OP__N];   /* ... and this many more calls after it */
+	int out, max_out;         /* instances out of service now, and at most */
+};
+
+static struct fake_inst *fleet_find(struct fleet *f, const char *id)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (!strcmp(f->v[i].inst.instance_id, id))
+			return &f->v[i];
+	return NULL;
+}
+
+/* Out of service: anything but running. Counted after every change. */
+static void fleet_count(struct fleet *f)
+{
+	int out = 0;
+
+	for (size_t i = 0; i < f->n; i++)
+		out += f->v[i].inst.state != NP_RUN_RUNNING && f->v[i].inst.state != NP_RUN_TERMINATED;
+	f->out = out;
+	if (out > f->max_out)
+		f->max_out = out;
+}
+
+/* Whether this call fails, and how; counts it. Caller holds f->mu. */
+static enum fault fleet_fault(struct fleet *f, enum fake_op op)
+{
+	enum fault x = FAULT_NONE;
+
+	f->calls[op]++;
+	if (f->fault[op] && f->fault_after[op]-- <= 0) {
+		x = f->fault[op];
+		if (f->fault_times[op]-- <= 0)
+			f->fault[op] = FAULT_NONE;
+	}
+	return x;
+}
+
+static int refused(struct np_err *err, const char *what)
+{
+	np_error_cls(err, NP_ERRC_BAD_REQUEST, "%s: refused by the fake", what);
+	snprintf(err->code, sizeof(err->code), "InvalidParameterValue");
+	err->http_status = 400;
+	return -1;
+}
+
+static int lost(struct np_err *err, const char *what)
+{
+	/* No HTTP answer, no code: the outcome is unknown. */
+	return np_error_cls(err, NP_ERRC_TRANSIENT, "%s: connection reset", what);
+}
+
+static void transition(struct fake_inst *x, enum np_run_state now, enum np_run_state target,
+                       int lag)
+{
+	x->inst.state = now;
+	x->target = target;
+	x->lag = lag;
+}
+
+static struct fake_inst *fleet_add(struct fleet *f, const char *address, const char *type,
+                                   enum np_run_state state)
+{
+	struct fake_inst *x = &f->v[f->n++];
+	char id[32];
+
+	ck_assert_uint_le(f->n, 64);
+	snprintf(id, sizeof(id), "i-%017x", ++f->next_id);
+	memset(x, 0, sizeof(*x));
+	x->inst.instance_id = strdup(id);
+	x->inst.address = address ? strdup(address) : NULL;
+	x->inst.lineage = strdup("L");
+	x->inst.image_id = strdup("ami-0abcdef1234567890");
+	x->inst.instance_type = strdup(type);
+	x->inst.state = state;
+	return x;
+}
+
+/* "runner[2..4]" with launch index k: "runner[2+k]". */
+static char *address_of(const char *tag, int k)
+{
+	const char *open = strrchr(tag, '[');
+	long lo, hi;
+	char *out;
+
+	if (!open || sscanf(open, "[%ld..%ld]", &lo, &hi) != 2)
+		return strdup(tag);
+	if (asprintf(&out, "%.*s[%ld]", (int)(open - tag), tag, lo + k) < 0)
+		abort();
+	return out;
+}
+
+static void copy_out(struct fleet *f, struct fake_inst **who, size_t n, struct np_instance **out,
+                     size_t *n_out)
+{
+	*out = calloc(n ? n : 1, sizeof(**out));
+	for (size_t i = 0; i < n; i++)
+		np_instance_copy(&(*out)[i], &who[i]->inst);
+	*n_out = n;
+}
+
+static int f_run(void *ctx, const struct np_ec2_launch *req, struct np_instance **out, size_t *n,
+                 struct np_err *err)
+{
+	struct fleet *f = ctx;
+	struct fake_inst *who[64];
+	size_t k = 0;
+	int count = req->count ? req->count : 1;
+	enum fault x;
+
+	pthread_mutex_lock(&f->mu);
+	x = fleet_fault(f, OP_RUN);
+	if (x == FAULT_REFUSE) {
+		pthread_mutex_unlock(&f->mu);
+		return refused(err, "RunInstances");
+	}
+	/* The same ClientToken answers with the instances it launched. */
+	for (size_t i = 0; i < f->n; i++)
+		if (f->v[i].inst.client_token && !strcmp(f->v[i].inst.client_token, req->client_token))
+			who[k++] = &f->v[i];
+	if (k == 0)
+		for (int i = 0; i < count; i++) {
+			char *address = address_of(np_tags_get(req->tags, NP_TAG_ADDRESS), i);
+			struct fake_inst *nx = fleet_add(f, address, req->instance_type, NP_RUN_PENDING);
+
+			free(address);
+			nx->inst.client_token = strdup(req->client_token);
+			transition(nx, NP_RUN_PENDING, NP_RUN_RUNNING, f->lag);
+			who[k++] = nx;
+		}
+	if (x == FAULT_LOSE) {
+		pthread_mutex_unlock(&f->mu);
+		return lost(err, "RunInstances");
+	}
+	copy_out(f, who, k, out, n);
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static int f_describe_ids(void *ctx, const char *const *ids, size_t n_ids,
+                          struct np_instance **out, size_t *n, struct np_err *err)
+{
+	struct fleet *f = ctx;
+	struct fake_inst *who[64];
+	size_t k = 0;
+
+	pthread_mutex_lock(&f->mu);
+	if (fleet_fault(f, OP_DESCRIBE)) {
+		pthread_mutex_unlock(&f->mu);
+		return lost(err, "DescribeInstances");
+	}
+	for (size_t i = 0; i < n_ids; i++) {
+		struct fake_inst *x = fleet_find(f, ids[i]);
+
+		if (!x)
+			continue;
+		/* A transition shows in Describe after lag answers. */
+		if (x->target && x->lag-- <= 0) {
+			x->inst.state = x->target;
+			x->target = NP_RUN_UNSET;
+		}
+		who[k++] = x;
+	}
+	fleet_count(f);
+	copy_out(f, who, k, out, n);
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static int f_describe_filter(void *ctx, const char *name, const char *const *values,
+                             size_t n_values, struct np_instance **out, size_t *n,
+                             struct np_err *err)
+{
+	struct fleet *f = ctx;
+	struct fake_inst *who[64];
+	size_t k = 0;
+
+	ck_assert_str_eq(name, "client-token");
+	pthread_mutex_lock(&f->mu);
+	f->calls[OP_DESCRIBE]++;
+	for (size_t i = 0; i < f->n; i++)
+		for (size_t j = 0; j < n_values; j++)
+			if (f->v[i].inst.client_token && !strcmp(f->v[i].inst.client_token, values[j]))
+				who[k++] = &f->v[i];
+	copy_out(f, who, k, out, n);
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static int f_state_call(struct fleet *f, enum fake_op op, const char *const *ids, size_t n,
+                        struct np_err *err)
+{
+	static const char *const names[] = {[OP_STOP] = "StopInstances",
+	                                    [OP_START] = "StartInstances",
+	                                    [OP_TERMINATE] = "TerminateInstances"};
+	enum fault x;
+
+	pthread_mutex_lock(&f->mu);
+	x = fleet_fault(f, op);
+	if (x == FAULT_REFUSE) {
+		pthread_mutex_unlock(&f->mu);
+		return refused(err, names[op]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct fake_inst *x1 = fleet_find(f, ids[i]);
+
+		ck_assert_msg(x1 != NULL, "%s of an unknown instance %s", names[op], ids[i]);
+		if (op == OP_STOP)
+			transition(x1, NP_RUN_STOPPING, NP_RUN_STOPPED, f->lag);
+		else if (op == OP_START)
+			transition(x1, NP_RUN_PENDING, NP_RUN_RUNNING, f->lag);
+		else
+			transition(x1, NP_RUN_SHUTTING_DOWN, NP_RUN_TERMINATED, f->lag);
+	}
+	fleet_count(f);
+	pthread_mutex_unlock(&f->mu);
+	return x == FAULT_LOSE ? lost(err, names[op]) : 0;
+}
+
+static int f_stop(void *ctx, const char *const *ids, size_t n, struct np_err *err)
+{
+	return f_state_call(ctx, OP_STOP, ids, n, err);
+}
+
+static int f_start(void *ctx, const char *const *ids, size_t n, struct np_err *err)
+{
+	return f_state_call(ctx, OP_START, ids, n, err);
+}
+
+static int f_terminate(void *ctx, const char *const *ids, size_t n, struct np_err *err)
+{
+	return f_state_call(ctx, OP_TERMINATE, ids, n, err);
+}
+
+static int set_type(struct fleet *f, enum fake_op op, const char *id, const char *type,
+                    struct np_err *err)
+{
+	struct fake_inst *x;
+
+	pthread_mutex_lock(&f->mu);
+	if (fleet_fault(f, op) == FAULT_REFUSE) {
+		pthread_mutex_unlock(&f->mu);
+		return refused(err, "ModifyInstanceAttribute");
+	}
+	x = fleet_find(f, id);
+	ck_assert_ptr_nonnull(x);
+	/* EC2 changes the type of a stopped instance only. */
+	ck_assert_int_eq(x->inst.state, NP_RUN_STOPPED);
+	free(x->inst.instance_type);
+	x->inst.instance_type = strdup(type);
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static int f_modify(void *ctx, const char *id, const struct np_step *s, struct np_err *err)
+{
+	struct fleet *f = ctx;
+
+	if (s->kind == NP_STEP_MODIFY_INSTANCE_TYPE)
+		return set_type(f, OP_MODIFY, id, s->instance_type, err);
+	pthread_mutex_lock(&f->mu);
+	if (fleet_fault(f, OP_MODIFY) == FAULT_REFUSE) {
+		pthread_mutex_unlock(&f->mu);
+		return refused(err, np_step_label(s));
+	}
+	if (s->kind == NP_STEP_MODIFY_CPU_OPTIONS) {
+		struct fake_inst *x = fleet_find(f, id);
+
+		x->inst.core_count = s->core_count;
+		x->inst.threads_per_core = s->threads_per_core;
+	} else if (s->kind == NP_STEP_MODIFY_PLACEMENT) {
+		struct fake_inst *x = fleet_find(f, id);
+
+		ck_assert_int_eq(x->inst.state, NP_RUN_STOPPED);
+		x->inst.tenancy = s->tenancy;
+		free(x->inst.host_id);
+		x->inst.host_id = s->host_id ? strdup(s->host_id) : NULL;
+	}
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static int f_undo(void *ctx, const char *id, const struct np_step *s,
+                  const struct np_instance *before, struct np_err *err)
+{
+	struct fleet *f = ctx;
+
+	if (s->kind == NP_STEP_MODIFY_INSTANCE_TYPE)
+		return set_type(f, OP_UNDO, id, before->instance_type, err);
+	pthread_mutex_lock(&f->mu);
+	f->calls[OP_UNDO]++;
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static const struct np_apply_ec2 fake_ops_template = {
+	.run_instances = f_run,
+	.describe_instances_by_id = f_describe_ids,
+	.describe_instances_filter = f_describe_filter,
+	.stop_instances = f_stop,
+	.start_instances = f_start,
+	.terminate_instances = f_terminate,
+	.modify = f_modify,
+	.undo = f_undo,
+};
+
+/* ---- one apply: the file, the fleet, a state, the plan, the run ---- */
+
+struct world {
+	char dir[64], path[96];
+	struct fleet fleet;
+	struct fake_clock clock;
+	struct np_apply_ec2 ops;
+	struct np_clock clk;
+	struct np_state *st;
+	struct np_config *cfg;
+	struct np_catalog cat;
+	struct np_plan plan;
+	bool has_plan;
+	struct np_apply_result res;
+	FILE *out;
+	char *outbuf;
+	size_t outlen;
+};
+
+static struct world *w;
+
+static void setup(void)
+{
+	struct np_err err = NP_ERR_INIT;
+
+	w = calloc(1, sizeof(*w));
+	snprintf(w->dir, sizeof(w->dir), "/tmp/np-apply-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(w->dir));
+	snprintf(w->path, sizeof(w->path), "%s/state.db", w->dir);
+	pthread_mutex_init(&w->fleet.mu, NULL);
+	pthread_mutex_init(&w->clock.mu, NULL);
+	w->clock.t = 1000;
+	w->ops = fake_ops_template;
+	w->ops.ctx = &w->fleet;
+	w->clk = (struct np_clock){fake_now, fake_wait, &w->clock};
+	ck_assert_msg(np_state_open(&w->st, w->path, NP_STATE_CREATE, &err) == 0, "%s", err.msg);
+	np_catalog_builtin(&w->cat);
+	w->out = open_memstream(&w->outbuf, &w->outlen);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	if (w->has_plan)
+		np_plan_release(&w->plan);
+	np_apply_result_release(&w->res);
+	np_config_free(w->cfg);
+	np_catalog_release(&w->cat);
+	np_state_close(w->st);
+	for (size_t i = 0; i < w->fleet.n; i++)
+		np_instance_release(&w->fleet.v[i].inst);
+	fclose(w->out);
+	free(w->outbuf);
+	pthread_mutex_destroy(&w->fleet.mu);
+	pthread_mutex_destroy(&w->clock.mu);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->dir);
+	ck_assert_int_eq(system(cmd), 0);
+	free(w);
+}
+
+/* What the fleet has is what the state recorded (an earlier apply made it). */
+static void record_fleet(void)
+{
+	struct np_err err = NP_ERR_INIT;
+
+	for (size_t i = 0; i < w->fleet.n; i++)
+		ck_assert_msg(np_state_put(w->st, &w->fleet.v[i].inst, &err) == 0, "%s", err.msg);
+}
+
+static void plan_for(const char *yaml)
+{
+	struct np_err err = NP_ERR_INIT;
+	struct np_instance *live = calloc(w->fleet.n ? w->fleet.n : 1, sizeof(*live)), *rec = NULL;
+	size_t n_rec = 0;
+	struct np_plan_input in = {0};
+
+	np_config_free(w->cfg);
+	w->cfg = NULL;
+	ck_assert_msg(np_config_parse(&w->cfg, "t", yaml, strlen(yaml), &err) == 0, "%s", err.msg);
+	for (size_t i = 0; i < w->fleet.n; i++)
+		np_instance_copy(&live[i], &w->fleet.v[i].inst);
+	ck_assert_msg(np_state_list(w->st, &rec, &n_rec, &err) == 0, "%s", err.msg);
+	in.config = w->cfg;
+	in.recorded = rec;
+	in.n_recorded = n_rec;
+	in.live = live;
+	in.n_live = w->fleet.n;
+	in.catalog = &w->cat;
+	in.lineage = np_state_lineage(w->st);
+	if (w->has_plan)
+		np_plan_release(&w->plan);
+	ck_assert_msg(np_plan_build(&w->plan, &in, &err) == 0, "%s", err.msg);
+	w->has_plan = true;
+	ck_assert_msg(!np_plan_has_errors(&w->plan), "plan has errors: %s",
+	              w->plan.n_diags ? w->plan.diags[0].message : "");
+	np_instances_free(live, w->fleet.n);
+	np_instances_free(rec, n_rec);
+}
+
+static void run_with(const struct np_journal_entry *pending, size_t n_pending)
+{
+	struct np_err err = NP_ERR_INIT;
+	struct np_apply_opts o = {.parallelism = 4,
+	                          .step_timeout = 600,
+	                          .out = w->out,
+	                          .catalog = &w->cat,
+	                          .run_id = "test",
+	                          .pending = pending,
+	                          .n_pending = n_pending,
+	                          .ec2 = &w->ops,
+	                          .clock = &w->clk};
+
+	np_apply_result_release(&w->res);
+	ck_assert_msg(np_apply_run(NULL, w->st, w->cfg, &w->plan, &o, &w->res, &err) == 0, "%s",
+	              err.msg);
+	fflush(w->out);
+}
+
+static void run(void)
+{
+	run_with(NULL, 0);
+}
+
+static const struct fake_inst *by_address(const char *address)
+{
+	for (size_t i = 0; i < w->fleet.n; i++)
+		if (w->fleet.v[i].inst.address && !strcmp(w->fleet.v[i].inst.address, address) &&
+		    w->fleet.v[i].inst.state != NP_RUN_TERMINATED)
+			return &w->fleet.v[i];
+	return NULL;
+}
+
+static const char *recorded_type(const char *address)
+{
+	static char type[64];
+	struct np_instance in = {0};
+	struct np_err err = NP_ERR_INIT;
+	bool found = false;
+
+	ck_assert_msg(np_state_get(w->st, address, &in, &found, &err) == 0, "%s", err.msg);
+	if (!found)
+		return NULL;
+	snprintf(type, sizeof(type), "%s", in.instance_type ? in.instance_type : "");
+	np_instance_release(&in);
+	return type;
+}
+
+#define FILE_HEAD "version: 1\ninstances:\n"
+#define B_ENTRY(type) "  b: { image_id: ami-0abcdef1234567890, instance_type: " type " }\n"
+
+/* ---- the waiter's decision ---- */
+
+START_TEST(test_settle_decisions)
+{
+	static const struct {
+		enum np_run_state want;
+		bool listed;
+		enum np_run_state got;
+		double now;
+		enum np_settle expect;
+	} cases[] = {
+		/* reached */
+		{NP_RUN_RUNNING, true, NP_RUN_RUNNING, 5, NP_SETTLE_DONE},
+		{NP_RUN_STOPPED, true, NP_RUN_STOPPED, 5, NP_SETTLE_DONE},
+		/* on the way, or EC2 still showing the state before the call */
+		{NP_RUN_RUNNING, true, NP_RUN_PENDING, 5, NP_SETTLE_WAIT},
+		{NP_RUN_RUNNING, true, NP_RUN_STOPPED, 5, NP_SETTLE_WAIT},
+		{NP_RUN_STOPPED, true, NP_RUN_STOPPING, 5, NP_SETTLE_WAIT},
+		{NP_RUN_STOPPED, true, NP_RUN_RUNNING, 5, NP_SETTLE_WAIT},
+		{NP_RUN_TERMINATED, true, NP_RUN_SHUTTING_DOWN, 5, NP_SETTLE_WAIT},
+		/* ... until the deadline */
+		{NP_RUN_RUNNING, true, NP_RUN_PENDING, 11, NP_SETTLE_TIMED_OUT},
+		{NP_RUN_STOPPED, true, NP_RUN_RUNNING, 11, NP_SETTLE_TIMED_OUT},
+		/* botocore's failure states (waiters-2.json) */
+		{NP_RUN_RUNNING, true, NP_RUN_SHUTTING_DOWN, 5, NP_SETTLE_FAILED},
+		{NP_RUN_RUNNING, true, NP_RUN_TERMINATED, 5, NP_SETTLE_FAILED},
+		{NP_RUN_RUNNING, true, NP_RUN_STOPPING, 5, NP_SETTLE_FAILED},
+		{NP_RUN_STOPPED, true, NP_RUN_PENDING, 5, NP_SETTLE_FAILED},
+		{NP_RUN_STOPPED, true, NP_RUN_TERMINATED, 5, NP_SETTLE_FAILED},
+		{NP_RUN_TERMINATED, true, NP_RUN_PENDING, 5, NP_SETTLE_FAILED},
+		{NP_RUN_TERMINATED, true, NP_RUN_STOPPING, 5, NP_SETTLE_FAILED},
+		/* not listed: a launch not visible yet; a terminated one gone */
+		{NP_RUN_RUNNING, false, NP_RUN_UNSET, 5, NP_SETTLE_WAIT},
+		{NP_RUN_RUNNING, false, NP_RUN_UNSET, 11, NP_SETTLE_TIMED_OUT},
+		{NP_RUN_TERMINATED, false, NP_RUN_UNSET, 5, NP_SETTLE_DONE},
+		/* a re-read: settled states only, whatever shows at the deadline */
+		{NP_RUN_UNSET, true, NP_RUN_STOPPED, 5, NP_SETTLE_DONE},
+		{NP_RUN_UNSET, true, NP_RUN_PENDING, 5, NP_SETTLE_WAIT},
+		{NP_RUN_UNSET, true, NP_RUN_STOPPING, 5, NP_SETTLE_WAIT},
+		{NP_RUN_UNSET, true, NP_RUN_PENDING, 11, NP_SETTLE_DONE},
+		{NP_RUN_UNSET, false, NP_RUN_UNSET, 11, NP_SETTLE_TIMED_OUT},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(np_apply_settle(cases[i].want, cases[i].listed, cases[i].got,
+		                              cases[i].now, 10) == cases[i].expect,
+		              "case %zu: want %s, got %s at %g", i, np_run_state_name(cases[i].want),
+		              np_run_state_name(cases[i].got), cases[i].now);
+}
+END_TEST
+
+/* ---- the scheduler through the fake ---- */
+
+START_TEST(test_launch_three)
+{
+	w->fleet.lag = 3;
+	plan_for(FILE_HEAD "  runner: { count: 3, image_id: ami-0abcdef1234567890, "
+	                   "instance_type: m6i.large }\n");
+	run();
+	ck_assert_int_eq(w->res.added, 3);
+	ck_assert_int_eq(w->res.failed, 0);
+	ck_assert_uint_eq(w->fleet.n, 3);
+	for (int i = 0; i < 3; i++) {
+		char address[32];
+		const struct fake_inst *x;
+
+		snprintf(address, sizeof(address), "runner[%d]", i);
+		x = by_address(address);
+		ck_assert_msg(x != NULL, "%s not launched", address);
+		ck_assert_int_eq(x->inst.state, NP_RUN_RUNNING);
+		ck_assert_str_eq(recorded_type(address), "m6i.large");
+	}
+	/* The waiter polled until the launches showed as running. */
+	ck_assert_int_ge(w->fleet.calls[OP_DESCRIBE], 4);
+}
+END_TEST
+
+START_TEST(test_launch_survives_lost_describe_answers)
+{
+	w->fleet.fault[OP_DESCRIBE] = FAULT_LOSE;
+	plan_for(FILE_HEAD B_ENTRY("m6i.large"));
+	run();
+	ck_assert_int_eq(w->res.added, 1);
+	ck_assert_int_eq(w->res.failed, 0);
+	ck_assert_int_eq(by_address("b")->inst.state, NP_RUN_RUNNING);
+}
+END_TEST
+
+START_TEST(test_type_change_cycle_ends_running)
+{
+	w->fleet.lag = 2;
+	fleet_add(&w->fleet, "b", "m6i.large", NP_RUN_RUNNING);
+	record_fleet();
+	plan_for(FILE_HEAD B_ENTRY("m6i.xlarge"));
+	ck_assert(w->plan.changes[0].requires_stop);
+	run();
+	ck_assert_int_eq(w->res.changed, 1);
+	ck_assert_int_eq(w->res.failed, 0);
+	ck_assert_int_eq(w->fleet.calls[OP_STOP], 1);
+	ck_assert_int_eq(w->fleet.calls[OP_MODIFY], 1);
+	ck_assert_int_eq(w->fleet.calls[OP_START], 1);
+	ck_assert_str_eq(w->fleet.v[0].inst.instance_type, "m6i.xlarge");
+	ck_assert_int_eq(w->fleet.v[0].inst.state, NP_RUN_RUNNING);
+	ck_assert_str_eq(recorded_type("b"), "m6i.xlarge");
+}
+END_TEST
+
+START_TEST(test_failure_mid_cycle_puts_it_back)
+{
+	/* The type goes through, the CPU options call is refused: the type is
+	 * put back and the instance started in its previous configuration. */
+	fleet_add(&w->fleet, "b", "m6i.large", NP_RUN_RUNNING);
+	record_fleet();
+	w->fleet.fault[OP_MODIFY] = FAULT_REFUSE;
+	w->fleet.fault_after[OP_MODIFY] = 1;
+	plan_for(FILE_HEAD "  b: { image_id: ami-0abcdef1234567890, instance_type: m8i.xlarge, "
+	                   "cpu_options: { core_count: 1 } }\n");
+	ck_assert_uint_ge(w->plan.changes[0].n_steps, 4);
+	run();
+	ck_assert_int_eq(w->res.failed, 1);
+	ck_assert_int_eq(w->res.changed, 0);
+	ck_assert_int_eq(w->fleet.calls[OP_UNDO], 1);
+	ck_assert_str_eq(w->fleet.v[0].inst.instance_type, "m6i.large");
+	ck_assert_int_eq(w->fleet.v[0].inst.state, NP_RUN_RUNNING);
+	ck_assert_ptr_nonnull(strstr(w->res.failures.v[0], "refused by the fake"));
+	ck_assert_str_eq(recorded_type("b"), "m6i.large");
+}
+END_TEST
+
+START_TEST(test_refused_start_is_not_claimed_running)
+{
+	/* Every start is refused: neither the cycle's nor the rollback's
+	 * brings it back, and apply says so instead of claiming it runs. */
+	fleet_add(&w->fleet, "b", "m6i.large", NP_RUN_RUNNING);
+	record_fleet();
+	w->fleet.fault[OP_START] = FAULT_REFUSE;
+	w->fleet.fault_times[OP_START] = 5;
+	plan_for(FILE_HEAD B_ENTRY("m6i.xlarge"));
+	run();
+	ck_assert_int_eq(w->res.failed, 1);
+	ck_assert_int_eq(w->res.changed, 0);
+	ck_assert_int_eq(w->fleet.calls[OP_START], 2);
+	ck_assert_int_eq(w->fleet.v[0].inst.state, NP_RUN_STOPPED);
+	ck_assert_str_eq(w->fleet.v[0].inst.instance_type, "m6i.large"); /* the type was put back */
+	ck_assert_ptr_nonnull(strstr(w->res.failures.v[0], "start"));
+}
+END_TEST
+
+START_TEST(test_failure_after_irreversible_step_keeps_new_configuration)
+{
+	/* Dedicated to host has no way back: when the start after it fails
+	 * once, the instance is started as it now is and the failure says the
+	 * previous configuration is gone. */
+	struct fake_inst *x = fleet_add(&w->fleet, "b", "m6i.large", NP_RUN_RUNNING);
+
+	x->inst.tenancy = NP_TENANCY_DEDICATED;
+	record_fleet();
+	w->fleet.fault[OP_START] = FAULT_REFUSE;
+	plan_for(FILE_HEAD "  b: { image_id: ami-0abcdef1234567890, instance_type: m6i.large, "
+	                   "placement: { tenancy: host, host_id: h-0123456789abcdef0 } }\n");
+	ck_assert(w->plan.changes[0].irreversible);
+	run();
+	ck_assert_int_eq(w->res.failed, 1);
+	ck_assert_int_eq(w->fleet.calls[OP_UNDO], 0);
+	ck_assert_int_eq(w->fleet.v[0].inst.tenancy, NP_TENANCY_HOST);
+	ck_assert_int_eq(w->fleet.v[0].inst.state, NP_RUN_RUNNING);
+	ck_assert_ptr_nonnull(strstr(w->res.failures.v[0], "no way back"));
+	ck_assert_ptr_null(strstr(w->outbuf, "previous configuration\n"));
+}
+END_TEST
+
+START_TEST(test_max_unavailable_one_at_a_time)
+{
+	w->fleet.lag = 2;
+	for (int i = 0; i < 4; i++) {
+		char address[32];
+
+		snprintf(address, sizeof(address), "runner[%d]", i);
+		fleet_add(&w->fleet, address, "m6i.large", NP_RUN_RUNNING);
+	}
+	record_fleet();
+	plan_for(FILE_HEAD "  runner: { count: 4, image_id: ami-0abcdef1234567890, "
+	                   "instance_type: m6i.xlarge, rollout: { max_unavailable: 1 } }\n");
+	run();
+	ck_assert_int_eq(w->res.changed, 4);
+	ck_assert_int_eq(w->res.failed, 0);
+	ck_assert_int_eq(w->fleet.max_out, 1);
+	ck_assert_int_eq(w->fleet.calls[OP_STOP], 4);
+	for (size_t i = 0; i < w->fleet.n; i++) {
+		ck_assert_str_eq(w->fleet.v[i].inst.instance_type, "m6i.xlarge");
+		ck_assert_int_eq(w->fleet.v[i].inst.state, NP_RUN_RUNNING);
+	}
+}
+END_TEST
+
+START_TEST(test_without_limit_several_are_out)
+{
+	/* The counter can see more than one out: the test above means something. */
+	w->fleet.lag = 2;
+	for (int i = 0; i < 4; i++) {
+		char address[32];
+
+		snprintf(address, sizeof(address), "runner[%d]", i);
+		fleet_add(&w->fleet, address, "m6i.large", NP_RUN_RUNNING);
+	}
+	record_fleet();
+	plan_for(FILE_HEAD "  runner: { count: 4, image_id: ami-0abcdef1234567890, "
+	                   "instance_type: m6i.xlarge, rollout: { max_unavailable: 4 } }\n");
+	run();
+	ck_assert_int_eq(w->res.changed, 4);
+	ck_assert_int_gt(w->fleet.max_out, 1);
+}
+END_TEST
+
+START_TEST(test_lost_launch_answer_is_found_by_token)
+{
+	struct np_journal_entry *pending = NULL;
+	size_t n_pending = 0;
+	struct np_err err = NP_ERR_INIT;
+
+	/* The launch happens but its answer is lost: unknown, token kept. */
+	w->fleet.fault[OP_RUN] = FAULT_LOSE;
+	plan_for(FILE_HEAD B_ENTRY("m6i.large"));
+	run();
+	ck_assert_int_eq(w->res.unknown, 1);
+	ck_assert_int_eq(w->res.added, 0);
+	ck_assert_uint_eq(w->fleet.n, 1);
+	/* The next apply finds it under that token instead of launching another. */
+	ck_assert_msg(np_state_journal_pending(w->st, &pending, &n_pending, &err) == 0, "%s",
+	              err.msg);
+	ck_assert_uint_ge(n_pending, 1);
+	plan_for(FILE_HEAD B_ENTRY("m6i.large"));
+	run_with(pending, n_pending);
+	ck_assert_int_eq(w->res.added, 1);
+	ck_assert_uint_eq(w->fleet.n, 1);
+	ck_assert_str_eq(recorded_type("b"), "m6i.large");
+	np_journal_entries_free(pending, n_pending);
+}
+END_TEST
+
+Suite *check_apply_suite(void)
+{
+	Suite *s = suite_create("apply");
+	TCase *tc = tcase_create("settle");
+	TCase *run_tc = tcase_create("scheduler");
+
+	tcase_add_test(tc, test_settle_decisions);
+	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(run_tc, setup, teardown);
+	tcase_set_timeout(run_tc, 120);
+	tcase_add_test(run_tc, test_launch_three);
+	tcase_add_test(run_tc, test_launch_survives_lost_describe_answers);
+	tcase_add_test(run_tc, test_type_change_cycle_ends_running);
+	tcase_add_test(run_tc, test_failure_mid_cycle_puts_it_back);
+	tcase_add_test(run_tc, test_refused_start_is_not_claimed_running);
+	tcase_add_test(run_tc, test_failure_after_irreversible_step_keeps_new_configuration);
+	tcase_add_test(run_tc, test_max_unavailable_one_at_a_time);
+	tcase_add_test(run_tc, test_without_limit_several_are_out);
+	tcase_add_test(run_tc, test_lost_launch_answer_is_found_by_token);
+	suite_add_tcase(s, run_tc);
+	return s;
+}
