@@ -505,7 +505,8 @@ static void exec_one(struct apply *a, struct task *t)
 		 * the step carries it to the call and no further. */
 		struct np_step with_text = *s;
 
-		with_text.value = t->desired ? t->desired->user_data : NULL;
+		/* read only: the copy is never released */
+		with_text.value = t->desired ? (char *)t->desired->user_data : NULL;
 		r = with_text.value
 		            ? a->ec2.modify(a->ec2.ctx, target_id(t, s->kind), &with_text, &err)
 		            : np_error(&err, "the file no longer has the user data to send");
