@@ -48,7 +48,7 @@ CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
 # One object group per module; a module's directory is its architecture box.
-MODULES   := util model config state aws backend plan render apply cli
+MODULES   := util model config state aws backend plan render apply refresh cli
 $(foreach m,$(MODULES),$(eval $(m)_SRC := $(sort $(wildcard src/$(m)/*.c))))
 $(foreach m,$(MODULES),$(eval $(m)_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$($(m)_SRC))))
 # Generated: the SQL migrations embedded in the binary.
@@ -63,7 +63,8 @@ ec2_DEPS       := aws model util
 endpoints_DEPS := util
 plan_DEPS      := plan render config model util
 apply_DEPS     := apply plan render config state aws model util
-cli_DEPS       := cli apply plan render config state backend aws model util
+refresh_DEPS   := refresh plan render config state aws model util
+cli_DEPS       := cli refresh apply plan render config state backend aws model util
 s3_DEPS        := backend state config aws model util
 backend_DEPS   := backend state aws model util
 SUITES      := $(patsubst tests/unit/check_%.c,%,$(sort $(wildcard tests/unit/check_*.c)))

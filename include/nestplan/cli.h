@@ -35,6 +35,7 @@ enum np_opt {
 	NP_OPT_FORCE,
 	NP_OPT_EXPAND,
 	NP_OPT_MIGRATE_STATE,
+	NP_OPT_DEEP,
 	NP_OPT__COUNT,
 };
 #define NP_OPTBIT(o) (1u << (o))
@@ -65,6 +66,7 @@ struct np_cli_opts {
 	const char *format;        /* drift: text|json|junit|markdown */
 	bool history;
 	bool expand;               /* -expand: list every instance of a plan */
+	bool deep;                 /* drift -deep: read what only DescribeInstanceAttribute tells */
 	double step_timeout;       /* seconds; 0: defaults */
 	char **args;               /* positional arguments */
 	int n_args;

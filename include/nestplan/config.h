@@ -38,6 +38,7 @@ enum np_cfg_key {
 	NP_KEY_LIFECYCLE,
 	NP_KEY_PREVENT_DESTROY,
 	NP_KEY_CREATE_BEFORE_DESTROY,
+	NP_KEY_USER_DATA_CHANGE,
 	NP_KEY__COUNT,
 };
 /* "cpu_options.core_count"; "" for NP_KEY_ENTRY. */
@@ -59,6 +60,9 @@ struct np_keypos {
 	struct np_span span;
 };
 
+/* lifecycle.user_data_change: how a change of user_data is made. */
+enum np_ud_change { NP_UD_UNSET = 0, NP_UD_REPLACE, NP_UD_IN_PLACE };
+
 struct np_desired {
 	struct np_instance want;   /* address and attributes; unset = unmanaged */
 	char *name;                /* the key under instances: */
@@ -69,6 +73,7 @@ struct np_desired {
 	bool max_unavailable_percent;
 	bool prevent_destroy;
 	bool create_before_destroy;
+	enum np_ud_change user_data_change; /* UNSET: replace */
 	int line, column;          /* where the entry starts in the file */
 	size_t keys_at, n_keys;    /* its keys in np_config.keypos (copies of a
 	                              count share them) */

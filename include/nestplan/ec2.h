@@ -94,6 +94,10 @@ int np_ec2_terminate_instances(struct np_aws *aws, const char *const *ids, size_
                                bool dry_run, struct np_err *err);
 void np_ec2_ids_query(struct np_query *q, const char *const *ids, size_t n, bool dry_run);
 
+/* ModifyInstanceAttribute UserData.Value: the text, base64 as botocore sends
+ * a blob; the instance must be stopped. */
+int np_ec2_modify_user_data(struct np_aws *aws, const char *id, const char *text, bool dry_run,
+                            struct np_err *err);
 int np_ec2_modify_instance_type(struct np_aws *aws, const char *id, const char *type,
                                 bool dry_run, struct np_err *err);
 /* core_count/threads_per_core 0: not sent; nv UNSET: not sent. */
@@ -128,6 +132,10 @@ int np_ec2_modify_volume(struct np_aws *aws, const char *volume_id, int size_gib
 int np_ec2_modify_root_delete_on_termination(struct np_aws *aws, const char *id,
                                              const char *device, bool on, bool dry_run,
                                              struct np_err *err);
+/* DescribeInstanceAttribute: one instance, one attribute ("disableApiStop");
+ * *value is the text of its <value> (caller frees), NULL when EC2 gives none. */
+int np_ec2_describe_instance_attribute(struct np_aws *aws, const char *id, const char *attribute,
+                                      char **value, struct np_err *err);
 int np_ec2_modify_placement(struct np_aws *aws, const char *id, enum np_tenancy tenancy,
                             const char *host_id, bool dry_run, struct np_err *err);
 

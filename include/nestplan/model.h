@@ -193,7 +193,8 @@ struct np_attr_def {
 	const char *step;          /* the step that carries a change; NULL: none */
 	const char *launch;        /* the RunInstances parameter */
 	const char *ec2;           /* where DescribeInstances reports it, as a path of elements */
-	bool drift;                /* drift compares what was recorded with what EC2 reports */
+	bool drift;                /* drift compares what was recorded with what EC2 reports
+	                            * (describe_attribute ones: where the refresh read them) */
 	const char *unset_text;    /* how an unset value reads in a reason ("none"), NULL: "?" */
 	/* gen: the loader, the state JSON, the refresh, the launch, the planner's
 	 * steps and apply handle it from this entry alone. */
@@ -241,5 +242,8 @@ void np_attrs_copy(struct np_instance *dst, const struct np_instance *src);
 /* Every gen attribute src sets into dst; with keep, only where dst has none
  * (defaults: merged into an instance). */
 void np_attrs_overlay(struct np_instance *dst, const struct np_instance *src, bool keep);
+/* What only DescribeInstanceAttribute reports (the protection flags), from
+ * src where dst does not know it: DescribeInstances never tells them. */
+void np_attrs_fill_described(struct np_instance *dst, const struct np_instance *src);
 
 #endif

@@ -36,6 +36,7 @@ enum np_step_kind {
 	NP_STEP_DISASSOCIATE_IAM_PROFILE,
 	NP_STEP_MODIFY_VOLUME,          /* the root volume: every change in one ModifyVolume */
 	NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION, /* ModifyInstanceAttribute BlockDeviceMapping */
+	NP_STEP_MODIFY_USER_DATA,       /* lifecycle.user_data_change: in_place; the text is the file's */
 	NP_STEP__COUNT,
 };
 

@@ -223,6 +223,12 @@ int np_launch_modify(struct np_aws *aws, const char *id, const struct np_step *s
 		if (dry_run)
 			return np_error(err, "%s cannot be dry-run", np_step_def(s->kind)->action);
 		return np_ec2_set_iam_instance_profile(aws, id, s->value ? s->value : "", err);
+	case NP_STEP_MODIFY_USER_DATA:
+		/* The text is the file's, never in the plan: steps.c puts it in a
+		 * copy of the step; a dry run sends none. */
+		if (!dry_run && !s->value)
+			return np_error(err, "modify_user_data needs the file's user data");
+		return np_ec2_modify_user_data(aws, id, dry_run ? "" : s->value, dry_run, err);
 	default:
 		return np_error(err, "step %s is not a modification", np_step_name(s->kind));
 	}

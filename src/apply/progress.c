@@ -38,6 +38,10 @@ static const struct verb verbs[NP_STEP__COUNT] = {
 	[NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION] = {"Setting root volume delete on termination",
 	                                               "still setting delete on termination",
 	                                               "Delete on termination set"},
+	[NP_STEP_SET_ATTRIBUTE] = {"Modifying attributes", "still modifying attributes",
+	                           "Attributes modified"},
+	[NP_STEP_MODIFY_USER_DATA] = {"Replacing user data", "still replacing user data",
+	                              "User data replaced"},
 };
 
 /* RFC 3339 in UTC with microseconds, as Terraform's "@timestamp". */

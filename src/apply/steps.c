@@ -15,7 +15,9 @@
 
 static const char *target_id(const struct task *t, enum np_step_kind kind)
 {
-	if (kind == NP_STEP_TERMINATE && t->old_instance_id)
+	/* A replacement's steps before its launch (lifting termination
+	 * protection) are the old instance's. */
+	if (t->old_instance_id && (kind == NP_STEP_TERMINATE || !t->instance_id))
 		return t->old_instance_id;
 	return t->instance_id;
 }
@@ -127,6 +129,12 @@ int np_apply_put(struct np_state *st, const struct np_change *c, const struct np
 		np_attr_set_text(at, &rec, v);
 		free(v);
 	}
+	/* DescribeInstances does not report the protection flags: what the plan
+	 * set (or found) is what the instance has. */
+	if (c->has_after)
+		np_attrs_fill_described(&rec, &c->after);
+	if (c->has_before)
+		np_attrs_fill_described(&rec, &c->before);
 	r = np_state_put(st, &rec, err);
 	np_instance_release(&rec);
 	return r;
@@ -505,9 +513,21 @@ static void exec_one(struct apply *a, struct task *t)
 		return;
 	}
 
-	np_progress_step_start(&a->progress, c->address, t->instance_id, s->kind);
+	np_progress_step_start(&a->progress, c->address, target_id(t, s->kind), s->kind);
 	journal_begin(a, t, s->kind, NULL);
-	r = a->ec2.modify(a->ec2.ctx, t->instance_id, s, &err);
+	if (s->kind == NP_STEP_MODIFY_USER_DATA) {
+		/* The text comes from the file, never from the plan: this copy of
+		 * the step carries it to the call and no further. */
+		struct np_step with_text = *s;
+
+		/* read only: the copy is never released */
+		with_text.value = t->desired ? (char *)t->desired->user_data : NULL;
+		r = with_text.value
+		            ? a->ec2.modify(a->ec2.ctx, target_id(t, s->kind), &with_text, &err)
+		            : np_error(&err, "the file no longer has the user data to send");
+	} else {
+		r = a->ec2.modify(a->ec2.ctx, target_id(t, s->kind), s, &err);
+	}
 	if (r < 0 && not_sent(&err)) {
 		journal_end(a, t, "not sent", NULL);
 		pthread_mutex_lock(&a->lock);

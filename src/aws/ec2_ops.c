@@ -311,6 +311,44 @@ int np_ec2_set_attribute(struct np_aws *aws, const char *id, const struct np_att
 	return simple_call(aws, off && a->set_action_off ? a->set_action_off : a->set_action, &q, err);
 }
 
+int np_ec2_describe_instance_attribute(struct np_aws *aws, const char *id, const char *attribute,
+                                      char **value, struct np_err *err)
+{
+	struct np_query q = NP_QUERY_INIT;
+	xmlDoc *doc = NULL;
+	xmlNode *root = NULL, *el;
+	int rc;
+
+	*value = NULL;
+	np_query_add(&q, "InstanceId", id);
+	np_query_add(&q, "Attribute", attribute);
+	rc = np_aws_call(aws, "DescribeInstanceAttribute", &q, &doc, err);
+	if (rc == 0)
+		rc = np_ec2_answer_root(doc, "DescribeInstanceAttribute", &root, err);
+	/* <disableApiStop><value>true</value></disableApiStop>; an empty element
+	 * (user data never set) is no value. */
+	if (rc == 0 && (el = np_xml_child(root, attribute)) != NULL)
+		*value = np_xml_text(el, "value");
+	xmlFreeDoc(doc);
+	np_query_release(&q);
+	return rc;
+}
+
+int np_ec2_modify_user_data(struct np_aws *aws, const char *id, const char *text, bool dry_run,
+                            struct np_err *err)
+{
+	struct np_query q = NP_QUERY_INIT;
+	size_t len = text ? strlen(text) : 0;
+	unsigned char *b64 = np_xmalloc(4 * ((len + 2) / 3) + 1);
+
+	EVP_EncodeBlock(b64, (const unsigned char *)(text ? text : ""), (int)len);
+	np_query_add(&q, "InstanceId", id);
+	np_query_add(&q, "UserData.Value", (const char *)b64);
+	free(b64);
+	dry(&q, dry_run);
+	return simple_call(aws, "ModifyInstanceAttribute", &q, err);
+}
+
 int np_ec2_modify_instance_type(struct np_aws *aws, const char *id, const char *type,
                                 bool dry_run, struct np_err *err)
 {

@@ -47,6 +47,8 @@ static const struct spec specs[] = {
 	{"step-timeout", required_argument, NP_OPT_STEP_TIMEOUT, "DURATION",
 	 "Give up waiting on one instance step after DURATION (default 10m)."},
 	{"force", optional_argument, NP_OPT_FORCE, NULL, "Do not ask for confirmation."},
+	{"deep", optional_argument, NP_OPT_DEEP, NULL,
+	 "Also compare the protection flags (one DescribeInstanceAttribute call per instance and flag)."},
 	{"expand", optional_argument, NP_OPT_EXPAND, NULL,
 	 "List every instance; identical changes are otherwise shown once per address range."},
 	{"migrate-state", optional_argument, NP_OPT_MIGRATE_STATE, "FILE",
@@ -254,6 +256,10 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 			break;
 		case NP_OPT_EXPAND:
 			if (parse_bool(sp->name, arg, &o->expand, err) < 0)
+				return -1;
+			break;
+		case NP_OPT_DEEP:
+			if (parse_bool(sp->name, arg, &o->deep, err) < 0)
 				return -1;
 			break;
 		case NP_OPT_STEP_TIMEOUT:

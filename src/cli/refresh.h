@@ -1,10 +1,11 @@
-/* Filling the planner's inputs from EC2 and the state. */
+/* The refresh module (src/refresh) called with the command line's context. */
 #ifndef NESTPLAN_CLI_REFRESH_H
 #define NESTPLAN_CLI_REFRESH_H
 
 #include "nestplan/cli.h"
 #include "nestplan/model.h"
 #include "nestplan/plan.h"
+#include "nestplan/refresh.h"
 
 int np_cli_refresh(struct np_ctx *ctx, const struct np_instance *recorded, size_t n_recorded,
                    struct np_instance **out, size_t *n_out, struct np_err *err);
@@ -25,6 +26,7 @@ struct np_cli_plan_req {
 	bool refresh_only;
 	bool refresh;
 	const struct np_instance *overrides; /* unused when NULL */
+	bool deep;                           /* read every protection flag (drift -deep) */
 };
 int np_cli_make_plan(struct np_ctx *ctx, const struct np_cli_plan_req *req, struct np_plan *out,
                      struct np_err *err);

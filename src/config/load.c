@@ -384,6 +384,7 @@ static const char *const key_names[NP_KEY__COUNT] = {
 	[NP_KEY_LIFECYCLE] = "lifecycle",
 	[NP_KEY_PREVENT_DESTROY] = "lifecycle.prevent_destroy",
 	[NP_KEY_CREATE_BEFORE_DESTROY] = "lifecycle.create_before_destroy",
+	[NP_KEY_USER_DATA_CHANGE] = "lifecycle.user_data_change",
 };
 
 const char *np_cfg_key_name(enum np_cfg_key k)
@@ -453,7 +454,10 @@ static const char *const cpu_keys[] = {"core_count", "threads_per_core", "nested
                                        NULL};
 static const char *const placement_keys[] = {"tenancy", "host_id", "availability_zone", NULL};
 static const char *const rollout_keys[] = {"max_unavailable", NULL};
-static const char *const lifecycle_keys[] = {"prevent_destroy", "create_before_destroy", NULL};
+static const char *const lifecycle_keys[] = {"prevent_destroy", "create_before_destroy",
+                                             "user_data_change", NULL};
+/* By enum np_ud_change value less one. */
+static const char *const ud_change_names[] = {"replace", "in_place", NULL};
 
 /* ---- the attributes the table handles alone ---- */
 
@@ -685,6 +689,13 @@ static void lifecycle_pair(struct cfg_parse *p, const char *key, yaml_node_t *k,
 	struct np_desired *d = &((struct inst_ctx *)ctx)->d;
 
 	note_key(p, "lifecycle", key, k, v);
+	if (!strcmp(key, "user_data_change")) {
+		int i = get_enum(p, v, "lifecycle.user_data_change", ud_change_names);
+
+		if (i >= 0)
+			d->user_data_change = (enum np_ud_change)(i + 1);
+		return;
+	}
 	get_bool(p, v, key, !strcmp(key, "prevent_destroy") ? &d->prevent_destroy
 	                                                    : &d->create_before_destroy);
 }
@@ -904,6 +915,8 @@ static void merge_defaults(struct np_desired *d, const struct np_desired *dd)
 	}
 	d->prevent_destroy = d->prevent_destroy || dd->prevent_destroy;
 	d->create_before_destroy = d->create_before_destroy || dd->create_before_destroy;
+	if (!d->user_data_change)
+		d->user_data_change = dd->user_data_change;
 }
 
 /* ---- the document ---- */

@@ -170,12 +170,12 @@ const struct np_attr_def np_attrs[] = {
 	 .set_id_param = "InstanceId.1", .set_dry_run = true, .step_on = "monitor",
 	 .step_off = "unmonitor"},
 	{"disable_api_termination", NP_ATTR_BOOL, OFF(disable_api_termination), bool_name,
-	 NP_POLICY_LIVE, NULL, "DisableApiTermination", NULL, false, NULL, .gen = true,
+	 NP_POLICY_LIVE, NULL, "DisableApiTermination", NULL, true, NULL, .gen = true,
 	 .set_action = "ModifyInstanceAttribute", .set_param = "DisableApiTermination.Value",
 	 .set_id_param = "InstanceId", .set_dry_run = true, .step_on = "modify_attribute",
 	 .describe_attribute = "disableApiTermination"},
 	{"disable_api_stop", NP_ATTR_BOOL, OFF(disable_api_stop), bool_name, NP_POLICY_LIVE, NULL,
-	 "DisableApiStop", NULL, false, NULL, .gen = true, .set_action = "ModifyInstanceAttribute",
+	 "DisableApiStop", NULL, true, NULL, .gen = true, .set_action = "ModifyInstanceAttribute",
 	 .set_param = "DisableApiStop.Value", .set_id_param = "InstanceId", .set_dry_run = true,
 	 .step_on = "modify_attribute", .describe_attribute = "disableApiStop"},
 	{"metadata_options.http_tokens", NP_ATTR_ENUM, OFF(http_tokens), NULL, NP_POLICY_LIVE, NULL,
@@ -488,4 +488,15 @@ char *np_root_volume_check(const struct np_instance *want, const struct np_insta
 		                    "0.25 MiB/s per IOPS (%d)",
 		                    tput, iops ? iops : 3000, (iops ? iops : 3000) / 4);
 	return NULL;
+}
+
+void np_attrs_fill_described(struct np_instance *dst, const struct np_instance *src)
+{
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+
+		if (a->gen && a->describe_attribute && a->type == NP_ATTR_BOOL &&
+		    !np_attr_is_set(a, dst))
+			*MUT(a, dst, int) = *FIELD(a, src, int);
+	}
 }

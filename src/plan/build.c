@@ -237,7 +237,7 @@ static void merge_after(struct np_instance *after, const struct np_instance *wan
 
 /* Replacement: an attribute EC2 cannot change on an existing instance. */
 static char *replace_reason(const struct np_instance *want, const struct np_instance *cur,
-                            const struct np_instance *rec)
+                            const struct np_instance *rec, bool user_data_in_place)
 {
 	const char *ud = rec ? rec->user_data_sha256 : cur->user_data_sha256;
 
@@ -253,7 +253,7 @@ static char *replace_reason(const struct np_instance *want, const struct np_inst
 	if (want->platform && cur->platform && want->platform != cur->platform)
 		return np_xasprintf("platform (%s → %s)", np_platform_name(cur->platform),
 		                    np_platform_name(want->platform));
-	if (want->user_data_sha256 && ud && strcmp(want->user_data_sha256, ud))
+	if (!user_data_in_place && want->user_data_sha256 && ud && strcmp(want->user_data_sha256, ud))
 		return np_xstrdup("user_data (changed)");
 	if (want->hibernation && cur->hibernation && want->hibernation != cur->hibernation)
 		return np_xasprintf("hibernation (%s → %s)",
@@ -458,6 +458,15 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 			s->nested_virtualization = w->nested_virtualization;
 	}
 	gen_steps(ch, w, cur, NP_POLICY_STOPPED);
+	if (d->user_data_change == NP_UD_IN_PLACE && w->user_data_sha256 && cur->user_data_sha256 &&
+	    strcmp(w->user_data_sha256, cur->user_data_sha256)) {
+		add_step(ch, NP_STEP_MODIFY_USER_DATA);
+		np_plan_diag(c->plan, NP_SEV_WARNING, ch->address,
+		             "user_data is replaced in place, in the stop/modify/start cycle: cloud-init "
+		             "runs the new script again only if it is written to run on every boot "
+		             "(#cloud-boothook, or cloud_final_modules with 'always'); otherwise it "
+		             "does not run at all");
+	}
 	/* Placement last: an irreversible move must follow every step that could
 	 * still fail and be undone, and a Dedicated Host must support the new
 	 * type and CPU options. */
@@ -564,7 +573,7 @@ static void attr_change(struct np_change *ch, const char *name, char *before, ch
 /* What the change changes, attribute by attribute, with how EC2 makes it:
  * the same table that drift and the renderers read. */
 static void list_attributes(struct np_change *ch, const struct np_instance *want,
-                            const struct np_instance *cur)
+                            const struct np_instance *cur, bool user_data_in_place)
 {
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *at = &np_attrs[i];
@@ -588,7 +597,8 @@ static void list_attributes(struct np_change *ch, const struct np_instance *want
 	    strcmp(want->user_data_sha256, cur->user_data_sha256))
 		/* The text is never shown: its hash is what the state keeps. */
 		attr_change(ch, "user_data", np_xasprintf("sha256:%.12s", cur->user_data_sha256),
-		            np_xasprintf("sha256:%.12s", want->user_data_sha256), NP_POLICY_REPLACE);
+		            np_xasprintf("sha256:%.12s", want->user_data_sha256),
+		            user_data_in_place ? NP_POLICY_STOPPED : NP_POLICY_REPLACE);
 	if (!want->tags_set)
 		return;
 	for (size_t i = 0; i < want->tags.n; i++) {
@@ -610,20 +620,6 @@ static void list_attributes(struct np_change *ch, const struct np_instance *want
 		name = np_xasprintf("tags.%s", cur->tags.v[i].key);
 		attr_change(ch, name, np_xstrdup(cur->tags.v[i].value), NULL, NP_POLICY_LIVE);
 		free(name);
-	}
-}
-
-/* What only DescribeInstanceAttribute reports (the protection flags): where
- * the refresh did not read it, what was recorded is the best knowledge. */
-static void recorded_only(struct np_instance *cur, const struct np_instance *rec)
-{
-	for (size_t i = 0; i < np_n_attrs; i++) {
-		const struct np_attr_def *a = &np_attrs[i];
-		int *f = (int *)((char *)cur + a->offset);
-
-		if (a->gen && a->describe_attribute && a->type == NP_ATTR_BOOL &&
-		    !np_attr_is_set(a, cur))
-			*f = *(const int *)((const char *)rec + a->offset);
 	}
 }
 
@@ -650,15 +646,23 @@ static void protection(struct ctx *c, struct np_change *ch, const struct np_inst
 		             "cannot run; set disable_api_stop: false in the file to lift it for this "
 		             "change",
 		             ch->instance_id);
-	if (terminates && b->disable_api_termination == NP_BOOL_TRUE) {
-		if (want->disable_api_termination != NP_BOOL_FALSE) {
+	/* EC2 refuses to terminate an instance with either flag (stop protection
+	 * "also prevents accidental termination", User Guide). */
+	for (int f = 0; terminates && f < 2; f++) {
+		const char *flag = f ? "disable_api_stop" : "disable_api_termination";
+		const struct np_attr_def *a = np_attr_find(flag);
+		int on = *(const int *)((const char *)b + a->offset);
+		int to = *(const int *)((const char *)want + a->offset);
+
+		if (on != NP_BOOL_TRUE)
+			continue;
+		if (to != NP_BOOL_FALSE) {
 			np_plan_diag(c->plan, NP_SEV_ERROR, ch->address,
-			             "%s has termination protection (disable_api_termination) and must "
-			             "be replaced; set disable_api_termination: false in the file to lift it",
-			             ch->instance_id);
+			             "%s has %s protection (%s) and must be replaced; set %s: false in "
+			             "the file to lift it",
+			             ch->instance_id, f ? "stop" : "termination", flag, flag);
 		} else {
-			struct np_step lift = {.kind = NP_STEP_SET_ATTRIBUTE,
-			                       .attr = np_attr_find("disable_api_termination"),
+			struct np_step lift = {.kind = NP_STEP_SET_ATTRIBUTE, .attr = a,
 			                       .value = np_xstrdup("false")};
 
 			NP_ALLOC_GROW(ch->steps, ch->n_steps + 1, ch->alloc_steps);
@@ -753,11 +757,14 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 	free(ch->before.address);
 	ch->before.address = np_xstrdup(addr);
 	if (rec)
-		recorded_only(&ch->before, rec);
+		/* where the refresh did not read them, what was recorded is the best knowledge */
+		np_attrs_fill_described(&ch->before, rec);
 	cur = &ch->before;
 	merge_after(&ch->after, &d->want, cur);
-	list_attributes(ch, &d->want, &ch->before);
-	why = forced_replace(in, addr) ? np_xstrdup("-replace") : replace_reason(&d->want, cur, rec);
+	list_attributes(ch, &d->want, &ch->before, d->user_data_change == NP_UD_IN_PLACE);
+	why = forced_replace(in, addr) ? np_xstrdup("-replace")
+	                               : replace_reason(&d->want, cur, rec,
+	                                                d->user_data_change == NP_UD_IN_PLACE);
 	if (why) {
 		ch->action = NP_ACTION_REPLACE;
 		ch->replace_reason = why;
@@ -794,12 +801,19 @@ static void plan_delete(struct ctx *c, const struct np_instance *rec, bool preve
 		             "cannot destroy: lifecycle.prevent_destroy is set");
 		return;
 	}
-	if (rec->disable_api_termination == NP_BOOL_TRUE && !gone(l)) {
-		np_plan_diag(c->plan, NP_SEV_ERROR, rec->address,
-		             "cannot destroy %s: termination protection (disable_api_termination) is "
-		             "on; set it to false in the file and apply before destroying it",
-		             rec->instance_id);
-		return;
+	for (int f = 0; !gone(l) && f < 2; f++) {
+		const char *flag = f ? "disable_api_stop" : "disable_api_termination";
+		const struct np_attr_def *a = np_attr_find(flag);
+		/* What the refresh read, else what was recorded. */
+		const struct np_instance *from = np_attr_is_set(a, l) ? l : rec;
+
+		if (*(const int *)((const char *)from + a->offset) == NP_BOOL_TRUE) {
+			np_plan_diag(c->plan, NP_SEV_ERROR, rec->address,
+			             "cannot destroy %s: %s protection (%s) is on; set it to false in "
+			             "the file and apply before destroying it",
+			             rec->instance_id, f ? "stop" : "termination", flag);
+			return;
+		}
 	}
 	ch = new_change(c, rec->address, group);
 	ch->action = NP_ACTION_DELETE;

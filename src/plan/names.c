@@ -49,6 +49,8 @@ static const struct np_step_def step_defs[] = {
 	[NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION] = {"modify_root_delete_on_termination",
 	                                               "ModifyInstanceAttribute",
 	                                               PERM1("ec2:ModifyInstanceAttribute"), true},
+	[NP_STEP_MODIFY_USER_DATA] = {"modify_user_data", "ModifyInstanceAttribute",
+	                              PERM1("ec2:ModifyInstanceAttribute"), true},
 };
 #undef PERM1
 _Static_assert(sizeof(step_defs) / sizeof(step_defs[0]) == NP_STEP__COUNT,

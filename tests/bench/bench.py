@@ -61,6 +61,16 @@ def main():
                  "%d instances %.2f s (%.2fx) |"
                  % (ph["n"], ph["wall"], ph["cpu"], ph["rss"], calls_text(ph["calls"]), p1["n"],
                     p1["wall"], ph["wall"] / p1["wall"]))
+    # The type change reads each instance's stop protection, one call each at
+    # EC2's pace (20/s after a burst of 100): 1,000 instances show the slope.
+    attrs = plan_fleet.attributes_bench(small, min(small, 1000))
+    for what, k, r in (("nothing to change", small, attrs["same"]),
+                       ("every type changes", attrs["n_cycle"], attrs["cycle"])):
+        lines.append("| plan, %d instances, every attribute set, %s | %.2f s | %.2f s | %.0f MiB "
+                     "| %s | |" % (k, what, r.wall, r.cpu, r.rss_mib, calls_text(r.calls)))
+    lines.append("| (so: plan, %d instances, every attribute set, every type changes) | "
+                 "about %.0f s | | | DescribeInstanceAttribute %d more | EC2's refill of 20/s |"
+                 % (small, (small - 100) / 20.0, small))
     for name, r, floor in apply_fleet.scenarios(fleet):
         total = sum(r.calls.values())
         lines.append("| %s under --rate-limits | %.1f s | %.2f s | %.0f MiB | %s | floor %.1f s "
@@ -80,6 +90,10 @@ def main():
         ("plan over %d with 16 KiB user data: at most 400 MiB peak" % huge, ph["rss"] <= 400),
         ("plan: at most 12 DescribeInstances per 10,000 (16 streams: one page each)",
          p1["calls"].get("DescribeInstances", 0) <= max(12, 16 + 2)),
+        ("plan, every attribute set: no DescribeInstanceAttribute with nothing to change",
+         "DescribeInstanceAttribute" not in attrs["same"].calls),
+        ("plan, every attribute set: one DescribeInstanceAttribute per stopped instance",
+         attrs["cycle"].calls.get("DescribeInstanceAttribute", 0) == attrs["n_cycle"]),
         ("plan: no DescribeInstanceTypes on a warm cache",
          "DescribeInstanceTypes" not in p1["calls"]),
         ("plan: under 1 s CPU", p1["cpu"] < 1.0),

@@ -25,7 +25,30 @@ instances:
     image_id: ami-0abcdef1234567890
     instance_type: %s
     cpu_options: { nested_virtualization: enabled }
-"""
+%s"""
+
+# Every attribute of the table's gen entries set (issue 14's refresh cost):
+# the file, the RunInstances parameters and the state's fields.
+ATTRS_PG = "bench-pg"
+ATTRS_YAML = """    placement: { tenancy: default, group_name: %s }
+    ebs_optimized: true
+    monitoring: true
+    disable_api_termination: true
+    disable_api_stop: false
+    metadata_options: { http_tokens: required, http_put_response_hop_limit: 2,
+                        http_endpoint: enabled, instance_metadata_tags: enabled }
+""" % ATTRS_PG
+ATTRS_PARAMS = {"Placement.GroupName": ATTRS_PG, "EbsOptimized": "true",
+                "Monitoring.Enabled": "true", "DisableApiTermination": "true",
+                "DisableApiStop": "false", "MetadataOptions.HttpTokens": "required",
+                "MetadataOptions.HttpPutResponseHopLimit": "2",
+                "MetadataOptions.HttpEndpoint": "enabled",
+                "MetadataOptions.InstanceMetadataTags": "enabled"}
+ATTRS_STATE = {"ebs_optimized": True, "monitoring": True, "disable_api_termination": True,
+               "disable_api_stop": False,
+               "metadata_options": {"http_tokens": "required", "http_put_response_hop_limit": 2,
+                                    "http_endpoint": "enabled",
+                                    "instance_metadata_tags": "enabled"}}
 
 
 class Run:
@@ -80,19 +103,23 @@ def nestplan_env(sim):
     return env
 
 
-def write_config(work, n, instance_type, user_data_kib=0):
+def write_config(work, n, instance_type, user_data_kib=0, attributes=False):
     with open(os.path.join(work, "nestplan.yaml"), "w") as f:
-        f.write(FLEET % (n, instance_type))
+        f.write(FLEET % (n, instance_type, ATTRS_YAML if attributes else ""))
         if user_data_kib:
             # A boot script of that size, shared by the group's instances.
             line = "      echo " + "x" * 58 + "\n"
             f.write("    user_data: |\n      #!/bin/sh\n" + line * (user_data_kib * 1024 // 70))
 
 
-def seed_fleet(sim, work, env, n, instance_type="m8i.2xlarge", user_data_kib=0):
+def seed_fleet(sim, work, env, n, instance_type="m8i.2xlarge", user_data_kib=0,
+               attributes=False):
     """A managed fleet of n running instances, launched in the simulator and
-    recorded in the state as nestplan would (faster than applying it)."""
-    write_config(work, n, instance_type, user_data_kib)
+    recorded in the state as nestplan would (faster than applying it); with
+    attributes, every attribute of the table set."""
+    write_config(work, n, instance_type, user_data_kib, attributes)
+    if attributes:
+        sim._req("POST", "/_sim/placement_groups", {"name": ATTRS_PG, "strategy": "partition"})
     subprocess.run([NESTPLAN, "init"], cwd=work, env=env, check=True, capture_output=True)
     lineage = json.loads(subprocess.run([NESTPLAN, "show", "-json"], cwd=work, env=env,
                                         check=True, capture_output=True,
@@ -108,7 +135,8 @@ def seed_fleet(sim, work, env, n, instance_type="m8i.2xlarge", user_data_kib=0):
             "TagSpecification.1.Tag.1.Key": "nestplan:lineage",
             "TagSpecification.1.Tag.1.Value": lineage,
             "TagSpecification.1.Tag.2.Key": "nestplan:address",
-            "TagSpecification.1.Tag.2.Value": "runner[%d..%d]" % (off, off + k - 1)})
+            "TagSpecification.1.Tag.2.Value": "runner[%d..%d]" % (off, off + k - 1),
+            **(ATTRS_PARAMS if attributes else {})})
         if r.status != 200:
             raise RuntimeError("seeding the fleet: %s" % r.body[:300])
         ids += [e.text for e in r.find_all("instanceId")]
@@ -120,7 +148,9 @@ def seed_fleet(sim, work, env, n, instance_type="m8i.2xlarge", user_data_kib=0):
             "image_id": AMI, "state": "running",
             "cpu_options": {"core_count": cores, "threads_per_core": 2,
                             "nested_virtualization": "enabled"},
-            "placement": {"tenancy": "default"}, "platform": "linux", "tags": {}}))
+            "placement": dict({"tenancy": "default"},
+                              **({"group_name": ATTRS_PG} if attributes else {})),
+            "platform": "linux", "tags": {}, **(ATTRS_STATE if attributes else {})}))
         for i, iid in enumerate(ids)])
     db.commit()
     db.close()

@@ -14,7 +14,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import NESTPLAN, Simulator, call, measured, nestplan_env, seed_fleet  # noqa: E402
+from benchlib import (NESTPLAN, Simulator, call, measured, nestplan_env, seed_fleet,  # noqa: E402
+                      write_config)
 
 RUNS = 3
 
@@ -97,6 +98,35 @@ def plan_bench(n, latency_model=None, user_data_kib=0, runs=RUNS, cli=True):
         subprocess.run(["rm", "-rf", work])
 
 
+def attributes_bench(n, n_cycle=None):
+    """The calls of a plan over n instances with every attribute set: with
+    nothing to change, and with a type change of every one of n_cycle
+    instances (default n; a stop for each, so its stop protection flag is
+    read: one DescribeInstanceAttribute per instance, paced at EC2's rate)."""
+    work = tempfile.mkdtemp(prefix="nestplan-bench-")
+    try:
+        with Simulator(transition_seconds=0) as sim:
+            env = nestplan_env(sim)
+            seed_fleet(sim, work, env, n, attributes=True)
+            same = measured([NESTPLAN, "plan", "-detailed-exitcode"], work, env, sim)
+            if same.rc != 0:
+                raise RuntimeError("plan exited %d (expected 0: nothing to change)\n%s%s"
+                                   % (same.rc, same.out[-1500:], same.err[-1500:]))
+            if n_cycle is not None and n_cycle != n:
+                sim.reset()
+                subprocess.run(["rm", "-rf", work])
+                os.mkdir(work)
+                seed_fleet(sim, work, env, n_cycle, attributes=True)
+            write_config(work, n_cycle or n, "m8i.xlarge", attributes=True)
+            cycle = measured([NESTPLAN, "plan", "-detailed-exitcode"], work, env, sim)
+            if cycle.rc != 2:
+                raise RuntimeError("plan exited %d (expected 2: every type changes)\n%s%s"
+                                   % (cycle.rc, cycle.out[-1500:], cycle.err[-1500:]))
+        return {"n": n, "n_cycle": n_cycle or n, "same": same, "cycle": cycle}
+    finally:
+        subprocess.run(["rm", "-rf", work])
+
+
 def main():
     sizes = [int(a) for a in sys.argv[1:]] or [10000]
     for n in sizes:
@@ -107,6 +137,11 @@ def main():
         print("  cold cache      wall %.2f s  calls %s" % (f["cold"].wall, f["cold"].calls))
         print("  raw page fetch  wall %.2f s  (%d pages; the floor)" % (f["floor"], f["pages"]))
         print("  AWS CLI         %s" % ("wall %.2f s" % f["cli"] if f["cli"] else f["cli_note"]))
+        a = attributes_bench(n)
+        print("every attribute set, nothing to change  wall %.2f s  calls %s"
+              % (a["same"].wall, a["same"].calls))
+        print("every attribute set, every type changes wall %.2f s  calls %s"
+              % (a["cycle"].wall, a["cycle"].calls))
 
 
 if __name__ == "__main__":

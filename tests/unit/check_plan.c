@@ -455,7 +455,8 @@ static bool strv_has(const struct np_strv *sv, const char *s)
 START_TEST(test_plan_iam_policy_is_the_step_table)
 {
 	static const char *const reads[] = {"ec2:DescribeInstances", "ec2:DescribeInstanceTypes",
-	                                    "ec2:DescribeVolumes", "ec2:DescribeImages", NULL};
+	                                    "ec2:DescribeVolumes", "ec2:DescribeImages",
+	                                    "ec2:DescribeInstanceAttribute", NULL};
 	json_error_t jerr;
 	json_t *doc = json_load_file("docs/iam-policy.json", 0, &jerr), *st, *a;
 	struct np_strv want = NP_STRV_INIT, have = NP_STRV_INIT;
@@ -470,6 +471,20 @@ START_TEST(test_plan_iam_policy_is_the_step_table)
 				np_strv_push(&want, *perm);
 	for (i = 0; reads[i]; i++)
 		np_strv_push(&want, reads[i]);
+	/* A set_attribute step's call is its attribute's entry's. */
+	for (i = 0; i < np_n_attrs; i++) {
+		const char *acts[] = {np_attrs[i].set_action, np_attrs[i].set_action_off};
+
+		for (k = 0; k < 2; k++) {
+			char perm[96];
+
+			if (!np_attrs[i].gen || !acts[k])
+				continue;
+			snprintf(perm, sizeof(perm), "ec2:%s", acts[k]);
+			if (!strv_has(&want, perm))
+				np_strv_push(&want, perm);
+		}
+	}
 	json_array_foreach(json_object_get(doc, "Statement"), i, st) {
 		ck_assert_str_eq(json_string_value(json_object_get(st, "Effect")), "Allow");
 		ck_assert_str_eq(json_string_value(json_object_get(st, "Resource")), "*");
