@@ -7,7 +7,7 @@
 void *np_xmalloc(size_t n);
 void *np_xcalloc(size_t nmemb, size_t size);
 void *np_xrealloc(void *p, size_t n);
-char *np_xstrdup(const char *s);          /* NULL in, NULL out */
+char *np_xstrdup(const char *s); /* NULL in, NULL out */
 char *np_xstrndup(const char *s, size_t n);
 char *np_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -15,7 +15,7 @@ char *np_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define NP_ALLOC_GROW(a, n, alloc)                                            \
 	do {                                                                  \
 		if ((size_t)(n) > (size_t)(alloc)) {                          \
-			size_t np_new_ = (alloc) < 8 ? 8 : (size_t)(alloc) * 2;   \
+			size_t np_new_ = (alloc) < 8 ? 8 : (size_t)(alloc)*2; \
 			if (np_new_ < (size_t)(n))                            \
 				np_new_ = (size_t)(n);                        \
 			(a) = np_xrealloc((a), np_new_ * sizeof(*(a)));       \

@@ -26,13 +26,13 @@ struct np_ec2_launch;
  * from a refusal). np_apply_ec2_default gives the real client's. */
 struct np_apply_ec2 {
 	int (*run_instances)(void *ctx, const struct np_ec2_launch *req, struct np_instance **out,
-	                     size_t *n, struct np_err *err);
+			     size_t *n, struct np_err *err);
 	/* An id EC2 does not list (yet) is just absent from out. */
 	int (*describe_instances_by_id)(void *ctx, const char *const *ids, size_t n_ids,
-	                                struct np_instance **out, size_t *n, struct np_err *err);
+					struct np_instance **out, size_t *n, struct np_err *err);
 	int (*describe_instances_filter)(void *ctx, const char *name, const char *const *values,
-	                                 size_t n_values, struct np_instance **out, size_t *n,
-	                                 struct np_err *err);
+					 size_t n_values, struct np_instance **out, size_t *n,
+					 struct np_err *err);
 	int (*stop_instances)(void *ctx, const char *const *ids, size_t n, struct np_err *err);
 	int (*start_instances)(void *ctx, const char *const *ids, size_t n, struct np_err *err);
 	int (*terminate_instances)(void *ctx, const char *const *ids, size_t n, struct np_err *err);
@@ -40,11 +40,11 @@ struct np_apply_ec2 {
 	int (*modify)(void *ctx, const char *id, const struct np_step *s, struct np_err *err);
 	/* Undo a modify step, back to before (np_launch_undo). */
 	int (*undo)(void *ctx, const char *id, const struct np_step *s,
-	            const struct np_instance *before, struct np_err *err);
+		    const struct np_instance *before, struct np_err *err);
 	/* The image's root device name and snapshot size (DescribeImages);
 	 * NULL: a launch maps no root volume. */
 	int (*image_root)(void *ctx, const char *image_id, char **device, int *snapshot_gib,
-	                  struct np_err *err);
+			  struct np_err *err);
 	void *ctx;
 };
 /* The real EC2 client's calls on aws. */
@@ -63,11 +63,11 @@ struct np_clock {
 extern const struct np_clock np_clock_real;
 
 struct np_apply_opts {
-	int parallelism;              /* API calls in flight; default 10 */
-	double step_timeout;          /* seconds one wait may take; default 600 */
-	double poll_min, poll_max;    /* waiter backoff bounds in seconds; 0: defaults */
-	bool json;                    /* one JSON event per line */
-	bool status_line;             /* a live status line (terminal, not automation) */
+	int parallelism;           /* API calls in flight; default 10 */
+	double step_timeout;       /* seconds one wait may take; default 600 */
+	double poll_min, poll_max; /* waiter backoff bounds in seconds; 0: defaults */
+	bool json;                 /* one JSON event per line */
+	bool status_line;          /* a live status line (terminal, not automation) */
 	bool color;
 	FILE *out;
 	/* Set by SIGINT/SIGTERM: 1 after the first (start nothing new, put stopped
@@ -77,7 +77,7 @@ struct np_apply_opts {
 	 * list of what may be left behind is printed; it must not return. */
 	void (*abandon)(void *arg, const struct np_apply_result *res);
 	void *abandon_arg;
-	const struct np_catalog *catalog;  /* the types' defaults, for launches; may be NULL */
+	const struct np_catalog *catalog; /* the types' defaults, for launches; may be NULL */
 	const char *run_id;
 	/* What a killed apply left in the journal, read once by the caller. */
 	const struct np_journal_entry *pending;
@@ -90,32 +90,32 @@ struct np_apply_opts {
 struct np_apply_result {
 	int added, changed, destroyed;
 	int failed;
-	int halted;                   /* interrupted half-way; the next apply resumes them */
-	int unknown;                  /* launches without an answer; their tokens are kept */
+	int halted;  /* interrupted half-way; the next apply resumes them */
+	int unknown; /* launches without an answer; their tokens are kept */
 	int not_started;
-	struct np_strv failures;      /* "ADDRESS (ID): STEP: message" */
-	struct np_strv left_behind;   /* "ADDRESS (ID): what state it was left in" */
+	struct np_strv failures;    /* "ADDRESS (ID): STEP: message" */
+	struct np_strv left_behind; /* "ADDRESS (ID): what state it was left in" */
 	bool interrupted;
-	char *changes;                /* JSON array for the history:
+	char *changes; /* JSON array for the history:
 	                               * {address, action, instance_id, outcome} */
 };
 
 /* Send every kind of mutating call the plan makes once with DryRun=true.
  * -1 (nothing changed) when EC2 answers UnauthorizedOperation. */
 int np_apply_preflight(struct np_aws *aws, const struct np_config *cfg, const struct np_plan *plan,
-                       const char *lineage, struct np_err *err);
+		       const char *lineage, struct np_err *err);
 
 /* Run the plan (aws may be NULL when opts->ec2 is set). Per-instance failures are in res (and the return is still 0);
  * -1 only when the run could not start. */
 int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config *cfg,
-                 const struct np_plan *plan, const struct np_apply_opts *opts,
-                 struct np_apply_result *res, struct np_err *err);
+		 const struct np_plan *plan, const struct np_apply_opts *opts,
+		 struct np_apply_result *res, struct np_err *err);
 void np_apply_result_release(struct np_apply_result *res);
 
 /* Record EC2's view (live; NULL: the instance is gone) of a change's instance
  * in the state, under its address and with the file's user-data hash. */
 int np_apply_put(struct np_state *st, const struct np_change *c, const struct np_instance *live,
-                 struct np_err *err);
+		 struct np_err *err);
 
 /* The ClientToken of a launch: deterministic from lineage, address and the
  * launch generation, at most 64 characters. */

@@ -26,11 +26,14 @@ struct np_query {
 	struct np_param *v;
 	size_t n, alloc;
 };
-#define NP_QUERY_INIT {NULL, 0, 0}
+#define NP_QUERY_INIT      \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 void np_query_add(struct np_query *q, const char *name, const char *value);
 void np_query_addf(struct np_query *q, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 const char *np_query_get(const struct np_query *q, const char *name);
 void np_query_release(struct np_query *q);
 /* RFC 3986: every byte outside A-Z a-z 0-9 - . _ ~ as %XX, space as %20. */
@@ -40,15 +43,15 @@ void np_uri_encode(struct np_buf *out, const char *s);
 /* Where the client's settings come from; every field optional: NULL falls
  * back to the AWS conventions (environment, profile, defaults). */
 struct np_aws_options {
-	const char *region;        /* provider.region */
-	const char *profile;       /* provider.profile */
-	const char *endpoint;      /* provider.endpoint */
-	int max_attempts;          /* 0: AWS_MAX_ATTEMPTS, else mode default */
-	int connect_timeout_ms;    /* 0: default */
-	int timeout_ms;            /* 0: default */
+	const char *region;     /* provider.region */
+	const char *profile;    /* provider.profile */
+	const char *endpoint;   /* provider.endpoint */
+	int max_attempts;       /* 0: AWS_MAX_ATTEMPTS, else mode default */
+	int connect_timeout_ms; /* 0: default */
+	int timeout_ms;         /* 0: default */
 };
 
-struct np_aws;                 /* opaque; safe to share between threads */
+struct np_aws; /* opaque; safe to share between threads */
 
 int np_aws_new(struct np_aws **out, const struct np_aws_options *opts, struct np_err *err);
 void np_aws_free(struct np_aws *aws);
@@ -60,24 +63,24 @@ const char *np_aws_endpoint(const struct np_aws *aws);
  * frees with xmlFreeDoc). On failure err carries cls, http_status, code,
  * request_id and a message "ACTION: CODE: MESSAGE". DryRunOperation comes
  * back as -1 with cls NP_ERRC_DRY_RUN_OK. */
-int np_aws_call(struct np_aws *aws, const char *action, const struct np_query *params,
-                xmlDoc **out, struct np_err *err);
+int np_aws_call(struct np_aws *aws, const char *action, const struct np_query *params, xmlDoc **out,
+		struct np_err *err);
 
 /* One signed REST request to another AWS service (S3), with the client's
  * credentials, retries and retry quota. */
 struct np_aws_header {
-	const char *name;          /* lower case: it is signed as given */
+	const char *name; /* lower case: it is signed as given */
 	const char *value;
 };
 
 struct np_aws_request {
-	const char *operation;     /* "PutObject", for messages and logs */
+	const char *operation; /* "PutObject", for messages and logs */
 	const char *method;
-	const char *url;           /* scheme://host[:port] + path (encoded once) + ?query */
-	const char *path;          /* the path as in url, for the signature */
-	const char *query;         /* canonical query string, "" for none */
-	const char *service;       /* signing name: "s3" */
-	const char *region;        /* signing region */
+	const char *url;     /* scheme://host[:port] + path (encoded once) + ?query */
+	const char *path;    /* the path as in url, for the signature */
+	const char *query;   /* canonical query string, "" for none */
+	const char *service; /* signing name: "s3" */
+	const char *region;  /* signing region */
 	const struct np_aws_header *headers;
 	size_t n_headers;
 	const char *body;
@@ -86,9 +89,9 @@ struct np_aws_request {
 
 struct np_aws_response {
 	long status;
-	struct np_buf body;        /* capped at NP_RESPONSE_MAX */
-	struct np_buf headers;     /* header lines; see np_aws_response_header */
-	int attempts;              /* > 1: an earlier attempt may have been applied */
+	struct np_buf body;    /* capped at NP_RESPONSE_MAX */
+	struct np_buf headers; /* header lines; see np_aws_response_header */
+	int attempts;          /* > 1: an earlier attempt may have been applied */
 };
 
 /* Sends req, signing every attempt (x-amz-content-sha256 is the payload's
@@ -97,7 +100,7 @@ struct np_aws_response {
  * 404 and 412 included) and out still describing the last answer. Release
  * out with np_aws_response_release either way. */
 int np_aws_send(struct np_aws *aws, const struct np_aws_request *req, struct np_aws_response *out,
-                struct np_err *err);
+		struct np_err *err);
 char *np_aws_response_header(const struct np_aws_response *r, const char *name);
 void np_aws_response_release(struct np_aws_response *r);
 /* The FIPS and dual-stack choices of the profile and environment. */
@@ -113,7 +116,7 @@ void np_aws_set_before_mutation(struct np_aws *aws, np_aws_before_mutation_fn fn
 
 /* Counters for benchmarks and tests. */
 struct np_aws_stats {
-	long calls;        /* HTTP requests sent */
+	long calls; /* HTTP requests sent */
 	long retries;
 	long throttled;
 };

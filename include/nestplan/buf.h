@@ -7,14 +7,17 @@
 #include <stddef.h>
 
 struct np_buf {
-	char *ptr;     /* never NULL; "" when empty */
+	char *ptr; /* never NULL; "" when empty */
 	size_t len;
 	size_t alloc;
-	size_t max;    /* 0: no cap */
+	size_t max; /* 0: no cap */
 };
 
 extern char np_buf_empty[];
-#define NP_BUF_INIT {np_buf_empty, 0, 0, 0}
+#define NP_BUF_INIT                   \
+	{                             \
+		np_buf_empty, 0, 0, 0 \
+	}
 
 void np_buf_init(struct np_buf *b, size_t max);
 /* Append; -1 (and nothing appended) when the cap would be exceeded. */
@@ -23,9 +26,9 @@ int np_buf_puts(struct np_buf *b, const char *s);
 int np_buf_putc(struct np_buf *b, char c);
 int np_buf_printf(struct np_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int np_buf_vprintf(struct np_buf *b, const char *fmt, va_list ap);
-void np_buf_reset(struct np_buf *b);          /* len = 0, keeps memory */
-void np_buf_release(struct np_buf *b);        /* frees, back to NP_BUF_INIT */
-char *np_buf_detach(struct np_buf *b);        /* caller owns the string */
+void np_buf_reset(struct np_buf *b);   /* len = 0, keeps memory */
+void np_buf_release(struct np_buf *b); /* frees, back to NP_BUF_INIT */
+char *np_buf_detach(struct np_buf *b); /* caller owns the string */
 
 /* Text from outside (EC2's tags and messages) made safe for a terminal:
  * C0 and C1 controls, DEL, bidirectional overrides and bytes that are not

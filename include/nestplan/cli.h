@@ -48,35 +48,35 @@ struct np_cli_opts {
 	bool state_set;            /* by -state or NESTPLAN_STATE: wins over the file's backend */
 	const char *migrate_state; /* init -migrate-state[=FILE]: the local state to move; NULL */
 	bool json;
-	bool color;                /* resolved: TTY, no NO_COLOR, no -no-color */
+	bool color; /* resolved: TTY, no NO_COLOR, no -no-color */
 	const char *out;
 	bool detailed_exitcode;
-	bool refresh;              /* -refresh=false turns it off */
+	bool refresh; /* -refresh=false turns it off */
 	bool refresh_only;
 	const char *targets[NP_MAX_TARGETS];
 	size_t n_targets;
 	const char *replace[NP_MAX_TARGETS];
 	size_t n_replace;
 	bool auto_approve;
-	bool force;                 /* force-unlock: do not ask */
-	bool input;                /* -input=false: never prompt */
+	bool force; /* force-unlock: do not ask */
+	bool input; /* -input=false: never prompt */
 	int parallelism;
-	bool lock;                 /* -lock=false: do not lock (read-only use) */
-	double lock_timeout;       /* seconds */
-	const char *format;        /* drift: text|json|junit|markdown */
+	bool lock;           /* -lock=false: do not lock (read-only use) */
+	double lock_timeout; /* seconds */
+	const char *format;  /* drift: text|json|junit|markdown */
 	bool history;
-	bool expand;               /* -expand: list every instance of a plan */
-	bool deep;                 /* drift -deep: read what only DescribeInstanceAttribute tells */
-	double step_timeout;       /* seconds; 0: defaults */
-	char **args;               /* positional arguments */
+	bool expand;         /* -expand: list every instance of a plan */
+	bool deep;           /* drift -deep: read what only DescribeInstanceAttribute tells */
+	double step_timeout; /* seconds; 0: defaults */
+	char **args;         /* positional arguments */
 	int n_args;
 };
 
 /* What the dispatcher prepares before run(); see cmd_* for which need what. */
-#define NP_CMD_NEEDS_CONFIG 0x1u
-#define NP_CMD_NEEDS_STATE  0x2u   /* open it; missing is an error unless: */
-#define NP_CMD_LOCKS        0x4u
-#define NP_CMD_NEEDS_CREDS  0x8u
+#define NP_CMD_NEEDS_CONFIG  0x1u
+#define NP_CMD_NEEDS_STATE   0x2u /* open it; missing is an error unless: */
+#define NP_CMD_LOCKS         0x4u
+#define NP_CMD_NEEDS_CREDS   0x8u
 #define NP_CMD_CREATES_STATE 0x10u /* a missing state is made (init, plan, apply, import) */
 
 struct np_config;
@@ -92,8 +92,8 @@ struct np_ctx {
 	struct np_config *config;
 	struct np_state *state;
 	struct np_aws *aws;
-	struct np_backend *backend;  /* where the state lives (always set with a state) */
-	struct np_aws *backend_aws;  /* the S3 backend's client, NULL for the local file */
+	struct np_backend *backend; /* where the state lives (always set with a state) */
+	struct np_aws *backend_aws; /* the S3 backend's client, NULL for the local file */
 	bool locked;
 	FILE *out;
 	FILE *err;
@@ -101,25 +101,24 @@ struct np_ctx {
 
 struct np_cmd {
 	const char *name;
-	const char *synopsis;      /* "plan [options]" */
-	const char *help;          /* what it does, a few lines */
-	unsigned options;          /* NP_OPTBIT set of accepted options */
+	const char *synopsis; /* "plan [options]" */
+	const char *help;     /* what it does, a few lines */
+	unsigned options;     /* NP_OPTBIT set of accepted options */
 	unsigned flags;
-	int min_args, max_args;    /* positional arguments; -1: unbounded */
-	int (*run)(struct np_ctx *ctx);    /* returns the exit code */
+	int min_args, max_args;         /* positional arguments; -1: unbounded */
+	int (*run)(struct np_ctx *ctx); /* returns the exit code */
 };
 
 /* To add a command: write src/cli/cmd_<name>.c exporting
  * `const struct np_cmd np_cmd_<name>`, declare it here, and add it to the
  * table in src/cli/dispatch.c; its help text comes from the entry (see
  * docs/ARCHITECTURE.md). */
-extern const struct np_cmd np_cmd_init, np_cmd_validate, np_cmd_plan, np_cmd_apply,
-	np_cmd_drift, np_cmd_show, np_cmd_state, np_cmd_import, np_cmd_destroy,
-	np_cmd_force_unlock, np_cmd_version;
+extern const struct np_cmd np_cmd_init, np_cmd_validate, np_cmd_plan, np_cmd_apply, np_cmd_drift,
+    np_cmd_show, np_cmd_state, np_cmd_import, np_cmd_destroy, np_cmd_force_unlock, np_cmd_version;
 
 /* Parse argv (after the command name) into opts. -1 with err on bad usage. */
 int np_cli_parse(struct np_cli_opts *opts, const struct np_cmd *cmd, int argc, char **argv,
-                 struct np_err *err);
+		 struct np_err *err);
 void np_cli_usage(FILE *f, const struct np_cmd *cmd);
 /* Print text at column col of the current line, wrapped at words so no line
  * passes NP_CLI_WIDTH; continuation lines start at column indent. Newlines

@@ -9,9 +9,9 @@
 struct np_creds {
 	char *access_key;
 	char *secret_key;
-	char *session_token;   /* NULL for long-term keys */
-	long long expires;     /* 0: never */
-	const char *source;    /* where they came from, for messages */
+	char *session_token; /* NULL for long-term keys */
+	long long expires;   /* 0: never */
+	const char *source;  /* where they came from, for messages */
 };
 
 /* What a profile in ~/.aws/config and ~/.aws/credentials says. */
@@ -20,8 +20,8 @@ struct np_profile {
 	char *region;
 	char *endpoint_url;
 	char *ec2_endpoint_url;
-	char *ca_bundle;               /* CA certificates to verify TLS with */
-	char *use_fips_endpoint;       /* "true" | "false" as written */
+	char *ca_bundle;         /* CA certificates to verify TLS with */
+	char *use_fips_endpoint; /* "true" | "false" as written */
 	char *use_dualstack_endpoint;
 };
 
@@ -33,11 +33,11 @@ int np_profile_load(struct np_profile *out, const char *name, struct np_err *err
  * AWS_USE_DUALSTACK_ENDPOINT, else the profile's use_fips_endpoint and
  * use_dualstack_endpoint; a value other than true/false is an error. */
 int np_profile_endpoint_flags(const struct np_profile *p, bool *use_fips, bool *use_dualstack,
-                              struct np_err *err);
+			      struct np_err *err);
 /* Resolve credentials; region is used for STS. The error lists where it
  * looked when nothing is found. */
 int np_creds_resolve(struct np_creds *out, const char *profile, const char *region,
-                     struct np_err *err);
+		     struct np_err *err);
 /* Read one key of [section] from an INI file; NULL when missing. */
 char *np_ini_get(const char *path, const char *section, const char *key);
 

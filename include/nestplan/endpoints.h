@@ -18,7 +18,7 @@ struct np_partition {
 	const char *dualstack_dns_suffix;   /* api.aws */
 	const char *implicit_global_region; /* us-east-1 */
 	bool supports_fips, supports_dualstack;
-	const char *const *regions;         /* listed by name, NULL-terminated */
+	const char *const *regions; /* listed by name, NULL-terminated */
 };
 
 extern const struct np_partition np_partitions[];
@@ -45,32 +45,31 @@ enum np_service {
  * rule sets' defaults. */
 struct np_endpoint_params {
 	const char *region;
-	bool use_fips;              /* AWS_USE_FIPS_ENDPOINT, use_fips_endpoint */
-	bool use_dualstack;         /* AWS_USE_DUALSTACK_ENDPOINT, use_dualstack_endpoint */
-	const char *endpoint;       /* a custom endpoint URL, NULL for AWS's own */
-	bool use_global_endpoint;   /* sts: legacy sts_regional_endpoints; s3: legacy us-east-1 */
-	const char *bucket;         /* s3 */
-	bool force_path_style;      /* s3 */
+	bool use_fips;            /* AWS_USE_FIPS_ENDPOINT, use_fips_endpoint */
+	bool use_dualstack;       /* AWS_USE_DUALSTACK_ENDPOINT, use_dualstack_endpoint */
+	const char *endpoint;     /* a custom endpoint URL, NULL for AWS's own */
+	bool use_global_endpoint; /* sts: legacy sts_regional_endpoints; s3: legacy us-east-1 */
+	const char *bucket;       /* s3 */
+	bool force_path_style;    /* s3 */
 };
 
 struct np_endpoint {
-	char *url;                  /* https://host[:port][/path], no trailing slash added */
-	char *host;                 /* host[:port] as the URL has it */
-	char *signing_name;         /* ec2, sts, s3 */
-	char *signing_region;       /* the region SigV4 signs for (us-east-1 for sts.amazonaws.com) */
-	const char *partition;      /* the region's partition id, "" when none */
+	char *url;             /* https://host[:port][/path], no trailing slash added */
+	char *host;            /* host[:port] as the URL has it */
+	char *signing_name;    /* ec2, sts, s3 */
+	char *signing_region;  /* the region SigV4 signs for (us-east-1 for sts.amazonaws.com) */
+	const char *partition; /* the region's partition id, "" when none */
 };
 
 /* Evaluate the service's rule set. A combination the rule set refuses
  * (FIPS with a custom endpoint, a partition without FIPS…) fails with the
  * rule set's own message. */
 int np_endpoint_resolve(struct np_endpoint *out, enum np_service svc,
-                        const struct np_endpoint_params *p, struct np_err *err);
+			const struct np_endpoint_params *p, struct np_err *err);
 /* S3 for one bucket: virtual-hosted (bucket.s3.REGION.SUFFIX) where the
  * bucket name allows it, else path style (s3.REGION.SUFFIX/bucket). */
-int np_endpoint_s3(struct np_endpoint *out, const char *region, const char *bucket,
-                   bool use_fips, bool use_dualstack, bool force_path_style,
-                   struct np_err *err);
+int np_endpoint_s3(struct np_endpoint *out, const char *region, const char *bucket, bool use_fips,
+		   bool use_dualstack, bool force_path_style, struct np_err *err);
 void np_endpoint_release(struct np_endpoint *e);
 
 /* arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE with a known partition. */

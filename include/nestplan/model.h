@@ -30,7 +30,10 @@ struct np_strv {
 	char **v;
 	size_t n, alloc;
 };
-#define NP_STRV_INIT {NULL, 0, 0}
+#define NP_STRV_INIT       \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 struct np_tag {
 	char *key;
@@ -41,11 +44,14 @@ struct np_tags {
 	struct np_tag *v;
 	size_t n, alloc;
 };
-#define NP_TAGS_INIT {NULL, 0, 0}
+#define NP_TAGS_INIT       \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 struct np_instance {
-	char *address;            /* "runner[0]", "legacy"; NULL when unknown */
-	char *instance_id;        /* desired: set only to adopt an instance */
+	char *address;     /* "runner[0]", "legacy"; NULL when unknown */
+	char *instance_id; /* desired: set only to adopt an instance */
 	char *image_id;
 	char *instance_type;
 	char *key_name;
@@ -54,42 +60,42 @@ struct np_instance {
 	bool security_groups_set; /* distinguishes "[]" from unmanaged */
 	char *user_data_sha256;   /* hex SHA-256; the text is never kept here */
 	enum np_platform platform;
-	int core_count;           /* 0: unset */
-	int threads_per_core;     /* 0: unset */
+	int core_count;       /* 0: unset */
+	int threads_per_core; /* 0: unset */
 	enum np_nv nested_virtualization;
 	enum np_tenancy tenancy;
 	char *host_id;
 	char *availability_zone;
 	enum np_bool hibernation;
 	enum np_run_state state;
-	struct np_tags tags;      /* user tags; nestplan:* tags never appear here */
-	bool tags_set;            /* desired: the file manages tags */
+	struct np_tags tags; /* user tags; nestplan:* tags never appear here */
+	bool tags_set;       /* desired: the file manages tags */
 	/* What only EC2 knows (live); recorded too so a state is self-describing. */
 	bool spot;
 	char *client_token;
-	char *lineage;            /* value of the nestplan:lineage tag */
+	char *lineage; /* value of the nestplan:lineage tag */
 	char *launch_time;
-	char *owner_id;           /* the account, from the reservation's ownerId */
+	char *owner_id; /* the account, from the reservation's ownerId */
 	/* Attributes the table reads, writes and sends by itself (gen entries of
 	 * src/model/attrs.c): a field here and a line there is all they need. */
 	enum np_bool ebs_optimized;
 	enum np_bool monitoring;
 	enum np_bool disable_api_termination;
 	enum np_bool disable_api_stop;
-	int http_tokens;                 /* metadata_options: 1 optional, 2 required */
+	int http_tokens; /* metadata_options: 1 optional, 2 required */
 	int http_put_response_hop_limit;
-	int http_endpoint;               /* 1 disabled, 2 enabled */
-	int instance_metadata_tags;      /* 1 disabled, 2 enabled */
-	int http_protocol_ipv6;          /* 1 disabled, 2 enabled */
+	int http_endpoint;          /* 1 disabled, 2 enabled */
+	int instance_metadata_tags; /* 1 disabled, 2 enabled */
+	int http_protocol_ipv6;     /* 1 disabled, 2 enabled */
 	char *placement_group;
-	char *iam_instance_profile;      /* a name or an ARN; "": none (EC2 reports none) */
+	char *iam_instance_profile; /* a name or an ARN; "": none (EC2 reports none) */
 	/* root_volume: on the image's root device (DescribeVolumes reads it back). */
 	int root_size_gib;
-	int root_type;                   /* NP_VOLUME_TYPE_NAMES order: 1 gp2 … 7 standard */
+	int root_type; /* NP_VOLUME_TYPE_NAMES order: 1 gp2 … 7 standard */
 	int root_iops;
-	int root_throughput;             /* MiB/s */
+	int root_throughput; /* MiB/s */
 	enum np_bool root_encrypted;
-	char *root_kms_key_id;           /* the key's ARN */
+	char *root_kms_key_id; /* the key's ARN */
 	enum np_bool root_delete_on_termination;
 	/* Live only (DescribeInstances): where a change of the root volume goes. */
 	char *root_device_name;
@@ -150,7 +156,7 @@ struct np_itype {
 	bool hibernation_supported;
 	bool dedicated_hosts_supported;
 	bool bare_metal;
-	bool unknown;               /* EC2 said InvalidInstanceType: not in this Region */
+	bool unknown; /* EC2 said InvalidInstanceType: not in this Region */
 };
 
 struct np_catalog {
@@ -158,7 +164,10 @@ struct np_catalog {
 	size_t n, alloc;
 	bool sorted;
 };
-#define NP_CATALOG_INIT {NULL, 0, 0, false}
+#define NP_CATALOG_INIT           \
+	{                         \
+		NULL, 0, 0, false \
+	}
 
 void np_itype_release(struct np_itype *t);
 void np_itype_copy(struct np_itype *dst, const struct np_itype *src);
@@ -185,38 +194,38 @@ enum np_policy {
 };
 
 struct np_attr_def {
-	const char *name;          /* YAML path = state and plan JSON path = drift name */
+	const char *name; /* YAML path = state and plan JSON path = drift name */
 	enum np_attr_type type;
-	size_t offset;             /* of the field in struct np_instance */
+	size_t offset;                       /* of the field in struct np_instance */
 	const char *(*enum_name)(int value); /* NP_ATTR_ENUM, NP_ATTR_BOOL */
 	enum np_policy policy;
-	const char *step;          /* the step that carries a change; NULL: none */
-	const char *launch;        /* the RunInstances parameter */
-	const char *ec2;           /* where DescribeInstances reports it, as a path of elements */
-	bool drift;                /* drift compares what was recorded with what EC2 reports
+	const char *step;       /* the step that carries a change; NULL: none */
+	const char *launch;     /* the RunInstances parameter */
+	const char *ec2;        /* where DescribeInstances reports it, as a path of elements */
+	bool drift;             /* drift compares what was recorded with what EC2 reports
 	                            * (describe_attribute ones: where the refresh read them) */
-	const char *unset_text;    /* how an unset value reads in a reason ("none"), NULL: "?" */
+	const char *unset_text; /* how an unset value reads in a reason ("none"), NULL: "?" */
 	/* gen: the loader, the state JSON, the refresh, the launch, the planner's
 	 * steps and apply handle it from this entry alone. */
 	bool gen;
-	const char *const *names;  /* ENUM: the names by value, [0] unused */
-	int min, max;              /* INT: the range EC2 accepts */
-	const char *ec2_true;      /* BOOL: EC2's word for true where not "true" ("enabled") */
-	const char *set_action;    /* the call that changes it (for BOOL: to true) */
-	const char *set_action_off; /* BOOL: the call that turns it off, when it is another */
-	const char *set_param;     /* the value's parameter; NULL: the call alone says it */
-	const char *set_id_param;  /* "InstanceId" or "InstanceId.1" */
-	bool set_dry_run;          /* EC2's model has DryRun on set_action */
-	const char *step_on;       /* the step's name in the plan ("monitor") */
-	const char *step_off;      /* BOOL: when turned off ("unmonitor"); NULL: step_on */
+	const char *const *names;       /* ENUM: the names by value, [0] unused */
+	int min, max;                   /* INT: the range EC2 accepts */
+	const char *ec2_true;           /* BOOL: EC2's word for true where not "true" ("enabled") */
+	const char *set_action;         /* the call that changes it (for BOOL: to true) */
+	const char *set_action_off;     /* BOOL: the call that turns it off, when it is another */
+	const char *set_param;          /* the value's parameter; NULL: the call alone says it */
+	const char *set_id_param;       /* "InstanceId" or "InstanceId.1" */
+	bool set_dry_run;               /* EC2's model has DryRun on set_action */
+	const char *step_on;            /* the step's name in the plan ("monitor") */
+	const char *step_off;           /* BOOL: when turned off ("unmonitor"); NULL: step_on */
 	const char *describe_attribute; /* only DescribeInstanceAttribute reports it */
 	/* STR: two values mean the same (a profile's name and its ARN); NULL: strcmp. */
 	bool (*same)(const char *x, const char *y);
 	/* STR: what is wrong with a value from the file, NULL when EC2 takes it. */
 	char *(*check)(const char *value);
-	const char *launch_arn;    /* STR: the RunInstances parameter for an ARN value */
-	const char *ec2_absent;    /* STR: the value when DescribeInstances has no element */
-	bool own_steps;            /* the planner writes its steps by hand (not set_attribute) */
+	const char *launch_arn; /* STR: the RunInstances parameter for an ARN value */
+	const char *ec2_absent; /* STR: the value when DescribeInstances has no element */
+	bool own_steps;         /* the planner writes its steps by hand (not set_attribute) */
 };
 
 extern const struct np_attr_def np_attrs[];
@@ -225,7 +234,7 @@ const struct np_attr_def *np_attr_find(const char *name);
 bool np_attr_is_set(const struct np_attr_def *a, const struct np_instance *in);
 /* Both set and equal (security groups in any order). */
 bool np_attr_equal(const struct np_attr_def *a, const struct np_instance *x,
-                   const struct np_instance *y);
+		   const struct np_instance *y);
 /* The value as text ("m8i.large", "8", "true", "[sg-1, sg-2]"); NULL when unset.
  * The caller frees. */
 char *np_attr_text(const struct np_attr_def *a, const struct np_instance *in);

@@ -29,14 +29,14 @@ enum np_step_kind {
 	NP_STEP_CREATE_TAGS,
 	NP_STEP_DELETE_TAGS,
 	NP_STEP_TERMINATE,
-	NP_STEP_SET_ATTRIBUTE,          /* a gen attribute: its entry names the call */
+	NP_STEP_SET_ATTRIBUTE, /* a gen attribute: its entry names the call */
 	/* The instance profile (attr and value say which): live, no DryRun. */
 	NP_STEP_ASSOCIATE_IAM_PROFILE,
 	NP_STEP_REPLACE_IAM_PROFILE,
 	NP_STEP_DISASSOCIATE_IAM_PROFILE,
-	NP_STEP_MODIFY_VOLUME,          /* the root volume: every change in one ModifyVolume */
+	NP_STEP_MODIFY_VOLUME, /* the root volume: every change in one ModifyVolume */
 	NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION, /* ModifyInstanceAttribute BlockDeviceMapping */
-	NP_STEP_MODIFY_USER_DATA,       /* lifecycle.user_data_change: in_place; the text is the file's */
+	NP_STEP_MODIFY_USER_DATA, /* lifecycle.user_data_change: in_place; the text is the file's */
 	NP_STEP__COUNT,
 };
 
@@ -51,38 +51,38 @@ const struct np_step_def *np_step_def(enum np_step_kind k);
 
 struct np_step {
 	enum np_step_kind kind;
-	bool irreversible;              /* EC2 allows no way back (a tenancy move) */
+	bool irreversible; /* EC2 allows no way back (a tenancy move) */
 	/* Parameters; only those of the kind are set. */
-	char *instance_type;            /* modify_instance_type */
-	int core_count;                 /* modify_cpu_options; 0: not sent */
-	int threads_per_core;           /* sent together with core_count */
+	char *instance_type;              /* modify_instance_type */
+	int core_count;                   /* modify_cpu_options; 0: not sent */
+	int threads_per_core;             /* sent together with core_count */
 	enum np_nv nested_virtualization; /* modify_cpu_options; UNSET: not sent */
-	enum np_tenancy tenancy;        /* modify_placement */
-	char *host_id;                  /* modify_placement */
-	struct np_tags tags;            /* create_tags: keys+values; delete_tags: keys */
-	const struct np_attr_def *attr; /* set_attribute: which one */
-	char *value;                    /* set_attribute: the new value as text */
-	char *volume_id;                /* modify_volume */
+	enum np_tenancy tenancy;          /* modify_placement */
+	char *host_id;                    /* modify_placement */
+	struct np_tags tags;              /* create_tags: keys+values; delete_tags: keys */
+	const struct np_attr_def *attr;   /* set_attribute: which one */
+	char *value;                      /* set_attribute: the new value as text */
+	char *volume_id;                  /* modify_volume */
 	int size_gib, volume_type, iops, throughput; /* modify_volume; 0: not sent */
-	char *device_name;              /* modify_root_delete_on_termination (value: true/false) */
+	char *device_name; /* modify_root_delete_on_termination (value: true/false) */
 };
 
 /* One attribute a change changes, as the plan JSON's "attributes" lists it. */
 struct np_attr_change {
-	char *name;               /* "cpu_options.core_count", "tags.team" */
-	char *before, *after;     /* as text; NULL: unset */
+	char *name;           /* "cpu_options.core_count", "tags.team" */
+	char *before, *after; /* as text; NULL: unset */
 	enum np_policy policy;
 };
 
 struct np_change {
 	char *address;
-	char *instance_id;        /* NULL for create */
-	char *group;              /* the name under instances: ("runner") */
+	char *instance_id; /* NULL for create */
+	char *group;       /* the name under instances: ("runner") */
 	enum np_action action;
 	bool requires_stop;
-	bool adopt;               /* instance_id: in the file, not yet in state */
-	char *replace_reason;     /* the attribute forcing a replacement */
-	bool irreversible;        /* a step of the cycle cannot be undone */
+	bool adopt;           /* instance_id: in the file, not yet in state */
+	char *replace_reason; /* the attribute forcing a replacement */
+	bool irreversible;    /* a step of the cycle cannot be undone */
 	struct np_step *steps;
 	size_t n_steps, alloc_steps;
 	struct np_attr_change *attrs;
@@ -95,8 +95,8 @@ struct np_change {
 struct np_drift {
 	char *address;
 	char *instance_id;
-	char *attribute;          /* "instance_type", "state", "tags.team", "instance" ... */
-	char *recorded;           /* NULL shows as null */
+	char *attribute; /* "instance_type", "state", "tags.team", "instance" ... */
+	char *recorded;  /* NULL shows as null */
 	char *live;
 };
 
@@ -105,8 +105,8 @@ enum np_severity { NP_SEV_ERROR = 0, NP_SEV_WARNING };
 struct np_diag {
 	enum np_severity severity;
 	char *address;
-	char *message;            /* "what is wrong; how to fix it" */
-	enum np_cfg_key key;      /* the key it is about; NP_KEY_ENTRY: the instance */
+	char *message;       /* "what is wrong; how to fix it" */
+	enum np_cfg_key key; /* the key it is about; NP_KEY_ENTRY: the instance */
 };
 
 struct np_plan_summary {
@@ -114,7 +114,7 @@ struct np_plan_summary {
 };
 
 struct np_plan {
-	char *lineage;            /* of the state the plan was made against */
+	char *lineage; /* of the state the plan was made against */
 	long long serial;
 	char config_sha256[65];
 	bool refresh_only;
@@ -129,15 +129,15 @@ struct np_plan {
 };
 
 struct np_plan_input {
-	const struct np_config *config;      /* may be NULL for destroy */
-	const struct np_instance *recorded;  /* from the state */
+	const struct np_config *config;     /* may be NULL for destroy */
+	const struct np_instance *recorded; /* from the state */
 	size_t n_recorded;
-	const struct np_instance *live;      /* from EC2; with -refresh=false, the recorded */
+	const struct np_instance *live; /* from EC2; with -refresh=false, the recorded */
 	size_t n_live;
 	const struct np_catalog *catalog;
 	const char *lineage;
 	long long serial;
-	const char *const *targets;          /* "name" selects every name[i] */
+	const char *const *targets; /* "name" selects every name[i] */
 	size_t n_targets;
 	const char *const *replace;
 	size_t n_replace;
@@ -152,17 +152,17 @@ void np_plan_release(struct np_plan *plan);
 bool np_plan_has_errors(const struct np_plan *plan);
 bool np_plan_has_changes(const struct np_plan *plan);
 
-const char *np_action_name(enum np_action a);   /* "create", ..., "no-op" */
-const char *np_step_name(enum np_step_kind k);  /* "run_instances", ... */
+const char *np_action_name(enum np_action a);  /* "create", ..., "no-op" */
+const char *np_step_name(enum np_step_kind k); /* "run_instances", ... */
 /* The step's name in the plan: its kind's, or for set_attribute the one its
  * attribute's entry gives ("monitor", "modify_metadata_options"). */
 const char *np_step_label(const struct np_step *s);
 /* The EC2 action a step calls, and whether EC2 lets it be dry-run. */
 const char *np_step_action(const struct np_step *s);
 bool np_step_dry_run(const struct np_step *s);
-int np_step_parse(const char *name);            /* -1 when unknown */
+int np_step_parse(const char *name); /* -1 when unknown */
 
-int np_action_parse(const char *name);          /* -1 when unknown */
+int np_action_parse(const char *name); /* -1 when unknown */
 void np_change_release(struct np_change *c);
 /* Natural order of addresses: name, then index as a number. */
 int np_address_cmp(const char *a, const char *b);
@@ -170,10 +170,10 @@ int np_address_cmp(const char *a, const char *b);
 /* A tenancy change on a stopped instance (src/plan/tenancy.c). A move to
  * another Dedicated Host keeps the tenancy: it is in place and reversible. */
 enum np_tenancy_move {
-	NP_MOVE_NONE = 0,       /* the same tenancy */
-	NP_MOVE_IN_PLACE,       /* ModifyInstancePlacement, and back the same way */
-	NP_MOVE_IRREVERSIBLE,   /* ModifyInstancePlacement, with no way back */
-	NP_MOVE_REPLACE,        /* EC2 does not change it in place */
+	NP_MOVE_NONE = 0,     /* the same tenancy */
+	NP_MOVE_IN_PLACE,     /* ModifyInstancePlacement, and back the same way */
+	NP_MOVE_IRREVERSIBLE, /* ModifyInstancePlacement, with no way back */
+	NP_MOVE_REPLACE,      /* EC2 does not change it in place */
 };
 enum np_tenancy_move np_tenancy_move(enum np_tenancy from, enum np_tenancy to);
 
@@ -186,12 +186,12 @@ void np_plan_unchecked_permissions(const struct np_plan *plan, struct np_strv *o
  * file adopts, or one the plan launches, and EC2 still reports it as the
  * plan saw it. -1 with the first change that does not hold. */
 int np_plan_check_saved(const struct np_plan *plan, const struct np_config *config,
-                        const struct np_instance *recorded, size_t n_recorded,
-                        const struct np_instance *live, size_t n_live, const char *lineage,
-                        struct np_err *err);
+			const struct np_instance *recorded, size_t n_recorded,
+			const struct np_instance *live, size_t n_live, const char *lineage,
+			struct np_err *err);
 
 /* Diagnostics the file alone can produce against a catalog (validate). */
 int np_plan_check_config(struct np_plan *out, const struct np_config *config,
-                         const struct np_catalog *catalog, struct np_err *err);
+			 const struct np_catalog *catalog, struct np_err *err);
 
 #endif

@@ -32,8 +32,7 @@ int np_refresh_pin_location(struct np_aws *aws, struct np_state *state, struct n
 /* What EC2 reports about the recorded instances and the file's adoptions:
  * one filtered listing by lineage tag plus id batches for the rest. */
 int np_refresh_live(const struct np_refresh_src *src, const struct np_instance *recorded,
-                    size_t n_recorded, struct np_instance **out, size_t *n_out,
-                    struct np_err *err);
+		    size_t n_recorded, struct np_instance **out, size_t *n_out, struct np_err *err);
 
 /* The attributes only DescribeInstanceAttribute reports (the protection
  * flags), one call per instance and attribute, set on live. With plan: only
@@ -44,21 +43,21 @@ int np_refresh_live(const struct np_refresh_src *src, const struct np_instance *
  * *n_read: the values read. A failed read keeps what was recorded (warned);
  * only an interrupt fails. */
 int np_refresh_read_described(const struct np_refresh_src *src, const struct np_plan *plan,
-                              const struct np_instance *recorded, size_t n_recorded,
-                              struct np_instance *live, size_t n_live, size_t *n_read,
-                              struct np_err *err);
+			      const struct np_instance *recorded, size_t n_recorded,
+			      struct np_instance *live, size_t n_live, size_t *n_read,
+			      struct np_err *err);
 
 /* The catalog for the types in use: cache, then EC2 (when online), then the
  * built-in table. Never fails. */
 void np_refresh_catalog(const struct np_refresh_src *src, const struct np_instance *recorded,
-                        size_t n_recorded, bool online, struct np_catalog *out);
+			size_t n_recorded, bool online, struct np_catalog *out);
 
 /* What plan, apply, drift and destroy share. */
 struct np_refresh_req {
 	bool destroy;
 	bool refresh_only;
-	bool refresh;                  /* false: the state stands for EC2 */
-	bool deep;                     /* read every protection flag (drift -deep) */
+	bool refresh; /* false: the state stands for EC2 */
+	bool deep;    /* read every protection flag (drift -deep) */
 	const char *const *targets;
 	size_t n_targets;
 	const char *const *replace;
@@ -67,6 +66,6 @@ struct np_refresh_req {
 /* Read the state, refresh, build the plan (and, when the plan needs
  * protection flags, read them and build it again). */
 int np_refresh_plan(const struct np_refresh_src *src, const struct np_refresh_req *req,
-                    struct np_plan *out, struct np_err *err);
+		    struct np_plan *out, struct np_err *err);
 
 #endif

@@ -16,8 +16,8 @@ struct np_config;
 
 struct np_render_opts {
 	bool color;
-	bool expand;                     /* -expand: every instance, no collapsed ranges */
-	const struct np_config *config;  /* for rollout.max_unavailable; NULL: not said */
+	bool expand;                    /* -expand: every instance, no collapsed ranges */
+	const struct np_config *config; /* for rollout.max_unavailable; NULL: not said */
 };
 
 void np_render_plan_text(FILE *out, const struct np_plan *plan, const struct np_render_opts *o);
@@ -26,8 +26,8 @@ json_t *np_render_plan_json(const struct np_plan *plan);
  * next index of the same group, the same action, steps (with their
  * parameters) and reason, and the same text under the header (body_a,
  * body_b: what is shown of each). */
-bool np_render_same_change(const struct np_change *a, const char *body_a,
-                           const struct np_change *b, const char *body_b);
+bool np_render_same_change(const struct np_change *a, const char *body_a, const struct np_change *b,
+			   const char *body_b);
 /* At most how many instances of group rollout.max_unavailable lets be out of
  * service at once, as apply's scheduler counts it; 0 when unbounded. */
 int np_render_rollout_limit(const struct np_config *cfg, const char *group);
@@ -46,9 +46,9 @@ int np_plan_from_json_full(struct np_plan *out, const json_t *j, struct np_err *
 
 /* region and account: where the state is pinned (NULL: not yet). */
 json_t *np_render_state_json(const char *lineage, long long serial, const char *region,
-                             const char *account, const struct np_instance *res, size_t n);
+			     const char *account, const struct np_instance *res, size_t n);
 void np_render_state_text(FILE *out, const struct np_instance *res, size_t n,
-                          const struct np_render_opts *o);
+			  const struct np_render_opts *o);
 void np_render_history(FILE *out, const struct np_history_entry *h, size_t n, bool json);
 
 #endif

@@ -13,12 +13,12 @@
 enum np_retry_mode { NP_RETRY_STANDARD = 0, NP_RETRY_LEGACY, NP_RETRY_ADAPTIVE };
 
 struct np_retry_quota {
-	int tokens;              /* starts at 500 */
+	int tokens; /* starts at 500 */
 	pthread_mutex_t lock;
 };
 
-#define NP_RETRY_QUOTA_MAX 500
-#define NP_RETRY_COST 5
+#define NP_RETRY_QUOTA_MAX    500
+#define NP_RETRY_COST         5
 #define NP_RETRY_TIMEOUT_COST 10
 
 void np_retry_quota_init(struct np_retry_quota *q);
@@ -45,9 +45,9 @@ enum np_bucket_class { NP_BUCKET_NON_MUTATING = 0, NP_BUCKET_UNFILTERED, NP_BUCK
 
 struct np_bucket {
 	double capacity;
-	double model_rate;       /* the documented refill rate, times scale */
-	double rate;             /* the refill rate in use: at most model_rate */
-	double tokens;           /* may go negative: reserved by callers waiting */
+	double model_rate; /* the documented refill rate, times scale */
+	double rate;       /* the refill rate in use: at most model_rate */
+	double tokens;     /* may go negative: reserved by callers waiting */
 	double last;
 };
 
@@ -71,11 +71,10 @@ void np_limiter_release(struct np_limiter *l);
 /* Reserve one request (and `resources` instance tokens) of `action` at time
  * now; returns the seconds the caller must wait before sending (0: go). */
 double np_limiter_acquire(struct np_limiter *l, const char *action, enum np_bucket_class cls,
-                          int resources, double now);
+			  int resources, double now);
 void np_limiter_throttled(struct np_limiter *l, const char *action, enum np_bucket_class cls,
-                          double now);
-void np_limiter_ok(struct np_limiter *l, const char *action, enum np_bucket_class cls,
-                   double now);
+			  double now);
+void np_limiter_ok(struct np_limiter *l, const char *action, enum np_bucket_class cls, double now);
 /* Sleep for seconds; with stop, in short slices, returning false as soon as
  * *stop is set (a signal: a caller waiting for its turn gives up). */
 bool np_limiter_sleep(double seconds, volatile sig_atomic_t *stop);

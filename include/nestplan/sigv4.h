@@ -14,16 +14,16 @@ struct np_sigv4_header {
 };
 
 struct np_sigv4_input {
-	const char *method;        /* "POST" */
-	const char *host;          /* as sent in Host:, with a non-default port */
-	const char *path;          /* "/" */
-	const char *query;         /* canonical query string, "" for a form POST */
-	const char *content_type;  /* signed when not NULL */
+	const char *method;       /* "POST" */
+	const char *host;         /* as sent in Host:, with a non-default port */
+	const char *path;         /* "/" */
+	const char *query;        /* canonical query string, "" for a form POST */
+	const char *content_type; /* signed when not NULL */
 	const char *body;
 	size_t body_len;
 	const char *region;
-	const char *service;       /* "ec2", "sts" */
-	const char *amz_date;      /* YYYYMMDDTHHMMSSZ */
+	const char *service;  /* "ec2", "sts" */
+	const char *amz_date; /* YYYYMMDDTHHMMSSZ */
 	const char *access_key;
 	const char *secret_key;
 	const char *session_token; /* NULL without one; signed when set */
@@ -37,7 +37,7 @@ struct np_sigv4_input {
 /* Fills authorization (the whole header value) and, for tests, the hex
  * SHA-256 of the canonical request. */
 void np_sigv4_sign(const struct np_sigv4_input *in, char *authorization, size_t auth_size,
-                   char canonical_hash[65]);
+		   char canonical_hash[65]);
 /* X-Amz-Date for t (seconds since the epoch, UTC). */
 void np_sigv4_date(long long t, char out[17]);
 

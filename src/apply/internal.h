@@ -9,55 +9,55 @@
 #include "nestplan/apply.h"
 
 enum task_status {
-	TASK_READY = 0,   /* its next step can be taken by a worker */
-	TASK_PARKED,      /* waits for a rollout slot of its group */
-	TASK_RUNNING,     /* a worker is making its call */
-	TASK_WAITING,     /* the shared waiter polls it */
+	TASK_READY = 0, /* its next step can be taken by a worker */
+	TASK_PARKED,    /* waits for a rollout slot of its group */
+	TASK_RUNNING,   /* a worker is making its call */
+	TASK_WAITING,   /* the shared waiter polls it */
 	TASK_DONE,
 	TASK_FAILED,
-	TASK_HALTED,      /* ended by an interrupt half-way; the next apply resumes it */
-	TASK_UNKNOWN,     /* a launch whose answer never came: its token stays journaled */
+	TASK_HALTED,  /* ended by an interrupt half-way; the next apply resumes it */
+	TASK_UNKNOWN, /* a launch whose answer never came: its token stays journaled */
 };
 
 struct group {
 	const char *name;
-	int limit;        /* instances out of service at once; 0: no limit */
+	int limit; /* instances out of service at once; 0: no limit */
 	int in_use;
 };
 
 struct task {
 	const struct np_change *change;
-	const struct np_desired *desired;  /* NULL when the file no longer has it */
+	const struct np_desired *desired; /* NULL when the file no longer has it */
 	struct group *group;
 	enum task_status status;
-	size_t next;                       /* index into change->steps */
-	char *instance_id;                 /* the instance the next steps act on */
-	char *old_instance_id;             /* replace: the instance to terminate */
+	size_t next;           /* index into change->steps */
+	char *instance_id;     /* the instance the next steps act on */
+	char *old_instance_id; /* replace: the instance to terminate */
 	bool holds_slot;
-	bool was_running;                  /* before this apply stopped it */
-	bool recorded;                     /* the final EC2 view is in the state */
+	bool was_running; /* before this apply stopped it */
+	bool recorded;    /* the final EC2 view is in the state */
 	bool rolling_back;
 	bool counted;
-	bool recover;                      /* interrupted after its stop: start it again */
-	bool left_stopped;                 /* interrupted, and could not be started again */
-	bool restarting;                   /* interrupted: started again, waiting for it to run */
-	bool resume_only;                  /* no step: waits for what a killed apply left */
+	bool recover;      /* interrupted after its stop: start it again */
+	bool left_stopped; /* interrupted, and could not be started again */
+	bool restarting;   /* interrupted: started again, waiting for it to run */
+	bool resume_only;  /* no step: waits for what a killed apply left */
 	/* The wait the waiter does for this task. */
 	enum np_step_kind wait_step;
-	enum np_run_state wait_for;        /* UNSET: just re-read the instance */
+	enum np_run_state wait_for; /* UNSET: just re-read the instance */
 	double wait_started, wait_deadline, last_note;
 	double step_started;
-	double ready_since;                /* waiting for a shared stop/start/terminate */
+	double ready_since; /* waiting for a shared stop/start/terminate */
 	long long journal_id;
-	long long cycle_journal_id;        /* open from the stop until the task ends */
-	struct np_instance live;           /* last seen from EC2 */
+	long long cycle_journal_id; /* open from the stop until the task ends */
+	struct np_instance live;    /* last seen from EC2 */
 	char *error;
-	const char *resume_token;          /* ClientToken of a launch left in flight */
+	const char *resume_token; /* ClientToken of a launch left in flight */
 };
 
 struct apply {
-	struct np_apply_ec2 ec2;           /* opts->ec2, or the real client's */
-	struct np_clock clock;             /* opts->clock, or the real one */
+	struct np_apply_ec2 ec2; /* opts->ec2, or the real client's */
+	struct np_clock clock;   /* opts->clock, or the real one */
 	struct np_state *st;
 	const struct np_config *cfg;
 	const struct np_plan *plan;
@@ -67,17 +67,17 @@ struct apply {
 	size_t n_tasks;
 	struct group *groups;
 	size_t n_groups;
-	pthread_mutex_t lock;              /* tasks, groups, counters */
-	pthread_cond_t cond;               /* a task changed status */
-	pthread_mutex_t state_lock;        /* one SQLite transaction at a time; recursive,
+	pthread_mutex_t lock;       /* tasks, groups, counters */
+	pthread_cond_t cond;        /* a task changed status */
+	pthread_mutex_t state_lock; /* one SQLite transaction at a time; recursive,
 	                                    * so np_apply_batch_begin can group writes */
-	int in_flight;                     /* calls being made */
-	int batch_depth;                   /* np_apply_batch_begin nesting (state_lock) */
-	bool batch_open;                   /* the batch's transaction is open */
-	bool stopping;                     /* interrupted: start nothing new */
+	int in_flight;              /* calls being made */
+	int batch_depth;            /* np_apply_batch_begin nesting (state_lock) */
+	bool batch_open;            /* the batch's transaction is open */
+	bool stopping;              /* interrupted: start nothing new */
 	double started;
 	double stopping_since;
-	int n_exited;                      /* threads that have finished */
+	int n_exited; /* threads that have finished */
 };
 
 /* a's clock: now, and a wait on a->cond (a->lock held). */
@@ -87,15 +87,15 @@ void np_apply_wait(struct apply *a, double seconds);
 /* The waiter's decision for one instance, from what DescribeInstances
  * answered (listed false: not in the answer) and the wait's deadline. */
 enum np_settle {
-	NP_SETTLE_WAIT = 0,   /* poll again */
-	NP_SETTLE_DONE,       /* reached (or, for a re-read, settled) */
-	NP_SETTLE_FAILED,     /* a state from which want can no longer come */
-	NP_SETTLE_TIMED_OUT,  /* the deadline passed first */
+	NP_SETTLE_WAIT = 0,  /* poll again */
+	NP_SETTLE_DONE,      /* reached (or, for a re-read, settled) */
+	NP_SETTLE_FAILED,    /* a state from which want can no longer come */
+	NP_SETTLE_TIMED_OUT, /* the deadline passed first */
 };
 /* want NP_RUN_UNSET: a re-read, done once the instance is in no transition
  * (or at the deadline, whatever it shows). Pure (src/apply/waiter.c). */
 enum np_settle np_apply_settle(enum np_run_state want, bool listed, enum np_run_state got,
-                               double now, double deadline);
+			       double now, double deadline);
 
 /* Worker side (steps.c): make the call for the next step of every task in
  * batch (all with the same step kind; batching only for stop/start/terminate).
@@ -111,7 +111,7 @@ int np_apply_poll(struct apply *a);
 
 /* The same for a task, from any thread. */
 int np_apply_record(struct apply *a, struct task *t, const struct np_instance *live,
-                    struct np_err *err);
+		    struct np_err *err);
 /* Group the state writes until np_apply_batch_end into one durable
  * transaction (a batch of 100 launches: one commit, not 300). Takes
  * state_lock: call it before taking a->lock, never with it held. */

@@ -15,7 +15,9 @@ void np_apply_client_token(char out[65], const char *lineage, const char *addres
 
 	/* Readable where it fits (np-<lineage8>-<address>-g<N>), hashed otherwise;
 	 * either way the same inputs give the same token. */
-	if (strlen(address) <= 40 && strspn(address, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-[]") == strlen(address)) {
+	if (strlen(address) <= 40 &&
+	    strspn(address, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-[]") ==
+		strlen(address)) {
 		snprintf(out, 65, "np-%.8s-%s-g%d", lineage ? lineage : "", address, generation);
 	} else {
 		np_sha256_hex(raw, strlen(raw), hash);
@@ -25,7 +27,7 @@ void np_apply_client_token(char out[65], const char *lineage, const char *addres
 }
 
 int np_launch_token(struct np_state *st, const char *address, const char *resume_token,
-                    char out[65], struct np_err *err)
+		    char out[65], struct np_err *err)
 {
 	int gen;
 
@@ -53,10 +55,7 @@ bool np_launch_address_index(const char *address, size_t *name_len, long *index)
 	return true;
 }
 
-static bool same_str(const char *a, const char *b)
-{
-	return a == b || (a && b && !strcmp(a, b));
-}
+static bool same_str(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
 
 bool np_launch_same(const struct np_instance *a, const struct np_instance *b)
 {
@@ -73,8 +72,8 @@ bool np_launch_same(const struct np_instance *a, const struct np_instance *b)
 }
 
 int np_launch_run(struct np_aws *aws, const struct np_change *c, const struct np_desired *d,
-                  const char *lineage, const char *token, bool dry_run, struct np_instance *out,
-                  struct np_err *err)
+		  const char *lineage, const char *token, bool dry_run, struct np_instance *out,
+		  struct np_err *err)
 {
 	struct np_apply_ec2 ec2;
 
@@ -82,16 +81,16 @@ int np_launch_run(struct np_aws *aws, const struct np_change *c, const struct np
 	return np_launch_run_cat(&ec2, c, d, lineage, NULL, token, dry_run, out, err);
 }
 
-int np_launch_run_cat(const struct np_apply_ec2 *ec2, const struct np_change *c, const struct np_desired *d,
-                      const char *lineage, const struct np_catalog *cat, const char *token,
-                      bool dry_run, struct np_instance *out, struct np_err *err)
+int np_launch_run_cat(const struct np_apply_ec2 *ec2, const struct np_change *c,
+		      const struct np_desired *d, const char *lineage, const struct np_catalog *cat,
+		      const char *token, bool dry_run, struct np_instance *out, struct np_err *err)
 {
 	struct np_instance *got = NULL;
 	size_t n = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (np_launch_run_many(ec2, c, d, lineage, cat, c->address, 1, token, dry_run, &got, &n,
-	                       err) < 0)
+			       err) < 0)
 		return -1;
 	np_instance_copy(out, &got[0]);
 	np_instances_free(got, n);
@@ -101,19 +100,21 @@ int np_launch_run_cat(const struct np_apply_ec2 *ec2, const struct np_change *c,
 static bool root_volume_set(const struct np_instance *w)
 {
 	for (size_t i = 0; i < np_n_attrs; i++)
-		if (!strncmp(np_attrs[i].name, "root_volume.", 12) && np_attr_is_set(&np_attrs[i], w))
+		if (!strncmp(np_attrs[i].name, "root_volume.", 12) &&
+		    np_attr_is_set(&np_attrs[i], w))
 			return true;
 	return false;
 }
 
-int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c, const struct np_desired *d,
-                       const char *lineage, const struct np_catalog *cat, const char *address_tag,
-                       int count, const char *token, bool dry_run, struct np_instance **out,
-                       size_t *n_out, struct np_err *err)
+int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c,
+		       const struct np_desired *d, const char *lineage,
+		       const struct np_catalog *cat, const char *address_tag, int count,
+		       const char *token, bool dry_run, struct np_instance **out, size_t *n_out,
+		       struct np_err *err)
 {
 	const struct np_instance *w = &c->after;
-	const struct np_itype *type = cat && w->instance_type ? np_catalog_find(cat, w->instance_type)
-	                                                      : NULL;
+	const struct np_itype *type =
+	    cat && w->instance_type ? np_catalog_find(cat, w->instance_type) : NULL;
 	struct np_tags tags = NP_TAGS_INIT;
 	struct np_ec2_launch req;
 	char *root_device = NULL;
@@ -123,7 +124,7 @@ int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c
 	*n_out = 0;
 	if (!w->image_id || !w->instance_type)
 		return np_error(err, "cannot launch '%s': image_id and instance_type are needed",
-		                c->address);
+				c->address);
 	if (d && root_volume_set(&d->want) && ec2->image_root) {
 		/* The mapping goes on the image's root device, as DescribeImages names it. */
 		int snap = 0;
@@ -132,10 +133,11 @@ int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c
 			return np_error_prefix(err, "root_volume of '%s'", c->address);
 		if (d->want.root_size_gib && snap && d->want.root_size_gib < snap) {
 			free(root_device);
-			return np_error(err,
-			                "'%s': root_volume.size_gib %d is below the size of image %s's "
-			                "snapshot (%d GiB)",
-			                c->address, d->want.root_size_gib, w->image_id, snap);
+			return np_error(
+			    err,
+			    "'%s': root_volume.size_gib %d is below the size of image %s's "
+			    "snapshot (%d GiB)",
+			    c->address, d->want.root_size_gib, w->image_id, snap);
 		}
 	}
 	np_tags_copy(&tags, &w->tags);
@@ -174,8 +176,9 @@ int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c
 	np_tags_release(&tags);
 	free(root_device);
 	if (rc == 0 && *n_out != (size_t)count) {
-		rc = np_error(err, "RunInstances (%s): asked for %d instances, the answer lists %zu",
-		              address_tag, count, *n_out);
+		rc =
+		    np_error(err, "RunInstances (%s): asked for %d instances, the answer lists %zu",
+			     address_tag, count, *n_out);
 		np_instances_free(*out, *n_out);
 		*out = NULL;
 		*n_out = 0;
@@ -184,7 +187,7 @@ int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c
 }
 
 int np_launch_modify(struct np_aws *aws, const char *id, const struct np_step *s, bool dry_run,
-                     struct np_err *err)
+		     struct np_err *err)
 {
 	switch (s->kind) {
 	case NP_STEP_MODIFY_PLACEMENT:
@@ -193,7 +196,7 @@ int np_launch_modify(struct np_aws *aws, const char *id, const struct np_step *s
 		return np_ec2_modify_instance_type(aws, id, s->instance_type, dry_run, err);
 	case NP_STEP_MODIFY_CPU_OPTIONS:
 		return np_ec2_modify_cpu_options(aws, id, s->core_count, s->threads_per_core,
-		                                 s->nested_virtualization, dry_run, err);
+						 s->nested_virtualization, dry_run, err);
 	case NP_STEP_CREATE_TAGS:
 		return np_ec2_create_tags(aws, &id, 1, &s->tags, dry_run, err);
 	case NP_STEP_DELETE_TAGS:
@@ -210,13 +213,13 @@ int np_launch_modify(struct np_aws *aws, const char *id, const struct np_step *s
 		if (!s->volume_id)
 			return np_error(err, "%s: EC2 reported no root volume to modify", id);
 		return np_ec2_modify_volume(aws, s->volume_id, s->size_gib,
-		                            s->volume_type ? np_volume_types[s->volume_type] : NULL,
-		                            s->iops, s->throughput, dry_run, err);
+					    s->volume_type ? np_volume_types[s->volume_type] : NULL,
+					    s->iops, s->throughput, dry_run, err);
 	case NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION:
 		if (!s->device_name)
 			return np_error(err, "%s: EC2 reported no root device", id);
 		return np_ec2_modify_root_delete_on_termination(
-			aws, id, s->device_name, s->value && !strcmp(s->value, "true"), dry_run, err);
+		    aws, id, s->device_name, s->value && !strcmp(s->value, "true"), dry_run, err);
 	case NP_STEP_ASSOCIATE_IAM_PROFILE:
 	case NP_STEP_REPLACE_IAM_PROFILE:
 	case NP_STEP_DISASSOCIATE_IAM_PROFILE:
@@ -235,18 +238,19 @@ int np_launch_modify(struct np_aws *aws, const char *id, const struct np_step *s
 }
 
 int np_launch_undo(struct np_aws *aws, const char *id, const struct np_step *s,
-                   const struct np_instance *before, struct np_err *err)
+		   const struct np_instance *before, struct np_err *err)
 {
 	switch (s->kind) {
 	case NP_STEP_MODIFY_PLACEMENT:
-		return np_ec2_modify_placement(aws, id, before->tenancy, before->host_id, false, err);
+		return np_ec2_modify_placement(aws, id, before->tenancy, before->host_id, false,
+					       err);
 	case NP_STEP_MODIFY_INSTANCE_TYPE:
 		return np_ec2_modify_instance_type(aws, id, before->instance_type, false, err);
 	case NP_STEP_MODIFY_CPU_OPTIONS:
-		return np_ec2_modify_cpu_options(aws, id, before->core_count, before->threads_per_core,
-		                                 before->nested_virtualization ? before->nested_virtualization
-		                                                               : NP_NV_DISABLED,
-		                                 false, err);
+		return np_ec2_modify_cpu_options(
+		    aws, id, before->core_count, before->threads_per_core,
+		    before->nested_virtualization ? before->nested_virtualization : NP_NV_DISABLED,
+		    false, err);
 	case NP_STEP_SET_ATTRIBUTE: {
 		/* Back to what it was; an attribute the instance had not set stays. */
 		char *was = np_attr_text(s->attr, before);
@@ -259,8 +263,8 @@ int np_launch_undo(struct np_aws *aws, const char *id, const struct np_step *s,
 		if (!before->root_delete_on_termination || !s->device_name)
 			return 0;
 		return np_ec2_modify_root_delete_on_termination(
-			aws, id, s->device_name, before->root_delete_on_termination == NP_BOOL_TRUE, false,
-			err);
+		    aws, id, s->device_name, before->root_delete_on_termination == NP_BOOL_TRUE,
+		    false, err);
 	/* modify_volume has no undo: a volume does not shrink, and EC2 limits how
 	 * often it may be modified. */
 	case NP_STEP_ASSOCIATE_IAM_PROFILE:
@@ -268,28 +272,28 @@ int np_launch_undo(struct np_aws *aws, const char *id, const struct np_step *s,
 	case NP_STEP_DISASSOCIATE_IAM_PROFILE:
 		/* Back to the profile it had, or to none. */
 		return np_ec2_set_iam_instance_profile(
-			aws, id, before->iam_instance_profile ? before->iam_instance_profile : "", err);
+		    aws, id, before->iam_instance_profile ? before->iam_instance_profile : "", err);
 	default:
 		return 0; /* tags and run state need no undo for service */
 	}
 }
 
 /* The real client's side of struct np_apply_ec2: ctx is the np_aws. */
-static int real_run(void *ctx, const struct np_ec2_launch *req, struct np_instance **out,
-                    size_t *n, struct np_err *err)
+static int real_run(void *ctx, const struct np_ec2_launch *req, struct np_instance **out, size_t *n,
+		    struct np_err *err)
 {
 	return np_ec2_run_instances(ctx, req, out, n, err);
 }
 
 static int real_describe_ids(void *ctx, const char *const *ids, size_t n_ids,
-                             struct np_instance **out, size_t *n, struct np_err *err)
+			     struct np_instance **out, size_t *n, struct np_err *err)
 {
 	return np_ec2_describe_instances_by_id(ctx, ids, n_ids, out, n, err);
 }
 
 static int real_describe_filter(void *ctx, const char *name, const char *const *values,
-                                size_t n_values, struct np_instance **out, size_t *n,
-                                struct np_err *err)
+				size_t n_values, struct np_instance **out, size_t *n,
+				struct np_err *err)
 {
 	return np_ec2_describe_instances_filter(ctx, name, values, n_values, out, n, err);
 }
@@ -315,13 +319,13 @@ static int real_modify(void *ctx, const char *id, const struct np_step *s, struc
 }
 
 static int real_undo(void *ctx, const char *id, const struct np_step *s,
-                     const struct np_instance *before, struct np_err *err)
+		     const struct np_instance *before, struct np_err *err)
 {
 	return np_launch_undo(ctx, id, s, before, err);
 }
 
 static int real_image_root(void *ctx, const char *image_id, char **device, int *snapshot_gib,
-                           struct np_err *err)
+			   struct np_err *err)
 {
 	return np_ec2_image_root(ctx, image_id, device, snapshot_gib, err);
 }

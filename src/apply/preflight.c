@@ -13,8 +13,9 @@
  * and the parameters of an instance the earlier steps have not changed yet.
  * The codes are EC2's documented client errors for those checks. */
 static const char *const expected_before_cycle[] = {
-	"IncorrectInstanceState", "IncorrectState", "InvalidParameterValue",
-	"InvalidParameterCombination", "UnsupportedOperation", "Unsupported",
+	"IncorrectInstanceState",        "IncorrectState",
+	"InvalidParameterValue",         "InvalidParameterCombination",
+	"UnsupportedOperation",          "Unsupported",
 	"InvalidInstanceAttributeValue", NULL,
 };
 
@@ -37,32 +38,35 @@ static int check(int rc, const struct np_step *s, const struct np_change *c, str
 		return 0;
 	}
 	if (rc == 0)
-		return np_error(err, "permission check failed, nothing was changed: %s with DryRun for "
-		                     "'%s' (%s) answered as if it had run, not DryRunOperation",
-		                action, c->address, who);
+		return np_error(err,
+				"permission check failed, nothing was changed: %s with DryRun for "
+				"'%s' (%s) answered as if it had run, not DryRunOperation",
+				action, c->address, who);
 	if (err->cls == NP_ERRC_AUTH && !strcmp(err->code, "UnauthorizedOperation"))
-		return np_error_prefix(err, "permission check failed, nothing was changed: %s needs the "
-		                            "IAM permission ec2:%s (for '%s', %s)",
-		                       action, action, c->address, who);
+		return np_error_prefix(err,
+				       "permission check failed, nothing was changed: %s needs the "
+				       "IAM permission ec2:%s (for '%s', %s)",
+				       action, action, c->address, who);
 	if (kind != NP_STEP_RUN_INSTANCES && err->http_status >= 400 && err->http_status < 500 &&
 	    expected(err->code)) {
 		np_log_debug("preflight: %s for '%s': %s (the instance is not modified yet)",
-		             action, c->address, err->msg);
+			     action, c->address, err->msg);
 		np_err_clear(err);
 		return 0;
 	}
 	/* 5xx after retries, InvalidAction, UnknownParameter, unknown codes and
 	 * answers that are not EC2's: nothing proves the call would work. */
-	return np_error_prefix(err, "permission check failed, nothing was changed: %s with DryRun "
-	                            "for '%s' (%s) answered %s%s(HTTP %d)",
-	                       action, c->address, who, err->code[0] ? err->code : "",
-	                       err->code[0] ? " " : "", err->http_status);
+	return np_error_prefix(err,
+			       "permission check failed, nothing was changed: %s with DryRun "
+			       "for '%s' (%s) answered %s%s(HTTP %d)",
+			       action, c->address, who, err->code[0] ? err->code : "",
+			       err->code[0] ? " " : "", err->http_status);
 }
 
 int np_apply_preflight(struct np_aws *aws, const struct np_config *cfg, const struct np_plan *plan,
-                       const char *lineage, struct np_err *err)
+		       const char *lineage, struct np_err *err)
 {
-	bool done[NP_STEP__COUNT] = {false};
+	bool done[NP_STEP__COUNT] = { false };
 	bool *done_attr = calloc(np_n_attrs, sizeof(*done_attr));
 	int rc_all = 0;
 
@@ -71,9 +75,10 @@ int np_apply_preflight(struct np_aws *aws, const struct np_config *cfg, const st
 
 		for (size_t k = 0; k < c->n_steps; k++) {
 			const struct np_step *s = &c->steps[k];
-			const char *id = s->kind == NP_STEP_TERMINATE || c->action != NP_ACTION_REPLACE
-			                         ? c->instance_id
-			                         : NULL;
+			const char *id =
+			    s->kind == NP_STEP_TERMINATE || c->action != NP_ACTION_REPLACE
+				? c->instance_id
+				: NULL;
 			bool *seen = s->attr ? &done_attr[s->attr - np_attrs] : &done[s->kind];
 			int rc;
 
@@ -87,8 +92,9 @@ int np_apply_preflight(struct np_aws *aws, const struct np_config *cfg, const st
 			if (s->kind == NP_STEP_RUN_INSTANCES) {
 				struct np_instance none;
 
-				rc = np_launch_run(aws, c, cfg ? np_config_find(cfg, c->address) : NULL,
-				                   lineage, NULL, true, &none, err);
+				rc = np_launch_run(aws, c,
+						   cfg ? np_config_find(cfg, c->address) : NULL,
+						   lineage, NULL, true, &none, err);
 				np_instance_release(&none);
 			} else if (!id) {
 				/* Steps on an instance that does not exist yet: checked on another. */

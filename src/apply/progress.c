@@ -12,36 +12,36 @@ struct verb {
 };
 
 static const struct verb verbs[NP_STEP__COUNT] = {
-	[NP_STEP_RUN_INSTANCES] = {"Launching", "still launching", "Launch complete"},
-	[NP_STEP_STOP] = {"Stopping", "still stopping", "Stop complete"},
-	[NP_STEP_MODIFY_PLACEMENT] = {"Modifying placement", "still modifying placement",
-	                              "Placement modified"},
-	[NP_STEP_MODIFY_INSTANCE_TYPE] = {"Changing instance type", "still changing instance type",
-	                                  "Instance type changed"},
-	[NP_STEP_MODIFY_CPU_OPTIONS] = {"Modifying CPU options", "still modifying CPU options",
-	                                "CPU options modified"},
-	[NP_STEP_START] = {"Starting", "still starting", "Start complete"},
-	[NP_STEP_CREATE_TAGS] = {"Tagging", "still tagging", "Tags set"},
-	[NP_STEP_DELETE_TAGS] = {"Removing tags", "still removing tags", "Tags removed"},
-	[NP_STEP_TERMINATE] = {"Terminating", "still terminating", "Termination complete"},
-	[NP_STEP_ASSOCIATE_IAM_PROFILE] = {"Associating instance profile",
-	                                   "still associating instance profile",
-	                                   "Instance profile associated"},
-	[NP_STEP_REPLACE_IAM_PROFILE] = {"Replacing instance profile",
-	                                 "still replacing instance profile",
-	                                 "Instance profile replaced"},
-	[NP_STEP_DISASSOCIATE_IAM_PROFILE] = {"Disassociating instance profile",
-	                                      "still disassociating instance profile",
-	                                      "Instance profile disassociated"},
-	[NP_STEP_MODIFY_VOLUME] = {"Modifying root volume", "still modifying root volume",
-	                           "Root volume modification started"},
-	[NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION] = {"Setting root volume delete on termination",
-	                                               "still setting delete on termination",
-	                                               "Delete on termination set"},
-	[NP_STEP_SET_ATTRIBUTE] = {"Modifying attributes", "still modifying attributes",
-	                           "Attributes modified"},
-	[NP_STEP_MODIFY_USER_DATA] = {"Replacing user data", "still replacing user data",
-	                              "User data replaced"},
+	[NP_STEP_RUN_INSTANCES] = { "Launching", "still launching", "Launch complete" },
+	[NP_STEP_STOP] = { "Stopping", "still stopping", "Stop complete" },
+	[NP_STEP_MODIFY_PLACEMENT] = { "Modifying placement", "still modifying placement",
+				       "Placement modified" },
+	[NP_STEP_MODIFY_INSTANCE_TYPE] = { "Changing instance type", "still changing instance type",
+					   "Instance type changed" },
+	[NP_STEP_MODIFY_CPU_OPTIONS] = { "Modifying CPU options", "still modifying CPU options",
+					 "CPU options modified" },
+	[NP_STEP_START] = { "Starting", "still starting", "Start complete" },
+	[NP_STEP_CREATE_TAGS] = { "Tagging", "still tagging", "Tags set" },
+	[NP_STEP_DELETE_TAGS] = { "Removing tags", "still removing tags", "Tags removed" },
+	[NP_STEP_TERMINATE] = { "Terminating", "still terminating", "Termination complete" },
+	[NP_STEP_ASSOCIATE_IAM_PROFILE] = { "Associating instance profile",
+					    "still associating instance profile",
+					    "Instance profile associated" },
+	[NP_STEP_REPLACE_IAM_PROFILE] = { "Replacing instance profile",
+					  "still replacing instance profile",
+					  "Instance profile replaced" },
+	[NP_STEP_DISASSOCIATE_IAM_PROFILE] = { "Disassociating instance profile",
+					       "still disassociating instance profile",
+					       "Instance profile disassociated" },
+	[NP_STEP_MODIFY_VOLUME] = { "Modifying root volume", "still modifying root volume",
+				    "Root volume modification started" },
+	[NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION] = { "Setting root volume delete on termination",
+							"still setting delete on termination",
+							"Delete on termination set" },
+	[NP_STEP_SET_ATTRIBUTE] = { "Modifying attributes", "still modifying attributes",
+				    "Attributes modified" },
+	[NP_STEP_MODIFY_USER_DATA] = { "Replacing user data", "still replacing user data",
+				       "User data replaced" },
 };
 
 /* RFC 3339 in UTC with microseconds, as Terraform's "@timestamp". */
@@ -59,7 +59,7 @@ static void timestamp(char out[40])
 }
 
 void np_ui_emit(FILE *out, const char *level, const char *type, json_t *fields, const char *fmt,
-                ...)
+		...)
 {
 	char ts[40], msg[1024];
 	json_t *o;
@@ -71,7 +71,7 @@ void np_ui_emit(FILE *out, const char *level, const char *type, json_t *fields, 
 	va_end(ap);
 	timestamp(ts);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "@level", level, "@message", msg, "@module",
-	              NP_UI_MODULE, "@timestamp", ts, "type", type);
+		      NP_UI_MODULE, "@timestamp", ts, "type", type);
 	if (fields)
 		json_object_update(o, fields);
 	/* One write per line, so concurrent writers cannot interleave a line. */
@@ -88,8 +88,8 @@ void np_ui_emit(FILE *out, const char *level, const char *type, json_t *fields, 
 void np_ui_version(FILE *out)
 {
 	np_ui_emit(out, "info", "version",
-	           json_pack("{s:s, s:s}", "nestplan", NP_VERSION, "ui", NP_UI_VERSION),
-	           "nestplan %s", NP_VERSION);
+		   json_pack("{s:s, s:s}", "nestplan", NP_VERSION, "ui", NP_UI_VERSION),
+		   "nestplan %s", NP_VERSION);
 }
 
 json_t *np_ui_resource(const char *address)
@@ -109,17 +109,17 @@ json_t *np_ui_resource(const char *address)
 	}
 	name = strndup(address, br ? (size_t)(br - address) : strlen(address));
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:o}", "addr", address, "module", "",
-	                      "resource", address, "implied_provider", "ec2", "resource_type",
-	                      "instance", "resource_name", name, "resource_key", key);
+			      "resource", address, "implied_provider", "ec2", "resource_type",
+			      "instance", "resource_name", name, "resource_key", key);
 	free(name);
 	return o;
 }
 
 void np_ui_diagnostic(FILE *out, const char *severity, const char *summary, const char *detail,
-                      const char *address, json_t *extra)
+		      const char *address, json_t *extra)
 {
 	json_t *d = json_pack("{s:s, s:s, s:s}", "severity", severity, "summary", summary, "detail",
-	                      detail ? detail : "");
+			      detail ? detail : "");
 
 	if (address)
 		json_object_set_new(d, "address", json_string(address));
@@ -127,8 +127,9 @@ void np_ui_diagnostic(FILE *out, const char *severity, const char *summary, cons
 		json_object_update(d, extra);
 	json_decref(extra);
 	/* Terraform's levels: a warning diagnostic is "@level": "warn". */
-	np_ui_emit(out, !strcmp(severity, "error") ? "error" : "warn", "diagnostic", json_pack("{s:o}", "diagnostic", d), "%s: %s",
-	           !strcmp(severity, "error") ? "Error" : "Warning", summary);
+	np_ui_emit(out, !strcmp(severity, "error") ? "error" : "warn", "diagnostic",
+		   json_pack("{s:o}", "diagnostic", d), "%s: %s",
+		   !strcmp(severity, "error") ? "Error" : "Warning", summary);
 }
 
 /* Terraform's action names; nestplan's "no-op" is its "noop". */
@@ -143,11 +144,11 @@ void np_ui_plan(FILE *out, const struct np_plan *plan)
 		const struct np_drift *d = &plan->drift[i];
 
 		np_ui_emit(out, "info", "resource_drift",
-		           json_pack("{s:{s:o, s:s, s:s?, s:s, s:s?, s:s?}}", "change", "resource",
-		                     np_ui_resource(d->address), "action", "update", "instance_id",
-		                     d->instance_id, "attribute", d->attribute, "recorded", d->recorded,
-		                     "live", d->live),
-		           "%s: Drift detected (%s)", d->address, d->attribute);
+			   json_pack("{s:{s:o, s:s, s:s?, s:s, s:s?, s:s?}}", "change", "resource",
+				     np_ui_resource(d->address), "action", "update", "instance_id",
+				     d->instance_id, "attribute", d->attribute, "recorded",
+				     d->recorded, "live", d->live),
+			   "%s: Drift detected (%s)", d->address, d->attribute);
 	}
 	for (size_t i = 0; i < plan->n_changes; i++) {
 		const struct np_change *c = &plan->changes[i];
@@ -159,25 +160,25 @@ void np_ui_plan(FILE *out, const struct np_plan *plan)
 		for (size_t k = 0; k < c->n_steps; k++)
 			json_array_append_new(steps, json_string(np_step_label(&c->steps[k])));
 		ch = json_pack("{s:o, s:s, s:s?, s:b, s:o}", "resource", np_ui_resource(c->address),
-		               "action", ui_action(c->action), "instance_id", c->instance_id,
-		               "requires_stop", c->requires_stop, "steps", steps);
+			       "action", ui_action(c->action), "instance_id", c->instance_id,
+			       "requires_stop", c->requires_stop, "steps", steps);
 		if (c->replace_reason)
 			json_object_set_new(ch, "reason", json_string(c->replace_reason));
 		np_ui_emit(out, "info", "planned_change", json_pack("{s:o}", "change", ch),
-		           "%s: Plan to %s", c->address, ui_action(c->action));
+			   "%s: Plan to %s", c->address, ui_action(c->action));
 	}
 	for (size_t i = 0; i < plan->n_diags; i++) {
 		const struct np_diag *d = &plan->diags[i];
 
 		np_ui_diagnostic(out, d->severity == NP_SEV_ERROR ? "error" : "warning", d->message,
-		                 NULL, d->address, NULL);
+				 NULL, d->address, NULL);
 	}
 	np_ui_emit(out, "info", "change_summary",
-	           json_pack("{s:{s:i, s:i, s:i, s:i, s:s}}", "changes", "add", plan->summary.add,
-	                     "change", plan->summary.change, "remove", plan->summary.destroy,
-	                     "stop_start", plan->summary.stop_start, "operation", "plan"),
-	           "Plan: %d to add, %d to change, %d to destroy.", plan->summary.add,
-	           plan->summary.change, plan->summary.destroy);
+		   json_pack("{s:{s:i, s:i, s:i, s:i, s:s}}", "changes", "add", plan->summary.add,
+			     "change", plan->summary.change, "remove", plan->summary.destroy,
+			     "stop_start", plan->summary.stop_start, "operation", "plan"),
+		   "Plan: %d to add, %d to change, %d to destroy.", plan->summary.add,
+		   plan->summary.change, plan->summary.destroy);
 }
 
 /* Caller holds the lock. The status line is redrawn after every message. */
@@ -189,10 +190,7 @@ static void clear_status(struct np_progress *p)
 	}
 }
 
-static double mono_now(void)
-{
-	return np_monotonic_now();
-}
+static double mono_now(void) { return np_monotonic_now(); }
 
 static void draw_status(struct np_progress *p)
 {
@@ -203,10 +201,10 @@ static void draw_status(struct np_progress *p)
 		return;
 	secs = (long)(mono_now() - p->started);
 	fprintf(p->out,
-	        "%s[%ldm%02lds: %d done, %d in a cycle, %d waiting on EC2, %d queued behind "
-	        "max_unavailable, %d not started",
-	        p->color ? "\033[2m" : "", secs / 60, secs % 60, n->done, n->cycle, n->waiting,
-	        n->queued, n->not_started);
+		"%s[%ldm%02lds: %d done, %d in a cycle, %d waiting on EC2, %d queued behind "
+		"max_unavailable, %d not started",
+		p->color ? "\033[2m" : "", secs / 60, secs % 60, n->done, n->cycle, n->waiting,
+		n->queued, n->not_started);
 	if (n->failed)
 		fprintf(p->out, ", %d failed", n->failed);
 	if (n->halted)
@@ -225,7 +223,7 @@ static void ident(char *buf, size_t n, const char *id)
 }
 
 void np_progress_init(struct np_progress *p, FILE *out, bool json, bool status_line, bool color,
-                      int total)
+		      int total)
 {
 	memset(p, 0, sizeof(*p));
 	p->out = out;
@@ -252,8 +250,8 @@ void np_progress_release(struct np_progress *p)
 static json_t *hook(const char *address, const char *id, enum np_step_kind kind)
 {
 	const char *action = kind == NP_STEP_RUN_INSTANCES ? "create"
-	                     : kind == NP_STEP_TERMINATE   ? "delete"
-	                                                   : "update";
+			     : kind == NP_STEP_TERMINATE   ? "delete"
+							   : "update";
 	json_t *h = json_pack("{s:o}", "resource", np_ui_resource(address));
 
 	if ((int)kind >= 0) {
@@ -268,26 +266,27 @@ static json_t *hook(const char *address, const char *id, enum np_step_kind kind)
 }
 
 void np_progress_step_start(struct np_progress *p, const char *address, const char *id,
-                            enum np_step_kind kind)
+			    enum np_step_kind kind)
 {
 	char idb[64];
 
 	pthread_mutex_lock(&p->lock);
 	if (p->json) {
-		np_ui_emit(p->out, "info", "apply_start", json_pack("{s:o}", "hook", hook(address, id, kind)),
-		           "%s: %s...", address, verbs[kind].doing);
+		np_ui_emit(p->out, "info", "apply_start",
+			   json_pack("{s:o}", "hook", hook(address, id, kind)), "%s: %s...",
+			   address, verbs[kind].doing);
 	} else {
 		clear_status(p);
 		ident(idb, sizeof(idb), id);
 		fprintf(p->out, "%s%s%s: %s...%s\n", p->color ? "\033[1m" : "", address,
-		        p->color ? "\033[0m" : "", verbs[kind].doing, idb);
+			p->color ? "\033[0m" : "", verbs[kind].doing, idb);
 		draw_status(p);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
 
 void np_progress_step_done(struct np_progress *p, const char *address, const char *id,
-                           enum np_step_kind kind, double elapsed)
+			   enum np_step_kind kind, double elapsed)
 {
 	char idb[64];
 
@@ -297,19 +296,19 @@ void np_progress_step_done(struct np_progress *p, const char *address, const cha
 
 		json_object_set_new(h, "elapsed_seconds", json_real(elapsed));
 		np_ui_emit(p->out, "info", "apply_complete", json_pack("{s:o}", "hook", h),
-		           "%s: %s after %.0fs", address, verbs[kind].done, elapsed);
+			   "%s: %s after %.0fs", address, verbs[kind].done, elapsed);
 	} else {
 		clear_status(p);
 		ident(idb, sizeof(idb), id);
 		fprintf(p->out, "%s%s%s: %s after %.0fs%s\n", p->color ? "\033[1m" : "", address,
-		        p->color ? "\033[0m" : "", verbs[kind].done, elapsed, idb);
+			p->color ? "\033[0m" : "", verbs[kind].done, elapsed, idb);
 		draw_status(p);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
 
 void np_progress_still(struct np_progress *p, const char *address, const char *id,
-                       enum np_step_kind kind, double elapsed)
+		       enum np_step_kind kind, double elapsed)
 {
 	pthread_mutex_lock(&p->lock);
 	if (p->json) {
@@ -317,18 +316,18 @@ void np_progress_still(struct np_progress *p, const char *address, const char *i
 
 		json_object_set_new(h, "elapsed_seconds", json_real(elapsed));
 		np_ui_emit(p->out, "info", "apply_progress", json_pack("{s:o}", "hook", h),
-		           "%s: %s... [%.0fs elapsed]", address, verbs[kind].still, elapsed);
+			   "%s: %s... [%.0fs elapsed]", address, verbs[kind].still, elapsed);
 	} else {
 		clear_status(p);
 		fprintf(p->out, "%s: %s... [%s%s%.0fs elapsed]\n", address, verbs[kind].still,
-		        id ? id : "", id ? ", " : "", elapsed);
+			id ? id : "", id ? ", " : "", elapsed);
 		draw_status(p);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
 
 void np_progress_failed(struct np_progress *p, const char *address, const char *id,
-                        enum np_step_kind kind, const char *message)
+			enum np_step_kind kind, const char *message)
 {
 	char idb[64];
 
@@ -339,14 +338,14 @@ void np_progress_failed(struct np_progress *p, const char *address, const char *
 		/* The error itself is a diagnostic line at the end, as Terraform's. */
 		json_object_set_new(h, "message", json_string(message));
 		np_ui_emit(p->out, "error", "apply_errored", json_pack("{s:o}", "hook", h),
-		           "%s: %s failed: %s", address, (int)kind >= 0 ? np_step_name(kind) : "apply",
-		           message);
+			   "%s: %s failed: %s", address,
+			   (int)kind >= 0 ? np_step_name(kind) : "apply", message);
 	} else {
 		clear_status(p);
 		ident(idb, sizeof(idb), id);
 		fprintf(p->out, "%s%s: %s failed%s:%s %s\n", p->color ? "\033[1;31m" : "", address,
-		        (int)kind >= 0 ? np_step_name(kind) : "apply", idb, p->color ? "\033[0m" : "",
-		        message);
+			(int)kind >= 0 ? np_step_name(kind) : "apply", idb,
+			p->color ? "\033[0m" : "", message);
 		draw_status(p);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -389,10 +388,10 @@ static void interrupted_counts(char *buf, size_t size, const struct np_apply_res
 {
 	size_t len = 0;
 
-#define PART(cond, ...)                                                                   \
-	do {                                                                                   \
-		if ((cond) && len < size)                                                          \
-			len += (size_t)snprintf(buf + len, size - len, __VA_ARGS__);                   \
+#define PART(cond, ...)                                                              \
+	do {                                                                         \
+		if ((cond) && len < size)                                            \
+			len += (size_t)snprintf(buf + len, size - len, __VA_ARGS__); \
 	} while (0)
 	buf[0] = '\0';
 	PART(r->added, "%d added, ", r->added);
@@ -420,28 +419,31 @@ void np_progress_summary(struct np_progress *p, const struct np_apply_result *r,
 				json_array_append_new(left, json_string(r->left_behind.v[i]));
 			interrupted_counts(counts, sizeof(counts), r);
 			np_ui_emit(p->out, "error", "apply_interrupted",
-			           json_pack("{s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:f, s:o}",
-			                     "changes", "add", r->added, "change", r->changed, "remove",
-			                     r->destroyed, "failed", r->failed, "unknown", r->unknown,
-			                     "interrupted", r->halted, "not_started", r->not_started,
-			                     "elapsed_seconds", elapsed, "left_behind", left),
-			           "Apply interrupted: %s.", counts);
+				   json_pack("{s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:f, s:o}",
+					     "changes", "add", r->added, "change", r->changed,
+					     "remove", r->destroyed, "failed", r->failed, "unknown",
+					     r->unknown, "interrupted", r->halted, "not_started",
+					     r->not_started, "elapsed_seconds", elapsed,
+					     "left_behind", left),
+				   "Apply interrupted: %s.", counts);
 		}
 	} else if (r->interrupted) {
 		char counts[256];
 
 		interrupted_counts(counts, sizeof(counts), r);
 		fprintf(p->out, "\n%sApply interrupted:%s %s.\n", p->color ? "\033[1;31m" : "",
-		        p->color ? "\033[0m" : "", counts);
+			p->color ? "\033[0m" : "", counts);
 	} else if (r->failed || r->unknown) {
-		fprintf(p->out, "\n%sApply finished with errors.%s %d added, %d changed, %d destroyed, "
-		                "%d failed%s.\n",
-		        p->color ? "\033[1;31m" : "", p->color ? "\033[0m" : "", r->added, r->changed,
-		        r->destroyed, r->failed + r->unknown, r->unknown ? " (launch outcome unknown for some)" : "");
+		fprintf(p->out,
+			"\n%sApply finished with errors.%s %d added, %d changed, %d destroyed, "
+			"%d failed%s.\n",
+			p->color ? "\033[1;31m" : "", p->color ? "\033[0m" : "", r->added,
+			r->changed, r->destroyed, r->failed + r->unknown,
+			r->unknown ? " (launch outcome unknown for some)" : "");
 	} else {
 		fprintf(p->out, "\n%sApply complete!%s %d added, %d changed, %d destroyed.\n",
-		        p->color ? "\033[1;32m" : "", p->color ? "\033[0m" : "", r->added, r->changed,
-		        r->destroyed);
+			p->color ? "\033[1;32m" : "", p->color ? "\033[0m" : "", r->added,
+			r->changed, r->destroyed);
 	}
 	fflush(p->out);
 	pthread_mutex_unlock(&p->lock);
@@ -457,11 +459,11 @@ void np_progress_abandoned(struct np_progress *p, const struct np_apply_result *
 		for (size_t i = 0; i < r->left_behind.n; i++)
 			json_array_append_new(left, json_string(r->left_behind.v[i]));
 		np_ui_diagnostic(p->out, "error", "interrupted twice: exiting now",
-		                 "the next apply resumes what is left", NULL,
-		                 json_pack("{s:o}", "left_behind", left));
+				 "the next apply resumes what is left", NULL,
+				 json_pack("{s:o}", "left_behind", left));
 	} else {
-		fprintf(p->out, "\n%sInterrupted twice: exiting now.%s", p->color ? "\033[1;31m" : "",
-		        p->color ? "\033[0m" : "");
+		fprintf(p->out, "\n%sInterrupted twice: exiting now.%s",
+			p->color ? "\033[1;31m" : "", p->color ? "\033[0m" : "");
 		if (r->left_behind.n) {
 			fprintf(p->out, " These may be left mid-change:\n");
 			for (size_t i = 0; i < r->left_behind.n; i++)

@@ -1,18 +1,18 @@
 /* The scheduler: P worker threads make calls (so -parallelism bounds calls
  * in flight), one waiter thread polls every waiting instance in batches, and
  * rollout slots bound how many instances of a group are out of service. */
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <jansson.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "apply/internal.h"
 #include "apply/launch.h"
 #include "nestplan/alloc.h"
-#include "nestplan/log.h"
 #include "nestplan/clock.h"
+#include "nestplan/log.h"
 
 #define MAX_BATCH 1000
 /* Instances per RunInstances call: EC2 launches all or none of a call, so a
@@ -31,10 +31,7 @@ static void deadline_in(double seconds, struct timespec *ts)
 	ts->tv_nsec = (long)((t - floor(t)) * 1e9);
 }
 
-static double real_now(void *ctx)
-{
-	return np_monotonic_now();
-}
+static double real_now(void *ctx) { return np_monotonic_now(); }
 
 static void real_wait(void *ctx, pthread_cond_t *cond, pthread_mutex_t *mutex, double seconds)
 {
@@ -44,12 +41,9 @@ static void real_wait(void *ctx, pthread_cond_t *cond, pthread_mutex_t *mutex, d
 	pthread_cond_timedwait(cond, mutex, &ts);
 }
 
-const struct np_clock np_clock_real = {real_now, real_wait, NULL};
+const struct np_clock np_clock_real = { real_now, real_wait, NULL };
 
-double np_apply_now(const struct apply *a)
-{
-	return a->clock.now(a->clock.ctx);
-}
+double np_apply_now(const struct apply *a) { return a->clock.now(a->clock.ctx); }
 
 void np_apply_wait(struct apply *a, double seconds)
 {
@@ -133,7 +127,8 @@ static bool launches_with(const struct task *t0, const struct task *t)
 	return c->action == NP_ACTION_CREATE && t->next == 0 && c->n_steps &&
 	       c->steps[0].kind == NP_STEP_RUN_INSTANCES && t->group == t0->group &&
 	       (t->resume_token == t0->resume_token ||
-	        (t->resume_token && t0->resume_token && !strcmp(t->resume_token, t0->resume_token))) &&
+		(t->resume_token && t0->resume_token &&
+		 !strcmp(t->resume_token, t0->resume_token))) &&
 	       np_launch_same(&c->after, &c0->after);
 }
 
@@ -167,7 +162,8 @@ static size_t gather_launches(struct apply *a, struct task **batch)
 		for (size_t i = 0; i < a->n_tasks && n < LAUNCH_BATCH; i++) {
 			struct task *t = &a->tasks[i];
 
-			if (!can_take(a, t) || !np_launch_address_index(t->change->address, &len, &idx) ||
+			if (!can_take(a, t) ||
+			    !np_launch_address_index(t->change->address, &len, &idx) ||
 			    len != len0 || strncmp(t->change->address, t0->change->address, len0) ||
 			    (idx != hi + 1 && idx != lo - 1) || !launches_with(t0, t))
 				continue;
@@ -200,7 +196,7 @@ static void release_finished(struct apply *a)
 /* The status line's counts, each task in exactly one of them. Caller holds a->lock. */
 static void show_counts(struct apply *a)
 {
-	struct np_progress_counts n = {0};
+	struct np_progress_counts n = { 0 };
 
 	for (size_t i = 0; i < a->n_tasks; i++) {
 		const struct task *t = &a->tasks[i];
@@ -261,9 +257,11 @@ void np_apply_sweep_interrupted(struct apply *a)
 			} else if (t->rolling_back) {
 				t->status = TASK_FAILED;
 			} else if (t->wait_step == NP_STEP_RUN_INSTANCES) {
-				t->status = TASK_DONE; /* launched and recorded; running is EC2's part */
+				t->status =
+				    TASK_DONE; /* launched and recorded; running is EC2's part */
 			} else {
-				t->status = TASK_HALTED; /* its call went through; the next apply waits */
+				t->status =
+				    TASK_HALTED; /* its call went through; the next apply waits */
 			}
 		}
 	}
@@ -274,9 +272,10 @@ static void check_interrupt(struct apply *a)
 	if (!a->stopping && a->opts->interrupted && *a->opts->interrupted) {
 		a->stopping = true;
 		a->stopping_since = np_apply_now(a);
-		np_progress_note(&a->progress, "apply", NULL,
-		                 "interrupted: no new call; instances stopped in a cycle are started "
-		                 "again");
+		np_progress_note(
+		    &a->progress, "apply", NULL,
+		    "interrupted: no new call; instances stopped in a cycle are started "
+		    "again");
 		pthread_cond_broadcast(&a->cond);
 	}
 	if (a->stopping)
@@ -325,7 +324,7 @@ static void *worker(void *arg)
 			}
 		}
 		for (size_t i = 0; !a->stopping && i < a->n_tasks && n < MAX_BATCH &&
-		                   !(n && !np_apply_batchable(kind));
+				   !(n && !np_apply_batchable(kind));
 		     i++) {
 			struct task *t = &a->tasks[i];
 			enum np_step_kind k;
@@ -408,7 +407,7 @@ static void *waiter(void *arg)
 }
 
 static struct group *group_for(struct apply *a, const struct np_change *c,
-                               const struct np_desired *d)
+			       const struct np_desired *d)
 {
 	const char *name = c->group ? c->group : c->address;
 	struct group *g;
@@ -443,7 +442,7 @@ static bool drifted(const struct np_plan *plan, const char *address)
 
 /* The newest pending entry of address for step, if any. */
 static const struct np_journal_entry *pending_entry(const struct np_apply_opts *opts,
-                                                    const char *address, const char *step)
+						    const char *address, const char *step)
 {
 	for (size_t k = opts->n_pending; k-- > 0;) {
 		const struct np_journal_entry *e = &opts->pending[k];
@@ -458,11 +457,16 @@ static const struct np_journal_entry *pending_entry(const struct np_apply_opts *
 static const char *outcome_name(const struct task *t)
 {
 	switch (t->status) {
-	case TASK_DONE: return "ok";
-	case TASK_FAILED: return "failed";
-	case TASK_UNKNOWN: return "unknown";
-	case TASK_HALTED: return "interrupted";
-	default: return t->next == 0 && !np_apply_stopped_by_us(t) ? "not started" : "interrupted";
+	case TASK_DONE:
+		return "ok";
+	case TASK_FAILED:
+		return "failed";
+	case TASK_UNKNOWN:
+		return "unknown";
+	case TASK_HALTED:
+		return "interrupted";
+	default:
+		return t->next == 0 && !np_apply_stopped_by_us(t) ? "not started" : "interrupted";
 	}
 }
 
@@ -479,10 +483,10 @@ static char *left_behind(const struct task *t)
 		what = "launch outcome unknown (its ClientToken is kept)";
 	} else if (t->status == TASK_RUNNING && t->next < t->change->n_steps) {
 		snprintf(buf, sizeof(buf), "%s call in flight",
-		         np_step_name(t->change->steps[t->next].kind));
+			 np_step_name(t->change->steps[t->next].kind));
 		what = buf;
 	} else if (t->status == TASK_HALTED || (t->status == TASK_WAITING && t->next > 0) ||
-	           (t->status == TASK_READY && t->next > 0)) {
+		   (t->status == TASK_READY && t->next > 0)) {
 		what = t->change->requires_stop ? "mid-change" : "partly changed";
 	}
 	if (!what)
@@ -502,15 +506,17 @@ static void tally(struct apply *a, struct np_apply_result *res)
 
 		if (t->resume_only)
 			continue;
-		json_array_append_new(
-		        changes, json_pack("{s:s, s:s, s:s?, s:s}", "address", c->address, "action",
-		                           np_action_name(c->action), "instance_id",
-		                           t->instance_id ? t->instance_id : c->instance_id, "outcome",
-		                           outcome_name(t)));
+		json_array_append_new(changes,
+				      json_pack("{s:s, s:s, s:s?, s:s}", "address", c->address,
+						"action", np_action_name(c->action), "instance_id",
+						t->instance_id ? t->instance_id : c->instance_id,
+						"outcome", outcome_name(t)));
 		if (t->status == TASK_DONE) {
-			res->added += c->action == NP_ACTION_CREATE || c->action == NP_ACTION_REPLACE;
+			res->added +=
+			    c->action == NP_ACTION_CREATE || c->action == NP_ACTION_REPLACE;
 			res->changed += c->action == NP_ACTION_UPDATE;
-			res->destroyed += c->action == NP_ACTION_DELETE || c->action == NP_ACTION_REPLACE;
+			res->destroyed +=
+			    c->action == NP_ACTION_DELETE || c->action == NP_ACTION_REPLACE;
 		} else if (t->status == TASK_FAILED || t->status == TASK_UNKNOWN) {
 			if (t->status == TASK_FAILED)
 				res->failed++;
@@ -581,8 +587,8 @@ static bool pending_settled(struct apply *a, const struct np_journal_entry *e)
 }
 
 int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config *cfg,
-                 const struct np_plan *plan, const struct np_apply_opts *opts,
-                 struct np_apply_result *res, struct np_err *err)
+		 const struct np_plan *plan, const struct np_apply_opts *opts,
+		 struct np_apply_result *res, struct np_err *err)
 {
 	struct apply a;
 	pthread_t *threads = NULL, wthread;
@@ -638,10 +644,11 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 			t->resume_only = true;
 			t->journal_id = -1;
 			t->cycle_journal_id = e->id;
-			t->wait_step = (enum np_step_kind)-1;
+			t->wait_step = (enum np_step_kind) - 1;
 			t->wait_for = NP_RUN_UNSET;
 			t->wait_started = t->last_note = a.started;
-			t->wait_deadline = a.started + (opts->step_timeout > 0 ? opts->step_timeout : 600);
+			t->wait_deadline =
+			    a.started + (opts->step_timeout > 0 ? opts->step_timeout : 600);
 			t->status = TASK_WAITING;
 			continue;
 		}
@@ -655,8 +662,8 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 		else
 			t->instance_id = np_xstrdup(c->instance_id);
 		t->cycle_journal_id = -1;
-		t->was_running = c->has_before &&
-		                 (c->before.state == NP_RUN_RUNNING || c->before.state == NP_RUN_PENDING);
+		t->was_running = c->has_before && (c->before.state == NP_RUN_RUNNING ||
+						   c->before.state == NP_RUN_PENDING);
 		t->journal_id = -1;
 		/* The newest launch of this address still in flight, if any. */
 		if (c->action == NP_ACTION_CREATE || c->action == NP_ACTION_REPLACE) {
@@ -675,12 +682,13 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 		pthread_mutexattr_destroy(&attr);
 	}
 	np_progress_init(&a.progress, opts->out ? opts->out : stdout, opts->json, opts->status_line,
-	                 opts->color, (int)a.n_tasks);
+			 opts->color, (int)a.n_tasks);
 	for (size_t i = 0; i < a.n_tasks; i++)
 		if (a.tasks[i].resume_only)
-			np_progress_note(&a.progress, a.tasks[i].change->address, a.tasks[i].instance_id,
-			                 "an interrupted apply left this instance mid-change; waiting for "
-			                 "it to settle");
+			np_progress_note(
+			    &a.progress, a.tasks[i].change->address, a.tasks[i].instance_id,
+			    "an interrupted apply left this instance mid-change; waiting for "
+			    "it to settle");
 
 	if (a.n_tasks) {
 		threads = np_xcalloc((size_t)n_threads, sizeof(*threads));

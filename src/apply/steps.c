@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "apply/internal.h"
-#include "nestplan/aws.h"
 #include "apply/launch.h"
 #include "nestplan/alloc.h"
+#include "nestplan/aws.h"
 #include "nestplan/ec2.h"
 #include "nestplan/log.h"
 
@@ -23,9 +23,9 @@ static const char *target_id(const struct task *t, enum np_step_kind kind)
 }
 
 static void journal_begin(struct apply *a, struct task *t, enum np_step_kind kind,
-                          const char *token)
+			  const char *token)
 {
-	struct np_journal_entry e = {0};
+	struct np_journal_entry e = { 0 };
 	struct np_err err = NP_ERR_INIT;
 
 	e.run_id = (char *)a->opts->run_id;
@@ -76,7 +76,8 @@ void np_apply_cycle_end(struct apply *a, struct task *t, const char *status)
 	if (!status)
 		status = t->status == TASK_DONE ? "done" : "failed";
 	pthread_mutex_lock(&a->state_lock);
-	if (np_state_journal_end(a->st, t->cycle_journal_id, status, t->instance_id, NULL, &err) < 0)
+	if (np_state_journal_end(a->st, t->cycle_journal_id, status, t->instance_id, NULL, &err) <
+	    0)
 		np_log_error("journal: %s", err.msg);
 	pthread_mutex_unlock(&a->state_lock);
 	t->cycle_journal_id = -1;
@@ -97,7 +98,7 @@ static void journal_end(struct apply *a, struct task *t, const char *status, con
 }
 
 int np_apply_put(struct np_state *st, const struct np_change *c, const struct np_instance *live,
-                 struct np_err *err)
+		 struct np_err *err)
 {
 	struct np_instance rec;
 	int r;
@@ -118,9 +119,10 @@ int np_apply_put(struct np_state *st, const struct np_change *c, const struct np
 	 * keep what was sent (the plan's after), else what was known. */
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *at = &np_attrs[i];
-		const struct np_instance *from = c->has_after && np_attr_is_set(at, &c->after) ? &c->after
-		                                 : c->has_before ? &c->before
-		                                                 : NULL;
+		const struct np_instance *from = c->has_after && np_attr_is_set(at, &c->after)
+						     ? &c->after
+						 : c->has_before ? &c->before
+								 : NULL;
 		char *v;
 
 		if (strncmp(at->name, "root_volume.", 12) || np_attr_is_set(at, &rec) || !from ||
@@ -141,7 +143,7 @@ int np_apply_put(struct np_state *st, const struct np_change *c, const struct np
 }
 
 int np_apply_record(struct apply *a, struct task *t, const struct np_instance *live,
-                    struct np_err *err)
+		    struct np_err *err)
 {
 	int r;
 
@@ -166,10 +168,7 @@ bool np_apply_stopped_by_us(const struct task *t)
 }
 
 /* Whether err says the call never left (an interrupt held it back). */
-static bool not_sent(const struct np_err *err)
-{
-	return err->cls == NP_ERRC_INTERRUPTED;
-}
+static bool not_sent(const struct np_err *err) { return err->cls == NP_ERRC_INTERRUPTED; }
 
 /* Whether a failed launch may still have launched: no answer (reset, timeout,
  * 5xx after every retry, or an interrupt before the retry). */
@@ -179,7 +178,7 @@ static bool outcome_unknown(const struct np_err *err)
 }
 
 static void start_wait(struct apply *a, struct task *t, enum np_step_kind kind,
-                       enum np_run_state want)
+		       enum np_run_state want)
 {
 	double now = np_apply_now(a);
 	double limit = a->opts->step_timeout > 0 ? a->opts->step_timeout : DEFAULT_STEP_TIMEOUT;
@@ -196,12 +195,12 @@ static void start_wait(struct apply *a, struct task *t, enum np_step_kind kind,
 static void advance(struct apply *a, struct task *t, enum np_step_kind kind)
 {
 	np_progress_step_done(&a->progress, t->change->address, target_id(t, kind), kind,
-	                      np_apply_now(a) - t->step_started);
+			      np_apply_now(a) - t->step_started);
 	if (t->next < t->change->n_steps) {
 		t->status = TASK_READY;
 		return;
 	}
-	start_wait(a, t, (enum np_step_kind)-1, NP_RUN_UNSET);
+	start_wait(a, t, (enum np_step_kind) - 1, NP_RUN_UNSET);
 }
 
 static char *failure_text(const struct task *t, enum np_step_kind kind, const char *msg)
@@ -209,7 +208,7 @@ static char *failure_text(const struct task *t, enum np_step_kind kind, const ch
 	const char *id = target_id(t, kind);
 
 	return np_xasprintf("%s (%s): %s: %s", t->change->address, id ? id : "not launched",
-	                    (int)kind >= 0 ? np_step_name(kind) : "apply", msg);
+			    (int)kind >= 0 ? np_step_name(kind) : "apply", msg);
 }
 
 /* Put a half-changed instance back: undo this cycle's modifications (newest
@@ -246,10 +245,11 @@ void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, cons
 		if (c->steps[i].irreversible && !(i + 1 == t->next && kind == c->steps[i].kind))
 			irreversible = &c->steps[i];
 	if (irreversible) {
-		char *note = np_xasprintf("%s went through and EC2 allows no way back: the instance "
-		                          "keeps its new configuration and is not put back into its "
-		                          "previous one",
-		                          np_step_label(irreversible));
+		char *note =
+		    np_xasprintf("%s went through and EC2 allows no way back: the instance "
+				 "keeps its new configuration and is not put back into its "
+				 "previous one",
+				 np_step_label(irreversible));
 
 		np_progress_note(&a->progress, c->address, t->instance_id, note);
 		pthread_mutex_lock(&a->lock);
@@ -263,7 +263,7 @@ void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, cons
 			goto failed;
 		}
 		np_progress_note(&a->progress, c->address, t->instance_id,
-		                 "starting the instance in its new configuration");
+				 "starting the instance in its new configuration");
 		goto start;
 	}
 	/* The modifications that went through since the stop, newest first. */
@@ -273,7 +273,8 @@ void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, cons
 		if (i + 1 == t->next && kind == s->kind)
 			continue; /* the one that failed changed nothing */
 		if (a->ec2.undo(a->ec2.ctx, t->instance_id, s, &c->before, &err) < 0) {
-			np_progress_failed(&a->progress, c->address, t->instance_id, s->kind, err.msg);
+			np_progress_failed(&a->progress, c->address, t->instance_id, s->kind,
+					   err.msg);
 			np_err_clear(&err);
 		}
 	}
@@ -282,11 +283,12 @@ void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, cons
 		goto failed;
 	}
 	np_progress_note(&a->progress, c->address, t->instance_id,
-	                 "putting the instance back into service in its previous configuration");
+			 "putting the instance back into service in its previous configuration");
 start:
 	if (a->ec2.start_instances(a->ec2.ctx, (const char *const *)&t->instance_id, 1, &err) < 0) {
 		np_aws_allow_after_interrupt(false);
-		np_progress_failed(&a->progress, c->address, t->instance_id, NP_STEP_START, err.msg);
+		np_progress_failed(&a->progress, c->address, t->instance_id, NP_STEP_START,
+				   err.msg);
 		goto failed;
 	}
 	np_aws_allow_after_interrupt(false);
@@ -307,8 +309,8 @@ static void exec_batch_state(struct apply *a, struct task **batch, size_t n, enu
 	const char **ids = np_xmalloc(n * sizeof(*ids));
 	struct np_err err = NP_ERR_INIT;
 	enum np_run_state want = kind == NP_STEP_STOP    ? NP_RUN_STOPPED
-	                         : kind == NP_STEP_START ? NP_RUN_RUNNING
-	                                                 : NP_RUN_TERMINATED;
+				 : kind == NP_STEP_START ? NP_RUN_RUNNING
+							 : NP_RUN_TERMINATED;
 	int r;
 
 	np_apply_batch_begin(a);
@@ -405,7 +407,7 @@ static bool idempotency_mismatch(const struct np_err *err)
  * open with its token, so the next apply looks the instances up and retries
  * with that token, never a new one), or a failure. */
 static void launch_failed(struct apply *a, struct task *t, const char *token,
-                          const struct np_err *err)
+			  const struct np_err *err)
 {
 	char *msg;
 
@@ -422,14 +424,16 @@ static void launch_failed(struct apply *a, struct task *t, const char *token,
 		return;
 	}
 	if (idempotency_mismatch(err))
-		msg = np_xasprintf("%s: ClientToken %s was used before with other parameters, so "
-		                   "instances launched under it may exist; nothing was launched (the "
-		                   "next apply looks for them by that token)",
-		                   err->msg, token);
+		msg =
+		    np_xasprintf("%s: ClientToken %s was used before with other parameters, so "
+				 "instances launched under it may exist; nothing was launched (the "
+				 "next apply looks for them by that token)",
+				 err->msg, token);
 	else
-		msg = np_xasprintf("outcome unknown (%s): the instance may have launched; the next "
-		                   "apply looks for it and retries with ClientToken %s, never a new one",
-		                   err->msg, token);
+		msg = np_xasprintf(
+		    "outcome unknown (%s): the instance may have launched; the next "
+		    "apply looks for it and retries with ClientToken %s, never a new one",
+		    err->msg, token);
 	np_progress_failed(&a->progress, t->change->address, NULL, NP_STEP_RUN_INSTANCES, msg);
 	/* One open entry per token: a resumed launch's earlier entry stays open. */
 	if (t->resume_token)
@@ -447,14 +451,14 @@ static void launch_failed(struct apply *a, struct task *t, const char *token,
  * through: the instances EC2 lists under that token, by address. Returns how
  * many of the n tasks it found (launched() has run for those). */
 static size_t adopt_launched(struct apply *a, struct task **batch, size_t n, const char *token,
-                             bool *adopted)
+			     bool *adopted)
 {
 	struct np_instance *got = NULL;
 	struct np_err err = NP_ERR_INIT;
 	size_t n_got = 0, found = 0;
 
 	if (a->ec2.describe_instances_filter(a->ec2.ctx, "client-token", &token, 1, &got, &n_got,
-	                                     &err) < 0) {
+					     &err) < 0) {
 		np_log_warn("looking up ClientToken %s: %s", token, err.msg);
 		return 0;
 	}
@@ -465,9 +469,10 @@ static size_t adopt_launched(struct apply *a, struct task **batch, size_t n, con
 			if (!inst->address || strcmp(inst->address, batch[i]->change->address) ||
 			    inst->state == NP_RUN_TERMINATED || inst->state == NP_RUN_SHUTTING_DOWN)
 				continue;
-			np_progress_note(&a->progress, batch[i]->change->address, inst->instance_id,
-			                 "found the instance an earlier launch with the same ClientToken "
-			                 "started");
+			np_progress_note(
+			    &a->progress, batch[i]->change->address, inst->instance_id,
+			    "found the instance an earlier launch with the same ClientToken "
+			    "started");
 			launched(a, batch[i], inst);
 			adopted[i] = true;
 			found++;
@@ -488,7 +493,7 @@ static void exec_one(struct apply *a, struct task *t)
 
 	t->step_started = np_apply_now(a);
 	if (s->kind == NP_STEP_RUN_INSTANCES) {
-		struct np_instance inst = {0};
+		struct np_instance inst = { 0 };
 
 		bool adopted = false;
 
@@ -503,8 +508,8 @@ static void exec_one(struct apply *a, struct task *t)
 		}
 		np_progress_step_start(&a->progress, c->address, NULL, s->kind);
 		journal_begin(a, t, s->kind, token);
-		r = np_launch_run_cat(&a->ec2, c, t->desired, a->plan->lineage, a->opts->catalog, token,
-		                      false, &inst, &err);
+		r = np_launch_run_cat(&a->ec2, c, t->desired, a->plan->lineage, a->opts->catalog,
+				      token, false, &inst, &err);
 		if (r == 0)
 			launched(a, t, &inst);
 		else
@@ -523,8 +528,8 @@ static void exec_one(struct apply *a, struct task *t)
 		/* read only: the copy is never released */
 		with_text.value = t->desired ? (char *)t->desired->user_data : NULL;
 		r = with_text.value
-		            ? a->ec2.modify(a->ec2.ctx, target_id(t, s->kind), &with_text, &err)
-		            : np_error(&err, "the file no longer has the user data to send");
+			? a->ec2.modify(a->ec2.ctx, target_id(t, s->kind), &with_text, &err)
+			: np_error(&err, "the file no longer has the user data to send");
 	} else {
 		r = a->ec2.modify(a->ec2.ctx, target_id(t, s->kind), s, &err);
 	}
@@ -595,15 +600,15 @@ static void exec_launches(struct apply *a, struct task **batch, size_t n)
 		batch[i]->step_started = np_apply_now(a);
 		if (r == 0) {
 			np_progress_step_start(&a->progress, batch[i]->change->address, NULL,
-			                       NP_STEP_RUN_INSTANCES);
+					       NP_STEP_RUN_INSTANCES);
 			journal_begin(a, batch[i], NP_STEP_RUN_INSTANCES, token);
 		}
 	}
 	np_apply_batch_end(a);
 	if (r == 0)
 		r = np_launch_run_many(&a->ec2, c0, batch[0]->desired, a->plan->lineage,
-		                       a->opts->catalog, range, (int)n, token, false, &got, &n_got,
-		                       &err);
+				       a->opts->catalog, range, (int)n, token, false, &got, &n_got,
+				       &err);
 	if (r == 0) {
 		np_apply_batch_begin(a);
 		for (size_t i = 0; i < n; i++) {
@@ -611,18 +616,20 @@ static void exec_launches(struct apply *a, struct task **batch, size_t n)
 
 			/* amiLaunchIndex (through the address tag) says which is which. */
 			for (size_t k = 0; k < n_got; k++)
-				if (got[k].address && !strcmp(got[k].address, batch[i]->change->address))
+				if (got[k].address &&
+				    !strcmp(got[k].address, batch[i]->change->address))
 					inst = &got[k];
 			launched(a, batch[i], inst);
 		}
 		np_apply_batch_end(a);
 	} else if ((err.cls == NP_ERRC_CAPACITY || err.cls == NP_ERRC_BAD_REQUEST) &&
-	           !idempotency_mismatch(&err)) {
+		   !idempotency_mismatch(&err)) {
 		/* EC2 refused the call, so nothing was launched: one by one, so a
 		 * shortfall or a bad instance fails only its own launch. */
-		np_log_info("%s: one RunInstances call for %zu instances failed (%s); launching them "
-		            "one at a time",
-		            range, n, err.code[0] ? err.code : err.msg);
+		np_log_info(
+		    "%s: one RunInstances call for %zu instances failed (%s); launching them "
+		    "one at a time",
+		    range, n, err.code[0] ? err.code : err.msg);
 		for (size_t i = 0; i < n; i++) {
 			journal_end(a, batch[i], "failed", "batch refused; launched alone");
 			batch[i]->resume_token = NULL;
@@ -648,7 +655,8 @@ static void exec_recover(struct apply *a, struct task **batch, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		ids[i] = batch[i]->instance_id;
-		np_progress_step_start(&a->progress, batch[i]->change->address, ids[i], NP_STEP_START);
+		np_progress_step_start(&a->progress, batch[i]->change->address, ids[i],
+				       NP_STEP_START);
 		journal_begin(a, batch[i], NP_STEP_START, NULL);
 	}
 	np_aws_allow_after_interrupt(true);
@@ -669,10 +677,10 @@ static void exec_recover(struct apply *a, struct task **batch, size_t n)
 		journal_end(a, t, r == 0 ? "done" : "failed", r == 0 ? NULL : err.msg);
 		if (r == 0)
 			np_progress_note(&a->progress, t->change->address, t->instance_id,
-			                 "interrupted mid-change: starting it again");
+					 "interrupted mid-change: starting it again");
 		else
 			np_progress_failed(&a->progress, t->change->address, t->instance_id,
-			                   NP_STEP_START, err.msg);
+					   NP_STEP_START, err.msg);
 		pthread_mutex_lock(&a->lock);
 		t->recover = false;
 		t->left_stopped = r < 0;

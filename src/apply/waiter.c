@@ -24,13 +24,13 @@ static const char *wait_id(const struct task *t)
 static int cmp_id(const void *x, const void *y)
 {
 	return strcmp(((const struct np_instance *)x)->instance_id,
-	              ((const struct np_instance *)y)->instance_id);
+		      ((const struct np_instance *)y)->instance_id);
 }
 
 /* live is sorted by instance id (see np_apply_poll). */
 static const struct np_instance *find_live(const struct np_instance *v, size_t n, const char *id)
 {
-	struct np_instance key = {.instance_id = (char *)id};
+	struct np_instance key = { .instance_id = (char *)id };
 
 	return n ? bsearch(&key, v, n, sizeof(*v), cmp_id) : NULL;
 }
@@ -45,7 +45,8 @@ static bool dead_end(enum np_run_state want, enum np_run_state got)
 {
 	switch (want) {
 	case NP_RUN_RUNNING:
-		return got == NP_RUN_STOPPING || got == NP_RUN_SHUTTING_DOWN || got == NP_RUN_TERMINATED;
+		return got == NP_RUN_STOPPING || got == NP_RUN_SHUTTING_DOWN ||
+		       got == NP_RUN_TERMINATED;
 	case NP_RUN_STOPPED:
 		return got == NP_RUN_PENDING || got == NP_RUN_TERMINATED;
 	case NP_RUN_TERMINATED:
@@ -61,7 +62,7 @@ static bool in_transition(enum np_run_state s)
 }
 
 enum np_settle np_apply_settle(enum np_run_state want, bool listed, enum np_run_state got,
-                               double now, double deadline)
+			       double now, double deadline)
 {
 	if (!listed) {
 		/* Terminated instances may vanish: that is what was waited for.
@@ -91,17 +92,17 @@ static int left_stopped(struct apply *a, struct task *t, double now)
 	t->left_stopped = !t->restarting;
 	t->status = TASK_HALTED;
 	np_progress_note(&a->progress, t->change->address, t->instance_id,
-	                 t->restarting ? "interrupted: started again, not running yet"
-	                               : "interrupted: the stop did not end in time to start it "
-	                                 "again; left as it is");
+			 t->restarting ? "interrupted: started again, not running yet"
+				       : "interrupted: the stop did not end in time to start it "
+					 "again; left as it is");
 	return 1;
 }
 
 static int timed_out(struct apply *a, struct task *t, const char *why)
 {
 	char *msg = np_xasprintf("timed out waiting for %s (see -step-timeout)%s%s",
-	                         wait_id(t) ? wait_id(t) : t->change->address, why ? ": " : "",
-	                         why ? why : "");
+				 wait_id(t) ? wait_id(t) : t->change->address, why ? ": " : "",
+				 why ? why : "");
 
 	pthread_mutex_unlock(&a->lock);
 	np_apply_fail(a, t, t->wait_step, msg);
@@ -117,8 +118,8 @@ static bool stale_view(const struct np_change *c, const struct np_instance *live
 	for (size_t i = 0; i < c->n_steps; i++) {
 		const struct np_step *s = &c->steps[i];
 
-		if (s->kind == NP_STEP_MODIFY_INSTANCE_TYPE && s->instance_type && live->instance_type &&
-		    strcmp(s->instance_type, live->instance_type))
+		if (s->kind == NP_STEP_MODIFY_INSTANCE_TYPE && s->instance_type &&
+		    live->instance_type && strcmp(s->instance_type, live->instance_type))
 			return true;
 	}
 	return false;
@@ -130,8 +131,8 @@ static int settle(struct apply *a, struct task *t, const struct np_instance *liv
 	enum np_step_kind kind = t->wait_step;
 	const char *id = wait_id(t);
 
-	enum np_settle d = np_apply_settle(t->wait_for, live != NULL,
-	                                   live ? live->state : NP_RUN_UNSET, now, t->wait_deadline);
+	enum np_settle d = np_apply_settle(
+	    t->wait_for, live != NULL, live ? live->state : NP_RUN_UNSET, now, t->wait_deadline);
 
 	if (live) {
 		np_instance_release(&t->live);
@@ -141,7 +142,7 @@ static int settle(struct apply *a, struct task *t, const struct np_instance *liv
 		char msg[256];
 
 		snprintf(msg, sizeof(msg), "instance went to '%s' while waiting for '%s'",
-		         np_run_state_name(live->state), np_run_state_name(t->wait_for));
+			 np_run_state_name(live->state), np_run_state_name(t->wait_for));
 		pthread_mutex_unlock(&a->lock);
 		np_apply_fail(a, t, kind, msg);
 		pthread_mutex_lock(&a->lock);
@@ -154,7 +155,8 @@ static int settle(struct apply *a, struct task *t, const struct np_instance *liv
 			return timed_out(a, t, live ? NULL : "not listed by DescribeInstances");
 		if (live && t->wait_for != NP_RUN_UNSET && now - t->last_note >= NOTE_EVERY) {
 			t->last_note = now;
-			np_progress_still(&a->progress, t->change->address, id, kind, now - t->wait_started);
+			np_progress_still(&a->progress, t->change->address, id, kind,
+					  now - t->wait_started);
 		}
 		return 0;
 	}
@@ -174,7 +176,7 @@ static int settle(struct apply *a, struct task *t, const struct np_instance *liv
 reached:
 	if ((int)kind >= 0 && t->wait_for != NP_RUN_UNSET)
 		np_progress_step_done(&a->progress, t->change->address, id, kind,
-		                      now - t->step_started);
+				      now - t->step_started);
 	if (t->rolling_back || t->restarting) {
 		struct np_err err = NP_ERR_INIT;
 
@@ -192,7 +194,7 @@ reached:
 	/* Last step done: record what EC2 reports, not what was asked. */
 	if (t->wait_for == NP_RUN_TERMINATED && t->change->action == NP_ACTION_REPLACE &&
 	    t->instance_id && strcmp(id, t->instance_id)) {
-		t->wait_step = (enum np_step_kind)-1;
+		t->wait_step = (enum np_step_kind) - 1;
 		t->wait_for = NP_RUN_UNSET; /* re-read the new instance next poll */
 		return 1;
 	}
@@ -201,11 +203,12 @@ reached:
 		int r;
 
 		pthread_mutex_unlock(&a->lock);
-		r = np_apply_record(a, t, t->change->action == NP_ACTION_DELETE ? NULL : live, &err);
+		r = np_apply_record(a, t, t->change->action == NP_ACTION_DELETE ? NULL : live,
+				    &err);
 		pthread_mutex_lock(&a->lock);
 		if (r < 0) {
-			t->error = np_xasprintf("%s (%s): recording in the state: %s", t->change->address,
-			                        id ? id : "-", err.msg);
+			t->error = np_xasprintf("%s (%s): recording in the state: %s",
+						t->change->address, id ? id : "-", err.msg);
 			t->status = TASK_FAILED;
 		} else {
 			t->status = TASK_DONE;

@@ -4,28 +4,28 @@
 #include <math.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "aws/internal.h"
-#include "nestplan/clock.h"
 #include "nestplan/alloc.h"
+#include "nestplan/clock.h"
 #include "nestplan/endpoints.h"
 #include "nestplan/log.h"
 #include "nestplan/retry.h"
 #include "nestplan/sigv4.h"
 
-#define POOL_MAX 64
+#define POOL_MAX       64
 #define REFRESH_MARGIN 300
 
 struct np_aws {
 	char *region;
 	char *signing_region;
 	const char *partition;
-	char *endpoint;      /* https://host[:port][/path] */
-	char *host;          /* host[:port] as signed */
+	char *endpoint; /* https://host[:port][/path] */
+	char *host;     /* host[:port] as signed */
 	char *profile;
 	enum np_retry_mode mode;
 	int max_attempts;
@@ -39,7 +39,7 @@ struct np_aws {
 	struct np_limiter limiter;
 	pthread_mutex_t stats_lock;
 	struct np_aws_stats stats;
-	bool locks_ready;    /* the mutexes and the limiter are initialised */
+	bool locks_ready; /* the mutexes and the limiter are initialised */
 	bool fips, dualstack;
 	np_aws_before_mutation_fn before_mutation;
 	void *before_mutation_ud;
@@ -86,10 +86,11 @@ static int rate_scale(double *out, struct np_err *err)
 	}
 	f = strtod(v, &end);
 	if (*end || !isfinite(f) || f < RATE_MIN || f > RATE_MAX)
-		return np_error_cls(err, NP_ERRC_USAGE,
-		                    "NESTPLAN_RATE_LIMIT='%s' refused: it must be 'off' or a factor "
-		                    "on EC2's default rate limits between %g and %g",
-		                    v, RATE_MIN, RATE_MAX);
+		return np_error_cls(
+		    err, NP_ERRC_USAGE,
+		    "NESTPLAN_RATE_LIMIT='%s' refused: it must be 'off' or a factor "
+		    "on EC2's default rate limits between %g and %g",
+		    v, RATE_MIN, RATE_MAX);
 	*out = f;
 	return 0;
 }
@@ -103,15 +104,16 @@ static const char *region_source(const struct np_aws_options *opts, const struct
 		return "AWS_REGION";
 	if (env("AWS_DEFAULT_REGION"))
 		return "AWS_DEFAULT_REGION";
-	return prof->name && strcmp(prof->name, "default") ? "the profile's region" : "region in profile 'default'";
+	return prof->name && strcmp(prof->name, "default") ? "the profile's region"
+							   : "region in profile 'default'";
 }
 
 int np_aws_new(struct np_aws **out, const struct np_aws_options *opts, struct np_err *err)
 {
 	struct np_aws *a = np_xcalloc(1, sizeof(*a));
 	struct np_profile prof;
-	struct np_endpoint ep = {0};
-	struct np_endpoint_params params = {0};
+	struct np_endpoint ep = { 0 };
+	struct np_endpoint_params params = { 0 };
 	const char *region, *endpoint, *mode = env("AWS_RETRY_MODE"), *attempts, *ca;
 	char what[96];
 	double scale;
@@ -120,28 +122,32 @@ int np_aws_new(struct np_aws **out, const struct np_aws_options *opts, struct np
 	*out = NULL;
 	np_http_global_init();
 	np_profile_load(&prof, opts->profile, err);
-	region = opts->region    ? opts->region
-	         : env("AWS_REGION") ? env("AWS_REGION")
-	         : env("AWS_DEFAULT_REGION") ? env("AWS_DEFAULT_REGION")
-	                                      : prof.region;
+	region = opts->region                ? opts->region
+		 : env("AWS_REGION")         ? env("AWS_REGION")
+		 : env("AWS_DEFAULT_REGION") ? env("AWS_DEFAULT_REGION")
+					     : prof.region;
 	if (!region) {
 		np_profile_release(&prof);
 		free(a);
-		return np_error_cls(err, NP_ERRC_USAGE,
-		                    "no AWS region: set provider.region in the file, AWS_REGION, or a "
-		                    "region in profile '%s'",
-		                    opts->profile ? opts->profile : env("AWS_PROFILE") ? env("AWS_PROFILE") : "default");
+		return np_error_cls(
+		    err, NP_ERRC_USAGE,
+		    "no AWS region: set provider.region in the file, AWS_REGION, or a "
+		    "region in profile '%s'",
+		    opts->profile        ? opts->profile
+		    : env("AWS_PROFILE") ? env("AWS_PROFILE")
+					 : "default");
 	}
 	snprintf(what, sizeof(what), "%s", region_source(opts, &prof));
 	a->region = np_xstrdup(region);
 	a->profile = np_xstrdup(opts->profile);
 	if (np_region_check(a->region, what, err) < 0 ||
-	    np_profile_endpoint_flags(&prof, &fips, &dualstack, err) < 0 || rate_scale(&scale, err) < 0)
+	    np_profile_endpoint_flags(&prof, &fips, &dualstack, err) < 0 ||
+	    rate_scale(&scale, err) < 0)
 		goto fail;
-	endpoint = opts->endpoint ? opts->endpoint
-	           : env("AWS_ENDPOINT_URL_EC2") ? env("AWS_ENDPOINT_URL_EC2")
-	           : env("AWS_ENDPOINT_URL")     ? env("AWS_ENDPOINT_URL")
-	                                         : prof.endpoint_url;
+	endpoint = opts->endpoint                ? opts->endpoint
+		   : env("AWS_ENDPOINT_URL_EC2") ? env("AWS_ENDPOINT_URL_EC2")
+		   : env("AWS_ENDPOINT_URL")     ? env("AWS_ENDPOINT_URL")
+						 : prof.endpoint_url;
 	params.region = a->region;
 	params.use_fips = fips;
 	params.use_dualstack = dualstack;
@@ -168,10 +174,10 @@ int np_aws_new(struct np_aws **out, const struct np_aws_options *opts, struct np
 	else if (mode && !strcasecmp(mode, "adaptive"))
 		a->mode = NP_RETRY_ADAPTIVE;
 	attempts = env("AWS_MAX_ATTEMPTS");
-	a->max_attempts = opts->max_attempts ? opts->max_attempts
-	                  : attempts           ? atoi(attempts)
-	                  : a->mode == NP_RETRY_LEGACY ? 5
-	                                               : 3;
+	a->max_attempts = opts->max_attempts           ? opts->max_attempts
+			  : attempts                   ? atoi(attempts)
+			  : a->mode == NP_RETRY_LEGACY ? 5
+						       : 3;
 	if (a->max_attempts < 1)
 		a->max_attempts = 1;
 	a->connect_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 5000;
@@ -183,8 +189,9 @@ int np_aws_new(struct np_aws **out, const struct np_aws_options *opts, struct np
 	np_limiter_init(&a->limiter, scale);
 	a->locks_ready = true;
 	np_log_debug("aws: region %s, partition %s, endpoint %s (host %s%s%s)", a->region,
-	             a->partition[0] ? a->partition : "?", a->endpoint, a->host,
-	             fips && !endpoint ? ", FIPS" : "", dualstack && !endpoint ? ", dual-stack" : "");
+		     a->partition[0] ? a->partition : "?", a->endpoint, a->host,
+		     fips && !endpoint ? ", FIPS" : "",
+		     dualstack && !endpoint ? ", dual-stack" : "");
 	if (np_creds_resolve(&a->creds, a->profile, a->region, err) < 0) {
 		np_aws_free(a);
 		return -1;
@@ -192,11 +199,14 @@ int np_aws_new(struct np_aws **out, const struct np_aws_options *opts, struct np
 	/* From here the process holds secrets: no core dump may write them out. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		np_log_warn("aws: cannot turn core dumps off (prctl PR_SET_DUMPABLE)");
-	np_log_debug("aws: region %s, partition %s, endpoint %s, credentials from %s, retry mode %s x%d",
-	             a->region, a->partition[0] ? a->partition : "?", a->endpoint,
-	             a->creds.source ? a->creds.source : "?",
-	             a->mode == NP_RETRY_LEGACY ? "legacy" : a->mode == NP_RETRY_ADAPTIVE ? "adaptive" : "standard",
-	             a->max_attempts);
+	np_log_debug(
+	    "aws: region %s, partition %s, endpoint %s, credentials from %s, retry mode %s x%d",
+	    a->region, a->partition[0] ? a->partition : "?", a->endpoint,
+	    a->creds.source ? a->creds.source : "?",
+	    a->mode == NP_RETRY_LEGACY     ? "legacy"
+	    : a->mode == NP_RETRY_ADAPTIVE ? "adaptive"
+					   : "standard",
+	    a->max_attempts);
 	*out = a;
 	return 0;
 fail:
@@ -222,15 +232,9 @@ void np_aws_free(struct np_aws *a)
 	free(a);
 }
 
-const char *np_aws_region(const struct np_aws *a)
-{
-	return a->region;
-}
+const char *np_aws_region(const struct np_aws *a) { return a->region; }
 
-const char *np_aws_endpoint(const struct np_aws *a)
-{
-	return a->endpoint;
-}
+const char *np_aws_endpoint(const struct np_aws *a) { return a->endpoint; }
 
 void np_aws_endpoint_flags(const struct np_aws *a, bool *fips, bool *dualstack)
 {
@@ -238,10 +242,7 @@ void np_aws_endpoint_flags(const struct np_aws *a, bool *fips, bool *dualstack)
 	*dualstack = a->dualstack;
 }
 
-const char *np_aws_profile(const struct np_aws *a)
-{
-	return a->profile;
-}
+const char *np_aws_profile(const struct np_aws *a) { return a->profile; }
 
 void np_aws_set_before_mutation(struct np_aws *a, np_aws_before_mutation_fn fn, void *ud)
 {
@@ -249,15 +250,9 @@ void np_aws_set_before_mutation(struct np_aws *a, np_aws_before_mutation_fn fn, 
 	a->before_mutation_ud = ud;
 }
 
-void np_aws_set_interrupt(struct np_aws *a, volatile sig_atomic_t *flag)
-{
-	a->interrupted = flag;
-}
+void np_aws_set_interrupt(struct np_aws *a, volatile sig_atomic_t *flag) { a->interrupted = flag; }
 
-void np_aws_allow_after_interrupt(bool allow)
-{
-	allow_after_interrupt = allow;
-}
+void np_aws_allow_after_interrupt(bool allow) { allow_after_interrupt = allow; }
 
 void np_aws_get_stats(struct np_aws *a, struct np_aws_stats *out)
 {
@@ -299,7 +294,7 @@ static int current_creds(struct np_aws *a, struct np_creds *out, struct np_err *
 		struct np_creds fresh;
 
 		np_log_debug("aws: credentials from %s expire; refreshing",
-		             a->creds.source ? a->creds.source : "?");
+			     a->creds.source ? a->creds.source : "?");
 		if (np_creds_resolve(&fresh, a->profile, a->region, err) == 0) {
 			np_creds_release(&a->creds);
 			a->creds = fresh;
@@ -333,9 +328,10 @@ static void trace_request(const char *action, const char *body, const char *amz_
 		p = ud + strcspn(ud, "&");
 	}
 	np_buf_puts(&safe, p);
-	np_log_trace("-> POST %s X-Amz-Date=%s Authorization=AWS4-HMAC-SHA256 Credential=<redacted> "
-	             "Signature=<redacted> X-Amz-Security-Token=<redacted if any>\n%.4000s",
-	             action, amz_date, safe.ptr);
+	np_log_trace(
+	    "-> POST %s X-Amz-Date=%s Authorization=AWS4-HMAC-SHA256 Credential=<redacted> "
+	    "Signature=<redacted> X-Amz-Security-Token=<redacted if any>\n%.4000s",
+	    action, amz_date, safe.ptr);
 	np_buf_release(&safe);
 }
 
@@ -357,7 +353,8 @@ static enum np_bucket_class bucket_class(const char *action, const struct np_que
 	if (strcmp(action, "DescribeInstances"))
 		return NP_BUCKET_NON_MUTATING;
 	for (size_t i = 0; i < p->n; i++)
-		if (!strncmp(p->v[i].name, "Filter.", 7) || !strncmp(p->v[i].name, "InstanceId.", 11) ||
+		if (!strncmp(p->v[i].name, "Filter.", 7) ||
+		    !strncmp(p->v[i].name, "InstanceId.", 11) ||
 		    !strcmp(p->v[i].name, "MaxResults"))
 			return NP_BUCKET_NON_MUTATING;
 	return NP_BUCKET_UNFILTERED;
@@ -379,14 +376,15 @@ static int resource_count(const char *action, const struct np_query *p)
 			return 0;
 		if (!strcmp(action, "RunInstances") && !strcmp(p->v[i].name, "MaxCount"))
 			n = atoi(p->v[i].value);
-		else if (strcmp(action, "RunInstances") && !strncmp(p->v[i].name, "InstanceId.", 11))
+		else if (strcmp(action, "RunInstances") &&
+			 !strncmp(p->v[i].name, "InstanceId.", 11))
 			n++;
 	}
 	return n;
 }
 
-int np_aws_call(struct np_aws *a, const char *action, const struct np_query *params,
-                xmlDoc **out, struct np_err *err)
+int np_aws_call(struct np_aws *a, const char *action, const struct np_query *params, xmlDoc **out,
+		struct np_err *err)
 {
 	struct np_buf body = NP_BUF_INIT;
 	struct np_query q = NP_QUERY_INIT;
@@ -395,9 +393,8 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 	enum np_bucket_class cls = bucket_class(action, params);
 	int resources = resource_count(action, params);
 	/* After a signal, a mutating call not yet on the wire is not sent. */
-	volatile sig_atomic_t *stop = cls == NP_BUCKET_MUTATING && !allow_after_interrupt
-	                                      ? a->interrupted
-	                                      : NULL;
+	volatile sig_atomic_t *stop =
+	    cls == NP_BUCKET_MUTATING && !allow_after_interrupt ? a->interrupted : NULL;
 
 	*out = NULL;
 	if (a->before_mutation && cls == NP_BUCKET_MUTATING && !np_query_is_dry_run(params) &&
@@ -412,7 +409,7 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 	np_query_encode(&q, &body);
 
 	for (attempt = 1;; attempt++) {
-		struct np_creds c = {0};
+		struct np_creds c = { 0 };
 		struct curl_slist *hdr = NULL;
 		struct np_http_resp resp;
 		char date[17], auth[600], line[1200];
@@ -425,7 +422,8 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 			np_log_trace("aws: %s waits %.2fs for EC2's rate limit", action, wait);
 		if (!np_limiter_sleep(wait, stop) || (stop && *stop)) {
 			if (attempt == 1)
-				np_error_cls(err, NP_ERRC_INTERRUPTED, "%s not sent: interrupted", action);
+				np_error_cls(err, NP_ERRC_INTERRUPTED, "%s not sent: interrupted",
+					     action);
 			else
 				np_error_prefix(err, "interrupted before retrying");
 			break;
@@ -448,7 +446,8 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 		in.secret_key = c.secret_key;
 		in.session_token = c.session_token;
 		np_sigv4_sign(&in, auth, sizeof(auth), NULL);
-		hdr = curl_slist_append(hdr, "Content-Type: application/x-www-form-urlencoded; charset=utf-8");
+		hdr = curl_slist_append(
+		    hdr, "Content-Type: application/x-www-form-urlencoded; charset=utf-8");
 		hdr = curl_slist_append(hdr, "Expect:");
 		snprintf(line, sizeof(line), "X-Amz-Date: %s", date);
 		hdr = curl_slist_append(hdr, line);
@@ -462,24 +461,28 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 		}
 		trace_request(action, body.ptr, date);
 		np_err_clear(err);
-		if (np_http_do(h, "POST", a->endpoint, NP_URL_HTTP_LOOPBACK, hdr, body.ptr, body.len, a->connect_ms,
-		               a->total_ms, &resp, err) < 0) {
+		if (np_http_do(h, "POST", a->endpoint, NP_URL_HTTP_LOOPBACK, hdr, body.ptr,
+			       body.len, a->connect_ms, a->total_ms, &resp, err) < 0) {
 			np_error_prefix(err, "%s", action);
 			err->cls = NP_ERRC_TRANSIENT;
 		} else if (resp.status >= 200 && resp.status < 300) {
 			*out = np_xml_parse(resp.body.ptr, resp.body.len);
 			if (!*out) {
-				np_error_cls(err, NP_ERRC_TRANSIENT, "%s: the answer is not XML", action);
+				np_error_cls(err, NP_ERRC_TRANSIENT, "%s: the answer is not XML",
+					     action);
 			} else {
 				rc = 0;
 			}
 		} else {
-			np_aws_error_from_response(action, resp.status, resp.body.ptr, resp.body.len, err);
+			np_aws_error_from_response(action, resp.status, resp.body.ptr,
+						   resp.body.len, err);
 			throttled = err->cls == NP_ERRC_THROTTLE;
 		}
 		np_log_debug("aws: %s attempt %d: %s%s (%.0f ms)", action, attempt,
-		             rc == 0 ? "ok" : err->code[0] ? err->code : "failed",
-		             rc == 0 ? "" : "", (np_monotonic_now() - t0) * 1000);
+			     rc == 0        ? "ok"
+			     : err->code[0] ? err->code
+					    : "failed",
+			     rc == 0 ? "" : "", (np_monotonic_now() - t0) * 1000);
 		if (np_log_enabled(NP_LOG_TRACE))
 			np_log_trace("<- %s HTTP %ld\n%.4000s", action, resp.status, resp.body.ptr);
 		np_buf_release(&resp.body);
@@ -498,7 +501,7 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 			break;
 		{
 			int cost = resp.curl == CURLE_OPERATION_TIMEDOUT ? NP_RETRY_TIMEOUT_COST
-			                                                  : NP_RETRY_COST;
+									 : NP_RETRY_COST;
 
 			if (!np_retry_quota_take(&a->quota, cost)) {
 				np_error_prefix(err, "retry quota exhausted");
@@ -548,13 +551,13 @@ static void rest_error(const char *op, long status, const struct np_buf *body, s
 		msg = np_xml_text(root, "Message");
 		rid = np_xml_text(root, "RequestId");
 	}
-	c = code ? code
+	c = code            ? code
 	    : status == 304 ? "NotModified"
 	    : status == 404 ? "NotFound"
 	    : status == 412 ? "PreconditionFailed"
 	    : status == 403 ? "AccessDenied"
 	    : status == 503 ? "SlowDown"
-	                    : "";
+			    : "";
 	err->cls = np_aws_classify(c, status);
 	/* S3: a conditional write that met another in flight; its docs say retry. */
 	if (!strcmp(c, "ConditionalRequestConflict"))
@@ -564,9 +567,10 @@ static void rest_error(const char *op, long status, const struct np_buf *body, s
 	snprintf(err->request_id, sizeof(err->request_id), "%s", rid ? rid : "");
 	if (*c)
 		snprintf(err->msg, sizeof(err->msg), "%s: %s: %s (HTTP %ld)", op, c,
-		         msg ? msg : "(no message)", status);
+			 msg ? msg : "(no message)", status);
 	else
-		snprintf(err->msg, sizeof(err->msg), "%s: HTTP %ld with no error document", op, status);
+		snprintf(err->msg, sizeof(err->msg), "%s: HTTP %ld with no error document", op,
+			 status);
 	free(code);
 	free(msg);
 	free(rid);
@@ -574,7 +578,7 @@ static void rest_error(const char *op, long status, const struct np_buf *body, s
 }
 
 int np_aws_send(struct np_aws *a, const struct np_aws_request *req, struct np_aws_response *out,
-                struct np_err *err)
+		struct np_err *err)
 {
 	struct np_sigv4_header *sh = np_xcalloc(req->n_headers + 2, sizeof(*sh));
 	char payload[65], *host = NULL;
@@ -583,7 +587,8 @@ int np_aws_send(struct np_aws *a, const struct np_aws_request *req, struct np_aw
 	CURL *h = NULL;
 
 	for (size_t i = 0; i < req->n_headers; i++)
-		has_content_type = has_content_type || !strcmp(req->headers[i].name, "content-type");
+		has_content_type =
+		    has_content_type || !strcmp(req->headers[i].name, "content-type");
 	memset(out, 0, sizeof(*out));
 	np_buf_init(&out->body, NP_RESPONSE_MAX);
 	np_buf_init(&out->headers, 1024);
@@ -592,7 +597,7 @@ int np_aws_send(struct np_aws *a, const struct np_aws_request *req, struct np_aw
 	np_sha256_hex(req->body ? req->body : "", req->body_len, payload);
 	h = take_handle(a);
 	for (attempt = 1;; attempt++) {
-		struct np_creds c = {0};
+		struct np_creds c = { 0 };
 		struct curl_slist *hdr = NULL;
 		struct np_http_resp resp;
 		struct np_sigv4_input in;
@@ -605,8 +610,9 @@ int np_aws_send(struct np_aws *a, const struct np_aws_request *req, struct np_aw
 			break;
 		np_sigv4_date((long long)time(NULL), date);
 		for (size_t i = 0; i < req->n_headers; i++)
-			sh[n++] = (struct np_sigv4_header){req->headers[i].name, req->headers[i].value};
-		sh[n++] = (struct np_sigv4_header){"x-amz-content-sha256", payload};
+			sh[n++] =
+			    (struct np_sigv4_header){ req->headers[i].name, req->headers[i].value };
+		sh[n++] = (struct np_sigv4_header){ "x-amz-content-sha256", payload };
 		memset(&in, 0, sizeof(in));
 		in.method = req->method;
 		in.host = host;
@@ -632,8 +638,9 @@ int np_aws_send(struct np_aws *a, const struct np_aws_request *req, struct np_aw
 		hdr = curl_slist_append(hdr, "Expect:");
 		/* curl would add a form content type to a body otherwise. */
 		if (!has_content_type)
-			hdr = curl_slist_append(hdr, req->body ? "Content-Type: application/octet-stream"
-			                                       : "Content-Type:");
+			hdr = curl_slist_append(hdr, req->body
+							 ? "Content-Type: application/octet-stream"
+							 : "Content-Type:");
 		{
 			char *line = np_xasprintf("X-Amz-Date: %s", date);
 
@@ -652,9 +659,9 @@ int np_aws_send(struct np_aws *a, const struct np_aws_request *req, struct np_aw
 		np_buf_release(&out->body);
 		np_buf_release(&out->headers);
 		out->attempts = attempt;
-		if (np_http_do_headers(h, req->method, req->url, NP_URL_HTTP_LOOPBACK, hdr, req->body,
-		                       req->body_len, a->connect_ms, a->total_ms, &resp, &out->headers,
-		                       err) < 0) {
+		if (np_http_do_headers(h, req->method, req->url, NP_URL_HTTP_LOOPBACK, hdr,
+				       req->body, req->body_len, a->connect_ms, a->total_ms, &resp,
+				       &out->headers, err) < 0) {
 			np_error_prefix(err, "%s", req->operation);
 			err->cls = NP_ERRC_TRANSIENT;
 			out->status = 0;
@@ -667,9 +674,9 @@ int np_aws_send(struct np_aws *a, const struct np_aws_request *req, struct np_aw
 			throttled = rc < 0 && err->cls == NP_ERRC_THROTTLE;
 		}
 		out->body = resp.body;
-		np_log_debug("aws: %s %s attempt %d: HTTP %ld%s%s (%.0f ms)", req->operation, req->url,
-		             attempt, out->status, rc == 0 ? "" : " ", rc == 0 ? "" : err->code,
-		             (np_monotonic_now() - t0) * 1000);
+		np_log_debug("aws: %s %s attempt %d: HTTP %ld%s%s (%.0f ms)", req->operation,
+			     req->url, attempt, out->status, rc == 0 ? "" : " ",
+			     rc == 0 ? "" : err->code, (np_monotonic_now() - t0) * 1000);
 		curl_slist_free_all(hdr);
 		np_creds_release(&c);
 		count(a, throttled, attempt > 1);
@@ -682,7 +689,7 @@ int np_aws_send(struct np_aws *a, const struct np_aws_request *req, struct np_aw
 			break;
 		{
 			int cost = resp.curl == CURLE_OPERATION_TIMEDOUT ? NP_RETRY_TIMEOUT_COST
-			                                                  : NP_RETRY_COST;
+									 : NP_RETRY_COST;
 
 			if (!np_retry_quota_take(&a->quota, cost)) {
 				np_error_prefix(err, "retry quota exhausted");

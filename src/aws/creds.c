@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 #include "aws/internal.h"
-#include "nestplan/clock.h"
 #include "nestplan/alloc.h"
 #include "nestplan/buf.h"
+#include "nestplan/clock.h"
 #include "nestplan/endpoints.h"
 #include "nestplan/log.h"
 #include "nestplan/sigv4.h"
@@ -117,7 +117,8 @@ static char *profile_get(const char *name, const char *key)
 {
 	char *cred = home_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
 	char *conf = home_file("AWS_CONFIG_FILE", "config");
-	char *section = strcmp(name, "default") ? np_xasprintf("profile %s", name) : np_xstrdup(name);
+	char *section =
+	    strcmp(name, "default") ? np_xasprintf("profile %s", name) : np_xstrdup(name);
 	char *v = np_ini_get(cred, name, key);
 
 	if (!v)
@@ -158,22 +159,25 @@ static int flag(const char *v, const char *name, bool *out, struct np_err *err)
 	else if (!strcasecmp(v, "false"))
 		*out = false;
 	else
-		return np_error_cls(err, NP_ERRC_USAGE, "%s must be true or false, not '%s'", name, v);
+		return np_error_cls(err, NP_ERRC_USAGE, "%s must be true or false, not '%s'", name,
+				    v);
 	return 0;
 }
 
 int np_profile_endpoint_flags(const struct np_profile *p, bool *use_fips, bool *use_dualstack,
-                              struct np_err *err)
+			      struct np_err *err)
 {
-	const char *ef = getenv("AWS_USE_FIPS_ENDPOINT"), *ed = getenv("AWS_USE_DUALSTACK_ENDPOINT");
+	const char *ef = getenv("AWS_USE_FIPS_ENDPOINT"),
+		   *ed = getenv("AWS_USE_DUALSTACK_ENDPOINT");
 
 	*use_fips = *use_dualstack = false;
 	/* The environment wins over the profile, as in botocore. */
 	if (ef && *ef ? flag(ef, "AWS_USE_FIPS_ENDPOINT", use_fips, err)
-	              : flag(p->use_fips_endpoint, "use_fips_endpoint", use_fips, err))
+		      : flag(p->use_fips_endpoint, "use_fips_endpoint", use_fips, err))
 		return -1;
-	if (ed && *ed ? flag(ed, "AWS_USE_DUALSTACK_ENDPOINT", use_dualstack, err)
-	              : flag(p->use_dualstack_endpoint, "use_dualstack_endpoint", use_dualstack, err))
+	if (ed && *ed
+		? flag(ed, "AWS_USE_DUALSTACK_ENDPOINT", use_dualstack, err)
+		: flag(p->use_dualstack_endpoint, "use_dualstack_endpoint", use_dualstack, err))
 		return -1;
 	return 0;
 }
@@ -190,7 +194,7 @@ static long long parse_time(const char *s)
 
 /* {"AccessKeyId", "SecretAccessKey", "SessionToken"|"Token", "Expiration"} */
 static int creds_from_json(struct np_creds *out, const char *text, const char *source,
-                           struct np_err *err)
+			   struct np_err *err)
 {
 	json_t *j = json_loads(text, 0, NULL);
 	const char *ak, *sk, *tok, *exp;
@@ -206,7 +210,7 @@ static int creds_from_json(struct np_creds *out, const char *text, const char *s
 	exp = json_string_value(json_object_get(j, "Expiration"));
 	if (!ak || !sk) {
 		np_error_cls(err, NP_ERRC_AUTH, "%s: the answer has no AccessKeyId/SecretAccessKey",
-		             source);
+			     source);
 		goto done;
 	}
 	out->access_key = np_xstrdup(ak);
@@ -233,17 +237,15 @@ static int process_timeout_ms(struct np_err *err)
 		return 60000;
 	s = strtod(v, &end);
 	if (*end || !isfinite(s) || s < 0.001 || s > 3600)
-		return np_error_cls(err, NP_ERRC_USAGE,
-		                    "NESTPLAN_CREDENTIAL_PROCESS_TIMEOUT must be a number of seconds "
-		                    "between 0.001 and 3600, not '%s'",
-		                    v);
+		return np_error_cls(
+		    err, NP_ERRC_USAGE,
+		    "NESTPLAN_CREDENTIAL_PROCESS_TIMEOUT must be a number of seconds "
+		    "between 0.001 and 3600, not '%s'",
+		    v);
 	return (int)(s * 1000 + 0.5);
 }
 
-static long long now_ms(void)
-{
-	return (long long)(np_monotonic_now() * 1000);
-}
+static long long now_ms(void) { return (long long)(np_monotonic_now() * 1000); }
 
 extern char **environ;
 
@@ -253,18 +255,19 @@ extern char **environ;
  * grandchild holding the pipe, cannot hang nestplan. */
 static int run_process(const char *cmd, struct np_buf *out, int *status, struct np_err *err)
 {
-	int fds[2] = {-1, -1}, rc = -1, timeout_ms = process_timeout_ms(err);
+	int fds[2] = { -1, -1 }, rc = -1, timeout_ms = process_timeout_ms(err);
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	pid_t pid = -1;
-	char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
 	long long deadline;
 	bool over = false, late = false;
 
 	if (timeout_ms < 0)
 		return -1;
 	if (pipe2(fds, O_CLOEXEC) < 0)
-		return np_error_cls(err, NP_ERRC_AUTH, "credential_process: pipe: %s", strerror(errno));
+		return np_error_cls(err, NP_ERRC_AUTH, "credential_process: pipe: %s",
+				    strerror(errno));
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
 	posix_spawnattr_init(&at);
@@ -276,13 +279,13 @@ static int run_process(const char *cmd, struct np_buf *out, int *status, struct 
 	close(fds[1]);
 	if (errno) {
 		np_error_cls(err, NP_ERRC_AUTH, "credential_process could not be started: %s",
-		             strerror(errno));
+			     strerror(errno));
 		close(fds[0]);
 		return -1;
 	}
 	deadline = now_ms() + timeout_ms;
 	for (;;) {
-		struct pollfd pfd = {fds[0], POLLIN, 0};
+		struct pollfd pfd = { fds[0], POLLIN, 0 };
 		long long left = deadline - now_ms();
 		char chunk[4096];
 		ssize_t n;
@@ -304,7 +307,8 @@ static int run_process(const char *cmd, struct np_buf *out, int *status, struct 
 			continue;
 		if (n <= 0)
 			break;
-		if (out->len + (size_t)n > PROCESS_OUTPUT_MAX || np_buf_add(out, chunk, (size_t)n) < 0) {
+		if (out->len + (size_t)n > PROCESS_OUTPUT_MAX ||
+		    np_buf_add(out, chunk, (size_t)n) < 0) {
 			over = true;
 			break;
 		}
@@ -316,13 +320,13 @@ static int run_process(const char *cmd, struct np_buf *out, int *status, struct 
 		;
 	if (late)
 		np_error_cls(err, NP_ERRC_AUTH,
-		             "credential_process '%s' did not finish within %.3g s and was killed "
-		             "(NESTPLAN_CREDENTIAL_PROCESS_TIMEOUT sets the limit)",
-		             cmd, timeout_ms / 1000.0);
+			     "credential_process '%s' did not finish within %.3g s and was killed "
+			     "(NESTPLAN_CREDENTIAL_PROCESS_TIMEOUT sets the limit)",
+			     cmd, timeout_ms / 1000.0);
 	else if (over)
 		np_error_cls(err, NP_ERRC_AUTH,
-		             "credential_process '%s' printed more than %u bytes and was killed", cmd,
-		             PROCESS_OUTPUT_MAX);
+			     "credential_process '%s' printed more than %u bytes and was killed",
+			     cmd, PROCESS_OUTPUT_MAX);
 	else
 		rc = 0;
 	return rc;
@@ -341,10 +345,11 @@ static int from_process(struct np_creds *out, const char *cmd, struct np_err *er
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		np_buf_release(&b);
 		if (WIFSIGNALED(status))
-			return np_error_cls(err, NP_ERRC_AUTH, "credential_process was killed by signal %d",
-			                    WTERMSIG(status));
+			return np_error_cls(err, NP_ERRC_AUTH,
+					    "credential_process was killed by signal %d",
+					    WTERMSIG(status));
 		return np_error_cls(err, NP_ERRC_AUTH, "credential_process exited with status %d",
-		                    WEXITSTATUS(status));
+				    WEXITSTATUS(status));
 	}
 	rc = creds_from_json(out, b.ptr, "credential_process", err);
 	np_buf_release(&b);
@@ -355,16 +360,16 @@ static int from_process(struct np_creds *out, const char *cmd, struct np_err *er
 struct sts_target {
 	const char *region;
 	bool use_fips, use_dualstack;
-	const char *endpoint_url;       /* the profile's endpoint_url */
+	const char *endpoint_url; /* the profile's endpoint_url */
 };
 
 /* STS answers <...Result><Credentials><AccessKeyId/>... */
 static int sts_call(struct np_creds *out, const struct sts_target *t, const char *body,
-                    const struct np_creds *signer, const char *what, struct np_err *err)
+		    const struct np_creds *signer, const char *what, struct np_err *err)
 {
 	const char *custom = getenv("AWS_ENDPOINT_URL_STS");
 	struct np_endpoint_params ep_params;
-	struct np_endpoint ep = {0};
+	struct np_endpoint ep = { 0 };
 	struct curl_slist *h = NULL;
 	struct np_http_resp resp;
 	CURL *c = NULL;
@@ -394,7 +399,7 @@ static int sts_call(struct np_creds *out, const struct sts_target *t, const char
 		goto done;
 	}
 	np_log_debug("aws: %s via STS at %s (host %s, partition %s, signing region %s)", what,
-	             ep.url, hostonly, ep.partition[0] ? ep.partition : "?", ep.signing_region);
+		     ep.url, hostonly, ep.partition[0] ? ep.partition : "?", ep.signing_region);
 	np_http_global_init();
 	c = curl_easy_init();
 	h = curl_slist_append(h, "Content-Type: application/x-www-form-urlencoded; charset=utf-8");
@@ -402,11 +407,19 @@ static int sts_call(struct np_creds *out, const struct sts_target *t, const char
 	if (signer) {
 		char date[17], auth[512], *hosthdr, *datehdr, *authhdr, *tokhdr = NULL;
 		struct np_sigv4_input in = {
-			.method = "POST", .host = hostonly, .path = "/", .query = "",
+			.method = "POST",
+			.host = hostonly,
+			.path = "/",
+			.query = "",
 			.content_type = "application/x-www-form-urlencoded; charset=utf-8",
-			.body = body, .body_len = strlen(body), .region = ep.signing_region,
-			.service = "sts", .amz_date = date, .access_key = signer->access_key,
-			.secret_key = signer->secret_key, .session_token = signer->session_token,
+			.body = body,
+			.body_len = strlen(body),
+			.region = ep.signing_region,
+			.service = "sts",
+			.amz_date = date,
+			.access_key = signer->access_key,
+			.secret_key = signer->secret_key,
+			.session_token = signer->session_token,
 		};
 
 		np_sigv4_date((long long)np_wall_now(), date);
@@ -427,7 +440,7 @@ static int sts_call(struct np_creds *out, const struct sts_target *t, const char
 		free(tokhdr);
 	}
 	if (np_http_do(c, "POST", ep.url, NP_URL_HTTP_LOOPBACK, h, body, strlen(body), 3000, 10000,
-	               &resp, err) < 0) {
+		       &resp, err) < 0) {
 		np_error_prefix(err, "%s", what);
 		np_buf_release(&resp.body);
 		goto done;
@@ -462,7 +475,9 @@ static int sts_call(struct np_creds *out, const struct sts_target *t, const char
 		free(exp);
 	}
 	out->source = what;
-	rc = out->access_key && out->secret_key ? 0 : np_error_cls(err, NP_ERRC_AUTH, "%s: incomplete credentials", what);
+	rc = out->access_key && out->secret_key
+		 ? 0
+		 : np_error_cls(err, NP_ERRC_AUTH, "%s: incomplete credentials", what);
 done:
 	xmlFreeDoc(doc);
 	curl_slist_free_all(h);
@@ -481,9 +496,10 @@ static int check_role_arn(const char *arn, const char *what, struct np_err *err)
 	if (np_arn_parse(&a, arn, err) < 0)
 		return np_error_prefix(err, "%s", what);
 	if (strcmp(a.service, "iam") || strncmp(a.resource, "role/", 5)) {
-		np_error_cls(err, NP_ERRC_USAGE, "%s: '%s' is not an IAM role ARN "
-		                                 "(arn:PARTITION:iam::ACCOUNT:role/NAME)",
-		             what, arn);
+		np_error_cls(err, NP_ERRC_USAGE,
+			     "%s: '%s' is not an IAM role ARN "
+			     "(arn:PARTITION:iam::ACCOUNT:role/NAME)",
+			     what, arn);
 		np_arn_release(&a);
 		return -1;
 	}
@@ -501,7 +517,7 @@ static void add_param(struct np_buf *b, const char *k, const char *v)
 }
 
 static int web_identity(struct np_creds *out, const char *token_file, const char *role,
-                        const char *session, const struct sts_target *t, struct np_err *err)
+			const char *session, const struct sts_target *t, struct np_err *err)
 {
 	struct np_buf body = NP_BUF_INIT, tok;
 	char chunk[4096];
@@ -513,8 +529,8 @@ static int web_identity(struct np_creds *out, const char *token_file, const char
 		return -1;
 	f = fopen(token_file, "r");
 	if (!f)
-		return np_error_cls(err, NP_ERRC_AUTH, "web identity: cannot read the token file '%s'",
-		                    token_file);
+		return np_error_cls(err, NP_ERRC_AUTH,
+				    "web identity: cannot read the token file '%s'", token_file);
 	np_buf_init(&tok, 1 << 20);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		np_buf_add(&tok, chunk, n);
@@ -550,7 +566,7 @@ static int static_profile(struct np_creds *out, const char *name)
 }
 
 static int from_url(struct np_creds *out, const char *url, enum np_url_allow allow,
-                    const char *auth_header, const char *what, struct np_err *err)
+		    const char *auth_header, const char *what, struct np_err *err)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
@@ -601,8 +617,7 @@ static int imds(struct np_creds *out, struct np_err *err)
 	free(url);
 	url = np_xasprintf("%s/latest/meta-data/iam/security-credentials/", base);
 	if (np_http_do(c, "GET", url, NP_URL_HTTP_ANY, h, NULL, 0, 1000, 1000, &resp, err) < 0 ||
-	    resp.status != 200 ||
-	    !resp.body.len) {
+	    resp.status != 200 || !resp.body.len) {
 		np_buf_release(&resp.body);
 		np_error_cls(err, NP_ERRC_AUTH, "IMDS: no instance role");
 		goto done;
@@ -624,13 +639,13 @@ done:
 
 /* The chain without the environment keys; prof is the loaded profile. */
 static int chain(struct np_creds *out, const char *name, const struct np_profile *prof,
-                 const char *region, struct np_err *err)
+		 const char *region, struct np_err *err)
 {
 	const char *wif = getenv("AWS_WEB_IDENTITY_TOKEN_FILE"), *role = getenv("AWS_ROLE_ARN");
 	const char *rel = getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
 	const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 	const char *noimds = getenv("AWS_EC2_METADATA_DISABLED");
-	struct sts_target t = {region, false, false, prof->endpoint_url};
+	struct sts_target t = { region, false, false, prof->endpoint_url };
 	char *v = NULL;
 	int rc = -1;
 
@@ -640,15 +655,16 @@ static int chain(struct np_creds *out, const char *name, const struct np_profile
 	if ((v = profile_get(name, "role_arn")) && !profile_has(name, "web_identity_token_file")) {
 		char *src = profile_get(name, "source_profile");
 		char *session = profile_get(name, "role_session_name");
-		struct np_creds base = {0};
+		struct np_creds base = { 0 };
 		struct np_buf body = NP_BUF_INIT;
 
 		if (check_role_arn(v, "role_arn", err) < 0) {
 			np_error_prefix(err, "profile '%s'", name);
 		} else if (!src || static_profile(&base, src) < 0) {
-			np_error_cls(err, NP_ERRC_AUTH, "profile '%s' has role_arn but its source_profile "
-			                                "'%s' has no keys",
-			             name, src ? src : "(none)");
+			np_error_cls(err, NP_ERRC_AUTH,
+				     "profile '%s' has role_arn but its source_profile "
+				     "'%s' has no keys",
+				     name, src ? src : "(none)");
 		} else {
 			add_param(&body, "Action", "AssumeRole");
 			add_param(&body, "Version", "2011-06-15");
@@ -675,9 +691,10 @@ static int chain(struct np_creds *out, const char *name, const struct np_profile
 		char *prole = profile_get(name, "role_arn");
 
 		rc = prole ? web_identity(out, v, prole, NULL, &t, err)
-		           : np_error_cls(err, NP_ERRC_AUTH, "profile '%s': web_identity_token_file "
-		                                             "without role_arn",
-		                          name);
+			   : np_error_cls(err, NP_ERRC_AUTH,
+					  "profile '%s': web_identity_token_file "
+					  "without role_arn",
+					  name);
 		free(prole);
 		free(v);
 		return rc;
@@ -687,14 +704,15 @@ static int chain(struct np_creds *out, const char *name, const struct np_profile
 	if ((rel && *rel) || (full && *full)) {
 		const char *tok = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
 		const char *tokfile = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-		char *url = rel && *rel ? np_xasprintf("http://169.254.170.2%s", rel) : np_xstrdup(full);
+		char *url =
+		    rel && *rel ? np_xasprintf("http://169.254.170.2%s", rel) : np_xstrdup(full);
 		char *hdr = NULL, tokbuf[4096] = "";
 
 		/* Judged before any token is read or sent. */
 		if (np_http_check_url(url, NP_URL_HTTP_CONTAINER,
-		                      rel && *rel ? "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
-		                                  : "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-		                      NULL, err) < 0) {
+				      rel && *rel ? "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
+						  : "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+				      NULL, err) < 0) {
 			err->cls = NP_ERRC_AUTH;
 			free(url);
 			return -1;
@@ -718,17 +736,19 @@ static int chain(struct np_creds *out, const char *name, const struct np_profile
 	}
 	if (!(noimds && !strcasecmp(noimds, "true")) && imds(out, NULL) == 0)
 		return 0;
-	return np_error_cls(err, NP_ERRC_AUTH,
-	                    "no AWS credentials found. Looked in: the environment "
-	                    "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), profile '%s' in the shared "
-	                    "credentials and config files (keys, credential_process, role_arn), web "
-	                    "identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), container "
-	                    "credentials (AWS_CONTAINER_CREDENTIALS_*)%s",
-	                    name, noimds && !strcasecmp(noimds, "true") ? "" : ", and EC2 instance metadata (IMDSv2)");
+	return np_error_cls(
+	    err, NP_ERRC_AUTH,
+	    "no AWS credentials found. Looked in: the environment "
+	    "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), profile '%s' in the shared "
+	    "credentials and config files (keys, credential_process, role_arn), web "
+	    "identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), container "
+	    "credentials (AWS_CONTAINER_CREDENTIALS_*)%s",
+	    name,
+	    noimds && !strcasecmp(noimds, "true") ? "" : ", and EC2 instance metadata (IMDSv2)");
 }
 
 int np_creds_resolve(struct np_creds *out, const char *profile, const char *region,
-                     struct np_err *err)
+		     struct np_err *err)
 {
 	const char *name = profile_name(profile);
 	const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");

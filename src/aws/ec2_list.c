@@ -60,7 +60,7 @@ int np_ec2_refresh_streams(size_t n)
 }
 
 int np_ec2_describe_lineage(struct np_aws *aws, const char *lineage, int streams,
-                            struct np_instance **out, size_t *n, struct np_err *err)
+			    struct np_instance **out, size_t *n, struct np_err *err)
 {
 	struct stream s[MAX_STREAMS];
 	pthread_t th[MAX_STREAMS];
@@ -70,14 +70,17 @@ int np_ec2_describe_lineage(struct np_aws *aws, const char *lineage, int streams
 	*out = NULL;
 	*n = 0;
 	if (streams <= 1)
-		return np_ec2_describe_instances_filter(aws, "tag:nestplan:lineage", &lineage, 1, out,
-		                                        n, err);
+		return np_ec2_describe_instances_filter(aws, "tag:nestplan:lineage", &lineage, 1,
+							out, n, err);
 	if (streams > MAX_STREAMS || MAX_STREAMS % streams)
 		return np_error(err, "%d refresh streams: 1, 2, 4, 8 or 16", streams);
 	memset(s, 0, sizeof(s));
 	for (int i = 0; i < streams; i++) {
-		s[i] = (struct stream){.aws = aws, .lineage = lineage, .index = i, .count = streams,
-		                       .err = NP_ERR_INIT};
+		s[i] = (struct stream){ .aws = aws,
+					.lineage = lineage,
+					.index = i,
+					.count = streams,
+					.err = NP_ERR_INIT };
 		if (pthread_create(&th[i], NULL, list_one, &s[i]) != 0) {
 			/* Out of threads: list this part here instead. */
 			list_one(&s[i]);

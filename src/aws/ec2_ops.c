@@ -15,7 +15,7 @@ static void dry(struct np_query *q, bool dry_run)
 }
 
 static int simple_call(struct np_aws *aws, const char *action, struct np_query *q,
-                       struct np_err *err)
+		       struct np_err *err)
 {
 	xmlDoc *doc = NULL;
 	int rc = np_aws_call(aws, action, q, &doc, err);
@@ -63,7 +63,8 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 		np_query_addf(q, "CpuOptions.ThreadsPerCore", "%d", r->threads_per_core);
 	}
 	if (r->nested_virtualization)
-		np_query_add(q, "CpuOptions.NestedVirtualization", np_nv_name(r->nested_virtualization));
+		np_query_add(q, "CpuOptions.NestedVirtualization",
+			     np_nv_name(r->nested_virtualization));
 	if (r->tenancy)
 		np_query_add(q, "Placement.Tenancy", np_tenancy_name(r->tenancy));
 	if (r->host_id) {
@@ -74,7 +75,7 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 		np_query_add(q, "Placement.AvailabilityZone", r->availability_zone);
 	if (r->hibernation)
 		np_query_add(q, "HibernationOptions.Configured",
-		             r->hibernation == NP_BOOL_TRUE ? "true" : "false");
+			     r->hibernation == NP_BOOL_TRUE ? "true" : "false");
 	if (r->root_device_name)
 		np_query_add(q, "BlockDeviceMapping.1.DeviceName", r->root_device_name);
 	for (size_t i = 0; r->attrs && i < np_n_attrs; i++) {
@@ -94,8 +95,9 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 			continue;
 		/* "" is none: nothing to send. */
 		if (*v)
-			np_query_add(q, a->launch_arn && !strncmp(v, "arn:", 4) ? a->launch_arn : a->launch,
-			             v);
+			np_query_add(
+			    q, a->launch_arn && !strncmp(v, "arn:", 4) ? a->launch_arn : a->launch,
+			    v);
 		free(v);
 	}
 	if (r->tags && r->tags->n) {
@@ -113,7 +115,7 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 }
 
 int np_ec2_run_instances(struct np_aws *aws, const struct np_ec2_launch *req,
-                         struct np_instance **out, size_t *n, struct np_err *err)
+			 struct np_instance **out, size_t *n, struct np_err *err)
 {
 	struct np_query q = NP_QUERY_INIT;
 	xmlDoc *doc = NULL;
@@ -146,17 +148,17 @@ struct pager {
 	size_t n, alloc;
 };
 
-static int pager_next(struct pager *pg, const char *action, const char *token,
-                      struct np_err *err)
+static int pager_next(struct pager *pg, const char *action, const char *token, struct np_err *err)
 {
 	for (size_t i = 0; i < pg->n; i++)
 		if (!strcmp(pg->seen[i], token))
-			return np_error(err, "%s: EC2 gave the same NextToken twice (after %zu pages); "
-			                     "refusing a listing that would not end",
-			                action, pg->n + 1);
+			return np_error(err,
+					"%s: EC2 gave the same NextToken twice (after %zu pages); "
+					"refusing a listing that would not end",
+					action, pg->n + 1);
 	if (pg->n + 1 >= NP_EC2_MAX_PAGES)
 		return np_error(err, "%s: more than %d pages in one listing; refusing it", action,
-		                NP_EC2_MAX_PAGES);
+				NP_EC2_MAX_PAGES);
 	NP_ALLOC_GROW(pg->seen, pg->n + 1, pg->alloc);
 	pg->seen[pg->n++] = np_xstrdup(token);
 	return 0;
@@ -171,9 +173,9 @@ static void pager_release(struct pager *pg)
 }
 
 int np_ec2_describe_pages(struct np_aws *aws, struct np_query *base, struct np_instance **v,
-                          size_t *n, size_t *alloc, struct np_err *err)
+			  size_t *n, size_t *alloc, struct np_err *err)
 {
-	struct pager pg = {0};
+	struct pager pg = { 0 };
 	char *token = NULL;
 	int rc = 0;
 
@@ -190,7 +192,8 @@ int np_ec2_describe_pages(struct np_aws *aws, struct np_query *base, struct np_i
 		rc = np_aws_call(aws, "DescribeInstances", &q, &doc, err);
 		np_query_release(&q);
 		if (rc == 0)
-			rc = np_ec2_parse_instances(doc, "DescribeInstances", v, n, alloc, &next, err);
+			rc = np_ec2_parse_instances(doc, "DescribeInstances", v, n, alloc, &next,
+						    err);
 		if (rc == 0 && next)
 			rc = pager_next(&pg, "DescribeInstances", next, err);
 		xmlFreeDoc(doc);
@@ -203,8 +206,8 @@ int np_ec2_describe_pages(struct np_aws *aws, struct np_query *base, struct np_i
 }
 
 int np_ec2_describe_instances_filter(struct np_aws *aws, const char *name,
-                                     const char *const *values, size_t n_values,
-                                     struct np_instance **out, size_t *n, struct np_err *err)
+				     const char *const *values, size_t n_values,
+				     struct np_instance **out, size_t *n, struct np_err *err)
 {
 	size_t alloc = 0;
 	int rc = 0;
@@ -214,7 +217,7 @@ int np_ec2_describe_instances_filter(struct np_aws *aws, const char *name,
 	for (size_t off = 0; rc == 0 && off < n_values; off += NP_EC2_MAX_FILTER_VALUES) {
 		struct np_query base = NP_QUERY_INIT;
 		size_t m = n_values - off < NP_EC2_MAX_FILTER_VALUES ? n_values - off
-		                                                     : NP_EC2_MAX_FILTER_VALUES;
+								     : NP_EC2_MAX_FILTER_VALUES;
 
 		np_query_add(&base, "Filter.1.Name", name);
 		for (size_t i = 0; i < m; i++) {
@@ -235,7 +238,7 @@ int np_ec2_describe_instances_filter(struct np_aws *aws, const char *name,
 }
 
 int np_ec2_describe_instances_by_id(struct np_aws *aws, const char *const *ids, size_t n_ids,
-                                    struct np_instance **out, size_t *n, struct np_err *err)
+				    struct np_instance **out, size_t *n, struct np_err *err)
 {
 	/* Never an empty id list: DescribeInstances would list everything. */
 	if (!n_ids) {
@@ -258,7 +261,7 @@ void np_ec2_ids_query(struct np_query *q, const char *const *ids, size_t n, bool
 }
 
 static int ids_call(struct np_aws *aws, const char *action, const char *const *ids, size_t n,
-                    bool dry_run, struct np_err *err)
+		    bool dry_run, struct np_err *err)
 {
 	for (size_t off = 0; off < n; off += NP_EC2_MAX_IDS) {
 		struct np_query q = NP_QUERY_INIT;
@@ -272,25 +275,25 @@ static int ids_call(struct np_aws *aws, const char *action, const char *const *i
 }
 
 int np_ec2_stop_instances(struct np_aws *aws, const char *const *ids, size_t n, bool dry_run,
-                          struct np_err *err)
+			  struct np_err *err)
 {
 	return ids_call(aws, "StopInstances", ids, n, dry_run, err);
 }
 
 int np_ec2_start_instances(struct np_aws *aws, const char *const *ids, size_t n, bool dry_run,
-                           struct np_err *err)
+			   struct np_err *err)
 {
 	return ids_call(aws, "StartInstances", ids, n, dry_run, err);
 }
 
-int np_ec2_terminate_instances(struct np_aws *aws, const char *const *ids, size_t n,
-                               bool dry_run, struct np_err *err)
+int np_ec2_terminate_instances(struct np_aws *aws, const char *const *ids, size_t n, bool dry_run,
+			       struct np_err *err)
 {
 	return ids_call(aws, "TerminateInstances", ids, n, dry_run, err);
 }
 
 void np_ec2_set_attribute_query(struct np_query *q, const char *id, const struct np_attr_def *a,
-                                const char *value, bool dry_run)
+				const char *value, bool dry_run)
 {
 	np_query_add(q, a->set_id_param ? a->set_id_param : "InstanceId", id);
 	if (a->set_param)
@@ -300,7 +303,7 @@ void np_ec2_set_attribute_query(struct np_query *q, const char *id, const struct
 }
 
 int np_ec2_set_attribute(struct np_aws *aws, const char *id, const struct np_attr_def *a,
-                         const char *value, bool dry_run, struct np_err *err)
+			 const char *value, bool dry_run, struct np_err *err)
 {
 	struct np_query q = NP_QUERY_INIT;
 	bool off = a->type == NP_ATTR_BOOL && value && !strcmp(value, "false");
@@ -308,11 +311,12 @@ int np_ec2_set_attribute(struct np_aws *aws, const char *id, const struct np_att
 	if (dry_run && !a->set_dry_run)
 		return np_error(err, "%s cannot be dry-run", a->set_action);
 	np_ec2_set_attribute_query(&q, id, a, value, dry_run);
-	return simple_call(aws, off && a->set_action_off ? a->set_action_off : a->set_action, &q, err);
+	return simple_call(aws, off && a->set_action_off ? a->set_action_off : a->set_action, &q,
+			   err);
 }
 
 int np_ec2_describe_instance_attribute(struct np_aws *aws, const char *id, const char *attribute,
-                                      char **value, struct np_err *err)
+				       char **value, struct np_err *err)
 {
 	struct np_query q = NP_QUERY_INIT;
 	xmlDoc *doc = NULL;
@@ -335,7 +339,7 @@ int np_ec2_describe_instance_attribute(struct np_aws *aws, const char *id, const
 }
 
 int np_ec2_modify_user_data(struct np_aws *aws, const char *id, const char *text, bool dry_run,
-                            struct np_err *err)
+			    struct np_err *err)
 {
 	struct np_query q = NP_QUERY_INIT;
 	size_t len = text ? strlen(text) : 0;
@@ -349,8 +353,8 @@ int np_ec2_modify_user_data(struct np_aws *aws, const char *id, const char *text
 	return simple_call(aws, "ModifyInstanceAttribute", &q, err);
 }
 
-int np_ec2_modify_instance_type(struct np_aws *aws, const char *id, const char *type,
-                                bool dry_run, struct np_err *err)
+int np_ec2_modify_instance_type(struct np_aws *aws, const char *id, const char *type, bool dry_run,
+				struct np_err *err)
 {
 	struct np_query q = NP_QUERY_INIT;
 
@@ -361,7 +365,7 @@ int np_ec2_modify_instance_type(struct np_aws *aws, const char *id, const char *
 }
 
 void np_ec2_modify_cpu_options_query(struct np_query *q, const char *id, int core_count,
-                                     int threads_per_core, enum np_nv nv, bool dry_run)
+				     int threads_per_core, enum np_nv nv, bool dry_run)
 {
 	np_query_add(q, "InstanceId", id);
 	if (core_count && threads_per_core) {
@@ -374,8 +378,7 @@ void np_ec2_modify_cpu_options_query(struct np_query *q, const char *id, int cor
 }
 
 int np_ec2_modify_cpu_options(struct np_aws *aws, const char *id, int core_count,
-                              int threads_per_core, enum np_nv nv, bool dry_run,
-                              struct np_err *err)
+			      int threads_per_core, enum np_nv nv, bool dry_run, struct np_err *err)
 {
 	struct np_query q = NP_QUERY_INIT;
 
@@ -384,7 +387,7 @@ int np_ec2_modify_cpu_options(struct np_aws *aws, const char *id, int core_count
 }
 
 int np_ec2_modify_placement(struct np_aws *aws, const char *id, enum np_tenancy tenancy,
-                            const char *host_id, bool dry_run, struct np_err *err)
+			    const char *host_id, bool dry_run, struct np_err *err)
 {
 	struct np_query q = NP_QUERY_INIT;
 
@@ -400,8 +403,7 @@ int np_ec2_modify_placement(struct np_aws *aws, const char *id, enum np_tenancy 
 }
 
 static int tags_call(struct np_aws *aws, const char *action, const char *const *ids, size_t n,
-                     const struct np_tags *tags, bool with_values, bool dry_run,
-                     struct np_err *err)
+		     const struct np_tags *tags, bool with_values, bool dry_run, struct np_err *err)
 {
 	for (size_t off = 0; off < n; off += NP_EC2_MAX_IDS) {
 		struct np_query q = NP_QUERY_INIT;
@@ -430,23 +432,23 @@ static int tags_call(struct np_aws *aws, const char *action, const char *const *
 }
 
 int np_ec2_create_tags(struct np_aws *aws, const char *const *ids, size_t n,
-                       const struct np_tags *tags, bool dry_run, struct np_err *err)
+		       const struct np_tags *tags, bool dry_run, struct np_err *err)
 {
 	return tags_call(aws, "CreateTags", ids, n, tags, true, dry_run, err);
 }
 
 int np_ec2_delete_tags(struct np_aws *aws, const char *const *ids, size_t n,
-                       const struct np_tags *tags, bool dry_run, struct np_err *err)
+		       const struct np_tags *tags, bool dry_run, struct np_err *err)
 {
 	return tags_call(aws, "DeleteTags", ids, n, tags, false, dry_run, err);
 }
 
 int np_ec2_describe_instance_types(struct np_aws *aws, const char *const *names, size_t n,
-                                   struct np_catalog *out, struct np_err *err)
+				   struct np_catalog *out, struct np_err *err)
 {
 	for (size_t off = 0; off < n; off += NP_EC2_TYPES_PER_CALL) {
 		size_t m = n - off < NP_EC2_TYPES_PER_CALL ? n - off : NP_EC2_TYPES_PER_CALL;
-		struct pager pg = {0};
+		struct pager pg = { 0 };
 		char *token = NULL;
 		int rc = 0;
 
@@ -485,15 +487,14 @@ int np_ec2_describe_instance_types(struct np_aws *aws, const char *const *names,
 
 static void profile_param(struct np_query *q, const char *profile)
 {
-	np_query_add(q, strncmp(profile, "arn:", 4) ? "IamInstanceProfile.Name"
-	                                            : "IamInstanceProfile.Arn",
-	             profile);
+	np_query_add(
+	    q, strncmp(profile, "arn:", 4) ? "IamInstanceProfile.Name" : "IamInstanceProfile.Arn",
+	    profile);
 }
 
 /* The instance's active association (associating or associated), NULL for
  * none. A finished one is no longer listed; EC2 allows one at a time. */
-static int active_association(struct np_aws *aws, const char *id, char **assoc,
-                              struct np_err *err)
+static int active_association(struct np_aws *aws, const char *id, char **assoc, struct np_err *err)
 {
 	struct np_query q = NP_QUERY_INIT;
 	xmlDoc *doc = NULL;
@@ -513,7 +514,8 @@ static int active_association(struct np_aws *aws, const char *id, char **assoc,
 			if (it->type != XML_ELEMENT_NODE)
 				continue;
 			state = np_xml_text(it, "state");
-			if (state && (!strcmp(state, "associating") || !strcmp(state, "associated")))
+			if (state &&
+			    (!strcmp(state, "associating") || !strcmp(state, "associated")))
 				*assoc = np_xml_text(it, "associationId");
 			free(state);
 		}
@@ -523,7 +525,7 @@ static int active_association(struct np_aws *aws, const char *id, char **assoc,
 }
 
 int np_ec2_set_iam_instance_profile(struct np_aws *aws, const char *id, const char *profile,
-                                    struct np_err *err)
+				    struct np_err *err)
 {
 	struct np_query q = NP_QUERY_INIT;
 	char *assoc = NULL;
@@ -600,7 +602,7 @@ static void volume_into(xmlNode *v, struct np_instance *in, size_t n)
 }
 
 int np_ec2_read_root_volumes(struct np_aws *aws, struct np_instance *in, size_t n,
-                             struct np_err *err)
+			     struct np_err *err)
 {
 	size_t i = 0;
 
@@ -638,7 +640,7 @@ int np_ec2_read_root_volumes(struct np_aws *aws, struct np_instance *in, size_t 
 }
 
 int np_ec2_image_root(struct np_aws *aws, const char *image_id, char **device, int *snapshot_gib,
-                      struct np_err *err)
+		      struct np_err *err)
 {
 	struct np_query q = NP_QUERY_INIT;
 	xmlDoc *doc = NULL;
@@ -659,8 +661,10 @@ int np_ec2_image_root(struct np_aws *aws, const char *image_id, char **device, i
 		rc = np_error(err, "image '%s' has no root device name", image_id);
 	if (rc == 0 && (set = np_xml_child(img, "blockDeviceMapping"))) {
 		for (xmlNode *it = set->children; it; it = it->next) {
-			char *dev = it->type == XML_ELEMENT_NODE ? np_xml_text(it, "deviceName") : NULL;
-			xmlNode *ebs = dev && !strcmp(dev, *device) ? np_xml_child(it, "ebs") : NULL;
+			char *dev =
+			    it->type == XML_ELEMENT_NODE ? np_xml_text(it, "deviceName") : NULL;
+			xmlNode *ebs =
+			    dev && !strcmp(dev, *device) ? np_xml_child(it, "ebs") : NULL;
 
 			if (ebs)
 				volume_int(ebs, "volumeSize", snapshot_gib);
@@ -672,9 +676,8 @@ int np_ec2_image_root(struct np_aws *aws, const char *image_id, char **device, i
 	return rc;
 }
 
-int np_ec2_modify_volume(struct np_aws *aws, const char *volume_id, int size_gib,
-                         const char *type, int iops, int throughput, bool dry_run,
-                         struct np_err *err)
+int np_ec2_modify_volume(struct np_aws *aws, const char *volume_id, int size_gib, const char *type,
+			 int iops, int throughput, bool dry_run, struct np_err *err)
 {
 	struct np_query q = NP_QUERY_INIT;
 
@@ -691,9 +694,8 @@ int np_ec2_modify_volume(struct np_aws *aws, const char *volume_id, int size_gib
 	return simple_call(aws, "ModifyVolume", &q, err);
 }
 
-int np_ec2_modify_root_delete_on_termination(struct np_aws *aws, const char *id,
-                                             const char *device, bool on, bool dry_run,
-                                             struct np_err *err)
+int np_ec2_modify_root_delete_on_termination(struct np_aws *aws, const char *id, const char *device,
+					     bool on, bool dry_run, struct np_err *err)
 {
 	struct np_query q = NP_QUERY_INIT;
 

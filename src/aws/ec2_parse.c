@@ -40,14 +40,16 @@ static int check_bounds(const char *action, xmlNode *root, struct np_err *err)
 	for (;;) {
 		if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) && n->content &&
 		    strlen((const char *)n->content) > ANSWER_MAX_TEXT)
-			return np_error(err, "%s: the answer holds a text of more than %d bytes; "
-			                     "refusing it",
-			                action, ANSWER_MAX_TEXT);
+			return np_error(err,
+					"%s: the answer holds a text of more than %d bytes; "
+					"refusing it",
+					action, ANSWER_MAX_TEXT);
 		if (n->type == XML_ELEMENT_NODE && n->children) {
 			if (++depth > ANSWER_MAX_DEPTH)
-				return np_error(err, "%s: the answer nests deeper than %d elements; "
-				                     "refusing it",
-				                action, ANSWER_MAX_DEPTH);
+				return np_error(err,
+						"%s: the answer nests deeper than %d elements; "
+						"refusing it",
+						action, ANSWER_MAX_DEPTH);
 			n = n->children;
 			continue;
 		}
@@ -89,25 +91,27 @@ int np_ec2_answer_root(xmlDoc *doc, const char *action, xmlNode **out, struct np
 		struct np_buf safe = NP_BUF_INIT;
 
 		np_buf_add_visible(&safe, msg ? msg : "(no message)", 512);
-		np_error(err, "%s: an error document came with a success status (%s: %.*s), not "
-		              "<%s>; refusing the answer",
-		         action, code ? code : "no code", 512, safe.ptr, want);
+		np_error(err,
+			 "%s: an error document came with a success status (%s: %.*s), not "
+			 "<%s>; refusing the answer",
+			 action, code ? code : "no code", 512, safe.ptr, want);
 		np_buf_release(&safe);
 		free(code);
 		free(msg);
 		return -1;
 	}
 	if (!strcasecmp(got, "html") || !strcasecmp(got, "body") || !strcasecmp(got, "head"))
-		return np_error(err, "%s: an HTML page came, not <%s> (a proxy, a captive portal or "
-		                     "the wrong endpoint?); refusing the answer",
-		                action, want);
+		return np_error(err,
+				"%s: an HTML page came, not <%s> (a proxy, a captive portal or "
+				"the wrong endpoint?); refusing the answer",
+				action, want);
 	return np_error(err, "%s: the answer is <%s>, not <%s>; refusing it", action, got, want);
 }
 
 /* A whole decimal number in [lo, hi]; "not there" leaves *out as it is. An
  * element that is there but not such a number is an error. */
 static int int_of(xmlNode *n, const char *name, long lo, long hi, int *out, const char *what,
-                  struct np_err *err)
+		  struct np_err *err)
 {
 	char *s = np_xml_text(n, name), *end;
 	long v;
@@ -121,7 +125,8 @@ static int int_of(xmlNode *n, const char *name, long lo, long hi, int *out, cons
 		struct np_buf safe = NP_BUF_INIT;
 
 		np_buf_add_visible(&safe, s, 40);
-		rc = np_error(err, "%s '%s' is not a number from %ld to %ld", what, safe.ptr, lo, hi);
+		rc = np_error(err, "%s '%s' is not a number from %ld to %ld", what, safe.ptr, lo,
+			      hi);
 		np_buf_release(&safe);
 	} else {
 		*out = (int)v;
@@ -162,9 +167,8 @@ static char *address_of(const char *tag, int launch_index)
 	long lo, hi;
 	int used = 0;
 
-	if (open && launch_index >= 0 &&
-	    sscanf(open, "[%ld..%ld]%n", &lo, &hi, &used) == 2 && open[used] == '\0' &&
-	    lo >= 0 && hi >= lo && launch_index <= hi - lo)
+	if (open && launch_index >= 0 && sscanf(open, "[%ld..%ld]%n", &lo, &hi, &used) == 2 &&
+	    open[used] == '\0' && lo >= 0 && hi >= lo && launch_index <= hi - lo)
 		return np_xasprintf("%.*s[%ld]", (int)(open - tag), tag, lo + launch_index);
 	return np_xstrdup(tag);
 }
@@ -179,13 +183,20 @@ static enum np_run_state state_of(xmlNode *n, struct np_err *err)
 		return NP_RUN_UNSET;
 	/* The high byte of the code is internal to EC2. */
 	switch (code < 0 ? -1 : code & 0xff) {
-	case 0: return NP_RUN_PENDING;
-	case 16: return NP_RUN_RUNNING;
-	case 32: return NP_RUN_SHUTTING_DOWN;
-	case 48: return NP_RUN_TERMINATED;
-	case 64: return NP_RUN_STOPPING;
-	case 80: return NP_RUN_STOPPED;
-	default: break;
+	case 0:
+		return NP_RUN_PENDING;
+	case 16:
+		return NP_RUN_RUNNING;
+	case 32:
+		return NP_RUN_SHUTTING_DOWN;
+	case 48:
+		return NP_RUN_TERMINATED;
+	case 64:
+		return NP_RUN_STOPPING;
+	case 80:
+		return NP_RUN_STOPPED;
+	default:
+		break;
 	}
 	name = np_xml_text(n, "name");
 	st = name ? np_run_state_parse(name) : NP_RUN_UNSET;
@@ -219,8 +230,8 @@ static int gen_attrs(xmlNode *item, struct np_instance *out, struct np_err *err)
 			struct np_buf safe = NP_BUF_INIT;
 
 			np_buf_add_visible(&safe, text, 64);
-			np_error(err, "instance %s: %s '%s' is not a value nestplan knows", out->instance_id,
-			         a->ec2, safe.ptr);
+			np_error(err, "instance %s: %s '%s' is not a value nestplan knows",
+				 out->instance_id, a->ec2, safe.ptr);
 			np_buf_release(&safe);
 			free(text);
 			return -1;
@@ -250,7 +261,7 @@ static void root_device(xmlNode *item, struct np_instance *out)
 			dot = ebs ? np_xml_text(ebs, "deleteOnTermination") : NULL;
 			if (dot)
 				out->root_delete_on_termination =
-					!strcmp(dot, "true") ? NP_BOOL_TRUE : NP_BOOL_FALSE;
+				    !strcmp(dot, "true") ? NP_BOOL_TRUE : NP_BOOL_FALSE;
 			free(dot);
 		}
 		free(dev);
@@ -279,22 +290,23 @@ static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 	out->instance_type = np_xml_text(item, "instanceType");
 	if (!out->instance_type || !token_ok(out->instance_type, 64))
 		return np_error(err, "instance %s: %s", out->instance_id,
-		                out->instance_type ? "instanceType is not an instance type"
-		                                   : "no instanceType in the answer");
+				out->instance_type ? "instanceType is not an instance type"
+						   : "no instanceType in the answer");
 	out->key_name = np_xml_text(item, "keyName");
 	out->subnet_id = np_xml_text(item, "subnetId");
 	out->client_token = np_xml_text(item, "clientToken");
 	out->launch_time = np_xml_text(item, "launchTime");
-	if (int_of(item, "amiLaunchIndex", 0, NP_EC2_MAX_LISTED, &launch_index,
-	           "amiLaunchIndex", err) < 0)
+	if (int_of(item, "amiLaunchIndex", 0, NP_EC2_MAX_LISTED, &launch_index, "amiLaunchIndex",
+		   err) < 0)
 		goto bad;
 	if (!(n = np_xml_child(item, "instanceState")))
-		return np_error(err, "instance %s: no instanceState in the answer", out->instance_id);
+		return np_error(err, "instance %s: no instanceState in the answer",
+				out->instance_id);
 	if (!(out->state = state_of(n, err)))
 		goto bad;
 	s = np_xml_text(item, "platform");
 	out->platform = s && np_platform_parse(s) == NP_PLATFORM_WINDOWS ? NP_PLATFORM_WINDOWS
-	                                                                 : NP_PLATFORM_LINUX;
+									 : NP_PLATFORM_LINUX;
 	free(s);
 	if ((s = np_xml_text(item, "instanceLifecycle"))) {
 		out->spot = !strcmp(s, "spot");
@@ -315,12 +327,14 @@ static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 		out->tenancy = NP_TENANCY_DEFAULT;
 	if ((n = np_xml_child(item, "cpuOptions"))) {
 		/* EC2's largest types have a few hundred cores and two threads each. */
-		if (int_of(n, "coreCount", 1, 4096, &out->core_count, "cpuOptions.coreCount", err) < 0 ||
+		if (int_of(n, "coreCount", 1, 4096, &out->core_count, "cpuOptions.coreCount", err) <
+			0 ||
 		    int_of(n, "threadsPerCore", 1, 16, &out->threads_per_core,
-		           "cpuOptions.threadsPerCore", err) < 0)
+			   "cpuOptions.threadsPerCore", err) < 0)
 			goto bad;
 		s = np_xml_text(n, "nestedVirtualization");
-		out->nested_virtualization = s && !strcmp(s, "enabled") ? NP_NV_ENABLED : NP_NV_DISABLED;
+		out->nested_virtualization =
+		    s && !strcmp(s, "enabled") ? NP_NV_ENABLED : NP_NV_DISABLED;
 		free(s);
 	} else {
 		out->nested_virtualization = NP_NV_DISABLED;
@@ -379,14 +393,14 @@ int np_ec2_parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 }
 
 static int add_items(xmlNode *set, struct np_instance **v, size_t *n, size_t *alloc,
-                     struct np_err *err)
+		     struct np_err *err)
 {
 	for (xmlNode *it = set ? set->children : NULL; it; it = it->next) {
 		if (it->type != XML_ELEMENT_NODE || strcmp((const char *)it->name, "item"))
 			continue;
 		if (*n >= NP_EC2_MAX_LISTED)
 			return np_error(err, "more than %d instances in one listing; refusing it",
-			                NP_EC2_MAX_LISTED);
+					NP_EC2_MAX_LISTED);
 		NP_ALLOC_GROW(*v, *n + 1, *alloc);
 		if (np_ec2_parse_instance(it, &(*v)[*n], err) < 0)
 			return -1;
@@ -397,7 +411,7 @@ static int add_items(xmlNode *set, struct np_instance **v, size_t *n, size_t *al
 
 /* A reservation's instances carry its ownerId: the account the state pins. */
 static int add_reservation(xmlNode *r, struct np_instance **v, size_t *n, size_t *alloc,
-                           struct np_err *err)
+			   struct np_err *err)
 {
 	size_t first = *n;
 	char *owner;
@@ -434,7 +448,7 @@ static char *next_token_of(xmlNode *root)
 }
 
 int np_ec2_parse_instances(xmlDoc *doc, const char *action, struct np_instance **v, size_t *n,
-                           size_t *alloc, char **next_token, struct np_err *err)
+			   size_t *alloc, char **next_token, struct np_err *err)
 {
 	xmlNode *root, *rs;
 	size_t before = *n;
@@ -465,7 +479,7 @@ fail:
 
 /* Every <item> of set as a number in [lo, hi]. */
 static int ints_of(xmlNode *set, int **v, size_t *n, long lo, long hi, const char *what,
-                   struct np_err *err)
+		   struct np_err *err)
 {
 	size_t alloc = 0;
 
@@ -500,14 +514,16 @@ static int parse_itype(xmlNode *it, struct np_itype *t, struct np_err *err)
 	if (!token_ok(t->name, 64))
 		return np_error(err, "instanceType is not an instance type");
 	if ((vc = np_xml_child(it, "vCpuInfo"))) {
-		if (int_of(vc, "defaultVCpus", 1, 8192, &t->default_vcpus, "defaultVCpus", err) < 0 ||
-		    int_of(vc, "defaultCores", 1, 4096, &t->default_cores, "defaultCores", err) < 0 ||
+		if (int_of(vc, "defaultVCpus", 1, 8192, &t->default_vcpus, "defaultVCpus", err) <
+			0 ||
+		    int_of(vc, "defaultCores", 1, 4096, &t->default_cores, "defaultCores", err) <
+			0 ||
 		    int_of(vc, "defaultThreadsPerCore", 1, 16, &t->default_threads_per_core,
-		           "defaultThreadsPerCore", err) < 0 ||
-		    ints_of(np_xml_child(vc, "validCores"), &t->valid_cores, &t->n_valid_cores, 1, 4096,
-		            "validCores", err) < 0 ||
+			   "defaultThreadsPerCore", err) < 0 ||
+		    ints_of(np_xml_child(vc, "validCores"), &t->valid_cores, &t->n_valid_cores, 1,
+			    4096, "validCores", err) < 0 ||
 		    ints_of(np_xml_child(vc, "validThreadsPerCore"), &t->valid_threads,
-		            &t->n_valid_threads, 1, 16, "validThreadsPerCore", err) < 0)
+			    &t->n_valid_threads, 1, 16, "validThreadsPerCore", err) < 0)
 			return -1;
 	}
 	if ((pi = np_xml_child(it, "processorInfo"))) {
@@ -528,7 +544,7 @@ static int parse_itype(xmlNode *it, struct np_itype *t, struct np_err *err)
 }
 
 int np_ec2_parse_instance_types(xmlDoc *doc, struct np_catalog *out, char **next_token,
-                                struct np_err *err)
+				struct np_err *err)
 {
 	xmlNode *root, *set;
 

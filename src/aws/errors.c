@@ -6,23 +6,42 @@
 #include "aws/internal.h"
 
 static const char *const throttle[] = {
-	"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-	"TooManyRequestsException", "ProvisionedThroughputExceededException",
-	"TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-	"LimitExceededException", "RequestThrottled", "SlowDown", "EC2ThrottledException", NULL,
+	"Throttling",
+	"ThrottlingException",
+	"ThrottledException",
+	"RequestThrottledException",
+	"TooManyRequestsException",
+	"ProvisionedThroughputExceededException",
+	"TransactionInProgressException",
+	"RequestLimitExceeded",
+	"BandwidthLimitExceeded",
+	"LimitExceededException",
+	"RequestThrottled",
+	"SlowDown",
+	"EC2ThrottledException",
+	NULL,
 };
 static const char *const transient[] = {
-	"InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable", "RequestTimeout",
-	"RequestTimeoutException", "PriorRequestNotComplete", NULL,
+	"InternalError",  "InternalFailure",         "ServiceUnavailable",      "Unavailable",
+	"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete", NULL,
 };
 static const char *const capacity[] = {
 	"InsufficientInstanceCapacity", "InsufficientHostCapacity", "InsufficientCapacityOnHost",
-	"InstanceLimitExceeded", "VcpuLimitExceeded", NULL,
+	"InstanceLimitExceeded",        "VcpuLimitExceeded",        NULL,
 };
 static const char *const auth[] = {
-	"AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId", "SignatureDoesNotMatch",
-	"RequestExpired", "OptInRequired", "Blocked", "MissingAuthenticationToken",
-	"IncompleteSignature", "ExpiredToken", "AccessDenied", NULL,
+	"AuthFailure",
+	"UnauthorizedOperation",
+	"InvalidClientTokenId",
+	"SignatureDoesNotMatch",
+	"RequestExpired",
+	"OptInRequired",
+	"Blocked",
+	"MissingAuthenticationToken",
+	"IncompleteSignature",
+	"ExpiredToken",
+	"AccessDenied",
+	NULL,
 };
 
 static bool in(const char *const *list, const char *code)
@@ -65,7 +84,8 @@ static void hint(const char *action, const char *code, char *out, size_t size)
 
 	*out = '\0';
 	if (!strcmp(code, "UnauthorizedOperation") || !strcmp(code, "AccessDenied")) {
-		snprintf(out, size, " (hint: allow the IAM action ec2:%s to these credentials)", action);
+		snprintf(out, size, " (hint: allow the IAM action ec2:%s to these credentials)",
+			 action);
 		return;
 	}
 	if (!strcmp(code, "AuthFailure") || !strcmp(code, "RequestExpired") ||
@@ -80,7 +100,8 @@ static void hint(const char *action, const char *code, char *out, size_t size)
 		    "(NESTPLAN_RATE_LIMIT=0.5 halves nestplan's rate)";
 	else if (!strcmp(code, "InvalidAMIID.NotFound") || !strcmp(code, "InvalidAMIID.Malformed"))
 		h = "check image_id: AMI ids are per Region";
-	else if (!strcmp(code, "InvalidSubnetID.NotFound") || !strcmp(code, "InvalidGroup.NotFound"))
+	else if (!strcmp(code, "InvalidSubnetID.NotFound") ||
+		 !strcmp(code, "InvalidGroup.NotFound"))
 		h = "check subnet_id and security_group_ids: they are per Region and VPC";
 	else if (!strcmp(code, "InvalidKeyPair.NotFound"))
 		h = "check key_name: key pairs are per Region";
@@ -91,7 +112,7 @@ static void hint(const char *action, const char *code, char *out, size_t size)
 }
 
 void np_aws_error_from_response(const char *action, long status, const char *body, size_t len,
-                                struct np_err *err)
+				struct np_err *err)
 {
 	xmlDoc *doc = np_xml_parse(body, len);
 	xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
@@ -134,10 +155,11 @@ void np_aws_error_from_response(const char *action, long status, const char *bod
 		snprintf(err->code, sizeof(err->code), "%s", *c ? c : "");
 		snprintf(err->request_id, sizeof(err->request_id), "%s", rid ? rid : "");
 		if (*c)
-			snprintf(err->msg, sizeof(err->msg), "%s: %s: %s%s", action, c, safe.ptr, tip);
+			snprintf(err->msg, sizeof(err->msg), "%s: %s: %s%s", action, c, safe.ptr,
+				 tip);
 		else
-			snprintf(err->msg, sizeof(err->msg), "%s: HTTP %ld with no EC2 error document",
-			         action, status);
+			snprintf(err->msg, sizeof(err->msg),
+				 "%s: HTTP %ld with no EC2 error document", action, status);
 		np_buf_release(&safe);
 	}
 	free(code);

@@ -1,7 +1,7 @@
 /* libcurl: one request on a reused handle, bodies capped, TLS verified. */
 #include <arpa/inet.h>
-#include <pthread.h>
 #include <libxml/parser.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -24,10 +24,7 @@ static void init(void)
 		ca_bundle = strdup(ca);
 }
 
-void np_http_global_init(void)
-{
-	pthread_once(&once, init);
-}
+void np_http_global_init(void) { pthread_once(&once, init); }
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -58,7 +55,8 @@ static bool loopback_host(const char *host)
 	if (host[0] == '[') {
 		snprintf(h, sizeof(h), "%s", host + 1);
 		h[strcspn(h, "]")] = '\0';
-		return inet_pton(AF_INET6, h, a) == 1 && !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
+		return inet_pton(AF_INET6, h, a) == 1 &&
+		       !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
 	}
 	return inet_pton(AF_INET, host, a) == 1 && a[0] == 127;
 }
@@ -72,7 +70,7 @@ static bool container_host(const char *host)
 }
 
 int np_http_check_url(const char *url, enum np_url_allow allow, const char *what,
-                      char **signed_host, struct np_err *err)
+		      char **signed_host, struct np_err *err)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL, *pass = NULL;
@@ -92,26 +90,27 @@ int np_http_check_url(const char *url, enum np_url_allow allow, const char *what
 	if (user || pass) {
 		/* Userinfo hides where the request goes (http://127.0.0.1:80@host/). */
 		np_error_cls(err, NP_ERRC_USAGE,
-		             "%s '%s' refused: a user name or password in the URL is not allowed "
-		             "(curl would connect to '%s')",
-		             what, url, host);
+			     "%s '%s' refused: a user name or password in the URL is not allowed "
+			     "(curl would connect to '%s')",
+			     what, url, host);
 		goto done;
 	}
 	https = !strcmp(scheme, "https");
 	if (!https && strcmp(scheme, "http")) {
-		np_error_cls(err, NP_ERRC_USAGE, "%s '%s' refused: only https (or http to this machine)",
-		             what, url);
+		np_error_cls(err, NP_ERRC_USAGE,
+			     "%s '%s' refused: only https (or http to this machine)", what, url);
 		goto done;
 	}
 	if (!https && allow != NP_URL_HTTP_ANY && !loopback_host(host) &&
 	    !(allow == NP_URL_HTTP_CONTAINER && container_host(host))) {
-		np_error_cls(err, NP_ERRC_USAGE,
-		             "%s '%s' refused: plain http is allowed only to this machine (127.0.0.1, "
-		             "::1, localhost)%s; use https",
-		             what, url,
-		             allow == NP_URL_HTTP_CONTAINER
-		                     ? " and the ECS/EKS hosts 169.254.170.2, 169.254.170.23, fd00:ec2::23"
-		                     : "");
+		np_error_cls(
+		    err, NP_ERRC_USAGE,
+		    "%s '%s' refused: plain http is allowed only to this machine (127.0.0.1, "
+		    "::1, localhost)%s; use https",
+		    what, url,
+		    allow == NP_URL_HTTP_CONTAINER
+			? " and the ECS/EKS hosts 169.254.170.2, 169.254.170.23, fd00:ec2::23"
+			: "");
 		goto done;
 	}
 	curl_url_get(u, CURLUPART_PORT, &port, 0);
@@ -142,11 +141,11 @@ bool np_http_is_loopback_url(const char *url)
 #define HEADERS_MAX (64u * 1024)
 
 int np_http_do(CURL *h, const char *method, const char *url, enum np_url_allow allow,
-               struct curl_slist *headers, const char *body, size_t body_len, long connect_ms,
-               long total_ms, struct np_http_resp *resp, struct np_err *err)
+	       struct curl_slist *headers, const char *body, size_t body_len, long connect_ms,
+	       long total_ms, struct np_http_resp *resp, struct np_err *err)
 {
 	return np_http_do_headers(h, method, url, allow, headers, body, body_len, connect_ms,
-	                          total_ms, resp, NULL, err);
+				  total_ms, resp, NULL, err);
 }
 
 char *np_http_header(const struct np_buf *headers, const char *name)
@@ -173,9 +172,9 @@ char *np_http_header(const struct np_buf *headers, const char *name)
 }
 
 int np_http_do_headers(CURL *h, const char *method, const char *url, enum np_url_allow allow,
-                       struct curl_slist *headers, const char *body, size_t body_len,
-                       long connect_ms, long total_ms, struct np_http_resp *resp,
-                       struct np_buf *resp_headers, struct np_err *err)
+		       struct curl_slist *headers, const char *body, size_t body_len,
+		       long connect_ms, long total_ms, struct np_http_resp *resp,
+		       struct np_buf *resp_headers, struct np_err *err)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 
@@ -232,8 +231,8 @@ int np_http_do_headers(CURL *h, const char *method, const char *url, enum np_url
 		bool too_big = resp->curl == CURLE_WRITE_ERROR;
 
 		np_error_cls(err, too_big ? NP_ERRC_GENERIC : NP_ERRC_TRANSIENT, "%s: %s",
-		             too_big ? "response too large" : curl_easy_strerror(resp->curl),
-		             errbuf[0] ? errbuf : curl_easy_strerror(resp->curl));
+			     too_big ? "response too large" : curl_easy_strerror(resp->curl),
+			     errbuf[0] ? errbuf : curl_easy_strerror(resp->curl));
 		return -1;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
@@ -250,8 +249,8 @@ xmlDoc *np_xml_parse(const char *data, size_t len)
 	 * COMPACT and NOBLANKS keep the tree of a 1,000-instance page small:
 	 * a parallel refresh holds one per stream. */
 	doc = xmlReadMemory(data, (int)len, NULL, "UTF-8",
-	                    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-	                    XML_PARSE_COMPACT | XML_PARSE_NOBLANKS);
+			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+				XML_PARSE_COMPACT | XML_PARSE_NOBLANKS);
 	/* EC2 never sends a DTD; one declaring entities could still make the
 	 * text readers expand them (a billion laughs), so refuse the answer. */
 	if (doc && (doc->intSubset || doc->extSubset)) {

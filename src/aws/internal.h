@@ -18,9 +18,9 @@ struct np_http_resp {
 
 /* Where plain http may go; https may go anywhere. */
 enum np_url_allow {
-	NP_URL_HTTP_LOOPBACK,   /* 127.0.0.0/8, ::1, localhost */
-	NP_URL_HTTP_CONTAINER,  /* and ECS/EKS's 169.254.170.2, 169.254.170.23, fd00:ec2::23 */
-	NP_URL_HTTP_ANY,        /* instance metadata: link-local by nature */
+	NP_URL_HTTP_LOOPBACK,  /* 127.0.0.0/8, ::1, localhost */
+	NP_URL_HTTP_CONTAINER, /* and ECS/EKS's 169.254.170.2, 169.254.170.23, fd00:ec2::23 */
+	NP_URL_HTTP_ANY,       /* instance metadata: link-local by nature */
 };
 
 /* Judge url as curl will connect, parsed by libcurl's URL API: refused
@@ -28,19 +28,19 @@ enum np_url_allow {
  * http to a host allow does not name. On success *signed_host (when not
  * NULL; caller frees) is host[:port] without the default port. */
 int np_http_check_url(const char *url, enum np_url_allow allow, const char *what,
-                      char **signed_host, struct np_err *err);
+		      char **signed_host, struct np_err *err);
 /* One request on handle h (reset first), url judged as above; redirects are
  * never followed. Transport failures return -1 with resp->curl set; any
  * HTTP answer returns 0. */
 int np_http_do(CURL *h, const char *method, const char *url, enum np_url_allow allow,
-               struct curl_slist *headers, const char *body, size_t body_len, long connect_ms,
-               long total_ms, struct np_http_resp *resp, struct np_err *err);
+	       struct curl_slist *headers, const char *body, size_t body_len, long connect_ms,
+	       long total_ms, struct np_http_resp *resp, struct np_err *err);
 /* The same, keeping the response's header lines ("Name: value\r\n", capped)
  * in *headers when not NULL (initialised here; caller releases). */
 int np_http_do_headers(CURL *h, const char *method, const char *url, enum np_url_allow allow,
-                       struct curl_slist *headers, const char *body, size_t body_len,
-                       long connect_ms, long total_ms, struct np_http_resp *resp,
-                       struct np_buf *resp_headers, struct np_err *err);
+		       struct curl_slist *headers, const char *body, size_t body_len,
+		       long connect_ms, long total_ms, struct np_http_resp *resp,
+		       struct np_buf *resp_headers, struct np_err *err);
 /* A header's value from such lines (case-insensitive name, last one wins,
  * trimmed); NULL when absent. Caller frees. */
 char *np_http_header(const struct np_buf *headers, const char *name);
@@ -57,7 +57,7 @@ char *np_xml_text(xmlNode *node, const char *name);
 
 /* Fill err from an EC2/STS error document or, failing that, the status. */
 void np_aws_error_from_response(const char *action, long status, const char *body, size_t len,
-                                struct np_err *err);
+				struct np_err *err);
 enum np_err_class np_aws_classify(const char *code, long status);
 
 #endif

@@ -53,11 +53,11 @@ void np_uri_encode(struct np_buf *out, const char *s)
 	static const char digits[] = "0123456789ABCDEF";
 
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
 			np_buf_putc(out, (char)*p);
 		} else {
-			char e[3] = {'%', digits[*p >> 4], digits[*p & 15]};
+			char e[3] = { '%', digits[*p >> 4], digits[*p & 15] };
 
 			np_buf_add(out, e, 3);
 		}

@@ -1,11 +1,11 @@
 #include <math.h>
 #include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "nestplan/clock.h"
 #include "nestplan/alloc.h"
+#include "nestplan/clock.h"
 #include "nestplan/retry.h"
 
 void np_retry_quota_init(struct np_retry_quota *q)
@@ -64,19 +64,19 @@ bool np_retry_retryable(enum np_err_class cls, int http_status, bool legacy)
 static const struct {
 	double capacity, rate;
 } request_buckets[] = {
-	[NP_BUCKET_NON_MUTATING] = {100, 20},
-	[NP_BUCKET_UNFILTERED] = {50, 10},
-	[NP_BUCKET_MUTATING] = {200, 5},
+	[NP_BUCKET_NON_MUTATING] = { 100, 20 },
+	[NP_BUCKET_UNFILTERED] = { 50, 10 },
+	[NP_BUCKET_MUTATING] = { 200, 5 },
 };
 
 static const struct {
 	const char *action;
 	double capacity, rate;
 } resource_buckets[] = {
-	{"RunInstances", 1000, 2},
-	{"StartInstances", 1000, 2},
-	{"StopInstances", 1000, 20},
-	{"TerminateInstances", 1000, 20},
+	{ "RunInstances", 1000, 2 },
+	{ "StartInstances", 1000, 2 },
+	{ "StopInstances", 1000, 20 },
+	{ "TerminateInstances", 1000, 20 },
 };
 
 void np_limiter_request_bucket(enum np_bucket_class cls, double *capacity, double *rate)
@@ -130,7 +130,7 @@ static void bucket_refill(struct np_bucket *b, double now)
 /* The entry of an action (the unfiltered form of an action is its own API
  * as far as throttling goes). Called with the lock held. */
 static struct np_limit_entry *entry(struct np_limiter *l, const char *action,
-                                    enum np_bucket_class cls, double now)
+				    enum np_bucket_class cls, double now)
 {
 	char key[48];
 	struct np_limit_entry *e;
@@ -155,7 +155,7 @@ static struct np_limit_entry *entry(struct np_limiter *l, const char *action,
 }
 
 double np_limiter_acquire(struct np_limiter *l, const char *action, enum np_bucket_class cls,
-                          int resources, double now)
+			  int resources, double now)
 {
 	struct np_limit_entry *e;
 	double wait = 0;
@@ -194,7 +194,7 @@ static void speed_up(struct np_bucket *b, double now)
 /* Apply one adjustment to both buckets of an action: EC2 does not say which
  * bucket ran dry, so a throttle counts against both. */
 static void adapt(struct np_limiter *l, const char *action, enum np_bucket_class cls, double now,
-                  void (*adjust)(struct np_bucket *, double))
+		  void (*adjust)(struct np_bucket *, double))
 {
 	struct np_limit_entry *e;
 
@@ -209,7 +209,7 @@ static void adapt(struct np_limiter *l, const char *action, enum np_bucket_class
 }
 
 void np_limiter_throttled(struct np_limiter *l, const char *action, enum np_bucket_class cls,
-                          double now)
+			  double now)
 {
 	adapt(l, action, cls, now, slow_down);
 }

@@ -46,7 +46,7 @@ static int by_name(const void *a, const void *b)
 }
 
 void np_sigv4_sign(const struct np_sigv4_input *in, char *authorization, size_t auth_size,
-                   char canonical_hash[65])
+		   char canonical_hash[65])
 {
 	struct np_buf creq = NP_BUF_INIT, sts = NP_BUF_INIT, key = NP_BUF_INIT, sh = NP_BUF_INIT;
 	char payload[65], chash[65], date[9], sig[65];
@@ -61,13 +61,13 @@ void np_sigv4_sign(const struct np_sigv4_input *in, char *authorization, size_t 
 	date[8] = '\0';
 	np_sha256_hex(in->body ? in->body : "", in->body_len, payload);
 	if (in->content_type)
-		h[n++] = (struct hdr){"content-type", in->content_type};
-	h[n++] = (struct hdr){"host", in->host};
-	h[n++] = (struct hdr){"x-amz-date", in->amz_date};
+		h[n++] = (struct hdr){ "content-type", in->content_type };
+	h[n++] = (struct hdr){ "host", in->host };
+	h[n++] = (struct hdr){ "x-amz-date", in->amz_date };
 	if (in->session_token)
-		h[n++] = (struct hdr){"x-amz-security-token", in->session_token};
+		h[n++] = (struct hdr){ "x-amz-security-token", in->session_token };
 	for (size_t i = 0; i < in->n_headers; i++) {
-		h[n++] = (struct hdr){in->headers[i].name, in->headers[i].value};
+		h[n++] = (struct hdr){ in->headers[i].name, in->headers[i].value };
 		if (!strcmp(in->headers[i].name, "x-amz-content-sha256"))
 			payload_hash = in->headers[i].value;
 	}
@@ -81,7 +81,7 @@ void np_sigv4_sign(const struct np_sigv4_input *in, char *authorization, size_t 
 	np_sha256_hex(creq.ptr, creq.len, chash);
 
 	np_buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", in->amz_date, date,
-	              in->region, in->service, chash);
+		      in->region, in->service, chash);
 	np_buf_printf(&key, "AWS4%s", in->secret_key);
 	hmac((const unsigned char *)key.ptr, key.len, date, k1);
 	hmac(k1, 32, in->region, k2);
@@ -90,9 +90,9 @@ void np_sigv4_sign(const struct np_sigv4_input *in, char *authorization, size_t 
 	hmac(k4, 32, sts.ptr, s);
 	hex(s, 32, sig);
 	snprintf(authorization, auth_size,
-	         "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "
-	         "Signature=%s",
-	         in->access_key, date, in->region, in->service, sh.ptr, sig);
+		 "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "
+		 "Signature=%s",
+		 in->access_key, date, in->region, in->service, sh.ptr, sig);
 	if (canonical_hash)
 		memcpy(canonical_hash, chash, 65);
 	/* The key material does not outlive the call. */

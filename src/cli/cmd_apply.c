@@ -10,8 +10,8 @@
 #include "cli/common.h"
 #include "cli/refresh.h"
 #include "nestplan/apply.h"
-#include "nestplan/buf.h"
 #include "nestplan/backend.h"
+#include "nestplan/buf.h"
 #include "nestplan/cli.h"
 #include "nestplan/log.h"
 #include "nestplan/render.h"
@@ -29,15 +29,9 @@ static void on_signal(int sig)
 }
 
 /* 130 after SIGINT, 143 after SIGTERM, as a shell reports a signal. */
-static int interrupted_exit(void)
-{
-	return 128 + (interrupt_signal ? interrupt_signal : SIGINT);
-}
+static int interrupted_exit(void) { return 128 + (interrupt_signal ? interrupt_signal : SIGINT); }
 
-static const char *signal_name(void)
-{
-	return interrupt_signal == SIGTERM ? "SIGTERM" : "SIGINT";
-}
+static const char *signal_name(void) { return interrupt_signal == SIGTERM ? "SIGTERM" : "SIGINT"; }
 
 struct abandon_ctx {
 	struct np_ctx *ctx;
@@ -70,8 +64,8 @@ static void on_abandon(void *arg, const struct np_apply_result *res)
 	/* With -json the progress stream has said it as a diagnostic line. */
 	if (!ctx->opts->json)
 		fprintf(ctx->err,
-		        "\nError: apply abandoned after a second %s; run apply again to resume\n",
-		        signal_name());
+			"\nError: apply abandoned after a second %s; run apply again to resume\n",
+			signal_name());
 	fflush(ctx->out);
 	fflush(ctx->err);
 	_exit(interrupted_exit());
@@ -90,8 +84,8 @@ static void resume_overrides(struct np_ctx *ctx, struct np_journal_entry *pendin
 
 		if (!e->detail || strcmp(e->detail, "was_running") || strcmp(e->step, "cycle"))
 			continue;
-		if (np_state_journal_has(ctx->state, e->run_id, e->address, "start", &started, NULL) <
-		            0 ||
+		if (np_state_journal_has(ctx->state, e->run_id, e->address, "start", &started,
+					 NULL) < 0 ||
 		    started)
 			continue;
 		for (size_t k = 0; ctx->config && k < ctx->config->n_instances; k++)
@@ -100,15 +94,17 @@ static void resume_overrides(struct np_ctx *ctx, struct np_journal_entry *pendin
 		if (d && d->want.state == NP_RUN_UNSET) {
 			d->want.state = NP_RUN_RUNNING;
 			if (ctx->opts->json)
-				np_ui_emit(ctx->out, "info", "log",
-				           json_pack("{s:s}", "address", e->address),
-				           "%s: an interrupted apply left this instance mid-change; it "
-				           "will be started again",
-				           e->address);
+				np_ui_emit(
+				    ctx->out, "info", "log",
+				    json_pack("{s:s}", "address", e->address),
+				    "%s: an interrupted apply left this instance mid-change; it "
+				    "will be started again",
+				    e->address);
 			else
-				fprintf(ctx->out, "%s: an interrupted apply left this instance mid-change; "
-				                  "it will be started again\n",
-				        e->address);
+				fprintf(ctx->out,
+					"%s: an interrupted apply left this instance mid-change; "
+					"it will be started again\n",
+					e->address);
 		}
 	}
 }
@@ -131,15 +127,16 @@ static int accept_refresh(struct np_ctx *ctx, const struct np_plan *plan, struct
 		return -1;
 	if (ctx->opts->json)
 		np_ui_emit(ctx->out, "info", "change_summary",
-		           json_pack("{s:{s:i, s:i, s:i, s:s}}", "changes", "add", 0, "change", 0,
-		                     "remove", 0, "operation", "refresh"),
-		           "Apply complete! The state now holds what EC2 reports (%zu drift item%s "
-		           "accepted).",
-		           plan->n_drift, plan->n_drift == 1 ? "" : "s");
+			   json_pack("{s:{s:i, s:i, s:i, s:s}}", "changes", "add", 0, "change", 0,
+				     "remove", 0, "operation", "refresh"),
+			   "Apply complete! The state now holds what EC2 reports (%zu drift item%s "
+			   "accepted).",
+			   plan->n_drift, plan->n_drift == 1 ? "" : "s");
 	else
-		fprintf(ctx->out, "\nApply complete! The state now holds what EC2 reports (%zu drift "
-		                  "item%s accepted).\n",
-		        plan->n_drift, plan->n_drift == 1 ? "" : "s");
+		fprintf(ctx->out,
+			"\nApply complete! The state now holds what EC2 reports (%zu drift "
+			"item%s accepted).\n",
+			plan->n_drift, plan->n_drift == 1 ? "" : "s");
 	return 0;
 }
 
@@ -154,7 +151,7 @@ static int check_saved(struct np_ctx *ctx, const struct np_plan *plan, struct np
 	    np_cli_refresh(ctx, rec, n_rec, &live, &n_live, err) < 0)
 		goto cleanup;
 	rc = np_plan_check_saved(plan, ctx->config, rec, n_rec, live, n_live,
-	                         np_state_lineage(ctx->state), err);
+				 np_state_lineage(ctx->state), err);
 cleanup:
 	np_instances_free(rec, n_rec);
 	np_instances_free(live, n_live);
@@ -162,22 +159,25 @@ cleanup:
 }
 
 static int load_saved(struct np_ctx *ctx, const char *path, struct np_plan *plan,
-                      struct np_err *err)
+		      struct np_err *err)
 {
 	if (np_planfile_load(plan, path, err) < 0)
 		return -1;
 	if (!plan->lineage || strcmp(plan->lineage, np_state_lineage(ctx->state)))
-		return np_error(err, "saved plan '%s' is stale: it was made for another state "
-		                     "(lineage %s); run plan again",
-		                path, plan->lineage ? plan->lineage : "?");
+		return np_error(err,
+				"saved plan '%s' is stale: it was made for another state "
+				"(lineage %s); run plan again",
+				path, plan->lineage ? plan->lineage : "?");
 	if (plan->serial != np_state_serial(ctx->state))
-		return np_error(err, "saved plan '%s' is stale: the state changed since (serial %lld, "
-		                     "now %lld); run plan again",
-		                path, plan->serial, np_state_serial(ctx->state));
+		return np_error(err,
+				"saved plan '%s' is stale: the state changed since (serial %lld, "
+				"now %lld); run plan again",
+				path, plan->serial, np_state_serial(ctx->state));
 	if (ctx->config && strcmp(plan->config_sha256, ctx->config->sha256))
-		return np_error(err, "saved plan '%s' is stale: %s changed since the plan was made; run "
-		                     "plan again",
-		                path, ctx->config->path);
+		return np_error(err,
+				"saved plan '%s' is stale: %s changed since the plan was made; run "
+				"plan again",
+				path, ctx->config->path);
 	return check_saved(ctx, plan, err);
 }
 
@@ -197,53 +197,59 @@ static void json_ending(struct np_ctx *ctx, const struct np_apply_result *res, b
 		for (size_t i = 0; i < res->left_behind.n; i++) {
 			json_array_append_new(left, json_string(res->left_behind.v[i]));
 			np_buf_printf(&detail, "%sleft mid-change: %s", i ? "\n" : "",
-			              res->left_behind.v[i]);
+				      res->left_behind.v[i]);
 		}
-		snprintf(summary, sizeof(summary), "apply interrupted by %s; run apply again to resume",
-		         signal_name());
+		snprintf(summary, sizeof(summary),
+			 "apply interrupted by %s; run apply again to resume", signal_name());
 		np_ui_diagnostic(out, "error", summary, detail.ptr, NULL,
-		                 json_pack("{s:o}", "left_behind", left));
+				 json_pack("{s:o}", "left_behind", left));
 		np_buf_release(&detail);
 		return;
 	}
 	if (res->failed || res->unknown)
-		np_ui_emit(out, "error", "change_summary",
-		           json_pack("{s:{s:i, s:i, s:i, s:i, s:i, s:s}}", "changes", "add", res->added,
-		                     "change", res->changed, "remove", res->destroyed, "failed",
-		                     res->failed, "unknown", res->unknown, "operation",
-		                     destroy ? "destroy" : "apply"),
-		           "%s finished with errors. Resources: %d added, %d changed, %d destroyed, %d "
-		           "failed.",
-		           destroy ? "Destroy" : "Apply", res->added, res->changed, res->destroyed,
-		           res->failed + res->unknown);
+		np_ui_emit(
+		    out, "error", "change_summary",
+		    json_pack("{s:{s:i, s:i, s:i, s:i, s:i, s:s}}", "changes", "add", res->added,
+			      "change", res->changed, "remove", res->destroyed, "failed",
+			      res->failed, "unknown", res->unknown, "operation",
+			      destroy ? "destroy" : "apply"),
+		    "%s finished with errors. Resources: %d added, %d changed, %d destroyed, %d "
+		    "failed.",
+		    destroy ? "Destroy" : "Apply", res->added, res->changed, res->destroyed,
+		    res->failed + res->unknown);
 	else if (destroy)
 		np_ui_emit(out, "info", "change_summary",
-		           json_pack("{s:{s:i, s:i, s:i, s:s}}", "changes", "add", res->added, "change",
-		                     res->changed, "remove", res->destroyed, "operation", "destroy"),
-		           "Destroy complete! Resources: %d destroyed.", res->destroyed);
+			   json_pack("{s:{s:i, s:i, s:i, s:s}}", "changes", "add", res->added,
+				     "change", res->changed, "remove", res->destroyed, "operation",
+				     "destroy"),
+			   "Destroy complete! Resources: %d destroyed.", res->destroyed);
 	else
 		np_ui_emit(out, "info", "change_summary",
-		           json_pack("{s:{s:i, s:i, s:i, s:s}}", "changes", "add", res->added, "change",
-		                     res->changed, "remove", res->destroyed, "operation", "apply"),
-		           "Apply complete! Resources: %d added, %d changed, %d destroyed.", res->added,
-		           res->changed, res->destroyed);
+			   json_pack("{s:{s:i, s:i, s:i, s:s}}", "changes", "add", res->added,
+				     "change", res->changed, "remove", res->destroyed, "operation",
+				     "apply"),
+			   "Apply complete! Resources: %d added, %d changed, %d destroyed.",
+			   res->added, res->changed, res->destroyed);
 }
 
 static int apply_common(struct np_ctx *ctx, bool destroy)
 {
 	const struct np_cli_opts *o = ctx->opts;
-	struct np_cli_plan_req req = {.refresh = o->refresh, .refresh_only = o->refresh_only,
-	                              .destroy = destroy};
+	struct np_cli_plan_req req = { .refresh = o->refresh,
+				       .refresh_only = o->refresh_only,
+				       .destroy = destroy };
 	struct np_journal_entry *pending = NULL;
 	size_t n_pending = 0;
 	struct np_err err = NP_ERR_INIT;
 	struct np_plan plan;
-	struct np_render_opts ro = {.color = o->color, .expand = o->expand, .config = ctx->config};
-	struct np_apply_result res = {0};
-	struct np_apply_opts ao = {0};
+	struct np_render_opts ro = { .color = o->color,
+				     .expand = o->expand,
+				     .config = ctx->config };
+	struct np_apply_result res = { 0 };
+	struct np_apply_opts ao = { 0 };
 	struct sigaction sa, old_int, old_term;
 	struct np_catalog cat = NP_CATALOG_INIT;
-	struct abandon_ctx ac = {.ctx = ctx, .command = destroy ? "destroy" : "apply"};
+	struct abandon_ctx ac = { .ctx = ctx, .command = destroy ? "destroy" : "apply" };
 	char run_id[64], backup[4096];
 	const char *automation = getenv("NESTPLAN_IN_AUTOMATION");
 	int rc = NP_EXIT_ERROR;
@@ -297,14 +303,19 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 			 * (an earlier run finished and died before recording), the
 			 * state catches up, and instances a killed apply left mid-change
 			 * are waited for and their journal entries closed. */
-			struct np_apply_opts quiet = {.out = ctx->out, .json = o->json,
-			                              .step_timeout = o->step_timeout,
-			                              .interrupted = &interrupted, .run_id = run_id,
-			                              .pending = pending, .n_pending = n_pending,
-			                              .abandon = on_abandon, .abandon_arg = &ac};
+			struct np_apply_opts quiet = { .out = ctx->out,
+						       .json = o->json,
+						       .step_timeout = o->step_timeout,
+						       .interrupted = &interrupted,
+						       .run_id = run_id,
+						       .pending = pending,
+						       .n_pending = n_pending,
+						       .abandon = on_abandon,
+						       .abandon_arg = &ac };
 
 			if ((plan.n_drift || n_pending) &&
-			    np_apply_run(ctx->aws, ctx->state, ctx->config, &plan, &quiet, &res, &err) < 0)
+			    np_apply_run(ctx->aws, ctx->state, ctx->config, &plan, &quiet, &res,
+					 &err) < 0)
 				goto fail;
 			if (o->json)
 				json_ending(ctx, &res, destroy);
@@ -313,14 +324,16 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 		}
 		/* Terraform's rule: no question in the middle of a JSON stream. */
 		if (o->json && !o->auto_approve) {
-			np_error_cls(&err, NP_ERRC_USAGE,
-			             "-json needs -auto-approve or a saved plan: nestplan cannot ask "
-			             "for approval while it prints JSON");
+			np_error_cls(
+			    &err, NP_ERRC_USAGE,
+			    "-json needs -auto-approve or a saved plan: nestplan cannot ask "
+			    "for approval while it prints JSON");
 			goto fail;
 		}
-		if (!np_cli_confirm(ctx, destroy ? "Do you really want to destroy these instances?"
-		                                 : "Do you want to perform these actions?",
-		                    &err))
+		if (!np_cli_confirm(ctx,
+				    destroy ? "Do you really want to destroy these instances?"
+					    : "Do you want to perform these actions?",
+				    &err))
 			goto fail;
 	}
 	if (interrupted) {
@@ -328,7 +341,8 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 		goto fail;
 	}
 
-	if (np_apply_preflight(ctx->aws, ctx->config, &plan, np_state_lineage(ctx->state), &err) < 0)
+	if (np_apply_preflight(ctx->aws, ctx->config, &plan, np_state_lineage(ctx->state), &err) <
+	    0)
 		goto fail;
 
 	/* S3: the bucket's versions are the backups (the path is no file). */
@@ -369,7 +383,9 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 			.changed = res.changed,
 			.destroyed = res.destroyed,
 			.failed = res.failed,
-			.outcome = res.interrupted ? "interrupted" : res.failed ? "failed" : "ok",
+			.outcome = res.interrupted ? "interrupted"
+				   : res.failed    ? "failed"
+						   : "ok",
 			.changes = res.changes,
 		};
 
@@ -379,8 +395,8 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 		json_ending(ctx, &res, destroy);
 	if (res.failed || res.unknown) {
 		if (!o->json) {
-			fprintf(ctx->err, "\nError: %d instance%s failed:\n", res.failed + res.unknown,
-		        res.failed + res.unknown == 1 ? "" : "s");
+			fprintf(ctx->err, "\nError: %d instance%s failed:\n",
+				res.failed + res.unknown, res.failed + res.unknown == 1 ? "" : "s");
 			for (size_t i = 0; i < res.failures.n; i++)
 				fprintf(ctx->err, "  - %s\n", res.failures.v[i]);
 		}
@@ -390,7 +406,7 @@ static int apply_common(struct np_ctx *ctx, bool destroy)
 	}
 	if (res.interrupted && !o->json) {
 		fprintf(ctx->err, "\nError: apply interrupted by %s; run apply again to resume\n",
-		        signal_name());
+			signal_name());
 		if (res.left_behind.n)
 			fprintf(ctx->err, "  left mid-change:\n");
 		for (size_t i = 0; i < res.left_behind.n; i++)
@@ -414,31 +430,26 @@ cleanup:
 	return rc;
 }
 
-static int run_apply(struct np_ctx *ctx)
-{
-	return apply_common(ctx, false);
-}
+static int run_apply(struct np_ctx *ctx) { return apply_common(ctx, false); }
 
-static int run_destroy(struct np_ctx *ctx)
-{
-	return apply_common(ctx, true);
-}
+static int run_destroy(struct np_ctx *ctx) { return apply_common(ctx, true); }
 
-#define APPLY_OPTIONS                                                                          \
+#define APPLY_OPTIONS                                                                              \
 	(NP_OPTBIT(NP_OPT_CONFIG) | NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_JSON) |             \
 	 NP_OPTBIT(NP_OPT_NO_COLOR) | NP_OPTBIT(NP_OPT_REFRESH) | NP_OPTBIT(NP_OPT_TARGET) |       \
-	 NP_OPTBIT(NP_OPT_AUTO_APPROVE) | NP_OPTBIT(NP_OPT_INPUT) | NP_OPTBIT(NP_OPT_PARALLELISM) | \
-	 NP_OPTBIT(NP_OPT_LOCK) | NP_OPTBIT(NP_OPT_LOCK_TIMEOUT) | NP_OPTBIT(NP_OPT_STEP_TIMEOUT) | \
-	 NP_OPTBIT(NP_OPT_EXPAND))
+	 NP_OPTBIT(NP_OPT_AUTO_APPROVE) | NP_OPTBIT(NP_OPT_INPUT) |                                \
+	 NP_OPTBIT(NP_OPT_PARALLELISM) | NP_OPTBIT(NP_OPT_LOCK) | NP_OPTBIT(NP_OPT_LOCK_TIMEOUT) | \
+	 NP_OPTBIT(NP_OPT_STEP_TIMEOUT) | NP_OPTBIT(NP_OPT_EXPAND))
 
 const struct np_cmd np_cmd_apply = {
 	.name = "apply",
 	.synopsis = "apply [options] [PLANFILE]",
 	.help = "Carry out the plan: launch new instances, change existing ones in one\n"
-	        "stop -> modify -> start cycle each, terminate removed ones. Without PLANFILE it\n"
-	        "plans first and asks for 'yes'. Every call is checked with DryRun first.",
+		"stop -> modify -> start cycle each, terminate removed ones. Without PLANFILE it\n"
+		"plans first and asks for 'yes'. Every call is checked with DryRun first.",
 	.options = APPLY_OPTIONS | NP_OPTBIT(NP_OPT_REFRESH_ONLY) | NP_OPTBIT(NP_OPT_REPLACE),
-	.flags = NP_CMD_CREATES_STATE | NP_CMD_NEEDS_CONFIG | NP_CMD_NEEDS_STATE | NP_CMD_LOCKS | NP_CMD_NEEDS_CREDS,
+	.flags = NP_CMD_CREATES_STATE | NP_CMD_NEEDS_CONFIG | NP_CMD_NEEDS_STATE | NP_CMD_LOCKS |
+		 NP_CMD_NEEDS_CREDS,
 	.max_args = 1,
 	.run = run_apply,
 };
@@ -447,7 +458,7 @@ const struct np_cmd np_cmd_destroy = {
 	.name = "destroy",
 	.synopsis = "destroy [options]",
 	.help = "Terminate every managed instance (or those of -target), honouring\n"
-	        "lifecycle.prevent_destroy, and remove them from the state.",
+		"lifecycle.prevent_destroy, and remove them from the state.",
 	.options = APPLY_OPTIONS,
 	.flags = NP_CMD_NEEDS_CONFIG | NP_CMD_NEEDS_STATE | NP_CMD_LOCKS | NP_CMD_NEEDS_CREDS,
 	.max_args = 0,

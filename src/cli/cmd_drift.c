@@ -10,10 +10,10 @@
 static int run(struct np_ctx *ctx)
 {
 	const struct np_cli_opts *o = ctx->opts;
-	struct np_cli_plan_req req = {.refresh = true, .refresh_only = true, .deep = o->deep};
+	struct np_cli_plan_req req = { .refresh = true, .refresh_only = true, .deep = o->deep };
 	struct np_err err = NP_ERR_INIT;
 	struct np_plan plan;
-	struct np_render_opts ro = {.color = o->color};
+	struct np_render_opts ro = { .color = o->color };
 	const char *fmt = o->format ? o->format : (o->json ? "json" : "text");
 	int rc;
 
@@ -39,11 +39,12 @@ const struct np_cmd np_cmd_drift = {
 	.name = "drift",
 	.synopsis = "drift [options]",
 	.help = "Compare the state with what EC2 reports: changes made outside nestplan,\n"
-	        "instances stopped or terminated from outside. Exit 0: none, 2: drift, 1: error.\n"
-	        "-deep also reads the protection flags, one call per instance and flag.",
+		"instances stopped or terminated from outside. Exit 0: none, 2: drift, 1: error.\n"
+		"-deep also reads the protection flags, one call per instance and flag.",
 	.options = NP_OPTBIT(NP_OPT_CONFIG) | NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_JSON) |
-	           NP_OPTBIT(NP_OPT_NO_COLOR) | NP_OPTBIT(NP_OPT_FORMAT) | NP_OPTBIT(NP_OPT_TARGET) |
-	           NP_OPTBIT(NP_OPT_LOCK) | NP_OPTBIT(NP_OPT_LOCK_TIMEOUT) | NP_OPTBIT(NP_OPT_DEEP),
+		   NP_OPTBIT(NP_OPT_NO_COLOR) | NP_OPTBIT(NP_OPT_FORMAT) |
+		   NP_OPTBIT(NP_OPT_TARGET) | NP_OPTBIT(NP_OPT_LOCK) |
+		   NP_OPTBIT(NP_OPT_LOCK_TIMEOUT) | NP_OPTBIT(NP_OPT_DEEP),
 	.flags = NP_CMD_NEEDS_CONFIG | NP_CMD_NEEDS_STATE | NP_CMD_LOCKS | NP_CMD_NEEDS_CREDS,
 	.max_args = 0,
 	.run = run,

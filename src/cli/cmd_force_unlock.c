@@ -20,11 +20,12 @@ static int run(struct np_ctx *ctx)
 
 		o.auto_approve = false;
 		ctx->opts = &o;
-		yes = np_cli_confirm(ctx,
-		                     "Do you really want to force-unlock?\n"
-		                     "  nestplan will remove the lock on the state. A run that still holds "
-		                     "it would\n  lose its protection.",
-		                     &err);
+		yes = np_cli_confirm(
+		    ctx,
+		    "Do you really want to force-unlock?\n"
+		    "  nestplan will remove the lock on the state. A run that still holds "
+		    "it would\n  lose its protection.",
+		    &err);
 		ctx->opts = saved;
 		if (!yes) {
 			np_cli_print_error(ctx->err, &err, ctx->opts->color);
@@ -43,11 +44,11 @@ const struct np_cmd np_cmd_force_unlock = {
 	.name = "force-unlock",
 	.synopsis = "force-unlock [options] LOCK_ID",
 	.help = "Remove the state lock LOCK_ID (shown by the command that found it held),\n"
-	        "after asking. Only a lock whose holder is gone can be removed: a live\n"
-	        "process holds the local lock in the kernel. An S3 lock whose lease expired\n"
-	        "is removed; a live one only with -force.",
+		"after asking. Only a lock whose holder is gone can be removed: a live\n"
+		"process holds the local lock in the kernel. An S3 lock whose lease expired\n"
+		"is removed; a live one only with -force.",
 	.options = NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_CONFIG) | NP_OPTBIT(NP_OPT_FORCE) |
-	           NP_OPTBIT(NP_OPT_INPUT),
+		   NP_OPTBIT(NP_OPT_INPUT),
 	.flags = NP_CMD_NEEDS_STATE,
 	.min_args = 1,
 	.max_args = 1,

@@ -43,7 +43,7 @@ static int run(struct np_ctx *ctx)
 {
 	const struct np_cli_opts *o = ctx->opts;
 	struct np_err err = NP_ERR_INIT;
-	struct np_render_opts ro = {.color = o->color, .expand = o->expand};
+	struct np_render_opts ro = { .color = o->color, .expand = o->expand };
 	struct np_instance *res = NULL;
 	size_t n = 0;
 
@@ -73,9 +73,11 @@ static int run(struct np_ctx *ctx)
 		return NP_EXIT_ERROR;
 	}
 	if (o->json)
-		np_cli_print_json(ctx->out, np_render_state_json(
-			np_state_lineage(ctx->state), np_state_serial(ctx->state),
-			np_state_region(ctx->state), np_state_account(ctx->state), res, n));
+		np_cli_print_json(ctx->out,
+				  np_render_state_json(np_state_lineage(ctx->state),
+						       np_state_serial(ctx->state),
+						       np_state_region(ctx->state),
+						       np_state_account(ctx->state), res, n));
 	else
 		np_render_state_text(ctx->out, res, n, &ro);
 	np_instances_free(res, n);
@@ -86,9 +88,10 @@ const struct np_cmd np_cmd_show = {
 	.name = "show",
 	.synopsis = "show [options] [PLANFILE]",
 	.help = "Show the state (every managed instance as last recorded), a saved plan,\n"
-	        "or with -history the applies recorded in the state.",
+		"or with -history the applies recorded in the state.",
 	.options = NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_CONFIG) | NP_OPTBIT(NP_OPT_JSON) |
-	           NP_OPTBIT(NP_OPT_NO_COLOR) | NP_OPTBIT(NP_OPT_HISTORY) | NP_OPTBIT(NP_OPT_EXPAND),
+		   NP_OPTBIT(NP_OPT_NO_COLOR) | NP_OPTBIT(NP_OPT_HISTORY) |
+		   NP_OPTBIT(NP_OPT_EXPAND),
 	.flags = NP_CMD_NEEDS_STATE,
 	.max_args = 1,
 	.run = run,

@@ -17,13 +17,13 @@
 /* One line of the report. */
 struct vdiag {
 	enum np_severity sev;
-	char *address;        /* NULL for the loader's errors */
+	char *address; /* NULL for the loader's errors */
 	char *message;
 	bool has_span;
 	struct np_span span;
-	const char *entry;    /* rules: the entry under instances:, to merge copies */
+	const char *entry; /* rules: the entry under instances:, to merge copies */
 	enum np_cfg_key key;
-	int first, last;      /* count indexes merged into one line; -1: none */
+	int first, last; /* count indexes merged into one line; -1: none */
 	size_t order;
 };
 
@@ -62,7 +62,7 @@ static void release(struct report *r)
 
 /* The copies of a count entry break the same rules: one line for all of them. */
 static void add_rule(struct report *r, size_t entry_from, const struct np_config *cfg,
-                     const struct np_diag *d)
+		     const struct np_diag *d)
 {
 	const struct np_desired *want = np_config_find(cfg, d->address);
 	const struct np_span *span = NULL;
@@ -76,7 +76,8 @@ static void add_rule(struct report *r, size_t entry_from, const struct np_config
 	for (size_t i = entry_from; want && want->index > 0 && i < r->n; i++) {
 		v = &r->v[i];
 		if (v->entry && !strcmp(v->entry, want->name) && v->sev == d->severity &&
-		    v->key == d->key && v->last == want->index - 1 && !strcmp(v->message, d->message)) {
+		    v->key == d->key && v->last == want->index - 1 &&
+		    !strcmp(v->message, d->message)) {
 			v->last = want->index;
 			return;
 		}
@@ -117,7 +118,7 @@ static char *address_of(const struct vdiag *d)
 static json_t *pos_json(const struct np_pos *p)
 {
 	return json_pack("{s:i, s:i, s:I}", "line", p->line, "column", p->column, "byte",
-	                 (json_int_t)p->byte);
+			 (json_int_t)p->byte);
 }
 
 /* Terraform's diagnostic: the summary says what is wrong, the detail how to
@@ -127,9 +128,11 @@ static json_t *diag_json(const struct vdiag *d, const char *filename)
 	const char *semi = strstr(d->message, "; ");
 	json_t *j = json_object();
 
-	json_object_set_new(j, "severity", json_string(d->sev == NP_SEV_ERROR ? "error" : "warning"));
-	json_object_set_new(j, "summary", semi ? json_stringn(d->message, (size_t)(semi - d->message))
-	                                       : json_string(d->message));
+	json_object_set_new(j, "severity",
+			    json_string(d->sev == NP_SEV_ERROR ? "error" : "warning"));
+	json_object_set_new(j, "summary",
+			    semi ? json_stringn(d->message, (size_t)(semi - d->message))
+				 : json_string(d->message));
 	json_object_set_new(j, "detail", json_string(semi ? semi + 2 : ""));
 	if (d->address) {
 		char *a = address_of(d);
@@ -139,8 +142,9 @@ static json_t *diag_json(const struct vdiag *d, const char *filename)
 	}
 	if (d->has_span)
 		json_object_set_new(j, "range",
-		                    json_pack("{s:s, s:o, s:o}", "filename", filename, "start",
-		                              pos_json(&d->span.start), "end", pos_json(&d->span.end)));
+				    json_pack("{s:s, s:o, s:o}", "filename", filename, "start",
+					      pos_json(&d->span.start), "end",
+					      pos_json(&d->span.end)));
 	return j;
 }
 
@@ -167,8 +171,8 @@ static int run(struct np_ctx *ctx)
 	struct np_config *cfg = NULL;
 	struct np_config_diags cdiags = NP_CONFIG_DIAGS_INIT;
 	struct np_catalog cat = NP_CATALOG_INIT;
-	struct np_plan rules = {0};
-	struct report r = {0};
+	struct np_plan rules = { 0 };
+	struct report r = { 0 };
 	size_t not_shown;
 	int rc;
 
@@ -176,7 +180,8 @@ static int run(struct np_ctx *ctx)
 		char *save = NULL, *line;
 
 		/* An error before any node (unreadable file): its lines as they are. */
-		for (line = strtok_r(err.msg, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		for (line = strtok_r(err.msg, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
 			add(&r, NP_SEV_ERROR, line);
 	}
 	for (size_t i = 0; i < cdiags.n; i++) {
@@ -192,8 +197,9 @@ static int run(struct np_ctx *ctx)
 		 * a state validate runs on the built-in table. */
 		if (access(o->state_path, F_OK) == 0 &&
 		    np_state_open(&ctx->state, o->state_path, NP_STATE_READONLY | NP_STATE_PEEK,
-		                  &err) < 0) {
-			char *m = np_xasprintf("%s; using the built-in instance-type catalog", err.msg);
+				  &err) < 0) {
+			char *m =
+			    np_xasprintf("%s; using the built-in instance-type catalog", err.msg);
 
 			add(&r, NP_SEV_WARNING, m);
 			free(m);
@@ -205,7 +211,8 @@ static int run(struct np_ctx *ctx)
 			size_t entry_from = r.n;
 
 			for (size_t i = 0; i < rules.n_diags; i++) {
-				const struct np_desired *want = np_config_find(cfg, rules.diags[i].address);
+				const struct np_desired *want =
+				    np_config_find(cfg, rules.diags[i].address);
 
 				if (!want || !entry || strcmp(entry, want->name)) {
 					entry = want ? want->name : NULL;
@@ -229,19 +236,21 @@ static int run(struct np_ctx *ctx)
 
 		for (size_t i = 0; i < r.n; i++)
 			json_array_append_new(list, diag_json(&r.v[i], path));
-		np_cli_print_json(ctx->out,
-		                  json_pack("{s:s, s:b, s:I, s:I, s:o}", "format_version", "1.0", "valid",
-		                            r.errors == 0, "error_count", (json_int_t)r.errors,
-		                            "warning_count", (json_int_t)r.warnings, "diagnostics",
-		                            list));
+		np_cli_print_json(ctx->out, json_pack("{s:s, s:b, s:I, s:I, s:o}", "format_version",
+						      "1.0", "valid", r.errors == 0, "error_count",
+						      (json_int_t)r.errors, "warning_count",
+						      (json_int_t)r.warnings, "diagnostics", list));
 	} else {
 		for (size_t i = 0; i < r.n; i++)
 			print_text(ctx->err, &r.v[i], path);
 		if (!r.errors && cfg)
-			fprintf(ctx->out, "%sSuccess!%s The configuration is valid (%zu instance%s)%s.\n",
-			        o->color ? "\033[1;32m" : "", o->color ? "\033[0m" : "", cfg->n_instances,
-			        cfg->n_instances == 1 ? "" : "s",
-			        r.warnings ? ", but there were some validation warnings as shown above" : "");
+			fprintf(ctx->out,
+				"%sSuccess!%s The configuration is valid (%zu instance%s)%s.\n",
+				o->color ? "\033[1;32m" : "", o->color ? "\033[0m" : "",
+				cfg->n_instances, cfg->n_instances == 1 ? "" : "s",
+				r.warnings
+				    ? ", but there were some validation warnings as shown above"
+				    : "");
 	}
 	rc = r.errors ? NP_EXIT_ERROR : NP_EXIT_OK;
 	release(&r);
@@ -255,12 +264,13 @@ static int run(struct np_ctx *ctx)
 const struct np_cmd np_cmd_validate = {
 	.name = "validate",
 	.synopsis = "validate [options] [FILE]",
-	.help = "Check the configuration file: syntax, schema and the nested-virtualization rules,\n"
-	        "every error in one run, each at its key. Uses the instance-type catalog cached\n"
-	        "in the state, else the built-in one; needs no credentials and writes nothing.\n"
-	        "-json prints what `terraform validate -json` prints.",
+	.help =
+	    "Check the configuration file: syntax, schema and the nested-virtualization rules,\n"
+	    "every error in one run, each at its key. Uses the instance-type catalog cached\n"
+	    "in the state, else the built-in one; needs no credentials and writes nothing.\n"
+	    "-json prints what `terraform validate -json` prints.",
 	.options = NP_OPTBIT(NP_OPT_CONFIG) | NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_JSON) |
-	           NP_OPTBIT(NP_OPT_NO_COLOR),
+		   NP_OPTBIT(NP_OPT_NO_COLOR),
 	.max_args = 1,
 	.run = run,
 };

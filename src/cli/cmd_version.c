@@ -11,9 +11,9 @@ static int run(struct np_ctx *ctx)
 {
 	if (ctx->opts->json) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "nestplan_version", NP_VERSION,
-		                      "curl", curl_version_info(CURLVERSION_NOW)->version, "sqlite",
-		                      sqlite3_libversion(), "openssl", OPENSSL_VERSION_STR, "libyaml",
-		                      yaml_get_version_string());
+				      "curl", curl_version_info(CURLVERSION_NOW)->version, "sqlite",
+				      sqlite3_libversion(), "openssl", OPENSSL_VERSION_STR,
+				      "libyaml", yaml_get_version_string());
 
 		json_dumpf(o, ctx->out, JSON_INDENT(2));
 		fputc('\n', ctx->out);
@@ -21,10 +21,10 @@ static int run(struct np_ctx *ctx)
 		return NP_EXIT_OK;
 	}
 	fprintf(ctx->out, "nestplan v%s\n", NP_VERSION);
-	fprintf(ctx->out, "  libcurl %s, OpenSSL %s, SQLite %s, libyaml %s, libxml2 %s, jansson %s\n",
-	        curl_version_info(CURLVERSION_NOW)->version, OPENSSL_VERSION_STR,
-	        sqlite3_libversion(), yaml_get_version_string(), LIBXML_DOTTED_VERSION,
-	        JANSSON_VERSION);
+	fprintf(
+	    ctx->out, "  libcurl %s, OpenSSL %s, SQLite %s, libyaml %s, libxml2 %s, jansson %s\n",
+	    curl_version_info(CURLVERSION_NOW)->version, OPENSSL_VERSION_STR, sqlite3_libversion(),
+	    yaml_get_version_string(), LIBXML_DOTTED_VERSION, JANSSON_VERSION);
 	return NP_EXIT_OK;
 }
 

@@ -30,12 +30,13 @@ bool np_cli_confirm(struct np_ctx *ctx, const char *question, struct np_err *err
 	if (ctx->opts->auto_approve)
 		return true;
 	if (!ctx->opts->input) {
-		np_error_cls(err, NP_ERRC_USAGE,
-		             "approval needed but -input=false: pass -auto-approve or a saved plan");
+		np_error_cls(
+		    err, NP_ERRC_USAGE,
+		    "approval needed but -input=false: pass -auto-approve or a saved plan");
 		return false;
 	}
-	fprintf(ctx->out, "\n%s\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ",
-	        question);
+	fprintf(ctx->out,
+		"\n%s\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", question);
 	fflush(ctx->out);
 	errno = 0;
 	if (!fgets(answer, sizeof(answer), stdin)) {
@@ -44,7 +45,8 @@ bool np_cli_confirm(struct np_ctx *ctx, const char *question, struct np_err *err
 			fputc('\n', ctx->out);
 			np_error_cls(err, NP_ERRC_INTERRUPTED, "interrupted: nothing was changed");
 		} else {
-			np_error_cls(err, NP_ERRC_USAGE, "no answer on standard input; nothing was changed");
+			np_error_cls(err, NP_ERRC_USAGE,
+				     "no answer on standard input; nothing was changed");
 		}
 		return false;
 	}
@@ -69,7 +71,7 @@ enum np_cli_json_kind np_cli_json_kind(const struct np_cmd *cmd, const struct np
 
 /* "FILE:LINE:COLUMN: error: text" into its parts; false if it is not one. */
 static bool located(const char *line, size_t len, json_t **range, const char **sev,
-                    const char **text)
+		    const char **text)
 {
 	const char *e = strstr(line, ": error: "), *w = strstr(line, ": warning: "), *m, *c1, *c2;
 
@@ -89,7 +91,7 @@ static bool located(const char *line, size_t len, json_t **range, const char **s
 	*sev = e == w ? "warning" : "error";
 	*text = e + (e == w ? 11 : 9);
 	*range = json_pack("{s:s%, s:{s:i, s:i}}", "filename", line, (size_t)(c1 - line), "start",
-	                   "line", atoi(c1 + 1), "column", atoi(c2 + 1));
+			   "line", atoi(c1 + 1), "column", atoi(c2 + 1));
 	return true;
 }
 
@@ -114,7 +116,7 @@ static json_t *err_diagnostics(const struct np_err *err)
 			free(joined);
 		} else if (len) {
 			json_t *dg = json_pack("{s:s, s:s%, s:s}", "severity", sev, "summary", text,
-			                       (size_t)(msg + len - text), "detail", "");
+					       (size_t)(msg + len - text), "detail", "");
 
 			if (range)
 				json_object_set_new(dg, "range", range);
@@ -126,8 +128,7 @@ static json_t *err_diagnostics(const struct np_err *err)
 }
 
 void np_cli_report_error(FILE *out, FILE *errout, const struct np_cmd *cmd,
-                         const struct np_cli_opts *o, const struct np_err *err,
-                         bool stream_started)
+			 const struct np_cli_opts *o, const struct np_err *err, bool stream_started)
 {
 	enum np_cli_json_kind kind = np_cli_json_kind(cmd, o);
 	json_t *diags, *d;
@@ -141,13 +142,14 @@ void np_cli_report_error(FILE *out, FILE *errout, const struct np_cmd *cmd,
 	if (kind == NP_CLI_JSON_STREAM) {
 		if (!stream_started)
 			np_ui_version(out);
-		json_array_foreach(diags, i, d) {
+		json_array_foreach(diags, i, d)
+		{
 			json_t *range = json_object_get(d, "range");
 
 			np_ui_diagnostic(out, json_string_value(json_object_get(d, "severity")),
-			                 json_string_value(json_object_get(d, "summary")),
-			                 json_string_value(json_object_get(d, "detail")), NULL,
-			                 range ? json_pack("{s:O}", "range", range) : NULL);
+					 json_string_value(json_object_get(d, "summary")),
+					 json_string_value(json_object_get(d, "detail")), NULL,
+					 range ? json_pack("{s:O}", "range", range) : NULL);
 		}
 		json_decref(diags);
 		return;
@@ -157,7 +159,8 @@ void np_cli_report_error(FILE *out, FILE *errout, const struct np_cmd *cmd,
 	{
 		json_t *pd = json_array();
 
-		json_array_foreach(diags, i, d) {
+		json_array_foreach(diags, i, d)
+		{
 			const char *summary = json_string_value(json_object_get(d, "summary"));
 			const char *detail = json_string_value(json_object_get(d, "detail"));
 			json_t *range = json_object_get(d, "range");
@@ -176,17 +179,18 @@ void np_cli_report_error(FILE *out, FILE *errout, const struct np_cmd *cmd,
 					if (*c == '\n')
 						*c = ' ';
 			}
-			one = json_pack("{s:O, s:n, s:s}", "severity", json_object_get(d, "severity"),
-			                "address", "message", line);
+			one = json_pack("{s:O, s:n, s:s}", "severity",
+					json_object_get(d, "severity"), "address", "message", line);
 			if (range)
 				json_object_set(one, "range", range);
 			json_array_append_new(pd, one);
 			free(line);
 		}
-		np_cli_print_json(out, json_pack("{s:s, s:[], s:[], s:o, s:[], s:{s:i, s:i, s:i, s:i}}",
-		                                 "format_version", "1", "changes", "drift",
-		                                 "diagnostics", pd, "unchecked_permissions", "summary",
-		                                 "add", 0, "change", 0, "destroy", 0, "stop_start", 0));
+		np_cli_print_json(out,
+				  json_pack("{s:s, s:[], s:[], s:o, s:[], s:{s:i, s:i, s:i, s:i}}",
+					    "format_version", "1", "changes", "drift",
+					    "diagnostics", pd, "unchecked_permissions", "summary",
+					    "add", 0, "change", 0, "destroy", 0, "stop_start", 0));
 	}
 	json_decref(diags);
 }

@@ -26,7 +26,7 @@ enum np_cli_json_kind np_cli_json_kind(const struct np_cmd *cmd, const struct np
  * diagnostic lines on out (after the version line unless stream_started),
  * or the plan document with no changes and the errors as diagnostics. */
 void np_cli_report_error(FILE *out, FILE *errout, const struct np_cmd *cmd,
-                         const struct np_cli_opts *o, const struct np_err *err,
-                         bool stream_started);
+			 const struct np_cli_opts *o, const struct np_err *err,
+			 bool stream_started);
 
 #endif

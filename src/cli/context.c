@@ -17,8 +17,7 @@
 /* Commands that do not read the file still need its backend: read it when
  * it is there. A broken file that names no backend keeps these commands
  * working on the local state, as before. */
-static int backend_config(struct np_ctx *ctx, const struct np_cli_opts *opts,
-                          struct np_err *err)
+static int backend_config(struct np_ctx *ctx, const struct np_cli_opts *opts, struct np_err *err)
 {
 	struct np_err cerr = NP_ERR_INIT;
 	FILE *f;
@@ -50,9 +49,17 @@ static int backend_config(struct np_ctx *ctx, const struct np_cli_opts *opts,
  * after a replacement's launch was recorded, and any call added later)
  * waits for the upload. */
 static const char *const replanned_from_live[] = {
-	"ModifyInstanceAttribute", "ModifyInstanceCpuOptions", "ModifyInstancePlacement",
-	"ModifyInstanceMetadataOptions", "ModifyVolume", "MonitorInstances", "UnmonitorInstances",
-	"CreateTags", "DeleteTags", "StartInstances", NULL,
+	"ModifyInstanceAttribute",
+	"ModifyInstanceCpuOptions",
+	"ModifyInstancePlacement",
+	"ModifyInstanceMetadataOptions",
+	"ModifyVolume",
+	"MonitorInstances",
+	"UnmonitorInstances",
+	"CreateTags",
+	"DeleteTags",
+	"StartInstances",
+	NULL,
 };
 
 /* Mutating EC2 calls wait for the journal to be in S3. */
@@ -63,9 +70,9 @@ static int before_mutation(void *ud, const char *action, struct np_err *err)
 	/* A change that could not be recorded would be launched again by the next run. */
 	if (!ctx->locked)
 		return np_error_cls(err, NP_ERRC_USAGE,
-		                    "%s not sent: with -lock=false a run on the S3 state %s only "
-		                    "reads it, and changing EC2 without recording it is refused",
-		                    action, np_backend_name(ctx->backend));
+				    "%s not sent: with -lock=false a run on the S3 state %s only "
+				    "reads it, and changing EC2 without recording it is refused",
+				    action, np_backend_name(ctx->backend));
 	for (size_t i = 0; replanned_from_live[i]; i++)
 		if (!strcmp(action, replanned_from_live[i]))
 			return 0;
@@ -78,8 +85,8 @@ static int before_mutation(void *ud, const char *action, struct np_err *err)
 
 static int choose_backend(struct np_ctx *ctx, const struct np_cli_opts *opts, struct np_err *err)
 {
-	struct np_backend_s3 s3 = {0};
-	struct np_aws_options ao = {0};
+	struct np_backend_s3 s3 = { 0 };
+	struct np_aws_options ao = { 0 };
 	const struct np_config *cfg = ctx->config;
 	char url[2048];
 	int r = np_backend_parse_url(opts->state_path, url, sizeof(url), &s3, err);
@@ -115,10 +122,9 @@ static void warn_took_over(const struct np_backend_lock_info *h)
 {
 	if (!h->id)
 		return;
-	fprintf(stderr,
-	        "Warning: took over the state lock %s of %s (pid %ld, '%s'), whose %s\n", h->id,
-	        h->who ? h->who : "?", h->pid, h->operation ? h->operation : "?",
-	        h->expires ? "lease had expired" : "process is gone");
+	fprintf(stderr, "Warning: took over the state lock %s of %s (pid %ld, '%s'), whose %s\n",
+		h->id, h->who ? h->who : "?", h->pid, h->operation ? h->operation : "?",
+		h->expires ? "lease had expired" : "process is gone");
 }
 
 /* `state pull` only reads, as Terraform's: it never waits for a lock;
@@ -132,12 +138,12 @@ static bool is_state_sub(const struct np_cmd *cmd, const struct np_cli_opts *opt
  * free at once and -lock-timeout lets us wait. */
 static int take_lock(struct np_ctx *ctx, const struct np_cli_opts *opts, struct np_err *err)
 {
-	struct np_backend_lock_info holder = {0};
+	struct np_backend_lock_info holder = { 0 };
 	int r = np_backend_lock(ctx->backend, ctx->state, ctx->cmd->name, 0, &holder, err);
 	/* init holds the lock for an instant: two at once is normal. */
 	double wait = !strcmp(ctx->cmd->name, "init") && opts->lock_timeout < INIT_WAIT
-	                      ? INIT_WAIT
-	                      : opts->lock_timeout;
+			  ? INIT_WAIT
+			  : opts->lock_timeout;
 
 	if (r < 0 && err->cls == NP_ERRC_LOCKED && wait > 0) {
 		fprintf(stderr, "Acquiring state lock. This may take a few moments...\n");
@@ -155,7 +161,7 @@ static int take_lock(struct np_ctx *ctx, const struct np_cli_opts *opts, struct 
 }
 
 int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np_cli_opts *opts,
-                   struct np_err *err)
+		   struct np_err *err)
 {
 	bool locks;
 
@@ -176,13 +182,15 @@ int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np
 		if (backend_config(ctx, opts, err) < 0 || choose_backend(ctx, opts, err) < 0)
 			return -1;
 		remote = np_backend_is_remote(ctx->backend);
-		if (remote && !opts->lock && (!strcmp(cmd->name, "apply") ||
-		                              !strcmp(cmd->name, "destroy") || !strcmp(cmd->name, "import")))
-			return np_error_cls(err, NP_ERRC_USAGE,
-			                    "%s -lock=false refused: with the S3 state %s a run without the "
-			                    "lock only reads the state, and what %s changes in EC2 must be "
-			                    "recorded",
-			                    cmd->name, np_backend_name(ctx->backend), cmd->name);
+		if (remote && !opts->lock &&
+		    (!strcmp(cmd->name, "apply") || !strcmp(cmd->name, "destroy") ||
+		     !strcmp(cmd->name, "import")))
+			return np_error_cls(
+			    err, NP_ERRC_USAGE,
+			    "%s -lock=false refused: with the S3 state %s a run without the "
+			    "lock only reads the state, and what %s changes in EC2 must be "
+			    "recorded",
+			    cmd->name, np_backend_name(ctx->backend), cmd->name);
 		/* Remote: the lock first, so what is read is what the last holder wrote. */
 		if (remote && locks && take_lock(ctx, opts, err) < 0)
 			return -1;
@@ -192,21 +200,23 @@ int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np
 		if (np_backend_fetch(ctx->backend, &path, &found, err) < 0)
 			return -1;
 		creates = (cmd->flags & NP_CMD_CREATES_STATE) ||
-		          (remote && is_state_sub(cmd, opts, "push"));
+			  (remote && is_state_sub(cmd, opts, "push"));
 		if (remote && !found && !creates)
-			return np_error(err, "no state at %s: run 'nestplan init' (or apply) first, or "
-			                     "point -state or NESTPLAN_STATE at the state",
-			                np_backend_name(ctx->backend));
+			return np_error(err,
+					"no state at %s: run 'nestplan init' (or apply) first, or "
+					"point -state or NESTPLAN_STATE at the state",
+					np_backend_name(ctx->backend));
 		/* Only commands that start a state make one: a mistyped -state for
 		 * drift or show must fail, not report on an empty new file. */
 		if (np_state_open(&ctx->state, path, creates ? NP_STATE_CREATE : 0, err) < 0)
 			return -1;
 		np_backend_opened(ctx->backend, ctx->state);
-		if (!remote && locks && !np_state_readonly(ctx->state) && take_lock(ctx, opts, err) < 0)
+		if (!remote && locks && !np_state_readonly(ctx->state) &&
+		    take_lock(ctx, opts, err) < 0)
 			return -1;
 	}
 	if (cmd->flags & NP_CMD_NEEDS_CREDS) {
-		struct np_aws_options ao = {0};
+		struct np_aws_options ao = { 0 };
 
 		if (ctx->config) {
 			ao.region = ctx->config->region;
@@ -234,17 +244,16 @@ void np_ctx_release(struct np_ctx *ctx)
 {
 	struct np_err err = NP_ERR_INIT;
 
-	if (ctx->locked && ctx->backend &&
-	    np_backend_unlock(ctx->backend, ctx->state, &err) < 0)
+	if (ctx->locked && ctx->backend && np_backend_unlock(ctx->backend, ctx->state, &err) < 0)
 		fprintf(stderr, "Warning: %s\n", err.msg);
 	ctx->locked = false;
 	np_state_close(ctx->state);
 	ctx->state = NULL;
 	if (ctx->backend && np_backend_is_remote(ctx->backend))
 		np_log_debug("backend: %ld upload%s of the state to %s",
-		             np_backend_uploads(ctx->backend),
-		             np_backend_uploads(ctx->backend) == 1 ? "" : "s",
-		             np_backend_name(ctx->backend));
+			     np_backend_uploads(ctx->backend),
+			     np_backend_uploads(ctx->backend) == 1 ? "" : "s",
+			     np_backend_name(ctx->backend));
 	np_backend_free(ctx->backend);
 	ctx->backend = NULL;
 	np_aws_free(ctx->aws);

@@ -5,7 +5,7 @@
 #include "nestplan/cli.h"
 
 int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np_cli_opts *opts,
-                   struct np_err *err);
+		   struct np_err *err);
 /* After the command ran: make what it changed durable where the state lives
  * (the S3 backend's last upload). */
 int np_ctx_finish(struct np_ctx *ctx, struct np_err *err);

@@ -11,15 +11,12 @@
 
 /* Listed in the order `nestplan -help` shows them. */
 static const struct np_cmd *const commands[] = {
-	&np_cmd_init,    &np_cmd_validate, &np_cmd_plan,  &np_cmd_apply,
-	&np_cmd_drift,   &np_cmd_show,     &np_cmd_state, &np_cmd_import,
+	&np_cmd_init,    &np_cmd_validate,     &np_cmd_plan,    &np_cmd_apply,
+	&np_cmd_drift,   &np_cmd_show,         &np_cmd_state,   &np_cmd_import,
 	&np_cmd_destroy, &np_cmd_force_unlock, &np_cmd_version, NULL,
 };
 
-const struct np_cmd *const *np_cli_commands(void)
-{
-	return commands;
-}
+const struct np_cmd *const *np_cli_commands(void) { return commands; }
 
 const struct np_cmd *np_cli_find(const char *name)
 {
@@ -61,7 +58,8 @@ size_t np_cli_first_sentence(const char *help)
 
 	/* A full stop followed by a space or the end, not that of "e.g." */
 	for (; (p = strchr(p, '.')); p++) {
-		bool abbrev = p - help >= 3 && (!strncmp(p - 3, "e.g.", 4) || !strncmp(p - 3, "i.e.", 4));
+		bool abbrev =
+		    p - help >= 3 && (!strncmp(p - 3, "e.g.", 4) || !strncmp(p - 3, "i.e.", 4));
 
 		if (!abbrev && (!p[1] || p[1] == ' ' || p[1] == '\n'))
 			return (size_t)(p - help + 1);
@@ -72,7 +70,7 @@ size_t np_cli_first_sentence(const char *help)
 static void main_usage(FILE *f)
 {
 	fprintf(f, "Usage: nestplan [-version] [-help] COMMAND [options]\n\n"
-	           "Declarative EC2 instances with nested virtualization.\n\nCommands:\n");
+		   "Declarative EC2 instances with nested virtualization.\n\nCommands:\n");
 	for (size_t i = 0; commands[i]; i++) {
 		char *first = strndup(commands[i]->help, np_cli_first_sentence(commands[i]->help));
 
@@ -125,8 +123,8 @@ void np_cli_print_error(FILE *errout, const struct np_err *err, bool color)
 				is_err = sev[2] == 'e';
 				word = is_err ? 8 : 10; /* ": error:" or ": warning:" */
 				fprintf(errout, "%.*s: %s\033[0m%.*s\n", (int)head, msg,
-				        is_err ? "\033[1;31merror:" : "\033[1;33mwarning:",
-				        (int)(len - head - word), sev + word);
+					is_err ? "\033[1;31merror:" : "\033[1;33mwarning:",
+					(int)(len - head - word), sev + word);
 			} else {
 				fprintf(errout, "%.*s\n", (int)len, msg);
 			}
@@ -174,9 +172,10 @@ int np_cli_main(int argc, char **argv)
 		near = np_suggest(argv[1], names);
 		/* Terraform's way: the nearest command, and where the list is. */
 		fprintf(stderr, "Error: unknown command '%s'%s%s%s\n\n", argv[1],
-		        near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+			near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 		if (near)
-			fprintf(stderr, "To see all of nestplan's commands, run:\n  nestplan -help\n");
+			fprintf(stderr,
+				"To see all of nestplan's commands, run:\n  nestplan -help\n");
 		else
 			main_usage(stderr);
 		return NP_EXIT_ERROR;

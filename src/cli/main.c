@@ -1,6 +1,3 @@
 #include "nestplan/cli.h"
 
-int main(int argc, char **argv)
-{
-	return np_cli_main(argc, argv);
-}
+int main(int argc, char **argv) { return np_cli_main(argc, argv); }

@@ -19,40 +19,51 @@ struct spec {
 };
 
 static const struct spec specs[] = {
-	{"help", no_argument, NP_OPT_HELP, NULL, "Show this help and exit."},
-	{"config", required_argument, NP_OPT_CONFIG, "FILE", "Configuration file (default nestplan.yaml)."},
-	{"state", required_argument, NP_OPT_STATE, "FILE",
-	 "State file or s3://BUCKET/KEY (default $NESTPLAN_STATE, the file's backend, nestplan.db)."},
-	{"json", optional_argument, NP_OPT_JSON, NULL, "Print machine-readable JSON."},
-	{"no-color", no_argument, NP_OPT_NO_COLOR, NULL, "Never use colour (also: NO_COLOR set)."},
-	{"out", required_argument, NP_OPT_OUT, "FILE", "Save the plan to FILE for a later apply."},
-	{"detailed-exitcode", optional_argument, NP_OPT_DETAILED_EXITCODE, NULL,
-	 "Exit 0: no changes, 1: error, 2: changes present."},
-	{"refresh", optional_argument, NP_OPT_REFRESH, "BOOL",
-	 "-refresh=false: use the recorded state, do not ask EC2."},
-	{"refresh-only", optional_argument, NP_OPT_REFRESH_ONLY, NULL,
-	 "Only compare the state with EC2 (apply: accept EC2's values)."},
-	{"target", required_argument, NP_OPT_TARGET, "ADDRESS",
-	 "Limit to ADDRESS (repeatable; NAME selects every NAME[i])."},
-	{"replace", required_argument, NP_OPT_REPLACE, "ADDRESS",
-	 "Plan to replace ADDRESS even if nothing forces it (repeatable)."},
-	{"auto-approve", optional_argument, NP_OPT_AUTO_APPROVE, NULL, "Do not ask for confirmation."},
-	{"input", optional_argument, NP_OPT_INPUT, "BOOL", "-input=false: never prompt; fail instead."},
-	{"parallelism", required_argument, NP_OPT_PARALLELISM, "N", "At most N EC2 calls in flight (default 10)."},
-	{"lock", optional_argument, NP_OPT_LOCK, "BOOL", "-lock=false: do not take the state lock."},
-	{"lock-timeout", required_argument, NP_OPT_LOCK_TIMEOUT, "DURATION",
-	 "Wait up to DURATION (e.g. 30s, 2m) for the state lock (default 0s)."},
-	{"format", required_argument, NP_OPT_FORMAT, "FORMAT", "Output: text, json, junit or markdown."},
-	{"history", optional_argument, NP_OPT_HISTORY, NULL, "Show the apply history recorded in the state."},
-	{"step-timeout", required_argument, NP_OPT_STEP_TIMEOUT, "DURATION",
-	 "Give up waiting on one instance step after DURATION (default 10m)."},
-	{"force", optional_argument, NP_OPT_FORCE, NULL, "Do not ask for confirmation."},
-	{"deep", optional_argument, NP_OPT_DEEP, NULL,
-	 "Also compare the protection flags (one DescribeInstanceAttribute call per instance and flag)."},
-	{"expand", optional_argument, NP_OPT_EXPAND, NULL,
-	 "List every instance; identical changes are otherwise shown once per address range."},
-	{"migrate-state", optional_argument, NP_OPT_MIGRATE_STATE, "FILE",
-	 "Move the local state (FILE, default nestplan.db) into the backend."},
+	{ "help", no_argument, NP_OPT_HELP, NULL, "Show this help and exit." },
+	{ "config", required_argument, NP_OPT_CONFIG, "FILE",
+	  "Configuration file (default nestplan.yaml)." },
+	{ "state", required_argument, NP_OPT_STATE, "FILE",
+	  "State file or s3://BUCKET/KEY (default $NESTPLAN_STATE, the file's backend, "
+	  "nestplan.db)." },
+	{ "json", optional_argument, NP_OPT_JSON, NULL, "Print machine-readable JSON." },
+	{ "no-color", no_argument, NP_OPT_NO_COLOR, NULL,
+	  "Never use colour (also: NO_COLOR set)." },
+	{ "out", required_argument, NP_OPT_OUT, "FILE",
+	  "Save the plan to FILE for a later apply." },
+	{ "detailed-exitcode", optional_argument, NP_OPT_DETAILED_EXITCODE, NULL,
+	  "Exit 0: no changes, 1: error, 2: changes present." },
+	{ "refresh", optional_argument, NP_OPT_REFRESH, "BOOL",
+	  "-refresh=false: use the recorded state, do not ask EC2." },
+	{ "refresh-only", optional_argument, NP_OPT_REFRESH_ONLY, NULL,
+	  "Only compare the state with EC2 (apply: accept EC2's values)." },
+	{ "target", required_argument, NP_OPT_TARGET, "ADDRESS",
+	  "Limit to ADDRESS (repeatable; NAME selects every NAME[i])." },
+	{ "replace", required_argument, NP_OPT_REPLACE, "ADDRESS",
+	  "Plan to replace ADDRESS even if nothing forces it (repeatable)." },
+	{ "auto-approve", optional_argument, NP_OPT_AUTO_APPROVE, NULL,
+	  "Do not ask for confirmation." },
+	{ "input", optional_argument, NP_OPT_INPUT, "BOOL",
+	  "-input=false: never prompt; fail instead." },
+	{ "parallelism", required_argument, NP_OPT_PARALLELISM, "N",
+	  "At most N EC2 calls in flight (default 10)." },
+	{ "lock", optional_argument, NP_OPT_LOCK, "BOOL",
+	  "-lock=false: do not take the state lock." },
+	{ "lock-timeout", required_argument, NP_OPT_LOCK_TIMEOUT, "DURATION",
+	  "Wait up to DURATION (e.g. 30s, 2m) for the state lock (default 0s)." },
+	{ "format", required_argument, NP_OPT_FORMAT, "FORMAT",
+	  "Output: text, json, junit or markdown." },
+	{ "history", optional_argument, NP_OPT_HISTORY, NULL,
+	  "Show the apply history recorded in the state." },
+	{ "step-timeout", required_argument, NP_OPT_STEP_TIMEOUT, "DURATION",
+	  "Give up waiting on one instance step after DURATION (default 10m)." },
+	{ "force", optional_argument, NP_OPT_FORCE, NULL, "Do not ask for confirmation." },
+	{ "deep", optional_argument, NP_OPT_DEEP, NULL,
+	  "Also compare the protection flags (one DescribeInstanceAttribute call per instance and "
+	  "flag)." },
+	{ "expand", optional_argument, NP_OPT_EXPAND, NULL,
+	  "List every instance; identical changes are otherwise shown once per address range." },
+	{ "migrate-state", optional_argument, NP_OPT_MIGRATE_STATE, "FILE",
+	  "Move the local state (FILE, default nestplan.db) into the backend." },
 };
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -100,8 +111,8 @@ static int parse_bool(const char *name, const char *arg, bool *out, struct np_er
 		*out = false;
 		return 0;
 	}
-	return np_error_cls(err, NP_ERRC_USAGE, "invalid value '%s' for -%s: want true or false", arg,
-	                    name);
+	return np_error_cls(err, NP_ERRC_USAGE, "invalid value '%s' for -%s: want true or false",
+			    arg, name);
 }
 
 static void defaults(struct np_cli_opts *o)
@@ -122,7 +133,7 @@ static void defaults(struct np_cli_opts *o)
 }
 
 int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char **argv,
-                 struct np_err *err)
+		 struct np_err *err)
 {
 	struct option longopts[N_SPECS + 1];
 	size_t n = 0;
@@ -157,36 +168,46 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 			size_t k = 0;
 
 			if (c == ':')
-				return np_error_cls(err, NP_ERRC_USAGE, "option '%s' needs a value", bad);
+				return np_error_cls(err, NP_ERRC_USAGE, "option '%s' needs a value",
+						    bad);
 			for (size_t i = 0; i < n; i++)
 				names[k++] = longopts[i].name;
 			names[k] = NULL;
 			snprintf(word, sizeof(word), "%s", bad + strspn(bad, "-"));
 			word[strcspn(word, "=")] = '\0';
 			if ((near = np_suggest(word, names)))
-				return np_error_cls(err, NP_ERRC_USAGE,
-				                    "%s does not take option '%s'; did you mean '-%s'?",
-				                    cmd->name, bad, near);
+				return np_error_cls(
+				    err, NP_ERRC_USAGE,
+				    "%s does not take option '%s'; did you mean '-%s'?", cmd->name,
+				    bad, near);
 			return np_error_cls(err, NP_ERRC_USAGE, "%s does not take option '%s'",
-			                    cmd->name, bad);
+					    cmd->name, bad);
 		}
 		sp = &specs[c - 1000];
 		switch (sp->id) {
 		case NP_OPT_HELP:
 			o->n_args = -1; /* the caller prints the usage */
 			return 0;
-		case NP_OPT_CONFIG: o->config_path = arg; break;
+		case NP_OPT_CONFIG:
+			o->config_path = arg;
+			break;
 		case NP_OPT_STATE:
 			o->state_path = arg;
 			o->state_set = true;
 			break;
-		case NP_OPT_MIGRATE_STATE: o->migrate_state = arg && *arg ? arg : "nestplan.db"; break;
+		case NP_OPT_MIGRATE_STATE:
+			o->migrate_state = arg && *arg ? arg : "nestplan.db";
+			break;
 		case NP_OPT_JSON:
 			if (parse_bool(sp->name, arg, &o->json, err) < 0)
 				return -1;
 			break;
-		case NP_OPT_NO_COLOR: o->color = false; break;
-		case NP_OPT_OUT: o->out = arg; break;
+		case NP_OPT_NO_COLOR:
+			o->color = false;
+			break;
+		case NP_OPT_OUT:
+			o->out = arg;
+			break;
 		case NP_OPT_DETAILED_EXITCODE:
 			if (parse_bool(sp->name, arg, &o->detailed_exitcode, err) < 0)
 				return -1;
@@ -206,7 +227,8 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 			break;
 		case NP_OPT_REPLACE:
 			if (o->n_replace == NP_MAX_TARGETS)
-				return np_error_cls(err, NP_ERRC_USAGE, "too many -replace options");
+				return np_error_cls(err, NP_ERRC_USAGE,
+						    "too many -replace options");
 			o->replace[o->n_replace++] = arg;
 			break;
 		case NP_OPT_AUTO_APPROVE:
@@ -227,7 +249,8 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 
 			if (*end || v < 1 || v > 256)
 				return np_error_cls(err, NP_ERRC_USAGE,
-				                    "invalid -parallelism '%s': want 1 to 256", arg);
+						    "invalid -parallelism '%s': want 1 to 256",
+						    arg);
 			o->parallelism = (int)v;
 			break;
 		}
@@ -237,17 +260,19 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 			break;
 		case NP_OPT_LOCK_TIMEOUT:
 			if (parse_duration(arg, &o->lock_timeout) < 0)
-				return np_error_cls(err, NP_ERRC_USAGE,
-				                    "invalid -lock-timeout '%s': want a duration like 30s or 2m "
-				                    "(at most 168h)",
-				                    arg);
+				return np_error_cls(
+				    err, NP_ERRC_USAGE,
+				    "invalid -lock-timeout '%s': want a duration like 30s or 2m "
+				    "(at most 168h)",
+				    arg);
 			break;
 		case NP_OPT_FORMAT:
 			if (strcmp(arg, "text") && strcmp(arg, "json") && strcmp(arg, "junit") &&
 			    strcmp(arg, "markdown"))
-				return np_error_cls(err, NP_ERRC_USAGE,
-				                    "invalid -format '%s': want text, json, junit or markdown",
-				                    arg);
+				return np_error_cls(
+				    err, NP_ERRC_USAGE,
+				    "invalid -format '%s': want text, json, junit or markdown",
+				    arg);
 			o->format = arg;
 			break;
 		case NP_OPT_HISTORY:
@@ -264,10 +289,11 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 			break;
 		case NP_OPT_STEP_TIMEOUT:
 			if (parse_duration(arg, &o->step_timeout) < 0 || o->step_timeout <= 0)
-				return np_error_cls(err, NP_ERRC_USAGE,
-				                    "invalid -step-timeout '%s': want a duration like 10m (more "
-				                    "than 0, at most 168h)",
-				                    arg);
+				return np_error_cls(
+				    err, NP_ERRC_USAGE,
+				    "invalid -step-timeout '%s': want a duration like 10m (more "
+				    "than 0, at most 168h)",
+				    arg);
 			break;
 		case NP_OPT__COUNT:
 			break;
@@ -278,7 +304,7 @@ int np_cli_parse(struct np_cli_opts *o, const struct np_cmd *cmd, int argc, char
 	if (o->n_args < cmd->min_args || (cmd->max_args >= 0 && o->n_args > cmd->max_args)) {
 		if (cmd->max_args == 0)
 			return np_error_cls(err, NP_ERRC_USAGE, "%s takes no arguments (got '%s')",
-			                    cmd->name, o->args[0]);
+					    cmd->name, o->args[0]);
 		return np_error_cls(err, NP_ERRC_USAGE, "usage: nestplan %s", cmd->synopsis);
 	}
 	return 0;
@@ -290,7 +316,7 @@ void np_cli_usage(FILE *f, const struct np_cmd *cmd)
 	for (const char *s = cmd->synopsis, *bar; s; s = bar ? bar + 3 : NULL) {
 		bar = strstr(s, " | ");
 		fprintf(f, "%s nestplan %.*s\n", s == cmd->synopsis ? "Usage:" : "      ",
-		        bar ? (int)(bar - s) : (int)strlen(s), s);
+			bar ? (int)(bar - s) : (int)strlen(s), s);
 	}
 	fputc('\n', f);
 	np_cli_wrap(f, cmd->help, 0, 0);

@@ -30,7 +30,7 @@ struct cfg_parse {
 
 /* Report one error at a node; keeps going. */
 void np_cfg_errorf(struct cfg_parse *p, const yaml_node_t *n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* A libyaml mark as a position in the file. */
 struct np_pos np_cfg_pos(struct cfg_parse *p, const yaml_mark_t *m);

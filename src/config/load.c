@@ -10,10 +10,10 @@
 #include <sys/stat.h>
 
 #include "config/internal.h"
-#include "nestplan/endpoints.h"
-#include "nestplan/suggest.h"
 #include "nestplan/alloc.h"
+#include "nestplan/endpoints.h"
 #include "nestplan/sha256.h"
+#include "nestplan/suggest.h"
 
 /* Where the character at libyaml's index m->index starts: libyaml counts
  * characters (a BOM not included), the file is UTF-8. */
@@ -36,10 +36,11 @@ struct np_pos np_cfg_pos(struct cfg_parse *p, const yaml_mark_t *m)
 	if (m->index / 64 >= p->n_char_bytes)
 		b = p->len;
 	else
-		for (b = p->char_bytes[m->index / 64], left = m->index % 64; left && b < p->len; left--)
+		for (b = p->char_bytes[m->index / 64], left = m->index % 64; left && b < p->len;
+		     left--)
 			while (++b < p->len && ((unsigned char)p->data[b] & 0xc0) == 0x80)
 				;
-	return (struct np_pos){(int)m->line + 1, (int)m->column + 1, b};
+	return (struct np_pos){ (int)m->line + 1, (int)m->column + 1, b };
 }
 
 static void note_diag(struct cfg_parse *p, const yaml_node_t *n, const char *fmt, va_list ap)
@@ -78,7 +79,7 @@ void np_cfg_errorf(struct cfg_parse *p, const yaml_node_t *n, const char *fmt, .
 	if (p->errors.len)
 		np_buf_putc(&p->errors, '\n');
 	np_buf_printf(&p->errors, "%s:%zu:%zu: error: ", p->file, n ? n->start_mark.line + 1 : 1,
-	              n ? n->start_mark.column + 1 : 1);
+		      n ? n->start_mark.column + 1 : 1);
 	va_start(ap, fmt);
 	np_buf_vprintf(&p->errors, fmt, ap);
 	va_end(ap);
@@ -94,9 +95,10 @@ static yaml_node_t *node(struct cfg_parse *p, int index)
 {
 	if (++p->visits > NP_CONFIG_MAX_VISITS) {
 		if (!p->exhausted)
-			np_cfg_errorf(p, NULL, "document too large once its aliases are expanded "
-			                       "(more than %d nodes); refusing it",
-			              NP_CONFIG_MAX_VISITS);
+			np_cfg_errorf(p, NULL,
+				      "document too large once its aliases are expanded "
+				      "(more than %d nodes); refusing it",
+				      NP_CONFIG_MAX_VISITS);
 		p->exhausted = true;
 		return NULL;
 	}
@@ -117,16 +119,19 @@ static bool quoted(const yaml_node_t *n)
 static const char *kind_name(const yaml_node_t *n)
 {
 	switch (n->type) {
-	case YAML_MAPPING_NODE: return "a mapping";
-	case YAML_SEQUENCE_NODE: return "a list";
-	default: return "a scalar";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	default:
+		return "a scalar";
 	}
 }
 
 static bool want_kind(struct cfg_parse *p, const yaml_node_t *n, yaml_node_type_t t,
-                      const char *key)
+		      const char *key)
 {
-	static const char *const names[] = {"", "a scalar", "a list", "a mapping"};
+	static const char *const names[] = { "", "a scalar", "a list", "a mapping" };
 
 	if (n->type == t)
 		return true;
@@ -142,7 +147,8 @@ static char *get_string(struct cfg_parse *p, const yaml_node_t *n, const char *k
 		return NULL;
 	s = scalar(n);
 	if (strlen(s) > max) {
-		np_cfg_errorf(p, n, "'%s' is too long (%zu characters, at most %zu)", key, strlen(s), max);
+		np_cfg_errorf(p, n, "'%s' is too long (%zu characters, at most %zu)", key,
+			      strlen(s), max);
 		return NULL;
 	}
 	if (!quoted(n) && (!strcmp(s, "~") || !strcmp(s, "null") || !*s)) {
@@ -153,7 +159,7 @@ static char *get_string(struct cfg_parse *p, const yaml_node_t *n, const char *k
 }
 
 static bool get_int(struct cfg_parse *p, const yaml_node_t *n, const char *key, long lo, long hi,
-                    int *out)
+		    int *out)
 {
 	const char *s;
 	char *end;
@@ -196,7 +202,7 @@ static bool get_bool(struct cfg_parse *p, const yaml_node_t *n, const char *key,
 }
 
 static int get_enum(struct cfg_parse *p, const yaml_node_t *n, const char *key,
-                    const char *const *allowed)
+		    const char *const *allowed)
 {
 	const char *s;
 	struct np_buf list = NP_BUF_INIT;
@@ -226,17 +232,18 @@ static bool matches(const char *s, const char *pattern)
 	return ok;
 }
 
-static char *get_id(struct cfg_parse *p, const yaml_node_t *n, const char *key,
-                    const char *prefix)
+static char *get_id(struct cfg_parse *p, const yaml_node_t *n, const char *key, const char *prefix)
 {
 	char *s = get_string(p, n, key, 64);
 	size_t plen = strlen(prefix), hex;
 
 	if (!s)
 		return NULL;
-	hex = strncmp(s, prefix, plen) || s[plen] != '-' ? 0 : strspn(s + plen + 1, "0123456789abcdef");
+	hex = strncmp(s, prefix, plen) || s[plen] != '-' ? 0
+							 : strspn(s + plen + 1, "0123456789abcdef");
 	if (hex < 8 || hex > 17 || s[plen + 1 + hex]) {
-		np_cfg_errorf(p, n, "'%s' must look like %s-0123456789abcdef0, not '%s'", key, prefix, s);
+		np_cfg_errorf(p, n, "'%s' must look like %s-0123456789abcdef0, not '%s'", key,
+			      prefix, s);
 		free(s);
 		return NULL;
 	}
@@ -249,7 +256,8 @@ static bool valid_type(const char *t)
 	const char *ok = "abcdefghijklmnopqrstuvwxyz0123456789-";
 	size_t a = strspn(t, ok);
 
-	return a > 0 && t[a] == '.' && strspn(t + a + 1, ok) > 0 && !t[a + 1 + strspn(t + a + 1, ok)];
+	return a > 0 && t[a] == '.' && strspn(t + a + 1, ok) > 0 &&
+	       !t[a + 1 + strspn(t + a + 1, ok)];
 }
 
 struct keyref {
@@ -277,10 +285,11 @@ static bool *find_duplicates(struct cfg_parse *p, yaml_node_t *map, const char *
 		return NULL;
 	refs = np_xmalloc(n * sizeof(*refs));
 	for (size_t i = 0; i < n; i++) {
-		const char *name = scalar(yaml_document_get_node(p->doc, map->data.mapping.pairs.start[i].key));
+		const char *name =
+		    scalar(yaml_document_get_node(p->doc, map->data.mapping.pairs.start[i].key));
 
 		if (name)
-			refs[m++] = (struct keyref){name, i};
+			refs[m++] = (struct keyref){ name, i };
 	}
 	qsort(refs, m, sizeof(*refs), cmp_keyref);
 	for (size_t i = 1; i < m; i++) {
@@ -295,9 +304,10 @@ static bool *find_duplicates(struct cfg_parse *p, yaml_node_t *map, const char *
 			dups = np_xcalloc(n, sizeof(*dups));
 		dups[refs[i].pos] = true;
 		k = yaml_document_get_node(p->doc, map->data.mapping.pairs.start[refs[i].pos].key);
-		fk = yaml_document_get_node(p->doc, map->data.mapping.pairs.start[refs[first].pos].key);
-		np_cfg_errorf(p, k, "duplicate key '%s' in '%s' (first at line %zu)", refs[i].name, what,
-		              fk->start_mark.line + 1);
+		fk = yaml_document_get_node(p->doc,
+					    map->data.mapping.pairs.start[refs[first].pos].key);
+		np_cfg_errorf(p, k, "duplicate key '%s' in '%s' (first at line %zu)", refs[i].name,
+			      what, fk->start_mark.line + 1);
 	}
 	free(refs);
 	return dups;
@@ -306,10 +316,10 @@ static bool *find_duplicates(struct cfg_parse *p, yaml_node_t *map, const char *
 /* Walk a mapping: check keys against `keys`, report unknown and duplicate
  * ones, and hand each (key, value) to fn. */
 typedef void (*pair_fn)(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
-                        void *ctx);
+			void *ctx);
 
 static void walk_map(struct cfg_parse *p, yaml_node_t *map, const char *what,
-                     const char *const *keys, pair_fn fn, void *ctx)
+		     const char *const *keys, pair_fn fn, void *ctx)
 {
 	yaml_node_pair_t *pair;
 	bool *dups;
@@ -331,7 +341,8 @@ static void walk_map(struct cfg_parse *p, yaml_node_t *map, const char *what,
 		if (dups && dups[pair - map->data.mapping.pairs.start])
 			continue;
 		if (!strcmp(name, "<<")) {
-			np_cfg_errorf(p, k, "YAML merge keys ('<<') are not supported; use 'defaults:'");
+			np_cfg_errorf(p, k,
+				      "YAML merge keys ('<<') are not supported; use 'defaults:'");
 			continue;
 		}
 		if (keys) {
@@ -343,8 +354,9 @@ static void walk_map(struct cfg_parse *p, yaml_node_t *map, const char *what,
 				const char *hint = np_suggest(name, keys);
 
 				if (hint)
-					np_cfg_errorf(p, k, "unknown key '%s' in '%s'; did you mean '%s'?", name,
-					              what, hint);
+					np_cfg_errorf(
+					    p, k, "unknown key '%s' in '%s'; did you mean '%s'?",
+					    name, what, hint);
 				else
 					np_cfg_errorf(p, k, "unknown key '%s' in '%s'", name, what);
 				continue;
@@ -395,7 +407,7 @@ const char *np_cfg_key_name(enum np_cfg_key k)
 /* Record where a key of the entry being read stands: key to end of value;
  * name NULL: the entry itself. */
 static void note_key(struct cfg_parse *p, const char *parent, const char *name, yaml_node_t *k,
-                     yaml_node_t *v)
+		     yaml_node_t *v)
 {
 	size_t plen = parent ? strlen(parent) : 0;
 	struct np_config *cfg = p->cfg;
@@ -417,15 +429,15 @@ static void note_key(struct cfg_parse *p, const char *parent, const char *name, 
 	kp->key = (enum np_cfg_key)i;
 	kp->span.start = np_cfg_pos(p, &k->start_mark);
 	/* An alias's node stands where its anchor is: then the key alone. */
-	kp->span.end = np_cfg_pos(p, v->end_mark.index >= k->end_mark.index ? &v->end_mark
-	                                                                    : &k->end_mark);
+	kp->span.end =
+	    np_cfg_pos(p, v->end_mark.index >= k->end_mark.index ? &v->end_mark : &k->end_mark);
 }
 
 const struct np_span *np_config_key_span(const struct np_config *cfg, const struct np_desired *d,
-                                         enum np_cfg_key key)
+					 enum np_cfg_key key)
 {
-	const size_t at[2] = {d ? d->keys_at : 0, cfg->defaults_at};
-	const size_t n[2] = {d ? d->n_keys : 0, key == NP_KEY_ENTRY ? 0 : cfg->n_defaults_keys};
+	const size_t at[2] = { d ? d->keys_at : 0, cfg->defaults_at };
+	const size_t n[2] = { d ? d->n_keys : 0, key == NP_KEY_ENTRY ? 0 : cfg->n_defaults_keys };
 
 	for (int w = 0; w < 2; w++)
 		for (size_t i = at[w]; i < at[w] + n[w] && i < cfg->n_keypos; i++)
@@ -436,28 +448,42 @@ const struct np_span *np_config_key_span(const struct np_config *cfg, const stru
 
 struct inst_ctx {
 	struct np_desired d;
-	int count;            /* 0: no count */
-	bool allow_identity;  /* count and instance_id (not in defaults) */
+	int count;           /* 0: no count */
+	bool allow_identity; /* count and instance_id (not in defaults) */
 	yaml_node_t *count_node, *id_node;
-	char group[32];       /* the map of gen attributes being read */
+	char group[32]; /* the map of gen attributes being read */
 };
 
 /* Per network interface, EC2's highest quota. */
 #define MAX_SECURITY_GROUPS 16
 
 static const char *const instance_keys[] = {
-	"count", "instance_id", "image_id", "instance_type", "key_name", "subnet_id",
-	"security_group_ids", "user_data", "platform", "cpu_options", "placement", "hibernation",
-	"state", "tags", "rollout", "lifecycle", NULL,
+	"count",
+	"instance_id",
+	"image_id",
+	"instance_type",
+	"key_name",
+	"subnet_id",
+	"security_group_ids",
+	"user_data",
+	"platform",
+	"cpu_options",
+	"placement",
+	"hibernation",
+	"state",
+	"tags",
+	"rollout",
+	"lifecycle",
+	NULL,
 };
-static const char *const cpu_keys[] = {"core_count", "threads_per_core", "nested_virtualization",
-                                       NULL};
-static const char *const placement_keys[] = {"tenancy", "host_id", "availability_zone", NULL};
-static const char *const rollout_keys[] = {"max_unavailable", NULL};
-static const char *const lifecycle_keys[] = {"prevent_destroy", "create_before_destroy",
-                                             "user_data_change", NULL};
+static const char *const cpu_keys[] = { "core_count", "threads_per_core", "nested_virtualization",
+					NULL };
+static const char *const placement_keys[] = { "tenancy", "host_id", "availability_zone", NULL };
+static const char *const rollout_keys[] = { "max_unavailable", NULL };
+static const char *const lifecycle_keys[] = { "prevent_destroy", "create_before_destroy",
+					      "user_data_change", NULL };
 /* By enum np_ud_change value less one. */
-static const char *const ud_change_names[] = {"replace", "in_place", NULL};
+static const char *const ud_change_names[] = { "replace", "in_place", NULL };
 
 /* ---- the attributes the table handles alone ---- */
 
@@ -488,8 +514,8 @@ static const char *const *keys_of(const char **out, const char *const *fixed, co
 
 			for (size_t j = 0; j < n && !dup; j++)
 				dup = strlen(out[j]) == g && !strncmp(out[j], name, g);
-			for (; slot < 8 && groups[slot][0] && !(strlen(groups[slot]) == g &&
-			                                        !strncmp(groups[slot], name, g));
+			for (; slot < 8 && groups[slot][0] &&
+			       !(strlen(groups[slot]) == g && !strncmp(groups[slot], name, g));
 			     slot++)
 				;
 			if (dup || slot == 8 || g >= sizeof(groups[0]))
@@ -519,7 +545,7 @@ static const struct np_attr_def *gen_attr(const char *group, const char *key)
 
 /* One value of a gen attribute, checked as its type and limits say. */
 static bool gen_value(struct cfg_parse *p, const struct np_attr_def *a, const char *key,
-                      yaml_node_t *v, struct np_instance *w)
+		      yaml_node_t *v, struct np_instance *w)
 {
 	char num[32];
 	int n;
@@ -560,12 +586,12 @@ static bool gen_value(struct cfg_parse *p, const struct np_attr_def *a, const ch
 }
 
 static void gen_group_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
-                           void *ctx);
+			   void *ctx);
 
 /* A key of the instance (group NULL) or of one of its maps that the table
  * handles: true when it was this one's. */
 static bool gen_pair(struct cfg_parse *p, const char *group, const char *key, yaml_node_t *v,
-                     void *ctx)
+		     void *ctx)
 {
 	struct np_instance *w = &((struct inst_ctx *)ctx)->d.want;
 	const struct np_attr_def *a = gen_attr(group, key);
@@ -599,7 +625,7 @@ static bool gen_pair(struct cfg_parse *p, const char *group, const char *key, ya
 }
 
 static void gen_group_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
-                           void *ctx)
+			   void *ctx)
 {
 	struct inst_ctx *ic = ctx;
 	char group[sizeof(ic->group)];
@@ -610,10 +636,10 @@ static void gen_group_pair(struct cfg_parse *p, const char *key, yaml_node_t *k,
 }
 
 static void cpu_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
-                     void *ctx)
+		     void *ctx)
 {
 	struct np_instance *w = &((struct inst_ctx *)ctx)->d.want;
-	static const char *const nv[] = {"disabled", "enabled", NULL};
+	static const char *const nv[] = { "disabled", "enabled", NULL };
 	int e;
 
 	note_key(p, "cpu_options", key, k, v);
@@ -626,10 +652,10 @@ static void cpu_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_
 }
 
 static void placement_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
-                           void *ctx)
+			   void *ctx)
 {
 	struct np_instance *w = &((struct inst_ctx *)ctx)->d.want;
-	static const char *const ten[] = {"default", "dedicated", "host", NULL};
+	static const char *const ten[] = { "default", "dedicated", "host", NULL };
 	int e;
 
 	note_key(p, "placement", key, k, v);
@@ -645,7 +671,8 @@ static void placement_pair(struct cfg_parse *p, const char *key, yaml_node_t *k,
 		char *az = get_string(p, v, key, 64);
 
 		if (az && !matches(az, "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$")) {
-			np_cfg_errorf(p, v, "'availability_zone' must look like us-east-1a, not '%s'", az);
+			np_cfg_errorf(
+			    p, v, "'availability_zone' must look like us-east-1a, not '%s'", az);
 			free(az);
 			az = NULL;
 		}
@@ -655,7 +682,7 @@ static void placement_pair(struct cfg_parse *p, const char *key, yaml_node_t *k,
 }
 
 static void rollout_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
-                         void *ctx)
+			 void *ctx)
 {
 	struct np_desired *d = &((struct inst_ctx *)ctx)->d;
 	const char *s = scalar(v);
@@ -670,9 +697,11 @@ static void rollout_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, y
 		long pct = strtol(s, &end, 10);
 
 		if (end != s + len - 1 || pct < 1 || pct > 100) {
-			np_cfg_errorf(p, v, "'max_unavailable' must be 1%% to 100%% or a whole number, not "
-			                    "'%s'",
-			              s);
+			np_cfg_errorf(
+			    p, v,
+			    "'max_unavailable' must be 1%% to 100%% or a whole number, not "
+			    "'%s'",
+			    s);
 			return;
 		}
 		d->max_unavailable = (int)pct;
@@ -684,7 +713,7 @@ static void rollout_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, y
 }
 
 static void lifecycle_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
-                           void *ctx)
+			   void *ctx)
 {
 	struct np_desired *d = &((struct inst_ctx *)ctx)->d;
 
@@ -696,8 +725,8 @@ static void lifecycle_pair(struct cfg_parse *p, const char *key, yaml_node_t *k,
 			d->user_data_change = (enum np_ud_change)(i + 1);
 		return;
 	}
-	get_bool(p, v, key, !strcmp(key, "prevent_destroy") ? &d->prevent_destroy
-	                                                    : &d->create_before_destroy);
+	get_bool(p, v, key,
+		 !strcmp(key, "prevent_destroy") ? &d->prevent_destroy : &d->create_before_destroy);
 }
 
 static void tags_into(struct cfg_parse *p, yaml_node_t *v, struct np_instance *w)
@@ -721,17 +750,19 @@ static void tags_into(struct cfg_parse *p, yaml_node_t *v, struct np_instance *w
 		}
 		if (!value) {
 			np_cfg_errorf(p, val, "tag '%s' must have a string value, not %s", key,
-			              kind_name(val));
+				      kind_name(val));
 			continue;
 		}
 		if (!strncasecmp(key, "aws:", 4) || !strncmp(key, "nestplan:", 9)) {
-			np_cfg_errorf(p, k, "tag key '%s' is reserved (aws: and nestplan: prefixes)", key);
+			np_cfg_errorf(
+			    p, k, "tag key '%s' is reserved (aws: and nestplan: prefixes)", key);
 			continue;
 		}
 		if (strlen(key) > 127 || strlen(value) > 256) {
-			np_cfg_errorf(p, k, "tag '%.40s' is too long (keys at most 127, values 256 "
-			                    "characters)",
-			              key);
+			np_cfg_errorf(p, k,
+				      "tag '%.40s' is too long (keys at most 127, values 256 "
+				      "characters)",
+				      key);
 			continue;
 		}
 		if (np_tags_get(&w->tags, key)) {
@@ -741,7 +772,8 @@ static void tags_into(struct cfg_parse *p, yaml_node_t *v, struct np_instance *w
 		np_tags_set(&w->tags, key, value);
 	}
 	if (w->tags.n > 50)
-		np_cfg_errorf(p, v, "at most 50 tags per instance (EC2's limit), not %zu", w->tags.n);
+		np_cfg_errorf(p, v, "at most 50 tags per instance (EC2's limit), not %zu",
+			      w->tags.n);
 }
 
 static char *sha256_hex(const char *data, size_t len)
@@ -753,13 +785,13 @@ static char *sha256_hex(const char *data, size_t len)
 }
 
 static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
-                          void *ctx)
+			  void *ctx)
 {
 	const char *keys[MAX_KEYS];
 	struct inst_ctx *ic = ctx;
 	struct np_instance *w = &ic->d.want;
-	static const char *const platforms[] = {"linux", "windows", NULL};
-	static const char *const states[] = {"running", "stopped", NULL};
+	static const char *const platforms[] = { "linux", "windows", NULL };
+	static const char *const states[] = { "running", "stopped", NULL };
 	int e;
 
 	note_key(p, NULL, key, k, v);
@@ -767,7 +799,8 @@ static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 		return;
 	if (!strcmp(key, "count") || !strcmp(key, "instance_id")) {
 		if (!ic->allow_identity) {
-			np_cfg_errorf(p, k, "'%s' cannot be a default; set it on the instance", key);
+			np_cfg_errorf(p, k, "'%s' cannot be a default; set it on the instance",
+				      key);
 			return;
 		}
 		if (key[0] == 'c') {
@@ -786,7 +819,8 @@ static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 		char *t = get_string(p, v, key, 64);
 
 		if (t && !valid_type(t)) {
-			np_cfg_errorf(p, v, "'instance_type' must look like m8i.2xlarge, not '%s'", t);
+			np_cfg_errorf(p, v, "'instance_type' must look like m8i.2xlarge, not '%s'",
+				      t);
 			free(t);
 			t = NULL;
 		}
@@ -803,8 +837,8 @@ static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 			return;
 		np_strv_release(&w->security_group_ids);
 		w->security_groups_set = true;
-		for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-		     it++) {
+		for (yaml_node_item_t *it = v->data.sequence.items.start;
+		     it < v->data.sequence.items.top; it++) {
 			yaml_node_t *x = node(p, *it);
 			char *sg;
 
@@ -813,10 +847,13 @@ static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 			/* Each expanded instance copies the list: a long one times count
 			 * would take gigabytes. */
 			if (it - v->data.sequence.items.start == MAX_SECURITY_GROUPS) {
-				np_cfg_errorf(p, x, "at most %d security groups per instance (EC2's limit), "
-				                    "not %ld",
-				              MAX_SECURITY_GROUPS,
-				              (long)(v->data.sequence.items.top - v->data.sequence.items.start));
+				np_cfg_errorf(
+				    p, x,
+				    "at most %d security groups per instance (EC2's limit), "
+				    "not %ld",
+				    MAX_SECURITY_GROUPS,
+				    (long)(v->data.sequence.items.top -
+					   v->data.sequence.items.start));
 				return;
 			}
 			if ((sg = get_id(p, x, "security_group_ids", "sg"))) {
@@ -842,8 +879,8 @@ static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 	} else if (!strcmp(key, "cpu_options")) {
 		walk_map(p, v, "cpu_options", cpu_keys, cpu_pair, ic);
 	} else if (!strcmp(key, "placement")) {
-		walk_map(p, v, "placement", keys_of(keys, placement_keys, "placement"), placement_pair,
-		         ic);
+		walk_map(p, v, "placement", keys_of(keys, placement_keys, "placement"),
+			 placement_pair, ic);
 	} else if (!strcmp(key, "hibernation")) {
 		bool b;
 
@@ -869,12 +906,12 @@ static void release_desired(struct np_desired *d)
 	memset(d, 0, sizeof(*d));
 }
 
-#define TAKE_STR(f) \
+#define TAKE_STR(f)          \
 	if (!w->f && def->f) \
-		w->f = np_xstrdup(def->f)
+	w->f = np_xstrdup(def->f)
 #define TAKE_VAL(f) \
-	if (!w->f) \
-		w->f = def->f
+	if (!w->f)  \
+	w->f = def->f
 
 /* defaults: fill what the instance leaves unset; tags merge key by key. */
 static void merge_defaults(struct np_desired *d, const struct np_desired *dd)
@@ -923,19 +960,18 @@ static void merge_defaults(struct np_desired *d, const struct np_desired *dd)
 
 struct top_ctx {
 	struct np_config *cfg;
-	bool scaled_to_zero;      /* an entry with count: 0: an empty fleet is meant */
+	bool scaled_to_zero; /* an entry with count: 0: an empty fleet is meant */
 	yaml_node_t *defaults, *instances, *version;
 	size_t alloc;
 };
 
-static const char *const top_keys[] = {"version", "provider", "backend", "defaults", "instances",
-                                       NULL};
-static const char *const backend_keys[] = {"s3", NULL};
-static const char *const s3_keys[] = {"bucket", "key", "region", "endpoint", "kms_key_id", NULL};
+static const char *const top_keys[] = { "version",  "provider",  "backend",
+					"defaults", "instances", NULL };
+static const char *const backend_keys[] = { "s3", NULL };
+static const char *const s3_keys[] = { "bucket", "key", "region", "endpoint", "kms_key_id", NULL };
 
 /* backend: s3: { bucket, key, region, endpoint, kms_key_id } */
-static void s3_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
-                    void *ctx)
+static void s3_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
 {
 	struct np_config *cfg = ctx;
 	char *s = get_string(p, v, key, 1024), **slot;
@@ -948,20 +984,22 @@ static void s3_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_n
 		bool ok = n >= 3 && n <= 63;
 
 		for (size_t i = 0; i < n && ok; i++)
-			ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
-			     s[i] == '.';
+			ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+			     s[i] == '-' || s[i] == '.';
 		if (!ok || s[0] == '-' || s[0] == '.' || s[n - 1] == '-' || s[n - 1] == '.') {
-			np_cfg_errorf(p, v, "'bucket' must be an S3 bucket name (3 to 63 of a-z 0-9 . -, "
-			                    "a letter or digit at each end), not '%s'",
-			              s);
+			np_cfg_errorf(p, v,
+				      "'bucket' must be an S3 bucket name (3 to 63 of a-z 0-9 . -, "
+				      "a letter or digit at each end), not '%s'",
+				      s);
 			free(s);
 			return;
 		}
 		slot = &cfg->backend.bucket;
 	} else if (!strcmp(key, "key")) {
 		if (s[0] == '/' || s[strlen(s) - 1] == '/') {
-			np_cfg_errorf(p, v, "'key' must be an object key such as 'team/nestplan.db', not '%s'",
-			              s);
+			np_cfg_errorf(
+			    p, v,
+			    "'key' must be an object key such as 'team/nestplan.db', not '%s'", s);
 			free(s);
 			return;
 		}
@@ -977,7 +1015,8 @@ static void s3_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_n
 		slot = &cfg->backend.region;
 	} else if (!strcmp(key, "endpoint")) {
 		if (strncmp(s, "http://", 7) && strncmp(s, "https://", 8)) {
-			np_cfg_errorf(p, v, "'endpoint' must be an http:// or https:// URL, not '%s'", s);
+			np_cfg_errorf(p, v,
+				      "'endpoint' must be an http:// or https:// URL, not '%s'", s);
 			free(s);
 			return;
 		}
@@ -990,7 +1029,7 @@ static void s3_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_n
 }
 
 static void backend_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
-                         void *ctx)
+			 void *ctx)
 {
 	struct np_config *cfg = ctx;
 
@@ -1003,10 +1042,10 @@ static void backend_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, y
 		np_cfg_errorf(p, v, "'backend.s3' needs 'key'");
 	(void)k;
 }
-static const char *const provider_keys[] = {"region", "profile", "endpoint", NULL};
+static const char *const provider_keys[] = { "region", "profile", "endpoint", NULL };
 
 static void provider_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
-                          void *ctx)
+			  void *ctx)
 {
 	struct np_config *cfg = ctx;
 	char *s = get_string(p, v, key, 1024);
@@ -1030,7 +1069,8 @@ static void provider_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 		cfg->profile = s;
 	} else {
 		if (strncmp(s, "http://", 7) && strncmp(s, "https://", 8)) {
-			np_cfg_errorf(p, v, "'endpoint' must be an http:// or https:// URL, not '%s'", s);
+			np_cfg_errorf(p, v,
+				      "'endpoint' must be an http:// or https:// URL, not '%s'", s);
 			free(s);
 			return;
 		}
@@ -1040,7 +1080,7 @@ static void provider_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 }
 
 static void top_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
-                     void *ctx)
+		     void *ctx)
 {
 	struct top_ctx *t = ctx;
 
@@ -1080,7 +1120,8 @@ static void load_instances(struct cfg_parse *p, struct top_ctx *t, const struct 
 	bool *dups = NULL;
 
 	if (!map) {
-		np_cfg_errorf(p, NULL, "'instances' is missing: the file must list at least one instance");
+		np_cfg_errorf(p, NULL,
+			      "'instances' is missing: the file must list at least one instance");
 		return;
 	}
 	if (!want_kind(p, map, YAML_MAPPING_NODE, "instances"))
@@ -1096,10 +1137,13 @@ static void load_instances(struct cfg_parse *p, struct top_ctx *t, const struct 
 			break;
 		name = scalar(k);
 		if (!name || !*name || strlen(name) > 64 ||
-		    name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")]) {
-			np_cfg_errorf(p, k, "instance names must be 1 to 64 letters, digits, '_' or '-', "
-			                    "not '%s'",
-			              name ? name : kind_name(k));
+		    name[strspn(
+			name,
+			"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")]) {
+			np_cfg_errorf(p, k,
+				      "instance names must be 1 to 64 letters, digits, '_' or '-', "
+				      "not '%s'",
+				      name ? name : kind_name(k));
 			continue;
 		}
 		if (dups && dups[pair - map->data.mapping.pairs.start])
@@ -1117,22 +1161,27 @@ static void load_instances(struct cfg_parse *p, struct top_ctx *t, const struct 
 		if (def)
 			merge_defaults(&ic.d, def);
 		if (ic.count_node && ic.id_node)
-			np_cfg_errorf(p, ic.id_node, "'instance_id' adopts one instance; it cannot go with "
-			                             "'count'");
+			np_cfg_errorf(p, ic.id_node,
+				      "'instance_id' adopts one instance; it cannot go with "
+				      "'count'");
 		if (!ic.d.want.instance_id && !ic.id_node) {
 			if (!ic.d.want.image_id)
-				np_cfg_errorf(p, k, "instance '%s' needs 'image_id' (here or in defaults)", name);
+				np_cfg_errorf(
+				    p, k, "instance '%s' needs 'image_id' (here or in defaults)",
+				    name);
 			if (!ic.d.want.instance_type)
-				np_cfg_errorf(p, k, "instance '%s' needs 'instance_type' (here or in defaults)",
-				              name);
+				np_cfg_errorf(
+				    p, k,
+				    "instance '%s' needs 'instance_type' (here or in defaults)",
+				    name);
 		}
 		/* Entries without count count too: the file size alone allows millions. */
 		if (t->cfg->n_instances + (size_t)(ic.count > 0 ? ic.count : 1) >
 		    NP_CONFIG_MAX_INSTANCES) {
 			np_cfg_errorf(p, ic.count_node ? ic.count_node : k,
-			              "more than %d instances in all; split the fleet "
-			              "into several files and states",
-			              NP_CONFIG_MAX_INSTANCES);
+				      "more than %d instances in all; split the fleet "
+				      "into several files and states",
+				      NP_CONFIG_MAX_INSTANCES);
 			release_desired(&ic.d);
 		} else if (ic.count > 0 || ic.count_node) {
 			t->scaled_to_zero |= ic.count == 0;
@@ -1164,8 +1213,8 @@ static int cmp_addr(const void *a, const void *b)
 
 static void build_index(struct np_config *cfg)
 {
-	struct np_desired **idx = np_xmalloc((cfg->n_instances ? cfg->n_instances : 1) *
-	                                     sizeof(*idx));
+	struct np_desired **idx =
+	    np_xmalloc((cfg->n_instances ? cfg->n_instances : 1) * sizeof(*idx));
 
 	for (size_t i = 0; i < cfg->n_instances; i++)
 		idx[i] = &cfg->instances[i];
@@ -1219,10 +1268,11 @@ static bool flow_depth_ok(struct cfg_parse *p, const char *data, size_t len)
 		case YAML_FLOW_MAPPING_START_TOKEN:
 			if (++depth > NP_CONFIG_MAX_FLOW_DEPTH) {
 				p->n_errors++;
-				np_buf_printf(&p->errors, "%s:%zu:%zu: error: flow collections ('[' and "
-				                          "'{') nested deeper than %d; refusing the file",
-				              p->file, tok.start_mark.line + 1, tok.start_mark.column + 1,
-				              NP_CONFIG_MAX_FLOW_DEPTH);
+				np_buf_printf(&p->errors,
+					      "%s:%zu:%zu: error: flow collections ('[' and "
+					      "'{') nested deeper than %d; refusing the file",
+					      p->file, tok.start_mark.line + 1,
+					      tok.start_mark.column + 1, NP_CONFIG_MAX_FLOW_DEPTH);
 				ok = false;
 				done = true;
 			}
@@ -1253,22 +1303,24 @@ static void one_document_only(struct cfg_parse *p, yaml_parser_t *parser)
 
 	if (!yaml_parser_load(parser, &more)) {
 		p->n_errors++;
-		np_buf_printf(&p->errors, "%s:%zu:%zu: error: malformed YAML after the first "
-		                          "document: %s",
-		              p->file, parser->problem_mark.line + 1, parser->problem_mark.column + 1,
-		              parser->problem ? parser->problem : "cannot parse");
+		np_buf_printf(&p->errors,
+			      "%s:%zu:%zu: error: malformed YAML after the first "
+			      "document: %s",
+			      p->file, parser->problem_mark.line + 1,
+			      parser->problem_mark.column + 1,
+			      parser->problem ? parser->problem : "cannot parse");
 		return;
 	}
 	r = yaml_document_get_root_node(&more);
 	if (r && !(r->type == YAML_SCALAR_NODE && !r->data.scalar.length &&
-	           r->data.scalar.style == YAML_PLAIN_SCALAR_STYLE))
-	{
+		   r->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)) {
 		p->n_errors++;
-		np_buf_printf(&p->errors, "%s%s:%zu:%zu: error: a second YAML document ('---'): "
-		                          "nestplan reads one document per file; remove the '---' or "
-		                          "move what follows it into the first document",
-		              p->errors.len ? "\n" : "", p->file, more.start_mark.line + 1,
-		              more.start_mark.column + 1);
+		np_buf_printf(&p->errors,
+			      "%s%s:%zu:%zu: error: a second YAML document ('---'): "
+			      "nestplan reads one document per file; remove the '---' or "
+			      "move what follows it into the first document",
+			      p->errors.len ? "\n" : "", p->file, more.start_mark.line + 1,
+			      more.start_mark.column + 1);
 	}
 	yaml_document_delete(&more);
 }
@@ -1282,21 +1334,21 @@ static void note_yaml_error(struct cfg_parse *p, const yaml_parser_t *parser)
 	NP_ALLOC_GROW(d->v, d->n + 1, d->alloc);
 	x = &d->v[d->n++];
 	memset(x, 0, sizeof(*x));
-	x->message = np_xasprintf("malformed YAML: %s%s%s",
-	                          parser->problem ? parser->problem : "cannot parse",
-	                          parser->context ? " " : "", parser->context ? parser->context : "");
+	x->message = np_xasprintf(
+	    "malformed YAML: %s%s%s", parser->problem ? parser->problem : "cannot parse",
+	    parser->context ? " " : "", parser->context ? parser->context : "");
 	x->has_span = true;
 	x->span.start = np_cfg_pos(p, &parser->problem_mark);
 	x->span.end = x->span.start;
 }
 
 static int parse(struct np_config **out, const char *name, const char *data, size_t len,
-                 struct np_config_diags *diags, struct np_err *err)
+		 struct np_config_diags *diags, struct np_err *err)
 {
 	const char *keys[MAX_KEYS];
 	struct np_config *cfg = np_xcalloc(1, sizeof(*cfg));
-	struct cfg_parse p = {.file = name, .data = data, .len = len, .cfg = cfg, .diags = diags};
-	struct top_ctx t = {.cfg = cfg};
+	struct cfg_parse p = { .file = name, .data = data, .len = len, .cfg = cfg, .diags = diags };
+	struct top_ctx t = { .cfg = cfg };
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	yaml_node_t *root;
@@ -1314,7 +1366,7 @@ static int parse(struct np_config **out, const char *name, const char *data, siz
 
 	if (len > NP_CONFIG_MAX_BYTES) {
 		np_cfg_errorf(&p, NULL, "file too large (%zu bytes, at most %u)", len,
-		              NP_CONFIG_MAX_BYTES);
+			      NP_CONFIG_MAX_BYTES);
 		goto done;
 	}
 	if (!flow_depth_ok(&p, data, len))
@@ -1326,9 +1378,9 @@ static int parse(struct np_config **out, const char *name, const char *data, siz
 			note_yaml_error(&p, &parser);
 		p.n_errors++;
 		np_buf_printf(&p.errors, "%s:%zu:%zu: error: malformed YAML: %s%s%s", name,
-		              parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-		              parser.problem ? parser.problem : "cannot parse",
-		              parser.context ? " " : "", parser.context ? parser.context : "");
+			      parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+			      parser.problem ? parser.problem : "cannot parse",
+			      parser.context ? " " : "", parser.context ? parser.context : "");
 		yaml_parser_delete(&parser);
 		goto done;
 	}
@@ -1340,13 +1392,15 @@ static int parse(struct np_config **out, const char *name, const char *data, siz
 	p.doc = &doc;
 	root = yaml_document_get_root_node(&doc);
 	if (!root) {
-		np_cfg_errorf(&p, NULL, "the file is empty: it needs 'version: 1' and 'instances:'");
+		np_cfg_errorf(&p, NULL,
+			      "the file is empty: it needs 'version: 1' and 'instances:'");
 		goto done;
 	}
 	if (root->type != YAML_MAPPING_NODE) {
-		np_cfg_errorf(&p, root, "the file must be a mapping with 'version' and 'instances', "
-		                        "not %s",
-		              kind_name(root));
+		np_cfg_errorf(&p, root,
+			      "the file must be a mapping with 'version' and 'instances', "
+			      "not %s",
+			      kind_name(root));
 		goto done;
 	}
 	walk_map(&p, root, "the file", top_keys, top_pair, &t);
@@ -1359,8 +1413,8 @@ static int parse(struct np_config **out, const char *name, const char *data, siz
 
 		memset(&ic, 0, sizeof(ic));
 		cfg->defaults_at = cfg->n_keypos;
-		walk_map(&p, t.defaults, "defaults", keys_of(keys, instance_keys, NULL), instance_pair,
-		         &ic);
+		walk_map(&p, t.defaults, "defaults", keys_of(keys, instance_keys, NULL),
+			 instance_pair, &ic);
 		cfg->n_defaults_keys = cfg->n_keypos - cfg->defaults_at;
 		def = ic.d;
 		have_def = true;
@@ -1378,14 +1432,14 @@ done:
 	if (p.n_errors) {
 		if (p.n_errors > NP_CONFIG_MAX_ERRORS)
 			np_buf_printf(&p.errors, "\n%s: %d more errors not shown", name,
-			              p.n_errors - NP_CONFIG_MAX_ERRORS);
+				      p.n_errors - NP_CONFIG_MAX_ERRORS);
 		np_error_cls(err, NP_ERRC_USAGE, "%s", p.errors.ptr);
 		np_buf_release(&p.errors);
 		/* validate checks the rules on what could be read. */
 		if (diags && have_doc) {
 			diags->not_shown = p.n_errors > NP_CONFIG_MAX_ERRORS
-			                           ? p.n_errors - NP_CONFIG_MAX_ERRORS
-			                           : 0;
+					       ? p.n_errors - NP_CONFIG_MAX_ERRORS
+					       : 0;
 			build_index(cfg);
 			*out = cfg;
 		} else {
@@ -1400,13 +1454,13 @@ done:
 }
 
 int np_config_parse(struct np_config **out, const char *name, const char *data, size_t len,
-                    struct np_err *err)
+		    struct np_err *err)
 {
 	return parse(out, name, data, len, NULL, err);
 }
 
 int np_config_check_data(struct np_config **out, const char *name, const char *data, size_t len,
-                         struct np_config_diags *diags, struct np_err *err)
+			 struct np_config_diags *diags, struct np_err *err)
 {
 	return parse(out, name, data, len, diags, err);
 }
@@ -1422,7 +1476,7 @@ void np_config_diags_release(struct np_config_diags *d)
 }
 
 static int load(struct np_config **out, const char *path, struct np_config_diags *diags,
-                struct np_err *err)
+		struct np_err *err)
 {
 	struct np_buf b;
 	char chunk[65536];
@@ -1432,16 +1486,17 @@ static int load(struct np_config **out, const char *path, struct np_config_diags
 
 	*out = NULL;
 	if (!f)
-		return np_error_cls(err, NP_ERRC_USAGE, "%s: cannot read the configuration: %s", path,
-		                    strerror(errno));
+		return np_error_cls(err, NP_ERRC_USAGE, "%s: cannot read the configuration: %s",
+				    path, strerror(errno));
 	np_buf_init(&b, NP_CONFIG_MAX_BYTES);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (np_buf_add(&b, chunk, n) < 0) {
 			fclose(f);
 			np_buf_release(&b);
-			return np_error_cls(err, NP_ERRC_USAGE, "%s:1:1: error: file too large (at most %u "
-			                                        "bytes)",
-			                    path, NP_CONFIG_MAX_BYTES);
+			return np_error_cls(err, NP_ERRC_USAGE,
+					    "%s:1:1: error: file too large (at most %u "
+					    "bytes)",
+					    path, NP_CONFIG_MAX_BYTES);
 		}
 	}
 	fclose(f);
@@ -1456,7 +1511,7 @@ int np_config_load(struct np_config **out, const char *path, struct np_err *err)
 }
 
 int np_config_check(struct np_config **out, const char *path, struct np_config_diags *diags,
-                    struct np_err *err)
+		    struct np_err *err)
 {
 	return load(out, path, diags, err);
 }

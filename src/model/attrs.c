@@ -21,28 +21,16 @@ static const char *bool_name(int v)
 	return v == NP_BOOL_TRUE ? "true" : v == NP_BOOL_FALSE ? "false" : NULL;
 }
 
-static const char *nv_name(int v)
-{
-	return np_nv_name((enum np_nv)v);
-}
+static const char *nv_name(int v) { return np_nv_name((enum np_nv)v); }
 
-static const char *tenancy_name(int v)
-{
-	return np_tenancy_name((enum np_tenancy)v);
-}
+static const char *tenancy_name(int v) { return np_tenancy_name((enum np_tenancy)v); }
 
-static const char *platform_name(int v)
-{
-	return np_platform_name((enum np_platform)v);
-}
+static const char *platform_name(int v) { return np_platform_name((enum np_platform)v); }
 
-static const char *run_state_name(int v)
-{
-	return np_run_state_name((enum np_run_state)v);
-}
+static const char *run_state_name(int v) { return np_run_state_name((enum np_run_state)v); }
 
-static const char *const http_tokens_names[] = {NULL, "optional", "required", NULL};
-static const char *const switch_names[] = {NULL, "disabled", "enabled", NULL};
+static const char *const http_tokens_names[] = { NULL, "optional", "required", NULL };
+static const char *const switch_names[] = { NULL, "disabled", "enabled", NULL };
 
 /* An instance profile by its name: an ARN's last path segment
  * (arn:aws:iam::123456789012:instance-profile/path/NAME). */
@@ -88,21 +76,23 @@ static char *profile_check(const char *v)
 		np_arn_release(&arn);
 		if (!ok)
 			return np_xasprintf("'%s' is not an instance profile ARN "
-			                    "(arn:PARTITION:iam::ACCOUNT:instance-profile/NAME)",
-			                    v);
+					    "(arn:PARTITION:iam::ACCOUNT:instance-profile/NAME)",
+					    v);
 		name = profile_name(v);
 	}
 	len = strlen(name);
-	if (!len || len > 128 || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	                                      "0123456789+=,.@_-") != len)
-		return np_xasprintf("'%s' is not an instance profile name (1 to 128 letters, digits "
-		                    "or +=,.@_-); \"\" says none",
-		                    name);
+	if (!len || len > 128 ||
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789+=,.@_-") != len)
+		return np_xasprintf(
+		    "'%s' is not an instance profile name (1 to 128 letters, digits "
+		    "or +=,.@_-); \"\" says none",
+		    name);
 	return NULL;
 }
 
-const char *const np_volume_types[] = {NULL, "gp2", "gp3", "io1", "io2", "st1", "sc1",
-                                       "standard", NULL};
+const char *const np_volume_types[] = { NULL,  "gp2", "gp3",      "io1", "io2",
+					"st1", "sc1", "standard", NULL };
 
 /* The key's ARN, as DescribeVolumes reports it: an alias, a key id or an
  * alias ARN would never compare equal. */
@@ -113,135 +103,139 @@ static char *kms_check(const char *v)
 	bool ok;
 
 	if (!strncmp(v, "alias/", 6) || strstr(v, ":alias/"))
-		return np_xasprintf("'%s' is a KMS alias: use the key's ARN "
-		                    "(arn:aws:kms:REGION:ACCOUNT:key/KEY-ID), which is what EC2 reports",
-		                    v);
+		return np_xasprintf(
+		    "'%s' is a KMS alias: use the key's ARN "
+		    "(arn:aws:kms:REGION:ACCOUNT:key/KEY-ID), which is what EC2 reports",
+		    v);
 	if (np_arn_parse(&arn, v, &e) < 0)
-		return np_xasprintf("must be the KMS key's ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID): "
-		                    "%s",
-		                    e.msg);
+		return np_xasprintf(
+		    "must be the KMS key's ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID): "
+		    "%s",
+		    e.msg);
 	ok = !strcmp(arn.service, "kms") && !strncmp(arn.resource, "key/", 4) && arn.resource[4];
 	np_arn_release(&arn);
 	return ok ? NULL
-	          : np_xasprintf("'%s' is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)",
-	                         v);
+		  : np_xasprintf(
+			"'%s' is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)", v);
 }
 
 /* Drift lists in this order. */
 const struct np_attr_def np_attrs[] = {
-	{"instance_type", NP_ATTR_STR, OFF(instance_type), NULL, NP_POLICY_STOPPED,
-	 "modify_instance_type", "InstanceType", "instanceType", true, NULL},
-	{"image_id", NP_ATTR_STR, OFF(image_id), NULL, NP_POLICY_REPLACE, NULL, "ImageId", "imageId",
-	 true, NULL},
-	{"cpu_options.core_count", NP_ATTR_INT, OFF(core_count), NULL, NP_POLICY_STOPPED,
-	 "modify_cpu_options", "CpuOptions.CoreCount", "cpuOptions/coreCount", true, NULL},
-	{"cpu_options.threads_per_core", NP_ATTR_INT, OFF(threads_per_core), NULL, NP_POLICY_STOPPED,
-	 "modify_cpu_options", "CpuOptions.ThreadsPerCore", "cpuOptions/threadsPerCore", true, NULL},
-	{"cpu_options.nested_virtualization", NP_ATTR_ENUM, OFF(nested_virtualization), nv_name,
-	 NP_POLICY_STOPPED, "modify_cpu_options", "CpuOptions.NestedVirtualization",
-	 "cpuOptions/nestedVirtualization", true, NULL},
+	{ "instance_type", NP_ATTR_STR, OFF(instance_type), NULL, NP_POLICY_STOPPED,
+	  "modify_instance_type", "InstanceType", "instanceType", true, NULL },
+	{ "image_id", NP_ATTR_STR, OFF(image_id), NULL, NP_POLICY_REPLACE, NULL, "ImageId",
+	  "imageId", true, NULL },
+	{ "cpu_options.core_count", NP_ATTR_INT, OFF(core_count), NULL, NP_POLICY_STOPPED,
+	  "modify_cpu_options", "CpuOptions.CoreCount", "cpuOptions/coreCount", true, NULL },
+	{ "cpu_options.threads_per_core", NP_ATTR_INT, OFF(threads_per_core), NULL,
+	  NP_POLICY_STOPPED, "modify_cpu_options", "CpuOptions.ThreadsPerCore",
+	  "cpuOptions/threadsPerCore", true, NULL },
+	{ "cpu_options.nested_virtualization", NP_ATTR_ENUM, OFF(nested_virtualization), nv_name,
+	  NP_POLICY_STOPPED, "modify_cpu_options", "CpuOptions.NestedVirtualization",
+	  "cpuOptions/nestedVirtualization", true, NULL },
 	/* The direction decides (src/plan/tenancy.c): in the cycle or a replacement. */
-	{"placement.tenancy", NP_ATTR_ENUM, OFF(tenancy), tenancy_name, NP_POLICY_STOPPED,
-	 "modify_placement", "Placement.Tenancy", "placement/tenancy", true, NULL},
-	{"placement.host_id", NP_ATTR_STR, OFF(host_id), NULL, NP_POLICY_STOPPED, "modify_placement",
-	 "Placement.HostId", "placement/hostId", true, NULL},
-	{"state", NP_ATTR_ENUM, OFF(state), run_state_name, NP_POLICY_RUN_STATE, NULL, NULL,
-	 "instanceState/name", true, NULL},
-	{"platform", NP_ATTR_ENUM, OFF(platform), platform_name, NP_POLICY_REPLACE, NULL, NULL,
-	 "platform", true, NULL},
-	{"security_group_ids", NP_ATTR_STRV, OFF(security_group_ids), NULL, NP_POLICY_REPLACE, NULL,
-	 "SecurityGroupId", "groupSet", true, NULL},
-	{"subnet_id", NP_ATTR_STR, OFF(subnet_id), NULL, NP_POLICY_REPLACE, NULL, "SubnetId",
-	 "subnetId", false, NULL},
-	{"key_name", NP_ATTR_STR, OFF(key_name), NULL, NP_POLICY_REPLACE, NULL, "KeyName", "keyName",
-	 false, "none"},
-	{"hibernation", NP_ATTR_BOOL, OFF(hibernation), bool_name, NP_POLICY_REPLACE, NULL,
-	 "HibernationOptions.Configured", "hibernationOptions/configured", false, NULL},
-	{"placement.availability_zone", NP_ATTR_STR, OFF(availability_zone), NULL, NP_POLICY_REPLACE,
-	 NULL, "Placement.AvailabilityZone", "placement/availabilityZone", false, NULL},
+	{ "placement.tenancy", NP_ATTR_ENUM, OFF(tenancy), tenancy_name, NP_POLICY_STOPPED,
+	  "modify_placement", "Placement.Tenancy", "placement/tenancy", true, NULL },
+	{ "placement.host_id", NP_ATTR_STR, OFF(host_id), NULL, NP_POLICY_STOPPED,
+	  "modify_placement", "Placement.HostId", "placement/hostId", true, NULL },
+	{ "state", NP_ATTR_ENUM, OFF(state), run_state_name, NP_POLICY_RUN_STATE, NULL, NULL,
+	  "instanceState/name", true, NULL },
+	{ "platform", NP_ATTR_ENUM, OFF(platform), platform_name, NP_POLICY_REPLACE, NULL, NULL,
+	  "platform", true, NULL },
+	{ "security_group_ids", NP_ATTR_STRV, OFF(security_group_ids), NULL, NP_POLICY_REPLACE,
+	  NULL, "SecurityGroupId", "groupSet", true, NULL },
+	{ "subnet_id", NP_ATTR_STR, OFF(subnet_id), NULL, NP_POLICY_REPLACE, NULL, "SubnetId",
+	  "subnetId", false, NULL },
+	{ "key_name", NP_ATTR_STR, OFF(key_name), NULL, NP_POLICY_REPLACE, NULL, "KeyName",
+	  "keyName", false, "none" },
+	{ "hibernation", NP_ATTR_BOOL, OFF(hibernation), bool_name, NP_POLICY_REPLACE, NULL,
+	  "HibernationOptions.Configured", "hibernationOptions/configured", false, NULL },
+	{ "placement.availability_zone", NP_ATTR_STR, OFF(availability_zone), NULL,
+	  NP_POLICY_REPLACE, NULL, "Placement.AvailabilityZone", "placement/availabilityZone",
+	  false, NULL },
 	/* The attributes below are handled from their entry alone (gen). */
-	{"ebs_optimized", NP_ATTR_BOOL, OFF(ebs_optimized), bool_name, NP_POLICY_STOPPED, NULL,
-	 "EbsOptimized", "ebsOptimized", true, NULL, .gen = true,
-	 .set_action = "ModifyInstanceAttribute", .set_param = "EbsOptimized.Value",
-	 .set_id_param = "InstanceId", .set_dry_run = true, .step_on = "modify_attribute"},
-	{"monitoring", NP_ATTR_BOOL, OFF(monitoring), bool_name, NP_POLICY_LIVE, NULL,
-	 "Monitoring.Enabled", "monitoring/state", true, NULL, .gen = true, .ec2_true = "enabled",
-	 .set_action = "MonitorInstances", .set_action_off = "UnmonitorInstances",
-	 .set_id_param = "InstanceId.1", .set_dry_run = true, .step_on = "monitor",
-	 .step_off = "unmonitor"},
-	{"disable_api_termination", NP_ATTR_BOOL, OFF(disable_api_termination), bool_name,
-	 NP_POLICY_LIVE, NULL, "DisableApiTermination", NULL, true, NULL, .gen = true,
-	 .set_action = "ModifyInstanceAttribute", .set_param = "DisableApiTermination.Value",
-	 .set_id_param = "InstanceId", .set_dry_run = true, .step_on = "modify_attribute",
-	 .describe_attribute = "disableApiTermination"},
-	{"disable_api_stop", NP_ATTR_BOOL, OFF(disable_api_stop), bool_name, NP_POLICY_LIVE, NULL,
-	 "DisableApiStop", NULL, true, NULL, .gen = true, .set_action = "ModifyInstanceAttribute",
-	 .set_param = "DisableApiStop.Value", .set_id_param = "InstanceId", .set_dry_run = true,
-	 .step_on = "modify_attribute", .describe_attribute = "disableApiStop"},
-	{"metadata_options.http_tokens", NP_ATTR_ENUM, OFF(http_tokens), NULL, NP_POLICY_LIVE, NULL,
-	 "MetadataOptions.HttpTokens", "metadataOptions/httpTokens", true, NULL, .gen = true,
-	 .names = http_tokens_names, .set_action = "ModifyInstanceMetadataOptions",
-	 .set_param = "HttpTokens", .set_id_param = "InstanceId", .set_dry_run = true,
-	 .step_on = "modify_metadata_options"},
-	{"metadata_options.http_put_response_hop_limit", NP_ATTR_INT,
-	 OFF(http_put_response_hop_limit), NULL, NP_POLICY_LIVE, NULL,
-	 "MetadataOptions.HttpPutResponseHopLimit", "metadataOptions/httpPutResponseHopLimit", true,
-	 NULL, .gen = true, .min = 1, .max = 64, .set_action = "ModifyInstanceMetadataOptions",
-	 .set_param = "HttpPutResponseHopLimit", .set_id_param = "InstanceId", .set_dry_run = true,
-	 .step_on = "modify_metadata_options"},
-	{"metadata_options.http_endpoint", NP_ATTR_ENUM, OFF(http_endpoint), NULL, NP_POLICY_LIVE,
-	 NULL, "MetadataOptions.HttpEndpoint", "metadataOptions/httpEndpoint", true, NULL,
-	 .gen = true, .names = switch_names, .set_action = "ModifyInstanceMetadataOptions",
-	 .set_param = "HttpEndpoint", .set_id_param = "InstanceId", .set_dry_run = true,
-	 .step_on = "modify_metadata_options"},
-	{"metadata_options.instance_metadata_tags", NP_ATTR_ENUM, OFF(instance_metadata_tags), NULL,
-	 NP_POLICY_LIVE, NULL, "MetadataOptions.InstanceMetadataTags",
-	 "metadataOptions/instanceMetadataTags", true, NULL, .gen = true, .names = switch_names,
-	 .set_action = "ModifyInstanceMetadataOptions", .set_param = "InstanceMetadataTags",
-	 .set_id_param = "InstanceId", .set_dry_run = true, .step_on = "modify_metadata_options"},
-	{"metadata_options.http_protocol_ipv6", NP_ATTR_ENUM, OFF(http_protocol_ipv6), NULL,
-	 NP_POLICY_LIVE, NULL, "MetadataOptions.HttpProtocolIpv6", "metadataOptions/httpProtocolIpv6",
-	 true, NULL, .gen = true, .names = switch_names, .set_action = "ModifyInstanceMetadataOptions",
-	 .set_param = "HttpProtocolIpv6", .set_id_param = "InstanceId", .set_dry_run = true,
-	 .step_on = "modify_metadata_options"},
+	{ "ebs_optimized", NP_ATTR_BOOL, OFF(ebs_optimized), bool_name, NP_POLICY_STOPPED, NULL,
+	  "EbsOptimized", "ebsOptimized", true, NULL, .gen = true,
+	  .set_action = "ModifyInstanceAttribute", .set_param = "EbsOptimized.Value",
+	  .set_id_param = "InstanceId", .set_dry_run = true, .step_on = "modify_attribute" },
+	{ "monitoring", NP_ATTR_BOOL, OFF(monitoring), bool_name, NP_POLICY_LIVE, NULL,
+	  "Monitoring.Enabled", "monitoring/state", true, NULL, .gen = true, .ec2_true = "enabled",
+	  .set_action = "MonitorInstances", .set_action_off = "UnmonitorInstances",
+	  .set_id_param = "InstanceId.1", .set_dry_run = true, .step_on = "monitor",
+	  .step_off = "unmonitor" },
+	{ "disable_api_termination", NP_ATTR_BOOL, OFF(disable_api_termination), bool_name,
+	  NP_POLICY_LIVE, NULL, "DisableApiTermination", NULL, true, NULL, .gen = true,
+	  .set_action = "ModifyInstanceAttribute", .set_param = "DisableApiTermination.Value",
+	  .set_id_param = "InstanceId", .set_dry_run = true, .step_on = "modify_attribute",
+	  .describe_attribute = "disableApiTermination" },
+	{ "disable_api_stop", NP_ATTR_BOOL, OFF(disable_api_stop), bool_name, NP_POLICY_LIVE, NULL,
+	  "DisableApiStop", NULL, true, NULL, .gen = true, .set_action = "ModifyInstanceAttribute",
+	  .set_param = "DisableApiStop.Value", .set_id_param = "InstanceId", .set_dry_run = true,
+	  .step_on = "modify_attribute", .describe_attribute = "disableApiStop" },
+	{ "metadata_options.http_tokens", NP_ATTR_ENUM, OFF(http_tokens), NULL, NP_POLICY_LIVE,
+	  NULL, "MetadataOptions.HttpTokens", "metadataOptions/httpTokens", true, NULL, .gen = true,
+	  .names = http_tokens_names, .set_action = "ModifyInstanceMetadataOptions",
+	  .set_param = "HttpTokens", .set_id_param = "InstanceId", .set_dry_run = true,
+	  .step_on = "modify_metadata_options" },
+	{ "metadata_options.http_put_response_hop_limit", NP_ATTR_INT,
+	  OFF(http_put_response_hop_limit), NULL, NP_POLICY_LIVE, NULL,
+	  "MetadataOptions.HttpPutResponseHopLimit", "metadataOptions/httpPutResponseHopLimit",
+	  true, NULL, .gen = true, .min = 1, .max = 64,
+	  .set_action = "ModifyInstanceMetadataOptions", .set_param = "HttpPutResponseHopLimit",
+	  .set_id_param = "InstanceId", .set_dry_run = true, .step_on = "modify_metadata_options" },
+	{ "metadata_options.http_endpoint", NP_ATTR_ENUM, OFF(http_endpoint), NULL, NP_POLICY_LIVE,
+	  NULL, "MetadataOptions.HttpEndpoint", "metadataOptions/httpEndpoint", true, NULL,
+	  .gen = true, .names = switch_names, .set_action = "ModifyInstanceMetadataOptions",
+	  .set_param = "HttpEndpoint", .set_id_param = "InstanceId", .set_dry_run = true,
+	  .step_on = "modify_metadata_options" },
+	{ "metadata_options.instance_metadata_tags", NP_ATTR_ENUM, OFF(instance_metadata_tags),
+	  NULL, NP_POLICY_LIVE, NULL, "MetadataOptions.InstanceMetadataTags",
+	  "metadataOptions/instanceMetadataTags", true, NULL, .gen = true, .names = switch_names,
+	  .set_action = "ModifyInstanceMetadataOptions", .set_param = "InstanceMetadataTags",
+	  .set_id_param = "InstanceId", .set_dry_run = true, .step_on = "modify_metadata_options" },
+	{ "metadata_options.http_protocol_ipv6", NP_ATTR_ENUM, OFF(http_protocol_ipv6), NULL,
+	  NP_POLICY_LIVE, NULL, "MetadataOptions.HttpProtocolIpv6",
+	  "metadataOptions/httpProtocolIpv6", true, NULL, .gen = true, .names = switch_names,
+	  .set_action = "ModifyInstanceMetadataOptions", .set_param = "HttpProtocolIpv6",
+	  .set_id_param = "InstanceId", .set_dry_run = true, .step_on = "modify_metadata_options" },
 	/* Placement groups need default or dedicated tenancy (src/plan/rules.c). */
-	{"placement.group_name", NP_ATTR_STR, OFF(placement_group), NULL, NP_POLICY_STOPPED, NULL,
-	 "Placement.GroupName", "placement/groupName", true, NULL, .gen = true,
-	 .set_action = "ModifyInstancePlacement", .set_param = "GroupName",
-	 .set_id_param = "InstanceId", .set_dry_run = false, .step_on = "modify_placement_group"},
+	{ "placement.group_name", NP_ATTR_STR, OFF(placement_group), NULL, NP_POLICY_STOPPED, NULL,
+	  "Placement.GroupName", "placement/groupName", true, NULL, .gen = true,
+	  .set_action = "ModifyInstancePlacement", .set_param = "GroupName",
+	  .set_id_param = "InstanceId", .set_dry_run = false, .step_on = "modify_placement_group" },
 	/* Its own steps (associate, replace, disassociate: src/plan/build.c). */
-	{"iam_instance_profile", NP_ATTR_STR, OFF(iam_instance_profile), NULL, NP_POLICY_LIVE, NULL,
-	 "IamInstanceProfile.Name", "iamInstanceProfile/arn", true, "none", .gen = true,
-	 .same = profile_same, .check = profile_check, .launch_arn = "IamInstanceProfile.Arn",
-	 .ec2_absent = "", .own_steps = true},
+	{ "iam_instance_profile", NP_ATTR_STR, OFF(iam_instance_profile), NULL, NP_POLICY_LIVE,
+	  NULL, "IamInstanceProfile.Name", "iamInstanceProfile/arn", true, "none", .gen = true,
+	  .same = profile_same, .check = profile_check, .launch_arn = "IamInstanceProfile.Arn",
+	  .ec2_absent = "", .own_steps = true },
 	/* The root volume: sent on the image's root device name, read back from
 	 * DescribeVolumes (delete_on_termination from DescribeInstances); its
 	 * live steps are modify_volume and modify_root_delete_on_termination. */
-	{"root_volume.size_gib", NP_ATTR_INT, OFF(root_size_gib), NULL, NP_POLICY_LIVE, NULL,
-	 "BlockDeviceMapping.1.Ebs.VolumeSize", NULL, true, NULL, .gen = true, .min = 1,
-	 .max = 65536, .own_steps = true},
-	{"root_volume.type", NP_ATTR_ENUM, OFF(root_type), NULL, NP_POLICY_LIVE, NULL,
-	 "BlockDeviceMapping.1.Ebs.VolumeType", NULL, true, NULL, .gen = true,
-	 .names = np_volume_types, .own_steps = true},
-	{"root_volume.iops", NP_ATTR_INT, OFF(root_iops), NULL, NP_POLICY_LIVE, NULL,
-	 "BlockDeviceMapping.1.Ebs.Iops", NULL, true, NULL, .gen = true, .min = 100, .max = 256000,
-	 .own_steps = true},
-	{"root_volume.throughput_mibps", NP_ATTR_INT, OFF(root_throughput), NULL, NP_POLICY_LIVE,
-	 NULL, "BlockDeviceMapping.1.Ebs.Throughput", NULL, true, NULL, .gen = true, .min = 125,
-	 .max = 2000, .own_steps = true},
-	{"root_volume.encrypted", NP_ATTR_BOOL, OFF(root_encrypted), bool_name, NP_POLICY_REPLACE,
-	 NULL, "BlockDeviceMapping.1.Ebs.Encrypted", NULL, true, NULL, .gen = true,
-	 .own_steps = true},
-	{"root_volume.kms_key_id", NP_ATTR_STR, OFF(root_kms_key_id), NULL, NP_POLICY_REPLACE, NULL,
-	 "BlockDeviceMapping.1.Ebs.KmsKeyId", NULL, true, NULL, .gen = true, .check = kms_check,
-	 .own_steps = true},
-	{"root_volume.delete_on_termination", NP_ATTR_BOOL, OFF(root_delete_on_termination),
-	 bool_name, NP_POLICY_LIVE, NULL, "BlockDeviceMapping.1.Ebs.DeleteOnTermination", NULL, true,
-	 NULL, .gen = true, .own_steps = true},
+	{ "root_volume.size_gib", NP_ATTR_INT, OFF(root_size_gib), NULL, NP_POLICY_LIVE, NULL,
+	  "BlockDeviceMapping.1.Ebs.VolumeSize", NULL, true, NULL, .gen = true, .min = 1,
+	  .max = 65536, .own_steps = true },
+	{ "root_volume.type", NP_ATTR_ENUM, OFF(root_type), NULL, NP_POLICY_LIVE, NULL,
+	  "BlockDeviceMapping.1.Ebs.VolumeType", NULL, true, NULL, .gen = true,
+	  .names = np_volume_types, .own_steps = true },
+	{ "root_volume.iops", NP_ATTR_INT, OFF(root_iops), NULL, NP_POLICY_LIVE, NULL,
+	  "BlockDeviceMapping.1.Ebs.Iops", NULL, true, NULL, .gen = true, .min = 100, .max = 256000,
+	  .own_steps = true },
+	{ "root_volume.throughput_mibps", NP_ATTR_INT, OFF(root_throughput), NULL, NP_POLICY_LIVE,
+	  NULL, "BlockDeviceMapping.1.Ebs.Throughput", NULL, true, NULL, .gen = true, .min = 125,
+	  .max = 2000, .own_steps = true },
+	{ "root_volume.encrypted", NP_ATTR_BOOL, OFF(root_encrypted), bool_name, NP_POLICY_REPLACE,
+	  NULL, "BlockDeviceMapping.1.Ebs.Encrypted", NULL, true, NULL, .gen = true,
+	  .own_steps = true },
+	{ "root_volume.kms_key_id", NP_ATTR_STR, OFF(root_kms_key_id), NULL, NP_POLICY_REPLACE,
+	  NULL, "BlockDeviceMapping.1.Ebs.KmsKeyId", NULL, true, NULL, .gen = true,
+	  .check = kms_check, .own_steps = true },
+	{ "root_volume.delete_on_termination", NP_ATTR_BOOL, OFF(root_delete_on_termination),
+	  bool_name, NP_POLICY_LIVE, NULL, "BlockDeviceMapping.1.Ebs.DeleteOnTermination", NULL,
+	  true, NULL, .gen = true, .own_steps = true },
 };
 const size_t np_n_attrs = sizeof(np_attrs) / sizeof(np_attrs[0]);
 _Static_assert(sizeof(enum np_nv) == sizeof(int) && sizeof(enum np_bool) == sizeof(int),
-               "enum attributes are read as int");
+	       "enum attributes are read as int");
 
 const struct np_attr_def *np_attr_find(const char *name)
 {
@@ -289,7 +283,7 @@ bool np_attr_is_set(const struct np_attr_def *a, const struct np_instance *in)
 }
 
 bool np_attr_equal(const struct np_attr_def *a, const struct np_instance *x,
-                   const struct np_instance *y)
+		   const struct np_instance *y)
 {
 	if (!np_attr_is_set(a, x) || !np_attr_is_set(a, y))
 		return false;
@@ -303,7 +297,8 @@ bool np_attr_equal(const struct np_attr_def *a, const struct np_instance *x,
 	case NP_ATTR_BOOL:
 		return *FIELD(a, x, int) == *FIELD(a, y, int);
 	case NP_ATTR_STRV:
-		return np_strv_equal_unordered(FIELD(a, x, struct np_strv), FIELD(a, y, struct np_strv));
+		return np_strv_equal_unordered(FIELD(a, x, struct np_strv),
+					       FIELD(a, y, struct np_strv));
 	}
 	return false;
 }
@@ -378,7 +373,7 @@ int np_attr_set_text(const struct np_attr_def *a, struct np_instance *in, const 
 		    (a->ec2_true && (!strcmp(text, a->ec2_true) || !strcmp(text, "pending"))))
 			*MUT(a, in, int) = NP_BOOL_TRUE;
 		else if (!strcmp(text, "false") ||
-		         (a->ec2_true && (!strcmp(text, "disabled") || !strcmp(text, "disabling"))))
+			 (a->ec2_true && (!strcmp(text, "disabled") || !strcmp(text, "disabling"))))
 			*MUT(a, in, int) = NP_BOOL_FALSE;
 		else
 			return -1;
@@ -416,7 +411,8 @@ void np_attrs_copy(struct np_instance *dst, const struct np_instance *src)
 {
 	for (size_t i = 0; i < np_n_attrs; i++)
 		if (np_attrs[i].gen && np_attrs[i].type == NP_ATTR_STR)
-			*MUT(&np_attrs[i], dst, char *) = np_xstrdup(*FIELD(&np_attrs[i], src, char *));
+			*MUT(&np_attrs[i], dst, char *) =
+			    np_xstrdup(*FIELD(&np_attrs[i], src, char *));
 }
 
 void np_attrs_overlay(struct np_instance *dst, const struct np_instance *src, bool keep)
@@ -443,50 +439,57 @@ char *np_root_volume_check(const struct np_instance *want, const struct np_insta
 	static const struct {
 		int min_gib, max_gib, min_iops, max_iops, iops_per_gib;
 	} lim[] = {
-		[1] = {1, 16384, 0, 0, 0},          /* gp2: its IOPS follow its size */
-		[2] = {1, 65536, 3000, 80000, 500}, /* gp3 */
-		[3] = {4, 16384, 100, 64000, 50},   /* io1 */
-		[4] = {4, 65536, 100, 256000, 1000}, /* io2 */
-		[5] = {125, 16384, 0, 0, 0},        /* st1 */
-		[6] = {125, 16384, 0, 0, 0},        /* sc1 */
-		[7] = {1, 1024, 0, 0, 0},           /* standard */
+		[1] = { 1, 16384, 0, 0, 0 },           /* gp2: its IOPS follow its size */
+		[2] = { 1, 65536, 3000, 80000, 500 },  /* gp3 */
+		[3] = { 4, 16384, 100, 64000, 50 },    /* io1 */
+		[4] = { 4, 65536, 100, 256000, 1000 }, /* io2 */
+		[5] = { 125, 16384, 0, 0, 0 },         /* st1 */
+		[6] = { 125, 16384, 0, 0, 0 },         /* sc1 */
+		[7] = { 1, 1024, 0, 0, 0 },            /* standard */
 	};
 	int type = want->root_type ? want->root_type : cur ? cur->root_type : 0;
 	int size = want->root_size_gib ? want->root_size_gib : cur ? cur->root_size_gib : 0;
-	int iops = want->root_iops ? want->root_iops : cur && type == cur->root_type ? cur->root_iops : 0;
+	int iops = want->root_iops                 ? want->root_iops
+		   : cur && type == cur->root_type ? cur->root_iops
+						   : 0;
 	int tput = want->root_throughput;
 	const char *name = type > 0 && type <= 7 ? np_volume_types[type] : NULL;
 
 	if (want->root_kms_key_id && want->root_encrypted != NP_BOOL_TRUE)
-		return np_xstrdup("root_volume.kms_key_id needs root_volume.encrypted: true (EC2: "
-		                  "\"The parameter KmsKeyId requires the parameter Encrypted to be set\")");
+		return np_xstrdup(
+		    "root_volume.kms_key_id needs root_volume.encrypted: true (EC2: "
+		    "\"The parameter KmsKeyId requires the parameter Encrypted to be set\")");
 	if (!name)
 		return NULL; /* the image's type: EC2 checks at launch */
 	if (want->root_size_gib && (size < lim[type].min_gib || size > lim[type].max_gib))
-		return np_xasprintf("root_volume.size_gib %d is out of range for %s volumes (%d to %d "
-		                    "GiB)",
-		                    size, name, lim[type].min_gib, lim[type].max_gib);
+		return np_xasprintf(
+		    "root_volume.size_gib %d is out of range for %s volumes (%d to %d "
+		    "GiB)",
+		    size, name, lim[type].min_gib, lim[type].max_gib);
 	if (want->root_iops && !lim[type].max_iops)
-		return np_xasprintf("root_volume.iops: %s volumes take no IOPS setting (only gp3, io1 "
-		                    "and io2 do)",
-		                    name);
+		return np_xasprintf(
+		    "root_volume.iops: %s volumes take no IOPS setting (only gp3, io1 "
+		    "and io2 do)",
+		    name);
 	if (!iops && (type == 3 || type == 4) && want->root_type)
 		return np_xasprintf("root_volume.iops is required for %s volumes", name);
 	if (want->root_iops && (iops < lim[type].min_iops || iops > lim[type].max_iops))
-		return np_xasprintf("root_volume.iops %d is out of range for %s volumes (%d to %d)", iops,
-		                    name, lim[type].min_iops, lim[type].max_iops);
+		return np_xasprintf("root_volume.iops %d is out of range for %s volumes (%d to %d)",
+				    iops, name, lim[type].min_iops, lim[type].max_iops);
 	if (want->root_iops && size && iops > 3000 && iops > lim[type].iops_per_gib * size)
-		return np_xasprintf("root_volume.iops %d is too high for %d GiB of %s: at most %d IOPS "
-		                    "per GiB (%d)",
-		                    iops, size, name, lim[type].iops_per_gib, lim[type].iops_per_gib * size);
+		return np_xasprintf(
+		    "root_volume.iops %d is too high for %d GiB of %s: at most %d IOPS "
+		    "per GiB (%d)",
+		    iops, size, name, lim[type].iops_per_gib, lim[type].iops_per_gib * size);
 	if (tput && type != 2)
 		return np_xasprintf("root_volume.throughput_mibps: %s volumes take no throughput "
-		                    "setting (only gp3 does)",
-		                    name);
+				    "setting (only gp3 does)",
+				    name);
 	if (tput > 125 && tput * 4 > (iops ? iops : 3000))
-		return np_xasprintf("root_volume.throughput_mibps %d is too high for %d IOPS: at most "
-		                    "0.25 MiB/s per IOPS (%d)",
-		                    tput, iops ? iops : 3000, (iops ? iops : 3000) / 4);
+		return np_xasprintf(
+		    "root_volume.throughput_mibps %d is too high for %d IOPS: at most "
+		    "0.25 MiB/s per IOPS (%d)",
+		    tput, iops ? iops : 3000, (iops ? iops : 3000) / 4);
 	return NULL;
 }
 

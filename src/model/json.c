@@ -53,7 +53,7 @@ static void gen_to_json(json_t *o, const struct np_instance *in)
 		text = np_attr_text(a, in);
 		v = a->type == NP_ATTR_BOOL  ? json_boolean(!strcmp(text, "true"))
 		    : a->type == NP_ATTR_INT ? json_integer(atoi(text))
-		                             : json_string(text);
+					     : json_string(text);
 		free(text);
 		g = group_of(o, a->name, &key, true); /* sets key: not in the same call */
 		json_object_set_new(g, key, v);
@@ -78,7 +78,8 @@ static int gen_from_json(struct np_instance *out, const json_t *j, struct np_err
 		} else if (a->type == NP_ATTR_INT && json_is_integer(v)) {
 			snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
 			text = num;
-		} else if ((a->type == NP_ATTR_STR || a->type == NP_ATTR_ENUM) && json_is_string(v)) {
+		} else if ((a->type == NP_ATTR_STR || a->type == NP_ATTR_ENUM) &&
+			   json_is_string(v)) {
 			text = json_string_value(v);
 		} else {
 			return np_error(err, "'%s' has a value of the wrong type", a->name);
@@ -119,7 +120,8 @@ json_t *np_instance_to_json(const struct np_instance *in)
 	if (json_object_size(pl))
 		json_object_set(o, "placement", pl);
 	if (in->hibernation)
-		json_object_set_new(o, "hibernation", json_boolean(in->hibernation == NP_BOOL_TRUE));
+		json_object_set_new(o, "hibernation",
+				    json_boolean(in->hibernation == NP_BOOL_TRUE));
 	set_str(o, "user_data_sha256", in->user_data_sha256);
 	if (in->tags_set || in->tags.n) {
 		json_t *t = json_object();
@@ -166,7 +168,7 @@ static int get_int(const json_t *o, const char *k, int *out, struct np_err *err)
 
 /* An enum spelled as its name; unknown names are an error, absent is UNSET. */
 static int get_enum(const json_t *o, const char *k, int *out, int (*parse)(const char *),
-                    struct np_err *err)
+		    struct np_err *err)
 {
 	const json_t *v = json_object_get(o, k);
 
@@ -196,9 +198,11 @@ int np_instance_from_json(struct np_instance *out, const json_t *j, struct np_er
 		np_error(err, "'cpu_options' and 'placement' must be objects");
 		goto fail;
 	}
-	if (get_str(j, "address", &out->address, err) || get_str(j, "instance_id", &out->instance_id, err) ||
+	if (get_str(j, "address", &out->address, err) ||
+	    get_str(j, "instance_id", &out->instance_id, err) ||
 	    get_str(j, "instance_type", &out->instance_type, err) ||
-	    get_str(j, "image_id", &out->image_id, err) || get_str(j, "key_name", &out->key_name, err) ||
+	    get_str(j, "image_id", &out->image_id, err) ||
+	    get_str(j, "key_name", &out->key_name, err) ||
 	    get_str(j, "subnet_id", &out->subnet_id, err) ||
 	    get_str(j, "user_data_sha256", &out->user_data_sha256, err) ||
 	    get_str(j, "client_token", &out->client_token, err) ||
@@ -248,7 +252,8 @@ int np_instance_from_json(struct np_instance *out, const json_t *j, struct np_er
 			goto fail;
 		}
 		out->security_groups_set = true;
-		json_array_foreach(sg, i, x) {
+		json_array_foreach(sg, i, x)
+		{
 			if (!json_is_string(x)) {
 				np_error(err, "'security_group_ids' must hold strings");
 				goto fail;
@@ -265,7 +270,8 @@ int np_instance_from_json(struct np_instance *out, const json_t *j, struct np_er
 			goto fail;
 		}
 		out->tags_set = true;
-		json_object_foreach((json_t *)tags, k, x) {
+		json_object_foreach((json_t *)tags, k, x)
+		{
 			if (!json_is_string(x)) {
 				np_error(err, "tag '%s' must be a string", k);
 				goto fail;
@@ -291,13 +297,13 @@ static json_t *int_array(const int *v, size_t n)
 json_t *np_itype_to_json(const struct np_itype *t)
 {
 	return json_pack("{s:s, s:i, s:i, s:i, s:o, s:o, s:b, s:b, s:b, s:b}", "name", t->name,
-	                 "default_vcpus", t->default_vcpus, "default_cores", t->default_cores,
-	                 "default_threads_per_core", t->default_threads_per_core, "valid_cores",
-	                 int_array(t->valid_cores, t->n_valid_cores), "valid_threads",
-	                 int_array(t->valid_threads, t->n_valid_threads), "nested_virtualization",
-	                 t->nested_virtualization, "hibernation_supported", t->hibernation_supported,
-	                 "dedicated_hosts_supported", t->dedicated_hosts_supported, "bare_metal",
-	                 t->bare_metal);
+			 "default_vcpus", t->default_vcpus, "default_cores", t->default_cores,
+			 "default_threads_per_core", t->default_threads_per_core, "valid_cores",
+			 int_array(t->valid_cores, t->n_valid_cores), "valid_threads",
+			 int_array(t->valid_threads, t->n_valid_threads), "nested_virtualization",
+			 t->nested_virtualization, "hibernation_supported",
+			 t->hibernation_supported, "dedicated_hosts_supported",
+			 t->dedicated_hosts_supported, "bare_metal", t->bare_metal);
 }
 
 static int read_ints(const json_t *a, int **out, size_t *n)
@@ -311,7 +317,8 @@ static int read_ints(const json_t *a, int **out, size_t *n)
 		return -1;
 	if (json_array_size(a))
 		*out = np_xmalloc(json_array_size(a) * sizeof(**out));
-	json_array_foreach(a, i, x) {
+	json_array_foreach(a, i, x)
+	{
 		if (!json_is_integer(x))
 			return -1;
 		(*out)[(*n)++] = (int)json_integer_value(x);
@@ -326,11 +333,12 @@ int np_itype_from_json(struct np_itype *out, const json_t *j, struct np_err *err
 	json_t *vc = NULL, *vt = NULL;
 
 	memset(out, 0, sizeof(*out));
-	if (json_unpack((json_t *)j, "{s:s, s:i, s:i, s:i, s:o, s:o, s:b, s:b, s:b, s:b}", "name", &name,
-	                "default_vcpus", &out->default_vcpus, "default_cores", &out->default_cores,
-	                "default_threads_per_core", &out->default_threads_per_core, "valid_cores", &vc,
-	                "valid_threads", &vt, "nested_virtualization", &b1, "hibernation_supported",
-	                &b2, "dedicated_hosts_supported", &b3, "bare_metal", &b4) < 0)
+	if (json_unpack((json_t *)j, "{s:s, s:i, s:i, s:i, s:o, s:o, s:b, s:b, s:b, s:b}", "name",
+			&name, "default_vcpus", &out->default_vcpus, "default_cores",
+			&out->default_cores, "default_threads_per_core",
+			&out->default_threads_per_core, "valid_cores", &vc, "valid_threads", &vt,
+			"nested_virtualization", &b1, "hibernation_supported", &b2,
+			"dedicated_hosts_supported", &b3, "bare_metal", &b4) < 0)
 		return np_error(err, "malformed instance-type entry");
 	out->name = np_xstrdup(name);
 	out->nested_virtualization = b1;

@@ -200,11 +200,11 @@ void np_instances_free(struct np_instance *v, size_t n)
 	free(v);
 }
 
-static const char *const nv_names[] = {NULL, "disabled", "enabled"};
-static const char *const tenancy_names[] = {NULL, "default", "dedicated", "host"};
-static const char *const platform_names[] = {NULL, "linux", "windows"};
-static const char *const run_names[] = {NULL,         "pending", "running", "shutting-down",
-                                        "terminated", "stopping", "stopped"};
+static const char *const nv_names[] = { NULL, "disabled", "enabled" };
+static const char *const tenancy_names[] = { NULL, "default", "dedicated", "host" };
+static const char *const platform_names[] = { NULL, "linux", "windows" };
+static const char *const run_names[] = { NULL,         "pending",  "running", "shutting-down",
+					 "terminated", "stopping", "stopped" };
 
 #define NAME_OF(table, v) \
 	((unsigned)(v) < sizeof(table) / sizeof(table[0]) ? table[(unsigned)(v)] : NULL)
@@ -327,9 +327,10 @@ void np_catalog_release(struct np_catalog *c)
 
 bool np_address_valid(const char *address)
 {
-	size_t name = address ? strspn(address, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                                         "0123456789_-")
-	                      : 0;
+	size_t name = address
+			  ? strspn(address, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					    "0123456789_-")
+			  : 0;
 	const char *rest = address ? address + name : NULL;
 	size_t digits;
 

@@ -12,11 +12,11 @@
 struct ctx {
 	const struct np_plan_input *in;
 	struct np_plan *plan;
-	const struct np_instance **live_by_id;  /* sorted by instance id */
+	const struct np_instance **live_by_id; /* sorted by instance id */
 	size_t n_live;
 	const struct np_instance **rec_by_addr; /* sorted by address */
 	size_t n_rec;
-	const struct np_instance **tagged;      /* live, our lineage, by address tag */
+	const struct np_instance **tagged; /* live, our lineage, by address tag */
 	size_t n_tagged;
 };
 
@@ -37,7 +37,7 @@ static int cmp_addr(const void *a, const void *b)
 }
 
 static const struct np_instance *find(const struct np_instance **v, size_t n, const char *key,
-                                      bool by_id)
+				      bool by_id)
 {
 	size_t lo = 0, hi = n;
 
@@ -97,20 +97,23 @@ static void unmatched_targets(struct np_plan *out, const struct np_plan_input *i
 		for (size_t i = 0; cfg && i < cfg->n_instances && !found; i++)
 			found = target_matches(target, cfg->instances[i].want.address);
 		for (size_t i = 0; i < in->n_recorded && !found; i++)
-			found = in->recorded[i].address && target_matches(target, in->recorded[i].address);
+			found = in->recorded[i].address &&
+				target_matches(target, in->recorded[i].address);
 		if (found)
 			continue;
 		for (size_t i = 0; open && cfg && i < cfg->n_instances; i++)
-			in_group += cfg->instances[i].index >= 0 &&
-			            strlen(cfg->instances[i].name) == (size_t)(open - target) &&
-			            !strncmp(cfg->instances[i].name, target, (size_t)(open - target));
+			in_group +=
+			    cfg->instances[i].index >= 0 &&
+			    strlen(cfg->instances[i].name) == (size_t)(open - target) &&
+			    !strncmp(cfg->instances[i].name, target, (size_t)(open - target));
 		if (in_group) {
 			/* The group exists: the index is what is wrong. */
-			np_plan_diag(out, NP_SEV_WARNING, NULL,
-			             "-target '%s' matches no instance in the file or the state; the file "
-			             "has %.*s[0] to %.*s[%zu]",
-			             target, (int)(open - target), target, (int)(open - target), target,
-			             in_group - 1);
+			np_plan_diag(
+			    out, NP_SEV_WARNING, NULL,
+			    "-target '%s' matches no instance in the file or the state; the file "
+			    "has %.*s[0] to %.*s[%zu]",
+			    target, (int)(open - target), target, (int)(open - target), target,
+			    in_group - 1);
 			continue;
 		}
 		if (!names) {
@@ -121,8 +124,9 @@ static void unmatched_targets(struct np_plan *out, const struct np_plan_input *i
 		}
 		near = np_suggest(target, names);
 		np_plan_diag(out, NP_SEV_WARNING, NULL,
-		             "-target '%s' matches no instance in the file or the state%s%s%s", target,
-		             near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+			     "-target '%s' matches no instance in the file or the state%s%s%s",
+			     target, near ? "; did you mean '" : "", near ? near : "",
+			     near ? "'?" : "");
 	}
 	free(names);
 }
@@ -159,10 +163,7 @@ static struct np_step *add_step(struct np_change *ch, enum np_step_kind kind)
 	return s;
 }
 
-static bool running(enum np_run_state s)
-{
-	return s == NP_RUN_RUNNING || s == NP_RUN_PENDING;
-}
+static bool running(enum np_run_state s) { return s == NP_RUN_RUNNING || s == NP_RUN_PENDING; }
 
 static bool str_differs(const char *want, const char *have)
 {
@@ -189,20 +190,20 @@ static void fresh_root_volume(struct np_instance *after, const struct np_instanc
 
 /* What will exist: the current instance with every managed attribute of want. */
 static void merge_after(struct np_instance *after, const struct np_instance *want,
-                        const struct np_instance *cur)
+			const struct np_instance *cur)
 {
 	if (cur)
 		np_instance_copy(after, cur);
 	else
 		memset(after, 0, sizeof(*after));
-#define OVER_STR(f)                                \
-	if (want->f) {                             \
-		free(after->f);                    \
-		after->f = np_xstrdup(want->f);    \
+#define OVER_STR(f)                             \
+	if (want->f) {                          \
+		free(after->f);                 \
+		after->f = np_xstrdup(want->f); \
 	}
-#define OVER_VAL(f)             \
-	if (want->f)            \
-		after->f = want->f
+#define OVER_VAL(f)  \
+	if (want->f) \
+	after->f = want->f
 	OVER_STR(address);
 	OVER_STR(image_id);
 	OVER_STR(instance_type);
@@ -237,35 +238,36 @@ static void merge_after(struct np_instance *after, const struct np_instance *wan
 
 /* Replacement: an attribute EC2 cannot change on an existing instance. */
 static char *replace_reason(const struct np_instance *want, const struct np_instance *cur,
-                            const struct np_instance *rec, bool user_data_in_place)
+			    const struct np_instance *rec, bool user_data_in_place)
 {
 	const char *ud = rec ? rec->user_data_sha256 : cur->user_data_sha256;
 
 	if (str_differs(want->image_id, cur->image_id))
 		return np_xasprintf("image_id (%s → %s)", cur->image_id ? cur->image_id : "?",
-		                    want->image_id);
+				    want->image_id);
 	if (str_differs(want->subnet_id, cur->subnet_id))
 		return np_xasprintf("subnet_id (%s → %s)", cur->subnet_id ? cur->subnet_id : "?",
-		                    want->subnet_id);
+				    want->subnet_id);
 	if (str_differs(want->key_name, cur->key_name))
 		return np_xasprintf("key_name (%s → %s)", cur->key_name ? cur->key_name : "none",
-		                    want->key_name);
+				    want->key_name);
 	if (want->platform && cur->platform && want->platform != cur->platform)
 		return np_xasprintf("platform (%s → %s)", np_platform_name(cur->platform),
-		                    np_platform_name(want->platform));
-	if (!user_data_in_place && want->user_data_sha256 && ud && strcmp(want->user_data_sha256, ud))
+				    np_platform_name(want->platform));
+	if (!user_data_in_place && want->user_data_sha256 && ud &&
+	    strcmp(want->user_data_sha256, ud))
 		return np_xstrdup("user_data (changed)");
 	if (want->hibernation && cur->hibernation && want->hibernation != cur->hibernation)
 		return np_xasprintf("hibernation (%s → %s)",
-		                    cur->hibernation == NP_BOOL_TRUE ? "true" : "false",
-		                    want->hibernation == NP_BOOL_TRUE ? "true" : "false");
+				    cur->hibernation == NP_BOOL_TRUE ? "true" : "false",
+				    want->hibernation == NP_BOOL_TRUE ? "true" : "false");
 	if (str_differs(want->availability_zone, cur->availability_zone))
 		return np_xasprintf("placement.availability_zone (%s → %s)",
-		                    cur->availability_zone ? cur->availability_zone : "?",
-		                    want->availability_zone);
+				    cur->availability_zone ? cur->availability_zone : "?",
+				    want->availability_zone);
 	if (want->root_size_gib && cur->root_size_gib && want->root_size_gib < cur->root_size_gib)
 		return np_xasprintf("root_volume.size_gib (%d → %d: EBS volumes only grow)",
-		                    cur->root_size_gib, want->root_size_gib);
+				    cur->root_size_gib, want->root_size_gib);
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *a = &np_attrs[i];
 
@@ -280,15 +282,16 @@ static char *replace_reason(const struct np_instance *want, const struct np_inst
 		}
 	}
 	if (np_tenancy_move(cur->tenancy, want->tenancy) == NP_MOVE_REPLACE)
-		return np_xasprintf("placement.tenancy (%s → %s: EC2 does not change this tenancy in "
-		                    "place)",
-		                    np_tenancy_name(cur->tenancy ? cur->tenancy : NP_TENANCY_DEFAULT),
-		                    np_tenancy_name(want->tenancy));
+		return np_xasprintf(
+		    "placement.tenancy (%s → %s: EC2 does not change this tenancy in "
+		    "place)",
+		    np_tenancy_name(cur->tenancy ? cur->tenancy : NP_TENANCY_DEFAULT),
+		    np_tenancy_name(want->tenancy));
 	return NULL;
 }
 
 static void tag_steps(struct np_change *ch, const struct np_instance *want,
-                      const struct np_instance *cur, const char *lineage, bool adopt)
+		      const struct np_instance *cur, const char *lineage, bool adopt)
 {
 	struct np_tags add = NP_TAGS_INIT, del = NP_TAGS_INIT;
 
@@ -320,7 +323,7 @@ static void tag_steps(struct np_change *ch, const struct np_instance *want,
 /* One set_attribute step per gen attribute of this policy that the file
  * sets and the instance does not have. */
 static void gen_steps(struct np_change *ch, const struct np_instance *want,
-                      const struct np_instance *cur, enum np_policy policy)
+		      const struct np_instance *cur, enum np_policy policy)
 {
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *a = &np_attrs[i];
@@ -338,7 +341,7 @@ static void gen_steps(struct np_change *ch, const struct np_instance *want,
 /* The instance profile, live: associate where it has none, replace another,
  * disassociate where the file says "" (apply asks EC2 for the association). */
 static void iam_steps(struct np_change *ch, const struct np_instance *want,
-                      const struct np_instance *cur)
+		      const struct np_instance *cur)
 {
 	const struct np_attr_def *a = np_attr_find("iam_instance_profile");
 	const char *w = want->iam_instance_profile, *c = cur->iam_instance_profile;
@@ -346,9 +349,9 @@ static void iam_steps(struct np_change *ch, const struct np_instance *want,
 
 	if (!w || np_attr_equal(a, want, cur) || (!*w && c && !*c))
 		return;
-	s = add_step(ch, !*w             ? NP_STEP_DISASSOCIATE_IAM_PROFILE
-	                 : c && *c       ? NP_STEP_REPLACE_IAM_PROFILE
-	                                 : NP_STEP_ASSOCIATE_IAM_PROFILE);
+	s = add_step(ch, !*w       ? NP_STEP_DISASSOCIATE_IAM_PROFILE
+			 : c && *c ? NP_STEP_REPLACE_IAM_PROFILE
+				   : NP_STEP_ASSOCIATE_IAM_PROFILE);
 	s->attr = a;
 	s->value = np_xstrdup(w);
 }
@@ -357,7 +360,7 @@ static void iam_steps(struct np_change *ch, const struct np_instance *want,
  * place (growth, type, IOPS, throughput; a shrink replaces), and
  * delete_on_termination on the instance's mapping. */
 static void volume_steps(struct np_change *ch, const struct np_instance *want,
-                         const struct np_instance *cur)
+			 const struct np_instance *cur)
 {
 	bool grow = want->root_size_gib && want->root_size_gib > cur->root_size_gib;
 	bool type = want->root_type && want->root_type != cur->root_type;
@@ -377,15 +380,15 @@ static void volume_steps(struct np_change *ch, const struct np_instance *want,
 	    want->root_delete_on_termination != cur->root_delete_on_termination) {
 		s = add_step(ch, NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION);
 		s->device_name = np_xstrdup(cur->root_device_name);
-		s->value = np_xstrdup(want->root_delete_on_termination == NP_BOOL_TRUE ? "true"
-		                                                                        : "false");
+		s->value =
+		    np_xstrdup(want->root_delete_on_termination == NP_BOOL_TRUE ? "true" : "false");
 	}
 }
 
 /* An existing instance: the stop/modify/start cycle of rule 4, tags, and
  * run-state changes. Returns true when anything is to be done. */
 static void update_steps(struct ctx *c, struct np_change *ch, const struct np_desired *d,
-                         const struct np_instance *cur)
+			 const struct np_instance *cur)
 {
 	const struct np_instance *w = &d->want;
 	const struct np_catalog *cat = c->in->catalog;
@@ -396,8 +399,9 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 	bool host_change = w->host_id && str_differs(w->host_id, cur->host_id);
 	bool cpu_set = w->core_count || w->threads_per_core || w->nested_virtualization;
 	bool cores_differ = (w->core_count && w->core_count != cur->core_count) ||
-	                    (w->threads_per_core && w->threads_per_core != cur->threads_per_core);
-	enum np_nv cur_nv = cur->nested_virtualization ? cur->nested_virtualization : NP_NV_DISABLED;
+			    (w->threads_per_core && w->threads_per_core != cur->threads_per_core);
+	enum np_nv cur_nv =
+	    cur->nested_virtualization ? cur->nested_virtualization : NP_NV_DISABLED;
 	bool nv_differs = w->nested_virtualization && w->nested_virtualization != cur_nv;
 	bool was_running = running(cur->state);
 	bool cycle;
@@ -419,11 +423,12 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 			s = add_step(ch, NP_STEP_MODIFY_CPU_OPTIONS);
 			s->nested_virtualization = NP_NV_DISABLED;
 		} else if (cur_nv == NP_NV_ENABLED && !w->nested_virtualization) {
-			np_plan_diag(c->plan, NP_SEV_WARNING, ch->address,
-			             "the type change resets CPU options to '%s' defaults, which turns "
-			             "nested virtualization off; set cpu_options.nested_virtualization: "
-			             "enabled to keep it",
-			             new_type);
+			np_plan_diag(
+			    c->plan, NP_SEV_WARNING, ch->address,
+			    "the type change resets CPU options to '%s' defaults, which turns "
+			    "nested virtualization off; set cpu_options.nested_virtualization: "
+			    "enabled to keep it",
+			    new_type);
 		}
 		s = add_step(ch, NP_STEP_MODIFY_INSTANCE_TYPE);
 		s->instance_type = np_xstrdup(new_type);
@@ -432,10 +437,12 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 		if (cpu_set) {
 			s = add_step(ch, NP_STEP_MODIFY_CPU_OPTIONS);
 			if (w->core_count || w->threads_per_core) {
-				s->core_count = w->core_count ? w->core_count : nt ? nt->default_cores : 0;
+				s->core_count = w->core_count ? w->core_count
+						: nt          ? nt->default_cores
+							      : 0;
 				s->threads_per_core = w->threads_per_core ? w->threads_per_core
-				                      : nt                ? nt->default_threads_per_core
-				                                          : 0;
+						      : nt ? nt->default_threads_per_core
+							   : 0;
 			}
 			s->nested_virtualization = w->nested_virtualization;
 		}
@@ -445,14 +452,14 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 		if (cores_differ) {
 			const struct np_itype *ct = np_catalog_find(cat, cur->instance_type);
 
-			s->core_count = w->core_count ? w->core_count
-			                : cur->core_count ? cur->core_count
-			                : ct              ? ct->default_cores
-			                                  : 0;
+			s->core_count = w->core_count     ? w->core_count
+					: cur->core_count ? cur->core_count
+					: ct              ? ct->default_cores
+							  : 0;
 			s->threads_per_core = w->threads_per_core     ? w->threads_per_core
-			                      : cur->threads_per_core ? cur->threads_per_core
-			                      : ct                    ? ct->default_threads_per_core
-			                                              : 0;
+					      : cur->threads_per_core ? cur->threads_per_core
+					      : ct                    ? ct->default_threads_per_core
+								      : 0;
 		}
 		if (nv_differs)
 			s->nested_virtualization = w->nested_virtualization;
@@ -461,11 +468,12 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 	if (d->user_data_change == NP_UD_IN_PLACE && w->user_data_sha256 && cur->user_data_sha256 &&
 	    strcmp(w->user_data_sha256, cur->user_data_sha256)) {
 		add_step(ch, NP_STEP_MODIFY_USER_DATA);
-		np_plan_diag(c->plan, NP_SEV_WARNING, ch->address,
-		             "user_data is replaced in place, in the stop/modify/start cycle: cloud-init "
-		             "runs the new script again only if it is written to run on every boot "
-		             "(#cloud-boothook, or cloud_final_modules with 'always'); otherwise it "
-		             "does not run at all");
+		np_plan_diag(
+		    c->plan, NP_SEV_WARNING, ch->address,
+		    "user_data is replaced in place, in the stop/modify/start cycle: cloud-init "
+		    "runs the new script again only if it is written to run on every boot "
+		    "(#cloud-boothook, or cloud_final_modules with 'always'); otherwise it "
+		    "does not run at all");
 	}
 	/* Placement last: an irreversible move must follow every step that could
 	 * still fail and be undone, and a Dedicated Host must support the new
@@ -488,7 +496,7 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 			add_step(ch, NP_STEP_STOP);
 			stop = ch->steps[ch->n_steps - 1];
 			memmove(&ch->steps[first_cycle + 1], &ch->steps[first_cycle],
-			        (ch->n_steps - 1 - first_cycle) * sizeof(*ch->steps));
+				(ch->n_steps - 1 - first_cycle) * sizeof(*ch->steps));
 			ch->steps[first_cycle] = stop;
 		}
 		if ((was_running && w->state != NP_RUN_STOPPED) || w->state == NP_RUN_RUNNING)
@@ -496,15 +504,16 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 	} else if (w->state == NP_RUN_STOPPED && running(cur->state)) {
 		add_step(ch, NP_STEP_STOP);
 	} else if (w->state == NP_RUN_RUNNING &&
-	           (cur->state == NP_RUN_STOPPED || cur->state == NP_RUN_STOPPING)) {
+		   (cur->state == NP_RUN_STOPPED || cur->state == NP_RUN_STOPPING)) {
 		add_step(ch, NP_STEP_START);
 	}
-	if (w->security_groups_set && !np_strv_equal_unordered(&w->security_group_ids,
-	                                                       &cur->security_group_ids))
-		np_plan_diag(c->plan, NP_SEV_WARNING, ch->address,
-		             "security_group_ids differ from the instance's; nestplan does not change "
-		             "them in place (use -replace=%s to launch it anew)",
-		             ch->address);
+	if (w->security_groups_set &&
+	    !np_strv_equal_unordered(&w->security_group_ids, &cur->security_group_ids))
+		np_plan_diag(
+		    c->plan, NP_SEV_WARNING, ch->address,
+		    "security_group_ids differ from the instance's; nestplan does not change "
+		    "them in place (use -replace=%s to launch it anew)",
+		    ch->address);
 }
 
 static void launch_steps(struct np_change *ch, const struct np_desired *d)
@@ -544,7 +553,8 @@ static void drift_of(struct ctx *c, const struct np_instance *rec, const struct 
 		if (lv && !strcmp(lv, rec->tags.v[i].value))
 			continue;
 		snprintf(attr, sizeof(attr), "tags.%s", rec->tags.v[i].key);
-		np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, rec->tags.v[i].value, lv);
+		np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr,
+				  rec->tags.v[i].value, lv);
 	}
 	for (size_t i = 0; i < l->tags.n; i++) {
 		char attr[300];
@@ -552,13 +562,14 @@ static void drift_of(struct ctx *c, const struct np_instance *rec, const struct 
 		if (np_tags_get(&rec->tags, l->tags.v[i].key))
 			continue;
 		snprintf(attr, sizeof(attr), "tags.%s", l->tags.v[i].key);
-		np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, NULL, l->tags.v[i].value);
+		np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, NULL,
+				  l->tags.v[i].value);
 	}
 }
 
 /* Takes ownership of before and after. */
 static void attr_change(struct np_change *ch, const char *name, char *before, char *after,
-                        enum np_policy policy)
+			enum np_policy policy)
 {
 	struct np_attr_change *a;
 
@@ -573,7 +584,7 @@ static void attr_change(struct np_change *ch, const char *name, char *before, ch
 /* What the change changes, attribute by attribute, with how EC2 makes it:
  * the same table that drift and the renderers read. */
 static void list_attributes(struct np_change *ch, const struct np_instance *want,
-                            const struct np_instance *cur, bool user_data_in_place)
+			    const struct np_instance *cur, bool user_data_in_place)
 {
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *at = &np_attrs[i];
@@ -588,8 +599,8 @@ static void list_attributes(struct np_change *ch, const struct np_instance *want
 				continue;
 			policy = m == NP_MOVE_REPLACE ? NP_POLICY_REPLACE : NP_POLICY_STOPPED;
 		}
-		if (at->offset == offsetof(struct np_instance, root_size_gib) && cur->root_size_gib &&
-		    want->root_size_gib < cur->root_size_gib)
+		if (at->offset == offsetof(struct np_instance, root_size_gib) &&
+		    cur->root_size_gib && want->root_size_gib < cur->root_size_gib)
 			policy = NP_POLICY_REPLACE; /* EBS volumes only grow */
 		attr_change(ch, at->name, np_attr_text(at, cur), np_attr_text(at, want), policy);
 	}
@@ -597,8 +608,8 @@ static void list_attributes(struct np_change *ch, const struct np_instance *want
 	    strcmp(want->user_data_sha256, cur->user_data_sha256))
 		/* The text is never shown: its hash is what the state keeps. */
 		attr_change(ch, "user_data", np_xasprintf("sha256:%.12s", cur->user_data_sha256),
-		            np_xasprintf("sha256:%.12s", want->user_data_sha256),
-		            user_data_in_place ? NP_POLICY_STOPPED : NP_POLICY_REPLACE);
+			    np_xasprintf("sha256:%.12s", want->user_data_sha256),
+			    user_data_in_place ? NP_POLICY_STOPPED : NP_POLICY_REPLACE);
 	if (!want->tags_set)
 		return;
 	for (size_t i = 0; i < want->tags.n; i++) {
@@ -609,7 +620,7 @@ static void list_attributes(struct np_change *ch, const struct np_instance *want
 			continue;
 		name = np_xasprintf("tags.%s", want->tags.v[i].key);
 		attr_change(ch, name, np_xstrdup(have), np_xstrdup(want->tags.v[i].value),
-		            NP_POLICY_LIVE);
+			    NP_POLICY_LIVE);
 		free(name);
 	}
 	for (size_t i = 0; i < cur->tags.n; i++) {
@@ -641,11 +652,12 @@ static void protection(struct ctx *c, struct np_change *ch, const struct np_inst
 	bool stops = has_step(ch, NP_STEP_STOP), terminates = has_step(ch, NP_STEP_TERMINATE);
 
 	if (stops && b->disable_api_stop == NP_BOOL_TRUE && want->disable_api_stop != NP_BOOL_FALSE)
-		np_plan_diag(c->plan, NP_SEV_ERROR, ch->address,
-		             "%s has stop protection (disable_api_stop): its stop/modify/start cycle "
-		             "cannot run; set disable_api_stop: false in the file to lift it for this "
-		             "change",
-		             ch->instance_id);
+		np_plan_diag(
+		    c->plan, NP_SEV_ERROR, ch->address,
+		    "%s has stop protection (disable_api_stop): its stop/modify/start cycle "
+		    "cannot run; set disable_api_stop: false in the file to lift it for this "
+		    "change",
+		    ch->instance_id);
 	/* EC2 refuses to terminate an instance with either flag (stop protection
 	 * "also prevents accidental termination", User Guide). */
 	for (int f = 0; terminates && f < 2; f++) {
@@ -657,13 +669,15 @@ static void protection(struct ctx *c, struct np_change *ch, const struct np_inst
 		if (on != NP_BOOL_TRUE)
 			continue;
 		if (to != NP_BOOL_FALSE) {
-			np_plan_diag(c->plan, NP_SEV_ERROR, ch->address,
-			             "%s has %s protection (%s) and must be replaced; set %s: false in "
-			             "the file to lift it",
-			             ch->instance_id, f ? "stop" : "termination", flag, flag);
+			np_plan_diag(
+			    c->plan, NP_SEV_ERROR, ch->address,
+			    "%s has %s protection (%s) and must be replaced; set %s: false in "
+			    "the file to lift it",
+			    ch->instance_id, f ? "stop" : "termination", flag, flag);
 		} else {
-			struct np_step lift = {.kind = NP_STEP_SET_ATTRIBUTE, .attr = a,
-			                       .value = np_xstrdup("false")};
+			struct np_step lift = { .kind = NP_STEP_SET_ATTRIBUTE,
+						.attr = a,
+						.value = np_xstrdup("false") };
 
 			NP_ALLOC_GROW(ch->steps, ch->n_steps + 1, ch->alloc_steps);
 			memmove(&ch->steps[1], &ch->steps[0], ch->n_steps * sizeof(*ch->steps));
@@ -681,8 +695,8 @@ static void protection(struct ctx *c, struct np_change *ch, const struct np_inst
 			for (size_t i = 0; i < ch->n_steps; i++) {
 				const struct np_step *s = &ch->steps[i];
 				bool late = s->kind == NP_STEP_SET_ATTRIBUTE && s->attr &&
-				            s->attr->describe_attribute && s->value &&
-				            !strcmp(s->value, "true");
+					    s->attr->describe_attribute && s->value &&
+					    !strcmp(s->value, "true");
 
 				if (late == (pass == 1))
 					v[n++] = *s;
@@ -706,11 +720,12 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 		cur = find(c->live_by_id, c->n_live, rec->instance_id, true);
 		if (gone(cur) && d->want.instance_id) {
 			/* The file names this very instance: another one would not be it. */
-			np_plan_diag(c->plan, NP_SEV_ERROR, addr,
-			             "adopted instance %s is not reported by EC2 (or is terminated); "
-			             "nestplan never launches a replacement for an adopted instance: "
-			             "remove instance_id from the file to launch a new one",
-			             rec->instance_id);
+			np_plan_diag(
+			    c->plan, NP_SEV_ERROR, addr,
+			    "adopted instance %s is not reported by EC2 (or is terminated); "
+			    "nestplan never launches a replacement for an adopted instance: "
+			    "remove instance_id from the file to launch a new one",
+			    rec->instance_id);
 			return;
 		}
 		if (gone(cur))
@@ -718,15 +733,17 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 	} else if (d->want.instance_id) {
 		cur = find(c->live_by_id, c->n_live, d->want.instance_id, true);
 		if (gone(cur)) {
-			np_plan_diag(c->plan, NP_SEV_ERROR, addr,
-			             "cannot adopt %s: EC2 does not report it (or it is terminated)",
-			             d->want.instance_id);
+			np_plan_diag(
+			    c->plan, NP_SEV_ERROR, addr,
+			    "cannot adopt %s: EC2 does not report it (or it is terminated)",
+			    d->want.instance_id);
 			return;
 		}
 		if (cur->lineage && in->lineage && strcmp(cur->lineage, in->lineage)) {
-			np_plan_diag(c->plan, NP_SEV_ERROR, addr,
-			             "cannot adopt %s: it belongs to another nestplan state (lineage %s)",
-			             d->want.instance_id, cur->lineage);
+			np_plan_diag(
+			    c->plan, NP_SEV_ERROR, addr,
+			    "cannot adopt %s: it belongs to another nestplan state (lineage %s)",
+			    d->want.instance_id, cur->lineage);
 			return;
 		}
 		adopt = true;
@@ -762,16 +779,17 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 	cur = &ch->before;
 	merge_after(&ch->after, &d->want, cur);
 	list_attributes(ch, &d->want, &ch->before, d->user_data_change == NP_UD_IN_PLACE);
-	why = forced_replace(in, addr) ? np_xstrdup("-replace")
-	                               : replace_reason(&d->want, cur, rec,
-	                                                d->user_data_change == NP_UD_IN_PLACE);
+	why = forced_replace(in, addr)
+		  ? np_xstrdup("-replace")
+		  : replace_reason(&d->want, cur, rec, d->user_data_change == NP_UD_IN_PLACE);
 	if (why) {
 		ch->action = NP_ACTION_REPLACE;
 		ch->replace_reason = why;
 		if (d->prevent_destroy) {
-			np_plan_diag(c->plan, NP_SEV_ERROR, addr,
-			             "must be replaced because of %s, but lifecycle.prevent_destroy is set",
-			             why);
+			np_plan_diag(
+			    c->plan, NP_SEV_ERROR, addr,
+			    "must be replaced because of %s, but lifecycle.prevent_destroy is set",
+			    why);
 		}
 		free(ch->after.instance_id);
 		ch->after.instance_id = NULL;
@@ -795,10 +813,11 @@ static void plan_delete(struct ctx *c, const struct np_instance *rec, bool preve
 
 	if (!targeted(c->in, rec->address) || c->in->refresh_only)
 		return;
-	snprintf(group, sizeof(group), "%.*s", open ? (int)(open - rec->address) : 255, rec->address);
+	snprintf(group, sizeof(group), "%.*s", open ? (int)(open - rec->address) : 255,
+		 rec->address);
 	if (prevent) {
 		np_plan_diag(c->plan, NP_SEV_ERROR, rec->address,
-		             "cannot destroy: lifecycle.prevent_destroy is set");
+			     "cannot destroy: lifecycle.prevent_destroy is set");
 		return;
 	}
 	for (int f = 0; !gone(l) && f < 2; f++) {
@@ -808,10 +827,11 @@ static void plan_delete(struct ctx *c, const struct np_instance *rec, bool preve
 		const struct np_instance *from = np_attr_is_set(a, l) ? l : rec;
 
 		if (*(const int *)((const char *)from + a->offset) == NP_BOOL_TRUE) {
-			np_plan_diag(c->plan, NP_SEV_ERROR, rec->address,
-			             "cannot destroy %s: %s protection (%s) is on; set it to false in "
-			             "the file and apply before destroying it",
-			             rec->instance_id, f ? "stop" : "termination", flag);
+			np_plan_diag(
+			    c->plan, NP_SEV_ERROR, rec->address,
+			    "cannot destroy %s: %s protection (%s) is on; set it to false in "
+			    "the file and apply before destroying it",
+			    rec->instance_id, f ? "stop" : "termination", flag);
 			return;
 		}
 	}
@@ -830,7 +850,7 @@ static void plan_delete(struct ctx *c, const struct np_instance *rec, bool preve
 static int cmp_change(const void *a, const void *b)
 {
 	return np_address_cmp(((const struct np_change *)a)->address,
-	                      ((const struct np_change *)b)->address);
+			      ((const struct np_change *)b)->address);
 }
 
 int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np_err *err)
@@ -882,7 +902,7 @@ int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np
 			drift_of(&c, rec, l);
 		else
 			np_plan_drift_add(out, rec->address, rec->instance_id, "instance", "exists",
-			                  l ? np_run_state_name(l->state) : "terminated");
+					  l ? np_run_state_name(l->state) : "terminated");
 	}
 
 	if (in->refresh_only) {
@@ -896,8 +916,8 @@ int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np
 
 			if (!targeted(in, rec->address))
 				continue;
-			snprintf(group, sizeof(group), "%.*s", open ? (int)(open - rec->address) : 255,
-			         rec->address);
+			snprintf(group, sizeof(group), "%.*s",
+				 open ? (int)(open - rec->address) : 255, rec->address);
 			ch = new_change(&c, rec->address, group);
 			ch->instance_id = np_xstrdup(rec->instance_id);
 			ch->has_before = true;
@@ -929,9 +949,11 @@ int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np
 	for (size_t i = 0; i < out->n_changes; i++) {
 		const struct np_change *ch = &out->changes[i];
 
-		out->summary.add += ch->action == NP_ACTION_CREATE || ch->action == NP_ACTION_REPLACE;
+		out->summary.add +=
+		    ch->action == NP_ACTION_CREATE || ch->action == NP_ACTION_REPLACE;
 		out->summary.change += ch->action == NP_ACTION_UPDATE;
-		out->summary.destroy += ch->action == NP_ACTION_DELETE || ch->action == NP_ACTION_REPLACE;
+		out->summary.destroy +=
+		    ch->action == NP_ACTION_DELETE || ch->action == NP_ACTION_REPLACE;
 		out->summary.stop_start += ch->requires_stop;
 	}
 	unmatched_targets(out, in);

@@ -4,57 +4,61 @@
 #include "nestplan/alloc.h"
 #include "nestplan/plan.h"
 
-static const char *const actions[] = {"no-op", "create", "update", "replace", "delete"};
+static const char *const actions[] = { "no-op", "create", "update", "replace", "delete" };
 
 /* One entry per step kind, in enum order. dry_run says whether EC2's model
  * gives the action a DryRun member (botocore's service-2.json): the others'
  * permissions cannot be checked before anything is stopped. */
-static const char *const run_perms[] = {"ec2:RunInstances", "ec2:CreateTags", NULL};
-static const char *const assoc_perms[] = {"ec2:AssociateIamInstanceProfile",
-                                          "ec2:DescribeIamInstanceProfileAssociations",
-                                          "iam:PassRole", NULL};
-static const char *const replace_perms[] = {"ec2:ReplaceIamInstanceProfileAssociation",
-                                            "ec2:DescribeIamInstanceProfileAssociations",
-                                            "iam:PassRole", NULL};
-static const char *const disassoc_perms[] = {"ec2:DisassociateIamInstanceProfile",
-                                             "ec2:DescribeIamInstanceProfileAssociations", NULL};
-#define PERM1(p) ((const char *const[]){p, NULL})
+static const char *const run_perms[] = { "ec2:RunInstances", "ec2:CreateTags", NULL };
+static const char *const assoc_perms[] = { "ec2:AssociateIamInstanceProfile",
+					   "ec2:DescribeIamInstanceProfileAssociations",
+					   "iam:PassRole", NULL };
+static const char *const replace_perms[] = { "ec2:ReplaceIamInstanceProfileAssociation",
+					     "ec2:DescribeIamInstanceProfileAssociations",
+					     "iam:PassRole", NULL };
+static const char *const disassoc_perms[] = { "ec2:DisassociateIamInstanceProfile",
+					      "ec2:DescribeIamInstanceProfileAssociations", NULL };
+#define PERM1(p) ((const char *const[]){ p, NULL })
 static const struct np_step_def step_defs[] = {
-	[NP_STEP_RUN_INSTANCES] = {"run_instances", "RunInstances", run_perms, true},
-	[NP_STEP_STOP] = {"stop", "StopInstances", PERM1("ec2:StopInstances"), true},
-	[NP_STEP_MODIFY_PLACEMENT] = {"modify_placement", "ModifyInstancePlacement",
-	                              PERM1("ec2:ModifyInstancePlacement"), false},
-	[NP_STEP_MODIFY_INSTANCE_TYPE] = {"modify_instance_type", "ModifyInstanceAttribute",
-	                                  PERM1("ec2:ModifyInstanceAttribute"), true},
-	[NP_STEP_MODIFY_CPU_OPTIONS] = {"modify_cpu_options", "ModifyInstanceCpuOptions",
-	                                PERM1("ec2:ModifyInstanceCpuOptions"), true},
-	[NP_STEP_START] = {"start", "StartInstances", PERM1("ec2:StartInstances"), true},
-	[NP_STEP_CREATE_TAGS] = {"create_tags", "CreateTags", PERM1("ec2:CreateTags"), true},
-	[NP_STEP_DELETE_TAGS] = {"delete_tags", "DeleteTags", PERM1("ec2:DeleteTags"), true},
-	[NP_STEP_TERMINATE] = {"terminate", "TerminateInstances", PERM1("ec2:TerminateInstances"),
-	                       true},
+	[NP_STEP_RUN_INSTANCES] = { "run_instances", "RunInstances", run_perms, true },
+	[NP_STEP_STOP] = { "stop", "StopInstances", PERM1("ec2:StopInstances"), true },
+	[NP_STEP_MODIFY_PLACEMENT] = { "modify_placement", "ModifyInstancePlacement",
+				       PERM1("ec2:ModifyInstancePlacement"), false },
+	[NP_STEP_MODIFY_INSTANCE_TYPE] = { "modify_instance_type", "ModifyInstanceAttribute",
+					   PERM1("ec2:ModifyInstanceAttribute"), true },
+	[NP_STEP_MODIFY_CPU_OPTIONS] = { "modify_cpu_options", "ModifyInstanceCpuOptions",
+					 PERM1("ec2:ModifyInstanceCpuOptions"), true },
+	[NP_STEP_START] = { "start", "StartInstances", PERM1("ec2:StartInstances"), true },
+	[NP_STEP_CREATE_TAGS] = { "create_tags", "CreateTags", PERM1("ec2:CreateTags"), true },
+	[NP_STEP_DELETE_TAGS] = { "delete_tags", "DeleteTags", PERM1("ec2:DeleteTags"), true },
+	[NP_STEP_TERMINATE] = { "terminate", "TerminateInstances", PERM1("ec2:TerminateInstances"),
+				true },
 	/* The call, its permission and DryRun come from the attribute's entry. */
-	[NP_STEP_SET_ATTRIBUTE] = {"set_attribute", NULL, PERM1(NULL), true},
+	[NP_STEP_SET_ATTRIBUTE] = { "set_attribute", NULL, PERM1(NULL), true },
 	/* No DryRun member on these (botocore's model): not checked in advance.
 	 * Giving an instance a role needs iam:PassRole on it (IAM User Guide,
 	 * "Using an IAM role to grant permissions to applications running on
 	 * Amazon EC2 instances"); Describe finds the association to replace. */
-	[NP_STEP_ASSOCIATE_IAM_PROFILE] = {"associate_iam_instance_profile",
-	                                   "AssociateIamInstanceProfile", assoc_perms, false},
-	[NP_STEP_REPLACE_IAM_PROFILE] = {"replace_iam_instance_profile",
-	                                 "ReplaceIamInstanceProfileAssociation", replace_perms, false},
-	[NP_STEP_DISASSOCIATE_IAM_PROFILE] = {"disassociate_iam_instance_profile",
-	                                      "DisassociateIamInstanceProfile", disassoc_perms, false},
-	[NP_STEP_MODIFY_VOLUME] = {"modify_volume", "ModifyVolume", PERM1("ec2:ModifyVolume"), true},
-	[NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION] = {"modify_root_delete_on_termination",
-	                                               "ModifyInstanceAttribute",
-	                                               PERM1("ec2:ModifyInstanceAttribute"), true},
-	[NP_STEP_MODIFY_USER_DATA] = {"modify_user_data", "ModifyInstanceAttribute",
-	                              PERM1("ec2:ModifyInstanceAttribute"), true},
+	[NP_STEP_ASSOCIATE_IAM_PROFILE] = { "associate_iam_instance_profile",
+					    "AssociateIamInstanceProfile", assoc_perms, false },
+	[NP_STEP_REPLACE_IAM_PROFILE] = { "replace_iam_instance_profile",
+					  "ReplaceIamInstanceProfileAssociation", replace_perms,
+					  false },
+	[NP_STEP_DISASSOCIATE_IAM_PROFILE] = { "disassociate_iam_instance_profile",
+					       "DisassociateIamInstanceProfile", disassoc_perms,
+					       false },
+	[NP_STEP_MODIFY_VOLUME] = { "modify_volume", "ModifyVolume", PERM1("ec2:ModifyVolume"),
+				    true },
+	[NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION] = { "modify_root_delete_on_termination",
+							"ModifyInstanceAttribute",
+							PERM1("ec2:ModifyInstanceAttribute"),
+							true },
+	[NP_STEP_MODIFY_USER_DATA] = { "modify_user_data", "ModifyInstanceAttribute",
+				       PERM1("ec2:ModifyInstanceAttribute"), true },
 };
 #undef PERM1
 _Static_assert(sizeof(step_defs) / sizeof(step_defs[0]) == NP_STEP__COUNT,
-               "every step kind has its entry in step_defs");
+	       "every step kind has its entry in step_defs");
 
 const struct np_step_def *np_step_def(enum np_step_kind k)
 {
@@ -63,7 +67,7 @@ const struct np_step_def *np_step_def(enum np_step_kind k)
 
 void np_plan_unchecked_permissions(const struct np_plan *plan, struct np_strv *out)
 {
-	bool seen[NP_STEP__COUNT] = {false};
+	bool seen[NP_STEP__COUNT] = { false };
 
 	for (size_t i = 0; i < plan->n_changes; i++)
 		for (size_t k = 0; k < plan->changes[i].n_steps; k++) {
@@ -111,8 +115,9 @@ int np_step_parse(const char *name)
 		if (!strcmp(step_defs[i].name, name))
 			return i;
 	for (size_t i = 0; i < np_n_attrs; i++)
-		if (np_attrs[i].gen && ((np_attrs[i].step_on && !strcmp(np_attrs[i].step_on, name)) ||
-		                        (np_attrs[i].step_off && !strcmp(np_attrs[i].step_off, name))))
+		if (np_attrs[i].gen &&
+		    ((np_attrs[i].step_on && !strcmp(np_attrs[i].step_on, name)) ||
+		     (np_attrs[i].step_off && !strcmp(np_attrs[i].step_off, name))))
 			return NP_STEP_SET_ATTRIBUTE;
 	return -1;
 }
@@ -134,13 +139,13 @@ const char *np_step_action(const struct np_step *s)
 	if (s->kind != NP_STEP_SET_ATTRIBUTE || !s->attr)
 		return step_defs[s->kind].action;
 	return turns_off(s) && s->attr->set_action_off ? s->attr->set_action_off
-	                                               : s->attr->set_action;
+						       : s->attr->set_action;
 }
 
 bool np_step_dry_run(const struct np_step *s)
 {
 	return s->kind == NP_STEP_SET_ATTRIBUTE && s->attr ? s->attr->set_dry_run
-	                                                   : step_defs[s->kind].dry_run;
+							   : step_defs[s->kind].dry_run;
 }
 
 int np_action_parse(const char *name)

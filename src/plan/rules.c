@@ -12,7 +12,7 @@
 #define WINDOWS_NV_MAX_VCPUS 192
 
 static void add_diag(struct np_plan *plan, enum np_severity sev, const char *address,
-                     enum np_cfg_key key, const char *fmt, va_list ap)
+		     enum np_cfg_key key, const char *fmt, va_list ap)
 {
 	struct np_diag *d;
 	char *msg;
@@ -27,8 +27,8 @@ static void add_diag(struct np_plan *plan, enum np_severity sev, const char *add
 	d->key = key;
 }
 
-void np_plan_diag(struct np_plan *plan, enum np_severity sev, const char *address,
-                  const char *fmt, ...)
+void np_plan_diag(struct np_plan *plan, enum np_severity sev, const char *address, const char *fmt,
+		  ...)
 {
 	va_list ap;
 
@@ -38,7 +38,7 @@ void np_plan_diag(struct np_plan *plan, enum np_severity sev, const char *addres
 }
 
 void np_plan_diag_key(struct np_plan *plan, enum np_severity sev, const char *address,
-                      enum np_cfg_key key, const char *fmt, ...)
+		      enum np_cfg_key key, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -48,7 +48,7 @@ void np_plan_diag_key(struct np_plan *plan, enum np_severity sev, const char *ad
 }
 
 void np_plan_drift_add(struct np_plan *plan, const char *address, const char *id,
-                       const char *attribute, const char *recorded, const char *live)
+		       const char *attribute, const char *recorded, const char *live)
 {
 	struct np_drift *d;
 
@@ -136,7 +136,7 @@ static const char *nearest_type(const struct np_catalog *cat, const char *type)
  * with the nearest size, offline as online. Otherwise a warning: families the
  * catalog never heard of (t2, g5...) are real. */
 static void not_in_catalog(struct np_plan *plan, const char *address, const char *type,
-                           const struct np_catalog *cat)
+			   const struct np_catalog *cat)
 {
 	const char *dot = strchr(type, '.');
 	size_t flen = dot ? (size_t)(dot - type) : 0, k = 0;
@@ -157,35 +157,35 @@ static void not_in_catalog(struct np_plan *plan, const char *address, const char
 		}
 		near = np_suggest(type, names);
 		np_plan_diag_key(plan, NP_SEV_ERROR, address, NP_KEY_INSTANCE_TYPE,
-		                 "instance type '%s' does not exist; %s%s%s%.*s comes in %s", type,
-		                 near ? "did you mean '" : "", near ? near : "", near ? "'? " : "",
-		                 (int)flen, type, sizes.ptr);
+				 "instance type '%s' does not exist; %s%s%s%.*s comes in %s", type,
+				 near ? "did you mean '" : "", near ? near : "", near ? "'? " : "",
+				 (int)flen, type, sizes.ptr);
 		np_buf_release(&sizes);
 	} else {
 		near = nearest_type(cat, type);
 		np_plan_diag_key(plan, NP_SEV_WARNING, address, NP_KEY_INSTANCE_TYPE,
-		                 "instance type '%s' is not in the catalog; its CPU options and "
-		                 "nested-virtualization support cannot be checked%s%s%s",
-		                 type, near ? " (did you mean '" : "", near ? near : "",
-		                 near ? "'?)" : "");
+				 "instance type '%s' is not in the catalog; its CPU options and "
+				 "nested-virtualization support cannot be checked%s%s%s",
+				 type, near ? " (did you mean '" : "", near ? near : "",
+				 near ? "'?)" : "");
 	}
 	free(fam);
 	free(names);
 }
 
 void np_plan_rules(struct np_plan *plan, const char *address, const struct np_instance *want,
-                   const struct np_instance *current, const struct np_catalog *cat)
+		   const struct np_instance *current, const struct np_catalog *cat)
 {
 	const char *type = want->instance_type ? want->instance_type
-	                   : current              ? current->instance_type
-	                                          : NULL;
+			   : current           ? current->instance_type
+					       : NULL;
 	const struct np_itype *t = np_catalog_find(cat, type);
 	enum np_platform platform = want->platform ? want->platform
-	                            : current      ? current->platform
-	                                           : NP_PLATFORM_UNSET;
+				    : current      ? current->platform
+						   : NP_PLATFORM_UNSET;
 	enum np_bool hib = want->hibernation ? want->hibernation
-	                   : current          ? current->hibernation
-	                                      : NP_BOOL_UNSET;
+			   : current         ? current->hibernation
+					     : NP_BOOL_UNSET;
 	bool nv = want->nested_virtualization == NP_NV_ENABLED;
 	char *why;
 
@@ -193,9 +193,10 @@ void np_plan_rules(struct np_plan *plan, const char *address, const struct np_in
 		const char *near = nearest_type(cat, type);
 
 		np_plan_diag_key(plan, NP_SEV_ERROR, address, NP_KEY_INSTANCE_TYPE,
-		             "instance type '%s' does not exist in this Region (EC2 says "
-		             "InvalidInstanceType)%s%s%s",
-		             type, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+				 "instance type '%s' does not exist in this Region (EC2 says "
+				 "InvalidInstanceType)%s%s%s",
+				 type, near ? "; did you mean '" : "", near ? near : "",
+				 near ? "'?" : "");
 		return;
 	}
 	if (type && !t && cat)
@@ -203,22 +204,24 @@ void np_plan_rules(struct np_plan *plan, const char *address, const struct np_in
 	if (nv && t && !t->nested_virtualization) {
 		char *fams = np_plan_nv_families(cat);
 
-		np_plan_diag_key(plan, NP_SEV_ERROR, address, NP_KEY_NESTED_VIRTUALIZATION,
-		             "nested virtualization is not supported on '%s': DescribeInstanceTypes "
-		             "does not list the nested-virtualization feature for it (families that "
-		             "support it: %s)",
-		             type, fams);
+		np_plan_diag_key(
+		    plan, NP_SEV_ERROR, address, NP_KEY_NESTED_VIRTUALIZATION,
+		    "nested virtualization is not supported on '%s': DescribeInstanceTypes "
+		    "does not list the nested-virtualization feature for it (families that "
+		    "support it: %s)",
+		    type, fams);
 		free(fams);
 	}
 	if (nv && current && current->spot)
 		np_plan_diag(plan, NP_SEV_ERROR, address,
-		             "nested virtualization is not available on Spot instances");
+			     "nested virtualization is not available on Spot instances");
 	if (t && want->core_count && t->n_valid_cores &&
 	    !in_list(t->valid_cores, t->n_valid_cores, want->core_count)) {
 		char *l = int_list(t->valid_cores, t->n_valid_cores);
 
 		np_plan_diag_key(plan, NP_SEV_ERROR, address, NP_KEY_CORE_COUNT,
-		             "core_count %d is not valid for '%s' (valid: %s)", want->core_count, type, l);
+				 "core_count %d is not valid for '%s' (valid: %s)",
+				 want->core_count, type, l);
 		free(l);
 	}
 	if (t && want->threads_per_core && t->n_valid_threads &&
@@ -226,61 +229,63 @@ void np_plan_rules(struct np_plan *plan, const char *address, const struct np_in
 		char *l = int_list(t->valid_threads, t->n_valid_threads);
 
 		np_plan_diag_key(plan, NP_SEV_ERROR, address, NP_KEY_THREADS_PER_CORE,
-		             "threads_per_core %d is not valid for '%s' (valid: %s)",
-		             want->threads_per_core, type, l);
+				 "threads_per_core %d is not valid for '%s' (valid: %s)",
+				 want->threads_per_core, type, l);
 		free(l);
 	}
 	if (t && hib == NP_BOOL_TRUE && !t->hibernation_supported)
 		np_plan_diag_key(plan, NP_SEV_ERROR, address, NP_KEY_HIBERNATION,
-		                 "'%s' does not support hibernation", type);
-	if (want->placement_group &&
-	    (want->tenancy ? want->tenancy : current ? current->tenancy : NP_TENANCY_UNSET) ==
-	        NP_TENANCY_HOST)
+				 "'%s' does not support hibernation", type);
+	if (want->placement_group && (want->tenancy ? want->tenancy
+				      : current     ? current->tenancy
+						    : NP_TENANCY_UNSET) == NP_TENANCY_HOST)
 		np_plan_diag_key(plan, NP_SEV_ERROR, address, NP_KEY_PLACEMENT,
-		                 "placement.group_name '%s' needs default or dedicated tenancy: "
-		                 "EC2 places no instance of a Dedicated Host in a placement group",
-		                 want->placement_group);
+				 "placement.group_name '%s' needs default or dedicated tenancy: "
+				 "EC2 places no instance of a Dedicated Host in a placement group",
+				 want->placement_group);
 	if ((why = np_root_volume_check(want, current))) {
 		np_plan_diag(plan, NP_SEV_ERROR, address, "%s", why);
 		free(why);
 	}
 	if (want->http_tokens == 1)
 		np_plan_diag(plan, NP_SEV_WARNING, address,
-		             "metadata_options.http_tokens: optional allows IMDSv1, whose tokens a "
-		             "server-side request forgery can read; set it to required");
+			     "metadata_options.http_tokens: optional allows IMDSv1, whose tokens a "
+			     "server-side request forgery can read; set it to required");
 	if (t && want->tenancy == NP_TENANCY_HOST && !t->dedicated_hosts_supported)
 		np_plan_diag_key(plan, NP_SEV_ERROR, address, NP_KEY_TENANCY,
-		             "'%s' cannot run on a Dedicated Host (tenancy: host)", type);
+				 "'%s' cannot run on a Dedicated Host (tenancy: host)", type);
 	if (nv && platform == NP_PLATFORM_WINDOWS) {
 		int vcpus = want->core_count && want->threads_per_core
-		                    ? want->core_count * want->threads_per_core
-		            : t ? t->default_vcpus
-		                : 0;
+				? want->core_count * want->threads_per_core
+			    : t ? t->default_vcpus
+				: 0;
 
 		if (vcpus > WINDOWS_NV_MAX_VCPUS)
-			np_plan_diag_key(plan, NP_SEV_ERROR, address,
-			             want->core_count ? NP_KEY_CORE_COUNT : NP_KEY_INSTANCE_TYPE,
-			             "nested virtualization on Windows is unsupported above %d vCPUs; "
-			             "'%s' has %d (choose a size up to %d vCPUs)",
-			             WINDOWS_NV_MAX_VCPUS, type, vcpus, WINDOWS_NV_MAX_VCPUS);
+			np_plan_diag_key(
+			    plan, NP_SEV_ERROR, address,
+			    want->core_count ? NP_KEY_CORE_COUNT : NP_KEY_INSTANCE_TYPE,
+			    "nested virtualization on Windows is unsupported above %d vCPUs; "
+			    "'%s' has %d (choose a size up to %d vCPUs)",
+			    WINDOWS_NV_MAX_VCPUS, type, vcpus, WINDOWS_NV_MAX_VCPUS);
 		if (hib == NP_BOOL_TRUE)
-			np_plan_diag_key(plan, NP_SEV_ERROR, address, NP_KEY_HIBERNATION,
-			             "Windows instances with nested virtualization cannot hibernate; set "
-			             "hibernation: false");
+			np_plan_diag_key(
+			    plan, NP_SEV_ERROR, address, NP_KEY_HIBERNATION,
+			    "Windows instances with nested virtualization cannot hibernate; set "
+			    "hibernation: false");
 		np_plan_diag_key(plan, NP_SEV_WARNING, address, NP_KEY_PLATFORM,
-		             "nested virtualization on Windows turns Virtual Secure Mode off: "
-		             "Credential Guard will not run on this instance");
+				 "nested virtualization on Windows turns Virtual Secure Mode off: "
+				 "Credential Guard will not run on this instance");
 	}
 }
 
 int np_plan_check_config(struct np_plan *out, const struct np_config *config,
-                         const struct np_catalog *catalog, struct np_err *err)
+			 const struct np_catalog *catalog, struct np_err *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (!config)
 		return np_error(err, "no configuration to check");
 	for (size_t i = 0; i < config->n_instances; i++)
-		np_plan_rules(out, config->instances[i].want.address, &config->instances[i].want, NULL,
-		              catalog);
+		np_plan_rules(out, config->instances[i].want.address, &config->instances[i].want,
+			      NULL, catalog);
 	return 0;
 }

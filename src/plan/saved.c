@@ -10,18 +10,18 @@
 static int by_address(const void *a, const void *b)
 {
 	return strcmp((*(const struct np_instance *const *)a)->address,
-	              (*(const struct np_instance *const *)b)->address);
+		      (*(const struct np_instance *const *)b)->address);
 }
 
 static int by_id(const void *a, const void *b)
 {
 	return strcmp((*(const struct np_instance *const *)a)->instance_id,
-	              (*(const struct np_instance *const *)b)->instance_id);
+		      (*(const struct np_instance *const *)b)->instance_id);
 }
 
 /* Sorted pointers to the entries of v that have the key. */
 static const struct np_instance **sorted(const struct np_instance *v, size_t n, bool id,
-                                         size_t *out_n)
+					 size_t *out_n)
 {
 	const struct np_instance **s = np_xmalloc((n ? n : 1) * sizeof(*s));
 	size_t k = 0;
@@ -35,9 +35,9 @@ static const struct np_instance **sorted(const struct np_instance *v, size_t n, 
 }
 
 static const struct np_instance *lookup(const struct np_instance **s, size_t n, const char *key,
-                                        bool id)
+					bool id)
 {
-	struct np_instance probe = {0};
+	struct np_instance probe = { 0 };
 	const struct np_instance *p = &probe, **hit;
 
 	if (!key)
@@ -55,10 +55,7 @@ static bool alive(const struct np_instance *l)
 	return l && l->state != NP_RUN_TERMINATED && l->state != NP_RUN_SHUTTING_DOWN;
 }
 
-static bool str_eq(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && !strcmp(a, b));
-}
+static bool str_eq(const char *a, const char *b) { return (!a && !b) || (a && b && !strcmp(a, b)); }
 
 /* The attributes the steps were planned from: NULL when EC2 still reports
  * them as the plan saw them. */
@@ -79,9 +76,9 @@ static const char *moved(const struct np_instance *before, const struct np_insta
 }
 
 int np_plan_check_saved(const struct np_plan *plan, const struct np_config *config,
-                        const struct np_instance *recorded, size_t n_recorded,
-                        const struct np_instance *live, size_t n_live, const char *lineage,
-                        struct np_err *err)
+			const struct np_instance *recorded, size_t n_recorded,
+			const struct np_instance *live, size_t n_live, const char *lineage,
+			struct np_err *err)
 {
 	size_t n_ra, n_ri, n_li;
 	const struct np_instance **rec_addr = sorted(recorded, n_recorded, false, &n_ra);
@@ -101,15 +98,18 @@ int np_plan_check_saved(const struct np_plan *plan, const struct np_config *conf
 			continue;
 		if (c->action == NP_ACTION_CREATE) {
 			if (rec && alive(lookup(live_id, n_li, rec->instance_id, true))) {
-				np_error(err, "saved plan launches '%s', but the state already manages %s "
-				              "there; run plan again",
-				         c->address, rec->instance_id);
+				np_error(
+				    err,
+				    "saved plan launches '%s', but the state already manages %s "
+				    "there; run plan again",
+				    c->address, rec->instance_id);
 				goto cleanup;
 			}
 			continue;
 		}
 		if (!c->instance_id) {
-			np_error(err, "saved plan changes '%s' without naming its instance", c->address);
+			np_error(err, "saved plan changes '%s' without naming its instance",
+				 c->address);
 			goto cleanup;
 		}
 		/* Managed here under this address, adopted by the file, or launched
@@ -117,22 +117,29 @@ int np_plan_check_saved(const struct np_plan *plan, const struct np_config *conf
 		if (!(rec && str_eq(rec->instance_id, c->instance_id)) &&
 		    !(c->adopt && d && str_eq(d->want.instance_id, c->instance_id)) &&
 		    !(c->adopt && now && lineage && str_eq(now->lineage, lineage) && !owner)) {
-			np_error(err, "saved plan acts on %s as '%s', which this state does not manage%s%s; "
-			              "refusing (run plan again)",
-			         c->instance_id, c->address, owner ? ": the state has it as " : "",
-			         owner ? owner->address : "");
+			np_error(
+			    err,
+			    "saved plan acts on %s as '%s', which this state does not manage%s%s; "
+			    "refusing (run plan again)",
+			    c->instance_id, c->address, owner ? ": the state has it as " : "",
+			    owner ? owner->address : "");
 			goto cleanup;
 		}
 		if (!alive(now)) {
-			np_error(err, "saved plan acts on '%s' (%s), which EC2 no longer reports; run plan "
-			              "again",
-			         c->address, c->instance_id);
+			np_error(
+			    err,
+			    "saved plan acts on '%s' (%s), which EC2 no longer reports; run plan "
+			    "again",
+			    c->address, c->instance_id);
 			goto cleanup;
 		}
-		if (c->has_before && (c->action == NP_ACTION_UPDATE) && (what = moved(&c->before, now))) {
-			np_error(err, "saved plan no longer matches '%s' (%s): its %s changed since the plan "
-			              "was made; run plan again",
-			         c->address, c->instance_id, what);
+		if (c->has_before && (c->action == NP_ACTION_UPDATE) &&
+		    (what = moved(&c->before, now))) {
+			np_error(
+			    err,
+			    "saved plan no longer matches '%s' (%s): its %s changed since the plan "
+			    "was made; run plan again",
+			    c->address, c->instance_id, what);
 			goto cleanup;
 		}
 	}

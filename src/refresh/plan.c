@@ -5,7 +5,7 @@
 #include "nestplan/refresh.h"
 
 int np_refresh_plan(const struct np_refresh_src *src, const struct np_refresh_req *req,
-                    struct np_plan *out, struct np_err *err)
+		    struct np_plan *out, struct np_err *err)
 {
 	struct np_instance *recorded = NULL, *live = NULL;
 	size_t n_recorded = 0, n_live = 0, n_read = 0;
@@ -38,8 +38,8 @@ int np_refresh_plan(const struct np_refresh_src *src, const struct np_refresh_re
 	in.destroy = req->destroy;
 	in.refresh_only = req->refresh_only;
 	if (req->refresh && req->deep &&
-	    np_refresh_read_described(src, NULL, recorded, n_recorded, live, n_live, &n_read,
-	                              err) < 0)
+	    np_refresh_read_described(src, NULL, recorded, n_recorded, live, n_live, &n_read, err) <
+		0)
 		goto cleanup;
 	if (np_plan_build(out, &in, err) < 0)
 		goto cleanup;
@@ -47,7 +47,7 @@ int np_refresh_plan(const struct np_refresh_src *src, const struct np_refresh_re
 	 * where this plan would stop, modify or terminate, then plan again. */
 	if (req->refresh && !req->deep && !req->refresh_only) {
 		if (np_refresh_read_described(src, out, recorded, n_recorded, live, n_live, &n_read,
-		                              err) < 0)
+					      err) < 0)
 			goto cleanup;
 		if (n_read) {
 			np_plan_release(out);

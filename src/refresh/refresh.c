@@ -7,18 +7,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "nestplan/refresh.h"
 #include "nestplan/alloc.h"
 #include "nestplan/aws.h"
 #include "nestplan/config.h"
 #include "nestplan/ec2.h"
 #include "nestplan/log.h"
+#include "nestplan/refresh.h"
 #include "nestplan/state.h"
 
-static FILE *warn_of(const struct np_refresh_src *src)
-{
-	return src->warn ? src->warn : stderr;
-}
+static FILE *warn_of(const struct np_refresh_src *src) { return src->warn ? src->warn : stderr; }
 
 #define CATALOG_TTL (24 * 3600)
 
@@ -40,11 +37,11 @@ int np_refresh_check_region(struct np_aws *aws, struct np_state *state, struct n
 	if (!pinned || !region || !strcmp(pinned, region))
 		return 0;
 	return np_error_cls(err, NP_ERRC_USAGE,
-	                    "state '%s' holds instances in region %s%s%s, but this run is against "
-	                    "region %s: refusing before any call (set the region to %s, or use "
-	                    "another -state)",
-	                    np_state_path(state), pinned, account ? ", account " : "",
-	                    account ? account : "", region, pinned);
+			    "state '%s' holds instances in region %s%s%s, but this run is against "
+			    "region %s: refusing before any call (set the region to %s, or use "
+			    "another -state)",
+			    np_state_path(state), pinned, account ? ", account " : "",
+			    account ? account : "", region, pinned);
 }
 
 int np_refresh_pin_location(struct np_aws *aws, struct np_state *state, struct np_err *err)
@@ -67,8 +64,8 @@ int np_refresh_pin_location(struct np_aws *aws, struct np_state *state, struct n
  * none of the recorded instances exists: the wrong region, account or
  * endpoint, never a fleet to launch again. */
 static int check_location(const struct np_refresh_src *src, const struct np_instance *recorded,
-                          size_t n_recorded, const struct np_instance *live, size_t n_live,
-                          struct np_err *err)
+			  size_t n_recorded, const struct np_instance *live, size_t n_live,
+			  struct np_err *err)
 {
 	const char *account = np_state_account(src->state);
 	size_t n_ids = 0, found = 0;
@@ -76,13 +73,14 @@ static int check_location(const struct np_refresh_src *src, const struct np_inst
 
 	for (size_t i = 0; account && i < n_live; i++)
 		if (live[i].owner_id && strcmp(live[i].owner_id, account))
-			return np_error_cls(err, NP_ERRC_USAGE,
-			                    "EC2 answered for account %s (instance %s), but state '%s' "
-			                    "belongs to account %s in region %s: refusing (wrong "
-			                    "credentials or profile?)",
-			                    live[i].owner_id, live[i].instance_id ? live[i].instance_id : "?",
-			                    np_state_path(src->state), account,
-			                    np_state_region(src->state) ? np_state_region(src->state) : "?");
+			return np_error_cls(
+			    err, NP_ERRC_USAGE,
+			    "EC2 answered for account %s (instance %s), but state '%s' "
+			    "belongs to account %s in region %s: refusing (wrong "
+			    "credentials or profile?)",
+			    live[i].owner_id, live[i].instance_id ? live[i].instance_id : "?",
+			    np_state_path(src->state), account,
+			    np_state_region(src->state) ? np_state_region(src->state) : "?");
 	ids = np_xmalloc((n_live ? n_live : 1) * sizeof(*ids));
 	for (size_t i = 0; i < n_live; i++)
 		if (live[i].instance_id)
@@ -97,11 +95,12 @@ static int check_location(const struct np_refresh_src *src, const struct np_inst
 	}
 	free(ids);
 	if (n_live && !found)
-		return np_error_cls(err, NP_ERRC_USAGE,
-		                    "none of the %zu recorded instances exist in %s for this account: "
-		                    "wrong region, account or endpoint? (if they were all terminated "
-		                    "outside nestplan, remove them with 'nestplan state rm')",
-		                    n_live, np_aws_region(src->aws));
+		return np_error_cls(
+		    err, NP_ERRC_USAGE,
+		    "none of the %zu recorded instances exist in %s for this account: "
+		    "wrong region, account or endpoint? (if they were all terminated "
+		    "outside nestplan, remove them with 'nestplan state rm')",
+		    n_live, np_aws_region(src->aws));
 	return 0;
 }
 
@@ -112,13 +111,13 @@ static int refresh_streams(size_t n_recorded)
 	int k = v ? atoi(v) : 0;
 
 	return k == 1 || k == 2 || k == 4 || k == 8 || k == 16 ? k
-	                                                        : np_ec2_refresh_streams(n_recorded);
+							       : np_ec2_refresh_streams(n_recorded);
 }
 
 /* root_volume (issue 14): whether any instance of the file or the state
  * manages its root volume (delete_on_termination comes with the instance). */
-static bool wants_root_volumes(const struct np_refresh_src *src,
-                               const struct np_instance *recorded, size_t n_recorded)
+static bool wants_root_volumes(const struct np_refresh_src *src, const struct np_instance *recorded,
+			       size_t n_recorded)
 {
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *a = &np_attrs[i];
@@ -137,8 +136,7 @@ static bool wants_root_volumes(const struct np_refresh_src *src,
 }
 
 int np_refresh_live(const struct np_refresh_src *src, const struct np_instance *recorded,
-                    size_t n_recorded, struct np_instance **out, size_t *n_out,
-                    struct np_err *err)
+		    size_t n_recorded, struct np_instance **out, size_t *n_out, struct np_err *err)
 {
 	const char *lineage = np_state_lineage(src->state);
 	struct np_instance *live = NULL, *more = NULL;
@@ -150,7 +148,7 @@ int np_refresh_live(const struct np_refresh_src *src, const struct np_instance *
 	*out = NULL;
 	*n_out = 0;
 	if (np_ec2_describe_lineage(src->aws, lineage, refresh_streams(n_recorded), &live, &n_live,
-	                            err) < 0)
+				    err) < 0)
 		goto cleanup;
 
 	/* Recorded or adopted instances the listing did not show: ask by id. */
@@ -159,7 +157,7 @@ int np_refresh_live(const struct np_refresh_src *src, const struct np_instance *
 		have[i] = live[i].instance_id;
 	qsort(have, n_live, sizeof(*have), cmp_id);
 	missing = np_xmalloc((n_recorded + (src->config ? src->config->n_instances : 0) + 1) *
-	                     sizeof(*missing));
+			     sizeof(*missing));
 	for (size_t i = 0; i < n_recorded; i++)
 		if (recorded[i].instance_id && !seen(have, n_live, recorded[i].instance_id))
 			missing[n_ids++] = recorded[i].instance_id;
@@ -169,7 +167,8 @@ int np_refresh_live(const struct np_refresh_src *src, const struct np_instance *
 		if (id && !seen(have, n_live, id))
 			missing[n_ids++] = id;
 	}
-	if (n_ids && np_ec2_describe_instances_by_id(src->aws, missing, n_ids, &more, &n_more, err) < 0)
+	if (n_ids &&
+	    np_ec2_describe_instances_by_id(src->aws, missing, n_ids, &more, &n_more, err) < 0)
 		goto cleanup;
 	if (n_more) {
 		live = np_xrealloc(live, (n_live + n_more) * sizeof(*live));
@@ -216,7 +215,7 @@ static int cmp_inst_addr(const void *a, const void *b)
 
 static struct np_instance *by_id(struct np_instance **v, size_t n, const char *id)
 {
-	struct np_instance key = {.instance_id = (char *)id}, *k = &key, **hit;
+	struct np_instance key = { .instance_id = (char *)id }, *k = &key, **hit;
 
 	if (!id)
 		return NULL;
@@ -226,21 +225,22 @@ static struct np_instance *by_id(struct np_instance **v, size_t n, const char *i
 
 /* One DescribeInstanceAttribute; a failure is a warning (what was recorded
  * stands) unless it is the kind that ends the run. */
-static int read_one(const struct np_refresh_src *src, struct np_instance *l, const struct np_attr_def *a,
-                    size_t *n_read, struct np_err *err)
+static int read_one(const struct np_refresh_src *src, struct np_instance *l,
+		    const struct np_attr_def *a, size_t *n_read, struct np_err *err)
 {
 	struct np_err e = NP_ERR_INIT;
 	char *v = NULL;
 
 	if (np_ec2_describe_instance_attribute(src->aws, l->instance_id, a->describe_attribute, &v,
-	                                       &e) < 0) {
+					       &e) < 0) {
 		if (e.cls == NP_ERRC_INTERRUPTED) {
 			if (err)
 				*err = e;
 			return -1;
 		}
-		fprintf(warn_of(src), "Warning: cannot read %s of %s (%s); using the recorded value\n",
-		        a->name, l->instance_id, e.msg);
+		fprintf(warn_of(src),
+			"Warning: cannot read %s of %s (%s); using the recorded value\n", a->name,
+			l->instance_id, e.msg);
 		np_err_clear(&e);
 		return 0;
 	}
@@ -267,12 +267,13 @@ static bool needs(const struct np_change *ch, const struct np_attr_def *a)
 }
 
 int np_refresh_read_described(const struct np_refresh_src *src, const struct np_plan *plan,
-                              const struct np_instance *recorded, size_t n_recorded,
-                              struct np_instance *live, size_t n_live, size_t *n_read,
-                              struct np_err *err)
+			      const struct np_instance *recorded, size_t n_recorded,
+			      struct np_instance *live, size_t n_live, size_t *n_read,
+			      struct np_err *err)
 {
 	struct np_instance **ids = np_xmalloc((n_live ? n_live : 1) * sizeof(*ids));
-	const struct np_instance **addrs = np_xmalloc((n_recorded ? n_recorded : 1) * sizeof(*addrs));
+	const struct np_instance **addrs =
+	    np_xmalloc((n_recorded ? n_recorded : 1) * sizeof(*addrs));
 	size_t n_ids = 0, n_addrs = 0;
 	int rc = -1;
 
@@ -302,7 +303,7 @@ int np_refresh_read_described(const struct np_refresh_src *src, const struct np_
 	for (size_t i = 0; i < plan->n_changes; i++) {
 		const struct np_change *ch = &plan->changes[i];
 		const struct np_desired *d;
-		const struct np_instance key = {.address = ch->address}, *k = &key, **rec;
+		const struct np_instance key = { .address = ch->address }, *k = &key, **rec;
 		struct np_instance *l;
 
 		if (ch->action == NP_ACTION_NOOP || ch->action == NP_ACTION_CREATE || !ch->address)
@@ -316,7 +317,8 @@ int np_refresh_read_described(const struct np_refresh_src *src, const struct np_
 			const struct np_attr_def *at = &np_attrs[a];
 
 			if (!at->describe_attribute || np_attr_is_set(at, l) || !needs(ch, at) ||
-			    !((d && np_attr_is_set(at, &d->want)) || (rec && np_attr_is_set(at, *rec))))
+			    !((d && np_attr_is_set(at, &d->want)) ||
+			      (rec && np_attr_is_set(at, *rec))))
 				continue;
 			if (read_one(src, l, at, n_read, err) < 0)
 				goto cleanup;
@@ -363,7 +365,7 @@ static bool drop_unknown(const struct np_err *e, struct np_strv *ask, struct np_
 	if (strcmp(e->code, "InvalidInstanceType") || !close)
 		return false;
 	for (size_t i = 0; i < ask->n;) {
-		struct np_itype t = {.name = ask->v[i], .unknown = true};
+		struct np_itype t = { .name = ask->v[i], .unknown = true };
 
 		if (!listed(open, close, ask->v[i])) {
 			i++;
@@ -378,7 +380,7 @@ static bool drop_unknown(const struct np_err *e, struct np_strv *ask, struct np_
 }
 
 void np_refresh_catalog(const struct np_refresh_src *src, const struct np_instance *recorded,
-                        size_t n_recorded, bool online, struct np_catalog *out)
+			size_t n_recorded, bool online, struct np_catalog *out)
 {
 	struct np_catalog fresh = NP_CATALOG_INIT, builtin = NP_CATALOG_INIT;
 	struct np_strv types = NP_STRV_INIT;
@@ -401,18 +403,19 @@ void np_refresh_catalog(const struct np_refresh_src *src, const struct np_instan
 			np_strv_push(&ask, types.v[i]);
 	if (ask.n && online && src->aws) {
 		int r = np_ec2_describe_instance_types(src->aws, (const char *const *)ask.v, ask.n,
-		                                       &fresh, &err);
+						       &fresh, &err);
 
 		if (r < 0 && drop_unknown(&err, &ask, out)) {
 			np_err_clear(&err);
-			r = ask.n ? np_ec2_describe_instance_types(src->aws, (const char *const *)ask.v,
-			                                           ask.n, &fresh, &err)
-			          : 0;
+			r = ask.n ? np_ec2_describe_instance_types(
+					src->aws, (const char *const *)ask.v, ask.n, &fresh, &err)
+				  : 0;
 		}
 		if (r < 0) {
-			fprintf(warn_of(src), "Warning: cannot read the instance-type catalog from EC2 (%s); "
-			                  "using the built-in table\n",
-			        err.msg);
+			fprintf(warn_of(src),
+				"Warning: cannot read the instance-type catalog from EC2 (%s); "
+				"using the built-in table\n",
+				err.msg);
 			np_err_clear(&err);
 		} else {
 			for (size_t i = 0; i < fresh.n; i++)

@@ -15,7 +15,7 @@ void np_render_drift_text(FILE *out, const struct np_plan *plan, const struct np
 		return;
 	}
 	fprintf(out, "%sDrift:%s changed outside nestplan since the last apply:\n",
-	        o->color ? "\033[1;33m" : "", o->color ? "\033[0m" : "");
+		o->color ? "\033[1;33m" : "", o->color ? "\033[0m" : "");
 	for (size_t i = 0; i < plan->n_drift; i++) {
 		const struct np_drift *d = &plan->drift[i];
 		/* What EC2 reports (tags) is shown escaped, never as control codes. */
@@ -23,9 +23,11 @@ void np_render_drift_text(FILE *out, const struct np_plan *plan, const struct np
 		     *live = np_visible(d->live);
 
 		if (!last || strcmp(last, d->address))
-			fprintf(out, "\n  ~ %s (%s)\n", d->address, d->instance_id ? d->instance_id : "-");
+			fprintf(out, "\n  ~ %s (%s)\n", d->address,
+				d->instance_id ? d->instance_id : "-");
 		last = d->address;
-		fprintf(out, "      %-34s %s → %s\n", attr, rec ? rec : "(none)", live ? live : "(none)");
+		fprintf(out, "      %-34s %s → %s\n", attr, rec ? rec : "(none)",
+			live ? live : "(none)");
 		free(attr);
 		free(rec);
 		free(live);
@@ -41,8 +43,8 @@ json_t *np_render_drift_json(const struct np_plan *plan)
 
 	for (size_t i = 0; i < plan->n_drift; i++)
 		instances += i == 0 || strcmp(plan->drift[i].address, plan->drift[i - 1].address);
-	out = json_pack("{s:s, s:o, s:{s:i, s:i}}", "format_version", "1", "drift", drift, "summary",
-	                "drifted", (int)instances, "attributes", (int)plan->n_drift);
+	out = json_pack("{s:s, s:o, s:{s:i, s:i}}", "format_version", "1", "drift", drift,
+			"summary", "drifted", (int)instances, "attributes", (int)plan->n_drift);
 	json_decref(all);
 	return out;
 }
@@ -88,9 +90,9 @@ void np_render_drift_junit(FILE *out, const struct np_plan *plan)
 			const struct np_drift *d = &plan->drift[i];
 
 			xmlTextWriterWriteFormatString(w, "%s (%s): %s → %s\n", d->attribute,
-			                               d->instance_id ? d->instance_id : "-",
-			                               d->recorded ? d->recorded : "(none)",
-			                               d->live ? d->live : "(none)");
+						       d->instance_id ? d->instance_id : "-",
+						       d->recorded ? d->recorded : "(none)",
+						       d->live ? d->live : "(none)");
 		}
 		xmlTextWriterEndElement(w);
 		xmlTextWriterEndElement(w);
@@ -146,8 +148,12 @@ void np_render_drift_markdown(FILE *out, const struct np_plan *plan)
 		fprintf(out, "### ✅ nestplan: no drift\n\nEC2 matches the recorded state.\n");
 		return;
 	}
-	fprintf(out, "### ⚠️ nestplan: drift detected\n\n| Instance | ID | Attribute | Recorded | Live |\n"
-	             "|---|---|---|---|---|\n");
+	/* clang-format counts the emoji's width differently on each pass. */
+	/* clang-format off */
+	fputs("### ⚠️ nestplan: drift detected\n\n"
+	      "| Instance | ID | Attribute | Recorded | Live |\n"
+	      "|---|---|---|---|---|\n", out);
+	/* clang-format on */
 	for (size_t i = 0; i < plan->n_drift; i++) {
 		const struct np_drift *d = &plan->drift[i];
 
@@ -170,5 +176,5 @@ void np_render_drift_markdown(FILE *out, const struct np_plan *plan)
 		fputs(" |\n", out);
 	}
 	fprintf(out, "\nRun `nestplan apply` to bring the instances back to the file, or "
-	             "`nestplan apply -refresh-only` to accept what EC2 reports.\n");
+		     "`nestplan apply -refresh-only` to accept what EC2 reports.\n");
 }

@@ -22,7 +22,7 @@ static json_t *step_detail(const struct np_step *s)
 		json_object_set_new(o, "threads_per_core", json_integer(s->threads_per_core));
 	if (s->nested_virtualization)
 		json_object_set_new(o, "nested_virtualization",
-		                    json_string(np_nv_name(s->nested_virtualization)));
+				    json_string(np_nv_name(s->nested_virtualization)));
 	if (s->tenancy)
 		json_object_set_new(o, "tenancy", json_string(np_tenancy_name(s->tenancy)));
 	if (s->host_id)
@@ -60,9 +60,9 @@ static json_t *attrs_json(const struct np_change *c)
 	for (size_t i = 0; i < c->n_attrs; i++) {
 		const struct np_attr_change *x = &c->attrs[i];
 
-		json_array_append_new(a, json_pack("{s:s, s:s?, s:s?, s:s}", "name", x->name, "before",
-		                                   x->before, "after", x->after, "policy",
-		                                   np_policy_name(x->policy)));
+		json_array_append_new(a, json_pack("{s:s, s:s?, s:s?, s:s}", "name", x->name,
+						   "before", x->before, "after", x->after, "policy",
+						   np_policy_name(x->policy)));
 	}
 	return a;
 }
@@ -76,7 +76,8 @@ static int read_attrs(struct np_change *c, const json_t *a, struct np_err *err)
 		return 0;
 	if (!json_is_array(a) || json_array_size(a) > 256)
 		return np_error(err, "malformed attributes");
-	json_array_foreach(a, i, x) {
+	json_array_foreach(a, i, x)
+	{
 		const char *name = json_string_value(json_object_get(x, "name"));
 		const char *policy = json_string_value(json_object_get(x, "policy"));
 		struct np_attr_change *ac;
@@ -89,8 +90,8 @@ static int read_attrs(struct np_change *c, const json_t *a, struct np_err *err)
 		ac->before = np_xstrdup(json_string_value(json_object_get(x, "before")));
 		ac->after = np_xstrdup(json_string_value(json_object_get(x, "after")));
 		ac->policy = !strcmp(policy, "live")      ? NP_POLICY_LIVE
-		             : !strcmp(policy, "stopped") ? NP_POLICY_STOPPED
-		                                          : NP_POLICY_REPLACE;
+			     : !strcmp(policy, "stopped") ? NP_POLICY_STOPPED
+							  : NP_POLICY_REPLACE;
 	}
 	return 0;
 }
@@ -110,13 +111,13 @@ static json_t *plan_json(const struct np_plan *plan, bool full)
 			json_array_append_new(steps, json_string(np_step_label(&c->steps[k])));
 			if (c->steps[k].irreversible)
 				json_array_append_new(irreversible,
-				                      json_string(np_step_label(&c->steps[k])));
+						      json_string(np_step_label(&c->steps[k])));
 		}
 		o = json_pack("{s:s, s:s?, s:s, s:b, s:o, s:o, s:o}", "address", c->address,
-		              "instance_id", c->instance_id, "action", np_action_name(c->action),
-		              "requires_stop", c->requires_stop, "steps", steps, "before",
-		              c->has_before ? np_instance_to_json(&c->before) : json_null(), "after",
-		              c->has_after ? np_instance_to_json(&c->after) : json_null());
+			      "instance_id", c->instance_id, "action", np_action_name(c->action),
+			      "requires_stop", c->requires_stop, "steps", steps, "before",
+			      c->has_before ? np_instance_to_json(&c->before) : json_null(),
+			      "after", c->has_after ? np_instance_to_json(&c->after) : json_null());
 		json_object_set_new(o, "irreversible_steps", irreversible);
 		json_object_set_new(o, "attributes", attrs_json(c));
 		if (c->replace_reason)
@@ -127,7 +128,8 @@ static json_t *plan_json(const struct np_plan *plan, bool full)
 			for (size_t k = 0; k < c->n_steps; k++)
 				json_array_append_new(details, step_detail(&c->steps[k]));
 			json_object_set_new(o, "step_details", details);
-			json_object_set_new(o, "group", c->group ? json_string(c->group) : json_null());
+			json_object_set_new(o, "group",
+					    c->group ? json_string(c->group) : json_null());
 			json_object_set_new(o, "adopt", json_boolean(c->adopt));
 		}
 		json_array_append_new(changes, o);
@@ -136,32 +138,30 @@ static json_t *plan_json(const struct np_plan *plan, bool full)
 		const struct np_drift *d = &plan->drift[i];
 
 		json_array_append_new(drift, json_pack("{s:s, s:s?, s:s, s:s?, s:s?}", "address",
-		                                       d->address, "instance_id", d->instance_id,
-		                                       "attribute", d->attribute, "recorded",
-		                                       d->recorded, "live", d->live));
+						       d->address, "instance_id", d->instance_id,
+						       "attribute", d->attribute, "recorded",
+						       d->recorded, "live", d->live));
 	}
 	for (size_t i = 0; i < plan->n_diags; i++) {
 		const struct np_diag *d = &plan->diags[i];
 
-		json_array_append_new(diags, json_pack("{s:s, s:s?, s:s}", "severity",
-		                                       d->severity == NP_SEV_ERROR ? "error" : "warning",
-		                                       "address", d->address, "message", d->message));
+		json_array_append_new(diags,
+				      json_pack("{s:s, s:s?, s:s}", "severity",
+						d->severity == NP_SEV_ERROR ? "error" : "warning",
+						"address", d->address, "message", d->message));
 	}
 	np_plan_unchecked_permissions(plan, &unchecked);
 	for (size_t i = 0; i < unchecked.n; i++)
 		json_array_append_new(perms, json_string(unchecked.v[i]));
 	np_strv_release(&unchecked);
 	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:{s:i, s:i, s:i, s:i}}", "format_version", "1",
-	                 "changes", changes, "drift", drift, "diagnostics", diags,
-	                 "unchecked_permissions", perms, "summary", "add", plan->summary.add,
-	                 "change", plan->summary.change, "destroy", plan->summary.destroy,
-	                 "stop_start", plan->summary.stop_start);
+			 "changes", changes, "drift", drift, "diagnostics", diags,
+			 "unchecked_permissions", perms, "summary", "add", plan->summary.add,
+			 "change", plan->summary.change, "destroy", plan->summary.destroy,
+			 "stop_start", plan->summary.stop_start);
 }
 
-json_t *np_render_plan_json(const struct np_plan *plan)
-{
-	return plan_json(plan, false);
-}
+json_t *np_render_plan_json(const struct np_plan *plan) { return plan_json(plan, false); }
 
 json_t *np_plan_to_json_full(const struct np_plan *plan)
 {
@@ -191,7 +191,8 @@ static int read_step(struct np_step *s, const json_t *j, struct np_err *err)
 	s->instance_type = np_xstrdup(json_string_value(json_object_get(j, "instance_type")));
 	s->core_count = (int)json_integer_value(json_object_get(j, "core_count"));
 	s->threads_per_core = (int)json_integer_value(json_object_get(j, "threads_per_core"));
-	s->nested_virtualization = np_nv_parse(json_string_value(json_object_get(j, "nested_virtualization")));
+	s->nested_virtualization =
+	    np_nv_parse(json_string_value(json_object_get(j, "nested_virtualization")));
 	s->tenancy = np_tenancy_parse(json_string_value(json_object_get(j, "tenancy")));
 	s->host_id = np_xstrdup(json_string_value(json_object_get(j, "host_id")));
 	s->irreversible = json_is_true(json_object_get(j, "irreversible"));
@@ -202,8 +203,10 @@ static int read_step(struct np_step *s, const json_t *j, struct np_err *err)
 	s->device_name = np_xstrdup(json_string_value(json_object_get(j, "device_name")));
 	if (s->kind == NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION)
 		s->value = np_xstrdup(json_string_value(json_object_get(j, "value")));
-	for (int t = 1; json_string_value(json_object_get(j, "volume_type")) && np_volume_types[t]; t++)
-		if (!strcmp(np_volume_types[t], json_string_value(json_object_get(j, "volume_type"))))
+	for (int t = 1; json_string_value(json_object_get(j, "volume_type")) && np_volume_types[t];
+	     t++)
+		if (!strcmp(np_volume_types[t],
+			    json_string_value(json_object_get(j, "volume_type"))))
 			s->volume_type = t;
 	if (s->kind == NP_STEP_SET_ATTRIBUTE || json_object_get(j, "attribute")) {
 		const char *name = json_string_value(json_object_get(j, "attribute"));
@@ -217,8 +220,8 @@ static int read_step(struct np_step *s, const json_t *j, struct np_err *err)
 		const char *key;
 		json_t *val;
 
-		json_object_foreach((json_t *)v, key, val)
-			np_tags_set(&s->tags, key, json_string_value(val) ? json_string_value(val) : "");
+		json_object_foreach((json_t *)v, key, val) np_tags_set(
+		    &s->tags, key, json_string_value(val) ? json_string_value(val) : "");
 	}
 	return 0;
 }
@@ -244,7 +247,8 @@ static int read_change(struct np_change *c, const json_t *j, struct np_err *err)
 	c->adopt = json_is_true(json_object_get(j, "adopt"));
 	if (json_array_size(details) > 64)
 		return np_error(err, "too many steps in one change");
-	json_array_foreach(details, i, x) {
+	json_array_foreach(details, i, x)
+	{
 		NP_ALLOC_GROW(c->steps, c->n_steps + 1, c->alloc_steps);
 		if (read_step(&c->steps[c->n_steps], x, err) < 0)
 			return -1;
@@ -270,7 +274,8 @@ static int read_change(struct np_change *c, const json_t *j, struct np_err *err)
 
 int np_plan_from_json_full(struct np_plan *out, const json_t *j, struct np_err *err)
 {
-	const json_t *changes = json_object_get(j, "changes"), *summary = json_object_get(j, "summary");
+	const json_t *changes = json_object_get(j, "changes"),
+		     *summary = json_object_get(j, "summary");
 	const char *fv = json_string_value(json_object_get(j, "format_version"));
 	const char *sha = json_string_value(json_object_get(j, "config_sha256"));
 	size_t i;
@@ -290,7 +295,8 @@ int np_plan_from_json_full(struct np_plan *out, const json_t *j, struct np_err *
 	out->summary.change = (int)json_integer_value(json_object_get(summary, "change"));
 	out->summary.destroy = (int)json_integer_value(json_object_get(summary, "destroy"));
 	out->summary.stop_start = (int)json_integer_value(json_object_get(summary, "stop_start"));
-	json_array_foreach(changes, i, x) {
+	json_array_foreach(changes, i, x)
+	{
 		NP_ALLOC_GROW(out->changes, out->n_changes + 1, out->alloc_changes);
 		if (read_change(&out->changes[out->n_changes], x, err) < 0) {
 			out->n_changes++;
@@ -300,7 +306,8 @@ int np_plan_from_json_full(struct np_plan *out, const json_t *j, struct np_err *
 		out->n_changes++;
 	}
 	/* What plan printed besides the changes, so show prints it again. */
-	json_array_foreach(json_object_get(j, "drift"), i, x) {
+	json_array_foreach(json_object_get(j, "drift"), i, x)
+	{
 		struct np_drift *d;
 		const char *addr = json_string_value(json_object_get(x, "address"));
 		const char *attr = json_string_value(json_object_get(x, "attribute"));
@@ -315,7 +322,8 @@ int np_plan_from_json_full(struct np_plan *out, const json_t *j, struct np_err *
 		d->recorded = np_xstrdup(json_string_value(json_object_get(x, "recorded")));
 		d->live = np_xstrdup(json_string_value(json_object_get(x, "live")));
 	}
-	json_array_foreach(json_object_get(j, "diagnostics"), i, x) {
+	json_array_foreach(json_object_get(j, "diagnostics"), i, x)
+	{
 		struct np_diag *d;
 		const char *sev = json_string_value(json_object_get(x, "severity"));
 		const char *msg = json_string_value(json_object_get(x, "message"));

@@ -11,38 +11,53 @@
 #include "nestplan/render.h"
 
 #define C(o, code) ((o)->color ? (code) : "")
-#define RESET(o) C(o, "\033[0m")
+#define RESET(o)   C(o, "\033[0m")
 
 static const char *symbol(enum np_action a)
 {
 	switch (a) {
-	case NP_ACTION_CREATE: return "+";
-	case NP_ACTION_UPDATE: return "~";
-	case NP_ACTION_REPLACE: return "-/+";
-	case NP_ACTION_DELETE: return "-";
-	default: return " ";
+	case NP_ACTION_CREATE:
+		return "+";
+	case NP_ACTION_UPDATE:
+		return "~";
+	case NP_ACTION_REPLACE:
+		return "-/+";
+	case NP_ACTION_DELETE:
+		return "-";
+	default:
+		return " ";
 	}
 }
 
 static const char *colour(enum np_action a)
 {
 	switch (a) {
-	case NP_ACTION_CREATE: return "\033[32m";
-	case NP_ACTION_UPDATE: return "\033[33m";
-	case NP_ACTION_REPLACE: return "\033[35m";
-	case NP_ACTION_DELETE: return "\033[31m";
-	default: return "";
+	case NP_ACTION_CREATE:
+		return "\033[32m";
+	case NP_ACTION_UPDATE:
+		return "\033[33m";
+	case NP_ACTION_REPLACE:
+		return "\033[35m";
+	case NP_ACTION_DELETE:
+		return "\033[31m";
+	default:
+		return "";
 	}
 }
 
 static const char *verb(enum np_action a)
 {
 	switch (a) {
-	case NP_ACTION_CREATE: return "will be created";
-	case NP_ACTION_UPDATE: return "will be updated in-place";
-	case NP_ACTION_REPLACE: return "must be replaced";
-	case NP_ACTION_DELETE: return "will be destroyed";
-	default: return "";
+	case NP_ACTION_CREATE:
+		return "will be created";
+	case NP_ACTION_UPDATE:
+		return "will be updated in-place";
+	case NP_ACTION_REPLACE:
+		return "must be replaced";
+	case NP_ACTION_DELETE:
+		return "will be destroyed";
+	default:
+		return "";
 	}
 }
 
@@ -71,21 +86,23 @@ static const char *policy_note(const struct np_change *c, const char *name)
 {
 	for (size_t i = 0; c->action == NP_ACTION_UPDATE && i < c->n_attrs; i++)
 		if (!strcmp(c->attrs[i].name, name))
-			return c->attrs[i].policy == NP_POLICY_LIVE && !strncmp(name, "root_volume.", 12) &&
-			               strcmp(name, "root_volume.delete_on_termination")
-			           ? "live, no stop; EBS allows a limited number of modifications of a "
-			             "volume per 24 h, one at a time"
+			return c->attrs[i].policy == NP_POLICY_LIVE &&
+				       !strncmp(name, "root_volume.", 12) &&
+				       strcmp(name, "root_volume.delete_on_termination")
+				   ? "live, no stop; EBS allows a limited number of modifications "
+				     "of a "
+				     "volume per 24 h, one at a time"
 			       : c->attrs[i].policy == NP_POLICY_LIVE    ? "live, no stop"
 			       : c->attrs[i].policy == NP_POLICY_STOPPED ? "in the stop window"
-			                                                 : NULL;
+									 : NULL;
 	return NULL;
 }
 
 /* Every attribute of the table the change sets, with what it was. */
 static void attributes(FILE *out, const struct np_change *c)
 {
-	const struct np_instance *b = c->has_before && c->action != NP_ACTION_REPLACE ? &c->before
-	                                                                               : NULL;
+	const struct np_instance *b =
+	    c->has_before && c->action != NP_ACTION_REPLACE ? &c->before : NULL;
 	const struct np_instance *a = &c->after;
 
 	if (!c->has_after)
@@ -113,7 +130,8 @@ static void attributes(FILE *out, const struct np_change *c)
 		char name[300];
 
 		snprintf(name, sizeof(name), "tags.%s", a->tags.v[i].key);
-		attr(out, name, b ? np_tags_get(&b->tags, a->tags.v[i].key) : NULL, a->tags.v[i].value);
+		attr(out, name, b ? np_tags_get(&b->tags, a->tags.v[i].key) : NULL,
+		     a->tags.v[i].value);
 	}
 	for (size_t i = 0; b && a->tags_set && i < b->tags.n; i++)
 		if (!np_tags_get(&a->tags, b->tags.v[i].key)) {
@@ -148,8 +166,8 @@ static void diagnostics(FILE *out, const struct np_plan *plan, const struct np_r
 		char *msg = np_visible(d->message); /* may quote EC2 */
 
 		fprintf(out, "\n%s%s:%s %s%s%s\n", C(o, e ? "\033[1;31m" : "\033[1;33m"),
-		        e ? "Error" : "Warning", RESET(o), d->address ? d->address : "",
-		        d->address ? ": " : "", msg ? msg : "");
+			e ? "Error" : "Warning", RESET(o), d->address ? d->address : "",
+			d->address ? ": " : "", msg ? msg : "");
 		free(msg);
 	}
 }
@@ -173,17 +191,15 @@ static char *change_body(const struct np_change *c, const struct np_render_opts 
 	fputc('\n', out);
 	for (size_t k = 0; k < c->n_steps; k++)
 		if (c->steps[k].irreversible)
-			fprintf(out, "      %sirreversible:%s %s (EC2 allows no way back; it goes "
-			             "last in the cycle, and a failure after it is not undone)\n",
-			        C(o, "\033[33m"), RESET(o), np_step_label(&c->steps[k]));
+			fprintf(out,
+				"      %sirreversible:%s %s (EC2 allows no way back; it goes "
+				"last in the cycle, and a failure after it is not undone)\n",
+				C(o, "\033[33m"), RESET(o), np_step_label(&c->steps[k]));
 	fclose(out);
 	return text;
 }
 
-static bool same_str(const char *a, const char *b)
-{
-	return a == b || (a && b && !strcmp(a, b));
-}
+static bool same_str(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
 
 /* The calls themselves, parameters included, not only their names. */
 static bool same_steps(const struct np_change *a, const struct np_change *b)
@@ -193,10 +209,10 @@ static bool same_steps(const struct np_change *a, const struct np_change *b)
 	for (size_t k = 0; k < a->n_steps; k++) {
 		const struct np_step *x = &a->steps[k], *y = &b->steps[k];
 
-		if (x->kind != y->kind || x->irreversible != y->irreversible || x->attr != y->attr ||
-		    !same_str(x->value, y->value) ||
-		    !same_str(x->instance_type, y->instance_type) || x->core_count != y->core_count ||
-		    x->threads_per_core != y->threads_per_core ||
+		if (x->kind != y->kind || x->irreversible != y->irreversible ||
+		    x->attr != y->attr || !same_str(x->value, y->value) ||
+		    !same_str(x->instance_type, y->instance_type) ||
+		    x->core_count != y->core_count || x->threads_per_core != y->threads_per_core ||
 		    x->nested_virtualization != y->nested_virtualization ||
 		    x->tenancy != y->tenancy || !same_str(x->host_id, y->host_id) ||
 		    x->tags.n != y->tags.n)
@@ -225,8 +241,8 @@ static bool split_address(const char *addr, size_t *name_len, long *index)
 	return true;
 }
 
-bool np_render_same_change(const struct np_change *a, const char *body_a,
-                           const struct np_change *b, const char *body_b)
+bool np_render_same_change(const struct np_change *a, const char *body_a, const struct np_change *b,
+			   const char *body_b)
 {
 	size_t la, lb;
 	long ia, ib;
@@ -299,8 +315,8 @@ static void rollout(FILE *out, const struct np_plan *plan, const struct np_rende
 		int limit = np_render_rollout_limit(o->config, g[k].group);
 		int total = g[k].stops + g[k].replaces, waves;
 		const char *what = !g[k].replaces ? "one stop → modify → start cycle"
-		                   : !g[k].stops  ? "one replacement"
-		                                  : "one stop/start cycle or replacement";
+				   : !g[k].stops  ? "one replacement"
+						  : "one stop/start cycle or replacement";
 
 		if (!limit)
 			continue;
@@ -310,10 +326,10 @@ static void rollout(FILE *out, const struct np_plan *plan, const struct np_rende
 		waves = (total + limit - 1) / limit;
 		if (waves == 1)
 			fprintf(out, "  %s: %d instance%s in 1 wave", g[k].group, total,
-			        total == 1 ? "" : "s");
+				total == 1 ? "" : "s");
 		else
-			fprintf(out, "  %s: %d instances in %d waves of %s%d", g[k].group, total, waves,
-			        total % limit ? "at most " : "", limit);
+			fprintf(out, "  %s: %d instances in %d waves of %s%d", g[k].group, total,
+				waves, total % limit ? "at most " : "", limit);
 		fprintf(out, ", each out of service for %s\n", what);
 	}
 	free(g);
@@ -327,17 +343,17 @@ static void summary(FILE *out, const struct np_plan *plan, const struct np_rende
 
 	for (size_t i = 0; i < plan->n_changes; i++) {
 		replaces += plan->changes[i].action == NP_ACTION_REPLACE;
-		stops += plan->changes[i].requires_stop &&
-		         plan->changes[i].action != NP_ACTION_REPLACE;
+		stops +=
+		    plan->changes[i].requires_stop && plan->changes[i].action != NP_ACTION_REPLACE;
 	}
 	fprintf(out, "\n%sPlan:%s %d to add, %d to change, %d to destroy. ", C(o, "\033[1m"),
-	        RESET(o), plan->summary.add, plan->summary.change, plan->summary.destroy);
+		RESET(o), plan->summary.add, plan->summary.change, plan->summary.destroy);
 	if (!stops && !replaces) {
 		fprintf(out, "No instance will be out of service.\n");
 		return;
 	}
 	fprintf(out, "%d instance%s will be out of service:", stops + replaces,
-	        stops + replaces == 1 ? "" : "s");
+		stops + replaces == 1 ? "" : "s");
 	if (stops)
 		fprintf(out, " %d stopped and started%s", stops, replaces ? "," : "");
 	if (replaces)
@@ -369,10 +385,10 @@ static void prose(FILE *out, const char *text)
 }
 
 static void header(FILE *out, const struct np_change *first, const struct np_change *last,
-                   size_t count, const struct np_render_opts *o)
+		   size_t count, const struct np_render_opts *o)
 {
 	fprintf(out, "\n  %s%s%s %s", C(o, colour(first->action)), symbol(first->action), RESET(o),
-	        C(o, "\033[1m"));
+		C(o, "\033[1m"));
 	if (count == 1) {
 		fprintf(out, "%s%s %s", first->address, RESET(o), verb(first->action));
 		if (first->instance_id)
@@ -380,8 +396,8 @@ static void header(FILE *out, const struct np_change *first, const struct np_cha
 	} else {
 		/* "runner[0" ".." "199]" */
 		fprintf(out, "%.*s..%s%s (%zu instances) %s", (int)strlen(first->address) - 1,
-		        first->address,
-		        strrchr(last->address, '[') + 1, RESET(o), count, verb(first->action));
+			first->address, strrchr(last->address, '[') + 1, RESET(o), count,
+			verb(first->action));
 	}
 	if (first->adopt)
 		fprintf(out, ", adopted");
@@ -419,7 +435,7 @@ void np_render_plan_text(FILE *out, const struct np_plan *plan, const struct np_
 			while (j < plan->n_changes) {
 				char *next = change_body(&plan->changes[j], o);
 				bool same = np_render_same_change(&plan->changes[j - 1], prev,
-				                                  &plan->changes[j], next);
+								  &plan->changes[j], next);
 
 				free(prev);
 				prev = next;
@@ -446,20 +462,21 @@ void np_render_plan_text(FILE *out, const struct np_plan *plan, const struct np_
 			return;
 		}
 		/* Terraform's words for its refresh-only plan. */
-		prose(out, "This is a refresh-only plan, so nestplan will not take any actions to undo "
-		           "these. If you were expecting these changes then you can apply this plan "
-		           "(nestplan apply -refresh-only) to record the updated values in the "
-		           "nestplan state without changing any remote objects.");
+		prose(out,
+		      "This is a refresh-only plan, so nestplan will not take any actions to undo "
+		      "these. If you were expecting these changes then you can apply this plan "
+		      "(nestplan apply -refresh-only) to record the updated values in the "
+		      "nestplan state without changing any remote objects.");
 		return;
 	}
 	if (!any) {
 		fprintf(out, "\n%sNo changes.%s Your instances match the configuration.\n",
-		        C(o, "\033[1;32m"), RESET(o));
+			C(o, "\033[1;32m"), RESET(o));
 		return;
 	}
 	if (collapsed)
 		fprintf(out, "\nIdentical changes of consecutive instances are shown once; -expand "
-		             "lists every instance.\n");
+			     "lists every instance.\n");
 	rollout(out, plan, o);
 	unchecked_permissions(out, plan);
 	summary(out, plan, o);

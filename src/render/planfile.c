@@ -63,7 +63,8 @@ int np_planfile_load(struct np_plan *out, const char *path, struct np_err *err)
 		return np_error(err, "plan '%s' is too large to be a nestplan plan", path);
 	j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (!j)
-		return np_error(err, "'%s' is not a nestplan plan: %s (line %d)", path, je.text, je.line);
+		return np_error(err, "'%s' is not a nestplan plan: %s (line %d)", path, je.text,
+				je.line);
 	if (!json_is_object(j) || !json_is_true(json_object_get(j, "nestplan_plan"))) {
 		np_error(err, "'%s' is not a nestplan plan", path);
 		goto cleanup;

@@ -6,13 +6,13 @@
 #include "state/internal.h"
 
 int np_state_catalog_load(struct np_state *st, struct np_catalog *out, long long now,
-                          long long ttl_seconds, struct np_err *err)
+			  long long ttl_seconds, struct np_err *err)
 {
 	sqlite3_stmt *s = NULL;
 	int r;
 
 	if (sqlite3_prepare_v2(st->db, "SELECT data FROM catalog WHERE fetched_at > ?", -1, &s,
-	                       NULL) != SQLITE_OK)
+			       NULL) != SQLITE_OK)
 		return np_state_sqlerr(st, err, "reading the catalog");
 	sqlite3_bind_int64(s, 1, now - ttl_seconds);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
@@ -31,16 +31,16 @@ int np_state_catalog_load(struct np_state *st, struct np_catalog *out, long long
 }
 
 int np_state_catalog_store(struct np_state *st, const struct np_catalog *cat, long long now,
-                           struct np_err *err)
+			   struct np_err *err)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = 0;
 
 	if (np_state_write_begin(st, err) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(st->db,
-	                       "INSERT OR REPLACE INTO catalog(name, data, fetched_at) VALUES (?, ?, ?)",
-	                       -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		st->db, "INSERT OR REPLACE INTO catalog(name, data, fetched_at) VALUES (?, ?, ?)",
+		-1, &s, NULL) != SQLITE_OK)
 		rc = np_state_sqlerr(st, err, "writing the catalog");
 	for (size_t i = 0; rc == 0 && i < cat->n; i++) {
 		json_t *j = np_itype_to_json(&cat->v[i]);

@@ -13,18 +13,18 @@ struct np_state {
 	char *path;
 	char lineage[40];
 	long long serial;
-	char region[64];    /* where the state lives: pinned by the first apply */
+	char region[64]; /* where the state lives: pinned by the first apply */
 	char account[32];
-	int depth;          /* explicit transaction open */
-	bool dirty;         /* resources changed in the open transaction */
-	int implicit;       /* nesting of implicit write transactions */
-	bool failed;        /* an inner write failed: the outer one rolls back */
+	int depth;    /* explicit transaction open */
+	bool dirty;   /* resources changed in the open transaction */
+	int implicit; /* nesting of implicit write transactions */
+	bool failed;  /* an inner write failed: the outer one rolls back */
 	bool locked;
 	char lock_id[40];
-	int lock_fd;        /* PATH.lock, flock()ed for the whole run; -1 when not */
-	bool readonly;      /* opened read-only (asked, or the file system said so) */
-	sqlite3 *snap;      /* read-only, for np_state_snapshot; NULL until then */
-	int snap_version;   /* its PRAGMA data_version at the last snapshot */
+	int lock_fd;      /* PATH.lock, flock()ed for the whole run; -1 when not */
+	bool readonly;    /* opened read-only (asked, or the file system said so) */
+	sqlite3 *snap;    /* read-only, for np_state_snapshot; NULL until then */
+	int snap_version; /* its PRAGMA data_version at the last snapshot */
 };
 
 extern const char *const np_state_sql[];

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nestplan/clock.h"
 #include "nestplan/alloc.h"
+#include "nestplan/clock.h"
 #include "state/internal.h"
 
 static char *col(sqlite3_stmt *s, int i)
@@ -15,17 +15,18 @@ static char *col(sqlite3_stmt *s, int i)
 }
 
 int np_state_journal_begin(struct np_state *st, const struct np_journal_entry *e, long long *id,
-                           struct np_err *err)
+			   struct np_err *err)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = -1;
 
 	if (np_state_write_begin(st, err) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(st->db,
-	                       "INSERT INTO journal(run_id, address, step, instance_id, client_token, "
-	                       "status, detail, started_at) VALUES (?, ?, ?, ?, ?, 'started', ?, ?)",
-	                       -1, &s, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		st->db,
+		"INSERT INTO journal(run_id, address, step, instance_id, client_token, "
+		"status, detail, started_at) VALUES (?, ?, ?, ?, ?, 'started', ?, ?)",
+		-1, &s, NULL) != SQLITE_OK) {
 		np_state_sqlerr(st, err, "writing the journal");
 		goto done;
 	}
@@ -48,7 +49,7 @@ done:
 }
 
 int np_state_journal_end(struct np_state *st, long long id, const char *status,
-                         const char *instance_id, const char *detail, struct np_err *err)
+			 const char *instance_id, const char *detail, struct np_err *err)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = -1;
@@ -56,10 +57,10 @@ int np_state_journal_end(struct np_state *st, long long id, const char *status,
 	if (np_state_write_begin(st, err) < 0)
 		return -1;
 	if (sqlite3_prepare_v2(st->db,
-	                       "UPDATE journal SET status = ?, ended_at = ?, "
-	                       "instance_id = coalesce(?, instance_id), "
-	                       "detail = coalesce(?, detail) WHERE id = ?",
-	                       -1, &s, NULL) != SQLITE_OK) {
+			       "UPDATE journal SET status = ?, ended_at = ?, "
+			       "instance_id = coalesce(?, instance_id), "
+			       "detail = coalesce(?, detail) WHERE id = ?",
+			       -1, &s, NULL) != SQLITE_OK) {
 		np_state_sqlerr(st, err, "writing the journal");
 		goto done;
 	}
@@ -78,7 +79,7 @@ done:
 }
 
 int np_state_journal_pending(struct np_state *st, struct np_journal_entry **out, size_t *n,
-                             struct np_err *err)
+			     struct np_err *err)
 {
 	sqlite3_stmt *s = NULL;
 	struct np_journal_entry *v = NULL;
@@ -89,11 +90,12 @@ int np_state_journal_pending(struct np_state *st, struct np_journal_entry **out,
 	*n = 0;
 	/* Rows without address or step (a damaged file: the schema forbids them)
 	 * cannot be resumed, and callers rely on both. */
-	if (sqlite3_prepare_v2(st->db,
-	                       "SELECT id, run_id, address, step, instance_id, client_token, status, "
-	                       "detail, started_at FROM journal WHERE status = 'started' "
-	                       "AND address IS NOT NULL AND step IS NOT NULL ORDER BY id",
-	                       -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		st->db,
+		"SELECT id, run_id, address, step, instance_id, client_token, status, "
+		"detail, started_at FROM journal WHERE status = 'started' "
+		"AND address IS NOT NULL AND step IS NOT NULL ORDER BY id",
+		-1, &s, NULL) != SQLITE_OK)
 		return np_state_sqlerr(st, err, "reading the journal");
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		struct np_journal_entry *e;
@@ -122,16 +124,17 @@ int np_state_journal_pending(struct np_state *st, struct np_journal_entry **out,
 }
 
 int np_state_journal_has(struct np_state *st, const char *run_id, const char *address,
-                         const char *step, bool *out, struct np_err *err)
+			 const char *step, bool *out, struct np_err *err)
 {
 	sqlite3_stmt *s = NULL;
 	int r;
 
 	*out = false;
-	if (sqlite3_prepare_v2(st->db,
-	                       "SELECT 1 FROM journal WHERE run_id IS ? AND address = ? AND step = ? "
-	                       "AND status IN ('started', 'done') LIMIT 1",
-	                       -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		st->db,
+		"SELECT 1 FROM journal WHERE run_id IS ? AND address = ? AND step = ? "
+		"AND status IN ('started', 'done') LIMIT 1",
+		-1, &s, NULL) != SQLITE_OK)
 		return np_state_sqlerr(st, err, "reading the journal");
 	sqlite3_bind_text(s, 1, run_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, address, -1, SQLITE_STATIC);
@@ -159,7 +162,7 @@ void np_journal_entries_free(struct np_journal_entry *v, size_t n)
 }
 
 int np_state_history_record(struct np_state *st, const struct np_history_entry *e,
-                            struct np_err *err)
+			    struct np_err *err)
 {
 	struct passwd *pw = getpwuid(getuid());
 	char host[256] = "";
@@ -169,11 +172,12 @@ int np_state_history_record(struct np_state *st, const struct np_history_entry *
 	gethostname(host, sizeof(host) - 1);
 	if (np_state_write_begin(st, err) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(st->db,
-	                       "INSERT INTO history(run_id, command, user, host, at, added, changed, "
-	                       "destroyed, failed, outcome, serial, changes) "
-	                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-	                       -1, &s, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		st->db,
+		"INSERT INTO history(run_id, command, user, host, at, added, changed, "
+		"destroyed, failed, outcome, serial, changes) "
+		"VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+		-1, &s, NULL) != SQLITE_OK) {
 		np_state_sqlerr(st, err, "writing the history");
 		goto done;
 	}
@@ -199,7 +203,7 @@ done:
 }
 
 int np_state_history_list(struct np_state *st, struct np_history_entry **out, size_t *n,
-                          struct np_err *err)
+			  struct np_err *err)
 {
 	sqlite3_stmt *s = NULL;
 	struct np_history_entry *v = NULL;
@@ -208,10 +212,11 @@ int np_state_history_list(struct np_state *st, struct np_history_entry **out, si
 
 	*out = NULL;
 	*n = 0;
-	if (sqlite3_prepare_v2(st->db,
-	                       "SELECT id, run_id, command, user, host, at, added, changed, destroyed, "
-	                       "failed, outcome, serial, changes FROM history ORDER BY id",
-	                       -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		st->db,
+		"SELECT id, run_id, command, user, host, at, added, changed, destroyed, "
+		"failed, outcome, serial, changes FROM history ORDER BY id",
+		-1, &s, NULL) != SQLITE_OK)
 		return np_state_sqlerr(st, err, "reading the history");
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		struct np_history_entry *e;

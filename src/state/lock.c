@@ -6,11 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,8 +37,8 @@ static bool read_holder(struct np_state *st, struct np_lock_info *li)
 	bool found = false;
 
 	memset(li, 0, sizeof(*li));
-	if (sqlite3_prepare_v2(st->db, "SELECT id, user, host, pid, command, since FROM lock", -1, &s,
-	                       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, "SELECT id, user, host, pid, command, since FROM lock", -1,
+			       &s, NULL) != SQLITE_OK)
 		return false;
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		li->id = np_xstrdup((const char *)sqlite3_column_text(s, 0));
@@ -90,7 +90,7 @@ cleanup:
 
 /* One attempt in one transaction: 1 taken, 0 held by another, -1 error. */
 static int try_lock(struct np_state *st, const char *command, const char *host,
-                    struct np_lock_info *holder, bool *took_over, struct np_err *err)
+		    struct np_lock_info *holder, bool *took_over, struct np_err *err)
 {
 	struct passwd *pw = getpwuid(getuid());
 	struct np_lock_info cur;
@@ -122,10 +122,11 @@ static int try_lock(struct np_state *st, const char *command, const char *host,
 		*took_over = true;
 	}
 	np_state_uuid(id);
-	if (sqlite3_prepare_v2(st->db,
-	                       "INSERT OR REPLACE INTO lock(one, id, user, host, pid, command, since) "
-	                       "VALUES (1, ?, ?, ?, ?, ?, ?)",
-	                       -1, &s, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		st->db,
+		"INSERT OR REPLACE INTO lock(one, id, user, host, pid, command, since) "
+		"VALUES (1, ?, ?, ?, ?, ?, ?)",
+		-1, &s, NULL) != SQLITE_OK) {
 		np_state_sqlerr(st, err, "locking");
 		goto fail;
 	}
@@ -157,9 +158,9 @@ fail:
 }
 
 int np_state_lock(struct np_state *st, const char *command, double timeout,
-                  struct np_lock_info *holder, struct np_err *err)
+		  struct np_lock_info *holder, struct np_err *err)
 {
-	struct timespec pause = {0, 100 * 1000000L};
+	struct timespec pause = { 0, 100 * 1000000L };
 	double start;
 	char host[256] = "";
 	bool took_over = false;
@@ -192,13 +193,14 @@ int np_state_lock(struct np_state *st, const char *command, double timeout,
 
 		if (gmtime_r(&t, &tm))
 			strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		np_error_cls(err, NP_ERRC_LOCKED,
-		             "state '%s' is locked by %s@%s (pid %ld, '%s', since %s); lock id %s. "
-		             "Wait with -lock-timeout=DURATION, or if that process is gone for good: "
-		             "nestplan force-unlock %s",
-		             st->path, holder->user ? holder->user : "?", holder->host ? holder->host : "?",
-		             holder->pid, holder->command ? holder->command : "?", since, holder->id,
-		             holder->id);
+		np_error_cls(
+		    err, NP_ERRC_LOCKED,
+		    "state '%s' is locked by %s@%s (pid %ld, '%s', since %s); lock id %s. "
+		    "Wait with -lock-timeout=DURATION, or if that process is gone for good: "
+		    "nestplan force-unlock %s",
+		    st->path, holder->user ? holder->user : "?", holder->host ? holder->host : "?",
+		    holder->pid, holder->command ? holder->command : "?", since, holder->id,
+		    holder->id);
 	} else {
 		np_error_cls(err, NP_ERRC_LOCKED, "state '%s' is busy; try again", st->path);
 	}
@@ -246,13 +248,14 @@ int np_state_force_unlock(struct np_state *st, const char *lock_id, struct np_er
 	if (k == 0) {
 		bool named = read_holder(st, &cur);
 
-		np_error_cls(err, NP_ERRC_LOCKED,
-		             "state '%s' is locked by a live process%s%s%s%s (pid %ld, '%s'): a local "
-		             "lock that a running nestplan holds cannot be broken; wait for it, or stop "
-		             "that process",
-		             st->path, named ? " " : "", named && cur.user ? cur.user : "",
-		             named ? "@" : "", named && cur.host ? cur.host : "", named ? cur.pid : 0L,
-		             named && cur.command ? cur.command : "?");
+		np_error_cls(
+		    err, NP_ERRC_LOCKED,
+		    "state '%s' is locked by a live process%s%s%s%s (pid %ld, '%s'): a local "
+		    "lock that a running nestplan holds cannot be broken; wait for it, or stop "
+		    "that process",
+		    st->path, named ? " " : "", named && cur.user ? cur.user : "", named ? "@" : "",
+		    named && cur.host ? cur.host : "", named ? cur.pid : 0L,
+		    named && cur.command ? cur.command : "?");
 		if (named)
 			np_lock_info_release(&cur);
 		return -1;

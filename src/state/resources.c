@@ -7,14 +7,15 @@
 #include "state/internal.h"
 
 static int row_to_instance(struct np_state *st, sqlite3_stmt *s, int col, struct np_instance *out,
-                           struct np_err *err)
+			   struct np_err *err)
 {
 	json_error_t je;
 	json_t *j = json_loads((const char *)sqlite3_column_text(s, col), 0, &je);
 	int rc;
 
 	if (!j)
-		return np_error(err, "state '%s': a resource row is not JSON: %s", st->path, je.text);
+		return np_error(err, "state '%s': a resource row is not JSON: %s", st->path,
+				je.text);
 	rc = np_instance_from_json(out, j, err);
 	json_decref(j);
 	if (rc < 0)
@@ -32,7 +33,7 @@ int np_state_list(struct np_state *st, struct np_instance **out, size_t *n, stru
 	*out = NULL;
 	*n = 0;
 	if (sqlite3_prepare_v2(st->db, "SELECT data FROM resources ORDER BY address", -1, &s,
-	                       NULL) != SQLITE_OK)
+			       NULL) != SQLITE_OK)
 		return np_state_sqlerr(st, err, "listing");
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		NP_ALLOC_GROW(v, nv + 1, alloc);
@@ -55,7 +56,7 @@ fail:
 }
 
 int np_state_get(struct np_state *st, const char *address, struct np_instance *out, bool *found,
-                 struct np_err *err)
+		 struct np_err *err)
 {
 	sqlite3_stmt *s = NULL;
 	int r, rc = 0;
@@ -63,7 +64,7 @@ int np_state_get(struct np_state *st, const char *address, struct np_instance *o
 	memset(out, 0, sizeof(*out));
 	*found = false;
 	if (sqlite3_prepare_v2(st->db, "SELECT data FROM resources WHERE address = ?", -1, &s,
-	                       NULL) != SQLITE_OK)
+			       NULL) != SQLITE_OK)
 		return np_state_sqlerr(st, err, "reading");
 	sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
@@ -91,11 +92,12 @@ int np_state_put(struct np_state *st, const struct np_instance *in, struct np_er
 	j = np_instance_to_json(in);
 	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
-	if (sqlite3_prepare_v2(st->db,
-	                       "INSERT INTO resources(address, instance_id, data) VALUES (?, ?, ?) "
-	                       "ON CONFLICT(address) DO UPDATE SET instance_id = excluded.instance_id, "
-	                       "data = excluded.data",
-	                       -1, &s, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		st->db,
+		"INSERT INTO resources(address, instance_id, data) VALUES (?, ?, ?) "
+		"ON CONFLICT(address) DO UPDATE SET instance_id = excluded.instance_id, "
+		"data = excluded.data",
+		-1, &s, NULL) != SQLITE_OK) {
 		np_state_sqlerr(st, err, "writing");
 		goto done;
 	}
@@ -113,7 +115,7 @@ done:
 }
 
 static int exec_changes(struct np_state *st, const char *sql, const char *a, const char *b,
-                        int *changes, struct np_err *err)
+			int *changes, struct np_err *err)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = 0;
@@ -136,7 +138,8 @@ int np_state_remove(struct np_state *st, const char *address, struct np_err *err
 
 	if (np_state_write_begin(st, err) < 0)
 		return -1;
-	rc = exec_changes(st, "DELETE FROM resources WHERE address = ?", address, NULL, &changes, err);
+	rc = exec_changes(st, "DELETE FROM resources WHERE address = ?", address, NULL, &changes,
+			  err);
 	if (rc == 0 && changes == 0)
 		rc = np_error(err, "no instance '%s' in the state", address);
 	return np_state_write_end(st, rc, true, err);
@@ -154,7 +157,8 @@ int np_state_move(struct np_state *st, const char *from, const char *to, struct 
 		goto done;
 	np_instance_release(&in);
 	if (found) {
-		np_error(err, "cannot move '%s' to '%s': '%s' is already in the state", from, to, to);
+		np_error(err, "cannot move '%s' to '%s': '%s' is already in the state", from, to,
+			 to);
 		goto done;
 	}
 	if (np_state_get(st, from, &in, &found, err) < 0)
@@ -165,8 +169,8 @@ int np_state_move(struct np_state *st, const char *from, const char *to, struct 
 	}
 	free(in.address);
 	in.address = np_xstrdup(to);
-	if (exec_changes(st, "DELETE FROM resources WHERE address = ?", from, NULL, &changes, err) ==
-	        0 &&
+	if (exec_changes(st, "DELETE FROM resources WHERE address = ?", from, NULL, &changes,
+			 err) == 0 &&
 	    np_state_put(st, &in, err) == 0)
 		rc = 0;
 	np_instance_release(&in);
@@ -174,8 +178,7 @@ done:
 	return np_state_write_end(st, rc, true, err);
 }
 
-int np_state_next_generation(struct np_state *st, const char *address, int *gen,
-                             struct np_err *err)
+int np_state_next_generation(struct np_state *st, const char *address, int *gen, struct np_err *err)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = -1;
@@ -185,10 +188,10 @@ int np_state_next_generation(struct np_state *st, const char *address, int *gen,
 		return -1;
 	/* Generations live in meta so they survive the resource row (replace, rm). */
 	if (sqlite3_prepare_v2(st->db,
-	                       "INSERT INTO meta(key, value) VALUES ('gen:' || ?, '1') "
-	                       "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 "
-	                       "RETURNING value",
-	                       -1, &s, NULL) != SQLITE_OK) {
+			       "INSERT INTO meta(key, value) VALUES ('gen:' || ?, '1') "
+			       "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 "
+			       "RETURNING value",
+			       -1, &s, NULL) != SQLITE_OK) {
 		np_state_sqlerr(st, err, "writing");
 		goto done;
 	}

@@ -33,8 +33,8 @@ void np_state_uuid(char out[37])
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
 	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-	         b[13], b[14], b[15]);
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
 }
 
 /* "file:PATH?immutable=1" with the characters a URI path cannot hold as
@@ -45,8 +45,8 @@ static char *immutable_uri(const char *path)
 
 	for (const char *p = path; *p; p++) {
 		char *next = *p == '%' || *p == '?' || *p == '#'
-		                     ? sqlite3_mprintf("%s%%%02X", enc, (unsigned char)*p)
-		                     : sqlite3_mprintf("%s%c", enc, *p);
+				 ? sqlite3_mprintf("%s%%%02X", enc, (unsigned char)*p)
+				 : sqlite3_mprintf("%s%c", enc, *p);
 
 		sqlite3_free(enc);
 		enc = next;
@@ -77,29 +77,34 @@ static int inspect(const char *path, int *version, struct np_err *err)
 		return 0;
 	}
 	if (got < sizeof(head) || memcmp(head, "SQLite format 3", 16))
-		return np_error(err, "'%s' is not a nestplan state (not an SQLite file); refusing to "
-		                     "touch it",
-		                path);
+		return np_error(err,
+				"'%s' is not a nestplan state (not an SQLite file); refusing to "
+				"touch it",
+				path);
 	uri = immutable_uri(path);
 	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
-		np_error(err, "cannot read state '%s': %s", path, db ? sqlite3_errmsg(db) : "no memory");
+		np_error(err, "cannot read state '%s': %s", path,
+			 db ? sqlite3_errmsg(db) : "no memory");
 		goto cleanup;
 	}
 	if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_step(s) != SQLITE_ROW ||
 	    strcmp((const char *)sqlite3_column_text(s, 0), "ok")) {
-		np_error(err, "state '%s' is damaged (%s); refusing to touch it — restore the backup "
-		              "'%s.backup' or the file from version control",
-		         path, s && sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0)
-		                                              : sqlite3_errmsg(db),
-		         path);
+		np_error(err,
+			 "state '%s' is damaged (%s); refusing to touch it — restore the backup "
+			 "'%s.backup' or the file from version control",
+			 path,
+			 s && sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0)
+							: sqlite3_errmsg(db),
+			 path);
 		goto cleanup;
 	}
 	sqlite3_finalize(s);
 	s = NULL;
 	if (sqlite3_prepare_v2(db, "PRAGMA application_id", -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_step(s) != SQLITE_ROW) {
-		np_state_sqlerr(&(struct np_state){.db = db, .path = (char *)path}, err, "reading");
+		np_state_sqlerr(&(struct np_state){ .db = db, .path = (char *)path }, err,
+				"reading");
 		goto cleanup;
 	}
 	app = sqlite3_column_int(s, 0);
@@ -107,7 +112,8 @@ static int inspect(const char *path, int *version, struct np_err *err)
 	s = NULL;
 	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_step(s) != SQLITE_ROW) {
-		np_state_sqlerr(&(struct np_state){.db = db, .path = (char *)path}, err, "reading");
+		np_state_sqlerr(&(struct np_state){ .db = db, .path = (char *)path }, err,
+				"reading");
 		goto cleanup;
 	}
 	*version = sqlite3_column_int(s, 0);
@@ -119,26 +125,29 @@ static int inspect(const char *path, int *version, struct np_err *err)
 		s = NULL;
 		if (*version == 0 &&
 		    sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL) ==
-		            SQLITE_OK &&
+			SQLITE_OK &&
 		    sqlite3_step(s) == SQLITE_ROW)
 			empty = sqlite3_column_int(s, 0) == 0;
 		if (!empty) {
-			np_error(err, "'%s' is an SQLite file but not a nestplan state; refusing to "
-			              "touch it",
-			         path);
+			np_error(err,
+				 "'%s' is an SQLite file but not a nestplan state; refusing to "
+				 "touch it",
+				 path);
 			goto cleanup;
 		}
 	}
 	if (app == NP_STATE_APP_ID && *version == 0) {
-		np_error(err, "state '%s' is damaged (a nestplan state without a schema version); "
-		              "refusing to touch it",
-		         path);
+		np_error(err,
+			 "state '%s' is damaged (a nestplan state without a schema version); "
+			 "refusing to touch it",
+			 path);
 		goto cleanup;
 	}
 	if ((size_t)*version > np_state_sql_count) {
-		np_error(err, "state '%s' was written by a newer nestplan (schema %d > %zu); upgrade "
-		              "nestplan",
-		         path, *version, np_state_sql_count);
+		np_error(err,
+			 "state '%s' was written by a newer nestplan (schema %d > %zu); upgrade "
+			 "nestplan",
+			 path, *version, np_state_sql_count);
 		goto cleanup;
 	}
 	rc = 0;
@@ -221,8 +230,8 @@ static int migrate(struct np_state *st, int from, struct np_err *err)
 
 		np_state_uuid(lineage);
 		ins = sqlite3_mprintf("INSERT INTO meta(key, value) VALUES ('lineage', %Q), "
-		                      "('serial', '0'), ('created_at', '%lld'), ('created_by', %Q)",
-		                      lineage, (long long)np_wall_now(), "nestplan " NP_VERSION);
+				      "('serial', '0'), ('created_at', '%lld'), ('created_by', %Q)",
+				      lineage, (long long)np_wall_now(), "nestplan " NP_VERSION);
 		if (exec(st, ins, err) < 0) {
 			sqlite3_free(ins);
 			goto fail;
@@ -230,7 +239,7 @@ static int migrate(struct np_state *st, int from, struct np_err *err)
 		sqlite3_free(ins);
 	}
 	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = %zu",
-	         NP_STATE_APP_ID, np_state_sql_count);
+		 NP_STATE_APP_ID, np_state_sql_count);
 	if (exec(st, sql, err) < 0 || exec(st, "COMMIT", err) < 0)
 		goto fail;
 	return 0;
@@ -256,7 +265,7 @@ static void tighten(const char *path)
  * file is the state). Nobody ever opens a half-made file. */
 static int create_whole(const char *path, struct np_err *err)
 {
-	struct np_state tmp = {0};
+	struct np_state tmp = { 0 };
 	char *name = np_xasprintf("%s.new-%ld", path, (long)getpid());
 	int rc = -1;
 
@@ -286,11 +295,11 @@ done:
 
 static const char *file_kind(mode_t m)
 {
-	return S_ISDIR(m)    ? "a directory"
-	       : S_ISFIFO(m) ? "a FIFO"
-	       : S_ISSOCK(m) ? "a socket"
+	return S_ISDIR(m)                 ? "a directory"
+	       : S_ISFIFO(m)              ? "a FIFO"
+	       : S_ISSOCK(m)              ? "a socket"
 	       : S_ISCHR(m) || S_ISBLK(m) ? "a device"
-	                                  : "not a regular file";
+					  : "not a regular file";
 }
 
 /* A state is a regular file: a FIFO would block open() until someone
@@ -303,19 +312,21 @@ static int regular_or_absent(const char *path, struct np_err *err)
 	int fd;
 
 	if (stat(path, &sb) < 0)
-		return errno == ENOENT ? 0 : np_error(err, "cannot open state '%s': %s", path,
-		                                      strerror(errno));
+		return errno == ENOENT
+			   ? 0
+			   : np_error(err, "cannot open state '%s': %s", path, strerror(errno));
 	if (!S_ISREG(sb.st_mode))
 		return np_error(err, "state '%s' is %s, not a regular file; refusing it", path,
-		                file_kind(sb.st_mode));
+				file_kind(sb.st_mode));
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : np_error(err, "cannot open state '%s': %s", path,
-		                                      strerror(errno));
+		return errno == ENOENT
+			   ? 0
+			   : np_error(err, "cannot open state '%s': %s", path, strerror(errno));
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		close(fd);
 		return np_error(err, "state '%s' is %s, not a regular file; refusing it", path,
-		                file_kind(sb.st_mode));
+				file_kind(sb.st_mode));
 	}
 	close(fd);
 	return 1;
@@ -333,10 +344,11 @@ static int reopen_immutable(struct np_state *st, struct np_err *err)
 	int rc = 0;
 
 	if (stat(wal, &sb) == 0 && sb.st_size > 0) {
-		rc = np_error(err, "cannot read state '%s': its directory is not writable and it has "
-		                   "an unfinished write-ahead log ('%s'); open it once where it can "
-		                   "be written (any nestplan command) to finish it",
-		              st->path, wal);
+		rc = np_error(err,
+			      "cannot read state '%s': its directory is not writable and it has "
+			      "an unfinished write-ahead log ('%s'); open it once where it can "
+			      "be written (any nestplan command) to finish it",
+			      st->path, wal);
 		free(wal);
 		return rc;
 	}
@@ -344,9 +356,9 @@ static int reopen_immutable(struct np_state *st, struct np_err *err)
 	sqlite3_close(st->db);
 	st->db = NULL;
 	uri = immutable_uri(st->path);
-	if (sqlite3_open_v2(uri, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
-	                                         SQLITE_OPEN_FULLMUTEX,
-	                    NULL) != SQLITE_OK)
+	if (sqlite3_open_v2(uri, &st->db,
+			    SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK)
 		rc = np_state_sqlerr(st, err, "opening");
 	sqlite3_free(uri);
 	return rc;
@@ -356,8 +368,8 @@ static int reopen_immutable(struct np_state *st, struct np_err *err)
 static bool writable_here(const char *path)
 {
 	const char *slash = strrchr(path, '/');
-	char *dir = slash ? np_xstrndup(path, slash == path ? 1 : (size_t)(slash - path))
-	                  : np_xstrdup(".");
+	char *dir =
+	    slash ? np_xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : np_xstrdup(".");
 	bool ok = access(path, W_OK) == 0 && access(dir, W_OK) == 0;
 
 	free(dir);
@@ -393,7 +405,10 @@ int np_state_open(struct np_state **out, const char *path, unsigned flags, struc
 	st->readonly = (flags & NP_STATE_READONLY) != 0;
 	if (!there) {
 		if (!(flags & NP_STATE_CREATE)) {
-			np_error(err, "no state at '%s': run 'nestplan init' (or apply) first, or point -state or NESTPLAN_STATE at the state file", path);
+			np_error(err,
+				 "no state at '%s': run 'nestplan init' (or apply) first, or point "
+				 "-state or NESTPLAN_STATE at the state file",
+				 path);
 			goto fail;
 		}
 		if (create_whole(path, err) < 0)
@@ -408,8 +423,8 @@ int np_state_open(struct np_state **out, const char *path, unsigned flags, struc
 		/* No -wal: every committed byte is in the file; immutable=1 reads
 		 * it without creating the side files a WAL reader needs. */
 		char *uri = sqlite3_mprintf("file:%s?immutable=1", path);
-		int r = sqlite3_open_v2(uri, &st->db, oflags | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX,
-		                        NULL);
+		int r = sqlite3_open_v2(uri, &st->db,
+					oflags | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, NULL);
 
 		sqlite3_free(uri);
 		if (r != SQLITE_OK) {
@@ -418,16 +433,17 @@ int np_state_open(struct np_state **out, const char *path, unsigned flags, struc
 			goto fail;
 		}
 	} else if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_FULLMUTEX, NULL) !=
-	           SQLITE_OK) {
+		   SQLITE_OK) {
 		umask(old);
 		np_state_sqlerr(st, err, "opening");
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 10000);
 	if (!(flags & NP_STATE_READONLY)) {
-		if (exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
-		             "PRAGMA foreign_keys = ON",
-		         err) < 0) {
+		if (exec(st,
+			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+			 "PRAGMA foreign_keys = ON",
+			 err) < 0) {
 			umask(old);
 			goto fail;
 		}
@@ -441,9 +457,9 @@ int np_state_open(struct np_state **out, const char *path, unsigned flags, struc
 		np_error(err, "state '%s' is empty: run 'nestplan init' first", path);
 		goto fail;
 	} else if (sqlite3_exec(st->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) !=
-	                   SQLITE_OK &&
-	           (sqlite3_errcode(st->db) & 0xff) == SQLITE_CANTOPEN &&
-	           reopen_immutable(st, err) < 0) {
+		       SQLITE_OK &&
+		   (sqlite3_errcode(st->db) & 0xff) == SQLITE_CANTOPEN &&
+		   reopen_immutable(st, err) < 0) {
 		umask(old);
 		goto fail;
 	}
@@ -469,15 +485,9 @@ void np_state_close(struct np_state *st)
 	free(st);
 }
 
-const char *np_state_lineage(const struct np_state *st)
-{
-	return st->lineage;
-}
+const char *np_state_lineage(const struct np_state *st) { return st->lineage; }
 
-const char *np_state_region(const struct np_state *st)
-{
-	return st->region[0] ? st->region : NULL;
-}
+const char *np_state_region(const struct np_state *st) { return st->region[0] ? st->region : NULL; }
 
 const char *np_state_account(const struct np_state *st)
 {
@@ -485,7 +495,7 @@ const char *np_state_account(const struct np_state *st)
 }
 
 static int pin_one(struct np_state *st, const char *key, const char *value, char *field,
-                   size_t size, struct np_err *err)
+		   size_t size, struct np_err *err)
 {
 	char *sql;
 	int rc;
@@ -494,7 +504,8 @@ static int pin_one(struct np_state *st, const char *key, const char *value, char
 		return 0;
 	if (strlen(value) >= size)
 		return np_error(err, "state '%s': %s '%s' is too long", st->path, key, value);
-	sql = sqlite3_mprintf("INSERT OR REPLACE INTO meta(key, value) VALUES (%Q, %Q)", key, value);
+	sql =
+	    sqlite3_mprintf("INSERT OR REPLACE INTO meta(key, value) VALUES (%Q, %Q)", key, value);
 	rc = exec(st, sql, err);
 	sqlite3_free(sql);
 	if (rc == 0)
@@ -502,8 +513,7 @@ static int pin_one(struct np_state *st, const char *key, const char *value, char
 	return rc;
 }
 
-int np_state_pin(struct np_state *st, const char *region, const char *account,
-                 struct np_err *err)
+int np_state_pin(struct np_state *st, const char *region, const char *account, struct np_err *err)
 {
 	if (pin_one(st, "region", region, st->region, sizeof(st->region), err) < 0 ||
 	    pin_one(st, "account", account, st->account, sizeof(st->account), err) < 0)
@@ -511,22 +521,16 @@ int np_state_pin(struct np_state *st, const char *region, const char *account,
 	return 0;
 }
 
-long long np_state_serial(const struct np_state *st)
-{
-	return st->serial;
-}
+long long np_state_serial(const struct np_state *st) { return st->serial; }
 
-const char *np_state_path(const struct np_state *st)
-{
-	return st->path;
-}
+const char *np_state_path(const struct np_state *st) { return st->path; }
 
 static int bump_serial(struct np_state *st, struct np_err *err)
 {
 	char sql[128];
 
 	snprintf(sql, sizeof(sql), "UPDATE meta SET value = '%lld' WHERE key = 'serial'",
-	         st->serial + 1);
+		 st->serial + 1);
 	if (exec(st, sql, err) < 0)
 		return -1;
 	st->serial++;
@@ -535,15 +539,13 @@ static int bump_serial(struct np_state *st, struct np_err *err)
 
 static int refuse_readonly(struct np_state *st, struct np_err *err)
 {
-	return np_error(err, "state '%s' is read-only here (its file or directory cannot be "
-	                     "written, e.g. a read-only mount): this command would change it",
-	                st->path);
+	return np_error(err,
+			"state '%s' is read-only here (its file or directory cannot be "
+			"written, e.g. a read-only mount): this command would change it",
+			st->path);
 }
 
-bool np_state_readonly(const struct np_state *st)
-{
-	return st->readonly;
-}
+bool np_state_readonly(const struct np_state *st) { return st->readonly; }
 
 int np_state_begin(struct np_state *st, struct np_err *err)
 {
@@ -669,8 +671,7 @@ static int data_version(sqlite3 *db, int *out)
 	return rc;
 }
 
-int np_state_snapshot(struct np_state *st, struct np_buf *out, bool *changed,
-                      struct np_err *err)
+int np_state_snapshot(struct np_state *st, struct np_buf *out, bool *changed, struct np_err *err)
 {
 	unsigned char *bytes;
 	sqlite3_int64 size = 0;
@@ -679,10 +680,11 @@ int np_state_snapshot(struct np_state *st, struct np_buf *out, bool *changed,
 
 	*changed = false;
 	if (first) {
-		if (sqlite3_open_v2(st->path, &st->snap, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
-		                    NULL) != SQLITE_OK) {
+		if (sqlite3_open_v2(st->path, &st->snap,
+				    SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
+				    NULL) != SQLITE_OK) {
 			np_error(err, "state '%s': cannot open it for a snapshot: %s", st->path,
-			         st->snap ? sqlite3_errmsg(st->snap) : "no memory");
+				 st->snap ? sqlite3_errmsg(st->snap) : "no memory");
 			sqlite3_close(st->snap);
 			st->snap = NULL;
 			return -1;
@@ -690,14 +692,16 @@ int np_state_snapshot(struct np_state *st, struct np_buf *out, bool *changed,
 		sqlite3_busy_timeout(st->snap, 10000);
 	}
 	if (data_version(st->snap, &v) < 0)
-		return np_error(err, "state '%s': snapshot: %s", st->path, sqlite3_errmsg(st->snap));
+		return np_error(err, "state '%s': snapshot: %s", st->path,
+				sqlite3_errmsg(st->snap));
 	if (!first && v == st->snap_version)
 		return 0;
 	/* data_version moves only for commits of other connections: ours is
 	 * read-only, so every change is the state's. */
 	bytes = sqlite3_serialize(st->snap, "main", &size, 0);
 	if (!bytes)
-		return np_error(err, "state '%s': snapshot: %s", st->path, sqlite3_errmsg(st->snap));
+		return np_error(err, "state '%s': snapshot: %s", st->path,
+				sqlite3_errmsg(st->snap));
 	np_buf_add(out, (const char *)bytes, (size_t)size);
 	sqlite3_free(bytes);
 	st->snap_version = v;

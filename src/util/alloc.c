@@ -39,10 +39,7 @@ void *np_xrealloc(void *p, size_t n)
 	return q;
 }
 
-char *np_xstrdup(const char *s)
-{
-	return s ? np_xstrndup(s, strlen(s)) : NULL;
-}
+char *np_xstrdup(const char *s) { return s ? np_xstrndup(s, strlen(s)) : NULL; }
 
 char *np_xstrndup(const char *s, size_t n)
 {

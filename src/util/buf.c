@@ -51,15 +51,9 @@ int np_buf_add(struct np_buf *b, const void *data, size_t len)
 	return 0;
 }
 
-int np_buf_puts(struct np_buf *b, const char *s)
-{
-	return np_buf_add(b, s, strlen(s));
-}
+int np_buf_puts(struct np_buf *b, const char *s) { return np_buf_add(b, s, strlen(s)); }
 
-int np_buf_putc(struct np_buf *b, char c)
-{
-	return np_buf_add(b, &c, 1);
-}
+int np_buf_putc(struct np_buf *b, char c) { return np_buf_add(b, &c, 1); }
 
 int np_buf_vprintf(struct np_buf *b, const char *fmt, va_list ap)
 {
@@ -163,7 +157,7 @@ void np_buf_add_visible(struct np_buf *b, const char *s, size_t max)
 			np_buf_printf(b, "\\x%02x", cp);
 			i++;
 		} else if ((cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
-		           (cp >= 0x2066 && cp <= 0x2069)) {
+			   (cp >= 0x2066 && cp <= 0x2069)) {
 			np_buf_printf(b, "\\u%04x", cp);
 			i += len;
 		} else {

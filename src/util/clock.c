@@ -11,12 +11,6 @@ static double seconds(clockid_t id)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-double np_monotonic_now(void)
-{
-	return seconds(CLOCK_MONOTONIC);
-}
+double np_monotonic_now(void) { return seconds(CLOCK_MONOTONIC); }
 
-double np_wall_now(void)
-{
-	return seconds(CLOCK_REALTIME);
-}
+double np_wall_now(void) { return seconds(CLOCK_REALTIME); }

@@ -30,11 +30,11 @@ _Static_assert(NP_SERVICE_S3 == 2, "rulesets[] has one entry per service");
 static void init(void)
 {
 	size_t n = 0, alloc = 0;
-	const char *const texts[] = {np_ruleset_ec2, np_ruleset_sts, np_ruleset_s3};
+	const char *const texts[] = { np_ruleset_ec2, np_ruleset_sts, np_ruleset_s3 };
 
 	for (size_t i = 0; i < np_n_partitions && i < MAX_PARTITIONS; i++) {
 		pattern_ok[i] = regcomp(&patterns[i], np_partitions[i].region_regex_posix,
-		                        REG_EXTENDED | REG_NOSUB) == 0;
+					REG_EXTENDED | REG_NOSUB) == 0;
 		for (const char *const *r = np_partitions[i].regions; *r; r++) {
 			NP_ALLOC_GROW(all_regions, n + 2, alloc);
 			all_regions[n++] = *r;
@@ -43,8 +43,9 @@ static void init(void)
 	NP_ALLOC_GROW(all_regions, n + 1, alloc);
 	all_regions[n] = NULL;
 	for (size_t i = 0; i < np_n_legacy_partitions && i < MAX_PARTITIONS; i++)
-		legacy_ok[i] = regcomp(&legacy_patterns[i], np_legacy_partitions[i].region_regex_posix,
-		                       REG_EXTENDED | REG_NOSUB) == 0;
+		legacy_ok[i] =
+		    regcomp(&legacy_patterns[i], np_legacy_partitions[i].region_regex_posix,
+			    REG_EXTENDED | REG_NOSUB) == 0;
 	for (size_t i = 0; i < 3; i++)
 		rulesets[i] = json_loads(texts[i], 0, NULL);
 }
@@ -91,19 +92,20 @@ int np_region_check(const char *region, const char *what, struct np_err *err)
 		return 0;
 	near = np_suggest(region, np_region_names());
 	if (near)
-		return np_error_cls(err, NP_ERRC_USAGE,
-		                    "%s '%s' is not a region of any AWS partition; did you mean '%s'?",
-		                    what, region, near);
+		return np_error_cls(
+		    err, NP_ERRC_USAGE,
+		    "%s '%s' is not a region of any AWS partition; did you mean '%s'?", what,
+		    region, near);
 	return np_error_cls(err, NP_ERRC_USAGE,
-	                    "%s '%s' is not a region of any AWS partition (such as us-east-1, "
-	                    "cn-north-1, us-gov-west-1, eusc-de-east-1)",
-	                    what, region);
+			    "%s '%s' is not a region of any AWS partition (such as us-east-1, "
+			    "cn-north-1, us-gov-west-1, eusc-de-east-1)",
+			    what, region);
 }
 
 /* ---- the rule-set interpreter ---- */
 
 struct eval {
-	char msg[512];   /* an error rule's message or an evaluation error */
+	char msg[512]; /* an error rule's message or an evaluation error */
 	bool failed;
 };
 
@@ -188,9 +190,9 @@ static json_t *partition_json(const char *region)
 	if (!p)
 		p = &np_partitions[0]; /* botocore's fallback */
 	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "name", p->id, "dnsSuffix",
-	                 p->dns_suffix, "dualStackDnsSuffix", p->dualstack_dns_suffix,
-	                 "implicitGlobalRegion", p->implicit_global_region, "supportsFIPS",
-	                 p->supports_fips, "supportsDualStack", p->supports_dualstack);
+			 p->dns_suffix, "dualStackDnsSuffix", p->dualstack_dns_suffix,
+			 "implicitGlobalRegion", p->implicit_global_region, "supportsFIPS",
+			 p->supports_fips, "supportsDualStack", p->supports_dualstack);
 }
 
 /* RFC 1123 label: letters, digits, '-', 1..63, not starting or ending in '-'. */
@@ -276,7 +278,7 @@ static json_t *parse_arn(const char *s)
 		if (*p == ':')
 			*p = '/';
 	/* Python's split keeps empty pieces. */
-	for (char *p = res;; ) {
+	for (char *p = res;;) {
 		char *slash = strchr(p, '/');
 
 		if (slash)
@@ -287,8 +289,9 @@ static json_t *parse_arn(const char *s)
 		p = slash + 1;
 	}
 	free(res);
-	out = json_pack("{s:s%, s:s%, s:s%, s:s%, s:o}", "partition", f[1], len[1], "service", f[2],
-	                len[2], "region", f[3], len[3], "accountId", f[4], len[4], "resourceId", ids);
+	out =
+	    json_pack("{s:s%, s:s%, s:s%, s:s%, s:o}", "partition", f[1], len[1], "service", f[2],
+		      len[2], "region", f[3], len[3], "accountId", f[4], len[4], "resourceId", ids);
 	return out;
 }
 
@@ -375,8 +378,9 @@ static json_t *parse_url(const char *s)
 	} else {
 		is_ip = ipv4_text(ipbuf);
 	}
-	out = json_pack("{s:s, s:s, s:s, s:s, s:b}", "scheme", scheme, "authority", auth.ptr, "path",
-	                has_path && path ? path : "", "normalizedPath", norm.ptr, "isIp", is_ip);
+	out =
+	    json_pack("{s:s, s:s, s:s, s:s, s:b}", "scheme", scheme, "authority", auth.ptr, "path",
+		      has_path && path ? path : "", "normalizedPath", norm.ptr, "isIp", is_ip);
 done:
 	free(dd);
 	np_buf_release(&auth);
@@ -405,8 +409,8 @@ static json_t *get_attr(json_t *v, const char *path)
 			if (*part)
 				v = json_is_object(v) ? json_object_get(v, part) : NULL;
 			v = json_is_array(v) && idx >= 0 && (size_t)idx < json_array_size(v)
-			            ? json_array_get(v, (size_t)idx)
-			            : NULL;
+				? json_array_get(v, (size_t)idx)
+				: NULL;
 			break;
 		}
 		v = json_is_object(v) ? json_object_get(v, part) : NULL;
@@ -415,16 +419,13 @@ static json_t *get_attr(json_t *v, const char *path)
 	return v ? json_incref(v) : NULL;
 }
 
-static const char *str(json_t *v)
-{
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
+static const char *str(json_t *v) { return json_is_string(v) ? json_string_value(v) : NULL; }
 
 static json_t *call(json_t *fn, json_t *scope, struct eval *e)
 {
 	const char *name = json_string_value(json_object_get(fn, "fn"));
 	const char *assign = json_string_value(json_object_get(fn, "assign"));
-	json_t *argv = json_object_get(fn, "argv"), *a[4] = {NULL, NULL, NULL, NULL}, *r = NULL;
+	json_t *argv = json_object_get(fn, "argv"), *a[4] = { NULL, NULL, NULL, NULL }, *r = NULL;
 	size_t n = json_array_size(argv);
 
 	if (!name || n > 4) {
@@ -557,7 +558,8 @@ static bool conditions(json_t *rule, json_t *scope, struct eval *e)
 	size_t i;
 	json_t *c;
 
-	json_array_foreach(json_object_get(rule, "conditions"), i, c) {
+	json_array_foreach(json_object_get(rule, "conditions"), i, c)
+	{
 		json_t *r = call(c, scope, e);
 		bool ok = r && !json_is_false(r) && !json_is_null(r);
 
@@ -581,7 +583,8 @@ static int rule(json_t *r, json_t *parent, struct hit *h, struct eval *e)
 		size_t i;
 		json_t *sub;
 
-		json_array_foreach(json_object_get(r, "rules"), i, sub) {
+		json_array_foreach(json_object_get(r, "rules"), i, sub)
+		{
 			rc = rule(sub, scope, h, e);
 			if (rc)
 				break;
@@ -609,10 +612,10 @@ static int rule(json_t *r, json_t *parent, struct hit *h, struct eval *e)
 	return rc;
 }
 
-static const char *const service_names[] = {"ec2", "sts", "s3"};
+static const char *const service_names[] = { "ec2", "sts", "s3" };
 
 static const struct np_legacy_endpoint *legacy_find(const struct np_legacy_endpoint *e,
-                                                    const char *name)
+						    const char *name)
 {
 	for (; e && e->name; e++)
 		if (!strcmp(e->name, name))
@@ -623,9 +626,9 @@ static const struct np_legacy_endpoint *legacy_find(const struct np_legacy_endpo
 /* botocore's legacy resolver (regions.py EndpointResolver.construct_endpoint),
  * which a client consults before the rule set: the partition that takes the
  * region, and the region's entry for the service (NULL when none). */
-static const struct np_legacy_partition *legacy_find_partition(
-	enum np_service svc, const char *region, bool dualstack,
-	const struct np_legacy_endpoint **entry)
+static const struct np_legacy_partition *
+legacy_find_partition(enum np_service svc, const char *region, bool dualstack,
+		      const struct np_legacy_endpoint **entry)
 {
 	for (size_t i = 0; region && i < np_n_legacy_partitions && i < MAX_PARTITIONS; i++) {
 		const struct np_legacy_partition *lp = &np_legacy_partitions[i];
@@ -640,7 +643,8 @@ static const struct np_legacy_partition *legacy_find_partition(
 			return lp;
 		for (const char *const *r = lp->regions; *r && !listed; r++)
 			listed = !strcmp(*r, region);
-		if (!listed && !(legacy_ok[i] && regexec(&legacy_patterns[i], region, 0, NULL, 0) == 0))
+		if (!listed &&
+		    !(legacy_ok[i] && regexec(&legacy_patterns[i], region, 0, NULL, 0) == 0))
 			continue;
 		if (s->partition_endpoint && !s->regionalized)
 			*entry = legacy_find(s->endpoints, s->partition_endpoint);
@@ -653,7 +657,7 @@ static const struct np_legacy_partition *legacy_find_partition(
 /* A FIPS or dual-stack variant that endpoints.json gives no hostname for is
  * refused there (EndpointVariantError). */
 static int legacy_check(enum np_service svc, const char *region, bool fips, bool dualstack,
-                        struct np_err *err)
+			struct np_err *err)
 {
 	unsigned want = fips && dualstack ? 4 : fips ? 1 : dualstack ? 2 : 0;
 	const struct np_legacy_endpoint *entry;
@@ -664,13 +668,18 @@ static int legacy_check(enum np_service svc, const char *region, bool fips, bool
 	if (((entry ? entry->variants : 0) | lp->services[svc].variants | lp->variants) & want)
 		return 0;
 	return np_error_cls(err, NP_ERRC_USAGE,
-	                    "%s endpoint for region '%s': Unable to construct a modeled "
-	                    "endpoint with the following variant(s) [%s]: %s has no %s "
-	                    "endpoint in partition %s",
-	                    service_names[svc], region,
-	                    want == 4 ? "'dualstack', 'fips'" : want == 2 ? "'dualstack'" : "'fips'",
-	                    service_names[svc],
-	                    want == 4 ? "FIPS dual-stack" : want == 2 ? "dual-stack" : "FIPS", lp->id);
+			    "%s endpoint for region '%s': Unable to construct a modeled "
+			    "endpoint with the following variant(s) [%s]: %s has no %s "
+			    "endpoint in partition %s",
+			    service_names[svc], region,
+			    want == 4   ? "'dualstack', 'fips'"
+			    : want == 2 ? "'dualstack'"
+					: "'fips'",
+			    service_names[svc],
+			    want == 4   ? "FIPS dual-stack"
+			    : want == 2 ? "dual-stack"
+					: "FIPS",
+			    lp->id);
 }
 
 /* The region SigV4 signs for when the rule set does not say: the legacy
@@ -685,11 +694,11 @@ static const char *legacy_scope(enum np_service svc, const char *region, bool du
 }
 
 int np_endpoint_resolve(struct np_endpoint *out, enum np_service svc,
-                        const struct np_endpoint_params *p, struct np_err *err)
+			const struct np_endpoint_params *p, struct np_err *err)
 {
 	json_t *rs, *params = NULL, *scope = NULL, *v, *scheme;
-	struct eval e = {"", false};
-	struct hit h = {NULL, NULL};
+	struct eval e = { "", false };
+	struct hit h = { NULL, NULL };
 	const struct np_partition *part;
 	const char *k, *url;
 	int rc = -1;
@@ -714,38 +723,42 @@ int np_endpoint_resolve(struct np_endpoint *out, enum np_service svc,
 	if (p->endpoint)
 		json_object_set_new(scope, "Endpoint", json_string(p->endpoint));
 	if (svc != NP_SERVICE_EC2)
-		json_object_set_new(scope, "UseGlobalEndpoint", json_boolean(p->use_global_endpoint));
+		json_object_set_new(scope, "UseGlobalEndpoint",
+				    json_boolean(p->use_global_endpoint));
 	if (svc == NP_SERVICE_S3) {
 		if (p->bucket)
 			json_object_set_new(scope, "Bucket", json_string(p->bucket));
 		json_object_set_new(scope, "ForcePathStyle",
-		                    json_boolean(p->force_path_style || p->endpoint));
+				    json_boolean(p->force_path_style || p->endpoint));
 	}
 	/* Defaults of the parameters left unset, as botocore's process_input. */
 	params = json_object_get(rs, "parameters");
-	json_object_foreach(params, k, v) {
+	json_object_foreach(params, k, v)
+	{
 		json_t *def = json_object_get(v, "default");
 
 		/* A copy: the shared rule document's reference counts stay untouched. */
 		if (!json_object_get(scope, k) && def)
 			json_object_set_new(scope, k, json_deep_copy(def));
 	}
-	json_array_foreach(json_object_get(rs, "rules"), i, v) {
+	json_array_foreach(json_object_get(rs, "rules"), i, v)
+	{
 		int r = rule(v, scope, &h, &e);
 
 		if (r)
 			break;
 	}
 	if (!str(h.url)) {
-		np_error_cls(err, NP_ERRC_USAGE, "%s endpoint for region '%s': %s", service_names[svc],
-		             p->region ? p->region : "(none)",
-		             e.failed ? e.msg : "no endpoint found for these parameters");
+		np_error_cls(err, NP_ERRC_USAGE, "%s endpoint for region '%s': %s",
+			     service_names[svc], p->region ? p->region : "(none)",
+			     e.failed ? e.msg : "no endpoint found for these parameters");
 		goto done;
 	}
 	url = str(h.url);
 	u = curl_url();
 	if (curl_url_set(u, CURLUPART_URL, url, 0) || curl_url_get(u, CURLUPART_HOST, &host, 0)) {
-		np_error_cls(err, NP_ERRC_USAGE, "%s endpoint '%s' is not a URL", service_names[svc], url);
+		np_error_cls(err, NP_ERRC_USAGE, "%s endpoint '%s' is not a URL",
+			     service_names[svc], url);
 		goto done;
 	}
 	curl_url_get(u, CURLUPART_PORT, &port, 0);
@@ -754,11 +767,11 @@ int np_endpoint_resolve(struct np_endpoint *out, enum np_service svc,
 	out->partition = part ? part->id : "";
 	scheme = json_array_get(json_object_get(h.props, "authSchemes"), 0);
 	out->signing_name = np_xstrdup(str(json_object_get(scheme, "signingName"))
-	                                       ? str(json_object_get(scheme, "signingName"))
-	                                       : service_names[svc]);
+					   ? str(json_object_get(scheme, "signingName"))
+					   : service_names[svc]);
 	out->signing_region = np_xstrdup(str(json_object_get(scheme, "signingRegion"))
-	                                         ? str(json_object_get(scheme, "signingRegion"))
-	                                         : legacy_scope(svc, p->region, p->use_dualstack));
+					     ? str(json_object_get(scheme, "signingRegion"))
+					     : legacy_scope(svc, p->region, p->use_dualstack));
 	rc = 0;
 done:
 	curl_free(host);
@@ -770,15 +783,17 @@ done:
 	return rc;
 }
 
-int np_endpoint_s3(struct np_endpoint *out, const char *region, const char *bucket,
-                   bool use_fips, bool use_dualstack, bool force_path_style,
-                   struct np_err *err)
+int np_endpoint_s3(struct np_endpoint *out, const char *region, const char *bucket, bool use_fips,
+		   bool use_dualstack, bool force_path_style, struct np_err *err)
 {
 	/* botocore's default us_east_1_regional_endpoint is "legacy": the
 	 * global s3.amazonaws.com for us-east-1. */
 	struct np_endpoint_params p = {
-		.region = region, .use_fips = use_fips, .use_dualstack = use_dualstack,
-		.use_global_endpoint = region && !strcmp(region, "us-east-1"), .bucket = bucket,
+		.region = region,
+		.use_fips = use_fips,
+		.use_dualstack = use_dualstack,
+		.use_global_endpoint = region && !strcmp(region, "us-east-1"),
+		.bucket = bucket,
 		.force_path_style = force_path_style,
 	};
 
@@ -805,17 +820,18 @@ int np_arn_parse(struct np_arn *out, const char *text, struct np_err *err)
 
 	memset(out, 0, sizeof(*out));
 	if (!text || strncmp(text, "arn:", 4))
-		return np_error_cls(err, NP_ERRC_USAGE, "'%s' is not an ARN (arn:PARTITION:SERVICE:…)",
-		                    text ? text : "");
+		return np_error_cls(err, NP_ERRC_USAGE,
+				    "'%s' is not an ARN (arn:PARTITION:SERVICE:…)",
+				    text ? text : "");
 	f[0] = text;
 	for (int i = 0; i < 5; i++) {
 		const char *c = strchr(f[i], ':');
 
 		if (!c)
 			return np_error_cls(err, NP_ERRC_USAGE,
-			                    "'%s' is not an ARN: it needs six ':'-separated fields "
-			                    "(arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)",
-			                    text);
+					    "'%s' is not an ARN: it needs six ':'-separated fields "
+					    "(arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)",
+					    text);
 		len[i] = (size_t)(c - f[i]);
 		f[i + 1] = c + 1;
 	}
@@ -826,8 +842,8 @@ int np_arn_parse(struct np_arn *out, const char *text, struct np_err *err)
 
 		for (size_t i = 0; i < np_n_partitions; i++)
 			np_buf_printf(&ids, "%s%s", i ? ", " : "", np_partitions[i].id);
-		np_error_cls(err, NP_ERRC_USAGE, "ARN '%s': unknown partition '%s' (known: %s)", text,
-		             out->partition, ids.ptr);
+		np_error_cls(err, NP_ERRC_USAGE, "ARN '%s': unknown partition '%s' (known: %s)",
+			     text, out->partition, ids.ptr);
 		np_buf_release(&ids);
 		np_arn_release(out);
 		return -1;
@@ -835,7 +851,7 @@ int np_arn_parse(struct np_arn *out, const char *text, struct np_err *err)
 	if (!len[2] || !len[5]) {
 		np_arn_release(out);
 		return np_error_cls(err, NP_ERRC_USAGE, "ARN '%s' has no %s", text,
-		                    !len[2] ? "service" : "resource");
+				    !len[2] ? "service" : "resource");
 	}
 	out->service = np_xstrndup(f[2], len[2]);
 	out->region = np_xstrndup(f[3], len[3]);

@@ -14,22 +14,22 @@ extern const char np_ruleset_s3[];
 struct np_legacy_endpoint {
 	const char *name;
 	unsigned variants;
-	const char *scope_region;        /* credentialScope: what SigV4 signs for */
+	const char *scope_region; /* credentialScope: what SigV4 signs for */
 };
 
 struct np_legacy_service {
-	unsigned variants;               /* the service's defaults */
-	const char *partition_endpoint;  /* NULL when none */
+	unsigned variants;              /* the service's defaults */
+	const char *partition_endpoint; /* NULL when none */
 	bool regionalized;
-	const struct np_legacy_endpoint *endpoints;  /* ends with a NULL name */
+	const struct np_legacy_endpoint *endpoints; /* ends with a NULL name */
 };
 
 struct np_legacy_partition {
 	const char *id;
 	const char *region_regex_posix;
-	unsigned variants;               /* the partition's defaults */
+	unsigned variants; /* the partition's defaults */
 	const char *const *regions;
-	struct np_legacy_service services[3];   /* by enum np_service */
+	struct np_legacy_service services[3]; /* by enum np_service */
 };
 
 extern const struct np_legacy_partition np_legacy_partitions[];

@@ -6,13 +6,13 @@
 #include <strings.h>
 #include <time.h>
 
-#include "nestplan/log.h"
 #include "nestplan/clock.h"
+#include "nestplan/log.h"
 
 static enum np_log_level level = NP_LOG_WARN;
 static FILE *out;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static const char *const names[] = {"off", "error", "warn", "info", "debug", "trace"};
+static const char *const names[] = { "off", "error", "warn", "info", "debug", "trace" };
 
 void np_log_init(void)
 {
@@ -33,15 +33,9 @@ void np_log_init(void)
 	pthread_mutex_unlock(&lock);
 }
 
-void np_log_set_level(enum np_log_level l)
-{
-	level = l;
-}
+void np_log_set_level(enum np_log_level l) { level = l; }
 
-int np_log_enabled(enum np_log_level l)
-{
-	return l != NP_LOG_OFF && l <= level;
-}
+int np_log_enabled(enum np_log_level l) { return l != NP_LOG_OFF && l <= level; }
 
 void np_log(enum np_log_level l, const char *fmt, ...)
 {
@@ -56,8 +50,8 @@ void np_log(enum np_log_level l, const char *fmt, ...)
 		return;
 	gmtime_r(&secs, &tm);
 	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ [%s] ",
-	             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	             tm.tm_sec, (int)((now - (double)secs) * 1000), names[l]);
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		     (int)((now - (double)secs) * 1000), names[l]);
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);

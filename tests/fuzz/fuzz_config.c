@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Every span lies within the bytes, in order. */
 	for (size_t i = 0; i < diags.n; i++)
 		if (diags.v[i].has_span && (diags.v[i].span.start.byte > diags.v[i].span.end.byte ||
-		                            diags.v[i].span.end.byte > size))
+					    diags.v[i].span.end.byte > size))
 			abort();
 	np_config_diags_release(&diags);
 	if (!cfg)

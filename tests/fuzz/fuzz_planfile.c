@@ -8,23 +8,20 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "nestplan/render.h"
 #include "fuzz_file.h"
+#include "nestplan/render.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char path[300];
 
-static void remove_plan(void)
-{
-	unlink(path);
-}
+static void remove_plan(void) { unlink(path); }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static FILE *null;
 	struct np_err err = NP_ERR_INIT;
-	struct np_render_opts ro = {.color = true};
+	struct np_render_opts ro = { .color = true };
 	struct np_plan plan;
 
 	if (!path[0])

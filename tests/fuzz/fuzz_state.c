@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fuzz_file.h"
 #include "nestplan/render.h"
 #include "nestplan/state.h"
-#include "fuzz_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -19,7 +19,7 @@ static char path[300];
 /* The state and the side files SQLite makes next to it. */
 static void remove_files(void)
 {
-	static const char *const sides[] = {"", "-wal", "-shm", "-journal"};
+	static const char *const sides[] = { "", "-wal", "-shm", "-journal" };
 	char p[320];
 
 	for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
@@ -31,7 +31,7 @@ static void remove_files(void)
 static void read_all(struct np_state *st, FILE *null)
 {
 	struct np_err err = NP_ERR_INIT;
-	struct np_render_opts ro = {.color = false};
+	struct np_render_opts ro = { .color = false };
 	struct np_instance *res = NULL;
 	struct np_journal_entry *jv = NULL;
 	struct np_history_entry *hv = NULL;
@@ -40,7 +40,7 @@ static void read_all(struct np_state *st, FILE *null)
 
 	if (np_state_list(st, &res, &n, &err) == 0) {
 		json_t *j = np_render_state_json(np_state_lineage(st), np_state_serial(st),
-		                                 np_state_region(st), np_state_account(st), res, n);
+						 np_state_region(st), np_state_account(st), res, n);
 
 		json_dumpf(j, null, JSON_INDENT(2));
 		json_decref(j);
@@ -67,7 +67,7 @@ static void read_all(struct np_state *st, FILE *null)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static FILE *null;
-	static const unsigned modes[] = {NP_STATE_READONLY, 0};
+	static const unsigned modes[] = { NP_STATE_READONLY, 0 };
 	struct np_err err = NP_ERR_INIT;
 
 	if (!path[0])

@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct np_catalog cat = NP_CATALOG_INIT;
 		char *next = NULL;
 
-		if (np_ec2_parse_instances(doc, "DescribeInstances", &v, &n, &alloc, &next, &err) < 0 &&
+		if (np_ec2_parse_instances(doc, "DescribeInstances", &v, &n, &alloc, &next, &err) <
+			0 &&
 		    n)
 			abort(); /* a refused answer appends nothing */
 		check_instances(v, n);

@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "replay: cannot read '%s': %s\n", argv[i], strerror(errno));
 			rc = 1;
 		} else if (S_ISDIR(sb.st_mode) ? run_dir(argv[i], &count) < 0
-		                               : run_file(argv[i], &count) < 0) {
+					       : run_file(argv[i], &count) < 0) {
 			rc = 1;
 		}
 	}

@@ -64,8 +64,8 @@ enum fake_op { OP_RUN, OP_DESCRIBE, OP_STOP, OP_START, OP_TERMINATE, OP_MODIFY, 
 
 enum fault {
 	FAULT_NONE = 0,
-	FAULT_REFUSE,  /* EC2 refuses: nothing happens */
-	FAULT_LOSE,    /* it happens, the answer is lost on the way back */
+	FAULT_REFUSE, /* EC2 refuses: nothing happens */
+	FAULT_LOSE,   /* it happens, the answer is lost on the way back */
 };
 
 struct fake_inst {
@@ -79,12 +79,12 @@ struct fleet {
 	struct fake_inst v[64];
 	size_t n;
 	int next_id;
-	int lag;                  /* for every new transition */
+	int lag; /* for every new transition */
 	int calls[OP__N];
-	enum fault fault[OP__N];  /* the next call of that op */
-	int fault_after[OP__N];   /* ... after this many calls of it succeed */
-	int fault_times[OP__N];   /* ... and this many more calls after it */
-	int out, max_out;         /* instances out of service now, and at most */
+	enum fault fault[OP__N]; /* the next call of that op */
+	int fault_after[OP__N];  /* ... after this many calls of it succeed */
+	int fault_times[OP__N];  /* ... and this many more calls after it */
+	int out, max_out;        /* instances out of service now, and at most */
 };
 
 static struct fake_inst *fleet_find(struct fleet *f, const char *id)
@@ -101,7 +101,8 @@ static void fleet_count(struct fleet *f)
 	int out = 0;
 
 	for (size_t i = 0; i < f->n; i++)
-		out += f->v[i].inst.state != NP_RUN_RUNNING && f->v[i].inst.state != NP_RUN_TERMINATED;
+		out +=
+		    f->v[i].inst.state != NP_RUN_RUNNING && f->v[i].inst.state != NP_RUN_TERMINATED;
 	f->out = out;
 	if (out > f->max_out)
 		f->max_out = out;
@@ -136,7 +137,7 @@ static int lost(struct np_err *err, const char *what)
 }
 
 static void transition(struct fake_inst *x, enum np_run_state now, enum np_run_state target,
-                       int lag)
+		       int lag)
 {
 	x->inst.state = now;
 	x->target = target;
@@ -144,7 +145,7 @@ static void transition(struct fake_inst *x, enum np_run_state now, enum np_run_s
 }
 
 static struct fake_inst *fleet_add(struct fleet *f, const char *address, const char *type,
-                                   enum np_run_state state)
+				   enum np_run_state state)
 {
 	struct fake_inst *x = &f->v[f->n++];
 	char id[32];
@@ -176,7 +177,7 @@ static char *address_of(const char *tag, int k)
 }
 
 static void copy_out(struct fleet *f, struct fake_inst **who, size_t n, struct np_instance **out,
-                     size_t *n_out)
+		     size_t *n_out)
 {
 	*out = calloc(n ? n : 1, sizeof(**out));
 	for (size_t i = 0; i < n; i++)
@@ -185,7 +186,7 @@ static void copy_out(struct fleet *f, struct fake_inst **who, size_t n, struct n
 }
 
 static int f_run(void *ctx, const struct np_ec2_launch *req, struct np_instance **out, size_t *n,
-                 struct np_err *err)
+		 struct np_err *err)
 {
 	struct fleet *f = ctx;
 	struct fake_inst *who[64];
@@ -201,12 +202,14 @@ static int f_run(void *ctx, const struct np_ec2_launch *req, struct np_instance 
 	}
 	/* The same ClientToken answers with the instances it launched. */
 	for (size_t i = 0; i < f->n; i++)
-		if (f->v[i].inst.client_token && !strcmp(f->v[i].inst.client_token, req->client_token))
+		if (f->v[i].inst.client_token &&
+		    !strcmp(f->v[i].inst.client_token, req->client_token))
 			who[k++] = &f->v[i];
 	if (k == 0)
 		for (int i = 0; i < count; i++) {
 			char *address = address_of(np_tags_get(req->tags, NP_TAG_ADDRESS), i);
-			struct fake_inst *nx = fleet_add(f, address, req->instance_type, NP_RUN_PENDING);
+			struct fake_inst *nx =
+			    fleet_add(f, address, req->instance_type, NP_RUN_PENDING);
 
 			free(address);
 			nx->inst.client_token = strdup(req->client_token);
@@ -222,8 +225,8 @@ static int f_run(void *ctx, const struct np_ec2_launch *req, struct np_instance 
 	return 0;
 }
 
-static int f_describe_ids(void *ctx, const char *const *ids, size_t n_ids,
-                          struct np_instance **out, size_t *n, struct np_err *err)
+static int f_describe_ids(void *ctx, const char *const *ids, size_t n_ids, struct np_instance **out,
+			  size_t *n, struct np_err *err)
 {
 	struct fleet *f = ctx;
 	struct fake_inst *who[64];
@@ -253,8 +256,8 @@ static int f_describe_ids(void *ctx, const char *const *ids, size_t n_ids,
 }
 
 static int f_describe_filter(void *ctx, const char *name, const char *const *values,
-                             size_t n_values, struct np_instance **out, size_t *n,
-                             struct np_err *err)
+			     size_t n_values, struct np_instance **out, size_t *n,
+			     struct np_err *err)
 {
 	struct fleet *f = ctx;
 	struct fake_inst *who[64];
@@ -265,7 +268,8 @@ static int f_describe_filter(void *ctx, const char *name, const char *const *val
 	f->calls[OP_DESCRIBE]++;
 	for (size_t i = 0; i < f->n; i++)
 		for (size_t j = 0; j < n_values; j++)
-			if (f->v[i].inst.client_token && !strcmp(f->v[i].inst.client_token, values[j]))
+			if (f->v[i].inst.client_token &&
+			    !strcmp(f->v[i].inst.client_token, values[j]))
 				who[k++] = &f->v[i];
 	copy_out(f, who, k, out, n);
 	pthread_mutex_unlock(&f->mu);
@@ -273,11 +277,11 @@ static int f_describe_filter(void *ctx, const char *name, const char *const *val
 }
 
 static int f_state_call(struct fleet *f, enum fake_op op, const char *const *ids, size_t n,
-                        struct np_err *err)
+			struct np_err *err)
 {
-	static const char *const names[] = {[OP_STOP] = "StopInstances",
-	                                    [OP_START] = "StartInstances",
-	                                    [OP_TERMINATE] = "TerminateInstances"};
+	static const char *const names[] = { [OP_STOP] = "StopInstances",
+					     [OP_START] = "StartInstances",
+					     [OP_TERMINATE] = "TerminateInstances" };
 	enum fault x;
 
 	pthread_mutex_lock(&f->mu);
@@ -318,7 +322,7 @@ static int f_terminate(void *ctx, const char *const *ids, size_t n, struct np_er
 }
 
 static int set_type(struct fleet *f, enum fake_op op, const char *id, const char *type,
-                    struct np_err *err)
+		    struct np_err *err)
 {
 	struct fake_inst *x;
 
@@ -366,7 +370,7 @@ static int f_modify(void *ctx, const char *id, const struct np_step *s, struct n
 }
 
 static int f_undo(void *ctx, const char *id, const struct np_step *s,
-                  const struct np_instance *before, struct np_err *err)
+		  const struct np_instance *before, struct np_err *err)
 {
 	struct fleet *f = ctx;
 
@@ -423,7 +427,7 @@ static void setup(void)
 	w->clock.t = 1000;
 	w->ops = fake_ops_template;
 	w->ops.ctx = &w->fleet;
-	w->clk = (struct np_clock){fake_now, fake_wait, &w->clock};
+	w->clk = (struct np_clock){ fake_now, fake_wait, &w->clock };
 	ck_assert_msg(np_state_open(&w->st, w->path, NP_STATE_CREATE, &err) == 0, "%s", err.msg);
 	np_catalog_builtin(&w->cat);
 	w->out = open_memstream(&w->outbuf, &w->outlen);
@@ -464,7 +468,7 @@ static void plan_for(const char *yaml)
 	struct np_err err = NP_ERR_INIT;
 	struct np_instance *live = calloc(w->fleet.n ? w->fleet.n : 1, sizeof(*live)), *rec = NULL;
 	size_t n_rec = 0;
-	struct np_plan_input in = {0};
+	struct np_plan_input in = { 0 };
 
 	np_config_free(w->cfg);
 	w->cfg = NULL;
@@ -484,7 +488,7 @@ static void plan_for(const char *yaml)
 	ck_assert_msg(np_plan_build(&w->plan, &in, &err) == 0, "%s", err.msg);
 	w->has_plan = true;
 	ck_assert_msg(!np_plan_has_errors(&w->plan), "plan has errors: %s",
-	              w->plan.n_diags ? w->plan.diags[0].message : "");
+		      w->plan.n_diags ? w->plan.diags[0].message : "");
 	np_instances_free(live, w->fleet.n);
 	np_instances_free(rec, n_rec);
 }
@@ -492,26 +496,23 @@ static void plan_for(const char *yaml)
 static void run_with(const struct np_journal_entry *pending, size_t n_pending)
 {
 	struct np_err err = NP_ERR_INIT;
-	struct np_apply_opts o = {.parallelism = 4,
-	                          .step_timeout = 600,
-	                          .out = w->out,
-	                          .catalog = &w->cat,
-	                          .run_id = "test",
-	                          .pending = pending,
-	                          .n_pending = n_pending,
-	                          .ec2 = &w->ops,
-	                          .clock = &w->clk};
+	struct np_apply_opts o = { .parallelism = 4,
+				   .step_timeout = 600,
+				   .out = w->out,
+				   .catalog = &w->cat,
+				   .run_id = "test",
+				   .pending = pending,
+				   .n_pending = n_pending,
+				   .ec2 = &w->ops,
+				   .clock = &w->clk };
 
 	np_apply_result_release(&w->res);
 	ck_assert_msg(np_apply_run(NULL, w->st, w->cfg, &w->plan, &o, &w->res, &err) == 0, "%s",
-	              err.msg);
+		      err.msg);
 	fflush(w->out);
 }
 
-static void run(void)
-{
-	run_with(NULL, 0);
-}
+static void run(void) { run_with(NULL, 0); }
 
 static const struct fake_inst *by_address(const char *address)
 {
@@ -525,7 +526,7 @@ static const struct fake_inst *by_address(const char *address)
 static const char *recorded_type(const char *address)
 {
 	static char type[64];
-	struct np_instance in = {0};
+	struct np_instance in = { 0 };
 	struct np_err err = NP_ERR_INIT;
 	bool found = false;
 
@@ -537,7 +538,7 @@ static const char *recorded_type(const char *address)
 	return type;
 }
 
-#define FILE_HEAD "version: 1\ninstances:\n"
+#define FILE_HEAD     "version: 1\ninstances:\n"
 #define B_ENTRY(type) "  b: { image_id: ami-0abcdef1234567890, instance_type: " type " }\n"
 
 /* ---- the waiter's decision ---- */
@@ -552,42 +553,43 @@ START_TEST(test_settle_decisions)
 		enum np_settle expect;
 	} cases[] = {
 		/* reached */
-		{NP_RUN_RUNNING, true, NP_RUN_RUNNING, 5, NP_SETTLE_DONE},
-		{NP_RUN_STOPPED, true, NP_RUN_STOPPED, 5, NP_SETTLE_DONE},
+		{ NP_RUN_RUNNING, true, NP_RUN_RUNNING, 5, NP_SETTLE_DONE },
+		{ NP_RUN_STOPPED, true, NP_RUN_STOPPED, 5, NP_SETTLE_DONE },
 		/* on the way, or EC2 still showing the state before the call */
-		{NP_RUN_RUNNING, true, NP_RUN_PENDING, 5, NP_SETTLE_WAIT},
-		{NP_RUN_RUNNING, true, NP_RUN_STOPPED, 5, NP_SETTLE_WAIT},
-		{NP_RUN_STOPPED, true, NP_RUN_STOPPING, 5, NP_SETTLE_WAIT},
-		{NP_RUN_STOPPED, true, NP_RUN_RUNNING, 5, NP_SETTLE_WAIT},
-		{NP_RUN_TERMINATED, true, NP_RUN_SHUTTING_DOWN, 5, NP_SETTLE_WAIT},
+		{ NP_RUN_RUNNING, true, NP_RUN_PENDING, 5, NP_SETTLE_WAIT },
+		{ NP_RUN_RUNNING, true, NP_RUN_STOPPED, 5, NP_SETTLE_WAIT },
+		{ NP_RUN_STOPPED, true, NP_RUN_STOPPING, 5, NP_SETTLE_WAIT },
+		{ NP_RUN_STOPPED, true, NP_RUN_RUNNING, 5, NP_SETTLE_WAIT },
+		{ NP_RUN_TERMINATED, true, NP_RUN_SHUTTING_DOWN, 5, NP_SETTLE_WAIT },
 		/* ... until the deadline */
-		{NP_RUN_RUNNING, true, NP_RUN_PENDING, 11, NP_SETTLE_TIMED_OUT},
-		{NP_RUN_STOPPED, true, NP_RUN_RUNNING, 11, NP_SETTLE_TIMED_OUT},
+		{ NP_RUN_RUNNING, true, NP_RUN_PENDING, 11, NP_SETTLE_TIMED_OUT },
+		{ NP_RUN_STOPPED, true, NP_RUN_RUNNING, 11, NP_SETTLE_TIMED_OUT },
 		/* botocore's failure states (waiters-2.json) */
-		{NP_RUN_RUNNING, true, NP_RUN_SHUTTING_DOWN, 5, NP_SETTLE_FAILED},
-		{NP_RUN_RUNNING, true, NP_RUN_TERMINATED, 5, NP_SETTLE_FAILED},
-		{NP_RUN_RUNNING, true, NP_RUN_STOPPING, 5, NP_SETTLE_FAILED},
-		{NP_RUN_STOPPED, true, NP_RUN_PENDING, 5, NP_SETTLE_FAILED},
-		{NP_RUN_STOPPED, true, NP_RUN_TERMINATED, 5, NP_SETTLE_FAILED},
-		{NP_RUN_TERMINATED, true, NP_RUN_PENDING, 5, NP_SETTLE_FAILED},
-		{NP_RUN_TERMINATED, true, NP_RUN_STOPPING, 5, NP_SETTLE_FAILED},
+		{ NP_RUN_RUNNING, true, NP_RUN_SHUTTING_DOWN, 5, NP_SETTLE_FAILED },
+		{ NP_RUN_RUNNING, true, NP_RUN_TERMINATED, 5, NP_SETTLE_FAILED },
+		{ NP_RUN_RUNNING, true, NP_RUN_STOPPING, 5, NP_SETTLE_FAILED },
+		{ NP_RUN_STOPPED, true, NP_RUN_PENDING, 5, NP_SETTLE_FAILED },
+		{ NP_RUN_STOPPED, true, NP_RUN_TERMINATED, 5, NP_SETTLE_FAILED },
+		{ NP_RUN_TERMINATED, true, NP_RUN_PENDING, 5, NP_SETTLE_FAILED },
+		{ NP_RUN_TERMINATED, true, NP_RUN_STOPPING, 5, NP_SETTLE_FAILED },
 		/* not listed: a launch not visible yet; a terminated one gone */
-		{NP_RUN_RUNNING, false, NP_RUN_UNSET, 5, NP_SETTLE_WAIT},
-		{NP_RUN_RUNNING, false, NP_RUN_UNSET, 11, NP_SETTLE_TIMED_OUT},
-		{NP_RUN_TERMINATED, false, NP_RUN_UNSET, 5, NP_SETTLE_DONE},
+		{ NP_RUN_RUNNING, false, NP_RUN_UNSET, 5, NP_SETTLE_WAIT },
+		{ NP_RUN_RUNNING, false, NP_RUN_UNSET, 11, NP_SETTLE_TIMED_OUT },
+		{ NP_RUN_TERMINATED, false, NP_RUN_UNSET, 5, NP_SETTLE_DONE },
 		/* a re-read: settled states only, whatever shows at the deadline */
-		{NP_RUN_UNSET, true, NP_RUN_STOPPED, 5, NP_SETTLE_DONE},
-		{NP_RUN_UNSET, true, NP_RUN_PENDING, 5, NP_SETTLE_WAIT},
-		{NP_RUN_UNSET, true, NP_RUN_STOPPING, 5, NP_SETTLE_WAIT},
-		{NP_RUN_UNSET, true, NP_RUN_PENDING, 11, NP_SETTLE_DONE},
-		{NP_RUN_UNSET, false, NP_RUN_UNSET, 11, NP_SETTLE_TIMED_OUT},
+		{ NP_RUN_UNSET, true, NP_RUN_STOPPED, 5, NP_SETTLE_DONE },
+		{ NP_RUN_UNSET, true, NP_RUN_PENDING, 5, NP_SETTLE_WAIT },
+		{ NP_RUN_UNSET, true, NP_RUN_STOPPING, 5, NP_SETTLE_WAIT },
+		{ NP_RUN_UNSET, true, NP_RUN_PENDING, 11, NP_SETTLE_DONE },
+		{ NP_RUN_UNSET, false, NP_RUN_UNSET, 11, NP_SETTLE_TIMED_OUT },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		ck_assert_msg(np_apply_settle(cases[i].want, cases[i].listed, cases[i].got,
-		                              cases[i].now, 10) == cases[i].expect,
-		              "case %zu: want %s, got %s at %g", i, np_run_state_name(cases[i].want),
-		              np_run_state_name(cases[i].got), cases[i].now);
+					      cases[i].now, 10) == cases[i].expect,
+			      "case %zu: want %s, got %s at %g", i,
+			      np_run_state_name(cases[i].want), np_run_state_name(cases[i].got),
+			      cases[i].now);
 }
 END_TEST
 
@@ -597,7 +599,7 @@ START_TEST(test_launch_three)
 {
 	w->fleet.lag = 3;
 	plan_for(FILE_HEAD "  runner: { count: 3, image_id: ami-0abcdef1234567890, "
-	                   "instance_type: m6i.large }\n");
+			   "instance_type: m6i.large }\n");
 	run();
 	ck_assert_int_eq(w->res.added, 3);
 	ck_assert_int_eq(w->res.failed, 0);
@@ -656,7 +658,7 @@ START_TEST(test_failure_mid_cycle_puts_it_back)
 	w->fleet.fault[OP_MODIFY] = FAULT_REFUSE;
 	w->fleet.fault_after[OP_MODIFY] = 1;
 	plan_for(FILE_HEAD "  b: { image_id: ami-0abcdef1234567890, instance_type: m8i.xlarge, "
-	                   "cpu_options: { core_count: 1 } }\n");
+			   "cpu_options: { core_count: 1 } }\n");
 	ck_assert_uint_ge(w->plan.changes[0].n_steps, 4);
 	run();
 	ck_assert_int_eq(w->res.failed, 1);
@@ -699,7 +701,7 @@ START_TEST(test_failure_after_irreversible_step_keeps_new_configuration)
 	record_fleet();
 	w->fleet.fault[OP_START] = FAULT_REFUSE;
 	plan_for(FILE_HEAD "  b: { image_id: ami-0abcdef1234567890, instance_type: m6i.large, "
-	                   "placement: { tenancy: host, host_id: h-0123456789abcdef0 } }\n");
+			   "placement: { tenancy: host, host_id: h-0123456789abcdef0 } }\n");
 	ck_assert(w->plan.changes[0].irreversible);
 	run();
 	ck_assert_int_eq(w->res.failed, 1);
@@ -722,7 +724,7 @@ START_TEST(test_max_unavailable_one_at_a_time)
 	}
 	record_fleet();
 	plan_for(FILE_HEAD "  runner: { count: 4, image_id: ami-0abcdef1234567890, "
-	                   "instance_type: m6i.xlarge, rollout: { max_unavailable: 1 } }\n");
+			   "instance_type: m6i.xlarge, rollout: { max_unavailable: 1 } }\n");
 	run();
 	ck_assert_int_eq(w->res.changed, 4);
 	ck_assert_int_eq(w->res.failed, 0);
@@ -747,7 +749,7 @@ START_TEST(test_without_limit_several_are_out)
 	}
 	record_fleet();
 	plan_for(FILE_HEAD "  runner: { count: 4, image_id: ami-0abcdef1234567890, "
-	                   "instance_type: m6i.xlarge, rollout: { max_unavailable: 4 } }\n");
+			   "instance_type: m6i.xlarge, rollout: { max_unavailable: 4 } }\n");
 	run();
 	ck_assert_int_eq(w->res.changed, 4);
 	ck_assert_int_gt(w->fleet.max_out, 1);
@@ -769,7 +771,7 @@ START_TEST(test_lost_launch_answer_is_found_by_token)
 	ck_assert_uint_eq(w->fleet.n, 1);
 	/* The next apply finds it under that token instead of launching another. */
 	ck_assert_msg(np_state_journal_pending(w->st, &pending, &n_pending, &err) == 0, "%s",
-	              err.msg);
+		      err.msg);
 	ck_assert_uint_ge(n_pending, 1);
 	plan_for(FILE_HEAD B_ENTRY("m6i.large"));
 	run_with(pending, n_pending);

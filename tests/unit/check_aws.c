@@ -13,8 +13,8 @@
 #include "nestplan/retry.h"
 #include "nestplan/sigv4.h"
 
-#define AKID "AKIDEXAMPLE"
-#define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+#define AKID     "AKIDEXAMPLE"
+#define SECRET   "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 #define EC2_BODY "Action=DescribeInstances&Version=2016-11-15&InstanceId.1=i-1234567890abcdef0"
 
 static const char *sig_of(const char *auth)
@@ -28,16 +28,23 @@ START_TEST(test_aws_sigv4_reproduces_iam_list_users_vector)
 {
 	char auth[512], chash[65];
 	struct np_sigv4_input in = {
-		.method = "GET", .host = "iam.amazonaws.com", .path = "/",
+		.method = "GET",
+		.host = "iam.amazonaws.com",
+		.path = "/",
 		.query = "Action=ListUsers&Version=2010-05-08",
-		.content_type = "application/x-www-form-urlencoded; charset=utf-8", .body = "",
-		.region = "us-east-1", .service = "iam", .amz_date = "20150830T123600Z",
-		.access_key = AKID, .secret_key = SECRET,
+		.content_type = "application/x-www-form-urlencoded; charset=utf-8",
+		.body = "",
+		.region = "us-east-1",
+		.service = "iam",
+		.amz_date = "20150830T123600Z",
+		.access_key = AKID,
+		.secret_key = SECRET,
 	};
 
 	np_sigv4_sign(&in, auth, sizeof(auth), chash);
 	ck_assert_str_eq(chash, "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59");
-	ck_assert_str_eq(sig_of(auth), "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7");
+	ck_assert_str_eq(sig_of(auth),
+			 "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7");
 	ck_assert(strstr(auth, "Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request"));
 }
 END_TEST
@@ -46,15 +53,24 @@ START_TEST(test_aws_sigv4_reproduces_form_post_vector_and_charset_variant)
 {
 	char auth[512], chash[65];
 	struct np_sigv4_input in = {
-		.method = "POST", .host = "example.amazonaws.com", .path = "/", .query = "",
-		.content_type = "application/x-www-form-urlencoded", .body = "Param1=value1",
-		.body_len = 13, .region = "us-east-1", .service = "service",
-		.amz_date = "20150830T123600Z", .access_key = AKID, .secret_key = SECRET,
+		.method = "POST",
+		.host = "example.amazonaws.com",
+		.path = "/",
+		.query = "",
+		.content_type = "application/x-www-form-urlencoded",
+		.body = "Param1=value1",
+		.body_len = 13,
+		.region = "us-east-1",
+		.service = "service",
+		.amz_date = "20150830T123600Z",
+		.access_key = AKID,
+		.secret_key = SECRET,
 	};
 
 	np_sigv4_sign(&in, auth, sizeof(auth), chash);
 	ck_assert_str_eq(chash, "42a5e5bb34198acb3e84da4f085bb7927f2bc277ca766e6d19c73c2154021281");
-	ck_assert_str_eq(sig_of(auth), "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a");
+	ck_assert_str_eq(sig_of(auth),
+			 "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a");
 	in.content_type = "application/x-www-form-urlencoded; charset=utf-8";
 	np_sigv4_sign(&in, auth, sizeof(auth), NULL);
 	ck_assert(!strncmp(sig_of(auth), "2f3b42f3", 8));
@@ -65,22 +81,33 @@ START_TEST(test_aws_sigv4_reproduces_ec2_vector_with_and_without_token)
 {
 	char auth[600], chash[65];
 	struct np_sigv4_input in = {
-		.method = "POST", .host = "ec2.us-east-1.amazonaws.com", .path = "/", .query = "",
-		.content_type = "application/x-www-form-urlencoded; charset=utf-8", .body = EC2_BODY,
-		.body_len = strlen(EC2_BODY), .region = "us-east-1", .service = "ec2",
-		.amz_date = "20250115T120000Z", .access_key = AKID, .secret_key = SECRET,
+		.method = "POST",
+		.host = "ec2.us-east-1.amazonaws.com",
+		.path = "/",
+		.query = "",
+		.content_type = "application/x-www-form-urlencoded; charset=utf-8",
+		.body = EC2_BODY,
+		.body_len = strlen(EC2_BODY),
+		.region = "us-east-1",
+		.service = "ec2",
+		.amz_date = "20250115T120000Z",
+		.access_key = AKID,
+		.secret_key = SECRET,
 	};
 	char payload[65];
 
 	np_sha256_hex(EC2_BODY, strlen(EC2_BODY), payload);
-	ck_assert_str_eq(payload, "55db06453684307b67e52c5ed6f2bd688037cda44e9feecfcc31266124c7ae58");
+	ck_assert_str_eq(payload,
+			 "55db06453684307b67e52c5ed6f2bd688037cda44e9feecfcc31266124c7ae58");
 	np_sigv4_sign(&in, auth, sizeof(auth), chash);
 	ck_assert_str_eq(chash, "d52ebb85ec4a9940a51685cfd4af8ce9d16e27abb9017a4cc96c9cf9df6e892f");
-	ck_assert_str_eq(sig_of(auth), "6c56345ab5a97085b47f038ee24b19be4856b59d26fc3bfed95853f7edd1559e");
+	ck_assert_str_eq(sig_of(auth),
+			 "6c56345ab5a97085b47f038ee24b19be4856b59d26fc3bfed95853f7edd1559e");
 	in.session_token = "FQoGZXIvYXdzEXAMPLETOKEN";
 	np_sigv4_sign(&in, auth, sizeof(auth), NULL);
 	ck_assert(strstr(auth, "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token"));
-	ck_assert_str_eq(sig_of(auth), "612087882735c390c39d3c50f25d62616a571de9e0fe9a0ddaadcafe40f554ac");
+	ck_assert_str_eq(sig_of(auth),
+			 "612087882735c390c39d3c50f25d62616a571de9e0fe9a0ddaadcafe40f554ac");
 }
 END_TEST
 
@@ -95,7 +122,7 @@ START_TEST(test_aws_query_encoding_escapes_reserved_bytes)
 	np_query_add(&q, "U", "\xc3\xa9/+");
 	np_query_encode(&q, &b);
 	ck_assert_str_eq(b.ptr, "Tag.1.Key=nestplan%3Aaddress&Tag.1.Value=runner%5B0%5D%20a~b"
-	                        "&Tag.2.Value=&U=%C3%A9%2F%2B");
+				"&Tag.2.Value=&U=%C3%A9%2F%2B");
 	ck_assert_str_eq(np_query_get(&q, "Tag.2.Value"), "");
 	np_buf_release(&b);
 	np_query_release(&q);
@@ -105,9 +132,10 @@ END_TEST
 START_TEST(test_aws_error_document_without_namespace_is_parsed)
 {
 	struct np_err err = NP_ERR_INIT;
-	const char *doc = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>"
-	                  "<Code>IncorrectInstanceState</Code><Message>not stopped</Message></Error>"
-	                  "</Errors><RequestID>ea966190-example</RequestID></Response>";
+	const char *doc =
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>"
+	    "<Code>IncorrectInstanceState</Code><Message>not stopped</Message></Error>"
+	    "</Errors><RequestID>ea966190-example</RequestID></Response>";
 
 	np_aws_error_from_response("ModifyInstanceAttribute", 400, doc, strlen(doc), &err);
 	ck_assert_str_eq(err.code, "IncorrectInstanceState");
@@ -121,9 +149,10 @@ END_TEST
 START_TEST(test_aws_error_document_with_namespace_and_prefix)
 {
 	struct np_err err = NP_ERR_INIT;
-	const char *doc = "<Response xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15\"><Errors><Error>"
-	                  "<Code>Client.UnauthorizedOperation</Code><Message>no</Message></Error>"
-	                  "</Errors><RequestID>r</RequestID></Response>";
+	const char *doc =
+	    "<Response xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15\"><Errors><Error>"
+	    "<Code>Client.UnauthorizedOperation</Code><Message>no</Message></Error>"
+	    "</Errors><RequestID>r</RequestID></Response>";
 
 	np_aws_error_from_response("StopInstances", 403, doc, strlen(doc), &err);
 	ck_assert_str_eq(err.code, "UnauthorizedOperation");
@@ -216,15 +245,17 @@ START_TEST(test_aws_limiter_models_ec2_buckets_and_adapts)
 	np_limiter_init(&l, 1.0);
 	/* A mutating API's burst of 200 goes at once; the 201st waits 1/5 s. */
 	for (int i = 0; i < 200; i++)
-		ck_assert_double_eq(np_limiter_acquire(&l, "ModifyInstanceAttribute",
-		                                       NP_BUCKET_MUTATING, 0, t), 0.0);
+		ck_assert_double_eq(
+		    np_limiter_acquire(&l, "ModifyInstanceAttribute", NP_BUCKET_MUTATING, 0, t),
+		    0.0);
 	w = np_limiter_acquire(&l, "ModifyInstanceAttribute", NP_BUCKET_MUTATING, 0, t);
 	ck_assert_double_eq_tol(w, 0.2, 1e-9);
 	/* Each API has its own bucket. */
-	ck_assert_double_eq(np_limiter_acquire(&l, "ModifyInstanceCpuOptions", NP_BUCKET_MUTATING, 0, t),
-	                    0.0);
+	ck_assert_double_eq(
+	    np_limiter_acquire(&l, "ModifyInstanceCpuOptions", NP_BUCKET_MUTATING, 0, t), 0.0);
 	/* Resource tokens: 1,000 instances started at once, then 2 a second. */
-	ck_assert_double_eq(np_limiter_acquire(&l, "StartInstances", NP_BUCKET_MUTATING, 1000, t), 0.0);
+	ck_assert_double_eq(np_limiter_acquire(&l, "StartInstances", NP_BUCKET_MUTATING, 1000, t),
+			    0.0);
 	w = np_limiter_acquire(&l, "StartInstances", NP_BUCKET_MUTATING, 10, t);
 	ck_assert_double_eq_tol(w, 5.0, 1e-9);
 	/* A throttle anyway: the model empties and refills at 0.7 of the rate. */
@@ -240,7 +271,8 @@ START_TEST(test_aws_limiter_models_ec2_buckets_and_adapts)
 
 	np_limiter_init(&l, 0); /* NESTPLAN_RATE_LIMIT=off */
 	for (int i = 0; i < 1000; i++)
-		ck_assert_double_eq(np_limiter_acquire(&l, "CreateTags", NP_BUCKET_MUTATING, 0, t), 0.0);
+		ck_assert_double_eq(np_limiter_acquire(&l, "CreateTags", NP_BUCKET_MUTATING, 0, t),
+				    0.0);
 	np_limiter_release(&l);
 }
 END_TEST
@@ -263,32 +295,41 @@ START_TEST(test_aws_url_check_judges_the_host_curl_connects_to)
 	struct np_err err = NP_ERR_INIT;
 	char *host = NULL;
 
-	ck_assert_int_eq(np_http_check_url("http://127.0.0.1:80@10.255.255.1/", NP_URL_HTTP_LOOPBACK,
-	                                   "endpoint", &host, &err), -1);
+	ck_assert_int_eq(np_http_check_url("http://127.0.0.1:80@10.255.255.1/",
+					   NP_URL_HTTP_LOOPBACK, "endpoint", &host, &err),
+			 -1);
 	ck_assert_msg(strstr(err.msg, "user name or password"), "%s", err.msg);
 	ck_assert_msg(strstr(err.msg, "'10.255.255.1'"), "%s", err.msg);
 	ck_assert_int_eq(np_http_check_url("https://u@ec2.us-east-1.amazonaws.com/",
-	                                   NP_URL_HTTP_LOOPBACK, "endpoint", &host, &err), -1);
-	ck_assert_int_eq(np_http_check_url("ftp://127.0.0.1/", NP_URL_HTTP_LOOPBACK, "endpoint",
-	                                   &host, &err), -1);
+					   NP_URL_HTTP_LOOPBACK, "endpoint", &host, &err),
+			 -1);
+	ck_assert_int_eq(
+	    np_http_check_url("ftp://127.0.0.1/", NP_URL_HTTP_LOOPBACK, "endpoint", &host, &err),
+	    -1);
 	ck_assert_int_eq(np_http_check_url("http://169.254.170.23/v1", NP_URL_HTTP_LOOPBACK,
-	                                   "endpoint", &host, &err), -1);
+					   "endpoint", &host, &err),
+			 -1);
 	ck_assert_int_eq(np_http_check_url("http://169.254.170.23/v1", NP_URL_HTTP_CONTAINER,
-	                                   "endpoint", &host, &err), 0);
+					   "endpoint", &host, &err),
+			 0);
 	free(host);
 	ck_assert_int_eq(np_http_check_url("http://[fd00:ec2::23]/v1", NP_URL_HTTP_CONTAINER,
-	                                   "endpoint", &host, &err), 0);
+					   "endpoint", &host, &err),
+			 0);
 	ck_assert_str_eq(host, "[fd00:ec2::23]");
 	free(host);
 	ck_assert_int_eq(np_http_check_url("http://169.254.170.9/v1", NP_URL_HTTP_CONTAINER,
-	                                   "endpoint", &host, &err), -1);
+					   "endpoint", &host, &err),
+			 -1);
 	/* The signed Host: the default port left out, any other kept. */
 	ck_assert_int_eq(np_http_check_url("https://ec2.eusc-de-east-1.amazonaws.eu:443/",
-	                                   NP_URL_HTTP_LOOPBACK, "endpoint", &host, &err), 0);
+					   NP_URL_HTTP_LOOPBACK, "endpoint", &host, &err),
+			 0);
 	ck_assert_str_eq(host, "ec2.eusc-de-east-1.amazonaws.eu");
 	free(host);
-	ck_assert_int_eq(np_http_check_url("http://localhost:4566", NP_URL_HTTP_LOOPBACK, "endpoint",
-	                                   &host, &err), 0);
+	ck_assert_int_eq(np_http_check_url("http://localhost:4566", NP_URL_HTTP_LOOPBACK,
+					   "endpoint", &host, &err),
+			 0);
 	ck_assert_str_eq(host, "localhost:4566");
 	free(host);
 }
@@ -310,10 +351,15 @@ static const char *write_tmp(const char *name, const char *text)
 
 static void creds_env_clear(void)
 {
-	const char *vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-	                      "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
-	                      "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-	                      "AWS_CONTAINER_CREDENTIALS_FULL_URI", NULL};
+	const char *vars[] = { "AWS_ACCESS_KEY_ID",
+			       "AWS_SECRET_ACCESS_KEY",
+			       "AWS_SESSION_TOKEN",
+			       "AWS_PROFILE",
+			       "AWS_WEB_IDENTITY_TOKEN_FILE",
+			       "AWS_ROLE_ARN",
+			       "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+			       "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+			       NULL };
 
 	for (int i = 0; vars[i]; i++)
 		unsetenv(vars[i]);
@@ -340,7 +386,7 @@ START_TEST(test_aws_creds_environment_comes_first)
 	creds_env_clear();
 	setenv("AWS_SHARED_CREDENTIALS_FILE",
 	       write_tmp("credentials", "[default]\naws_access_key_id = FILEKEY\n"
-	                                "aws_secret_access_key = filesecret\n"),
+					"aws_secret_access_key = filesecret\n"),
 	       1);
 	setenv("AWS_ACCESS_KEY_ID", "ENVKEY", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
@@ -368,13 +414,14 @@ START_TEST(test_aws_creds_named_profile_and_config_region)
 
 	creds_env_clear();
 	setenv("AWS_SHARED_CREDENTIALS_FILE",
-	       write_tmp("credentials", "[default]\naws_access_key_id = D\naws_secret_access_key = d\n"
-	                                "[ci]\naws_access_key_id = CIKEY\n"
-	                                "aws_secret_access_key = cisecret\n"),
+	       write_tmp("credentials",
+			 "[default]\naws_access_key_id = D\naws_secret_access_key = d\n"
+			 "[ci]\naws_access_key_id = CIKEY\n"
+			 "aws_secret_access_key = cisecret\n"),
 	       1);
 	setenv("AWS_CONFIG_FILE",
 	       write_tmp("config", "[profile ci]\nregion = eu-west-1\n# comment\n"
-	                           "endpoint_url = http://127.0.0.1:9\n"),
+				   "endpoint_url = http://127.0.0.1:9\n"),
 	       1);
 	setenv("AWS_PROFILE", "ci", 1);
 	ck_assert_int_eq(np_creds_resolve(&c, NULL, NULL, &err), 0);
@@ -400,9 +447,10 @@ START_TEST(test_aws_creds_credential_process_with_expiry)
 	const char *script;
 
 	creds_env_clear();
-	script = write_tmp("proc.sh", "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"PROCKEY\", "
-	                              "\"SecretAccessKey\": \"procsecret\", \"SessionToken\": \"proctok\", "
-	                              "\"Expiration\": \"2030-01-02T03:04:05Z\"}'\n");
+	script = write_tmp("proc.sh",
+			   "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"PROCKEY\", "
+			   "\"SecretAccessKey\": \"procsecret\", \"SessionToken\": \"proctok\", "
+			   "\"Expiration\": \"2030-01-02T03:04:05Z\"}'\n");
 	snprintf(conf, sizeof(conf), "[default]\ncredential_process = sh %s\n", script);
 	setenv("AWS_CONFIG_FILE", write_tmp("config", conf), 1);
 	ck_assert_int_eq(np_creds_resolve(&c, NULL, NULL, &err), 0);
@@ -436,7 +484,8 @@ START_TEST(test_aws_ini_reader_ignores_other_sections_and_comments)
 	char *v;
 
 	creds_env_clear();
-	path = write_tmp("ini", "; c\n[a]\nkey = one\n[b]\n  key = nested\nkey=two # not a comment\n");
+	path =
+	    write_tmp("ini", "; c\n[a]\nkey = one\n[b]\n  key = nested\nkey=two # not a comment\n");
 	v = np_ini_get(path, "b", "key");
 	ck_assert_str_eq(v, "two # not a comment");
 	free(v);
@@ -463,11 +512,18 @@ START_TEST(test_ec2_run_instances_query_matches_botocore)
 	struct np_strv sgs = NP_STRV_INIT;
 	struct np_tags tags = NP_TAGS_INIT;
 	struct np_ec2_launch r = {
-		.image_id = "ami-0abcdef1234567890", .instance_type = "r8i.4xlarge",
-		.key_name = "my-key-pair", .subnet_id = "subnet-0123456789abcdef0",
-		.security_group_ids = &sgs, .core_count = 8, .threads_per_core = 2,
-		.nested_virtualization = NP_NV_ENABLED, .tenancy = NP_TENANCY_HOST,
-		.hibernation = NP_BOOL_FALSE, .tags = &tags, .client_token = "np-7c1e-runner-0-g1",
+		.image_id = "ami-0abcdef1234567890",
+		.instance_type = "r8i.4xlarge",
+		.key_name = "my-key-pair",
+		.subnet_id = "subnet-0123456789abcdef0",
+		.security_group_ids = &sgs,
+		.core_count = 8,
+		.threads_per_core = 2,
+		.nested_virtualization = NP_NV_ENABLED,
+		.tenancy = NP_TENANCY_HOST,
+		.hibernation = NP_BOOL_FALSE,
+		.tags = &tags,
+		.client_token = "np-7c1e-runner-0-g1",
 		.user_data = "#!/bin/sh\n",
 	};
 
@@ -514,7 +570,7 @@ END_TEST
 START_TEST(test_ec2_ids_query_is_one_based)
 {
 	struct np_query q = NP_QUERY_INIT;
-	const char *ids[] = {"i-a", "i-b"};
+	const char *ids[] = { "i-a", "i-b" };
 
 	np_ec2_ids_query(&q, ids, 2, false);
 	ck_assert_uint_eq(q.n, 2);
@@ -524,27 +580,27 @@ START_TEST(test_ec2_ids_query_is_one_based)
 END_TEST
 
 static const char *describe_doc =
-	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-	"<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">"
-	"<requestId>x</requestId><reservationSet><item><reservationId>r-1</reservationId>"
-	"<instancesSet><item><instanceId>i-0123456789abcdef0</instanceId>"
-	"<imageId>ami-0abcdef1234567890</imageId><instanceState><code>272</code><name>running</name>"
-	"</instanceState><keyName>my-key-pair</keyName><instanceType>r8i.4xlarge</instanceType>"
-	"<unknownNewField><deep/></unknownNewField>"
-	"<placement><availabilityZone>us-east-1a</availabilityZone><groupName/><tenancy>host</tenancy>"
-	"<hostId>h-0123456789abcdef0</hostId><affinity>host</affinity></placement>"
-	"<platform>windows</platform><subnetId>subnet-0123456789abcdef0</subnetId>"
-	"<clientToken>np-7c1e-runner-0-g1</clientToken><tagSet>"
-	"<item><key>nestplan:address</key><value>runner[0]</value></item>"
-	"<item><key>nestplan:lineage</key><value>L1</value></item>"
-	"<item><key>team</key><value>ci</value></item></tagSet>"
-	"<hibernationOptions><configured>false</configured></hibernationOptions>"
-	"<cpuOptions><coreCount>8</coreCount><threadsPerCore>2</threadsPerCore>"
-	"<nestedVirtualization>enabled</nestedVirtualization></cpuOptions></item>"
-	"<item><instanceId>i-0000000000000000b</instanceId><instanceState><code>80</code>"
-	"<name>stopped</name></instanceState><instanceType>m6i.large</instanceType></item>"
-	"</instancesSet></item></reservationSet><nextToken>tok2</nextToken>"
-	"</DescribeInstancesResponse>";
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">"
+    "<requestId>x</requestId><reservationSet><item><reservationId>r-1</reservationId>"
+    "<instancesSet><item><instanceId>i-0123456789abcdef0</instanceId>"
+    "<imageId>ami-0abcdef1234567890</imageId><instanceState><code>272</code><name>running</name>"
+    "</instanceState><keyName>my-key-pair</keyName><instanceType>r8i.4xlarge</instanceType>"
+    "<unknownNewField><deep/></unknownNewField>"
+    "<placement><availabilityZone>us-east-1a</availabilityZone><groupName/><tenancy>host</tenancy>"
+    "<hostId>h-0123456789abcdef0</hostId><affinity>host</affinity></placement>"
+    "<platform>windows</platform><subnetId>subnet-0123456789abcdef0</subnetId>"
+    "<clientToken>np-7c1e-runner-0-g1</clientToken><tagSet>"
+    "<item><key>nestplan:address</key><value>runner[0]</value></item>"
+    "<item><key>nestplan:lineage</key><value>L1</value></item>"
+    "<item><key>team</key><value>ci</value></item></tagSet>"
+    "<hibernationOptions><configured>false</configured></hibernationOptions>"
+    "<cpuOptions><coreCount>8</coreCount><threadsPerCore>2</threadsPerCore>"
+    "<nestedVirtualization>enabled</nestedVirtualization></cpuOptions></item>"
+    "<item><instanceId>i-0000000000000000b</instanceId><instanceState><code>80</code>"
+    "<name>stopped</name></instanceState><instanceType>m6i.large</instanceType></item>"
+    "</instancesSet></item></reservationSet><nextToken>tok2</nextToken>"
+    "</DescribeInstancesResponse>";
 
 START_TEST(test_ec2_parse_describe_instances_document)
 {
@@ -554,7 +610,8 @@ START_TEST(test_ec2_parse_describe_instances_document)
 	char *next = NULL;
 
 	ck_assert_ptr_nonnull(doc);
-	ck_assert_int_eq(np_ec2_parse_instances(doc, "DescribeInstances", &v, &n, &alloc, &next, NULL), 0);
+	ck_assert_int_eq(
+	    np_ec2_parse_instances(doc, "DescribeInstances", &v, &n, &alloc, &next, NULL), 0);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(next, "tok2");
 	ck_assert_str_eq(v[0].instance_id, "i-0123456789abcdef0");
@@ -584,21 +641,22 @@ END_TEST
 START_TEST(test_ec2_batch_address_tag_resolves_with_launch_index)
 {
 	static const char *doc_fmt =
-		"<RunInstancesResponse><instancesSet>"
-		"<item><instanceId>i-1</instanceId><amiLaunchIndex>%s</amiLaunchIndex>"
-		"<instanceType>m8i.large</instanceType><instanceState><code>0</code></instanceState><tagSet>"
-		"<item><key>nestplan:address</key><value>%s</value></item></tagSet></item>"
-		"</instancesSet></RunInstancesResponse>";
+	    "<RunInstancesResponse><instancesSet>"
+	    "<item><instanceId>i-1</instanceId><amiLaunchIndex>%s</amiLaunchIndex>"
+	    "<instanceType>m8i.large</instanceType><instanceState><code>0</code></"
+	    "instanceState><tagSet>"
+	    "<item><key>nestplan:address</key><value>%s</value></item></tagSet></item>"
+	    "</instancesSet></RunInstancesResponse>";
 	static const struct {
 		const char *index, *tag, *address;
 	} cases[] = {
-		{"0", "runner[17..116]", "runner[17]"},
-		{"99", "runner[17..116]", "runner[116]"},
-		{"100", "runner[17..116]", "runner[17..116]"}, /* out of the range: as it is */
-		{"3", "a[b][0..9]", "a[b][3]"},
-		{"3", "runner[4]", "runner[4]"},
-		{"3", "runner[9..4]", "runner[9..4]"},
-		{"3", "runner[0..5]x", "runner[0..5]x"},
+		{ "0", "runner[17..116]", "runner[17]" },
+		{ "99", "runner[17..116]", "runner[116]" },
+		{ "100", "runner[17..116]", "runner[17..116]" }, /* out of the range: as it is */
+		{ "3", "a[b][0..9]", "a[b][3]" },
+		{ "3", "runner[4]", "runner[4]" },
+		{ "3", "runner[9..4]", "runner[9..4]" },
+		{ "3", "runner[0..5]x", "runner[0..5]x" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -607,7 +665,8 @@ START_TEST(test_ec2_batch_address_tag_resolves_with_launch_index)
 		struct np_instance *v = NULL;
 		size_t n = 0, alloc = 0;
 
-		ck_assert_int_eq(np_ec2_parse_instances(doc, "RunInstances", &v, &n, &alloc, NULL, NULL), 0);
+		ck_assert_int_eq(
+		    np_ec2_parse_instances(doc, "RunInstances", &v, &n, &alloc, NULL, NULL), 0);
 		ck_assert_uint_eq(n, 1);
 		ck_assert_str_eq(v[0].address, cases[i].address);
 		np_instances_free(v, n);
@@ -620,15 +679,15 @@ END_TEST
 START_TEST(test_ec2_parse_instance_types_reads_features_and_limits)
 {
 	const char *doc_text =
-		"<DescribeInstanceTypesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15\">"
-		"<instanceTypeSet><item><instanceType>m8i.2xlarge</instanceType><bareMetal>false"
-		"</bareMetal><processorInfo><supportedFeatures><item>nested-virtualization</item>"
-		"</supportedFeatures></processorInfo><vCpuInfo><defaultVCpus>8</defaultVCpus>"
-		"<defaultCores>4</defaultCores><defaultThreadsPerCore>2</defaultThreadsPerCore>"
-		"<validCores><item>1</item><item>2</item><item>3</item><item>4</item></validCores>"
-		"<validThreadsPerCore><item>1</item><item>2</item></validThreadsPerCore></vCpuInfo>"
-		"<hibernationSupported>true</hibernationSupported><dedicatedHostsSupported>true"
-		"</dedicatedHostsSupported></item></instanceTypeSet></DescribeInstanceTypesResponse>";
+	    "<DescribeInstanceTypesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15\">"
+	    "<instanceTypeSet><item><instanceType>m8i.2xlarge</instanceType><bareMetal>false"
+	    "</bareMetal><processorInfo><supportedFeatures><item>nested-virtualization</item>"
+	    "</supportedFeatures></processorInfo><vCpuInfo><defaultVCpus>8</defaultVCpus>"
+	    "<defaultCores>4</defaultCores><defaultThreadsPerCore>2</defaultThreadsPerCore>"
+	    "<validCores><item>1</item><item>2</item><item>3</item><item>4</item></validCores>"
+	    "<validThreadsPerCore><item>1</item><item>2</item></validThreadsPerCore></vCpuInfo>"
+	    "<hibernationSupported>true</hibernationSupported><dedicatedHostsSupported>true"
+	    "</dedicatedHostsSupported></item></instanceTypeSet></DescribeInstanceTypesResponse>";
 	xmlDoc *doc = np_xml_parse(doc_text, strlen(doc_text));
 	struct np_catalog cat = NP_CATALOG_INIT;
 	const struct np_itype *t;
@@ -649,10 +708,10 @@ END_TEST
 START_TEST(test_ec2_xml_with_a_dtd_is_refused)
 {
 	const char *bomb = "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY a \"aaaaaaaaaa\">"
-	                   "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">"
-	                   "<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">]>"
-	                   "<DescribeInstancesResponse><nextToken>&c;</nextToken>"
-	                   "</DescribeInstancesResponse>";
+			   "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">"
+			   "<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">]>"
+			   "<DescribeInstancesResponse><nextToken>&c;</nextToken>"
+			   "</DescribeInstancesResponse>";
 	/* EC2 sends no DTD: an answer with one is refused before any reader
 	 * could expand its entities. */
 	ck_assert_ptr_null(np_xml_parse(bomb, strlen(bomb)));

@@ -25,11 +25,11 @@ static void teardown(void)
 }
 
 #define OK(text) ck_assert_msg(parse(text) == 0, "%s", err.msg)
-#define BAD(text, want)                                                              \
-	do {                                                                         \
-		ck_assert_int_eq(parse(text), -1);                                   \
-		ck_assert_msg(strstr(err.msg, want), "got: %s", err.msg);           \
-		ck_assert_int_eq(err.cls, NP_ERRC_USAGE);                            \
+#define BAD(text, want)                                                   \
+	do {                                                              \
+		ck_assert_int_eq(parse(text), -1);                        \
+		ck_assert_msg(strstr(err.msg, want), "got: %s", err.msg); \
+		ck_assert_int_eq(err.cls, NP_ERRC_USAGE);                 \
 	} while (0)
 
 #define HEAD "version: 1\ninstances:\n  web:\n    image_id: ami-0abcdef1234567890\n"
@@ -73,12 +73,16 @@ END_TEST
 
 START_TEST(test_config_full_schema_is_typed)
 {
-	OK("version: 1\nprovider: { region: us-east-1, profile: ci, endpoint: 'http://127.0.0.1:4566' }\n"
+	OK("version: 1\nprovider: { region: us-east-1, profile: ci, endpoint: "
+	   "'http://127.0.0.1:4566' }\n"
 	   "instances:\n  r:\n    count: 2\n    image_id: ami-0abcdef1234567890\n"
 	   "    instance_type: r8i.4xlarge\n"
-	   "    cpu_options: { core_count: 8, threads_per_core: 2, nested_virtualization: enabled }\n"
-	   "    placement: { tenancy: host, host_id: h-0123456789abcdef0, availability_zone: us-east-1a }\n"
-	   "    subnet_id: subnet-0123456789abcdef0\n    security_group_ids: [sg-0123456789abcdef0]\n"
+	   "    cpu_options: { core_count: 8, threads_per_core: 2, nested_virtualization: enabled "
+	   "}\n"
+	   "    placement: { tenancy: host, host_id: h-0123456789abcdef0, availability_zone: "
+	   "us-east-1a }\n"
+	   "    subnet_id: subnet-0123456789abcdef0\n    security_group_ids: "
+	   "[sg-0123456789abcdef0]\n"
 	   "    platform: windows\n    hibernation: false\n    state: stopped\n"
 	   "    user_data: \"#!/bin/sh\\necho hi\\n\"\n"
 	   "    rollout: { max_unavailable: '25%' }\n"
@@ -106,7 +110,8 @@ END_TEST
 START_TEST(test_config_rejects_unknown_key_with_suggestion)
 {
 	BAD(HEAD "    instanse_type: m8i.2xlarge\n",
-	    "t.yaml:5:5: error: unknown key 'instanse_type' in 'web'; did you mean 'instance_type'?");
+	    "t.yaml:5:5: error: unknown key 'instanse_type' in 'web'; did you mean "
+	    "'instance_type'?");
 }
 END_TEST
 
@@ -119,7 +124,8 @@ END_TEST
 
 START_TEST(test_config_rejects_duplicate_instance)
 {
-	BAD("version: 1\ninstances:\n  a: { image_id: ami-0abcdef1234567890, instance_type: c8i.large }\n"
+	BAD("version: 1\ninstances:\n  a: { image_id: ami-0abcdef1234567890, instance_type: "
+	    "c8i.large }\n"
 	    "  a: { image_id: ami-0abcdef1234567890, instance_type: c8i.large }\n",
 	    "t.yaml:4:3: error: duplicate key 'a' in 'instances'");
 }
@@ -127,18 +133,22 @@ END_TEST
 
 START_TEST(test_config_rejects_wrong_types)
 {
-	BAD(HEAD "    instance_type: m8i.large\n    count: three\n", "'count' must be a whole number");
-	BAD(HEAD "    instance_type: m8i.large\n    hibernation: yes\n", "'hibernation' must be true or false");
+	BAD(HEAD "    instance_type: m8i.large\n    count: three\n",
+	    "'count' must be a whole number");
+	BAD(HEAD "    instance_type: m8i.large\n    hibernation: yes\n",
+	    "'hibernation' must be true or false");
 	BAD(HEAD "    instance_type: m8i.large\n    tags: [a, b]\n", "'tags' must be a mapping");
 	BAD(HEAD "    instance_type: m8i.large\n    security_group_ids: sg-0123456789abcdef0\n",
 	    "'security_group_ids' must be a list");
-	BAD(HEAD "    instance_type: m8i.large\n    count: '3'\n", "'count' must be a whole number");
+	BAD(HEAD "    instance_type: m8i.large\n    count: '3'\n",
+	    "'count' must be a whole number");
 }
 END_TEST
 
 START_TEST(test_config_rejects_out_of_range_numbers)
 {
-	BAD(HEAD "    instance_type: m8i.large\n    count: -1\n", "'count' must be between 0 and 100000");
+	BAD(HEAD "    instance_type: m8i.large\n    count: -1\n",
+	    "'count' must be between 0 and 100000");
 	BAD(HEAD "    instance_type: m8i.large\n    cpu_options: { threads_per_core: 3 }\n",
 	    "'threads_per_core' must be between 1 and 2");
 	BAD(HEAD "    instance_type: m8i.large\n    rollout: { max_unavailable: '150%' }\n",
@@ -150,10 +160,12 @@ START_TEST(test_config_rejects_bad_enums)
 {
 	BAD(HEAD "    instance_type: m8i.large\n    placement: { tenancy: shared }\n",
 	    "'tenancy' must be one of default, dedicated, host, not 'shared'");
-	BAD(HEAD "    instance_type: m8i.large\n    state: paused\n", "'state' must be one of running, stopped");
+	BAD(HEAD "    instance_type: m8i.large\n    state: paused\n",
+	    "'state' must be one of running, stopped");
 	BAD(HEAD "    instance_type: m8i.large\n    cpu_options: { nested_virtualization: on }\n",
 	    "'nested_virtualization' must be one of disabled, enabled");
-	BAD(HEAD "    instance_type: m8i.large\n    platform: macos\n", "'platform' must be one of linux, windows");
+	BAD(HEAD "    instance_type: m8i.large\n    platform: macos\n",
+	    "'platform' must be one of linux, windows");
 }
 END_TEST
 
@@ -161,8 +173,10 @@ START_TEST(test_config_rejects_malformed_ids)
 {
 	BAD("version: 1\ninstances:\n  w: { image_id: ami-xyz, instance_type: m8i.large }\n",
 	    "t.yaml:3:18: error: 'image_id' must look like ami-0123456789abcdef0");
-	BAD(HEAD "    instance_type: m8i.large\n    subnet_id: subnet-1\n", "'subnet_id' must look like subnet-");
-	BAD("version: 1\ninstances:\n  w: { instance_id: i-zz }\n", "'instance_id' must look like i-");
+	BAD(HEAD "    instance_type: m8i.large\n    subnet_id: subnet-1\n",
+	    "'subnet_id' must look like subnet-");
+	BAD("version: 1\ninstances:\n  w: { instance_id: i-zz }\n",
+	    "'instance_id' must look like i-");
 	BAD(HEAD "    instance_type: 'm8i large'\n", "'instance_type' must look like m8i.2xlarge");
 }
 END_TEST
@@ -180,7 +194,8 @@ START_TEST(test_config_new_instance_needs_image_and_type)
 {
 	BAD("version: 1\ninstances:\n  w: { instance_type: m8i.large }\n",
 	    "t.yaml:3:3: error: instance 'w' needs 'image_id' (here or in defaults)");
-	BAD("version: 1\ninstances:\n  w: { image_id: ami-0abcdef1234567890 }\n", "needs 'instance_type'");
+	BAD("version: 1\ninstances:\n  w: { image_id: ami-0abcdef1234567890 }\n",
+	    "needs 'instance_type'");
 }
 END_TEST
 
@@ -197,18 +212,21 @@ END_TEST
 
 START_TEST(test_config_reserved_and_oversized_tags)
 {
-	BAD(HEAD "    instance_type: m8i.large\n    tags: { 'aws:x': y }\n", "tag key 'aws:x' is reserved");
-	BAD(HEAD "    instance_type: m8i.large\n    tags: { 'nestplan:address': y }\n", "is reserved");
+	BAD(HEAD "    instance_type: m8i.large\n    tags: { 'aws:x': y }\n",
+	    "tag key 'aws:x' is reserved");
+	BAD(HEAD "    instance_type: m8i.large\n    tags: { 'nestplan:address': y }\n",
+	    "is reserved");
 }
 END_TEST
 
 START_TEST(test_config_reports_every_error_with_position)
 {
-	ck_assert_int_eq(parse("version: 1\ninstances:\n  a:\n    image_id: ami-0abcdef1234567890\n"
-	                       "    instance_type: m8i.large\n    colour: red\n    state: paused\n"
-	                       "  b:\n    image_id: ami-0abcdef1234567890\n    instance_type: m8i.large\n"
-	                       "    count: -1\n"),
-	                 -1);
+	ck_assert_int_eq(
+	    parse("version: 1\ninstances:\n  a:\n    image_id: ami-0abcdef1234567890\n"
+		  "    instance_type: m8i.large\n    colour: red\n    state: paused\n"
+		  "  b:\n    image_id: ami-0abcdef1234567890\n    instance_type: m8i.large\n"
+		  "    count: -1\n"),
+	    -1);
 	ck_assert(strstr(err.msg, "t.yaml:6:5: error: unknown key 'colour'"));
 	ck_assert(strstr(err.msg, "t.yaml:7:12: error: 'state'"));
 	ck_assert(strstr(err.msg, "t.yaml:11:12: error: 'count'"));
@@ -237,8 +255,9 @@ START_TEST(test_config_billion_laughs_refused)
 	 * the walker's visit budget bounds the rest). */
 	np_buf_puts(&b, "version: 1\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
 	for (int i = 1; i < 10; i++)
-		np_buf_printf(&b, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n",
-		              i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+		np_buf_printf(
+		    &b, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n",
+		    i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
 	np_buf_puts(&b, "instances:\n  w:\n    tags: *a9\n");
 	ck_assert_int_eq(parse(b.ptr), -1);
 	ck_assert(strstr(err.msg, "error:"));
@@ -256,7 +275,8 @@ END_TEST
 
 START_TEST(test_config_aliases_within_budget_work)
 {
-	OK("version: 1\ninstances:\n  a: &x { image_id: ami-0abcdef1234567890, instance_type: m8i.large }\n"
+	OK("version: 1\ninstances:\n  a: &x { image_id: ami-0abcdef1234567890, instance_type: "
+	   "m8i.large }\n"
 	   "  b: *x\n");
 	ck_assert_uint_eq(cfg->n_instances, 2);
 	ck_assert_str_eq(cfg->instances[1].want.instance_type, "m8i.large");
@@ -275,9 +295,9 @@ END_TEST
 
 START_TEST(test_config_examples_load)
 {
-	const char *files[] = {"examples/quickstart/nestplan.yaml", "examples/fleet/nestplan.yaml",
-	                       "examples/adopt-existing/nestplan.yaml",
-	                       "examples/windows/nestplan.yaml", NULL};
+	const char *files[] = { "examples/quickstart/nestplan.yaml", "examples/fleet/nestplan.yaml",
+				"examples/adopt-existing/nestplan.yaml",
+				"examples/windows/nestplan.yaml", NULL };
 
 	for (int i = 0; files[i]; i++) {
 		struct np_config *c = NULL;
@@ -294,8 +314,10 @@ START_TEST(test_config_large_file_loads)
 	struct np_buf b = NP_BUF_INIT;
 
 	/* Speed is measured by tests/bench (50,000 instances), not here. */
-	np_buf_puts(&b, "version: 1\ndefaults: { image_id: ami-0abcdef1234567890, instance_type: m8i.large }\n"
-	                "instances:\n");
+	np_buf_puts(
+	    &b,
+	    "version: 1\ndefaults: { image_id: ami-0abcdef1234567890, instance_type: m8i.large }\n"
+	    "instances:\n");
 	for (int i = 0; i < 20000; i++)
 		np_buf_printf(&b, "  n%d: { tags: { i: '%d' } }\n", i, i);
 	OK(b.ptr);
@@ -316,9 +338,9 @@ START_TEST(test_config_user_data_is_kept_once)
 	ck_assert_uint_eq(cfg->n_instances, 5);
 	ck_assert_str_eq(np_config_find(cfg, "w[2]")->user_data, "#!/bin/sh\necho d\n");
 	ck_assert_ptr_eq(np_config_find(cfg, "w[0]")->user_data,
-	                 np_config_find(cfg, "w[2]")->user_data);
+			 np_config_find(cfg, "w[2]")->user_data);
 	ck_assert_ptr_eq(np_config_find(cfg, "v[0]")->user_data,
-	                 np_config_find(cfg, "v[1]")->user_data);
+			 np_config_find(cfg, "v[1]")->user_data);
 	ck_assert_str_eq(np_config_find(cfg, "v[1]")->user_data, "#!/bin/sh\necho v\n");
 	ck_assert_uint_eq(cfg->texts.n, 2);
 }
@@ -371,16 +393,16 @@ END_TEST
 START_TEST(test_config_records_each_key_position)
 {
 	const char *text = "version: 1\n"
-	                   "defaults:\n"
-	                   "  image_id: ami-0abcdef1234567890\n"
-	                   "  platform: linux\n"
-	                   "instances:\n"
-	                   "  web:\n"
-	                   "    count: 2\n"
-	                   "    instance_type: c8i.xlarge\n"
-	                   "    cpu_options: { core_count: 3, threads_per_core: 2 }\n"
-	                   "    platform: windows\n"
-	                   "  db: { instance_type: m8i.large }\n";
+			   "defaults:\n"
+			   "  image_id: ami-0abcdef1234567890\n"
+			   "  platform: linux\n"
+			   "instances:\n"
+			   "  web:\n"
+			   "    count: 2\n"
+			   "    instance_type: c8i.xlarge\n"
+			   "    cpu_options: { core_count: 3, threads_per_core: 2 }\n"
+			   "    platform: windows\n"
+			   "  db: { instance_type: m8i.large }\n";
 	const struct np_span *sp;
 	const struct np_desired *d;
 
@@ -421,9 +443,10 @@ END_TEST
 START_TEST(test_config_alias_value_spans_the_key)
 {
 	const char *text = "version: 1\n"
-	                   "x-cpu: &cpu { core_count: 2 }\n"
-	                   "instances:\n"
-	                   "  a: { image_id: ami-0abcdef1234567890, instance_type: m8i.large, cpu_options: *cpu }\n";
+			   "x-cpu: &cpu { core_count: 2 }\n"
+			   "instances:\n"
+			   "  a: { image_id: ami-0abcdef1234567890, instance_type: m8i.large, "
+			   "cpu_options: *cpu }\n";
 	struct np_config_diags dg = NP_CONFIG_DIAGS_INIT;
 	const struct np_span *sp;
 
@@ -436,7 +459,8 @@ START_TEST(test_config_alias_value_spans_the_key)
 	ck_assert_ptr_nonnull(sp);
 	ck_assert_int_eq(sp->start.line, 4);
 	ck_assert_uint_le(sp->start.byte, sp->end.byte);
-	ck_assert_int_eq(strncmp(text + sp->start.byte, "cpu_options", sp->end.byte - sp->start.byte), 0);
+	ck_assert_int_eq(
+	    strncmp(text + sp->start.byte, "cpu_options", sp->end.byte - sp->start.byte), 0);
 	/* The alias's own key is recorded where the anchor's mapping is. */
 	sp = np_config_key_span(cfg, np_config_find(cfg, "a"), NP_KEY_CORE_COUNT);
 	ck_assert_ptr_nonnull(sp);
@@ -449,9 +473,9 @@ END_TEST
 START_TEST(test_config_positions_count_bytes_after_utf8)
 {
 	const char *text = "\xef\xbb\xbfversion: 1\n"
-	                   "instances:\n"
-	                   "  web: { tags: { owner: \"J\xc3\xbcrgen \xe2\x82\xac\" }, "
-	                   "image_id: ami-0abcdef1234567890, instance_type: m8i.large }\n";
+			   "instances:\n"
+			   "  web: { tags: { owner: \"J\xc3\xbcrgen \xe2\x82\xac\" }, "
+			   "image_id: ami-0abcdef1234567890, instance_type: m8i.large }\n";
 	const struct np_span *sp;
 
 	OK(text);
@@ -468,10 +492,11 @@ END_TEST
  * read kept, so the rules run on it in the same pass. */
 START_TEST(test_config_check_keeps_what_it_could_read)
 {
-	const char *text = HEAD "    instance_type: m8i.large\n"
-	                        "    cpu_options: { core_count: x, nested_virtualisation: enabled }\n"
-	                        "  db: { image_id: ami-0abcdef1234567890, instance_type: c8i.xlarge,\n"
-	                        "        cpu_options: { core_count: 3 } }\n";
+	const char *text =
+	    HEAD "    instance_type: m8i.large\n"
+		 "    cpu_options: { core_count: x, nested_virtualisation: enabled }\n"
+		 "  db: { image_id: ami-0abcdef1234567890, instance_type: c8i.xlarge,\n"
+		 "        cpu_options: { core_count: 3 } }\n";
 	struct np_config_diags dg = NP_CONFIG_DIAGS_INIT;
 	const struct np_desired *db;
 

@@ -15,14 +15,14 @@
 static char *page(const char *item)
 {
 	return np_xasprintf("<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/"
-	                    "2016-11-15/\"><reservationSet><item><ownerId>123456789012</ownerId>"
-	                    "<instancesSet><item>%s</item></instancesSet></item></reservationSet>"
-	                    "</DescribeInstancesResponse>",
-	                    item);
+			    "2016-11-15/\"><reservationSet><item><ownerId>123456789012</ownerId>"
+			    "<instancesSet><item>%s</item></instancesSet></item></reservationSet>"
+			    "</DescribeInstancesResponse>",
+			    item);
 }
 
-#define ID "<instanceId>i-0123456789abcdef0</instanceId>"
-#define TYPE "<instanceType>m8i.2xlarge</instanceType>"
+#define ID    "<instanceId>i-0123456789abcdef0</instanceId>"
+#define TYPE  "<instanceType>m8i.2xlarge</instanceType>"
 #define STATE "<instanceState><code>16</code><name>running</name></instanceState>"
 
 /* Parse text as a DescribeInstances answer: 0 with one instance in *out,
@@ -64,15 +64,16 @@ START_TEST(test_ec2_answer_root_must_be_the_actions_response)
 	static const struct {
 		const char *body, *want;
 	} cases[] = {
-		{"<Response><Errors><Error><Code>InternalError</Code><Message>boom</Message></Error>"
-		 "</Errors><RequestID>r</RequestID></Response>",
-		 "an error document came with a success status (InternalError: boom)"},
-		{"<ErrorResponse><Error><Code>Throttling</Code></Error></ErrorResponse>",
-		 "an error document came with a success status (Throttling"},
-		{"<html><body><h1>Log in</h1></body></html>", "an HTML page came"},
-		{"<HTML><BODY/></HTML>", "an HTML page came"},
-		{"<RunInstancesResponse/>", "the answer is <RunInstancesResponse>, not "
-		                            "<DescribeInstancesResponse>"},
+		{ "<Response><Errors><Error><Code>InternalError</Code><Message>boom</Message></"
+		  "Error>"
+		  "</Errors><RequestID>r</RequestID></Response>",
+		  "an error document came with a success status (InternalError: boom)" },
+		{ "<ErrorResponse><Error><Code>Throttling</Code></Error></ErrorResponse>",
+		  "an error document came with a success status (Throttling" },
+		{ "<html><body><h1>Log in</h1></body></html>", "an HTML page came" },
+		{ "<HTML><BODY/></HTML>", "an HTML page came" },
+		{ "<RunInstancesResponse/>", "the answer is <RunInstancesResponse>, not "
+					     "<DescribeInstancesResponse>" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -89,7 +90,7 @@ START_TEST(test_ec2_answer_root_must_be_the_actions_response)
 	}
 	{
 		const char *ok = "<DescribeInstancesResponse xmlns=\"x\"><reservationSet/>"
-		                 "</DescribeInstancesResponse>";
+				 "</DescribeInstancesResponse>";
 		xmlDoc *doc = np_xml_parse(ok, strlen(ok));
 		xmlNode *root = NULL;
 
@@ -105,18 +106,18 @@ START_TEST(test_ec2_numbers_out_of_range_are_errors)
 {
 	/* atoi read 2^63 as -1 and "8x" as 8: each one was a planned change. */
 	refused(ID TYPE STATE "<cpuOptions><coreCount>9223372036854775808</coreCount>"
-	                      "<threadsPerCore>2</threadsPerCore></cpuOptions>",
-	        "cpuOptions.coreCount '9223372036854775808' is not a number from 1 to 4096");
+			      "<threadsPerCore>2</threadsPerCore></cpuOptions>",
+		"cpuOptions.coreCount '9223372036854775808' is not a number from 1 to 4096");
 	refused(ID TYPE STATE "<cpuOptions><coreCount>-1</coreCount></cpuOptions>", "coreCount");
 	refused(ID TYPE STATE "<cpuOptions><coreCount>8x</coreCount></cpuOptions>", "coreCount");
 	refused(ID TYPE STATE "<cpuOptions><coreCount/></cpuOptions>", "coreCount");
 	refused(ID TYPE STATE "<cpuOptions><coreCount>4</coreCount><threadsPerCore>0"
-	                      "</threadsPerCore></cpuOptions>",
-	        "threadsPerCore");
+			      "</threadsPerCore></cpuOptions>",
+		"threadsPerCore");
 	refused(ID TYPE STATE "<amiLaunchIndex>-1</amiLaunchIndex>", "amiLaunchIndex");
 	refused(ID TYPE "<instanceState><code>99999</code></instanceState>", "instanceState.code");
 	refused(ID TYPE "<instanceState><code>7</code><name>sleeping</name></instanceState>",
-	        "instanceState is neither a known code nor a known name");
+		"instanceState is neither a known code nor a known name");
 }
 END_TEST
 
@@ -133,9 +134,9 @@ END_TEST
 START_TEST(test_ec2_owner_id_must_be_an_account_id)
 {
 	char *text = np_xasprintf("<DescribeInstancesResponse><reservationSet><item><ownerId>"
-	                          "12345&#27;[2J</ownerId><instancesSet><item>" ID TYPE STATE
-	                          "</item></instancesSet></item></reservationSet>"
-	                          "</DescribeInstancesResponse>");
+				  "12345&#27;[2J</ownerId><instancesSet><item>" ID TYPE STATE
+				  "</item></instancesSet></item></reservationSet>"
+				  "</DescribeInstancesResponse>");
 	struct np_instance *v;
 	size_t n;
 	struct np_err err = NP_ERR_INIT;
@@ -147,8 +148,8 @@ START_TEST(test_ec2_owner_id_must_be_an_account_id)
 	}
 	free(text);
 	text = np_xasprintf("<DescribeInstancesResponse><reservationSet><item><ownerId>acct"
-	                    "</ownerId><instancesSet><item>" ID TYPE STATE "</item></instancesSet>"
-	                    "</item></reservationSet></DescribeInstancesResponse>");
+			    "</ownerId><instancesSet><item>" ID TYPE STATE "</item></instancesSet>"
+			    "</item></reservationSet></DescribeInstancesResponse>");
 	ck_assert_int_eq(parse_text(text, &v, &n, &err), -1);
 	ck_assert_msg(strstr(err.msg, "ownerId 'acct' is not an AWS account id"), "%s", err.msg);
 	np_instances_free(v, n);
@@ -159,8 +160,8 @@ END_TEST
 START_TEST(test_ec2_a_good_instance_still_parses)
 {
 	char *text = page(ID TYPE STATE "<cpuOptions><coreCount>4096</coreCount><threadsPerCore>2"
-	                                "</threadsPerCore></cpuOptions><amiLaunchIndex>0"
-	                                "</amiLaunchIndex>");
+					"</threadsPerCore></cpuOptions><amiLaunchIndex>0"
+					"</amiLaunchIndex>");
 	struct np_instance *v;
 	size_t n;
 	struct np_err err = NP_ERR_INIT;
@@ -208,8 +209,8 @@ END_TEST
 START_TEST(test_ec2_instance_type_numbers_are_range_checked)
 {
 	const char *fmt = "<DescribeInstanceTypesResponse><instanceTypeSet><item><instanceType>"
-	                  "m8i.large</instanceType><vCpuInfo>%s</vCpuInfo></item></instanceTypeSet>"
-	                  "</DescribeInstanceTypesResponse>";
+			  "m8i.large</instanceType><vCpuInfo>%s</vCpuInfo></item></instanceTypeSet>"
+			  "</DescribeInstanceTypesResponse>";
 	static const char *const bad[] = {
 		"<defaultVCpus>9223372036854775808</defaultVCpus>",
 		"<defaultCores>0</defaultCores>",
@@ -225,7 +226,7 @@ START_TEST(test_ec2_instance_type_numbers_are_range_checked)
 
 		ck_assert_int_eq(np_ec2_parse_instance_types(doc, &cat, NULL, &err), -1);
 		ck_assert_msg(strstr(err.msg, "DescribeInstanceTypes: type 'm8i.large'"), "%s",
-		              err.msg);
+			      err.msg);
 		np_catalog_release(&cat);
 		xmlFreeDoc(doc);
 		free(text);
@@ -236,8 +237,10 @@ END_TEST
 START_TEST(test_ec2_error_messages_are_escaped)
 {
 	const char *doc = "<Response><Errors><Error><Code>InvalidParameterValue</Code><Message>"
-	                  "bad&#13;&#10;\xc2\x9b" "2J\xe2\x80\xae" "end</Message></Error></Errors>"
-	                  "</Response>";
+			  "bad&#13;&#10;\xc2\x9b"
+			  "2J\xe2\x80\xae"
+			  "end</Message></Error></Errors>"
+			  "</Response>";
 	struct np_err err = NP_ERR_INIT;
 
 	np_aws_error_from_response("DescribeInstances", 400, doc, strlen(doc), &err);
@@ -252,15 +255,20 @@ START_TEST(test_util_visible_escapes_what_a_terminal_would_obey)
 		const char *in, *out;
 		size_t max;
 	} cases[] = {
-		{"plain text, ünïcödé ✓", "plain text, ünïcödé ✓", 0},
-		{"\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m", 0},
-		{"a\tb\nc\rd\x7f", "a\\x09b\\x0ac\\x0dd\\x7f", 0},
-		{"csi \xc2\x9b" "2J", "csi \\u009b2J", 0},
-		{"rlo \xe2\x80\xae" "x \xe2\x81\xa6" "y", "rlo \\u202ex \\u2066y", 0},
-		{"bad \xff\xc0\xaf utf8", "bad \\xff\\xc0\\xaf utf8", 0},
-		{"surrogate \xed\xa0\x80", "surrogate \\xed\\xa0\\x80", 0},
-		{"abcdef", "abc...", 3},
-		{"ab\xc3\xa9", "ab...", 3}, /* the cut never splits a character */
+		{ "plain text, ünïcödé ✓", "plain text, ünïcödé ✓", 0 },
+		{ "\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m", 0 },
+		{ "a\tb\nc\rd\x7f", "a\\x09b\\x0ac\\x0dd\\x7f", 0 },
+		{ "csi \xc2\x9b"
+		  "2J",
+		  "csi \\u009b2J", 0 },
+		{ "rlo \xe2\x80\xae"
+		  "x \xe2\x81\xa6"
+		  "y",
+		  "rlo \\u202ex \\u2066y", 0 },
+		{ "bad \xff\xc0\xaf utf8", "bad \\xff\\xc0\\xaf utf8", 0 },
+		{ "surrogate \xed\xa0\x80", "surrogate \\xed\\xa0\\x80", 0 },
+		{ "abcdef", "abc...", 3 },
+		{ "ab\xc3\xa9", "ab...", 3 }, /* the cut never splits a character */
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -32,7 +32,8 @@ START_TEST(test_endpoints_every_botocore_row_resolves_the_same)
 
 	ck_assert_msg(doc, "cannot read %s: %s", cases_path(), jerr.text);
 	ck_assert_int_gt(json_array_size(json_object_get(doc, "rows")), 100);
-	json_array_foreach(json_object_get(doc, "rows"), i, row) {
+	json_array_foreach(json_object_get(doc, "rows"), i, row)
+	{
 		struct np_endpoint ep;
 		struct np_err err = NP_ERR_INIT;
 		const char *svc = sval(row, "service");
@@ -44,15 +45,16 @@ START_TEST(test_endpoints_every_botocore_row_resolves_the_same)
 			.bucket = sval(row, "bucket"),
 			.force_path_style = json_is_true(json_object_get(row, "force_path_style")),
 		};
-		enum np_service s = !strcmp(svc, "ec2") ? NP_SERVICE_EC2
-		                    : !strcmp(svc, "sts") ? NP_SERVICE_STS
-		                                          : NP_SERVICE_S3;
+		enum np_service s = !strcmp(svc, "ec2")   ? NP_SERVICE_EC2
+				    : !strcmp(svc, "sts") ? NP_SERVICE_STS
+							  : NP_SERVICE_S3;
 		const char *want_err = sval(row, "error");
 		int rc;
 
 		/* botocore's defaults: sts_regional_endpoints "regional", s3
 		 * us_east_1_regional_endpoint "legacy". */
-		p.use_global_endpoint = s == NP_SERVICE_S3 && p.region && !strcmp(p.region, "us-east-1");
+		p.use_global_endpoint =
+		    s == NP_SERVICE_S3 && p.region && !strcmp(p.region, "us-east-1");
 		rc = np_endpoint_resolve(&ep, s, &p, &err);
 		if (want_err) {
 			char trimmed[512];
@@ -63,9 +65,12 @@ START_TEST(test_endpoints_every_botocore_row_resolves_the_same)
 			while (len && (trimmed[len - 1] == ' ' || trimmed[len - 1] == ':'))
 				trimmed[--len] = '\0';
 			if (rc == 0 || !strstr(err.msg, trimmed)) {
-				fprintf(stderr, "row %zu %s %s fips=%d dualstack=%d: botocore refuses (%s), "
-				        "nestplan %s %s\n", i, svc, p.region, p.use_fips, p.use_dualstack,
-				        want_err, rc == 0 ? "gives" : "says", rc == 0 ? ep.url : err.msg);
+				fprintf(
+				    stderr,
+				    "row %zu %s %s fips=%d dualstack=%d: botocore refuses (%s), "
+				    "nestplan %s %s\n",
+				    i, svc, p.region, p.use_fips, p.use_dualstack, want_err,
+				    rc == 0 ? "gives" : "says", rc == 0 ? ep.url : err.msg);
 				failures++;
 			}
 			n_refused++;
@@ -80,13 +85,15 @@ START_TEST(test_endpoints_every_botocore_row_resolves_the_same)
 			if (rc < 0 || strcmp(url, sval(row, "url")) ||
 			    strcmp(ep.signing_region, sval(row, "signing_region")) ||
 			    strcmp(ep.signing_name, sval(row, "signing_name"))) {
-				fprintf(stderr, "row %zu %s %s fips=%d dualstack=%d endpoint=%s bucket=%s: "
-				        "botocore %s (%s/%s), nestplan %s (%s/%s)\n", i, svc, p.region,
-				        p.use_fips, p.use_dualstack, p.endpoint ? p.endpoint : "-",
-				        p.bucket ? p.bucket : "-", sval(row, "url"),
-				        sval(row, "signing_region"), sval(row, "signing_name"),
-				        rc == 0 ? url : err.msg, rc == 0 ? ep.signing_region : "",
-				        rc == 0 ? ep.signing_name : "");
+				fprintf(stderr,
+					"row %zu %s %s fips=%d dualstack=%d endpoint=%s bucket=%s: "
+					"botocore %s (%s/%s), nestplan %s (%s/%s)\n",
+					i, svc, p.region, p.use_fips, p.use_dualstack,
+					p.endpoint ? p.endpoint : "-", p.bucket ? p.bucket : "-",
+					sval(row, "url"), sval(row, "signing_region"),
+					sval(row, "signing_name"), rc == 0 ? url : err.msg,
+					rc == 0 ? ep.signing_region : "",
+					rc == 0 ? ep.signing_name : "");
 				failures++;
 			}
 			n_ok++;
@@ -97,7 +104,7 @@ START_TEST(test_endpoints_every_botocore_row_resolves_the_same)
 	ck_assert_int_gt(n_refused, 0);
 	ck_assert_int_gt(n_ok, 0);
 	ck_assert_msg(failures == 0, "%d of %zu rows differ from botocore (listed above)", failures,
-	              n_ok + n_refused);
+		      n_ok + n_refused);
 }
 END_TEST
 
@@ -106,13 +113,20 @@ START_TEST(test_endpoints_regions_of_every_partition)
 	static const struct {
 		const char *region, *partition;
 	} cases[] = {
-		{"us-east-1", "aws"},           {"eu-west-1", "aws"},
-		{"mx-moon-7", "aws"},           {"aws-global", "aws"},
-		{"cn-north-1", "aws-cn"},       {"cn-northwest-1", "aws-cn"},
-		{"us-gov-west-1", "aws-us-gov"}, {"us-gov-east-1", "aws-us-gov"},
-		{"eusc-de-east-1", "aws-eusc"}, {"eusc-de-west-9", "aws-eusc"},
-		{"us-iso-east-1", "aws-iso"},   {"us-isob-east-1", "aws-iso-b"},
-		{"eu-isoe-west-1", "aws-iso-e"}, {"us-isof-south-1", "aws-iso-f"},
+		{ "us-east-1", "aws" },
+		{ "eu-west-1", "aws" },
+		{ "mx-moon-7", "aws" },
+		{ "aws-global", "aws" },
+		{ "cn-north-1", "aws-cn" },
+		{ "cn-northwest-1", "aws-cn" },
+		{ "us-gov-west-1", "aws-us-gov" },
+		{ "us-gov-east-1", "aws-us-gov" },
+		{ "eusc-de-east-1", "aws-eusc" },
+		{ "eusc-de-west-9", "aws-eusc" },
+		{ "us-iso-east-1", "aws-iso" },
+		{ "us-isob-east-1", "aws-iso-b" },
+		{ "eu-isoe-west-1", "aws-iso-e" },
+		{ "us-isof-south-1", "aws-iso-f" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -122,7 +136,7 @@ START_TEST(test_endpoints_regions_of_every_partition)
 		ck_assert_str_eq(p->id, cases[i].partition);
 		ck_assert_int_eq(np_region_check(cases[i].region, "'region'", NULL), 0);
 	}
-	ck_assert_ptr_null(np_partition_of("eusc-fr-east-1"));   /* eusc is (de) only */
+	ck_assert_ptr_null(np_partition_of("eusc-fr-east-1")); /* eusc is (de) only */
 	ck_assert_ptr_null(np_partition_of("us-east-1a"));
 	ck_assert_ptr_null(np_partition_of("US-EAST-1"));
 	ck_assert_ptr_null(np_partition_of("us-east-1\n"));
@@ -140,7 +154,8 @@ START_TEST(test_endpoints_unknown_region_suggests_a_known_one)
 	ck_assert_int_eq(np_region_check("us-east1", "'region'", &err), -1);
 	ck_assert_msg(strstr(err.msg, "did you mean 'us-east-1'"), "%s", err.msg);
 	ck_assert_int_eq(np_region_check("mars", "'region'", &err), -1);
-	ck_assert_msg(strstr(err.msg, "'mars' is not a region of any AWS partition"), "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "'mars' is not a region of any AWS partition"), "%s",
+		      err.msg);
 }
 END_TEST
 
@@ -149,7 +164,8 @@ START_TEST(test_endpoints_s3_virtual_host_and_path_style)
 	struct np_endpoint ep;
 	struct np_err err = NP_ERR_INIT;
 
-	ck_assert_int_eq(np_endpoint_s3(&ep, "eusc-de-east-1", "state", false, false, false, &err), 0);
+	ck_assert_int_eq(np_endpoint_s3(&ep, "eusc-de-east-1", "state", false, false, false, &err),
+			 0);
 	ck_assert_str_eq(ep.url, "https://state.s3.eusc-de-east-1.amazonaws.eu");
 	ck_assert_str_eq(ep.host, "state.s3.eusc-de-east-1.amazonaws.eu");
 	ck_assert_str_eq(ep.partition, "aws-eusc");
@@ -170,7 +186,8 @@ START_TEST(test_endpoints_arns_of_every_partition)
 	for (size_t i = 0; i < np_n_partitions; i++) {
 		char text[256];
 
-		snprintf(text, sizeof(text), "arn:%s:iam::123456789012:role/ci", np_partitions[i].id);
+		snprintf(text, sizeof(text), "arn:%s:iam::123456789012:role/ci",
+			 np_partitions[i].id);
 		ck_assert_msg(np_arn_parse(&a, text, &err) == 0, "%s: %s", text, err.msg);
 		ck_assert_str_eq(a.partition, np_partitions[i].id);
 		ck_assert_str_eq(a.service, "iam");

@@ -14,8 +14,9 @@
 #include "nestplan/render.h"
 
 #define AMI "image_id: ami-0abcdef1234567890, "
-#define REC(extra) "{\"address\":\"b\",\"instance_id\":\"i-0000000000000000b\",\"image_id\":\"ami-0abcdef1234567890\",\"state\":\"running\"," extra "}"
-
+#define REC(extra)                                                                       \
+	"{\"address\":\"b\",\"instance_id\":\"i-0000000000000000b\",\"image_id\":\"ami-" \
+	"0abcdef1234567890\",\"state\":\"running\"," extra "}"
 
 static struct np_instance *load_instances(const char *text, size_t *n)
 {
@@ -27,7 +28,8 @@ static struct np_instance *load_instances(const char *text, size_t *n)
 	ck_assert_msg(j && json_is_array(j), "bad JSON: %s", je.text);
 	*n = json_array_size(j);
 	v = calloc(*n ? *n : 1, sizeof(*v));
-	json_array_foreach(j, i, x) {
+	json_array_foreach(j, i, x)
+	{
 		struct np_err err = NP_ERR_INIT;
 
 		ck_assert_msg(np_instance_from_json(&v[i], x, &err) == 0, "%s", err.msg);
@@ -38,19 +40,23 @@ static struct np_instance *load_instances(const char *text, size_t *n)
 	return v;
 }
 
-
 START_TEST(test_plan_step_parameters_carry_cpu_options)
 {
 	const char *yaml = "version: 1\ninstances:\n  b: { " AMI "instance_type: m8i.4xlarge, "
-	                   "cpu_options: { core_count: 4, nested_virtualization: enabled } }\n";
+			   "cpu_options: { core_count: 4, nested_virtualization: enabled } }\n";
 	struct np_config *cfg = NULL;
 	struct np_err err = NP_ERR_INIT;
 	struct np_catalog cat = NP_CATALOG_INIT;
 	size_t n;
-	struct np_instance *rec = load_instances("[" REC("\"instance_type\":\"m6i.2xlarge\"") "]", &n);
+	struct np_instance *rec =
+	    load_instances("[" REC("\"instance_type\":\"m6i.2xlarge\"") "]", &n);
 	struct np_plan plan;
-	struct np_plan_input in = {.recorded = rec, .n_recorded = n, .live = rec, .n_live = n,
-	                           .catalog = &cat, .lineage = "L"};
+	struct np_plan_input in = { .recorded = rec,
+				    .n_recorded = n,
+				    .live = rec,
+				    .n_live = n,
+				    .catalog = &cat,
+				    .lineage = "L" };
 	const struct np_step *s;
 
 	ck_assert_int_eq(np_config_parse(&cfg, "t", yaml, strlen(yaml), &err), 0);
@@ -136,8 +142,7 @@ static const char **strings_of(const json_t *a, size_t *n)
 	json_t *x;
 
 	*n = 0;
-	json_array_foreach(a, i, x)
-		v[(*n)++] = json_string_value(x);
+	json_array_foreach(a, i, x) v[(*n)++] = json_string_value(x);
 	return v;
 }
 
@@ -145,7 +150,8 @@ START_TEST(test_plan_data_case)
 {
 	const char *dir = data_cases[_i];
 	size_t len;
-	char *yaml = slurp(dir, "desired.yaml", &len), *rec_text = slurp(dir, "recorded.json", NULL);
+	char *yaml = slurp(dir, "desired.yaml", &len),
+	     *rec_text = slurp(dir, "recorded.json", NULL);
 	char *live_text = slurp(dir, "live.json", NULL), *args_text = slurp(dir, "args.json", NULL);
 	char *want_text = slurp(dir, "expected.json", NULL), *got_text;
 	struct np_config *cfg = NULL;
@@ -154,7 +160,7 @@ START_TEST(test_plan_data_case)
 	struct np_instance *rec, *live;
 	size_t n_rec, n_live, n_targets = 0, n_replace = 0;
 	struct np_plan plan;
-	struct np_plan_input in = {0};
+	struct np_plan_input in = { 0 };
 	json_t *args = args_text ? json_loads(args_text, 0, NULL) : json_object(), *got, *want;
 	const char **targets, **replace;
 	const char *update = getenv("UPDATE");
@@ -162,7 +168,7 @@ START_TEST(test_plan_data_case)
 	ck_assert_msg(yaml && rec_text, "%s: desired.yaml and recorded.json are required", dir);
 	ck_assert_msg(args, "%s: args.json is not JSON", dir);
 	ck_assert_msg(np_config_parse(&cfg, "desired.yaml", yaml, len, &err) == 0, "%s: %s", dir,
-	              err.msg);
+		      err.msg);
 	np_catalog_builtin(&cat);
 	rec = load_instances(rec_text, &n_rec);
 	live = load_instances(live_text ? live_text : rec_text, &n_live);
@@ -195,12 +201,13 @@ START_TEST(test_plan_data_case)
 	} else {
 		char *want_norm;
 
-		ck_assert_msg(want_text, "%s: no expected.json (make check UPDATE=1 writes it)", dir);
+		ck_assert_msg(want_text, "%s: no expected.json (make check UPDATE=1 writes it)",
+			      dir);
 		want = json_loads(want_text, 0, NULL);
 		ck_assert_msg(want, "%s: expected.json is not JSON", dir);
 		want_norm = json_dumps(want, JSON_INDENT(2) | JSON_SORT_KEYS);
-		ck_assert_msg(!strcmp(got_text, want_norm), "%s: the plan differs from expected.json:\n%s",
-		              dir, got_text);
+		ck_assert_msg(!strcmp(got_text, want_norm),
+			      "%s: the plan differs from expected.json:\n%s", dir, got_text);
 		free(want_norm);
 		json_decref(want);
 	}
@@ -232,7 +239,7 @@ START_TEST(test_plan_schema_agrees_with_the_attribute_table)
 
 	ck_assert_msg(schema, "schemas/nestplan.schema.json: %s", je.text);
 	props = json_object_get(json_object_get(json_object_get(schema, "$defs"), "attributes"),
-	                        "properties");
+				"properties");
 	ck_assert_ptr_nonnull(props);
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *a = &np_attrs[i];
@@ -263,7 +270,8 @@ START_TEST(test_plan_schema_agrees_with_the_attribute_table)
 			size_t n = 0;
 
 			for (int k = 1; a->names[k]; k++, n++)
-				ck_assert_str_eq(json_string_value(json_array_get(names, n)), a->names[k]);
+				ck_assert_str_eq(json_string_value(json_array_get(names, n)),
+						 a->names[k]);
 			ck_assert_uint_eq(json_array_size(names), n);
 			break;
 		}
@@ -284,16 +292,22 @@ END_TEST
 START_TEST(test_plan_irreversible_tenancy_step)
 {
 	const char *yaml = "version: 1\ninstances:\n  b: { " AMI "instance_type: m8i.xlarge, "
-	                   "placement: { tenancy: host } }\n";
+			   "placement: { tenancy: host } }\n";
 	struct np_config *cfg = NULL;
 	struct np_err err = NP_ERR_INIT;
 	struct np_catalog cat = NP_CATALOG_INIT;
 	size_t n;
 	struct np_instance *rec = load_instances(
-		"[" REC("\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"dedicated\"}") "]", &n);
+	    "[" REC(
+		"\"instance_type\":\"m8i.large\",\"placement\":{\"tenancy\":\"dedicated\"}") "]",
+	    &n);
 	struct np_plan plan, back;
-	struct np_plan_input in = {.recorded = rec, .n_recorded = n, .live = rec, .n_live = n,
-	                           .catalog = &cat, .lineage = "L"};
+	struct np_plan_input in = { .recorded = rec,
+				    .n_recorded = n,
+				    .live = rec,
+				    .n_live = n,
+				    .catalog = &cat,
+				    .lineage = "L" };
 	json_t *j, *irr, *perms;
 
 	ck_assert_int_eq(np_config_parse(&cfg, "t", yaml, strlen(yaml), &err), 0);
@@ -306,12 +320,14 @@ START_TEST(test_plan_irreversible_tenancy_step)
 	ck_assert(!plan.changes[0].steps[1].irreversible);
 	ck_assert(plan.changes[0].irreversible);
 	j = np_render_plan_json(&plan);
-	irr = json_object_get(json_array_get(json_object_get(j, "changes"), 0), "irreversible_steps");
+	irr =
+	    json_object_get(json_array_get(json_object_get(j, "changes"), 0), "irreversible_steps");
 	ck_assert_uint_eq(json_array_size(irr), 1);
 	ck_assert_str_eq(json_string_value(json_array_get(irr, 0)), "modify_placement");
 	perms = json_object_get(j, "unchecked_permissions");
 	ck_assert_uint_eq(json_array_size(perms), 1);
-	ck_assert_str_eq(json_string_value(json_array_get(perms, 0)), "ec2:ModifyInstancePlacement");
+	ck_assert_str_eq(json_string_value(json_array_get(perms, 0)),
+			 "ec2:ModifyInstancePlacement");
 	json_decref(j);
 	j = np_plan_to_json_full(&plan);
 	ck_assert_int_eq(np_plan_from_json_full(&back, j, &err), 0);
@@ -362,11 +378,18 @@ START_TEST(test_plan_drift_lists_attribute_differences)
 	struct np_err err = NP_ERR_INIT;
 	struct np_catalog cat = NP_CATALOG_INIT;
 	size_t nr, nl;
-	struct np_instance *rec = load_instances("[" REC("\"instance_type\":\"m8i.large\",\"tags\":{\"t\":\"1\"}") "]", &nr);
-	struct np_instance *live = load_instances("[" REC("\"instance_type\":\"m8i.xlarge\",\"tags\":{\"t\":\"2\"}") "]", &nl);
+	struct np_instance *rec = load_instances(
+	    "[" REC("\"instance_type\":\"m8i.large\",\"tags\":{\"t\":\"1\"}") "]", &nr);
+	struct np_instance *live = load_instances(
+	    "[" REC("\"instance_type\":\"m8i.xlarge\",\"tags\":{\"t\":\"2\"}") "]", &nl);
 	struct np_plan plan;
-	struct np_plan_input in = {.recorded = rec, .n_recorded = nr, .live = live, .n_live = nl,
-	                           .catalog = &cat, .lineage = "L", .refresh_only = true};
+	struct np_plan_input in = { .recorded = rec,
+				    .n_recorded = nr,
+				    .live = live,
+				    .n_live = nl,
+				    .catalog = &cat,
+				    .lineage = "L",
+				    .refresh_only = true };
 	json_t *j;
 
 	ck_assert_int_eq(np_config_parse(&cfg, "t", yaml, strlen(yaml), &err), 0);
@@ -378,7 +401,8 @@ START_TEST(test_plan_drift_lists_attribute_differences)
 	ck_assert_str_eq(plan.drift[0].live, "m8i.xlarge");
 	ck_assert_str_eq(plan.drift[1].attribute, "tags.t");
 	j = np_render_drift_json(&plan);
-	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "summary"), "drifted")), 1);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(json_object_get(j, "summary"), "drifted")), 1);
 	json_decref(j);
 	np_plan_release(&plan);
 	np_instances_free(rec, nr);
@@ -390,15 +414,21 @@ END_TEST
 START_TEST(test_plan_json_shape_and_planfile_round_trip)
 {
 	const char *yaml = "version: 1\ninstances:\n  b: { " AMI "instance_type: m8i.2xlarge, "
-	                   "cpu_options: { nested_virtualization: enabled } }\n";
+			   "cpu_options: { nested_virtualization: enabled } }\n";
 	struct np_config *cfg = NULL;
 	struct np_err err = NP_ERR_INIT;
 	struct np_catalog cat = NP_CATALOG_INIT;
 	size_t n;
-	struct np_instance *rec = load_instances("[" REC("\"instance_type\":\"m6i.2xlarge\"") "]", &n);
+	struct np_instance *rec =
+	    load_instances("[" REC("\"instance_type\":\"m6i.2xlarge\"") "]", &n);
 	struct np_plan plan, back;
-	struct np_plan_input in = {.recorded = rec, .n_recorded = n, .live = rec, .n_live = n,
-	                           .catalog = &cat, .lineage = "L", .serial = 7};
+	struct np_plan_input in = { .recorded = rec,
+				    .n_recorded = n,
+				    .live = rec,
+				    .n_live = n,
+				    .catalog = &cat,
+				    .lineage = "L",
+				    .serial = 7 };
 	char path[] = "/tmp/np-plan-XXXXXX";
 	json_t *j, *ch;
 	int fd = mkstemp(path);
@@ -413,8 +443,9 @@ START_TEST(test_plan_json_shape_and_planfile_round_trip)
 	ck_assert_str_eq(json_string_value(json_object_get(ch, "action")), "update");
 	ck_assert(json_is_true(json_object_get(ch, "requires_stop")));
 	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(ch, "steps"), 1)),
-	                 "modify_instance_type");
-	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "summary"), "stop_start")), 1);
+			 "modify_instance_type");
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(json_object_get(j, "summary"), "stop_start")), 1);
 	json_decref(j);
 	close(fd);
 	ck_assert_int_eq(np_planfile_save(&plan, path, &err), 0);
@@ -454,9 +485,10 @@ static bool strv_has(const struct np_strv *sv, const char *s)
  * nothing more. */
 START_TEST(test_plan_iam_policy_is_the_step_table)
 {
-	static const char *const reads[] = {"ec2:DescribeInstances", "ec2:DescribeInstanceTypes",
-	                                    "ec2:DescribeVolumes", "ec2:DescribeImages",
-	                                    "ec2:DescribeInstanceAttribute", NULL};
+	static const char *const reads[] = {
+		"ec2:DescribeInstances", "ec2:DescribeInstanceTypes",     "ec2:DescribeVolumes",
+		"ec2:DescribeImages",    "ec2:DescribeInstanceAttribute", NULL
+	};
 	json_error_t jerr;
 	json_t *doc = json_load_file("docs/iam-policy.json", 0, &jerr), *st, *a;
 	struct np_strv want = NP_STRV_INIT, have = NP_STRV_INIT;
@@ -465,15 +497,15 @@ START_TEST(test_plan_iam_policy_is_the_step_table)
 	ck_assert_msg(doc, "docs/iam-policy.json: %s", jerr.text);
 	ck_assert_str_eq(json_string_value(json_object_get(doc, "Version")), "2012-10-17");
 	for (int s = 0; s < NP_STEP__COUNT; s++)
-		for (const char *const *perm = np_step_def((enum np_step_kind)s)->permissions; *perm;
-		     perm++)
+		for (const char *const *perm = np_step_def((enum np_step_kind)s)->permissions;
+		     *perm; perm++)
 			if (!strv_has(&want, *perm))
 				np_strv_push(&want, *perm);
 	for (i = 0; reads[i]; i++)
 		np_strv_push(&want, reads[i]);
 	/* A set_attribute step's call is its attribute's entry's. */
 	for (i = 0; i < np_n_attrs; i++) {
-		const char *acts[] = {np_attrs[i].set_action, np_attrs[i].set_action_off};
+		const char *acts[] = { np_attrs[i].set_action, np_attrs[i].set_action_off };
 
 		for (k = 0; k < 2; k++) {
 			char perm[96];
@@ -485,13 +517,15 @@ START_TEST(test_plan_iam_policy_is_the_step_table)
 				np_strv_push(&want, perm);
 		}
 	}
-	json_array_foreach(json_object_get(doc, "Statement"), i, st) {
+	json_array_foreach(json_object_get(doc, "Statement"), i, st)
+	{
 		ck_assert_str_eq(json_string_value(json_object_get(st, "Effect")), "Allow");
 		ck_assert_str_eq(json_string_value(json_object_get(st, "Resource")), "*");
-		json_array_foreach(json_object_get(st, "Action"), k, a) {
+		json_array_foreach(json_object_get(st, "Action"), k, a)
+		{
 			ck_assert_msg(json_is_string(a), "an action that is not a string");
 			ck_assert_msg(!strv_has(&have, json_string_value(a)), "%s listed twice",
-			              json_string_value(a));
+				      json_string_value(a));
 			np_strv_push(&have, json_string_value(a));
 		}
 	}
@@ -499,7 +533,7 @@ START_TEST(test_plan_iam_policy_is_the_step_table)
 		ck_assert_msg(strv_has(&have, want.v[i]), "the policy lacks %s", want.v[i]);
 	for (i = 0; i < have.n; i++)
 		ck_assert_msg(strv_has(&want, have.v[i]),
-		              "the policy grants %s, which no step and no read needs", have.v[i]);
+			      "the policy grants %s, which no step and no read needs", have.v[i]);
 	np_strv_release(&want);
 	np_strv_release(&have);
 	json_decref(doc);
@@ -534,10 +568,10 @@ START_TEST(test_plan_rules_know_the_sizes_of_a_family)
 	ck_assert_int_eq(d[0].severity, NP_SEV_ERROR);
 	ck_assert_int_eq(d[0].key, NP_KEY_INSTANCE_TYPE);
 	ck_assert_msg(strstr(d[0].message, "instance type 'm8i.larg' does not exist; did you mean "
-	                                   "'m8i.large'?"),
-	              "%s", d[0].message);
+					   "'m8i.large'?"),
+		      "%s", d[0].message);
 	ck_assert_msg(strstr(d[0].message, "m8i comes in large, xlarge, 2xlarge,"), "%s",
-	              d[0].message);
+		      d[0].message);
 	np_plan_release(&p);
 	/* A family the catalog does not hold may well exist: a warning. */
 	d = rule_diags(&p, RULES_HEAD "  a: { instance_type: g5.xlarge }\n");
@@ -561,19 +595,20 @@ START_TEST(test_plan_rules_name_the_offending_key)
 {
 	struct np_plan p;
 	struct np_diag *d = rule_diags(
-		&p, RULES_HEAD "  a:\n    instance_type: c8i.xlarge\n"
-		               "    cpu_options: { core_count: 3, threads_per_core: 2 }\n"
-		               "  b: { instance_type: m7i.large, cpu_options: { nested_virtualization: enabled } }\n"
-		               "  c: { instance_type: c8i.24xlarge, hibernation: true }\n"
-		               "  w: { instance_type: m8i.96xlarge, platform: windows,\n"
-		               "       cpu_options: { nested_virtualization: enabled } }\n");
-	enum np_cfg_key want[] = {NP_KEY_CORE_COUNT, NP_KEY_NESTED_VIRTUALIZATION, NP_KEY_HIBERNATION,
-	                          NP_KEY_INSTANCE_TYPE, NP_KEY_PLATFORM};
+	    &p, RULES_HEAD
+	    "  a:\n    instance_type: c8i.xlarge\n"
+	    "    cpu_options: { core_count: 3, threads_per_core: 2 }\n"
+	    "  b: { instance_type: m7i.large, cpu_options: { nested_virtualization: enabled } }\n"
+	    "  c: { instance_type: c8i.24xlarge, hibernation: true }\n"
+	    "  w: { instance_type: m8i.96xlarge, platform: windows,\n"
+	    "       cpu_options: { nested_virtualization: enabled } }\n");
+	enum np_cfg_key want[] = { NP_KEY_CORE_COUNT, NP_KEY_NESTED_VIRTUALIZATION,
+				   NP_KEY_HIBERNATION, NP_KEY_INSTANCE_TYPE, NP_KEY_PLATFORM };
 
 	ck_assert_uint_eq(p.n_diags, 5);
 	for (size_t i = 0; i < 5; i++)
-		ck_assert_msg(d[i].key == want[i], "%s: %s: key %d, not %d", d[i].address, d[i].message,
-		              d[i].key, want[i]);
+		ck_assert_msg(d[i].key == want[i], "%s: %s: key %d, not %d", d[i].address,
+			      d[i].message, d[i].key, want[i]);
 	np_plan_release(&p);
 }
 END_TEST

@@ -1,8 +1,8 @@
 /* The state store: creation, round trips, serial, journal, lock, refusal. */
 #include <check.h>
-#include <pwd.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pwd.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,7 +118,7 @@ START_TEST(test_state_resource_round_trip_and_serial)
 {
 	struct np_state *st = open_ok();
 	struct np_err err = NP_ERR_INIT;
-	struct np_instance in = {0}, out = {0}, *all = NULL;
+	struct np_instance in = { 0 }, out = { 0 }, *all = NULL;
 	size_t n = 0;
 	bool found;
 
@@ -166,7 +166,7 @@ START_TEST(test_state_transaction_bumps_serial_once_and_rolls_back)
 {
 	struct np_state *st = open_ok();
 	struct np_err err = NP_ERR_INIT;
-	struct np_instance in = {.address = "x", .instance_id = "i-0123456789abcdef0"};
+	struct np_instance in = { .address = "x", .instance_id = "i-0123456789abcdef0" };
 	struct np_instance *all = NULL;
 	size_t n;
 
@@ -191,7 +191,7 @@ START_TEST(test_state_rm_and_mv_errors)
 {
 	struct np_state *st = open_ok();
 	struct np_err err = NP_ERR_INIT;
-	struct np_instance in = {.address = "a", .instance_id = "i-0123456789abcdef0"};
+	struct np_instance in = { .address = "a", .instance_id = "i-0123456789abcdef0" };
 
 	ck_assert_int_eq(np_state_remove(st, "nope", &err), -1);
 	ck_assert(strstr(err.msg, "no instance 'nope'"));
@@ -227,9 +227,12 @@ START_TEST(test_state_catalog_cache_honours_ttl)
 	struct np_state *st = open_ok();
 	struct np_err err = NP_ERR_INIT;
 	struct np_catalog in = NP_CATALOG_INIT, out = NP_CATALOG_INIT;
-	int cores[] = {1, 2};
-	struct np_itype t = {.name = "m8i.large", .default_vcpus = 2, .valid_cores = cores,
-	                     .n_valid_cores = 2, .nested_virtualization = true};
+	int cores[] = { 1, 2 };
+	struct np_itype t = { .name = "m8i.large",
+			      .default_vcpus = 2,
+			      .valid_cores = cores,
+			      .n_valid_cores = 2,
+			      .nested_virtualization = true };
 
 	np_catalog_add(&in, &t);
 	ck_assert_int_eq(np_state_catalog_store(st, &in, 1000, &err), 0);
@@ -250,8 +253,9 @@ START_TEST(test_state_journal_pending_until_ended)
 {
 	struct np_state *st = open_ok();
 	struct np_err err = NP_ERR_INIT;
-	struct np_journal_entry e = {.run_id = "r1", .address = "w", .step = "run_instances",
-	                             .client_token = "np-tok"};
+	struct np_journal_entry e = {
+		.run_id = "r1", .address = "w", .step = "run_instances", .client_token = "np-tok"
+	};
 	struct np_journal_entry *p = NULL;
 	long long id1, id2;
 	size_t n;
@@ -259,7 +263,8 @@ START_TEST(test_state_journal_pending_until_ended)
 	ck_assert_int_eq(np_state_journal_begin(st, &e, &id1, &err), 0);
 	e.step = "stop";
 	ck_assert_int_eq(np_state_journal_begin(st, &e, &id2, &err), 0);
-	ck_assert_int_eq(np_state_journal_end(st, id2, "done", "i-0123456789abcdef0", NULL, &err), 0);
+	ck_assert_int_eq(np_state_journal_end(st, id2, "done", "i-0123456789abcdef0", NULL, &err),
+			 0);
 	ck_assert_int_eq(np_state_journal_pending(st, &p, &n, &err), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(p[0].step, "run_instances");
@@ -289,9 +294,13 @@ START_TEST(test_state_history_and_backup)
 	char bpath[160];
 	struct stat sb;
 	size_t n;
-	struct np_history_entry rec = {.run_id = "r1", .command = "apply", .added = 2, .changed = 1,
-	                               .outcome = "ok",
-	                               .changes = "[{\"address\": \"w\", \"action\": \"create\"}]"};
+	struct np_history_entry rec = { .run_id = "r1",
+					.command = "apply",
+					.added = 2,
+					.changed = 1,
+					.outcome = "ok",
+					.changes =
+					    "[{\"address\": \"w\", \"action\": \"create\"}]" };
 
 	ck_assert_int_eq(np_state_history_record(st, &rec, &err), 0);
 	ck_assert_int_eq(np_state_history_list(st, &h, &n, &err), 0);
@@ -316,7 +325,7 @@ START_TEST(test_state_lock_blocks_second_holder_and_names_it)
 {
 	struct np_state *a = open_ok(), *b = open_ok();
 	struct np_err err = NP_ERR_INIT;
-	struct np_lock_info h = {0};
+	struct np_lock_info h = { 0 };
 
 	ck_assert_int_eq(np_state_lock(a, "apply", 0, &h, &err), 0);
 	ck_assert_int_eq(np_state_lock(b, "plan", 0.2, &h, &err), -1);
@@ -334,7 +343,7 @@ START_TEST(test_state_lock_of_dead_process_is_taken_over)
 {
 	struct np_state *st = open_ok();
 	struct np_err err = NP_ERR_INIT;
-	struct np_lock_info h = {0};
+	struct np_lock_info h = { 0 };
 	pid_t child = fork();
 
 	if (child == 0) {
@@ -359,7 +368,7 @@ START_TEST(test_state_force_unlock_needs_the_right_id)
 {
 	struct np_state *a = open_ok(), *b = open_ok();
 	struct np_err err = NP_ERR_INIT;
-	struct np_lock_info h = {0};
+	struct np_lock_info h = { 0 };
 	char lock_id[37];
 	pid_t child;
 
@@ -373,12 +382,13 @@ START_TEST(test_state_force_unlock_needs_the_right_id)
 	child = fork();
 	if (child == 0) {
 		struct np_state *c = open_ok();
-		struct np_lock_info ch = {0};
+		struct np_lock_info ch = { 0 };
 
 		_exit(np_state_lock(c, "apply", 0, &ch, &err) == 0 ? 0 : 1); /* dies holding it */
 	}
 	waitpid(child, NULL, 0);
-	ck_assert_int_eq(np_state_lock(b, "plan", 0, &h, &err), 0); /* taken over: the holder died */
+	ck_assert_int_eq(np_state_lock(b, "plan", 0, &h, &err),
+			 0); /* taken over: the holder died */
 	ck_assert_ptr_nonnull(h.id);
 	np_lock_info_release(&h);
 	np_state_unlock(b, &err);
@@ -391,7 +401,7 @@ START_TEST(test_state_force_unlock_clears_a_dead_holders_row)
 {
 	struct np_state *b = open_ok();
 	struct np_err err = NP_ERR_INIT;
-	struct np_lock_info h = {0};
+	struct np_lock_info h = { 0 };
 	pid_t child = fork();
 
 	if (child == 0) {
@@ -407,7 +417,8 @@ START_TEST(test_state_force_unlock_clears_a_dead_holders_row)
 		char id[64] = "";
 
 		ck_assert_int_eq(sqlite3_open(np_state_path(b), &db), SQLITE_OK);
-		ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT id FROM lock", -1, &s, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT id FROM lock", -1, &s, NULL),
+				 SQLITE_OK);
 		ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
 		snprintf(id, sizeof(id), "%s", (const char *)sqlite3_column_text(s, 0));
 		sqlite3_finalize(s);
@@ -461,7 +472,7 @@ START_TEST(test_state_refuses_newer_schema_and_damage_untouched)
 {
 	struct np_state *st = open_ok();
 	struct np_err err = NP_ERR_INIT;
-	struct np_instance in = {.address = "a", .instance_id = "i-0123456789abcdef0"};
+	struct np_instance in = { .address = "a", .instance_id = "i-0123456789abcdef0" };
 	sqlite3 *db;
 	char *data;
 	size_t n;
@@ -475,9 +486,10 @@ START_TEST(test_state_refuses_newer_schema_and_damage_untouched)
 	}
 	np_state_close(st);
 	sqlite3_open(path, &db);
-	sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE; "
-	                 "PRAGMA user_version = 99",
-	             NULL, NULL, NULL);
+	sqlite3_exec(db,
+		     "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE; "
+		     "PRAGMA user_version = 99",
+		     NULL, NULL, NULL);
 	sqlite3_close(db);
 	data = read_all(path, &n);
 	refused_untouched(data, n, "newer nestplan");

@@ -110,10 +110,13 @@ END_TEST
 START_TEST(test_util_catalog_sorted_lookup_and_copy)
 {
 	struct np_catalog c = NP_CATALOG_INIT;
-	int cores[] = {1, 2, 3, 4};
-	struct np_itype t = {.name = "m8i.2xlarge", .default_vcpus = 8, .valid_cores = cores,
-	                     .n_valid_cores = 4, .nested_virtualization = true};
-	struct np_itype u = {.name = "c8i.large", .default_vcpus = 2};
+	int cores[] = { 1, 2, 3, 4 };
+	struct np_itype t = { .name = "m8i.2xlarge",
+			      .default_vcpus = 8,
+			      .valid_cores = cores,
+			      .n_valid_cores = 4,
+			      .nested_virtualization = true };
+	struct np_itype u = { .name = "c8i.large", .default_vcpus = 2 };
 
 	np_catalog_add(&c, &t);
 	np_catalog_add(&c, &u);
