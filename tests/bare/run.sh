@@ -99,10 +99,14 @@ if [ "${1:-}" = --inside ]; then
 
 	echo "== the README's Quickstart, as root in /root/nestplan:"
 	sed 's/^/   /' "$quickstart"
+	# The root a mount point of its own, as on a real machine: tests that make
+	# a private mount namespace (unshare -m) need one.
+	mount --bind "$fs" "$fs"
 	mount_sys "$fs"
 	in_root "$fs" 'cd /root/nestplan; while IFS= read -r line; do
 		echo; echo "bare# $line"; eval "$line" </dev/null; done < /root/quickstart' || rc=$?
 	unmount_sys "$fs"
+	umount "$fs" || umount -l "$fs"
 	exit $rc
 fi
 

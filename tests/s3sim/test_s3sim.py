@@ -845,6 +845,9 @@ class TestAwsCli(S3Case):
             self.assertEqual(r.returncode, 0, r.stderr)
             r = self.aws("put-object", "--bucket", "bk1", "--key", "s/nestplan.db", "--body", src,
                          "--if-none-match", "*", "--server-side-encryption", "AES256")
+            if "Unknown options: --if-none-match" in r.stderr:
+                # Debian 12's awscli 2.9 predates S3's conditional writes (2024).
+                self.skipTest("this AWS CLI predates S3 conditional writes (--if-none-match)")
             self.assertEqual(r.returncode, 0, r.stderr)
             etag = json.loads(r.stdout)["ETag"]
             r = self.aws("put-object", "--bucket", "bk1", "--key", "s/nestplan.db", "--body", src,
