@@ -222,7 +222,8 @@ static int run(struct np_ctx *ctx)
 			}
 		}
 	}
-	qsort(r.v, r.n, sizeof(*r.v), cmp_vdiag);
+	if (r.n) /* qsort takes no NULL, even for nothing */
+		qsort(r.v, r.n, sizeof(*r.v), cmp_vdiag);
 	if (not_shown) {
 		char *m = np_xasprintf("%zu more errors not shown", not_shown);
 

@@ -324,7 +324,8 @@ char *np_attr_text(const struct np_attr_def *a, const struct np_instance *in)
 
 		/* In a stable order: EC2 lists security groups as it likes. */
 		np_strv_copy(&sorted, FIELD(a, in, struct np_strv));
-		qsort(sorted.v, sorted.n, sizeof(*sorted.v), cmp_str);
+		if (sorted.n)
+			qsort(sorted.v, sorted.n, sizeof(*sorted.v), cmp_str);
 		np_buf_putc(&b, '[');
 		for (size_t i = 0; i < sorted.n; i++)
 			np_buf_printf(&b, "%s%s", i ? ", " : "", sorted.v[i]);
