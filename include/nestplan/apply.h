@@ -13,12 +13,14 @@
 #include "nestplan/aws.h"
 #include "nestplan/config.h"
 #include "nestplan/error.h"
+#include "nestplan/host.h"
 #include "nestplan/model.h"
 #include "nestplan/plan.h"
 #include "nestplan/state.h"
 
 struct np_apply_result;
 struct np_ec2_launch;
+struct np_ec2_allocate;
 
 /* The EC2 calls apply makes, so a test can answer them from a fake fleet
  * (tests/unit/check_apply.c). ctx is passed to each; every call returns 0 or
@@ -45,6 +47,18 @@ struct np_apply_ec2 {
 	 * NULL: a launch maps no root volume. */
 	int (*image_root)(void *ctx, const char *image_id, char **device, int *snapshot_gib,
 			  struct np_err *err);
+	/* Dedicated Hosts (src/apply/hosts.c). */
+	int (*allocate_hosts)(void *ctx, const struct np_ec2_allocate *req, struct np_strv *ids,
+			      struct np_err *err);
+	int (*describe_hosts_by_id)(void *ctx, const char *const *ids, size_t n_ids,
+				    struct np_host **out, size_t *n, struct np_err *err);
+	int (*describe_hosts_filter)(void *ctx, const char *name, const char *const *values,
+				     size_t n_values, struct np_host **out, size_t *n,
+				     struct np_err *err);
+	int (*modify_hosts)(void *ctx, const char *const *ids, size_t n,
+			    enum np_bool auto_placement, enum np_bool host_recovery,
+			    struct np_err *err);
+	int (*release_hosts)(void *ctx, const char *const *ids, size_t n, struct np_err *err);
 	void *ctx;
 };
 /* The real EC2 client's calls on aws. */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "nestplan/error.h"
+#include "nestplan/host.h"
 #include "nestplan/model.h"
 
 /* The keys of an instance entry (and of defaults:), so that a rule can point
@@ -39,6 +40,11 @@ enum np_cfg_key {
 	NP_KEY_PREVENT_DESTROY,
 	NP_KEY_CREATE_BEFORE_DESTROY,
 	NP_KEY_USER_DATA_CHANGE,
+	/* placement.host, and the keys of an entry under hosts: (issue 18) */
+	NP_KEY_HOST,
+	NP_KEY_INSTANCE_FAMILY,
+	NP_KEY_AUTO_PLACEMENT,
+	NP_KEY_HOST_RECOVERY,
 	NP_KEY__COUNT,
 };
 /* "cpu_options.core_count"; "" for NP_KEY_ENTRY. */
@@ -79,6 +85,16 @@ struct np_desired {
 	                              count share them) */
 };
 
+/* An entry under hosts:, count expanded as instances are. */
+struct np_desired_host {
+	struct np_host want; /* address and attributes; unset = unmanaged */
+	char *name;          /* the key under hosts: */
+	int index;           /* -1 when the entry has no count */
+	bool prevent_destroy;
+	int line, column;
+	size_t keys_at, n_keys; /* its keys in np_config.keypos */
+};
+
 struct np_config {
 	char *path;
 	int version;
@@ -91,6 +107,8 @@ struct np_config {
 	bool has_backend;
 	struct np_desired *instances; /* in file order, count expanded */
 	size_t n_instances;
+	struct np_desired_host *hosts; /* in file order, count expanded */
+	size_t n_hosts;
 	char sha256[65];           /* of the file's bytes; saved plans refer to it */
 	struct np_desired **index; /* by address, for np_config_find */
 	struct np_keypos *keypos;  /* every key of every entry, entry by entry */
@@ -143,5 +161,6 @@ void np_config_free(struct np_config *cfg);
 const struct np_span *np_config_key_span(const struct np_config *cfg, const struct np_desired *d,
 					 enum np_cfg_key key);
 const struct np_desired *np_config_find(const struct np_config *cfg, const char *address);
+const struct np_desired_host *np_config_find_host(const struct np_config *cfg, const char *address);
 
 #endif

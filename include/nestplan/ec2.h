@@ -10,6 +10,7 @@
 #include <libxml/tree.h>
 
 #include "nestplan/aws.h"
+#include "nestplan/host.h"
 #include "nestplan/model.h"
 
 /* EC2's limits per call. */
@@ -142,6 +143,38 @@ int np_ec2_create_tags(struct np_aws *aws, const char *const *ids, size_t n,
 /* Deletes the keys of tags (values ignored). */
 int np_ec2_delete_tags(struct np_aws *aws, const char *const *ids, size_t n,
 		       const struct np_tags *tags, bool dry_run, struct np_err *err);
+
+/* Dedicated Hosts (src/aws/ec2_hosts.c). None of these calls takes DryRun. */
+struct np_ec2_allocate {
+	const struct np_host *host; /* family or type, zone, auto placement, recovery */
+	const struct np_tags *tags; /* incl. nestplan:address and nestplan:lineage */
+	const char *client_token;
+	int quantity; /* 0 means 1 */
+};
+void np_ec2_allocate_hosts_query(struct np_query *q, const struct np_ec2_allocate *req);
+/* The ids of hostIdSet into ids. */
+int np_ec2_allocate_hosts(struct np_aws *aws, const struct np_ec2_allocate *req,
+			  struct np_strv *ids, struct np_err *err);
+/* Every item of a DescribeHosts answer, appended; on error nothing is. */
+int np_ec2_parse_hosts(xmlDoc *doc, struct np_host **v, size_t *n, size_t *alloc, char **next_token,
+		       struct np_err *err);
+/* By id (an id EC2 no longer knows is just absent), in batches. */
+int np_ec2_describe_hosts_by_id(struct np_aws *aws, const char *const *ids, size_t n_ids,
+				struct np_host **out, size_t *n, struct np_err *err);
+/* Filter NAME=VALUES, every page of NP_EC2_HOSTS_PAGE, bounded as instance
+ * listings are. */
+int np_ec2_describe_hosts_filter(struct np_aws *aws, const char *name, const char *const *values,
+				 size_t n_values, struct np_host **out, size_t *n,
+				 struct np_err *err);
+/* ModifyHosts: UNSET values are not sent. A host in the answer's
+ * `unsuccessful` (inside an HTTP 200) is a failure: -1 naming the host and
+ * EC2's code. */
+int np_ec2_modify_hosts(struct np_aws *aws, const char *const *ids, size_t n,
+			enum np_bool auto_placement, enum np_bool host_recovery,
+			struct np_err *err);
+/* ReleaseHosts: the same for `unsuccessful`; a host refused because
+ * instances still occupy it has err->code "Client.InvalidHost.Occupied". */
+int np_ec2_release_hosts(struct np_aws *aws, const char *const *ids, size_t n, struct np_err *err);
 
 /* DescribeInstanceTypes for these names (batches of 100, all pages). */
 int np_ec2_describe_instance_types(struct np_aws *aws, const char *const *names, size_t n,

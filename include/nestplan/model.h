@@ -65,6 +65,11 @@ struct np_instance {
 	enum np_nv nested_virtualization;
 	enum np_tenancy tenancy;
 	char *host_id;
+	/* placement.host (issue 18). Desired: the name the file gives, a group
+	 * under hosts: ("kvm-hosts") or one host ("kvm-hosts[1]"); planned and
+	 * recorded: the address of the host the instance is placed on, whose
+	 * host_id apply reads from the state when it launches or moves it. */
+	char *host_address;
 	char *availability_zone;
 	enum np_bool hibernation;
 	enum np_run_state state;

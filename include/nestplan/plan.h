@@ -8,6 +8,7 @@
 
 #include "nestplan/config.h"
 #include "nestplan/error.h"
+#include "nestplan/host.h"
 #include "nestplan/model.h"
 
 enum np_action {
@@ -37,6 +38,10 @@ enum np_step_kind {
 	NP_STEP_MODIFY_VOLUME, /* the root volume: every change in one ModifyVolume */
 	NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION, /* ModifyInstanceAttribute BlockDeviceMapping */
 	NP_STEP_MODIFY_USER_DATA, /* lifecycle.user_data_change: in_place; the text is the file's */
+	/* Dedicated Hosts (a change of kind NP_KIND_HOST); tags: create/delete_tags. */
+	NP_STEP_ALLOCATE_HOSTS, /* AllocateHosts Quantity=1 with the change's host_after */
+	NP_STEP_MODIFY_HOSTS,   /* AutoPlacement and/or HostRecovery */
+	NP_STEP_RELEASE_HOSTS,  /* after every instance on it is gone or moved */
 	NP_STEP__COUNT,
 };
 
@@ -65,6 +70,10 @@ struct np_step {
 	char *volume_id;                  /* modify_volume */
 	int size_gib, volume_type, iops, throughput; /* modify_volume; 0: not sent */
 	char *device_name; /* modify_root_delete_on_termination (value: true/false) */
+	/* run_instances, modify_placement: the address of the host to place the
+	 * instance on; apply sends the HostId the state has for it by then. */
+	char *host_address;
+	enum np_bool auto_placement, host_recovery; /* modify_hosts; UNSET: not sent */
 };
 
 /* One attribute a change changes, as the plan JSON's "attributes" lists it. */
@@ -74,9 +83,15 @@ struct np_attr_change {
 	enum np_policy policy;
 };
 
+/* The two kinds of resource a plan changes; "kind" in the plan JSON. */
+enum np_kind { NP_KIND_INSTANCE = 0, NP_KIND_HOST };
+const char *np_kind_name(enum np_kind k); /* "instance", "host" */
+
 struct np_change {
+	enum np_kind kind;
 	char *address;
-	char *instance_id; /* NULL for create */
+	char *instance_id; /* NULL for create, and for a host */
+	char *host_id;     /* a host change's host; NULL for create */
 	char *group;       /* the name under instances: ("runner") */
 	enum np_action action;
 	bool requires_stop;
@@ -90,13 +105,16 @@ struct np_change {
 	bool has_before, has_after;
 	struct np_instance before; /* what exists (live, else recorded) */
 	struct np_instance after;  /* what will exist (unset: unmanaged/unknown) */
+	/* kind NP_KIND_HOST: the same for the host (before, after above unused). */
+	struct np_host host_before, host_after;
 };
 
 struct np_drift {
+	enum np_kind kind;
 	char *address;
-	char *instance_id;
-	char *attribute; /* "instance_type", "state", "tags.team", "instance" ... */
-	char *recorded;  /* NULL shows as null */
+	char *instance_id; /* kind host: the host's id */
+	char *attribute;   /* "instance_type", "state", "tags.team", "instance", "host" ... */
+	char *recorded;    /* NULL shows as null */
 	char *live;
 };
 
@@ -135,6 +153,12 @@ struct np_plan_input {
 	const struct np_instance *live; /* from EC2; with -refresh=false, the recorded */
 	size_t n_live;
 	const struct np_catalog *catalog;
+	/* Dedicated Hosts: from the state, and from DescribeHosts (with
+	 * -refresh=false, the recorded). */
+	const struct np_host *recorded_hosts;
+	size_t n_recorded_hosts;
+	const struct np_host *live_hosts;
+	size_t n_live_hosts;
 	const char *lineage;
 	long long serial;
 	const char *const *targets; /* "name" selects every name[i] */

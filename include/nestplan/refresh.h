@@ -34,6 +34,13 @@ int np_refresh_pin_location(struct np_aws *aws, struct np_state *state, struct n
 int np_refresh_live(const struct np_refresh_src *src, const struct np_instance *recorded,
 		    size_t n_recorded, struct np_instance **out, size_t *n_out, struct np_err *err);
 
+/* What DescribeHosts reports about the recorded hosts and the file's
+ * adoptions: a listing filtered on the lineage tag, then by id for any
+ * recorded host it lacks (absence from a listing is not proof it is gone). */
+int np_refresh_live_hosts(const struct np_refresh_src *src, const struct np_host *recorded,
+			  size_t n_recorded, struct np_host **out, size_t *n_out,
+			  struct np_err *err);
+
 /* The attributes only DescribeInstanceAttribute reports (the protection
  * flags), one call per instance and attribute, set on live. With plan: only
  * the flags a change needs (a termination: both; a stop: disable_api_stop; a

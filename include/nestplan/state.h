@@ -9,6 +9,7 @@
 
 #include "nestplan/buf.h"
 #include "nestplan/error.h"
+#include "nestplan/host.h"
 #include "nestplan/model.h"
 
 #define NP_STATE_CREATE   0x1u /* create the file when missing */
@@ -49,6 +50,11 @@ int np_state_get(struct np_state *st, const char *address, struct np_instance *o
 int np_state_put(struct np_state *st, const struct np_instance *in, struct np_err *err);
 int np_state_remove(struct np_state *st, const char *address, struct np_err *err);
 int np_state_move(struct np_state *st, const char *from, const char *to, struct np_err *err);
+/* Dedicated Hosts: their own table, sorted by address; an address is a
+ * host's or an instance's, never both (np_state_host_put refuses it). */
+int np_state_host_list(struct np_state *st, struct np_host **out, size_t *n, struct np_err *err);
+int np_state_host_put(struct np_state *st, const struct np_host *h, struct np_err *err);
+int np_state_host_remove(struct np_state *st, const char *address, struct np_err *err);
 /* The launch generation of address, raised by one (for ClientTokens). */
 int np_state_next_generation(struct np_state *st, const char *address, int *gen,
 			     struct np_err *err);

@@ -18,6 +18,7 @@ static const char *const replace_perms[] = { "ec2:ReplaceIamInstanceProfileAssoc
 					     "iam:PassRole", NULL };
 static const char *const disassoc_perms[] = { "ec2:DisassociateIamInstanceProfile",
 					      "ec2:DescribeIamInstanceProfileAssociations", NULL };
+static const char *const alloc_perms[] = { "ec2:AllocateHosts", "ec2:CreateTags", NULL };
 #define PERM1(p) ((const char *const[]){ p, NULL })
 static const struct np_step_def step_defs[] = {
 	[NP_STEP_RUN_INSTANCES] = { "run_instances", "RunInstances", run_perms, true },
@@ -55,6 +56,12 @@ static const struct np_step_def step_defs[] = {
 							true },
 	[NP_STEP_MODIFY_USER_DATA] = { "modify_user_data", "ModifyInstanceAttribute",
 				       PERM1("ec2:ModifyInstanceAttribute"), true },
+	/* Dedicated Hosts: EC2's model has no DryRun on any of the three.
+	 * Tagging at allocation needs ec2:CreateTags as at launch. */
+	[NP_STEP_ALLOCATE_HOSTS] = { "allocate_hosts", "AllocateHosts", alloc_perms, false },
+	[NP_STEP_MODIFY_HOSTS] = { "modify_hosts", "ModifyHosts", PERM1("ec2:ModifyHosts"), false },
+	[NP_STEP_RELEASE_HOSTS] = { "release_hosts", "ReleaseHosts", PERM1("ec2:ReleaseHosts"),
+				    false },
 };
 #undef PERM1
 _Static_assert(sizeof(step_defs) / sizeof(step_defs[0]) == NP_STEP__COUNT,
