@@ -49,6 +49,10 @@ struct np_aws_options {
 	int max_attempts;       /* 0: AWS_MAX_ATTEMPTS, else mode default */
 	int connect_timeout_ms; /* 0: default */
 	int timeout_ms;         /* 0: default */
+	/* A client whose credentials to copy when its profile is this one's: the
+	 * S3 backend's and EC2's clients resolve them once (one assume-role, one
+	 * IMDS round trip), not twice. NULL: resolve. */
+	const struct np_aws *share_creds;
 };
 
 struct np_aws; /* opaque; safe to share between threads */

@@ -21,10 +21,15 @@
 struct np_state;
 
 int np_state_open(struct np_state **out, const char *path, unsigned flags, struct np_err *err);
+/* The same, named in every message as name (s3://BUCKET/KEY for the local
+ * copy of a remote state) instead of its path. */
+int np_state_open_as(struct np_state **out, const char *path, const char *name, unsigned flags,
+		     struct np_err *err);
 void np_state_close(struct np_state *st);
 const char *np_state_lineage(const struct np_state *st);
 long long np_state_serial(const struct np_state *st);
 const char *np_state_path(const struct np_state *st);
+const char *np_state_name(const struct np_state *st); /* for messages */
 /* True when the state was opened read-only: asked for, or because neither
  * it nor its directory can be written here (a read-only mount); reading
  * works, every write fails with an error saying so. */

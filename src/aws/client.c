@@ -108,6 +108,11 @@ static const char *region_source(const struct np_aws_options *opts, const struct
 							   : "region in profile 'default'";
 }
 
+static bool same_profile(const char *x, const char *y)
+{
+	return x == y || (x && y && !strcmp(x, y));
+}
+
 int np_aws_new(struct np_aws **out, const struct np_aws_options *opts, struct np_err *err)
 {
 	struct np_aws *a = np_xcalloc(1, sizeof(*a));
@@ -192,7 +197,18 @@ int np_aws_new(struct np_aws **out, const struct np_aws_options *opts, struct np
 		     a->partition[0] ? a->partition : "?", a->endpoint, a->host,
 		     fips && !endpoint ? ", FIPS" : "",
 		     dualstack && !endpoint ? ", dual-stack" : "");
-	if (np_creds_resolve(&a->creds, a->profile, a->region, err) < 0) {
+	if (opts->share_creds && same_profile(opts->share_creds->profile, a->profile)) {
+		struct np_aws *from = (struct np_aws *)opts->share_creds;
+
+		/* Read under its lock: a refresh may be replacing them. */
+		pthread_mutex_lock(&from->creds_lock);
+		a->creds.access_key = np_xstrdup(from->creds.access_key);
+		a->creds.secret_key = np_xstrdup(from->creds.secret_key);
+		a->creds.session_token = np_xstrdup(from->creds.session_token);
+		a->creds.expires = from->creds.expires;
+		a->creds.source = from->creds.source;
+		pthread_mutex_unlock(&from->creds_lock);
+	} else if (np_creds_resolve(&a->creds, a->profile, a->region, err) < 0) {
 		np_aws_free(a);
 		return -1;
 	}

@@ -208,7 +208,8 @@ int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np
 					np_backend_name(ctx->backend));
 		/* Only commands that start a state make one: a mistyped -state for
 		 * drift or show must fail, not report on an empty new file. */
-		if (np_state_open(&ctx->state, path, creates ? NP_STATE_CREATE : 0, err) < 0)
+		if (np_state_open_as(&ctx->state, path, np_backend_name(ctx->backend),
+				     creates ? NP_STATE_CREATE : 0, err) < 0)
 			return -1;
 		np_backend_opened(ctx->backend, ctx->state);
 		if (!remote && locks && !np_state_readonly(ctx->state) &&
@@ -223,6 +224,7 @@ int np_ctx_prepare(struct np_ctx *ctx, const struct np_cmd *cmd, const struct np
 			ao.profile = ctx->config->profile;
 			ao.endpoint = ctx->config->endpoint;
 		}
+		ao.share_creds = ctx->backend_aws;
 		if (np_aws_new(&ctx->aws, &ao, err) < 0)
 			return -1;
 		if (ctx->backend && np_backend_is_remote(ctx->backend))

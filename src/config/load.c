@@ -397,6 +397,10 @@ static const char *const key_names[NP_KEY__COUNT] = {
 	[NP_KEY_PREVENT_DESTROY] = "lifecycle.prevent_destroy",
 	[NP_KEY_CREATE_BEFORE_DESTROY] = "lifecycle.create_before_destroy",
 	[NP_KEY_USER_DATA_CHANGE] = "lifecycle.user_data_change",
+	[NP_KEY_HOST] = "placement.host",
+	[NP_KEY_INSTANCE_FAMILY] = "instance_family",
+	[NP_KEY_AUTO_PLACEMENT] = "auto_placement",
+	[NP_KEY_HOST_RECOVERY] = "host_recovery",
 };
 
 const char *np_cfg_key_name(enum np_cfg_key k)

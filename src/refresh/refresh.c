@@ -40,7 +40,7 @@ int np_refresh_check_region(struct np_aws *aws, struct np_state *state, struct n
 			    "state '%s' holds instances in region %s%s%s, but this run is against "
 			    "region %s: refusing before any call (set the region to %s, or use "
 			    "another -state)",
-			    np_state_path(state), pinned, account ? ", account " : "",
+			    np_state_name(state), pinned, account ? ", account " : "",
 			    account ? account : "", region, pinned);
 }
 
@@ -79,7 +79,7 @@ static int check_location(const struct np_refresh_src *src, const struct np_inst
 			    "belongs to account %s in region %s: refusing (wrong "
 			    "credentials or profile?)",
 			    live[i].owner_id, live[i].instance_id ? live[i].instance_id : "?",
-			    np_state_path(src->state), account,
+			    np_state_name(src->state), account,
 			    np_state_region(src->state) ? np_state_region(src->state) : "?");
 	ids = np_xmalloc((n_live ? n_live : 1) * sizeof(*ids));
 	for (size_t i = 0; i < n_live; i++)

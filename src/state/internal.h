@@ -11,6 +11,7 @@
 struct np_state {
 	sqlite3 *db;
 	char *path;
+	char *name; /* in messages: the path, or where a remote backend keeps it */
 	char lineage[40];
 	long long serial;
 	char region[64]; /* where the state lives: pinned by the first apply */

@@ -198,11 +198,11 @@ int np_state_lock(struct np_state *st, const char *command, double timeout,
 		    "state '%s' is locked by %s@%s (pid %ld, '%s', since %s); lock id %s. "
 		    "Wait with -lock-timeout=DURATION, or if that process is gone for good: "
 		    "nestplan force-unlock %s",
-		    st->path, holder->user ? holder->user : "?", holder->host ? holder->host : "?",
+		    st->name, holder->user ? holder->user : "?", holder->host ? holder->host : "?",
 		    holder->pid, holder->command ? holder->command : "?", since, holder->id,
 		    holder->id);
 	} else {
-		np_error_cls(err, NP_ERRC_LOCKED, "state '%s' is busy; try again", st->path);
+		np_error_cls(err, NP_ERRC_LOCKED, "state '%s' is busy; try again", st->name);
 	}
 	np_lock_info_release(holder);
 	return -1;
@@ -219,7 +219,7 @@ static int delete_lock(struct np_state *st, const char *id, struct np_err *err)
 	if (sqlite3_step(s) != SQLITE_DONE)
 		rc = np_state_sqlerr(st, err, "unlocking");
 	else if (sqlite3_changes(st->db) == 0)
-		rc = np_error(err, "state '%s' holds no lock with id '%s'", st->path, id);
+		rc = np_error(err, "state '%s' holds no lock with id '%s'", st->name, id);
 	sqlite3_finalize(s);
 	return rc;
 }
@@ -253,7 +253,7 @@ int np_state_force_unlock(struct np_state *st, const char *lock_id, struct np_er
 		    "state '%s' is locked by a live process%s%s%s%s (pid %ld, '%s'): a local "
 		    "lock that a running nestplan holds cannot be broken; wait for it, or stop "
 		    "that process",
-		    st->path, named ? " " : "", named && cur.user ? cur.user : "", named ? "@" : "",
+		    st->name, named ? " " : "", named && cur.user ? cur.user : "", named ? "@" : "",
 		    named && cur.host ? cur.host : "", named ? cur.pid : 0L,
 		    named && cur.command ? cur.command : "?");
 		if (named)

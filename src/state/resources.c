@@ -14,12 +14,12 @@ static int row_to_instance(struct np_state *st, sqlite3_stmt *s, int col, struct
 	int rc;
 
 	if (!j)
-		return np_error(err, "state '%s': a resource row is not JSON: %s", st->path,
+		return np_error(err, "state '%s': a resource row is not JSON: %s", st->name,
 				je.text);
 	rc = np_instance_from_json(out, j, err);
 	json_decref(j);
 	if (rc < 0)
-		return np_error_prefix(err, "state '%s'", st->path);
+		return np_error_prefix(err, "state '%s'", st->name);
 	return 0;
 }
 
@@ -86,7 +86,7 @@ int np_state_put(struct np_state *st, const struct np_instance *in, struct np_er
 	int rc = -1;
 
 	if (!in->address)
-		return np_error(err, "state '%s': an instance needs an address", st->path);
+		return np_error(err, "state '%s': an instance needs an address", st->name);
 	if (np_state_write_begin(st, err) < 0)
 		return -1;
 	j = np_instance_to_json(in);

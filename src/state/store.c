@@ -16,7 +16,7 @@
 
 int np_state_sqlerr(struct np_state *st, struct np_err *err, const char *what)
 {
-	return np_error(err, "state '%s': %s: %s", st->path, what, sqlite3_errmsg(st->db));
+	return np_error(err, "state '%s': %s: %s", st->name, what, sqlite3_errmsg(st->db));
 }
 
 void np_state_uuid(char out[37])
@@ -103,8 +103,9 @@ static int inspect(const char *path, int *version, struct np_err *err)
 	s = NULL;
 	if (sqlite3_prepare_v2(db, "PRAGMA application_id", -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_step(s) != SQLITE_ROW) {
-		np_state_sqlerr(&(struct np_state){ .db = db, .path = (char *)path }, err,
-				"reading");
+		np_state_sqlerr(
+		    &(struct np_state){ .db = db, .path = (char *)path, .name = (char *)path }, err,
+		    "reading");
 		goto cleanup;
 	}
 	app = sqlite3_column_int(s, 0);
@@ -112,8 +113,9 @@ static int inspect(const char *path, int *version, struct np_err *err)
 	s = NULL;
 	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_step(s) != SQLITE_ROW) {
-		np_state_sqlerr(&(struct np_state){ .db = db, .path = (char *)path }, err,
-				"reading");
+		np_state_sqlerr(
+		    &(struct np_state){ .db = db, .path = (char *)path, .name = (char *)path }, err,
+		    "reading");
 		goto cleanup;
 	}
 	*version = sqlite3_column_int(s, 0);
@@ -163,7 +165,7 @@ static int exec(struct np_state *st, const char *sql, struct np_err *err)
 	char *msg = NULL;
 
 	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		np_error(err, "state '%s': %s", st->path, msg ? msg : sqlite3_errmsg(st->db));
+		np_error(err, "state '%s': %s", st->name, msg ? msg : sqlite3_errmsg(st->db));
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -196,7 +198,7 @@ static int read_meta(struct np_state *st, struct np_err *err)
 	if (r != SQLITE_DONE)
 		np_state_sqlerr(st, err, "reading meta");
 	else if (!st->lineage[0])
-		np_error(err, "state '%s' has no lineage; refusing it", st->path);
+		np_error(err, "state '%s' has no lineage; refusing it", st->name);
 	else
 		rc = 0;
 	sqlite3_finalize(s);
@@ -270,7 +272,7 @@ static int create_whole(const char *path, struct np_err *err)
 	int rc = -1;
 
 	unlink(name);
-	tmp.path = name;
+	tmp.path = tmp.name = name;
 	if (sqlite3_open_v2(name, &tmp.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
 		np_state_sqlerr(&tmp, err, "creating");
@@ -348,7 +350,7 @@ static int reopen_immutable(struct np_state *st, struct np_err *err)
 			      "cannot read state '%s': its directory is not writable and it has "
 			      "an unfinished write-ahead log ('%s'); open it once where it can "
 			      "be written (any nestplan command) to finish it",
-			      st->path, wal);
+			      st->name, wal);
 		free(wal);
 		return rc;
 	}
@@ -387,6 +389,12 @@ static bool wal_exists(const char *path)
 
 int np_state_open(struct np_state **out, const char *path, unsigned flags, struct np_err *err)
 {
+	return np_state_open_as(out, path, path, flags, err);
+}
+
+int np_state_open_as(struct np_state **out, const char *path, const char *name, unsigned flags,
+		     struct np_err *err)
+{
 	struct np_state *st = np_xcalloc(1, sizeof(*st));
 	int version = 0, oflags, there;
 	mode_t old;
@@ -394,6 +402,7 @@ int np_state_open(struct np_state **out, const char *path, unsigned flags, struc
 	st->lock_fd = -1;
 	*out = NULL;
 	st->path = np_xstrdup(path);
+	st->name = np_xstrdup(name);
 	if ((there = regular_or_absent(path, err)) < 0)
 		goto fail;
 	/* A state on a read-only mount is still read by the commands that only
@@ -482,6 +491,7 @@ void np_state_close(struct np_state *st)
 	sqlite3_close(st->snap);
 	sqlite3_close(st->db);
 	free(st->path);
+	free(st->name);
 	free(st);
 }
 
@@ -503,7 +513,7 @@ static int pin_one(struct np_state *st, const char *key, const char *value, char
 	if (!value || !*value || field[0])
 		return 0;
 	if (strlen(value) >= size)
-		return np_error(err, "state '%s': %s '%s' is too long", st->path, key, value);
+		return np_error(err, "state '%s': %s '%s' is too long", st->name, key, value);
 	sql =
 	    sqlite3_mprintf("INSERT OR REPLACE INTO meta(key, value) VALUES (%Q, %Q)", key, value);
 	rc = exec(st, sql, err);
@@ -525,6 +535,8 @@ long long np_state_serial(const struct np_state *st) { return st->serial; }
 
 const char *np_state_path(const struct np_state *st) { return st->path; }
 
+const char *np_state_name(const struct np_state *st) { return st->name; }
+
 static int bump_serial(struct np_state *st, struct np_err *err)
 {
 	char sql[128];
@@ -542,7 +554,7 @@ static int refuse_readonly(struct np_state *st, struct np_err *err)
 	return np_error(err,
 			"state '%s' is read-only here (its file or directory cannot be "
 			"written, e.g. a read-only mount): this command would change it",
-			st->path);
+			st->name);
 }
 
 bool np_state_readonly(const struct np_state *st) { return st->readonly; }
@@ -552,7 +564,7 @@ int np_state_begin(struct np_state *st, struct np_err *err)
 	if (st->readonly)
 		return refuse_readonly(st, err);
 	if (st->depth)
-		return np_error(err, "state '%s': transaction already open", st->path);
+		return np_error(err, "state '%s': transaction already open", st->name);
 	if (exec(st, "BEGIN IMMEDIATE", err) < 0)
 		return -1;
 	st->depth = 1;
@@ -563,7 +575,7 @@ int np_state_begin(struct np_state *st, struct np_err *err)
 int np_state_commit(struct np_state *st, struct np_err *err)
 {
 	if (!st->depth)
-		return np_error(err, "state '%s': no transaction open", st->path);
+		return np_error(err, "state '%s': no transaction open", st->name);
 	if (st->dirty && bump_serial(st, err) < 0) {
 		np_state_rollback(st, NULL);
 		return -1;
@@ -683,7 +695,7 @@ int np_state_snapshot(struct np_state *st, struct np_buf *out, bool *changed, st
 		if (sqlite3_open_v2(st->path, &st->snap,
 				    SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
 				    NULL) != SQLITE_OK) {
-			np_error(err, "state '%s': cannot open it for a snapshot: %s", st->path,
+			np_error(err, "state '%s': cannot open it for a snapshot: %s", st->name,
 				 st->snap ? sqlite3_errmsg(st->snap) : "no memory");
 			sqlite3_close(st->snap);
 			st->snap = NULL;
@@ -692,7 +704,7 @@ int np_state_snapshot(struct np_state *st, struct np_buf *out, bool *changed, st
 		sqlite3_busy_timeout(st->snap, 10000);
 	}
 	if (data_version(st->snap, &v) < 0)
-		return np_error(err, "state '%s': snapshot: %s", st->path,
+		return np_error(err, "state '%s': snapshot: %s", st->name,
 				sqlite3_errmsg(st->snap));
 	if (!first && v == st->snap_version)
 		return 0;
@@ -700,7 +712,7 @@ int np_state_snapshot(struct np_state *st, struct np_buf *out, bool *changed, st
 	 * read-only, so every change is the state's. */
 	bytes = sqlite3_serialize(st->snap, "main", &size, 0);
 	if (!bytes)
-		return np_error(err, "state '%s': snapshot: %s", st->path,
+		return np_error(err, "state '%s': snapshot: %s", st->name,
 				sqlite3_errmsg(st->snap));
 	np_buf_add(out, (const char *)bytes, (size_t)size);
 	sqlite3_free(bytes);

@@ -439,6 +439,47 @@ class S3BackendTest(BackendCase):
         self.assertLessEqual(launch, 4)
         self.assertLessEqual(change, 6)
 
+    def test_errors_name_the_state_in_s3_not_its_private_copy(self):
+        a = Runner(self, "a")
+        a.config(count=1)
+        a.ok("apply", "-auto-approve")
+        path = os.path.join(a.dir, "nestplan.yaml")
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace("provider: { region: us-east-1 }",
+                                 "provider: { region: us-west-2 }"))
+        r = a.np("plan")
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("state 's3://%s/%s' holds instances in region us-east-1" % (BUCKET, KEY),
+                      r.err)
+        self.assertNotIn(self.tmpdir, r.err)
+
+    def test_credentials_are_resolved_once_for_s3_and_ec2(self):
+        # One credential_process run (one assume-role, one MFA prompt in real
+        # life) serves both the S3 backend's client and EC2's.
+        a = Runner(self, "a")
+        a.config(count=1)
+        log = os.path.join(a.dir, "creds.log")
+        answer = '{"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "%s", ' \
+                 '"SessionToken": "%s"}' % (self.env["AWS_ACCESS_KEY_ID"],
+                                            self.env["AWS_SECRET_ACCESS_KEY"], TOKEN)
+        script = os.path.join(a.dir, "creds.sh")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\necho run >> '%s'\ncat <<'EOF'\n%s\nEOF\n" % (log, answer))
+        os.chmod(script, 0o700)
+        cfg = os.path.join(a.dir, "aws-config")
+        with open(cfg, "w") as f:
+            f.write("[default]\ncredential_process = %s\n" % script)
+        env = {"AWS_CONFIG_FILE": cfg, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            self.env.pop(k, None)
+        a.ok("init", env=env)
+        os.unlink(log)
+        a.ok("plan", env=env)
+        with open(log) as f:
+            self.assertEqual(f.read().split(), ["run"], "credentials resolved once per run")
+
 
 @unittest.skipUnless(moto_ec2.skip_reason() is None, moto_ec2.skip_reason() or "")
 class MotoS3BackendTest(S3BackendTest):
