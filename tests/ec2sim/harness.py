@@ -3,76 +3,22 @@
     with Simulator(transition_seconds=0.2) as sim:
         env = sim.env()      # AWS_* for nestplan, the AWS CLI or boto3
 """
-import json
 import os
-import subprocess
 import sys
-import tempfile
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Imported as `harness` from tests/ec2sim too, not only as tests.*.harness.
+if os.path.dirname(os.path.dirname(HERE)) not in sys.path:
+    sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
+from tests.simproc import SimProcess  # noqa: E402
 
 
-class Simulator:
-    def __init__(self, **options):
-        self.options = options
-        self.proc = None
-        self.url = None
-        self.tmp = None
-
-    def __enter__(self):
-        args = [sys.executable, os.path.join(HERE, "ec2sim.py"), "--port", "0"]
-        for k, v in self.options.items():
-            flag = "--" + k.replace("_", "-")
-            if v is True:
-                args.append(flag)
-            elif v is not None and v is not False:  # 0 is a value, not "unset"
-                args += [flag, str(v)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith("listening on "):
-            self.proc.kill()
-            raise RuntimeError("simulator did not start: %r" % line)
-        self.url = line.split()[-1]
-        self.tmp = tempfile.mkdtemp(prefix="ec2sim-")
-        for name in ("config", "credentials"):
-            open(os.path.join(self.tmp, name), "w").close()
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc.stdout.close()
-        if self.tmp:
-            for name in os.listdir(self.tmp):
-                os.unlink(os.path.join(self.tmp, name))
-            os.rmdir(self.tmp)
+class Simulator(SimProcess):
+    script = os.path.join(HERE, "ec2sim.py")
+    prefix = "ec2sim-"
 
     def env(self):
-        return {"AWS_ACCESS_KEY_ID": self.options.get("access_key", "AKIDNESTPLANSIM"),
-                "AWS_SECRET_ACCESS_KEY": self.options.get("secret_key", "nestplan-sim-secret"),
-                "AWS_REGION": self.options.get("region", "us-east-1"),
-                "AWS_DEFAULT_REGION": self.options.get("region", "us-east-1"),
-                "AWS_ENDPOINT_URL_EC2": self.url,
-                "AWS_CONFIG_FILE": os.path.join(self.tmp, "config"),
-                "AWS_SHARED_CREDENTIALS_FILE": os.path.join(self.tmp, "credentials"),
-                "AWS_EC2_METADATA_DISABLED": "true"}
-
-    def _req(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read())
-
-    def stats(self):
-        return self._req("GET", "/_sim/stats")
+        return self.base_env("AWS_ENDPOINT_URL_EC2")
 
     def instances(self):
         return self._req("GET", "/_sim/instances")["instances"]
@@ -92,12 +38,6 @@ class Simulator:
 
     def set_instance(self, iid, **fields):
         return self._req("POST", "/_sim/instances/" + iid, fields)
-
-    def faults(self, **kw):
-        return self._req("POST", "/_sim/faults", kw)
-
-    def reset(self):
-        return self._req("POST", "/_sim/reset", {})
 
     def hosts(self):
         """Every Dedicated Host (all accounts) with its capacity and instances."""
