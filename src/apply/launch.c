@@ -117,6 +117,7 @@ int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c
 	    cat && w->instance_type ? np_catalog_find(cat, w->instance_type) : NULL;
 	struct np_tags tags = NP_TAGS_INIT;
 	struct np_ec2_launch req;
+	struct np_instance attrs;
 	char *root_device = NULL;
 	int rc;
 
@@ -144,28 +145,17 @@ int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c
 	np_tags_set(&tags, NP_TAG_ADDRESS, address_tag);
 	np_tags_set(&tags, NP_TAG_LINEAGE, lineage ? lineage : "");
 	memset(&req, 0, sizeof(req));
-	req.image_id = w->image_id;
-	req.instance_type = w->instance_type;
-	req.key_name = w->key_name;
-	req.subnet_id = w->subnet_id;
-	req.security_group_ids = w->security_groups_set ? &w->security_group_ids : NULL;
-	req.user_data = d ? d->user_data : NULL;
 	/* EC2 takes core count and threads per core together: the one the file
 	 * leaves out is the type's default, as the modify path sends it. */
-	req.core_count = w->core_count;
-	req.threads_per_core = w->threads_per_core;
+	np_instance_copy(&attrs, w);
 	if ((w->core_count || w->threads_per_core) && type) {
-		if (!req.core_count)
-			req.core_count = type->default_cores;
-		if (!req.threads_per_core)
-			req.threads_per_core = type->default_threads_per_core;
+		if (!attrs.core_count)
+			attrs.core_count = type->default_cores;
+		if (!attrs.threads_per_core)
+			attrs.threads_per_core = type->default_threads_per_core;
 	}
-	req.nested_virtualization = w->nested_virtualization;
-	req.tenancy = w->tenancy;
-	req.host_id = w->host_id;
-	req.availability_zone = w->availability_zone;
-	req.hibernation = w->hibernation;
-	req.attrs = w;
+	req.user_data = d ? d->user_data : NULL;
+	req.attrs = &attrs;
 	req.root_device_name = root_device;
 	req.root = d ? &d->want : NULL;
 	req.tags = &tags;
@@ -173,6 +163,7 @@ int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c
 	req.count = count;
 	req.dry_run = dry_run;
 	rc = ec2->run_instances(ec2->ctx, &req, out, n_out, err);
+	np_instance_release(&attrs);
 	np_tags_release(&tags);
 	free(root_device);
 	if (rc == 0 && *n_out != (size_t)count) {
