@@ -231,42 +231,15 @@ int np_launch_modify(struct np_aws *aws, const char *id, const struct np_step *s
 int np_launch_undo(struct np_aws *aws, const char *id, const struct np_step *s,
 		   const struct np_instance *before, struct np_err *err)
 {
-	switch (s->kind) {
-	case NP_STEP_MODIFY_PLACEMENT:
-		return np_ec2_modify_placement(aws, id, before->tenancy, before->host_id, false,
-					       err);
-	case NP_STEP_MODIFY_INSTANCE_TYPE:
-		return np_ec2_modify_instance_type(aws, id, before->instance_type, false, err);
-	case NP_STEP_MODIFY_CPU_OPTIONS:
-		return np_ec2_modify_cpu_options(
-		    aws, id, before->core_count, before->threads_per_core,
-		    before->nested_virtualization ? before->nested_virtualization : NP_NV_DISABLED,
-		    false, err);
-	case NP_STEP_SET_ATTRIBUTE: {
-		/* Back to what it was; an attribute the instance had not set stays. */
-		char *was = np_attr_text(s->attr, before);
-		int rc = was ? np_ec2_set_attribute(aws, id, s->attr, was, false, err) : 0;
+	struct np_step back;
+	int rc = 0;
 
-		free(was);
-		return rc;
+	/* The step table says which call puts it back, with what values. */
+	if (np_step_undo(s, before, &back)) {
+		rc = np_launch_modify(aws, id, &back, false, err);
+		np_step_release(&back);
 	}
-	case NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION:
-		if (!before->root_delete_on_termination || !s->device_name)
-			return 0;
-		return np_ec2_modify_root_delete_on_termination(
-		    aws, id, s->device_name, before->root_delete_on_termination == NP_BOOL_TRUE,
-		    false, err);
-	/* modify_volume has no undo: a volume does not shrink, and EC2 limits how
-	 * often it may be modified. */
-	case NP_STEP_ASSOCIATE_IAM_PROFILE:
-	case NP_STEP_REPLACE_IAM_PROFILE:
-	case NP_STEP_DISASSOCIATE_IAM_PROFILE:
-		/* Back to the profile it had, or to none. */
-		return np_ec2_set_iam_instance_profile(
-		    aws, id, before->iam_instance_profile ? before->iam_instance_profile : "", err);
-	default:
-		return 0; /* tags and run state need no undo for service */
-	}
+	return rc;
 }
 
 /* The real client's side of struct np_apply_ec2: ctx is the np_aws. */
