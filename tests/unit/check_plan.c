@@ -357,6 +357,42 @@ START_TEST(test_plan_schema_agrees_with_the_attribute_table)
 }
 END_TEST
 
+/* The state JSON as the versions before the table wrote it reads back and
+ * is written again byte for byte, keys in the same order. */
+START_TEST(test_plan_state_json_of_older_versions_round_trips)
+{
+	const char *old =
+	    "{\"address\": \"web[0]\", \"instance_id\": \"i-0123456789abcdef0\", "
+	    "\"instance_type\": \"m8i.large\", \"state\": \"running\", \"image_id\": "
+	    "\"ami-0abcdef1234567890\", \"key_name\": \"k\", \"subnet_id\": "
+	    "\"subnet-0123456789abcdef0\", \"security_group_ids\": [\"sg-0123456789abcdef1\", "
+	    "\"sg-0123456789abcdef0\"], \"platform\": \"windows\", \"cpu_options\": "
+	    "{\"core_count\": 448, \"threads_per_core\": 2, \"nested_virtualization\": "
+	    "\"enabled\"}, \"placement\": {\"tenancy\": \"host\", \"host_id\": "
+	    "\"h-0123456789abcdef0\", \"availability_zone\": \"us-east-1a\", \"group_name\": "
+	    "\"g\"}, \"hibernation\": false, \"user_data_sha256\": \"ab\", \"tags\": "
+	    "{\"team\": \"ci\"}, \"lineage\": \"L\", \"monitoring\": true}";
+	json_t *j = json_loads(old, 0, NULL), *back;
+	struct np_instance in;
+	struct np_err err = NP_ERR_INIT;
+	char *a, *b;
+
+	ck_assert_ptr_nonnull(j);
+	ck_assert_msg(np_instance_from_json(&in, j, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(in.core_count, 448); /* more than a file may ask: EC2's */
+	ck_assert(in.security_groups_set && in.security_group_ids.n == 2);
+	back = np_instance_to_json(&in);
+	a = json_dumps(j, JSON_PRESERVE_ORDER);
+	b = json_dumps(back, JSON_PRESERVE_ORDER);
+	ck_assert_str_eq(b, a);
+	free(a);
+	free(b);
+	json_decref(j);
+	json_decref(back);
+	np_instance_release(&in);
+}
+END_TEST
+
 /* Every step kind has its progress verbs, and only the calls EC2 takes for
  * many instances at once are batched. */
 START_TEST(test_plan_step_table_has_verbs_and_batches_only_state_calls)
@@ -747,6 +783,7 @@ Suite *check_plan_suite(void)
 	tcase_add_test(o, test_plan_schema_agrees_with_the_attribute_table);
 	tcase_add_test(o, test_plan_step_table_has_verbs_and_batches_only_state_calls);
 	tcase_add_test(o, test_plan_step_undo_uses_the_values_before);
+	tcase_add_test(o, test_plan_state_json_of_older_versions_round_trips);
 	tcase_add_test(o, test_plan_json_shape_and_planfile_round_trip);
 	tcase_add_test(o, test_plan_iam_policy_is_the_step_table);
 	tcase_add_test(o, test_plan_rules_know_the_sizes_of_a_family);
