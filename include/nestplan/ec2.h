@@ -24,21 +24,12 @@
 #define NP_EC2_MAX_PAGES  1000
 #define NP_EC2_MAX_LISTED 1000000
 
+/* RunInstances: every attribute of attrs that the table gives a launch
+ * parameter is sent (image_id and instance_type are needed). */
 struct np_ec2_launch {
-	const char *image_id;
-	const char *instance_type;
-	const char *key_name;
-	const char *subnet_id;
-	const struct np_strv *security_group_ids;
-	const char *user_data;            /* plain text; base64-encoded on the wire */
-	int core_count, threads_per_core; /* sent together, or not at all */
-	enum np_nv nested_virtualization;
-	enum np_tenancy tenancy;
-	const char *host_id;
-	const char *availability_zone;
-	enum np_bool hibernation;
+	const struct np_instance *attrs; /* what to launch; CPU options with their defaults */
+	const char *user_data;           /* plain text; base64-encoded on the wire */
 	const struct np_tags *tags;      /* incl. nestplan:address and nestplan:lineage */
-	const struct np_instance *attrs; /* the gen attributes to launch with; NULL: none */
 	const char *root_device_name;    /* the image's: where root_volume's values go */
 	const struct np_instance *root;  /* root_volume's values: the file's only */
 	const char *client_token;

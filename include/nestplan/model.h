@@ -136,6 +136,9 @@ void np_tags_release(struct np_tags *t);
 void np_tags_copy(struct np_tags *dst, const struct np_tags *src);
 bool np_tags_equal(const struct np_tags *a, const struct np_tags *b);
 
+/* Names as EC2 and the config spell them, by value ([0] unused, NULL-ended). */
+extern const char *const np_nv_names[], *const np_tenancy_names[], *const np_platform_names[],
+								       *const np_run_state_names[];
 /* Names as EC2 and the config spell them; NULL for UNSET. */
 const char *np_nv_name(enum np_nv v);
 const char *np_tenancy_name(enum np_tenancy v);
@@ -231,6 +234,19 @@ struct np_attr_def {
 	const char *launch_arn; /* STR: the RunInstances parameter for an ARN value */
 	const char *ec2_absent; /* STR: the value when DescribeInstances has no element */
 	bool own_steps;         /* the planner writes its steps by hand (not set_attribute) */
+	/* What the generic loader, state, refresh and launch need beyond the
+	 * type (every entry, gen or not, goes through them). */
+	const char *id_prefix;         /* STR, STRV: an EC2 id ("ami" for ami-0123…) */
+	const char *const *file_names; /* ENUM: the names the file may use; NULL: names */
+	size_t set_flag;               /* STRV: the bool telling "[]" from unmanaged */
+	const char *ec2_item;          /* STRV: the element in each item of the set */
+	int ec2_max;                   /* INT: the largest EC2 may report, when above max */
+	const char *(*ec2_map)(const char *text); /* EC2's word to the table's */
+	bool ec2_required;                        /* refresh: an answer without it is refused */
+	bool ec2_own;            /* refresh reads it by hand (state: from its code) */
+	const char *launch_with; /* sent only when this attribute is set too */
+	const char *launch_also; /* "Param=value" sent along with it */
+	int json_rank;           /* state JSON: where it stands (0: after the rest) */
 };
 
 extern const struct np_attr_def np_attrs[];
@@ -249,13 +265,14 @@ const char *np_policy_name(enum np_policy p);
 int np_attr_set_text(const struct np_attr_def *a, struct np_instance *in, const char *text);
 /* The text to send EC2: BOOL "true"/"false" (or ec2_true), ENUM its name. */
 char *np_attr_wire(const struct np_attr_def *a, const struct np_instance *in);
-/* Release and copy the fields of the gen attributes (np_instance_release and
- * np_instance_copy call these). */
+/* Release and copy the fields of the table's attributes (np_instance_release
+ * and np_instance_copy call these). */
 void np_attrs_release(struct np_instance *in);
 void np_attrs_copy(struct np_instance *dst, const struct np_instance *src);
-/* Every gen attribute src sets into dst; with keep, only where dst has none
- * (defaults: merged into an instance). */
+/* Every gen attribute src sets into dst; with keep, only where dst has none. */
 void np_attrs_overlay(struct np_instance *dst, const struct np_instance *src, bool keep);
+/* Every attribute src sets and dst does not (defaults: merged into an instance). */
+void np_attrs_defaults(struct np_instance *dst, const struct np_instance *src);
 /* What only DescribeInstanceAttribute reports (the protection flags), from
  * src where dst does not know it: DescribeInstances never tells them. */
 void np_attrs_fill_described(struct np_instance *dst, const struct np_instance *src);

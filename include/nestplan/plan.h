@@ -45,12 +45,23 @@ enum np_step_kind {
 	NP_STEP__COUNT,
 };
 
+struct np_step;
+
 /* What is the same for every step of a kind (src/plan/names.c). */
 struct np_step_def {
 	const char *name;               /* the JSON contract: "modify_cpu_options" */
 	const char *action;             /* the EC2 action that carries it */
 	const char *const *permissions; /* IAM permissions, NULL-terminated */
 	bool dry_run;                   /* EC2 accepts DryRun on the action */
+	/* apply's progress: "Stopping", "still stopping", "Stop complete" */
+	const char *doing, *still, *done;
+	bool batchable; /* one call serves several instances (StopInstances …) */
+	/* Rollback: the step that puts back what s changed (the same kind with
+	 * before's values) into *back: true, or false when nothing is to be put
+	 * back. NULL: the step is never undone (tags and run state need none; a
+	 * volume does not shrink; a host allocation is not given back). */
+	bool (*undo)(const struct np_step *s, const struct np_instance *before,
+		     struct np_step *back);
 };
 const struct np_step_def *np_step_def(enum np_step_kind k);
 
@@ -185,6 +196,10 @@ const char *np_step_label(const struct np_step *s);
 const char *np_step_action(const struct np_step *s);
 bool np_step_dry_run(const struct np_step *s);
 int np_step_parse(const char *name); /* -1 when unknown */
+/* The step that reverses s on an instance that was `before` (its kind's
+ * undo): true and *back filled (np_step_release it), or false. */
+bool np_step_undo(const struct np_step *s, const struct np_instance *before, struct np_step *back);
+void np_step_release(struct np_step *s);
 
 int np_action_parse(const char *name); /* -1 when unknown */
 void np_change_release(struct np_change *c);

@@ -117,6 +117,7 @@ int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c
 	    cat && w->instance_type ? np_catalog_find(cat, w->instance_type) : NULL;
 	struct np_tags tags = NP_TAGS_INIT;
 	struct np_ec2_launch req;
+	struct np_instance attrs;
 	char *root_device = NULL;
 	int rc;
 
@@ -144,28 +145,17 @@ int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c
 	np_tags_set(&tags, NP_TAG_ADDRESS, address_tag);
 	np_tags_set(&tags, NP_TAG_LINEAGE, lineage ? lineage : "");
 	memset(&req, 0, sizeof(req));
-	req.image_id = w->image_id;
-	req.instance_type = w->instance_type;
-	req.key_name = w->key_name;
-	req.subnet_id = w->subnet_id;
-	req.security_group_ids = w->security_groups_set ? &w->security_group_ids : NULL;
-	req.user_data = d ? d->user_data : NULL;
 	/* EC2 takes core count and threads per core together: the one the file
 	 * leaves out is the type's default, as the modify path sends it. */
-	req.core_count = w->core_count;
-	req.threads_per_core = w->threads_per_core;
+	np_instance_copy(&attrs, w);
 	if ((w->core_count || w->threads_per_core) && type) {
-		if (!req.core_count)
-			req.core_count = type->default_cores;
-		if (!req.threads_per_core)
-			req.threads_per_core = type->default_threads_per_core;
+		if (!attrs.core_count)
+			attrs.core_count = type->default_cores;
+		if (!attrs.threads_per_core)
+			attrs.threads_per_core = type->default_threads_per_core;
 	}
-	req.nested_virtualization = w->nested_virtualization;
-	req.tenancy = w->tenancy;
-	req.host_id = w->host_id;
-	req.availability_zone = w->availability_zone;
-	req.hibernation = w->hibernation;
-	req.attrs = w;
+	req.user_data = d ? d->user_data : NULL;
+	req.attrs = &attrs;
 	req.root_device_name = root_device;
 	req.root = d ? &d->want : NULL;
 	req.tags = &tags;
@@ -173,6 +163,7 @@ int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c
 	req.count = count;
 	req.dry_run = dry_run;
 	rc = ec2->run_instances(ec2->ctx, &req, out, n_out, err);
+	np_instance_release(&attrs);
 	np_tags_release(&tags);
 	free(root_device);
 	if (rc == 0 && *n_out != (size_t)count) {
@@ -240,42 +231,15 @@ int np_launch_modify(struct np_aws *aws, const char *id, const struct np_step *s
 int np_launch_undo(struct np_aws *aws, const char *id, const struct np_step *s,
 		   const struct np_instance *before, struct np_err *err)
 {
-	switch (s->kind) {
-	case NP_STEP_MODIFY_PLACEMENT:
-		return np_ec2_modify_placement(aws, id, before->tenancy, before->host_id, false,
-					       err);
-	case NP_STEP_MODIFY_INSTANCE_TYPE:
-		return np_ec2_modify_instance_type(aws, id, before->instance_type, false, err);
-	case NP_STEP_MODIFY_CPU_OPTIONS:
-		return np_ec2_modify_cpu_options(
-		    aws, id, before->core_count, before->threads_per_core,
-		    before->nested_virtualization ? before->nested_virtualization : NP_NV_DISABLED,
-		    false, err);
-	case NP_STEP_SET_ATTRIBUTE: {
-		/* Back to what it was; an attribute the instance had not set stays. */
-		char *was = np_attr_text(s->attr, before);
-		int rc = was ? np_ec2_set_attribute(aws, id, s->attr, was, false, err) : 0;
+	struct np_step back;
+	int rc = 0;
 
-		free(was);
-		return rc;
+	/* The step table says which call puts it back, with what values. */
+	if (np_step_undo(s, before, &back)) {
+		rc = np_launch_modify(aws, id, &back, false, err);
+		np_step_release(&back);
 	}
-	case NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION:
-		if (!before->root_delete_on_termination || !s->device_name)
-			return 0;
-		return np_ec2_modify_root_delete_on_termination(
-		    aws, id, s->device_name, before->root_delete_on_termination == NP_BOOL_TRUE,
-		    false, err);
-	/* modify_volume has no undo: a volume does not shrink, and EC2 limits how
-	 * often it may be modified. */
-	case NP_STEP_ASSOCIATE_IAM_PROFILE:
-	case NP_STEP_REPLACE_IAM_PROFILE:
-	case NP_STEP_DISASSOCIATE_IAM_PROFILE:
-		/* Back to the profile it had, or to none. */
-		return np_ec2_set_iam_instance_profile(
-		    aws, id, before->iam_instance_profile ? before->iam_instance_profile : "", err);
-	default:
-		return 0; /* tags and run state need no undo for service */
-	}
+	return rc;
 }
 
 /* The real client's side of struct np_apply_ec2: ctx is the np_aws. */

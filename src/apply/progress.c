@@ -7,42 +7,16 @@
 #include "apply/progress.h"
 #include "nestplan/clock.h"
 
-struct verb {
-	const char *doing, *still, *done;
-};
+/* The step table's verbs; a kind outside it (none should be) reads as a step. */
+static const struct np_step_def *verbs(enum np_step_kind kind)
+{
+	static const struct np_step_def none = { .doing = "Working",
+						 .still = "still working",
+						 .done = "Step complete" };
+	const struct np_step_def *d = np_step_def(kind);
 
-static const struct verb verbs[NP_STEP__COUNT] = {
-	[NP_STEP_RUN_INSTANCES] = { "Launching", "still launching", "Launch complete" },
-	[NP_STEP_STOP] = { "Stopping", "still stopping", "Stop complete" },
-	[NP_STEP_MODIFY_PLACEMENT] = { "Modifying placement", "still modifying placement",
-				       "Placement modified" },
-	[NP_STEP_MODIFY_INSTANCE_TYPE] = { "Changing instance type", "still changing instance type",
-					   "Instance type changed" },
-	[NP_STEP_MODIFY_CPU_OPTIONS] = { "Modifying CPU options", "still modifying CPU options",
-					 "CPU options modified" },
-	[NP_STEP_START] = { "Starting", "still starting", "Start complete" },
-	[NP_STEP_CREATE_TAGS] = { "Tagging", "still tagging", "Tags set" },
-	[NP_STEP_DELETE_TAGS] = { "Removing tags", "still removing tags", "Tags removed" },
-	[NP_STEP_TERMINATE] = { "Terminating", "still terminating", "Termination complete" },
-	[NP_STEP_ASSOCIATE_IAM_PROFILE] = { "Associating instance profile",
-					    "still associating instance profile",
-					    "Instance profile associated" },
-	[NP_STEP_REPLACE_IAM_PROFILE] = { "Replacing instance profile",
-					  "still replacing instance profile",
-					  "Instance profile replaced" },
-	[NP_STEP_DISASSOCIATE_IAM_PROFILE] = { "Disassociating instance profile",
-					       "still disassociating instance profile",
-					       "Instance profile disassociated" },
-	[NP_STEP_MODIFY_VOLUME] = { "Modifying root volume", "still modifying root volume",
-				    "Root volume modification started" },
-	[NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION] = { "Setting root volume delete on termination",
-							"still setting delete on termination",
-							"Delete on termination set" },
-	[NP_STEP_SET_ATTRIBUTE] = { "Modifying attributes", "still modifying attributes",
-				    "Attributes modified" },
-	[NP_STEP_MODIFY_USER_DATA] = { "Replacing user data", "still replacing user data",
-				       "User data replaced" },
-};
+	return d && d->doing ? d : &none;
+}
 
 /* RFC 3339 in UTC with microseconds, as Terraform's "@timestamp". */
 static void timestamp(char out[40])
@@ -274,12 +248,12 @@ void np_progress_step_start(struct np_progress *p, const char *address, const ch
 	if (p->json) {
 		np_ui_emit(p->out, "info", "apply_start",
 			   json_pack("{s:o}", "hook", hook(address, id, kind)), "%s: %s...",
-			   address, verbs[kind].doing);
+			   address, verbs(kind)->doing);
 	} else {
 		clear_status(p);
 		ident(idb, sizeof(idb), id);
 		fprintf(p->out, "%s%s%s: %s...%s\n", p->color ? "\033[1m" : "", address,
-			p->color ? "\033[0m" : "", verbs[kind].doing, idb);
+			p->color ? "\033[0m" : "", verbs(kind)->doing, idb);
 		draw_status(p);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -296,12 +270,12 @@ void np_progress_step_done(struct np_progress *p, const char *address, const cha
 
 		json_object_set_new(h, "elapsed_seconds", json_real(elapsed));
 		np_ui_emit(p->out, "info", "apply_complete", json_pack("{s:o}", "hook", h),
-			   "%s: %s after %.0fs", address, verbs[kind].done, elapsed);
+			   "%s: %s after %.0fs", address, verbs(kind)->done, elapsed);
 	} else {
 		clear_status(p);
 		ident(idb, sizeof(idb), id);
 		fprintf(p->out, "%s%s%s: %s after %.0fs%s\n", p->color ? "\033[1m" : "", address,
-			p->color ? "\033[0m" : "", verbs[kind].done, elapsed, idb);
+			p->color ? "\033[0m" : "", verbs(kind)->done, elapsed, idb);
 		draw_status(p);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -316,10 +290,10 @@ void np_progress_still(struct np_progress *p, const char *address, const char *i
 
 		json_object_set_new(h, "elapsed_seconds", json_real(elapsed));
 		np_ui_emit(p->out, "info", "apply_progress", json_pack("{s:o}", "hook", h),
-			   "%s: %s... [%.0fs elapsed]", address, verbs[kind].still, elapsed);
+			   "%s: %s... [%.0fs elapsed]", address, verbs(kind)->still, elapsed);
 	} else {
 		clear_status(p);
-		fprintf(p->out, "%s: %s... [%s%s%.0fs elapsed]\n", address, verbs[kind].still,
+		fprintf(p->out, "%s: %s... [%s%s%.0fs elapsed]\n", address, verbs(kind)->still,
 			id ? id : "", id ? ", " : "", elapsed);
 		draw_status(p);
 	}

@@ -52,7 +52,7 @@ void np_apply_wait(struct apply *a, double seconds)
 
 bool np_apply_batchable(enum np_step_kind kind)
 {
-	return kind == NP_STEP_STOP || kind == NP_STEP_START || kind == NP_STEP_TERMINATE;
+	return np_step_def(kind) && np_step_def(kind)->batchable;
 }
 
 /* Disruptive tasks take their group's slot before their first step and keep

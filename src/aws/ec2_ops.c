@@ -33,20 +33,8 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 	int count = r->count > 0 ? r->count : 1;
 	size_t t = 0;
 
-	np_query_add(q, "ImageId", r->image_id);
-	np_query_add(q, "InstanceType", r->instance_type);
 	np_query_addf(q, "MinCount", "%d", count);
 	np_query_addf(q, "MaxCount", "%d", count);
-	if (r->key_name)
-		np_query_add(q, "KeyName", r->key_name);
-	if (r->subnet_id)
-		np_query_add(q, "SubnetId", r->subnet_id);
-	for (size_t i = 0; r->security_group_ids && i < r->security_group_ids->n; i++) {
-		char name[48];
-
-		snprintf(name, sizeof(name), "SecurityGroupId.%zu", i + 1);
-		np_query_add(q, name, r->security_group_ids->v[i]);
-	}
 	if (r->client_token)
 		np_query_add(q, "ClientToken", r->client_token);
 	if (r->user_data) {
@@ -57,25 +45,6 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 		np_query_add(q, "UserData", (const char *)b64);
 		free(b64);
 	}
-	/* EC2 wants core count and threads per core together or not at all. */
-	if (r->core_count && r->threads_per_core) {
-		np_query_addf(q, "CpuOptions.CoreCount", "%d", r->core_count);
-		np_query_addf(q, "CpuOptions.ThreadsPerCore", "%d", r->threads_per_core);
-	}
-	if (r->nested_virtualization)
-		np_query_add(q, "CpuOptions.NestedVirtualization",
-			     np_nv_name(r->nested_virtualization));
-	if (r->tenancy)
-		np_query_add(q, "Placement.Tenancy", np_tenancy_name(r->tenancy));
-	if (r->host_id) {
-		np_query_add(q, "Placement.HostId", r->host_id);
-		np_query_add(q, "Placement.Affinity", "host");
-	}
-	if (r->availability_zone)
-		np_query_add(q, "Placement.AvailabilityZone", r->availability_zone);
-	if (r->hibernation)
-		np_query_add(q, "HibernationOptions.Configured",
-			     r->hibernation == NP_BOOL_TRUE ? "true" : "false");
 	if (r->root_device_name)
 		np_query_add(q, "BlockDeviceMapping.1.DeviceName", r->root_device_name);
 	for (size_t i = 0; r->attrs && i < np_n_attrs; i++) {
@@ -91,13 +60,36 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 			}
 			continue;
 		}
-		if (!a->gen || !a->launch || !(v = np_attr_wire(a, r->attrs)))
+		if (!a->launch ||
+		    (a->launch_with && !np_attr_is_set(np_attr_find(a->launch_with), r->attrs)))
+			continue;
+		if (a->type == NP_ATTR_STRV) {
+			const struct np_strv *sv =
+			    (const struct np_strv *)((const char *)r->attrs + a->offset);
+
+			for (size_t k = 0; k < sv->n; k++) {
+				char name[64];
+
+				snprintf(name, sizeof(name), "%s.%zu", a->launch, k + 1);
+				np_query_add(q, name, sv->v[k]);
+			}
+			continue;
+		}
+		if (!(v = np_attr_wire(a, r->attrs)))
 			continue;
 		/* "" is none: nothing to send. */
 		if (*v)
 			np_query_add(
 			    q, a->launch_arn && !strncmp(v, "arn:", 4) ? a->launch_arn : a->launch,
 			    v);
+		if (*v && a->launch_also) {
+			const char *eq = strchr(a->launch_also, '=');
+			char name[64];
+
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - a->launch_also),
+				 a->launch_also);
+			np_query_add(q, name, eq + 1);
+		}
 		free(v);
 	}
 	if (r->tags && r->tags->n) {

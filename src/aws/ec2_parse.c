@@ -206,38 +206,87 @@ static enum np_run_state state_of(xmlNode *n, struct np_err *err)
 	return st;
 }
 
-/* One instancesSet item into out (released by the caller either way). */
-/* The attributes the table reads by themselves, at their paths. */
-static int gen_attrs(xmlNode *item, struct np_instance *out, struct np_err *err)
+/* A message quoting what EC2 sent, cut short and kept printable. */
+static int refused_value(struct np_err *err, const char *what, const char *text, const char *why)
 {
-	for (size_t i = 0; i < np_n_attrs; i++) {
-		const struct np_attr_def *a = &np_attrs[i];
-		char path[128], *seg, *save = NULL, *text;
-		xmlNode *n = item;
+	struct np_buf safe = NP_BUF_INIT;
 
-		if (!a->gen || !a->ec2)
-			continue;
-		snprintf(path, sizeof(path), "%s", a->ec2);
-		for (seg = strtok_r(path, "/", &save); seg && n; seg = strtok_r(NULL, "/", &save))
-			n = np_xml_child(n, seg);
-		if (!n || !(text = np_xml_text(n, NULL))) {
-			/* An instance profile appears only while one is associated. */
-			if (a->ec2_absent)
-				np_attr_set_text(a, out, a->ec2_absent);
-			continue;
-		}
-		if (*text && np_attr_set_text(a, out, text) < 0) {
-			struct np_buf safe = NP_BUF_INIT;
+	np_buf_add_visible(&safe, text, 64);
+	np_error(err, "%s '%s' %s", what, safe.ptr, why);
+	np_buf_release(&safe);
+	return -1;
+}
 
-			np_buf_add_visible(&safe, text, 64);
-			np_error(err, "instance %s: %s '%s' is not a value nestplan knows",
-				 out->instance_id, a->ec2, safe.ptr);
-			np_buf_release(&safe);
-			free(text);
-			return -1;
-		}
-		free(text);
+/* A list attribute: the ec2_item element of each item of the set. */
+static void attr_list(xmlNode *set, const struct np_attr_def *a, struct np_instance *out)
+{
+	struct np_strv *sv = (struct np_strv *)((char *)out + a->offset);
+
+	if (a->set_flag)
+		*(bool *)((char *)out + a->set_flag) = true;
+	for (xmlNode *g = set->children; g; g = g->next) {
+		char *s;
+
+		if (g->type != XML_ELEMENT_NODE)
+			continue;
+		if ((s = np_xml_text(g, a->ec2_item)))
+			np_strv_push(sv, s);
+		free(s);
 	}
+}
+
+/* One attribute of the table at its path ("cpuOptions/coreCount"). */
+static int attr_of(xmlNode *item, const struct np_attr_def *a, struct np_instance *out,
+		   struct np_err *err)
+{
+	char path[128], what[128], *seg, *save = NULL, *text;
+	const char *value;
+	xmlNode *n = item;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s", a->ec2);
+	for (seg = strtok_r(path, "/", &save); seg && n; seg = strtok_r(NULL, "/", &save))
+		n = np_xml_child(n, seg);
+	snprintf(what, sizeof(what), "%s", a->ec2);
+	for (char *c = what; *c; c++)
+		*c = *c == '/' ? '.' : *c;
+	if (n && a->type == NP_ATTR_STRV) {
+		attr_list(n, a, out);
+		return 0;
+	}
+	if (!n || !(text = np_xml_text(n, NULL))) {
+		if (a->ec2_required)
+			return np_error(err, "no %s in the answer", what);
+		/* What EC2 leaves out: an instance profile appears only while one
+		 * is associated, the platform only for Windows. */
+		if (a->ec2_absent)
+			np_attr_set_text(a, out, a->ec2_absent);
+		return 0;
+	}
+	value = a->ec2_map ? a->ec2_map(text) : text;
+	if (a->type == NP_ATTR_INT) {
+		long hi = a->ec2_max > a->max ? a->ec2_max : a->max;
+		char why[64];
+
+		snprintf(why, sizeof(why), "is not a number from %d to %ld", a->min, hi);
+		if (np_attr_set_text(a, out, value) < 0)
+			rc = refused_value(err, what, text, why);
+	} else if (a->ec2_required && !token_ok(value, a->max ? (size_t)a->max : 255)) {
+		rc = np_error(err, "%s is not a value nestplan takes", what);
+	} else if (*value && np_attr_set_text(a, out, value) < 0) {
+		rc = refused_value(err, what, text, "is not a value nestplan knows");
+	}
+	free(text);
+	return rc;
+}
+
+/* The attributes of the table, each at its path. */
+static int attrs_of(xmlNode *item, struct np_instance *out, struct np_err *err)
+{
+	for (size_t i = 0; i < np_n_attrs; i++)
+		if (np_attrs[i].ec2 && !np_attrs[i].ec2_own &&
+		    attr_of(item, &np_attrs[i], out, err) < 0)
+			return -1;
 	return 0;
 }
 
@@ -286,14 +335,6 @@ static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 		np_buf_release(&safe);
 		return -1;
 	}
-	out->image_id = np_xml_text(item, "imageId");
-	out->instance_type = np_xml_text(item, "instanceType");
-	if (!out->instance_type || !token_ok(out->instance_type, 64))
-		return np_error(err, "instance %s: %s", out->instance_id,
-				out->instance_type ? "instanceType is not an instance type"
-						   : "no instanceType in the answer");
-	out->key_name = np_xml_text(item, "keyName");
-	out->subnet_id = np_xml_text(item, "subnetId");
 	out->client_token = np_xml_text(item, "clientToken");
 	out->launch_time = np_xml_text(item, "launchTime");
 	if (int_of(item, "amiLaunchIndex", 0, NP_EC2_MAX_LISTED, &launch_index, "amiLaunchIndex",
@@ -304,56 +345,9 @@ static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 				out->instance_id);
 	if (!(out->state = state_of(n, err)))
 		goto bad;
-	s = np_xml_text(item, "platform");
-	out->platform = s && np_platform_parse(s) == NP_PLATFORM_WINDOWS ? NP_PLATFORM_WINDOWS
-									 : NP_PLATFORM_LINUX;
-	free(s);
 	if ((s = np_xml_text(item, "instanceLifecycle"))) {
 		out->spot = !strcmp(s, "spot");
 		free(s);
-	}
-	if ((n = np_xml_child(item, "placement"))) {
-		s = np_xml_text(n, "tenancy");
-		out->tenancy = s ? np_tenancy_parse(s) : NP_TENANCY_DEFAULT;
-		free(s);
-		out->host_id = np_xml_text(n, "hostId");
-		out->availability_zone = np_xml_text(n, "availabilityZone");
-		if (out->host_id && !*out->host_id) {
-			free(out->host_id);
-			out->host_id = NULL;
-		}
-	}
-	if (!out->tenancy)
-		out->tenancy = NP_TENANCY_DEFAULT;
-	if ((n = np_xml_child(item, "cpuOptions"))) {
-		/* EC2's largest types have a few hundred cores and two threads each. */
-		if (int_of(n, "coreCount", 1, 4096, &out->core_count, "cpuOptions.coreCount", err) <
-			0 ||
-		    int_of(n, "threadsPerCore", 1, 16, &out->threads_per_core,
-			   "cpuOptions.threadsPerCore", err) < 0)
-			goto bad;
-		s = np_xml_text(n, "nestedVirtualization");
-		out->nested_virtualization =
-		    s && !strcmp(s, "enabled") ? NP_NV_ENABLED : NP_NV_DISABLED;
-		free(s);
-	} else {
-		out->nested_virtualization = NP_NV_DISABLED;
-	}
-	if ((n = np_xml_child(item, "hibernationOptions"))) {
-		s = np_xml_text(n, "configured");
-		out->hibernation = s && !strcmp(s, "true") ? NP_BOOL_TRUE : NP_BOOL_FALSE;
-		free(s);
-	}
-	if ((n = np_xml_child(item, "groupSet"))) {
-		out->security_groups_set = true;
-		for (xmlNode *g = n->children; g; g = g->next) {
-			if (g->type != XML_ELEMENT_NODE)
-				continue;
-			s = np_xml_text(g, "groupId");
-			if (s)
-				np_strv_push(&out->security_group_ids, s);
-			free(s);
-		}
 	}
 	if ((n = np_xml_child(item, "tagSet"))) {
 		for (xmlNode *t = n->children; t; t = t->next) {
@@ -378,7 +372,9 @@ static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 	}
 	out->tags_set = true;
 	root_device(item, out);
-	return gen_attrs(item, out, err);
+	if (attrs_of(item, out, err) < 0)
+		goto bad;
+	return 0;
 bad:
 	np_error_prefix(err, "instance %s", out->instance_id);
 	return -1;

@@ -2,7 +2,6 @@
  * visit budget, every problem reported with its line and column. */
 #include <errno.h>
 #include <limits.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,18 +219,6 @@ static int get_enum(struct cfg_parse *p, const yaml_node_t *n, const char *key,
 	return -1;
 }
 
-static bool matches(const char *s, const char *pattern)
-{
-	regex_t re;
-	bool ok;
-
-	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB))
-		return false;
-	ok = regexec(&re, s, 0, NULL, 0) == 0;
-	regfree(&re);
-	return ok;
-}
-
 static char *get_id(struct cfg_parse *p, const yaml_node_t *n, const char *key, const char *prefix)
 {
 	char *s = get_string(p, n, key, 64);
@@ -248,16 +235,6 @@ static char *get_id(struct cfg_parse *p, const yaml_node_t *n, const char *key, 
 		return NULL;
 	}
 	return s;
-}
-
-/* family.size: lowercase letters, digits and '-', one dot in between. */
-static bool valid_type(const char *t)
-{
-	const char *ok = "abcdefghijklmnopqrstuvwxyz0123456789-";
-	size_t a = strspn(t, ok);
-
-	return a > 0 && t[a] == '.' && strspn(t + a + 1, ok) > 0 &&
-	       !t[a + 1 + strspn(t + a + 1, ok)];
 }
 
 struct keyref {
@@ -421,6 +398,8 @@ static void note_key(struct cfg_parse *p, const char *parent, const char *name, 
 	for (i = name ? 1 : 0; name && i < NP_KEY__COUNT; i++) {
 		const char *full = key_names[i];
 
+		if (!full) /* a key declared before its reader names it */
+			continue;
 		if (parent && (strncmp(full, parent, plen) || full[plen] != '.'))
 			continue;
 		if (!strcmp(parent ? full + plen + 1 : full, name))
@@ -458,31 +437,12 @@ struct inst_ctx {
 	char group[32]; /* the map of gen attributes being read */
 };
 
-/* Per network interface, EC2's highest quota. */
-#define MAX_SECURITY_GROUPS 16
-
+/* The keys that are not the attribute table's (keys_of adds those). A map
+ * listed here is walked by its own function, which asks the table first. */
 static const char *const instance_keys[] = {
-	"count",
-	"instance_id",
-	"image_id",
-	"instance_type",
-	"key_name",
-	"subnet_id",
-	"security_group_ids",
-	"user_data",
-	"platform",
-	"cpu_options",
-	"placement",
-	"hibernation",
-	"state",
-	"tags",
-	"rollout",
-	"lifecycle",
-	NULL,
+	"count", "instance_id", "user_data", "placement", "tags", "rollout", "lifecycle", NULL,
 };
-static const char *const cpu_keys[] = { "core_count", "threads_per_core", "nested_virtualization",
-					NULL };
-static const char *const placement_keys[] = { "tenancy", "host_id", "availability_zone", NULL };
+static const char *const placement_keys[] = { NULL };
 static const char *const rollout_keys[] = { "max_unavailable", NULL };
 static const char *const lifecycle_keys[] = { "prevent_destroy", "create_before_destroy",
 					      "user_data_change", NULL };
@@ -506,8 +466,6 @@ static const char *const *keys_of(const char **out, const char *const *fixed, co
 		static char groups[8][32];
 		bool dup = false;
 
-		if (!np_attrs[i].gen)
-			continue;
 		if (group && !strncmp(name, group, glen) && name[glen] == '.') {
 			key = name + glen + 1;
 		} else if (!group && !dot) {
@@ -542,12 +500,43 @@ static const struct np_attr_def *gen_attr(const char *group, const char *key)
 
 	snprintf(name, sizeof(name), "%s%s%s", group ? group : "", group ? "." : "", key);
 	for (size_t i = 0; i < np_n_attrs; i++)
-		if (np_attrs[i].gen && !strcmp(np_attrs[i].name, name))
+		if (!strcmp(np_attrs[i].name, name))
 			return &np_attrs[i];
 	return NULL;
 }
 
-/* One value of a gen attribute, checked as its type and limits say. */
+/* A list of EC2 ids, at most a->max of them. */
+static void gen_list(struct cfg_parse *p, const struct np_attr_def *a, const char *key,
+		     yaml_node_t *v, struct np_instance *w)
+{
+	struct np_strv *sv = (struct np_strv *)((char *)w + a->offset);
+
+	if (!want_kind(p, v, YAML_SEQUENCE_NODE, key))
+		return;
+	np_strv_release(sv);
+	if (a->set_flag)
+		*(bool *)((char *)w + a->set_flag) = true;
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *x = node(p, *it);
+		char *id;
+
+		if (!x)
+			return;
+		if (it - v->data.sequence.items.start == a->max) {
+			np_cfg_errorf(
+			    p, x, "at most %d values in '%s' (EC2's limit), not %ld", a->max, key,
+			    (long)(v->data.sequence.items.top - v->data.sequence.items.start));
+			return;
+		}
+		if ((id = get_id(p, x, key, a->id_prefix))) {
+			np_strv_push(sv, id);
+			free(id);
+		}
+	}
+}
+
+/* One value of an attribute, checked as its type and limits say. */
 static bool gen_value(struct cfg_parse *p, const struct np_attr_def *a, const char *key,
 		      yaml_node_t *v, struct np_instance *w)
 {
@@ -567,12 +556,20 @@ static bool gen_value(struct cfg_parse *p, const struct np_attr_def *a, const ch
 			np_attr_set_text(a, w, num);
 		}
 		return true;
-	case NP_ATTR_ENUM:
-		if ((n = get_enum(p, v, key, a->names + 1)) >= 0)
-			np_attr_set_text(a, w, a->names[n + 1]);
+	case NP_ATTR_ENUM: {
+		const char *const *names = a->file_names ? a->file_names : a->names + 1;
+
+		if ((n = get_enum(p, v, key, names)) >= 0)
+			np_attr_set_text(a, w, names[n]);
 		return true;
+	}
 	case NP_ATTR_STR:
-		if ((s = get_string(p, v, key, a->check ? 2048 : 255))) {
+		if (a->id_prefix) {
+			free(*(char **)((char *)w + a->offset));
+			*(char **)((char *)w + a->offset) = get_id(p, v, key, a->id_prefix);
+			return true;
+		}
+		if ((s = get_string(p, v, key, a->max ? (size_t)a->max : a->check ? 2048 : 255))) {
 			char *why = a->check ? a->check(s) : NULL;
 
 			if (why)
@@ -584,7 +581,8 @@ static bool gen_value(struct cfg_parse *p, const struct np_attr_def *a, const ch
 		}
 		return true;
 	case NP_ATTR_STRV:
-		break;
+		gen_list(p, a, key, v, w);
+		return true;
 	}
 	return false;
 }
@@ -601,23 +599,19 @@ static bool gen_pair(struct cfg_parse *p, const char *group, const char *key, ya
 	const struct np_attr_def *a = gen_attr(group, key);
 	const char *keys[MAX_KEYS];
 
-	bool all_gen = true, any = false;
 	size_t len = strlen(key);
 
 	if (a)
 		return gen_value(p, a, key, v, w);
 	if (group)
 		return false;
-	/* A map of its own only when every attribute in it is the table's
-	 * (placement has hand-written rules: its pair function asks here). */
-	for (size_t i = 0; i < np_n_attrs; i++)
+	/* A map of the table's alone, unless it has a pair function of its own
+	 * (placement: its function asks here key by key). */
+	for (size_t i = 0; instance_keys[i]; i++)
+		if (!strcmp(instance_keys[i], key))
+			return false;
+	for (size_t i = 0; i < np_n_attrs; i++) {
 		if (!strncmp(np_attrs[i].name, key, len) && np_attrs[i].name[len] == '.') {
-			any = true;
-			all_gen &= np_attrs[i].gen;
-		}
-	for (size_t i = 0; any && all_gen && i < np_n_attrs; i++) {
-		if (np_attrs[i].gen && !strncmp(np_attrs[i].name, key, len) &&
-		    np_attrs[i].name[len] == '.') {
 			struct inst_ctx *ic = ctx;
 
 			snprintf(ic->group, sizeof(ic->group), "%s", key);
@@ -634,55 +628,16 @@ static void gen_group_pair(struct cfg_parse *p, const char *key, yaml_node_t *k,
 	struct inst_ctx *ic = ctx;
 	char group[sizeof(ic->group)];
 
-	(void)k;
 	snprintf(group, sizeof(group), "%s", ic->group);
+	note_key(p, group, key, k, v);
 	gen_pair(p, group, key, v, ctx);
-}
-
-static void cpu_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
-		     void *ctx)
-{
-	struct np_instance *w = &((struct inst_ctx *)ctx)->d.want;
-	static const char *const nv[] = { "disabled", "enabled", NULL };
-	int e;
-
-	note_key(p, "cpu_options", key, k, v);
-	if (!strcmp(key, "core_count"))
-		get_int(p, v, key, 1, 512, &w->core_count);
-	else if (!strcmp(key, "threads_per_core"))
-		get_int(p, v, key, 1, 2, &w->threads_per_core);
-	else if ((e = get_enum(p, v, key, nv)) >= 0)
-		w->nested_virtualization = e == 1 ? NP_NV_ENABLED : NP_NV_DISABLED;
 }
 
 static void placement_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
 			   void *ctx)
 {
-	struct np_instance *w = &((struct inst_ctx *)ctx)->d.want;
-	static const char *const ten[] = { "default", "dedicated", "host", NULL };
-	int e;
-
 	note_key(p, "placement", key, k, v);
-	if (gen_pair(p, "placement", key, v, ctx))
-		return;
-	if (!strcmp(key, "tenancy")) {
-		if ((e = get_enum(p, v, key, ten)) >= 0)
-			w->tenancy = (enum np_tenancy)(e + 1);
-	} else if (!strcmp(key, "host_id")) {
-		free(w->host_id);
-		w->host_id = get_id(p, v, key, "h");
-	} else {
-		char *az = get_string(p, v, key, 64);
-
-		if (az && !matches(az, "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$")) {
-			np_cfg_errorf(
-			    p, v, "'availability_zone' must look like us-east-1a, not '%s'", az);
-			free(az);
-			az = NULL;
-		}
-		free(w->availability_zone);
-		w->availability_zone = az;
-	}
+	gen_pair(p, "placement", key, v, ctx);
 }
 
 static void rollout_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_node_t *v,
@@ -794,9 +749,6 @@ static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 	const char *keys[MAX_KEYS];
 	struct inst_ctx *ic = ctx;
 	struct np_instance *w = &ic->d.want;
-	static const char *const platforms[] = { "linux", "windows", NULL };
-	static const char *const states[] = { "running", "stopped", NULL };
-	int e;
 
 	note_key(p, NULL, key, k, v);
 	if (gen_pair(p, NULL, key, v, ctx))
@@ -816,55 +768,6 @@ static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 			free(w->instance_id);
 			w->instance_id = get_id(p, v, key, "i");
 		}
-	} else if (!strcmp(key, "image_id")) {
-		free(w->image_id);
-		w->image_id = get_id(p, v, key, "ami");
-	} else if (!strcmp(key, "instance_type")) {
-		char *t = get_string(p, v, key, 64);
-
-		if (t && !valid_type(t)) {
-			np_cfg_errorf(p, v, "'instance_type' must look like m8i.2xlarge, not '%s'",
-				      t);
-			free(t);
-			t = NULL;
-		}
-		free(w->instance_type);
-		w->instance_type = t;
-	} else if (!strcmp(key, "key_name")) {
-		free(w->key_name);
-		w->key_name = get_string(p, v, key, 255);
-	} else if (!strcmp(key, "subnet_id")) {
-		free(w->subnet_id);
-		w->subnet_id = get_id(p, v, key, "subnet");
-	} else if (!strcmp(key, "security_group_ids")) {
-		if (!want_kind(p, v, YAML_SEQUENCE_NODE, key))
-			return;
-		np_strv_release(&w->security_group_ids);
-		w->security_groups_set = true;
-		for (yaml_node_item_t *it = v->data.sequence.items.start;
-		     it < v->data.sequence.items.top; it++) {
-			yaml_node_t *x = node(p, *it);
-			char *sg;
-
-			if (!x)
-				return;
-			/* Each expanded instance copies the list: a long one times count
-			 * would take gigabytes. */
-			if (it - v->data.sequence.items.start == MAX_SECURITY_GROUPS) {
-				np_cfg_errorf(
-				    p, x,
-				    "at most %d security groups per instance (EC2's limit), "
-				    "not %ld",
-				    MAX_SECURITY_GROUPS,
-				    (long)(v->data.sequence.items.top -
-					   v->data.sequence.items.start));
-				return;
-			}
-			if ((sg = get_id(p, x, "security_group_ids", "sg"))) {
-				np_strv_push(&w->security_group_ids, sg);
-				free(sg);
-			}
-		}
 	} else if (!strcmp(key, "user_data")) {
 		char *ud = get_string(p, v, key, 16384);
 
@@ -877,22 +780,9 @@ static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 			free(ud);
 			ic->d.user_data = p->cfg->texts.v[p->cfg->texts.n - 1];
 		}
-	} else if (!strcmp(key, "platform")) {
-		if ((e = get_enum(p, v, key, platforms)) >= 0)
-			w->platform = (enum np_platform)(e + 1);
-	} else if (!strcmp(key, "cpu_options")) {
-		walk_map(p, v, "cpu_options", cpu_keys, cpu_pair, ic);
 	} else if (!strcmp(key, "placement")) {
 		walk_map(p, v, "placement", keys_of(keys, placement_keys, "placement"),
 			 placement_pair, ic);
-	} else if (!strcmp(key, "hibernation")) {
-		bool b;
-
-		if (get_bool(p, v, key, &b))
-			w->hibernation = b ? NP_BOOL_TRUE : NP_BOOL_FALSE;
-	} else if (!strcmp(key, "state")) {
-		if ((e = get_enum(p, v, key, states)) >= 0)
-			w->state = e == 0 ? NP_RUN_RUNNING : NP_RUN_STOPPED;
 	} else if (!strcmp(key, "tags")) {
 		tags_into(p, v, w);
 	} else if (!strcmp(key, "rollout")) {
@@ -913,35 +803,14 @@ static void release_desired(struct np_desired *d)
 #define TAKE_STR(f)          \
 	if (!w->f && def->f) \
 	w->f = np_xstrdup(def->f)
-#define TAKE_VAL(f) \
-	if (!w->f)  \
-	w->f = def->f
-
 /* defaults: fill what the instance leaves unset; tags merge key by key. */
 static void merge_defaults(struct np_desired *d, const struct np_desired *dd)
 {
 	struct np_instance *w = &d->want;
 	const struct np_instance *def = &dd->want;
 
-	TAKE_STR(image_id);
-	TAKE_STR(instance_type);
-	TAKE_STR(key_name);
-	TAKE_STR(subnet_id);
 	TAKE_STR(user_data_sha256);
-	TAKE_STR(host_id);
-	TAKE_STR(availability_zone);
-	TAKE_VAL(platform);
-	TAKE_VAL(core_count);
-	TAKE_VAL(threads_per_core);
-	TAKE_VAL(nested_virtualization);
-	TAKE_VAL(tenancy);
-	TAKE_VAL(hibernation);
-	TAKE_VAL(state);
-	np_attrs_overlay(w, def, true);
-	if (!w->security_groups_set && def->security_groups_set) {
-		np_strv_copy(&w->security_group_ids, &def->security_group_ids);
-		w->security_groups_set = true;
-	}
+	np_attrs_defaults(w, def);
 	if (!d->user_data && dd->user_data)
 		d->user_data = dd->user_data;
 	if (def->tags_set) {

@@ -4,10 +4,12 @@
  * the step that carries a change. */
 /* An entry names only what its attribute has; the rest is zero. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#include <regex.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "nestplan/alloc.h"
 #include "nestplan/buf.h"
@@ -20,14 +22,6 @@ static const char *bool_name(int v)
 {
 	return v == NP_BOOL_TRUE ? "true" : v == NP_BOOL_FALSE ? "false" : NULL;
 }
-
-static const char *nv_name(int v) { return np_nv_name((enum np_nv)v); }
-
-static const char *tenancy_name(int v) { return np_tenancy_name((enum np_tenancy)v); }
-
-static const char *platform_name(int v) { return np_platform_name((enum np_platform)v); }
-
-static const char *run_state_name(int v) { return np_run_state_name((enum np_run_state)v); }
 
 static const char *const http_tokens_names[] = { NULL, "optional", "required", NULL };
 static const char *const switch_names[] = { NULL, "disabled", "enabled", NULL };
@@ -119,40 +113,95 @@ static char *kms_check(const char *v)
 			"'%s' is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)", v);
 }
 
-/* Drift lists in this order. */
+/* family.size: lowercase letters, digits and '-', one dot in between. */
+static char *type_check(const char *t)
+{
+	const char *ok = "abcdefghijklmnopqrstuvwxyz0123456789-";
+	size_t a = strspn(t, ok);
+
+	if (a > 0 && t[a] == '.' && strspn(t + a + 1, ok) > 0 && !t[a + 1 + strspn(t + a + 1, ok)])
+		return NULL;
+	return np_xasprintf("must look like m8i.2xlarge, not '%s'", t);
+}
+
+static char *zone_check(const char *z)
+{
+	regex_t re;
+	bool ok = false;
+
+	if (!regcomp(&re, "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$", REG_EXTENDED | REG_NOSUB)) {
+		ok = regexec(&re, z, 0, NULL, 0) == 0;
+		regfree(&re);
+	}
+	return ok ? NULL : np_xasprintf("must look like us-east-1a, not '%s'", z);
+}
+
+/* What DescribeInstances says, as the table spells it: EC2 leaves out what
+ * is the default (no platform element on Linux, no nestedVirtualization
+ * when it is off), and a word nestplan does not know is the default too. */
+static const char *platform_of(const char *s)
+{
+	return !strcasecmp(s, "windows") ? "windows" : "linux";
+}
+
+static const char *nv_of(const char *s) { return !strcmp(s, "enabled") ? "enabled" : "disabled"; }
+
+static const char *tenancy_of(const char *s) { return np_tenancy_parse(s) ? s : "default"; }
+
+/* What the file may say of the run state (the others are EC2's own). */
+static const char *const state_file_names[] = { "running", "stopped", NULL };
+
+/* Drift lists in this order. json_rank keeps the state JSON's keys where
+ * they were before the table (address and instance_id lead). */
 const struct np_attr_def np_attrs[] = {
 	{ "instance_type", NP_ATTR_STR, OFF(instance_type), NULL, NP_POLICY_STOPPED,
-	  "modify_instance_type", "InstanceType", "instanceType", true, NULL },
+	  "modify_instance_type", "InstanceType", "instanceType", true, NULL, .max = 64,
+	  .check = type_check, .ec2_required = true, .json_rank = 1 },
 	{ "image_id", NP_ATTR_STR, OFF(image_id), NULL, NP_POLICY_REPLACE, NULL, "ImageId",
-	  "imageId", true, NULL },
+	  "imageId", true, NULL, .id_prefix = "ami", .json_rank = 3 },
+	/* EC2 takes core count and threads per core together or not at all. */
 	{ "cpu_options.core_count", NP_ATTR_INT, OFF(core_count), NULL, NP_POLICY_STOPPED,
-	  "modify_cpu_options", "CpuOptions.CoreCount", "cpuOptions/coreCount", true, NULL },
+	  "modify_cpu_options", "CpuOptions.CoreCount", "cpuOptions/coreCount", true, NULL,
+	  .min = 1, .max = 512, .ec2_max = 4096, .launch_with = "cpu_options.threads_per_core",
+	  .json_rank = 8 },
 	{ "cpu_options.threads_per_core", NP_ATTR_INT, OFF(threads_per_core), NULL,
 	  NP_POLICY_STOPPED, "modify_cpu_options", "CpuOptions.ThreadsPerCore",
-	  "cpuOptions/threadsPerCore", true, NULL },
-	{ "cpu_options.nested_virtualization", NP_ATTR_ENUM, OFF(nested_virtualization), nv_name,
+	  "cpuOptions/threadsPerCore", true, NULL, .min = 1, .max = 2, .ec2_max = 16,
+	  .launch_with = "cpu_options.core_count", .json_rank = 9 },
+	{ "cpu_options.nested_virtualization", NP_ATTR_ENUM, OFF(nested_virtualization), NULL,
 	  NP_POLICY_STOPPED, "modify_cpu_options", "CpuOptions.NestedVirtualization",
-	  "cpuOptions/nestedVirtualization", true, NULL },
+	  "cpuOptions/nestedVirtualization", true, NULL, .names = np_nv_names,
+	  .ec2_absent = "disabled", .ec2_map = nv_of, .json_rank = 10 },
 	/* The direction decides (src/plan/tenancy.c): in the cycle or a replacement. */
-	{ "placement.tenancy", NP_ATTR_ENUM, OFF(tenancy), tenancy_name, NP_POLICY_STOPPED,
-	  "modify_placement", "Placement.Tenancy", "placement/tenancy", true, NULL },
+	{ "placement.tenancy", NP_ATTR_ENUM, OFF(tenancy), NULL, NP_POLICY_STOPPED,
+	  "modify_placement", "Placement.Tenancy", "placement/tenancy", true, NULL,
+	  .names = np_tenancy_names, .ec2_absent = "default", .ec2_map = tenancy_of,
+	  .json_rank = 11 },
 	{ "placement.host_id", NP_ATTR_STR, OFF(host_id), NULL, NP_POLICY_STOPPED,
-	  "modify_placement", "Placement.HostId", "placement/hostId", true, NULL },
-	{ "state", NP_ATTR_ENUM, OFF(state), run_state_name, NP_POLICY_RUN_STATE, NULL, NULL,
-	  "instanceState/name", true, NULL },
-	{ "platform", NP_ATTR_ENUM, OFF(platform), platform_name, NP_POLICY_REPLACE, NULL, NULL,
-	  "platform", true, NULL },
+	  "modify_placement", "Placement.HostId", "placement/hostId", true, NULL, .id_prefix = "h",
+	  .launch_also = "Placement.Affinity=host", .json_rank = 12 },
+	/* Read from its code, which EC2 always sends (src/aws/ec2_parse.c). */
+	{ "state", NP_ATTR_ENUM, OFF(state), NULL, NP_POLICY_RUN_STATE, NULL, NULL,
+	  "instanceState/name", true, NULL, .names = np_run_state_names,
+	  .file_names = state_file_names, .ec2_own = true, .json_rank = 2 },
+	{ "platform", NP_ATTR_ENUM, OFF(platform), NULL, NP_POLICY_REPLACE, NULL, NULL, "platform",
+	  true, NULL, .names = np_platform_names, .ec2_absent = "linux", .ec2_map = platform_of,
+	  .json_rank = 7 },
+	/* Each expanded instance copies the list: 16 (EC2's highest quota per
+	 * network interface) keeps a long one times count small. */
 	{ "security_group_ids", NP_ATTR_STRV, OFF(security_group_ids), NULL, NP_POLICY_REPLACE,
-	  NULL, "SecurityGroupId", "groupSet", true, NULL },
+	  NULL, "SecurityGroupId", "groupSet", true, NULL, .max = 16, .id_prefix = "sg",
+	  .set_flag = OFF(security_groups_set), .ec2_item = "groupId", .json_rank = 6 },
 	{ "subnet_id", NP_ATTR_STR, OFF(subnet_id), NULL, NP_POLICY_REPLACE, NULL, "SubnetId",
-	  "subnetId", false, NULL },
+	  "subnetId", false, NULL, .id_prefix = "subnet", .json_rank = 5 },
 	{ "key_name", NP_ATTR_STR, OFF(key_name), NULL, NP_POLICY_REPLACE, NULL, "KeyName",
-	  "keyName", false, "none" },
+	  "keyName", false, "none", .json_rank = 4 },
 	{ "hibernation", NP_ATTR_BOOL, OFF(hibernation), bool_name, NP_POLICY_REPLACE, NULL,
-	  "HibernationOptions.Configured", "hibernationOptions/configured", false, NULL },
+	  "HibernationOptions.Configured", "hibernationOptions/configured", false, NULL,
+	  .json_rank = 14 },
 	{ "placement.availability_zone", NP_ATTR_STR, OFF(availability_zone), NULL,
 	  NP_POLICY_REPLACE, NULL, "Placement.AvailabilityZone", "placement/availabilityZone",
-	  false, NULL },
+	  false, NULL, .max = 64, .check = zone_check, .json_rank = 13 },
 	/* The attributes below are handled from their entry alone (gen). */
 	{ "ebs_optimized", NP_ATTR_BOOL, OFF(ebs_optimized), bool_name, NP_POLICY_STOPPED, NULL,
 	  "EbsOptimized", "ebsOptimized", true, NULL, .gen = true,
@@ -263,7 +312,8 @@ static const char *enum_text(const struct np_attr_def *a, int v)
 	return a->enum_name(v);
 }
 
-#define FIELD(a, in, type) ((const type *)((const char *)(in) + (a)->offset))
+#define FIELD(a, in, type)      ((const type *)((const char *)(in) + (a)->offset))
+#define FIELD_AT(in, off, type) ((const type *)((const char *)(in) + (off)))
 
 bool np_attr_is_set(const struct np_attr_def *a, const struct np_instance *in)
 {
@@ -277,7 +327,8 @@ bool np_attr_is_set(const struct np_attr_def *a, const struct np_instance *in)
 		/* Every enum of the model starts with UNSET = 0 and is int-sized. */
 		return *FIELD(a, in, int) != 0;
 	case NP_ATTR_STRV:
-		return in->security_groups_set || FIELD(a, in, struct np_strv)->n;
+		return (a->set_flag && *FIELD_AT(in, a->set_flag, bool)) ||
+		       FIELD(a, in, struct np_strv)->n;
 	}
 	return false;
 }
@@ -364,7 +415,9 @@ int np_attr_set_text(const struct np_attr_def *a, struct np_instance *in, const 
 		return 0;
 	case NP_ATTR_INT:
 		v = strtol(text, &end, 10);
-		if (end == text || *end || v < a->min || v > a->max)
+		/* EC2 and an old state may hold more than the file may ask. */
+		if (end == text || *end || v < a->min ||
+		    v > (a->ec2_max > a->max ? a->ec2_max : a->max))
 			return -1;
 		*MUT(a, in, int) = (int)v;
 		return 0;
@@ -401,19 +454,44 @@ char *np_attr_wire(const struct np_attr_def *a, const struct np_instance *in)
 
 void np_attrs_release(struct np_instance *in)
 {
-	for (size_t i = 0; i < np_n_attrs; i++)
-		if (np_attrs[i].gen && np_attrs[i].type == NP_ATTR_STR) {
-			free(*MUT(&np_attrs[i], in, char *));
-			*MUT(&np_attrs[i], in, char *) = NULL;
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+
+		if (a->type == NP_ATTR_STR) {
+			free(*MUT(a, in, char *));
+			*MUT(a, in, char *) = NULL;
+		} else if (a->type == NP_ATTR_STRV) {
+			np_strv_release(MUT(a, in, struct np_strv));
 		}
+	}
 }
 
 void np_attrs_copy(struct np_instance *dst, const struct np_instance *src)
 {
-	for (size_t i = 0; i < np_n_attrs; i++)
-		if (np_attrs[i].gen && np_attrs[i].type == NP_ATTR_STR)
-			*MUT(&np_attrs[i], dst, char *) =
-			    np_xstrdup(*FIELD(&np_attrs[i], src, char *));
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+
+		if (a->type == NP_ATTR_STR)
+			*MUT(a, dst, char *) = np_xstrdup(*FIELD(a, src, char *));
+		else if (a->type == NP_ATTR_STRV)
+			np_strv_copy(MUT(a, dst, struct np_strv), FIELD(a, src, struct np_strv));
+	}
+}
+
+static void take(const struct np_attr_def *a, struct np_instance *dst,
+		 const struct np_instance *src)
+{
+	if (a->type == NP_ATTR_STR) {
+		free(*MUT(a, dst, char *));
+		*MUT(a, dst, char *) = np_xstrdup(*FIELD(a, src, char *));
+	} else if (a->type == NP_ATTR_STRV) {
+		np_strv_release(MUT(a, dst, struct np_strv));
+		np_strv_copy(MUT(a, dst, struct np_strv), FIELD(a, src, struct np_strv));
+		if (a->set_flag)
+			*(bool *)((char *)dst + a->set_flag) = true;
+	} else {
+		*MUT(a, dst, int) = *FIELD(a, src, int);
+	}
 }
 
 void np_attrs_overlay(struct np_instance *dst, const struct np_instance *src, bool keep)
@@ -421,15 +499,17 @@ void np_attrs_overlay(struct np_instance *dst, const struct np_instance *src, bo
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *a = &np_attrs[i];
 
-		if (!a->gen || !np_attr_is_set(a, src) || (keep && np_attr_is_set(a, dst)))
-			continue;
-		if (a->type == NP_ATTR_STR) {
-			free(*MUT(a, dst, char *));
-			*MUT(a, dst, char *) = np_xstrdup(*FIELD(a, src, char *));
-		} else if (a->type != NP_ATTR_STRV) {
-			*MUT(a, dst, int) = *FIELD(a, src, int);
-		}
+		if (a->gen && a->type != NP_ATTR_STRV && np_attr_is_set(a, src) &&
+		    !(keep && np_attr_is_set(a, dst)))
+			take(a, dst, src);
 	}
+}
+
+void np_attrs_defaults(struct np_instance *dst, const struct np_instance *src)
+{
+	for (size_t i = 0; i < np_n_attrs; i++)
+		if (np_attr_is_set(&np_attrs[i], src) && !np_attr_is_set(&np_attrs[i], dst))
+			take(&np_attrs[i], dst, src);
 }
 
 /* EC2's limits per volume type (the EBS volume types page; the simulator's

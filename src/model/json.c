@@ -11,12 +11,6 @@ static void set_str(json_t *o, const char *k, const char *v)
 		json_object_set_new(o, k, json_string(v));
 }
 
-static void set_int(json_t *o, const char *k, int v)
-{
-	if (v)
-		json_object_set_new(o, k, json_integer(v));
-}
-
 /* The object a dotted name lives in ("metadata_options.http_tokens"), made
  * when missing, and the key inside it. */
 static json_t *group_of(json_t *o, const char *name, const char **key, bool make)
@@ -39,28 +33,70 @@ static json_t *group_of(json_t *o, const char *name, const char **key, bool make
 	return g;
 }
 
-/* The attributes the table handles alone, as their types say. */
-static void gen_to_json(json_t *o, const struct np_instance *in)
+static void attr_to_json(json_t *o, const struct np_attr_def *a, const struct np_instance *in)
 {
-	for (size_t i = 0; i < np_n_attrs; i++) {
-		const struct np_attr_def *a = &np_attrs[i];
-		const char *key;
-		json_t *v, *g;
-		char *text;
+	const char *key;
+	json_t *v, *g;
+	char *text;
 
-		if (!a->gen || !np_attr_is_set(a, in))
-			continue;
+	if (!np_attr_is_set(a, in))
+		return;
+	if (a->type == NP_ATTR_STRV) {
+		const struct np_strv *sv = (const struct np_strv *)((const char *)in + a->offset);
+
+		v = json_array();
+		for (size_t i = 0; i < sv->n; i++)
+			json_array_append_new(v, json_string(sv->v[i]));
+	} else {
 		text = np_attr_text(a, in);
 		v = a->type == NP_ATTR_BOOL  ? json_boolean(!strcmp(text, "true"))
 		    : a->type == NP_ATTR_INT ? json_integer(atoi(text))
 					     : json_string(text);
 		free(text);
-		g = group_of(o, a->name, &key, true); /* sets key: not in the same call */
-		json_object_set_new(g, key, v);
 	}
+	g = group_of(o, a->name, &key, true); /* sets key: not in the same call */
+	json_object_set_new(g, key, v);
 }
 
-static int gen_from_json(struct np_instance *out, const json_t *j, struct np_err *err)
+/* The table's attributes, as their types say: those with a json_rank in
+ * its order (early), or the rest in the table's order. */
+static void attrs_to_json(json_t *o, const struct np_instance *in, bool ranked)
+{
+	int top = 0;
+
+	for (size_t i = 0; i < np_n_attrs; i++)
+		if (np_attrs[i].json_rank > top)
+			top = np_attrs[i].json_rank;
+	for (int r = 1; ranked && r <= top; r++)
+		for (size_t i = 0; i < np_n_attrs; i++)
+			if (np_attrs[i].json_rank == r)
+				attr_to_json(o, &np_attrs[i], in);
+	for (size_t i = 0; !ranked && i < np_n_attrs; i++)
+		if (!np_attrs[i].json_rank)
+			attr_to_json(o, &np_attrs[i], in);
+}
+
+static int strv_from_json(struct np_instance *out, const struct np_attr_def *a, const json_t *v,
+			  struct np_err *err)
+{
+	struct np_strv *sv = (struct np_strv *)((char *)out + a->offset);
+	size_t i;
+	json_t *x;
+
+	if (!json_is_array(v))
+		return np_error(err, "'%s' must be an array", a->name);
+	if (a->set_flag)
+		*(bool *)((char *)out + a->set_flag) = true;
+	json_array_foreach(v, i, x)
+	{
+		if (!json_is_string(x))
+			return np_error(err, "'%s' must hold strings", a->name);
+		np_strv_push(sv, json_string_value(x));
+	}
+	return 0;
+}
+
+static int attrs_from_json(struct np_instance *out, const json_t *j, struct np_err *err)
 {
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *a = &np_attrs[i];
@@ -69,10 +105,15 @@ static int gen_from_json(struct np_instance *out, const json_t *j, struct np_err
 		char num[32];
 		const char *text;
 
-		if (!a->gen || !g || !(v = json_object_get(g, key)) || json_is_null(v))
+		if (!g || !(v = json_object_get(g, key)) || json_is_null(v))
 			continue;
 		if (!json_is_object(g))
 			return np_error(err, "'%s' must be inside an object", a->name);
+		if (a->type == NP_ATTR_STRV) {
+			if (strv_from_json(out, a, v, err) < 0)
+				return -1;
+			continue;
+		}
 		if (a->type == NP_ATTR_BOOL && json_is_boolean(v)) {
 			text = json_is_true(v) ? "true" : "false";
 		} else if (a->type == NP_ATTR_INT && json_is_integer(v)) {
@@ -92,36 +133,11 @@ static int gen_from_json(struct np_instance *out, const json_t *j, struct np_err
 
 json_t *np_instance_to_json(const struct np_instance *in)
 {
-	json_t *o = json_object(), *cpu = json_object(), *pl = json_object();
+	json_t *o = json_object();
 
 	set_str(o, "address", in->address);
 	set_str(o, "instance_id", in->instance_id);
-	set_str(o, "instance_type", in->instance_type);
-	set_str(o, "state", np_run_state_name(in->state));
-	set_str(o, "image_id", in->image_id);
-	set_str(o, "key_name", in->key_name);
-	set_str(o, "subnet_id", in->subnet_id);
-	if (in->security_groups_set || in->security_group_ids.n) {
-		json_t *a = json_array();
-
-		for (size_t i = 0; i < in->security_group_ids.n; i++)
-			json_array_append_new(a, json_string(in->security_group_ids.v[i]));
-		json_object_set_new(o, "security_group_ids", a);
-	}
-	set_str(o, "platform", np_platform_name(in->platform));
-	set_int(cpu, "core_count", in->core_count);
-	set_int(cpu, "threads_per_core", in->threads_per_core);
-	set_str(cpu, "nested_virtualization", np_nv_name(in->nested_virtualization));
-	if (json_object_size(cpu))
-		json_object_set(o, "cpu_options", cpu);
-	set_str(pl, "tenancy", np_tenancy_name(in->tenancy));
-	set_str(pl, "host_id", in->host_id);
-	set_str(pl, "availability_zone", in->availability_zone);
-	if (json_object_size(pl))
-		json_object_set(o, "placement", pl);
-	if (in->hibernation)
-		json_object_set_new(o, "hibernation",
-				    json_boolean(in->hibernation == NP_BOOL_TRUE));
+	attrs_to_json(o, in, true);
 	set_str(o, "user_data_sha256", in->user_data_sha256);
 	if (in->tags_set || in->tags.n) {
 		json_t *t = json_object();
@@ -136,9 +152,7 @@ json_t *np_instance_to_json(const struct np_instance *in)
 	set_str(o, "lineage", in->lineage);
 	set_str(o, "launch_time", in->launch_time);
 	set_str(o, "owner_id", in->owner_id);
-	json_decref(cpu);
-	json_decref(pl);
-	gen_to_json(o, in);
+	attrs_to_json(o, in, false);
 	return o;
 }
 
@@ -154,113 +168,24 @@ static int get_str(const json_t *o, const char *k, char **out, struct np_err *er
 	return 0;
 }
 
-static int get_int(const json_t *o, const char *k, int *out, struct np_err *err)
-{
-	const json_t *v = json_object_get(o, k);
-
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100000)
-		return np_error(err, "'%s' must be a small non-negative integer", k);
-	*out = (int)json_integer_value(v);
-	return 0;
-}
-
-/* An enum spelled as its name; unknown names are an error, absent is UNSET. */
-static int get_enum(const json_t *o, const char *k, int *out, int (*parse)(const char *),
-		    struct np_err *err)
-{
-	const json_t *v = json_object_get(o, k);
-
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_string(v) || !(*out = parse(json_string_value(v))))
-		return np_error(err, "'%s' has an unknown value", k);
-	return 0;
-}
-
-static int parse_nv(const char *s) { return (int)np_nv_parse(s); }
-static int parse_tenancy(const char *s) { return (int)np_tenancy_parse(s); }
-static int parse_platform(const char *s) { return (int)np_platform_parse(s); }
-static int parse_run(const char *s) { return (int)np_run_state_parse(s); }
-
 int np_instance_from_json(struct np_instance *out, const json_t *j, struct np_err *err)
 {
-	const json_t *cpu, *pl, *sg, *tags, *v;
-	int e = 0;
+	const json_t *tags;
 
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(j))
 		return np_error(err, "an instance must be a JSON object");
-	cpu = json_object_get(j, "cpu_options");
-	pl = json_object_get(j, "placement");
-	if ((cpu && !json_is_object(cpu)) || (pl && !json_is_object(pl))) {
-		np_error(err, "'cpu_options' and 'placement' must be objects");
-		goto fail;
-	}
 	if (get_str(j, "address", &out->address, err) ||
 	    get_str(j, "instance_id", &out->instance_id, err) ||
-	    get_str(j, "instance_type", &out->instance_type, err) ||
-	    get_str(j, "image_id", &out->image_id, err) ||
-	    get_str(j, "key_name", &out->key_name, err) ||
-	    get_str(j, "subnet_id", &out->subnet_id, err) ||
 	    get_str(j, "user_data_sha256", &out->user_data_sha256, err) ||
 	    get_str(j, "client_token", &out->client_token, err) ||
 	    get_str(j, "lineage", &out->lineage, err) ||
 	    get_str(j, "launch_time", &out->launch_time, err) ||
 	    get_str(j, "owner_id", &out->owner_id, err))
 		goto fail;
-	if (get_enum(j, "state", &e, parse_run, err))
-		goto fail;
-	out->state = (enum np_run_state)e;
-	e = 0;
-	if (get_enum(j, "platform", &e, parse_platform, err))
-		goto fail;
-	out->platform = (enum np_platform)e;
-	if (cpu) {
-		e = 0;
-		if (get_int(cpu, "core_count", &out->core_count, err) ||
-		    get_int(cpu, "threads_per_core", &out->threads_per_core, err) ||
-		    get_enum(cpu, "nested_virtualization", &e, parse_nv, err))
-			goto fail;
-		out->nested_virtualization = (enum np_nv)e;
-	}
-	if (pl) {
-		e = 0;
-		if (get_enum(pl, "tenancy", &e, parse_tenancy, err) ||
-		    get_str(pl, "host_id", &out->host_id, err) ||
-		    get_str(pl, "availability_zone", &out->availability_zone, err))
-			goto fail;
-		out->tenancy = (enum np_tenancy)e;
-	}
-	if ((v = json_object_get(j, "hibernation")) && !json_is_null(v)) {
-		if (!json_is_boolean(v)) {
-			np_error(err, "'hibernation' must be a boolean");
-			goto fail;
-		}
-		out->hibernation = json_is_true(v) ? NP_BOOL_TRUE : NP_BOOL_FALSE;
-	}
 	out->spot = json_is_true(json_object_get(j, "spot"));
-	if (gen_from_json(out, j, err) < 0)
+	if (attrs_from_json(out, j, err) < 0)
 		goto fail;
-	if ((sg = json_object_get(j, "security_group_ids"))) {
-		size_t i;
-		json_t *x;
-
-		if (!json_is_array(sg)) {
-			np_error(err, "'security_group_ids' must be an array");
-			goto fail;
-		}
-		out->security_groups_set = true;
-		json_array_foreach(sg, i, x)
-		{
-			if (!json_is_string(x)) {
-				np_error(err, "'security_group_ids' must hold strings");
-				goto fail;
-			}
-			np_strv_push(&out->security_group_ids, json_string_value(x));
-		}
-	}
 	if ((tags = json_object_get(j, "tags"))) {
 		const char *k;
 		json_t *x;

@@ -151,14 +151,7 @@ void np_instance_release(struct np_instance *in)
 {
 	free(in->address);
 	free(in->instance_id);
-	free(in->image_id);
-	free(in->instance_type);
-	free(in->key_name);
-	free(in->subnet_id);
-	np_strv_release(&in->security_group_ids);
 	free(in->user_data_sha256);
-	free(in->host_id);
-	free(in->availability_zone);
 	np_tags_release(&in->tags);
 	free(in->client_token);
 	free(in->lineage);
@@ -175,14 +168,7 @@ void np_instance_copy(struct np_instance *dst, const struct np_instance *src)
 	*dst = *src;
 	dst->address = np_xstrdup(src->address);
 	dst->instance_id = np_xstrdup(src->instance_id);
-	dst->image_id = np_xstrdup(src->image_id);
-	dst->instance_type = np_xstrdup(src->instance_type);
-	dst->key_name = np_xstrdup(src->key_name);
-	dst->subnet_id = np_xstrdup(src->subnet_id);
-	np_strv_copy(&dst->security_group_ids, &src->security_group_ids);
 	dst->user_data_sha256 = np_xstrdup(src->user_data_sha256);
-	dst->host_id = np_xstrdup(src->host_id);
-	dst->availability_zone = np_xstrdup(src->availability_zone);
 	np_tags_copy(&dst->tags, &src->tags);
 	dst->client_token = np_xstrdup(src->client_token);
 	dst->lineage = np_xstrdup(src->lineage);
@@ -200,11 +186,15 @@ void np_instances_free(struct np_instance *v, size_t n)
 	free(v);
 }
 
-static const char *const nv_names[] = { NULL, "disabled", "enabled" };
-static const char *const tenancy_names[] = { NULL, "default", "dedicated", "host" };
-static const char *const platform_names[] = { NULL, "linux", "windows" };
-static const char *const run_names[] = { NULL,         "pending",  "running", "shutting-down",
-					 "terminated", "stopping", "stopped" };
+const char *const np_nv_names[] = { NULL, "disabled", "enabled", NULL };
+const char *const np_tenancy_names[] = { NULL, "default", "dedicated", "host", NULL };
+const char *const np_platform_names[] = { NULL, "linux", "windows", NULL };
+const char *const np_run_state_names[] = { NULL,         "pending",  "running", "shutting-down",
+					   "terminated", "stopping", "stopped", NULL };
+#define nv_names       np_nv_names
+#define tenancy_names  np_tenancy_names
+#define platform_names np_platform_names
+#define run_names      np_run_state_names
 
 #define NAME_OF(table, v) \
 	((unsigned)(v) < sizeof(table) / sizeof(table[0]) ? table[(unsigned)(v)] : NULL)
@@ -218,7 +208,7 @@ static int lookup(const char *const *table, size_t n, const char *s, bool nocase
 {
 	if (!s)
 		return 0;
-	for (size_t i = 1; i < n; i++)
+	for (size_t i = 1; i < n && table[i]; i++)
 		if (nocase ? !strcasecmp(table[i], s) : !strcmp(table[i], s))
 			return (int)i;
 	return 0;

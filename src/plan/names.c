@@ -19,50 +19,159 @@ static const char *const replace_perms[] = { "ec2:ReplaceIamInstanceProfileAssoc
 static const char *const disassoc_perms[] = { "ec2:DisassociateIamInstanceProfile",
 					      "ec2:DescribeIamInstanceProfileAssociations", NULL };
 static const char *const alloc_perms[] = { "ec2:AllocateHosts", "ec2:CreateTags", NULL };
-#define PERM1(p) ((const char *const[]){ p, NULL })
+/* Rollback (src/apply/steps.c): the same call with the values the
+ * instance had before the cycle. */
+static bool undo_placement(const struct np_step *s, const struct np_instance *b,
+			   struct np_step *back)
+{
+	back->kind = s->kind;
+	back->tenancy = b->tenancy;
+	back->host_id = np_xstrdup(b->host_id);
+	return true;
+}
+
+static bool undo_type(const struct np_step *s, const struct np_instance *b, struct np_step *back)
+{
+	back->kind = s->kind;
+	back->instance_type = np_xstrdup(b->instance_type);
+	return b->instance_type != NULL;
+}
+
+static bool undo_cpu(const struct np_step *s, const struct np_instance *b, struct np_step *back)
+{
+	back->kind = s->kind;
+	back->core_count = b->core_count;
+	back->threads_per_core = b->threads_per_core;
+	back->nested_virtualization =
+	    b->nested_virtualization ? b->nested_virtualization : NP_NV_DISABLED;
+	return true;
+}
+
+/* An attribute the instance had not set stays as it now is. */
+static bool undo_attribute(const struct np_step *s, const struct np_instance *b,
+			   struct np_step *back)
+{
+	back->kind = s->kind;
+	back->attr = s->attr;
+	back->value = s->attr ? np_attr_text(s->attr, b) : NULL;
+	return back->value != NULL;
+}
+
+static bool undo_root_dot(const struct np_step *s, const struct np_instance *b,
+			  struct np_step *back)
+{
+	back->kind = s->kind;
+	back->device_name = np_xstrdup(s->device_name);
+	back->value = np_xstrdup(b->root_delete_on_termination == NP_BOOL_TRUE ? "true" : "false");
+	return b->root_delete_on_termination && s->device_name;
+}
+
+/* Back to the profile it had, or to none (""). */
+static bool undo_profile(const struct np_step *s, const struct np_instance *b, struct np_step *back)
+{
+	back->kind = s->kind;
+	back->value = np_xstrdup(b->iam_instance_profile ? b->iam_instance_profile : "");
+	return true;
+}
+
+#define PERM1(p)                  ((const char *const[]){ p, NULL })
+#define VERBS(doing, still, done) doing, still, done
 static const struct np_step_def step_defs[] = {
-	[NP_STEP_RUN_INSTANCES] = { "run_instances", "RunInstances", run_perms, true },
-	[NP_STEP_STOP] = { "stop", "StopInstances", PERM1("ec2:StopInstances"), true },
+	[NP_STEP_RUN_INSTANCES] = { "run_instances", "RunInstances", run_perms, true,
+				    VERBS("Launching", "still launching", "Launch complete") },
+	[NP_STEP_STOP] = { "stop", "StopInstances", PERM1("ec2:StopInstances"), true,
+			   VERBS("Stopping", "still stopping", "Stop complete"),
+			   .batchable = true },
 	[NP_STEP_MODIFY_PLACEMENT] = { "modify_placement", "ModifyInstancePlacement",
-				       PERM1("ec2:ModifyInstancePlacement"), false },
+				       PERM1("ec2:ModifyInstancePlacement"), false,
+				       VERBS("Modifying placement", "still modifying placement",
+					     "Placement modified"),
+				       .undo = undo_placement },
 	[NP_STEP_MODIFY_INSTANCE_TYPE] = { "modify_instance_type", "ModifyInstanceAttribute",
-					   PERM1("ec2:ModifyInstanceAttribute"), true },
+					   PERM1("ec2:ModifyInstanceAttribute"), true,
+					   VERBS("Changing instance type",
+						 "still changing instance type",
+						 "Instance type changed"),
+					   .undo = undo_type },
 	[NP_STEP_MODIFY_CPU_OPTIONS] = { "modify_cpu_options", "ModifyInstanceCpuOptions",
-					 PERM1("ec2:ModifyInstanceCpuOptions"), true },
-	[NP_STEP_START] = { "start", "StartInstances", PERM1("ec2:StartInstances"), true },
-	[NP_STEP_CREATE_TAGS] = { "create_tags", "CreateTags", PERM1("ec2:CreateTags"), true },
-	[NP_STEP_DELETE_TAGS] = { "delete_tags", "DeleteTags", PERM1("ec2:DeleteTags"), true },
+					 PERM1("ec2:ModifyInstanceCpuOptions"), true,
+					 VERBS("Modifying CPU options",
+					       "still modifying CPU options",
+					       "CPU options modified"),
+					 .undo = undo_cpu },
+	[NP_STEP_START] = { "start", "StartInstances", PERM1("ec2:StartInstances"), true,
+			    VERBS("Starting", "still starting", "Start complete"),
+			    .batchable = true },
+	[NP_STEP_CREATE_TAGS] = { "create_tags", "CreateTags", PERM1("ec2:CreateTags"), true,
+				  VERBS("Tagging", "still tagging", "Tags set") },
+	[NP_STEP_DELETE_TAGS] = { "delete_tags", "DeleteTags", PERM1("ec2:DeleteTags"), true,
+				  VERBS("Removing tags", "still removing tags", "Tags removed") },
 	[NP_STEP_TERMINATE] = { "terminate", "TerminateInstances", PERM1("ec2:TerminateInstances"),
-				true },
+				true,
+				VERBS("Terminating", "still terminating", "Termination complete"),
+				.batchable = true },
 	/* The call, its permission and DryRun come from the attribute's entry. */
-	[NP_STEP_SET_ATTRIBUTE] = { "set_attribute", NULL, PERM1(NULL), true },
+	[NP_STEP_SET_ATTRIBUTE] = { "set_attribute", NULL, PERM1(NULL), true,
+				    VERBS("Modifying attributes", "still modifying attributes",
+					  "Attributes modified"),
+				    .undo = undo_attribute },
 	/* No DryRun member on these (botocore's model): not checked in advance.
 	 * Giving an instance a role needs iam:PassRole on it (IAM User Guide,
 	 * "Using an IAM role to grant permissions to applications running on
 	 * Amazon EC2 instances"); Describe finds the association to replace. */
 	[NP_STEP_ASSOCIATE_IAM_PROFILE] = { "associate_iam_instance_profile",
-					    "AssociateIamInstanceProfile", assoc_perms, false },
+					    "AssociateIamInstanceProfile", assoc_perms, false,
+					    VERBS("Associating instance profile",
+						  "still associating instance profile",
+						  "Instance profile associated"),
+					    .undo = undo_profile },
 	[NP_STEP_REPLACE_IAM_PROFILE] = { "replace_iam_instance_profile",
 					  "ReplaceIamInstanceProfileAssociation", replace_perms,
-					  false },
+					  false,
+					  VERBS("Replacing instance profile",
+						"still replacing instance profile",
+						"Instance profile replaced"),
+					  .undo = undo_profile },
 	[NP_STEP_DISASSOCIATE_IAM_PROFILE] = { "disassociate_iam_instance_profile",
 					       "DisassociateIamInstanceProfile", disassoc_perms,
-					       false },
+					       false,
+					       VERBS("Disassociating instance profile",
+						     "still disassociating instance profile",
+						     "Instance profile disassociated"),
+					       .undo = undo_profile },
+	/* No undo: a volume does not shrink, and EC2 limits how often it may
+	 * be modified. */
 	[NP_STEP_MODIFY_VOLUME] = { "modify_volume", "ModifyVolume", PERM1("ec2:ModifyVolume"),
-				    true },
+				    true,
+				    VERBS("Modifying root volume", "still modifying root volume",
+					  "Root volume modification started") },
 	[NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION] = { "modify_root_delete_on_termination",
 							"ModifyInstanceAttribute",
-							PERM1("ec2:ModifyInstanceAttribute"),
-							true },
+							PERM1("ec2:ModifyInstanceAttribute"), true,
+							VERBS("Setting root volume delete on "
+							      "termination",
+							      "still setting delete on termination",
+							      "Delete on termination set"),
+							.undo = undo_root_dot },
+	/* The old text is not kept (only its hash): no undo. */
 	[NP_STEP_MODIFY_USER_DATA] = { "modify_user_data", "ModifyInstanceAttribute",
-				       PERM1("ec2:ModifyInstanceAttribute"), true },
+				       PERM1("ec2:ModifyInstanceAttribute"), true,
+				       VERBS("Replacing user data", "still replacing user data",
+					     "User data replaced") },
 	/* Dedicated Hosts: EC2's model has no DryRun on any of the three.
 	 * Tagging at allocation needs ec2:CreateTags as at launch. */
-	[NP_STEP_ALLOCATE_HOSTS] = { "allocate_hosts", "AllocateHosts", alloc_perms, false },
-	[NP_STEP_MODIFY_HOSTS] = { "modify_hosts", "ModifyHosts", PERM1("ec2:ModifyHosts"), false },
+	[NP_STEP_ALLOCATE_HOSTS] = { "allocate_hosts", "AllocateHosts", alloc_perms, false,
+				     VERBS("Allocating host", "still allocating host",
+					   "Host allocated") },
+	[NP_STEP_MODIFY_HOSTS] = { "modify_hosts", "ModifyHosts", PERM1("ec2:ModifyHosts"), false,
+				   VERBS("Modifying host", "still modifying host",
+					 "Host modified") },
 	[NP_STEP_RELEASE_HOSTS] = { "release_hosts", "ReleaseHosts", PERM1("ec2:ReleaseHosts"),
-				    false },
+				    false,
+				    VERBS("Releasing host", "still releasing host",
+					  "Host released") },
 };
+#undef VERBS
 #undef PERM1
 _Static_assert(sizeof(step_defs) / sizeof(step_defs[0]) == NP_STEP__COUNT,
 	       "every step kind has its entry in step_defs");
@@ -155,6 +264,17 @@ bool np_step_dry_run(const struct np_step *s)
 							   : step_defs[s->kind].dry_run;
 }
 
+bool np_step_undo(const struct np_step *s, const struct np_instance *before, struct np_step *back)
+{
+	memset(back, 0, sizeof(*back));
+	if ((unsigned)s->kind >= NP_STEP__COUNT || !step_defs[s->kind].undo)
+		return false;
+	if (step_defs[s->kind].undo(s, before, back))
+		return true;
+	np_step_release(back);
+	return false;
+}
+
 int np_action_parse(const char *name)
 {
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
@@ -163,7 +283,7 @@ int np_action_parse(const char *name)
 	return -1;
 }
 
-static void release_step(struct np_step *s)
+void np_step_release(struct np_step *s)
 {
 	free(s->value);
 	free(s->instance_type);
@@ -180,7 +300,7 @@ void np_change_release(struct np_change *c)
 	free(c->group);
 	free(c->replace_reason);
 	for (size_t i = 0; i < c->n_steps; i++)
-		release_step(&c->steps[i]);
+		np_step_release(&c->steps[i]);
 	free(c->steps);
 	for (size_t i = 0; i < c->n_attrs; i++) {
 		free(c->attrs[i].name);

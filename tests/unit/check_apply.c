@@ -209,7 +209,7 @@ static int f_run(void *ctx, const struct np_ec2_launch *req, struct np_instance 
 		for (int i = 0; i < count; i++) {
 			char *address = address_of(np_tags_get(req->tags, NP_TAG_ADDRESS), i);
 			struct fake_inst *nx =
-			    fleet_add(f, address, req->instance_type, NP_RUN_PENDING);
+			    fleet_add(f, address, req->attrs->instance_type, NP_RUN_PENDING);
 
 			free(address);
 			nx->inst.client_token = strdup(req->client_token);

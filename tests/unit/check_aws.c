@@ -511,23 +511,28 @@ START_TEST(test_ec2_run_instances_query_matches_botocore)
 	struct np_query q = NP_QUERY_INIT;
 	struct np_strv sgs = NP_STRV_INIT;
 	struct np_tags tags = NP_TAGS_INIT;
-	struct np_ec2_launch r = {
+	struct np_instance w = {
 		.image_id = "ami-0abcdef1234567890",
 		.instance_type = "r8i.4xlarge",
 		.key_name = "my-key-pair",
 		.subnet_id = "subnet-0123456789abcdef0",
-		.security_group_ids = &sgs,
 		.core_count = 8,
 		.threads_per_core = 2,
 		.nested_virtualization = NP_NV_ENABLED,
 		.tenancy = NP_TENANCY_HOST,
+		.host_id = "h-0123456789abcdef0",
 		.hibernation = NP_BOOL_FALSE,
+		.security_groups_set = true,
+	};
+	struct np_ec2_launch r = {
+		.attrs = &w,
 		.tags = &tags,
 		.client_token = "np-7c1e-runner-0-g1",
 		.user_data = "#!/bin/sh\n",
 	};
 
 	np_strv_push(&sgs, "sg-0123456789abcdef0");
+	w.security_group_ids = sgs;
 	np_tags_set(&tags, "nestplan:address", "runner[0]");
 	np_ec2_run_instances_query(&q, &r);
 	ck_assert(has(&q, "MinCount", "1") && has(&q, "MaxCount", "1"));
@@ -538,6 +543,13 @@ START_TEST(test_ec2_run_instances_query_matches_botocore)
 	ck_assert(has(&q, "CpuOptions.NestedVirtualization", "enabled"));
 	ck_assert(has(&q, "Placement.Tenancy", "host"));
 	ck_assert(has(&q, "HibernationOptions.Configured", "false"));
+	ck_assert(has(&q, "ImageId", "ami-0abcdef1234567890"));
+	ck_assert(has(&q, "InstanceType", "r8i.4xlarge"));
+	ck_assert(has(&q, "KeyName", "my-key-pair"));
+	ck_assert(has(&q, "SubnetId", "subnet-0123456789abcdef0"));
+	ck_assert(has(&q, "Placement.HostId", "h-0123456789abcdef0"));
+	ck_assert(has(&q, "Placement.Affinity", "host"));
+	ck_assert_ptr_null(np_query_get(&q, "Placement.AvailabilityZone"));
 	ck_assert(has(&q, "TagSpecification.1.ResourceType", "instance"));
 	ck_assert(has(&q, "TagSpecification.1.Tag.1.Key", "nestplan:address"));
 	ck_assert(has(&q, "TagSpecification.1.Tag.1.Value", "runner[0]"));

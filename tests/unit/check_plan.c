@@ -229,13 +229,59 @@ START_TEST(test_plan_data_case)
 }
 END_TEST
 
-/* The schema says of every gen attribute what its table entry says: the
- * same key, type, range and names (the entry is the truth; the schema is
- * what editors read). */
+/* An enum's names in the schema: the same set as the entry's (the file's
+ * names where the file may use fewer, as for state). */
+static void schema_enum_agrees(const struct np_attr_def *a, json_t *e)
+{
+	const char *const *names = a->file_names ? a->file_names : a->names + 1;
+	json_t *got = json_object_get(e, "enum");
+	size_t n = 0;
+
+	ck_assert_msg(json_is_array(got), "%s: no enum in the schema", a->name);
+	for (; names[n]; n++) {
+		bool found = false;
+
+		for (size_t k = 0; k < json_array_size(got) && !found; k++)
+			found = !strcmp(json_string_value(json_array_get(got, k)), names[n]);
+		ck_assert_msg(found, "%s: '%s' is not in the schema's enum", a->name, names[n]);
+	}
+	ck_assert_msg(json_array_size(got) == n,
+		      "%s: the schema's enum has %zu names, the entry %zu", a->name,
+		      json_array_size(got), n);
+}
+
+/* An id the loader checks ("ami-" and 8 to 17 hex digits): the same pattern. */
+static void schema_id_agrees(const struct np_attr_def *a, json_t *e)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "^%s-[0-9a-f]{8,17}$", a->id_prefix);
+	ck_assert_msg(json_string_value(json_object_get(e, "pattern")) &&
+			  !strcmp(json_string_value(json_object_get(e, "pattern")), want),
+		      "%s: the schema's pattern is not %s", a->name, want);
+}
+
+/* The keys of the schema's attributes that the loader reads by hand. */
+static const char *const schema_not_table[] = { "user_data", "tags", "rollout", "lifecycle",
+						/* issue 18: src/config/hosts.c */
+						"placement.host", NULL };
+
+static bool schema_key_known(const char *name)
+{
+	for (int i = 0; schema_not_table[i]; i++)
+		if (!strcmp(schema_not_table[i], name))
+			return true;
+	return np_attr_find(name) != NULL;
+}
+
+/* The schema says of every attribute what its table entry says: the same
+ * key, type, range, names and id patterns, and it has no key the table
+ * does not know (the entry is the truth; the schema is what editors read). */
 START_TEST(test_plan_schema_agrees_with_the_attribute_table)
 {
 	json_error_t je;
-	json_t *schema = json_load_file("schemas/nestplan.schema.json", 0, &je), *props;
+	json_t *schema = json_load_file("schemas/nestplan.schema.json", 0, &je), *props, *v;
+	const char *key;
 
 	ck_assert_msg(schema, "schemas/nestplan.schema.json: %s", je.text);
 	props = json_object_get(json_object_get(json_object_get(schema, "$defs"), "attributes"),
@@ -247,8 +293,6 @@ START_TEST(test_plan_schema_agrees_with_the_attribute_table)
 		char group[64];
 		json_t *p = props, *e;
 
-		if (!a->gen)
-			continue;
 		if (dot) {
 			snprintf(group, sizeof(group), "%.*s", (int)(dot - a->name), a->name);
 			p = json_object_get(json_object_get(props, group), "properties");
@@ -265,24 +309,136 @@ START_TEST(test_plan_schema_agrees_with_the_attribute_table)
 			ck_assert_int_eq(json_integer_value(json_object_get(e, "minimum")), a->min);
 			ck_assert_int_eq(json_integer_value(json_object_get(e, "maximum")), a->max);
 			break;
-		case NP_ATTR_ENUM: {
-			json_t *names = json_object_get(e, "enum");
-			size_t n = 0;
+		case NP_ATTR_ENUM:
+			schema_enum_agrees(a, e);
+			break;
+		case NP_ATTR_STR: {
+			json_t *max = json_object_get(e, "maxLength");
+			int loader = a->id_prefix ? 64 : a->max ? a->max : a->check ? 2048 : 255;
 
-			for (int k = 1; a->names[k]; k++, n++)
-				ck_assert_str_eq(json_string_value(json_array_get(names, n)),
-						 a->names[k]);
-			ck_assert_uint_eq(json_array_size(names), n);
+			ck_assert_str_eq(json_string_value(json_object_get(e, "type")), "string");
+			if (a->id_prefix)
+				schema_id_agrees(a, e);
+			/* Without a check or a pattern, the length is all there is. */
+			ck_assert_msg(max || a->check || a->id_prefix,
+				      "%s: no maxLength in the schema", a->name);
+			ck_assert_msg(!max || json_integer_value(max) == loader,
+				      "%s: the schema's maxLength is not %d", a->name, loader);
 			break;
 		}
-		case NP_ATTR_STR:
-			ck_assert_str_eq(json_string_value(json_object_get(e, "type")), "string");
-			break;
 		case NP_ATTR_STRV:
+			ck_assert_str_eq(json_string_value(json_object_get(e, "type")), "array");
+			ck_assert_int_eq(json_integer_value(json_object_get(e, "maxItems")),
+					 a->max);
+			schema_id_agrees(a, json_object_get(e, "items"));
 			break;
 		}
 	}
+	json_object_foreach(props, key, v)
+	{
+		json_t *sub = json_object_get(v, "properties"), *x;
+		const char *k2;
+
+		if (!sub || !strcmp(key, "rollout") || !strcmp(key, "lifecycle")) {
+			ck_assert_msg(schema_key_known(key),
+				      "the schema's '%s' is not in the table", key);
+			continue;
+		}
+		json_object_foreach(sub, k2, x)
+		{
+			char name[128];
+
+			snprintf(name, sizeof(name), "%s.%s", key, k2);
+			ck_assert_msg(schema_key_known(name),
+				      "the schema's '%s' is not in the table", name);
+		}
+	}
 	json_decref(schema);
+}
+END_TEST
+
+/* The state JSON as the versions before the table wrote it reads back and
+ * is written again byte for byte, keys in the same order. */
+START_TEST(test_plan_state_json_of_older_versions_round_trips)
+{
+	const char *old =
+	    "{\"address\": \"web[0]\", \"instance_id\": \"i-0123456789abcdef0\", "
+	    "\"instance_type\": \"m8i.large\", \"state\": \"running\", \"image_id\": "
+	    "\"ami-0abcdef1234567890\", \"key_name\": \"k\", \"subnet_id\": "
+	    "\"subnet-0123456789abcdef0\", \"security_group_ids\": [\"sg-0123456789abcdef1\", "
+	    "\"sg-0123456789abcdef0\"], \"platform\": \"windows\", \"cpu_options\": "
+	    "{\"core_count\": 448, \"threads_per_core\": 2, \"nested_virtualization\": "
+	    "\"enabled\"}, \"placement\": {\"tenancy\": \"host\", \"host_id\": "
+	    "\"h-0123456789abcdef0\", \"availability_zone\": \"us-east-1a\", \"group_name\": "
+	    "\"g\"}, \"hibernation\": false, \"user_data_sha256\": \"ab\", \"tags\": "
+	    "{\"team\": \"ci\"}, \"lineage\": \"L\", \"monitoring\": true}";
+	json_t *j = json_loads(old, 0, NULL), *back;
+	struct np_instance in;
+	struct np_err err = NP_ERR_INIT;
+	char *a, *b;
+
+	ck_assert_ptr_nonnull(j);
+	ck_assert_msg(np_instance_from_json(&in, j, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(in.core_count, 448); /* more than a file may ask: EC2's */
+	ck_assert(in.security_groups_set && in.security_group_ids.n == 2);
+	back = np_instance_to_json(&in);
+	a = json_dumps(j, JSON_PRESERVE_ORDER);
+	b = json_dumps(back, JSON_PRESERVE_ORDER);
+	ck_assert_str_eq(b, a);
+	free(a);
+	free(b);
+	json_decref(j);
+	json_decref(back);
+	np_instance_release(&in);
+}
+END_TEST
+
+/* Every step kind has its progress verbs, and only the calls EC2 takes for
+ * many instances at once are batched. */
+START_TEST(test_plan_step_table_has_verbs_and_batches_only_state_calls)
+{
+	for (int k = 0; k < NP_STEP__COUNT; k++) {
+		const struct np_step_def *d = np_step_def((enum np_step_kind)k);
+
+		ck_assert_msg(d->name && d->doing && d->still && d->done, "step %d: no verbs", k);
+		ck_assert_msg(!strncmp(d->still, "still ", 6), "%s: '%s'", d->name, d->still);
+		ck_assert_int_eq(d->batchable,
+				 k == NP_STEP_STOP || k == NP_STEP_START || k == NP_STEP_TERMINATE);
+	}
+	ck_assert_str_eq(np_step_def(NP_STEP_RELEASE_HOSTS)->doing, "Releasing host");
+	ck_assert_ptr_null(np_step_def(NP_STEP_ALLOCATE_HOSTS)->undo);
+	ck_assert_ptr_null(np_step_def(NP_STEP_MODIFY_VOLUME)->undo);
+}
+END_TEST
+
+/* Rollback puts back the values the instance had: the same call, before's
+ * values; a step that has no way back builds nothing. */
+START_TEST(test_plan_step_undo_uses_the_values_before)
+{
+	struct np_instance before = { 0 };
+	struct np_step s = { .kind = NP_STEP_MODIFY_INSTANCE_TYPE }, back;
+
+	before.instance_type = strdup("m8i.large");
+	before.tenancy = NP_TENANCY_DEFAULT;
+	before.monitoring = NP_BOOL_FALSE;
+	ck_assert(np_step_undo(&s, &before, &back));
+	ck_assert_int_eq(back.kind, NP_STEP_MODIFY_INSTANCE_TYPE);
+	ck_assert_str_eq(back.instance_type, "m8i.large");
+	np_step_release(&back);
+	s.kind = NP_STEP_MODIFY_CPU_OPTIONS;
+	ck_assert(np_step_undo(&s, &before, &back));
+	ck_assert_int_eq(back.nested_virtualization, NP_NV_DISABLED);
+	np_step_release(&back);
+	s.kind = NP_STEP_SET_ATTRIBUTE;
+	s.attr = np_attr_find("monitoring");
+	ck_assert(np_step_undo(&s, &before, &back));
+	ck_assert_str_eq(back.value, "false");
+	np_step_release(&back);
+	s.attr = np_attr_find("ebs_optimized"); /* not set before: stays */
+	ck_assert(!np_step_undo(&s, &before, &back));
+	s.kind = NP_STEP_START;
+	ck_assert(!np_step_undo(&s, &before, &back));
+	np_instance_release(&before);
 }
 END_TEST
 
@@ -628,6 +784,9 @@ Suite *check_plan_suite(void)
 	tcase_add_test(o, test_plan_irreversible_tenancy_step);
 	tcase_add_test(o, test_plan_step_table_complete);
 	tcase_add_test(o, test_plan_schema_agrees_with_the_attribute_table);
+	tcase_add_test(o, test_plan_step_table_has_verbs_and_batches_only_state_calls);
+	tcase_add_test(o, test_plan_step_undo_uses_the_values_before);
+	tcase_add_test(o, test_plan_state_json_of_older_versions_round_trips);
 	tcase_add_test(o, test_plan_json_shape_and_planfile_round_trip);
 	tcase_add_test(o, test_plan_iam_policy_is_the_step_table);
 	tcase_add_test(o, test_plan_rules_know_the_sizes_of_a_family);
