@@ -435,8 +435,8 @@ class TestDriftOutput(OutputTestCase):
         ids = self.apply_base()
         self.retag(ids["runner[1]"], team=None)
         doc = self.drift_json(rc=2)
-        self.assertIn({"address": "runner[1]", "instance_id": ids["runner[1]"], "attribute": "tags.team",
-                       "recorded": "ci", "live": None}, doc["drift"])
+        self.assertIn({"address": "runner[1]", "kind": "instance", "instance_id": ids["runner[1]"],
+                       "attribute": "tags.team", "recorded": "ci", "live": None}, doc["drift"])
 
 
 class TestDriftReports(OutputTestCase):
