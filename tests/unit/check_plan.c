@@ -740,6 +740,23 @@ START_TEST(test_plan_host_steps_carry_the_chosen_host)
 	np_plan_unchecked_permissions(&plan, &perms);
 	ck_assert_uint_ge(perms.n, 1);
 	ck_assert_str_eq(perms.v[0], "ec2:AllocateHosts");
+	{
+		struct np_render_opts ro = { .config = cfg };
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+
+		np_render_plan_text(f, &plan, &ro);
+		fclose(f);
+		ck_assert_msg(strstr(text, "+ kvm[1] (host) will be allocated\n"), "%s", text);
+		ck_assert_msg(strstr(text, "placement.host                     kvm[1]"), "%s",
+			      text);
+		ck_assert_msg(strstr(text, "steps: allocate_hosts"), "%s", text);
+		ck_assert_msg(strstr(text, "Plan: 4 to add, 0 to change, 0 to destroy. No instance "
+					   "will be out of service."),
+			      "%s", text);
+		free(text);
+	}
 	np_strv_release(&perms);
 	/* The saved plan reads back what apply needs. */
 	j = np_plan_to_json_full(&plan);
