@@ -138,6 +138,13 @@ json_t *np_instance_to_json(const struct np_instance *in)
 	set_str(o, "address", in->address);
 	set_str(o, "instance_id", in->instance_id);
 	attrs_to_json(o, in, true);
+	if (in->host_address) {
+		const char *key = NULL;
+		/* The planner's, not EC2's: placement.host resolved to a host. */
+		json_t *g = group_of(o, "placement.host_address", &key, true);
+
+		json_object_set_new(g, key, json_string(in->host_address));
+	}
 	set_str(o, "user_data_sha256", in->user_data_sha256);
 	if (in->tags_set || in->tags.n) {
 		json_t *t = json_object();
@@ -183,6 +190,13 @@ int np_instance_from_json(struct np_instance *out, const json_t *j, struct np_er
 	    get_str(j, "launch_time", &out->launch_time, err) ||
 	    get_str(j, "owner_id", &out->owner_id, err))
 		goto fail;
+	{
+		const char *key = NULL;
+		json_t *g = group_of((json_t *)j, "placement.host_address", &key, false);
+
+		if (g && get_str(g, key, &out->host_address, err))
+			goto fail;
+	}
 	out->spot = json_is_true(json_object_get(j, "spot"));
 	if (attrs_from_json(out, j, err) < 0)
 		goto fail;
