@@ -27,7 +27,7 @@ enum np_host_state {
 	NP_HOST_RELEASED_PERMANENT_FAILURE,
 	NP_HOST_PENDING,
 };
-const char *np_host_state_name(enum np_host_state s); /* NULL for UNSET */
+const char *np_host_state_name(enum np_host_state s);  /* NULL for UNSET */
 enum np_host_state np_host_state_parse(const char *s); /* UNSET when unknown */
 
 /* availableInstanceCapacity: one item per instance type the host runs. */

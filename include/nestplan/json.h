@@ -15,7 +15,9 @@ json_t *np_instance_to_json(const struct np_instance *in);
 int np_instance_from_json(struct np_instance *out, const json_t *j, struct np_err *err);
 /* {"address", "host_id", "instance_family" | "instance_type",
  *  "availability_zone", "auto_placement", "host_recovery", "tags", "state", ...}:
- * every field but the live-only capacity (capacity, instance_ids). */
+ * every field but the live-only capacity (capacity, instance_ids), which
+ * from_json reads when present ("capacity": [{"instance_type", "available",
+ * "total"}], "instance_ids": [...]): saved live answers and test fixtures. */
 json_t *np_host_to_json(const struct np_host *h);
 int np_host_from_json(struct np_host *out, const json_t *j, struct np_err *err);
 json_t *np_itype_to_json(const struct np_itype *t);

@@ -116,6 +116,7 @@ json_t *np_instance_to_json(const struct np_instance *in)
 		json_object_set(o, "cpu_options", cpu);
 	set_str(pl, "tenancy", np_tenancy_name(in->tenancy));
 	set_str(pl, "host_id", in->host_id);
+	set_str(pl, "host_address", in->host_address);
 	set_str(pl, "availability_zone", in->availability_zone);
 	if (json_object_size(pl))
 		json_object_set(o, "placement", pl);
@@ -229,6 +230,7 @@ int np_instance_from_json(struct np_instance *out, const json_t *j, struct np_er
 		e = 0;
 		if (get_enum(pl, "tenancy", &e, parse_tenancy, err) ||
 		    get_str(pl, "host_id", &out->host_id, err) ||
+		    get_str(pl, "host_address", &out->host_address, err) ||
 		    get_str(pl, "availability_zone", &out->availability_zone, err))
 			goto fail;
 		out->tenancy = (enum np_tenancy)e;

@@ -158,6 +158,7 @@ void np_instance_release(struct np_instance *in)
 	np_strv_release(&in->security_group_ids);
 	free(in->user_data_sha256);
 	free(in->host_id);
+	free(in->host_address);
 	free(in->availability_zone);
 	np_tags_release(&in->tags);
 	free(in->client_token);
@@ -182,6 +183,7 @@ void np_instance_copy(struct np_instance *dst, const struct np_instance *src)
 	np_strv_copy(&dst->security_group_ids, &src->security_group_ids);
 	dst->user_data_sha256 = np_xstrdup(src->user_data_sha256);
 	dst->host_id = np_xstrdup(src->host_id);
+	dst->host_address = np_xstrdup(src->host_address);
 	dst->availability_zone = np_xstrdup(src->availability_zone);
 	np_tags_copy(&dst->tags, &src->tags);
 	dst->client_token = np_xstrdup(src->client_token);

@@ -168,6 +168,7 @@ static void release_step(struct np_step *s)
 	free(s->value);
 	free(s->instance_type);
 	free(s->host_id);
+	free(s->host_address);
 	free(s->volume_id);
 	free(s->device_name);
 	np_tags_release(&s->tags);
@@ -177,6 +178,7 @@ void np_change_release(struct np_change *c)
 {
 	free(c->address);
 	free(c->instance_id);
+	free(c->host_id);
 	free(c->group);
 	free(c->replace_reason);
 	for (size_t i = 0; i < c->n_steps; i++)
@@ -190,6 +192,8 @@ void np_change_release(struct np_change *c)
 	free(c->attrs);
 	np_instance_release(&c->before);
 	np_instance_release(&c->after);
+	np_host_release(&c->host_before);
+	np_host_release(&c->host_after);
 	memset(c, 0, sizeof(*c));
 }
 
