@@ -28,9 +28,9 @@ static bool has_hosts_table(struct np_state *st)
 	sqlite3_stmt *s = NULL;
 	bool yes = false;
 
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hosts'",
-			       -1, &s, NULL) == SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		st->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hosts'", -1,
+		&s, NULL) == SQLITE_OK)
 		yes = sqlite3_step(s) == SQLITE_ROW;
 	sqlite3_finalize(s);
 	return yes;
