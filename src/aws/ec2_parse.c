@@ -110,8 +110,8 @@ int np_ec2_answer_root(xmlDoc *doc, const char *action, xmlNode **out, struct np
 
 /* A whole decimal number in [lo, hi]; "not there" leaves *out as it is. An
  * element that is there but not such a number is an error. */
-static int int_of(xmlNode *n, const char *name, long lo, long hi, int *out, const char *what,
-		  struct np_err *err)
+int np_xml_int(xmlNode *n, const char *name, long lo, long hi, int *out, const char *what,
+	       struct np_err *err)
 {
 	char *s = np_xml_text(n, name), *end;
 	long v;
@@ -136,7 +136,7 @@ static int int_of(xmlNode *n, const char *name, long lo, long hi, int *out, cons
 }
 
 /* Ids and names EC2 gives as plain tokens: no spaces, no controls. */
-static bool token_ok(const char *s, size_t max)
+bool np_xml_token_ok(const char *s, size_t max)
 {
 	size_t n = strlen(s);
 
@@ -148,14 +148,61 @@ static bool token_ok(const char *s, size_t max)
 	return true;
 }
 
-static bool instance_id_ok(const char *s)
+bool np_ec2_id_ok(const char *s, const char *prefix)
 {
-	size_t hex;
+	size_t p = strlen(prefix), hex;
 
-	if (strncmp(s, "i-", 2))
+	if (strncmp(s, prefix, p))
 		return false;
-	hex = strspn(s + 2, "0123456789abcdef");
-	return hex >= 1 && hex <= 32 && !s[2 + hex];
+	hex = strspn(s + p, "0123456789abcdef");
+	return hex >= 1 && hex <= 32 && !s[p + hex];
+}
+
+void np_ec2_tag_set(xmlNode *item, char **address, char **lineage, struct np_tags *tags)
+{
+	xmlNode *set = np_xml_child(item, "tagSet");
+
+	for (xmlNode *t = set ? set->children : NULL; t; t = t->next) {
+		char *k, *v;
+
+		if (t->type != XML_ELEMENT_NODE)
+			continue;
+		k = np_xml_text(t, "key");
+		v = np_xml_text(t, "value");
+		if (k && !strcmp(k, NP_TAG_ADDRESS)) {
+			free(*address);
+			*address = np_xstrdup(v ? v : "");
+		} else if (k && !strcmp(k, NP_TAG_LINEAGE)) {
+			free(*lineage);
+			*lineage = np_xstrdup(v ? v : "");
+		} else if (k) {
+			np_tags_set(tags, k, v ? v : "");
+		}
+		free(k);
+		free(v);
+	}
+}
+
+int np_ec2_check_id(const char *s, const char *prefix, const char *what, struct np_err *err)
+{
+	struct np_buf safe = NP_BUF_INIT;
+
+	if (s && np_ec2_id_ok(s, prefix))
+		return 0;
+	np_buf_add_visible(&safe, s ? s : "", 40);
+	np_error(err, "%s '%s' is not %s id", what, safe.ptr,
+		 !strcmp(prefix, "i-") ? "an instance" : "a host");
+	np_buf_release(&safe);
+	return -1;
+}
+
+int np_ec2_item_id(xmlNode *item, const char *name, const char *prefix, const char *what,
+		   char **out, struct np_err *err)
+{
+	*out = np_xml_text(item, name);
+	if (!*out)
+		return np_error(err, "%s without %s", what, name);
+	return np_ec2_check_id(*out, prefix, name, err);
 }
 
 /* Instances launched together carry "group[A..B]" in nestplan:address (one
@@ -179,7 +226,7 @@ static enum np_run_state state_of(xmlNode *n, struct np_err *err)
 	char *name;
 	enum np_run_state st;
 
-	if (int_of(n, "code", 0, 65535, &code, "instanceState.code", err) < 0)
+	if (np_xml_int(n, "code", 0, 65535, &code, "instanceState.code", err) < 0)
 		return NP_RUN_UNSET;
 	/* The high byte of the code is internal to EC2. */
 	switch (code < 0 ? -1 : code & 0xff) {
@@ -271,7 +318,7 @@ static int attr_of(xmlNode *item, const struct np_attr_def *a, struct np_instanc
 		snprintf(why, sizeof(why), "is not a number from %d to %ld", a->min, hi);
 		if (np_attr_set_text(a, out, value) < 0)
 			rc = refused_value(err, what, text, why);
-	} else if (a->ec2_required && !token_ok(value, a->max ? (size_t)a->max : 255)) {
+	} else if (a->ec2_required && !np_xml_token_ok(value, a->max ? (size_t)a->max : 255)) {
 		rc = np_error(err, "%s is not a value nestplan takes", what);
 	} else if (*value && np_attr_set_text(a, out, value) < 0) {
 		rc = refused_value(err, what, text, "is not a value nestplan knows");
@@ -324,21 +371,12 @@ static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 	int launch_index = -1;
 
 	memset(out, 0, sizeof(*out));
-	out->instance_id = np_xml_text(item, "instanceId");
-	if (!out->instance_id)
-		return np_error(err, "an instance without instanceId");
-	if (!instance_id_ok(out->instance_id)) {
-		struct np_buf safe = NP_BUF_INIT;
-
-		np_buf_add_visible(&safe, out->instance_id, 40);
-		np_error(err, "instanceId '%s' is not an instance id", safe.ptr);
-		np_buf_release(&safe);
+	if (np_ec2_item_id(item, "instanceId", "i-", "an instance", &out->instance_id, err) < 0)
 		return -1;
-	}
 	out->client_token = np_xml_text(item, "clientToken");
 	out->launch_time = np_xml_text(item, "launchTime");
-	if (int_of(item, "amiLaunchIndex", 0, NP_EC2_MAX_LISTED, &launch_index, "amiLaunchIndex",
-		   err) < 0)
+	if (np_xml_int(item, "amiLaunchIndex", 0, NP_EC2_MAX_LISTED, &launch_index,
+		       "amiLaunchIndex", err) < 0)
 		goto bad;
 	if (!(n = np_xml_child(item, "instanceState")))
 		return np_error(err, "instance %s: no instanceState in the answer",
@@ -349,26 +387,11 @@ static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 		out->spot = !strcmp(s, "spot");
 		free(s);
 	}
-	if ((n = np_xml_child(item, "tagSet"))) {
-		for (xmlNode *t = n->children; t; t = t->next) {
-			char *k, *v;
-
-			if (t->type != XML_ELEMENT_NODE)
-				continue;
-			k = np_xml_text(t, "key");
-			v = np_xml_text(t, "value");
-			if (k && !strcmp(k, NP_TAG_ADDRESS)) {
-				free(out->address);
-				out->address = address_of(v ? v : "", launch_index);
-			} else if (k && !strcmp(k, NP_TAG_LINEAGE)) {
-				free(out->lineage);
-				out->lineage = np_xstrdup(v ? v : "");
-			} else if (k) {
-				np_tags_set(&out->tags, k, v ? v : "");
-			}
-			free(k);
-			free(v);
-		}
+	np_ec2_tag_set(item, &out->address, &out->lineage, &out->tags);
+	if (out->address) {
+		s = address_of(out->address, launch_index);
+		free(out->address);
+		out->address = s;
 	}
 	out->tags_set = true;
 	root_device(item, out);
@@ -405,6 +428,24 @@ static int add_items(xmlNode *set, struct np_instance **v, size_t *n, size_t *al
 	return 0;
 }
 
+int np_ec2_owner_of(xmlNode *n, char **out, struct np_err *err)
+{
+	char *owner = np_xml_text(n, "ownerId");
+
+	*out = NULL;
+	if (owner && (strlen(owner) != 12 || strspn(owner, "0123456789") != 12)) {
+		struct np_buf safe = NP_BUF_INIT;
+
+		np_buf_add_visible(&safe, owner, 40);
+		np_error(err, "ownerId '%s' is not an AWS account id", safe.ptr);
+		np_buf_release(&safe);
+		free(owner);
+		return -1;
+	}
+	*out = owner;
+	return 0;
+}
+
 /* A reservation's instances carry its ownerId: the account the state pins. */
 static int add_reservation(xmlNode *r, struct np_instance **v, size_t *n, size_t *alloc,
 			   struct np_err *err)
@@ -416,23 +457,15 @@ static int add_reservation(xmlNode *r, struct np_instance **v, size_t *n, size_t
 		return -1;
 	if (*n == first)
 		return 0;
-	owner = np_xml_text(r, "ownerId");
-	if (owner && (strlen(owner) != 12 || strspn(owner, "0123456789") != 12)) {
-		struct np_buf safe = NP_BUF_INIT;
-
-		np_buf_add_visible(&safe, owner, 40);
-		np_error(err, "ownerId '%s' is not an AWS account id", safe.ptr);
-		np_buf_release(&safe);
-		free(owner);
+	if (np_ec2_owner_of(r, &owner, err) < 0)
 		return -1;
-	}
 	for (size_t i = first; i < *n; i++)
 		(*v)[i].owner_id = np_xstrdup(owner);
 	free(owner);
 	return 0;
 }
 
-static char *next_token_of(xmlNode *root)
+char *np_ec2_next_token(xmlNode *root)
 {
 	char *t = np_xml_text(root, "nextToken");
 
@@ -462,7 +495,7 @@ int np_ec2_parse_instances(xmlDoc *doc, const char *action, struct np_instance *
 	if (add_reservation(root, v, n, alloc, err) < 0)
 		goto fail;
 	if (next_token)
-		*next_token = next_token_of(root);
+		*next_token = np_ec2_next_token(root);
 	return 0;
 fail:
 	/* One instance this answer cannot describe makes the whole answer an
@@ -486,7 +519,7 @@ static int ints_of(xmlNode *set, int **v, size_t *n, long lo, long hi, const cha
 			continue;
 		if (*n >= 4096)
 			return np_error(err, "%s: more than 4096 values", what);
-		if (int_of(it, NULL, lo, hi, &x, what, err) < 0)
+		if (np_xml_int(it, NULL, lo, hi, &x, what, err) < 0)
 			return -1;
 		NP_ALLOC_GROW(*v, *n + 1, alloc);
 		(*v)[(*n)++] = x;
@@ -507,15 +540,15 @@ static int parse_itype(xmlNode *it, struct np_itype *t, struct np_err *err)
 {
 	xmlNode *vc, *pi;
 
-	if (!token_ok(t->name, 64))
+	if (!np_xml_token_ok(t->name, 64))
 		return np_error(err, "instanceType is not an instance type");
 	if ((vc = np_xml_child(it, "vCpuInfo"))) {
-		if (int_of(vc, "defaultVCpus", 1, 8192, &t->default_vcpus, "defaultVCpus", err) <
-			0 ||
-		    int_of(vc, "defaultCores", 1, 4096, &t->default_cores, "defaultCores", err) <
-			0 ||
-		    int_of(vc, "defaultThreadsPerCore", 1, 16, &t->default_threads_per_core,
-			   "defaultThreadsPerCore", err) < 0 ||
+		if (np_xml_int(vc, "defaultVCpus", 1, 8192, &t->default_vcpus, "defaultVCpus",
+			       err) < 0 ||
+		    np_xml_int(vc, "defaultCores", 1, 4096, &t->default_cores, "defaultCores",
+			       err) < 0 ||
+		    np_xml_int(vc, "defaultThreadsPerCore", 1, 16, &t->default_threads_per_core,
+			       "defaultThreadsPerCore", err) < 0 ||
 		    ints_of(np_xml_child(vc, "validCores"), &t->valid_cores, &t->n_valid_cores, 1,
 			    4096, "validCores", err) < 0 ||
 		    ints_of(np_xml_child(vc, "validThreadsPerCore"), &t->valid_threads,
@@ -571,6 +604,6 @@ int np_ec2_parse_instance_types(xmlDoc *doc, struct np_catalog *out, char **next
 		np_itype_release(&t);
 	}
 	if (next_token)
-		*next_token = next_token_of(root);
+		*next_token = np_ec2_next_token(root);
 	return 0;
 }
