@@ -181,7 +181,7 @@ int np_ec2_describe_pages(struct np_aws *aws, struct np_query *base, struct np_i
 
 	do {
 		struct np_query q = NP_QUERY_INIT;
-		xmlDoc *doc = NULL;
+		struct np_buf body;
 		char *next = NULL;
 
 		for (size_t i = 0; i < base->n; i++)
@@ -189,14 +189,16 @@ int np_ec2_describe_pages(struct np_aws *aws, struct np_query *base, struct np_i
 		np_query_addf(&q, "MaxResults", "%d", NP_EC2_PAGE);
 		if (token)
 			np_query_add(&q, "NextToken", token);
-		rc = np_aws_call(aws, "DescribeInstances", &q, &doc, err);
+		/* Read as a stream, not as a tree: a page's tree is many times
+		 * its text, and a parallel refresh holds one per stream. */
+		rc = np_aws_call_body(aws, "DescribeInstances", &q, &body, err);
 		np_query_release(&q);
 		if (rc == 0)
-			rc = np_ec2_parse_instances(doc, "DescribeInstances", v, n, alloc, &next,
-						    err);
+			rc = np_ec2_parse_instances_text(body.ptr, body.len, "DescribeInstances", v,
+							 n, alloc, &next, err);
 		if (rc == 0 && next)
 			rc = pager_next(&pg, "DescribeInstances", next, err);
-		xmlFreeDoc(doc);
+		np_buf_release(&body);
 		free(token);
 		token = next;
 	} while (rc == 0 && token);

@@ -7,6 +7,7 @@
 
 #include "nestplan/aws.h"
 #include "nestplan/creds.h"
+#include "nestplan/model.h"
 
 #define NP_RESPONSE_MAX (64u * 1024 * 1024)
 
@@ -54,6 +55,17 @@ xmlDoc *np_xml_parse(const char *data, size_t len);
 xmlNode *np_xml_child(xmlNode *node, const char *name);
 /* Its text content (caller frees with free()), NULL when missing. */
 char *np_xml_text(xmlNode *node, const char *name);
+
+/* np_aws_call, the 2xx answer's body returned unparsed in *out (initialised
+ * here; the caller releases it, also on failure). */
+int np_aws_call_body(struct np_aws *a, const char *action, const struct np_query *params,
+		     struct np_buf *out, struct np_err *err);
+/* np_ec2_parse_instances over an answer's text, read as a stream: one
+ * instance's elements at a time instead of the whole page's tree (a
+ * parallel refresh has a page in flight per stream). */
+int np_ec2_parse_instances_text(const char *text, size_t len, const char *action,
+				struct np_instance **v, size_t *n, size_t *alloc, char **next_token,
+				struct np_err *err);
 
 /* Fill err from an EC2/STS error document or, failing that, the status. */
 void np_aws_error_from_response(const char *action, long status, const char *body, size_t len,

@@ -3202,11 +3202,12 @@ class Handler(BaseHTTPRequestHandler):
             w.nth[action] = w.nth.get(action, 0) + 1
             nth = w.nth[action]
             r_reset, r_throttle, r_error = w.rng.random(), w.rng.random(), w.rng.random()
+        # Fixed delays on top of the model's time (not counted as work).
         if f["latency_ms"]:
-            time.sleep(f["latency_ms"] / 1000.0)
+            self.extra_sleep(f["latency_ms"] / 1000.0)
         stall = f.get("stall")
         if stall and stall.get("action") == action and int(stall.get("nth", 1)) == nth:
-            time.sleep(float(stall.get("seconds", 30)))
+            self.extra_sleep(float(stall.get("seconds", 30)))
         if r_reset < f["reset_rate"]:
             raise DropConnection()
         if r_throttle < f["throttle_rate"]:
@@ -3239,18 +3240,31 @@ class Handler(BaseHTTPRequestHandler):
                              % (status, escape(code), escape(code), escape(message)))
         raise ApiError(code, message, status)
 
+    def extra_sleep(self, seconds):
+        time.sleep(seconds)
+        self.extra_s += seconds
+
     def model_wait(self, items):
-        """The latency model's time for this answer, slept outside the lock so
-        that concurrent requests overlap as they do on EC2."""
+        """The latency model's time for this answer: the answer takes that
+        long in total, so only what the simulator's own work (parsing,
+        waiting for the lock, building the XML) did not already take is
+        slept, outside the lock so that concurrent requests overlap as they
+        do on EC2. Sleeping the whole delay on top of the work would add the
+        simulator's CPU time (one Python process: concurrent answers'
+        work is serial) to every answer, and parallel listings would pay it
+        once per stream in a row."""
         w = self.server.world
         with w.lock:
             delay = w.model_delay(items)
-        if delay > 0:
-            time.sleep(delay)
+        spent = time.monotonic() - self.started - self.extra_s
+        if delay > spent:
+            time.sleep(delay - spent)
         self.latency_s = delay
 
     def handle_api(self, method):
         w = self.server.world
+        # From here the answer's time runs (the latency model counts it all).
+        self.started, self.extra_s = time.monotonic(), 0.0
         split = urllib.parse.urlsplit(self.path)
         body = self.read_body() if method == "POST" else b""
         action, dry, ids = "?", False, []
