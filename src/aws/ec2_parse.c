@@ -615,6 +615,9 @@ int np_ec2_parse_instances_text(const char *text, size_t len, const char *action
 			NP_ALLOC_GROW(*v, *n + 1, *alloc);
 			if (np_ec2_parse_instance(item, &(*v)[*n], err) < 0)
 				goto done;
+			/* In this thread, at once: the next instance reuses the
+			 * memory of the strings given up. */
+			np_instance_share_strings(&(*v)[*n]);
 			(*n)++;
 			prefix = false;
 			ret = xmlTextReaderNext(r);

@@ -39,6 +39,9 @@ int np_state_list(struct np_state *st, struct np_instance **out, size_t *n, stru
 		NP_ALLOC_GROW(v, nv + 1, alloc);
 		if (row_to_instance(st, s, 0, &v[nv], err) < 0)
 			goto fail;
+		/* Now, while the row's own strings are the last ones made: the
+		 * next row reuses their memory. */
+		np_instance_share_strings(&v[nv]);
 		nv++;
 	}
 	if (r != SQLITE_DONE) {

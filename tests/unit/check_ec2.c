@@ -239,6 +239,34 @@ START_TEST(test_ec2_pages_of_several_reservations)
 	ck_assert_str_eq(v[2].owner_id, "222222222222");
 	ck_assert_str_eq(v[0].address, "runner[0]");
 	ck_assert_str_eq(np_tags_get(&v[0].tags, "team"), "a & b");
+	{
+		/* The listing's instances share what they hold alike; a copy's
+		 * strings are its own (the plan edits copies); the state's and a
+		 * count's copies share too. Released either way without a leak
+		 * or a double free (valgrind, ASan). */
+		struct np_instance c, d;
+		size_t alloc = 0;
+
+		np_instances_free(v, n);
+		v = NULL;
+		n = 0;
+		ck_assert_int_eq(np_ec2_parse_instances_text(text, strlen(text), "DescribeInstances",
+							     &v, &n, &alloc, NULL, &err),
+				 0);
+		ck_assert_uint_eq(n, 3);
+		ck_assert_ptr_eq(v[0].instance_type, v[2].instance_type);
+		ck_assert_ptr_ne(v[0].instance_id, v[1].instance_id);
+		np_instance_copy(&c, &v[0]);
+		ck_assert_ptr_ne(c.instance_type, v[0].instance_type);
+		ck_assert_str_eq(c.instance_type, v[0].instance_type);
+		free(c.instance_type); /* a copy's fields are free()d by who edits them */
+		c.instance_type = np_xstrdup("m8i.large");
+		np_instance_copy_shared(&d, &c);
+		ck_assert_ptr_ne(d.instance_type, c.instance_type);
+		ck_assert_ptr_eq(d.owner_id, v[0].owner_id);
+		np_instance_release(&c);
+		np_instance_release(&d);
+	}
 	np_instances_free(v, n);
 	/* A DTD (entities) is refused by both. */
 	ck_assert_int_eq(parse_text("<!DOCTYPE DescribeInstancesResponse [<!ENTITY a \"b\">]>"
