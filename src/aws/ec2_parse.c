@@ -493,7 +493,10 @@ static int own(char *owner, struct np_instance *v, size_t first, size_t n, struc
 		return -1;
 	}
 	for (size_t i = first; i < n; i++)
-		v[i].owner_id = np_xstrdup(owner);
+		if (!v[i].owner_id && owner) {
+			v[i].owner_id = np_xstrdup(owner);
+			np_instance_share_strings(&v[i]);
+		}
 	return 0;
 }
 
@@ -615,6 +618,9 @@ int np_ec2_parse_instances_text(const char *text, size_t len, const char *action
 			NP_ALLOC_GROW(*v, *n + 1, *alloc);
 			if (np_ec2_parse_instance(item, &(*v)[*n], err) < 0)
 				goto done;
+			/* EC2 sends the ownerId first; own() checks it at the end. */
+			if (owner)
+				(*v)[*n].owner_id = np_xstrdup(owner);
 			/* In this thread, at once: the next instance reuses the
 			 * memory of the strings given up. */
 			np_instance_share_strings(&(*v)[*n]);
