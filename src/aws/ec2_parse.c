@@ -508,7 +508,8 @@ static int reader_text(xmlTextReader *r, const char *action, char **out, struct 
 	*out = NULL;
 	if (t && strlen(t) > ANSWER_MAX_TEXT) {
 		xmlFree(t);
-		return np_error(err, "%s: the answer holds a text of more than %d bytes; refusing it",
+		return np_error(err,
+				"%s: the answer holds a text of more than %d bytes; refusing it",
 				action, ANSWER_MAX_TEXT);
 	}
 	if (t && *t)

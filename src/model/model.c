@@ -165,12 +165,12 @@ static struct {
 /* The fields that may hold a shared string: no code frees them but
  * np_instance_release (np_instance_copy gives private copies). */
 static const size_t shared_fields[] = {
-	offsetof(struct np_instance, image_id),	      offsetof(struct np_instance, instance_type),
-	offsetof(struct np_instance, subnet_id),      offsetof(struct np_instance, availability_zone),
-	offsetof(struct np_instance, key_name),	      offsetof(struct np_instance, lineage),
-	offsetof(struct np_instance, owner_id),	      offsetof(struct np_instance, user_data_sha256),
+	offsetof(struct np_instance, image_id),  offsetof(struct np_instance, instance_type),
+	offsetof(struct np_instance, subnet_id), offsetof(struct np_instance, availability_zone),
+	offsetof(struct np_instance, key_name),  offsetof(struct np_instance, lineage),
+	offsetof(struct np_instance, owner_id),  offsetof(struct np_instance, user_data_sha256),
 };
-#define N_SHARED (sizeof(shared_fields) / sizeof(shared_fields[0]))
+#define N_SHARED          (sizeof(shared_fields) / sizeof(shared_fields[0]))
 #define FIELD_AT(in, off) ((char **)((char *)(in) + (off)))
 
 static size_t pool_slot(char **v, size_t cap, const char *s)

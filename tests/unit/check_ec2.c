@@ -25,10 +25,7 @@ static char *page(const char *item)
 #define TYPE  "<instanceType>m8i.2xlarge</instanceType>"
 #define STATE "<instanceState><code>16</code><name>running</name></instanceState>"
 
-static bool same_str(const char *a, const char *b)
-{
-	return a == b || (a && b && !strcmp(a, b));
-}
+static bool same_str(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
 
 /* The listing reads pages as a stream (np_ec2_parse_instances_text): it
  * must take and refuse what the tree reader does, with the same message. */
@@ -250,8 +247,9 @@ START_TEST(test_ec2_pages_of_several_reservations)
 		np_instances_free(v, n);
 		v = NULL;
 		n = 0;
-		ck_assert_int_eq(np_ec2_parse_instances_text(text, strlen(text), "DescribeInstances",
-							     &v, &n, &alloc, NULL, &err),
+		ck_assert_int_eq(np_ec2_parse_instances_text(text, strlen(text),
+							     "DescribeInstances", &v, &n, &alloc,
+							     NULL, &err),
 				 0);
 		ck_assert_uint_eq(n, 3);
 		ck_assert_ptr_eq(v[0].instance_type, v[2].instance_type);
