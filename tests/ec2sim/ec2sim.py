@@ -1469,11 +1469,15 @@ class Ec2:
             # are scanned, so parallel listings do not each scan the fleet.
             tails = [v for n, v in filters if n == "instance-id"
                      and all(re.fullmatch(r"i-\*[0-9a-f]", x) for x in v)]
+            ends = None
             if idf:
                 cand = [i for i in dict.fromkeys(idf[0]) if i in self.w.instances]
             elif tails:
+                # Skipped as the scan passes them (the token is a position in
+                # the fleet's order): a stream's pages cost one pass in all,
+                # not a pass of the whole fleet per page.
                 ends = {x[-1] for x in tails[0]}
-                cand = [i for i in self.w.order if i[-1] in ends]
+                cand = self.w.order
             else:
                 cand = self.w.order
             # The token is a position in the candidates: each page scans on
@@ -1482,6 +1486,9 @@ class Ec2:
             pos = start
             account = self.w.account
             while pos < len(cand):
+                if ends is not None and cand[pos][-1] not in ends:
+                    pos += 1
+                    continue
                 inst = self.w.instances[cand[pos]]
                 self.w.settle(inst, t)
                 if inst.account == account and inst.visible_at <= t \
