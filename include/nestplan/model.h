@@ -122,6 +122,18 @@ void np_instance_release(struct np_instance *in);
 /* Deep copy of src into dst (dst is overwritten, not released). */
 void np_instance_copy(struct np_instance *dst, const struct np_instance *src);
 void np_instances_free(struct np_instance *v, size_t n);
+/* Memory per instance: the strings a fleet's instances hold alike (image,
+ * type, subnet, zone, key, lineage, account, user-data hash) replaced by one
+ * shared copy each, which np_instance_release does not free. For instances
+ * that are read, not edited, once made (the listing's, the state's, a
+ * count's copies in the file): code that edits a field frees it itself,
+ * and a shared string must never be freed; np_instance_copy always gives
+ * private strings. Thread-safe. */
+void np_instance_share_strings(struct np_instance *in);
+/* np_instance_copy, then np_instance_share_strings. */
+void np_instance_copy_shared(struct np_instance *dst, const struct np_instance *src);
+/* Frees the shared strings: only when no instance holds one (tests). */
+void np_shared_strings_release(void);
 
 void np_strv_push(struct np_strv *sv, const char *s);
 void np_strv_release(struct np_strv *sv);

@@ -399,8 +399,10 @@ static int resource_count(const char *action, const struct np_query *p)
 	return n;
 }
 
-int np_aws_call(struct np_aws *a, const char *action, const struct np_query *params, xmlDoc **out,
-		struct np_err *err)
+/* With raw, a 2xx answer's body is moved there unparsed (the caller parses
+ * it as it streams); otherwise *out is the parsed document. */
+static int call(struct np_aws *a, const char *action, const struct np_query *params, xmlDoc **out,
+		struct np_buf *raw, struct np_err *err)
 {
 	struct np_buf body = NP_BUF_INIT;
 	struct np_query q = NP_QUERY_INIT;
@@ -412,7 +414,10 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 	volatile sig_atomic_t *stop =
 	    cls == NP_BUCKET_MUTATING && !allow_after_interrupt ? a->interrupted : NULL;
 
-	*out = NULL;
+	if (out)
+		*out = NULL;
+	if (raw)
+		np_buf_init(raw, 0);
 	if (a->before_mutation && cls == NP_BUCKET_MUTATING && !np_query_is_dry_run(params) &&
 	    a->before_mutation(a->before_mutation_ud, action, err) < 0) {
 		give_handle(a, h);
@@ -481,6 +486,8 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 			       body.len, a->connect_ms, a->total_ms, &resp, err) < 0) {
 			np_error_prefix(err, "%s", action);
 			err->cls = NP_ERRC_TRANSIENT;
+		} else if (resp.status >= 200 && resp.status < 300 && raw) {
+			rc = 0;
 		} else if (resp.status >= 200 && resp.status < 300) {
 			*out = np_xml_parse(resp.body.ptr, resp.body.len);
 			if (!*out) {
@@ -501,7 +508,12 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 			     rc == 0 ? "" : "", (np_monotonic_now() - t0) * 1000);
 		if (np_log_enabled(NP_LOG_TRACE))
 			np_log_trace("<- %s HTTP %ld\n%.4000s", action, resp.status, resp.body.ptr);
-		np_buf_release(&resp.body);
+		if (rc == 0 && raw) {
+			np_buf_release(raw);
+			*raw = resp.body;
+		} else {
+			np_buf_release(&resp.body);
+		}
 		curl_slist_free_all(hdr);
 		np_creds_release(&c);
 		count(a, throttled, attempt > 1);
@@ -536,6 +548,18 @@ int np_aws_call(struct np_aws *a, const char *action, const struct np_query *par
 	np_buf_release(&body);
 	np_query_release(&q);
 	return rc;
+}
+
+int np_aws_call(struct np_aws *a, const char *action, const struct np_query *params, xmlDoc **out,
+		struct np_err *err)
+{
+	return call(a, action, params, out, NULL, err);
+}
+
+int np_aws_call_body(struct np_aws *a, const char *action, const struct np_query *params,
+		     struct np_buf *out, struct np_err *err)
+{
+	return call(a, action, params, NULL, out, err);
 }
 
 /* ---- signed REST requests (S3) ---- */

@@ -286,7 +286,8 @@ static int hosts_by_id(struct np_aws *aws, const char *const *ids, size_t n, str
 	int rc;
 
 	np_ec2_list_param(&base, "HostId", ids, n);
-	rc = np_ec2_pages(aws, "DescribeHosts", &base, 0, host_page, hp, err);
+	rc = np_ec2_pages(aws, "DescribeHosts", &base, 0,
+			  &(struct np_ec2_page_reader){ host_page, NULL, hp }, err);
 	np_query_release(&base);
 	if (rc == 0 || strcmp(err->code, "InvalidHostID.NotFound"))
 		return rc;
@@ -327,7 +328,7 @@ int np_ec2_describe_hosts_filter(struct np_aws *aws, const char *name, const cha
 	*out = NULL;
 	*n = 0;
 	rc = np_ec2_filter_pages(aws, "DescribeHosts", name, values, n_values, NP_EC2_HOSTS_PAGE,
-				 host_page, &hp, err);
+				 &(struct np_ec2_page_reader){ host_page, NULL, &hp }, err);
 	return hosts_result(rc, out, n);
 }
 

@@ -176,7 +176,7 @@ static void pager_release(struct pager *pg)
 }
 
 int np_ec2_pages(struct np_aws *aws, const char *action, const struct np_query *base,
-		 int max_results, np_ec2_page_fn parse, void *ctx, struct np_err *err)
+		 int max_results, const struct np_ec2_page_reader *rd, struct np_err *err)
 {
 	struct pager pg = { 0 };
 	char *token = NULL;
@@ -184,6 +184,7 @@ int np_ec2_pages(struct np_aws *aws, const char *action, const struct np_query *
 
 	do {
 		struct np_query q = NP_QUERY_INIT;
+		struct np_buf body = NP_BUF_INIT;
 		xmlDoc *doc = NULL;
 		char *next = NULL;
 
@@ -193,13 +194,20 @@ int np_ec2_pages(struct np_aws *aws, const char *action, const struct np_query *
 			np_query_addf(&q, "MaxResults", "%d", max_results);
 		if (token)
 			np_query_add(&q, "NextToken", token);
-		rc = np_aws_call(aws, action, &q, &doc, err);
+		if (rd->text) {
+			rc = np_aws_call_body(aws, action, &q, &body, err);
+			if (rc == 0)
+				rc = rd->text(body.ptr, body.len, rd->ctx, &next, err);
+			np_buf_release(&body);
+		} else {
+			rc = np_aws_call(aws, action, &q, &doc, err);
+			if (rc == 0)
+				rc = rd->doc(doc, rd->ctx, &next, err);
+			xmlFreeDoc(doc);
+		}
 		np_query_release(&q);
-		if (rc == 0)
-			rc = parse(doc, ctx, &next, err);
 		if (rc == 0 && next)
 			rc = pager_next(&pg, action, next, err);
-		xmlFreeDoc(doc);
 		free(token);
 		token = next;
 	} while (rc == 0 && token);
@@ -210,7 +218,7 @@ int np_ec2_pages(struct np_aws *aws, const char *action, const struct np_query *
 
 int np_ec2_filter_pages(struct np_aws *aws, const char *action, const char *name,
 			const char *const *values, size_t n_values, int max_results,
-			np_ec2_page_fn parse, void *ctx, struct np_err *err)
+			const struct np_ec2_page_reader *rd, struct np_err *err)
 {
 	int rc = 0;
 
@@ -226,7 +234,7 @@ int np_ec2_filter_pages(struct np_aws *aws, const char *action, const char *name
 			snprintf(key, sizeof(key), "Filter.1.Value.%zu", i + 1);
 			np_query_add(&base, key, values[off + i]);
 		}
-		rc = np_ec2_pages(aws, action, &base, max_results, parse, ctx, err);
+		rc = np_ec2_pages(aws, action, &base, max_results, rd, err);
 		np_query_release(&base);
 	}
 	return rc;
@@ -237,19 +245,21 @@ struct instance_pages {
 	size_t *n, *alloc;
 };
 
-static int instance_page(xmlDoc *doc, void *ctx, char **next, struct np_err *err)
+static int instance_page(const char *text, size_t len, void *ctx, char **next, struct np_err *err)
 {
 	struct instance_pages *ip = ctx;
 
-	return np_ec2_parse_instances(doc, "DescribeInstances", ip->v, ip->n, ip->alloc, next, err);
+	return np_ec2_parse_instances_text(text, len, "DescribeInstances", ip->v, ip->n, ip->alloc,
+					   next, err);
 }
 
 int np_ec2_describe_pages(struct np_aws *aws, struct np_query *base, struct np_instance **v,
 			  size_t *n, size_t *alloc, struct np_err *err)
 {
 	struct instance_pages ip = { v, n, alloc };
+	struct np_ec2_page_reader rd = { NULL, instance_page, &ip };
 
-	return np_ec2_pages(aws, "DescribeInstances", base, NP_EC2_PAGE, instance_page, &ip, err);
+	return np_ec2_pages(aws, "DescribeInstances", base, NP_EC2_PAGE, &rd, err);
 }
 
 int np_ec2_describe_instances_filter(struct np_aws *aws, const char *name,
@@ -258,12 +268,14 @@ int np_ec2_describe_instances_filter(struct np_aws *aws, const char *name,
 {
 	size_t alloc = 0;
 	struct instance_pages ip = { out, n, &alloc };
+	struct np_ec2_page_reader rd = { NULL, instance_page, &ip };
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	rc = np_ec2_filter_pages(aws, "DescribeInstances", name, values, n_values, NP_EC2_PAGE,
-				 instance_page, &ip, err);
+
+	rc = np_ec2_filter_pages(aws, "DescribeInstances", name, values, n_values, NP_EC2_PAGE, &rd,
+				 err);
 	if (rc < 0) {
 		np_instances_free(*out, *n);
 		*out = NULL;
@@ -489,10 +501,12 @@ int np_ec2_describe_instance_types(struct np_aws *aws, const char *const *names,
 	for (size_t off = 0; off < n; off += NP_EC2_TYPES_PER_CALL) {
 		size_t m = n - off < NP_EC2_TYPES_PER_CALL ? n - off : NP_EC2_TYPES_PER_CALL;
 		struct np_query base = NP_QUERY_INIT;
+		struct np_ec2_page_reader rd = { types_page, NULL, out };
 		int rc;
 
 		np_ec2_list_param(&base, "InstanceType", names + off, m);
-		rc = np_ec2_pages(aws, "DescribeInstanceTypes", &base, 0, types_page, out, err);
+
+		rc = np_ec2_pages(aws, "DescribeInstanceTypes", &base, 0, &rd, err);
 		np_query_release(&base);
 		if (rc < 0)
 			return -1;

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <libxml/xmlreader.h>
+
 #include "aws/internal.h"
 #include "nestplan/alloc.h"
 #include "nestplan/ec2.h"
@@ -32,10 +34,9 @@ static void describe_root(const xmlNode *root, char *out, size_t size)
 
 /* Every element and text within bounds: depth, text length. libxml2 stops
  * at 256 levels and 10 MB texts already; these bounds are EC2's shape. */
-static int check_bounds(const char *action, xmlNode *root, struct np_err *err)
+static int check_bounds(const char *action, xmlNode *root, int depth, struct np_err *err)
 {
 	xmlNode *n = root;
-	int depth = 1;
 
 	for (;;) {
 		if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) && n->content &&
@@ -74,7 +75,7 @@ int np_ec2_answer_root(xmlDoc *doc, const char *action, xmlNode **out, struct np
 		return np_error(err, "%s: the answer is empty or not XML", action);
 	snprintf(want, sizeof(want), "%sResponse", action);
 	if (!strcmp((const char *)root->name, want)) {
-		if (check_bounds(action, root, err) < 0)
+		if (check_bounds(action, root, 1, err) < 0)
 			return -1;
 		if (out)
 			*out = root;
@@ -504,6 +505,182 @@ fail:
 		np_instance_release(&(*v)[--*n]);
 	np_error_prefix(err, "%s", action);
 	return -1;
+}
+
+/* The reservation's ownerId onto its instances [first, *n), checked as
+ * add_reservation checks it. */
+static int own(char *owner, struct np_instance *v, size_t first, size_t n, struct np_err *err)
+{
+	if (n == first)
+		return 0;
+	if (owner && (strlen(owner) != 12 || strspn(owner, "0123456789") != 12)) {
+		struct np_buf safe = NP_BUF_INIT;
+
+		np_buf_add_visible(&safe, owner, 40);
+		np_error(err, "ownerId '%s' is not an AWS account id", safe.ptr);
+		np_buf_release(&safe);
+		return -1;
+	}
+	for (size_t i = first; i < n; i++)
+		if (!v[i].owner_id && owner) {
+			v[i].owner_id = np_xstrdup(owner);
+			np_instance_share_strings(&v[i]);
+		}
+	return 0;
+}
+
+/* The text of the reader's current element (NULL when empty), bounded. */
+static int reader_text(xmlTextReader *r, const char *action, char **out, struct np_err *err)
+{
+	char *t = (char *)xmlTextReaderReadString(r);
+
+	*out = NULL;
+	if (t && strlen(t) > ANSWER_MAX_TEXT) {
+		xmlFree(t);
+		return np_error(err,
+				"%s: the answer holds a text of more than %d bytes; refusing it",
+				action, ANSWER_MAX_TEXT);
+	}
+	if (t && *t)
+		*out = np_xstrdup(t);
+	xmlFree(t);
+	return 0;
+}
+
+/* Depths (the reader's, the root at 0) of a DescribeInstances answer. */
+enum { D_SET = 1, D_RESERVATION, D_INSTANCES, D_INSTANCE };
+
+int np_ec2_parse_instances_text(const char *text, size_t len, const char *action,
+				struct np_instance **v, size_t *n, size_t *alloc, char **next_token,
+				struct np_err *err)
+{
+	xmlTextReader *r = NULL;
+	size_t before = *n, first = *n;
+	char want[96], *owner = NULL, *token = NULL;
+	bool root = false, in_set = false, in_res = false, in_insts = false, prefix = false;
+	int ret, rc = -1;
+
+	if (next_token)
+		*next_token = NULL;
+	if (text && len && len <= NP_RESPONSE_MAX)
+		r = xmlReaderForMemory(text, (int)len, NULL, "UTF-8",
+				       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+					   XML_PARSE_COMPACT | XML_PARSE_NOBLANKS);
+	if (!r)
+		return np_error(err, "%s: the answer is empty or not XML", action);
+	snprintf(want, sizeof(want), "%sResponse", action);
+	ret = xmlTextReaderRead(r);
+	while (ret == 1) {
+		int type = xmlTextReaderNodeType(r), depth = xmlTextReaderDepth(r);
+		const char *name = (const char *)xmlTextReaderConstLocalName(r);
+
+		/* As np_xml_parse: a DTD could declare entities; EC2 sends none. */
+		if (type == XML_READER_TYPE_DOCUMENT_TYPE) {
+			np_error(err, "%s: the answer is empty or not XML", action);
+			goto done;
+		}
+		if (depth + 1 > ANSWER_MAX_DEPTH) {
+			np_error(err, "%s: the answer nests deeper than %d elements; refusing it",
+				 action, ANSWER_MAX_DEPTH);
+			goto done;
+		}
+		if (type == XML_READER_TYPE_END_ELEMENT) {
+			if (depth == D_SET)
+				in_set = false;
+			else if (depth == D_RESERVATION && in_res) {
+				in_res = false;
+				if (own(owner, *v, first, *n, err) < 0) {
+					prefix = true;
+					goto done;
+				}
+				free(owner);
+				owner = NULL;
+			} else if (depth == D_INSTANCES)
+				in_insts = false;
+		}
+		if (type != XML_READER_TYPE_ELEMENT || !name) {
+			ret = xmlTextReaderRead(r);
+			continue;
+		}
+		if (!root) {
+			root = true;
+			if (depth != 0 || strcmp(name, want)) {
+				/* Not the answer: the tree's reader says what it is. */
+				xmlDoc *doc = np_xml_parse(text, len);
+
+				np_ec2_answer_root(doc, action, NULL, err);
+				if (doc)
+					xmlFreeDoc(doc);
+				goto done;
+			}
+		} else if (depth == D_SET && !strcmp(name, "reservationSet")) {
+			in_set = !xmlTextReaderIsEmptyElement(r);
+		} else if (depth == D_SET && !strcmp(name, "nextToken")) {
+			free(token);
+			if (reader_text(r, action, &token, err) < 0)
+				goto done;
+		} else if (depth == D_RESERVATION && in_set && !strcmp(name, "item")) {
+			in_res = !xmlTextReaderIsEmptyElement(r);
+			first = *n;
+		} else if (depth == D_INSTANCES && in_res && !strcmp(name, "ownerId")) {
+			free(owner);
+			if (reader_text(r, action, &owner, err) < 0)
+				goto done;
+		} else if (depth == D_INSTANCES && in_res && !strcmp(name, "instancesSet")) {
+			in_insts = !xmlTextReaderIsEmptyElement(r);
+		} else if (depth == D_INSTANCE && in_insts && !strcmp(name, "item")) {
+			/* One instance's elements as a tree; the reader frees it
+			 * once it has moved past. */
+			xmlNode *item = xmlTextReaderExpand(r);
+
+			if (!item) {
+				np_error(err, "%s: the answer is empty or not XML", action);
+				goto done;
+			}
+			if (check_bounds(action, item, D_INSTANCE + 1, err) < 0)
+				goto done;
+			prefix = true;
+			if (*n >= NP_EC2_MAX_LISTED) {
+				np_error(err, "more than %d instances in one listing; refusing it",
+					 NP_EC2_MAX_LISTED);
+				goto done;
+			}
+			NP_ALLOC_GROW(*v, *n + 1, *alloc);
+			if (np_ec2_parse_instance(item, &(*v)[*n], err) < 0)
+				goto done;
+			/* EC2 sends the ownerId first; own() checks it at the end. */
+			if (owner)
+				(*v)[*n].owner_id = np_xstrdup(owner);
+			/* In this thread, at once: the next instance reuses the
+			 * memory of the strings given up. */
+			np_instance_share_strings(&(*v)[*n]);
+			(*n)++;
+			prefix = false;
+			ret = xmlTextReaderNext(r);
+			continue;
+		}
+		ret = xmlTextReaderRead(r);
+	}
+	if (ret < 0 || !root) {
+		np_error(err, "%s: the answer is empty or not XML", action);
+		goto done;
+	}
+	if (next_token) {
+		*next_token = token;
+		token = NULL;
+	}
+	rc = 0;
+done:
+	if (rc < 0) {
+		while (*n > before)
+			np_instance_release(&(*v)[--*n]);
+		if (prefix)
+			np_error_prefix(err, "%s", action);
+	}
+	free(owner);
+	free(token);
+	xmlFreeTextReader(r);
+	return rc;
 }
 
 /* Every <item> of set as a number in [lo, hi]. */

@@ -7,6 +7,7 @@
 
 #include "nestplan/aws.h"
 #include "nestplan/creds.h"
+#include "nestplan/model.h"
 
 #define NP_RESPONSE_MAX (64u * 1024 * 1024)
 
@@ -55,6 +56,17 @@ xmlNode *np_xml_child(xmlNode *node, const char *name);
 /* Its text content (caller frees with free()), NULL when missing. */
 char *np_xml_text(xmlNode *node, const char *name);
 
+/* np_aws_call, the 2xx answer's body returned unparsed in *out (initialised
+ * here; the caller releases it, also on failure). */
+int np_aws_call_body(struct np_aws *a, const char *action, const struct np_query *params,
+		     struct np_buf *out, struct np_err *err);
+/* np_ec2_parse_instances over an answer's text, read as a stream: one
+ * instance's elements at a time instead of the whole page's tree (a
+ * parallel refresh has a page in flight per stream). */
+int np_ec2_parse_instances_text(const char *text, size_t len, const char *action,
+				struct np_instance **v, size_t *n, size_t *alloc, char **next_token,
+				struct np_err *err);
+
 /* Fill err from an EC2/STS error document or, failing that, the status. */
 void np_aws_error_from_response(const char *action, long status, const char *body, size_t len,
 				struct np_err *err);
@@ -65,15 +77,26 @@ struct np_tags;
 /* One page of an answer: parse doc into ctx, *next the page's NextToken
  * (NULL at the end). */
 typedef int (*np_ec2_page_fn)(xmlDoc *doc, void *ctx, char **next, struct np_err *err);
+/* The same from the answer's text, read as a stream (DescribeInstances: a
+ * page's tree is many times its text, and a parallel refresh holds one per
+ * stream). */
+typedef int (*np_ec2_text_page_fn)(const char *text, size_t len, void *ctx, char **next,
+				   struct np_err *err);
+/* How a page is read: by one of the two. */
+struct np_ec2_page_reader {
+	np_ec2_page_fn doc;
+	np_ec2_text_page_fn text;
+	void *ctx;
+};
 /* Every page of action for base's parameters (MaxResults when max_results is
  * not 0); a NextToken seen twice or more than NP_EC2_MAX_PAGES pages are an
  * error. */
 int np_ec2_pages(struct np_aws *aws, const char *action, const struct np_query *base,
-		 int max_results, np_ec2_page_fn parse, void *ctx, struct np_err *err);
+		 int max_results, const struct np_ec2_page_reader *rd, struct np_err *err);
 /* The same with Filter.1 NAME=VALUES, in batches of NP_EC2_MAX_FILTER_VALUES. */
 int np_ec2_filter_pages(struct np_aws *aws, const char *action, const char *name,
 			const char *const *values, size_t n_values, int max_results,
-			np_ec2_page_fn parse, void *ctx, struct np_err *err);
+			const struct np_ec2_page_reader *rd, struct np_err *err);
 /* Check an answer: np_ec2_answer_root, or more (ctx is check's). */
 typedef int (*np_ec2_check_fn)(xmlDoc *doc, const char *action, const void *ctx,
 			       struct np_err *err);

@@ -991,7 +991,7 @@ static void add_instance(struct top_ctx *t, struct np_desired *d)
 static void copy_desired(struct np_desired *dst, const struct np_desired *src)
 {
 	*dst = *src;
-	np_instance_copy(&dst->want, &src->want);
+	np_instance_copy_shared(&dst->want, &src->want); /* a count's copies share strings */
 	dst->name = np_xstrdup(src->name);
 	dst->user_data = src->user_data; /* shared: np_config.texts owns it */
 }

@@ -1,3 +1,6 @@
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -147,17 +150,131 @@ bool np_tags_equal(const struct np_tags *a, const struct np_tags *b)
 	return true;
 }
 
+/* Shared strings: a fleet's instances mostly hold the same image, type,
+ * subnet, zone, key, lineage, account and user-data hash, and a plan holds
+ * each instance several times (the file's, the state's, EC2's, the
+ * change's). One copy per distinct value, for the life of the process (the
+ * values are few), in an open-addressing set; np_instance_release knows a
+ * shared pointer from its own and frees only its own. */
+static struct {
+	char **v;
+	size_t n, cap; /* cap a power of two, at most half full */
+	pthread_mutex_t lock;
+} pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* The fields that may hold a shared string: no code frees them but
+ * np_instance_release (np_instance_copy gives private copies). */
+static const size_t shared_fields[] = {
+	offsetof(struct np_instance, image_id),  offsetof(struct np_instance, instance_type),
+	offsetof(struct np_instance, subnet_id), offsetof(struct np_instance, availability_zone),
+	offsetof(struct np_instance, key_name),  offsetof(struct np_instance, lineage),
+	offsetof(struct np_instance, owner_id),  offsetof(struct np_instance, user_data_sha256),
+};
+#define N_SHARED          (sizeof(shared_fields) / sizeof(shared_fields[0]))
+#define FIELD_AT(in, off) ((char **)((char *)(in) + (off)))
+
+static size_t pool_slot(char **v, size_t cap, const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	size_t i;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	for (i = (size_t)h & (cap - 1); v[i] && strcmp(v[i], s); i = (i + 1) & (cap - 1))
+		;
+	return i;
+}
+
+/* With the lock held. */
+static const char *pool_intern(const char *s)
+{
+	size_t i;
+
+	if ((pool.n + 1) * 2 > pool.cap) {
+		size_t cap = pool.cap ? pool.cap * 2 : 64;
+		char **v = np_xcalloc(cap, sizeof(*v));
+
+		for (size_t k = 0; k < pool.cap; k++)
+			if (pool.v[k])
+				v[pool_slot(v, cap, pool.v[k])] = pool.v[k];
+		free(pool.v);
+		pool.v = v;
+		pool.cap = cap;
+	}
+	i = pool_slot(pool.v, pool.cap, s);
+	if (!pool.v[i]) {
+		pool.v[i] = np_xstrdup(s);
+		pool.n++;
+	}
+	return pool.v[i];
+}
+
+static bool pool_has(const char *p)
+{
+	return pool.cap && pool.v[pool_slot(pool.v, pool.cap, p)] == p;
+}
+
+/* free(), unless p is a shared string. */
+static void drop(char *p)
+{
+	bool shared;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&pool.lock);
+	shared = pool_has(p);
+	pthread_mutex_unlock(&pool.lock);
+	if (!shared)
+		free(p);
+}
+
+void np_instance_share_strings(struct np_instance *in)
+{
+	char *old[N_SHARED] = { 0 };
+
+	pthread_mutex_lock(&pool.lock);
+	for (size_t i = 0; i < N_SHARED; i++) {
+		char **f = FIELD_AT(in, shared_fields[i]);
+
+		if (*f && !pool_has(*f)) {
+			old[i] = *f;
+			*f = (char *)pool_intern(*f);
+		}
+	}
+	pthread_mutex_unlock(&pool.lock);
+	for (size_t i = 0; i < N_SHARED; i++)
+		free(old[i]);
+}
+
+void np_instance_copy_shared(struct np_instance *dst, const struct np_instance *src)
+{
+	np_instance_copy(dst, src);
+	np_instance_share_strings(dst);
+}
+
+void np_shared_strings_release(void)
+{
+	pthread_mutex_lock(&pool.lock);
+	for (size_t i = 0; i < pool.cap; i++)
+		free(pool.v[i]);
+	free(pool.v);
+	pool.v = NULL;
+	pool.n = pool.cap = 0;
+	pthread_mutex_unlock(&pool.lock);
+}
+
 void np_instance_release(struct np_instance *in)
 {
+	for (size_t i = 0; i < N_SHARED; i++) {
+		drop(*FIELD_AT(in, shared_fields[i]));
+		*FIELD_AT(in, shared_fields[i]) = NULL;
+	}
 	free(in->address);
 	free(in->instance_id);
-	free(in->user_data_sha256);
 	free(in->host_address);
 	np_tags_release(&in->tags);
 	free(in->client_token);
-	free(in->lineage);
 	free(in->launch_time);
-	free(in->owner_id);
 	np_attrs_release(in);
 	free(in->root_device_name);
 	free(in->root_volume_id);

@@ -825,7 +825,7 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 	}
 	ch->instance_id = np_xstrdup(cur->instance_id);
 	ch->has_before = true;
-	np_instance_copy(&ch->before, cur);
+	np_instance_copy_shared(&ch->before, cur);
 	if (rec && !ch->before.user_data_sha256)
 		ch->before.user_data_sha256 = np_xstrdup(rec->user_data_sha256);
 	free(ch->before.address);
@@ -898,7 +898,7 @@ static void plan_delete(struct ctx *c, const struct np_instance *rec, bool preve
 	ch->action = NP_ACTION_DELETE;
 	ch->instance_id = np_xstrdup(rec->instance_id);
 	ch->has_before = true;
-	np_instance_copy(&ch->before, l && !gone(l) ? l : rec);
+	np_instance_copy_shared(&ch->before, l && !gone(l) ? l : rec);
 	free(ch->before.address);
 	ch->before.address = np_xstrdup(rec->address);
 	/* Already gone: only the state row goes. */
@@ -981,7 +981,7 @@ int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np
 			ch = new_change(&c, rec->address, group);
 			ch->instance_id = np_xstrdup(rec->instance_id);
 			ch->has_before = true;
-			np_instance_copy(&ch->before, rec);
+			np_instance_copy_shared(&ch->before, rec);
 			/* after: what apply -refresh-only records; none when it is gone. */
 			l = find(c.live_by_id, c.n_live, rec->instance_id, true);
 			if (!gone(l)) {

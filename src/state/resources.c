@@ -84,6 +84,7 @@ done:
 struct instances {
 	struct np_instance *v;
 	size_t n, alloc;
+	bool share; /* a listing, read not edited: np_instance_share_strings */
 };
 
 static int add_instance(void *ctx, const json_t *j, struct np_err *err)
@@ -93,13 +94,17 @@ static int add_instance(void *ctx, const json_t *j, struct np_err *err)
 	NP_ALLOC_GROW(l->v, l->n + 1, l->alloc);
 	if (np_instance_from_json(&l->v[l->n], j, err) < 0)
 		return -1;
+	/* Now, while the row's own strings are the last ones made: the next
+	 * row reuses their memory. */
+	if (l->share)
+		np_instance_share_strings(&l->v[l->n]);
 	l->n++;
 	return 0;
 }
 
 int np_state_list(struct np_state *st, struct np_instance **out, size_t *n, struct np_err *err)
 {
-	struct instances l = { 0 };
+	struct instances l = { .share = true };
 
 	*out = NULL;
 	*n = 0;

@@ -1478,11 +1478,15 @@ class Ec2:
             # are scanned, so parallel listings do not each scan the fleet.
             tails = [v for n, v in filters if n == "instance-id"
                      and all(re.fullmatch(r"i-\*[0-9a-f]", x) for x in v)]
+            ends = None
             if idf:
                 cand = [i for i in dict.fromkeys(idf[0]) if i in self.w.instances]
             elif tails:
+                # Skipped as the scan passes them (the token is a position in
+                # the fleet's order): a stream's pages cost one pass in all,
+                # not a pass of the whole fleet per page.
                 ends = {x[-1] for x in tails[0]}
-                cand = [i for i in self.w.order if i[-1] in ends]
+                cand = self.w.order
             else:
                 cand = self.w.order
             # The token is a position in the candidates: each page scans on
@@ -1491,6 +1495,9 @@ class Ec2:
             pos = start
             account = self.w.account
             while pos < len(cand):
+                if ends is not None and cand[pos][-1] not in ends:
+                    pos += 1
+                    continue
                 inst = self.w.instances[cand[pos]]
                 self.w.settle(inst, t)
                 if inst.account == account and inst.visible_at <= t \
@@ -3193,11 +3200,12 @@ class Handler(BaseHTTPRequestHandler):
             w.nth[action] = w.nth.get(action, 0) + 1
             nth = w.nth[action]
             r_reset, r_throttle, r_error = w.rng.random(), w.rng.random(), w.rng.random()
+        # Fixed delays on top of the model's time (not counted as work).
         if f["latency_ms"]:
-            time.sleep(f["latency_ms"] / 1000.0)
+            self.extra_sleep(f["latency_ms"] / 1000.0)
         stall = f.get("stall")
         if stall and stall.get("action") == action and int(stall.get("nth", 1)) == nth:
-            time.sleep(float(stall.get("seconds", 30)))
+            self.extra_sleep(float(stall.get("seconds", 30)))
         if r_reset < f["reset_rate"]:
             raise DropConnection()
         if r_throttle < f["throttle_rate"]:
@@ -3230,18 +3238,31 @@ class Handler(BaseHTTPRequestHandler):
                              % (status, escape(code), escape(code), escape(message)))
         raise ApiError(code, message, status)
 
+    def extra_sleep(self, seconds):
+        time.sleep(seconds)
+        self.extra_s += seconds
+
     def model_wait(self, items):
-        """The latency model's time for this answer, slept outside the lock so
-        that concurrent requests overlap as they do on EC2."""
+        """The latency model's time for this answer: the answer takes that
+        long in total, so only what the simulator's own work (parsing,
+        waiting for the lock, building the XML) did not already take is
+        slept, outside the lock so that concurrent requests overlap as they
+        do on EC2. Sleeping the whole delay on top of the work would add the
+        simulator's CPU time (one Python process: concurrent answers'
+        work is serial) to every answer, and parallel listings would pay it
+        once per stream in a row."""
         w = self.server.world
         with w.lock:
             delay = w.model_delay(items)
-        if delay > 0:
-            time.sleep(delay)
+        spent = time.monotonic() - self.started - self.extra_s
+        if delay > spent:
+            time.sleep(delay - spent)
         self.latency_s = delay
 
     def handle_api(self, method):
         w = self.server.world
+        # From here the answer's time runs (the latency model counts it all).
+        self.started, self.extra_s = time.monotonic(), 0.0
         split = urllib.parse.urlsplit(self.path)
         body = self.read_body() if method == "POST" else b""
         action, dry, ids = "?", False, []

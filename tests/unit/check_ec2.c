@@ -25,6 +25,37 @@ static char *page(const char *item)
 #define TYPE  "<instanceType>m8i.2xlarge</instanceType>"
 #define STATE "<instanceState><code>16</code><name>running</name></instanceState>"
 
+static bool same_str(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
+/* The listing reads pages as a stream (np_ec2_parse_instances_text): it
+ * must take and refuse what the tree reader does, with the same message. */
+static void same_as_stream(const char *text, int rc, const struct np_instance *v, size_t n,
+			   const char *next, const struct np_err *err)
+{
+	struct np_instance *w = NULL;
+	size_t m = 0, alloc = 0;
+	char *next2 = NULL;
+	struct np_err e = NP_ERR_INIT;
+	int rc2 = np_ec2_parse_instances_text(text, strlen(text), "DescribeInstances", &w, &m,
+					      &alloc, &next2, &e);
+
+	ck_assert_int_eq(rc2, rc);
+	ck_assert_uint_eq(m, n);
+	if (rc < 0)
+		ck_assert_str_eq(e.msg, err->msg);
+	ck_assert(same_str(next2, next));
+	for (size_t i = 0; i < n; i++) {
+		ck_assert(same_str(w[i].instance_id, v[i].instance_id));
+		ck_assert(same_str(w[i].owner_id, v[i].owner_id));
+		ck_assert(same_str(w[i].instance_type, v[i].instance_type));
+		ck_assert(np_tags_equal(&w[i].tags, &v[i].tags));
+		ck_assert_int_eq(w[i].core_count, v[i].core_count);
+		ck_assert_int_eq(w[i].state, v[i].state);
+	}
+	np_instances_free(w, m);
+	free(next2);
+}
+
 /* Parse text as a DescribeInstances answer: 0 with one instance in *out,
  * or -1 with the message in err and nothing appended. */
 static int parse_text(const char *text, struct np_instance **v, size_t *n, struct np_err *err)
@@ -38,10 +69,11 @@ static int parse_text(const char *text, struct np_instance **v, size_t *n, struc
 	*n = 0;
 	np_err_clear(err);
 	rc = np_ec2_parse_instances(doc, "DescribeInstances", v, n, &alloc, &next, err);
-	free(next);
 	xmlFreeDoc(doc);
 	if (rc < 0)
 		ck_assert_uint_eq(*n, 0);
+	same_as_stream(text, rc, *v, *n, next, err);
+	free(next);
 	return rc;
 }
 
@@ -86,6 +118,7 @@ START_TEST(test_ec2_answer_root_must_be_the_actions_response)
 		ck_assert_msg(strstr(err.msg, cases[i].want), "case %zu: %s", i, err.msg);
 		/* The quoted code is never one a caller would act on. */
 		ck_assert_str_eq(err.code, "");
+		same_as_stream(cases[i].body, -1, NULL, 0, NULL, &err);
 		xmlFreeDoc(doc);
 	}
 	{
@@ -173,6 +206,77 @@ START_TEST(test_ec2_a_good_instance_still_parses)
 	ck_assert_str_eq(v[0].owner_id, "123456789012");
 	np_instances_free(v, n);
 	free(text);
+}
+END_TEST
+
+START_TEST(test_ec2_pages_of_several_reservations)
+{
+	/* Two reservations of two accounts' answers (never in one real answer,
+	 * but each keeps its own ownerId), tags, a token, text between items. */
+	const char *text =
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">"
+	    "<requestId>r</requestId><reservationSet>"
+	    "<item><reservationId>r-1</reservationId><ownerId>111111111111</ownerId>"
+	    "<instancesSet><item>" ID TYPE STATE "<tagSet><item><key>nestplan:address</key>"
+	    "<value>runner[0]</value></item><item><key>team</key><value>a &amp; b</value></item>"
+	    "</tagSet></item> <item><instanceId>i-0123456789abcdef1</instanceId>" TYPE STATE
+	    "</item></instancesSet></item>"
+	    "<item><instancesSet><item><instanceId>i-0123456789abcdef2</instanceId>" TYPE STATE
+	    "</item></instancesSet><ownerId>222222222222</ownerId></item>"
+	    "<item><ownerId>bad</ownerId><instancesSet/></item>"
+	    "</reservationSet><nextToken>tok/1+=</nextToken></DescribeInstancesResponse>";
+	struct np_instance *v;
+	size_t n;
+	struct np_err err = NP_ERR_INIT;
+
+	ck_assert_msg(parse_text(text, &v, &n, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(v[1].owner_id, "111111111111");
+	ck_assert_str_eq(v[2].owner_id, "222222222222");
+	ck_assert_str_eq(v[0].address, "runner[0]");
+	ck_assert_str_eq(np_tags_get(&v[0].tags, "team"), "a & b");
+	{
+		/* The listing's instances share what they hold alike; a copy's
+		 * strings are its own (the plan edits copies); the state's and a
+		 * count's copies share too. Released either way without a leak
+		 * or a double free (valgrind, ASan). */
+		struct np_instance c, d;
+		size_t alloc = 0;
+
+		np_instances_free(v, n);
+		v = NULL;
+		n = 0;
+		ck_assert_int_eq(np_ec2_parse_instances_text(text, strlen(text),
+							     "DescribeInstances", &v, &n, &alloc,
+							     NULL, &err),
+				 0);
+		ck_assert_uint_eq(n, 3);
+		ck_assert_ptr_eq(v[0].instance_type, v[2].instance_type);
+		ck_assert_ptr_ne(v[0].instance_id, v[1].instance_id);
+		np_instance_copy(&c, &v[0]);
+		ck_assert_ptr_ne(c.instance_type, v[0].instance_type);
+		ck_assert_str_eq(c.instance_type, v[0].instance_type);
+		free(c.instance_type); /* a copy's fields are free()d by who edits them */
+		c.instance_type = np_xstrdup("m8i.large");
+		np_instance_copy_shared(&d, &c);
+		ck_assert_ptr_ne(d.instance_type, c.instance_type);
+		ck_assert_ptr_eq(d.owner_id, v[0].owner_id);
+		np_instance_release(&c);
+		np_instance_release(&d);
+	}
+	np_instances_free(v, n);
+	/* A DTD (entities) is refused by both. */
+	ck_assert_int_eq(parse_text("<!DOCTYPE DescribeInstancesResponse [<!ENTITY a \"b\">]>"
+				    "<DescribeInstancesResponse/>",
+				    &v, &n, &err),
+			 -1);
+	np_instances_free(v, n);
+	ck_assert_int_eq(parse_text("<DescribeInstancesResponse><reservationSet><item>"
+				    "<instancesSet><item>" ID,
+				    &v, &n, &err),
+			 -1);
+	np_instances_free(v, n);
 }
 END_TEST
 
@@ -578,6 +682,7 @@ Suite *check_ec2_suite(void)
 	tcase_add_test(tc, test_ec2_missing_fields_the_plan_needs_are_errors);
 	tcase_add_test(tc, test_ec2_owner_id_must_be_an_account_id);
 	tcase_add_test(tc, test_ec2_a_good_instance_still_parses);
+	tcase_add_test(tc, test_ec2_pages_of_several_reservations);
 	tcase_add_test(tc, test_ec2_depth_and_text_length_are_bounded);
 	tcase_add_test(tc, test_ec2_instance_type_numbers_are_range_checked);
 	tcase_add_test(tc, test_ec2_error_messages_are_escaped);
