@@ -28,10 +28,24 @@ static int simple_call(struct np_aws *aws, const char *action, struct np_query *
 	return rc;
 }
 
+void np_ec2_tag_spec(struct np_query *q, const char *resource_type, const struct np_tags *tags)
+{
+	if (!tags || !tags->n)
+		return;
+	np_query_add(q, "TagSpecification.1.ResourceType", resource_type);
+	for (size_t t = 0; t < tags->n; t++) {
+		char k[80], v[80];
+
+		snprintf(k, sizeof(k), "TagSpecification.1.Tag.%zu.Key", t + 1);
+		snprintf(v, sizeof(v), "TagSpecification.1.Tag.%zu.Value", t + 1);
+		np_query_add(q, k, tags->v[t].key);
+		np_query_add(q, v, tags->v[t].value);
+	}
+}
+
 void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *r)
 {
 	int count = r->count > 0 ? r->count : 1;
-	size_t t = 0;
 
 	np_query_add(q, "ImageId", r->image_id);
 	np_query_add(q, "InstanceType", r->instance_type);
@@ -100,17 +114,7 @@ void np_ec2_run_instances_query(struct np_query *q, const struct np_ec2_launch *
 			    v);
 		free(v);
 	}
-	if (r->tags && r->tags->n) {
-		np_query_add(q, "TagSpecification.1.ResourceType", "instance");
-		for (t = 0; t < r->tags->n; t++) {
-			char k[80], v[80];
-
-			snprintf(k, sizeof(k), "TagSpecification.1.Tag.%zu.Key", t + 1);
-			snprintf(v, sizeof(v), "TagSpecification.1.Tag.%zu.Value", t + 1);
-			np_query_add(q, k, r->tags->v[t].key);
-			np_query_add(q, v, r->tags->v[t].value);
-		}
-	}
+	np_ec2_tag_spec(q, "instance", r->tags);
 	dry(q, r->dry_run);
 }
 
@@ -172,8 +176,8 @@ static void pager_release(struct pager *pg)
 	memset(pg, 0, sizeof(*pg));
 }
 
-int np_ec2_describe_pages(struct np_aws *aws, struct np_query *base, struct np_instance **v,
-			  size_t *n, size_t *alloc, struct np_err *err)
+int np_ec2_pages(struct np_aws *aws, const char *action, const struct np_query *base,
+		 int max_results, np_ec2_page_fn parse, void *ctx, struct np_err *err)
 {
 	struct pager pg = { 0 };
 	char *token = NULL;
@@ -186,16 +190,16 @@ int np_ec2_describe_pages(struct np_aws *aws, struct np_query *base, struct np_i
 
 		for (size_t i = 0; i < base->n; i++)
 			np_query_add(&q, base->v[i].name, base->v[i].value);
-		np_query_addf(&q, "MaxResults", "%d", NP_EC2_PAGE);
+		if (max_results)
+			np_query_addf(&q, "MaxResults", "%d", max_results);
 		if (token)
 			np_query_add(&q, "NextToken", token);
-		rc = np_aws_call(aws, "DescribeInstances", &q, &doc, err);
+		rc = np_aws_call(aws, action, &q, &doc, err);
 		np_query_release(&q);
 		if (rc == 0)
-			rc = np_ec2_parse_instances(doc, "DescribeInstances", v, n, alloc, &next,
-						    err);
+			rc = parse(doc, ctx, &next, err);
 		if (rc == 0 && next)
-			rc = pager_next(&pg, "DescribeInstances", next, err);
+			rc = pager_next(&pg, action, next, err);
 		xmlFreeDoc(doc);
 		free(token);
 		token = next;
@@ -205,15 +209,12 @@ int np_ec2_describe_pages(struct np_aws *aws, struct np_query *base, struct np_i
 	return rc;
 }
 
-int np_ec2_describe_instances_filter(struct np_aws *aws, const char *name,
-				     const char *const *values, size_t n_values,
-				     struct np_instance **out, size_t *n, struct np_err *err)
+int np_ec2_filter_pages(struct np_aws *aws, const char *action, const char *name,
+			const char *const *values, size_t n_values, int max_results,
+			np_ec2_page_fn parse, void *ctx, struct np_err *err)
 {
-	size_t alloc = 0;
 	int rc = 0;
 
-	*out = NULL;
-	*n = 0;
 	for (size_t off = 0; rc == 0 && off < n_values; off += NP_EC2_MAX_FILTER_VALUES) {
 		struct np_query base = NP_QUERY_INIT;
 		size_t m = n_values - off < NP_EC2_MAX_FILTER_VALUES ? n_values - off
@@ -226,9 +227,44 @@ int np_ec2_describe_instances_filter(struct np_aws *aws, const char *name,
 			snprintf(key, sizeof(key), "Filter.1.Value.%zu", i + 1);
 			np_query_add(&base, key, values[off + i]);
 		}
-		rc = np_ec2_describe_pages(aws, &base, out, n, &alloc, err);
+		rc = np_ec2_pages(aws, action, &base, max_results, parse, ctx, err);
 		np_query_release(&base);
 	}
+	return rc;
+}
+
+struct instance_pages {
+	struct np_instance **v;
+	size_t *n, *alloc;
+};
+
+static int instance_page(xmlDoc *doc, void *ctx, char **next, struct np_err *err)
+{
+	struct instance_pages *ip = ctx;
+
+	return np_ec2_parse_instances(doc, "DescribeInstances", ip->v, ip->n, ip->alloc, next, err);
+}
+
+int np_ec2_describe_pages(struct np_aws *aws, struct np_query *base, struct np_instance **v,
+			  size_t *n, size_t *alloc, struct np_err *err)
+{
+	struct instance_pages ip = { v, n, alloc };
+
+	return np_ec2_pages(aws, "DescribeInstances", base, NP_EC2_PAGE, instance_page, &ip, err);
+}
+
+int np_ec2_describe_instances_filter(struct np_aws *aws, const char *name,
+				     const char *const *values, size_t n_values,
+				     struct np_instance **out, size_t *n, struct np_err *err)
+{
+	size_t alloc = 0;
+	struct instance_pages ip = { out, n, &alloc };
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = np_ec2_filter_pages(aws, "DescribeInstances", name, values, n_values, NP_EC2_PAGE,
+				 instance_page, &ip, err);
 	if (rc < 0) {
 		np_instances_free(*out, *n);
 		*out = NULL;
@@ -249,14 +285,19 @@ int np_ec2_describe_instances_by_id(struct np_aws *aws, const char *const *ids, 
 	return np_ec2_describe_instances_filter(aws, "instance-id", ids, n_ids, out, n, err);
 }
 
-void np_ec2_ids_query(struct np_query *q, const char *const *ids, size_t n, bool dry_run)
+void np_ec2_list_param(struct np_query *q, const char *name, const char *const *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		char key[48];
+		char key[80];
 
-		snprintf(key, sizeof(key), "InstanceId.%zu", i + 1);
-		np_query_add(q, key, ids[i]);
+		snprintf(key, sizeof(key), "%s.%zu", name, i + 1);
+		np_query_add(q, key, v[i]);
 	}
+}
+
+void np_ec2_ids_query(struct np_query *q, const char *const *ids, size_t n, bool dry_run)
+{
+	np_ec2_list_param(q, "InstanceId", ids, n);
 	dry(q, dry_run);
 }
 
@@ -409,12 +450,7 @@ static int tags_call(struct np_aws *aws, const char *action, const char *const *
 		struct np_query q = NP_QUERY_INIT;
 		size_t m = n - off < NP_EC2_MAX_IDS ? n - off : NP_EC2_MAX_IDS;
 
-		for (size_t i = 0; i < m; i++) {
-			char key[48];
-
-			snprintf(key, sizeof(key), "ResourceId.%zu", i + 1);
-			np_query_add(&q, key, ids[off + i]);
-		}
+		np_ec2_list_param(&q, "ResourceId", ids + off, m);
 		for (size_t i = 0; i < tags->n; i++) {
 			char k[48], v[48];
 
@@ -443,40 +479,22 @@ int np_ec2_delete_tags(struct np_aws *aws, const char *const *ids, size_t n,
 	return tags_call(aws, "DeleteTags", ids, n, tags, false, dry_run, err);
 }
 
+static int types_page(xmlDoc *doc, void *ctx, char **next, struct np_err *err)
+{
+	return np_ec2_parse_instance_types(doc, ctx, next, err);
+}
+
 int np_ec2_describe_instance_types(struct np_aws *aws, const char *const *names, size_t n,
 				   struct np_catalog *out, struct np_err *err)
 {
 	for (size_t off = 0; off < n; off += NP_EC2_TYPES_PER_CALL) {
 		size_t m = n - off < NP_EC2_TYPES_PER_CALL ? n - off : NP_EC2_TYPES_PER_CALL;
-		struct pager pg = { 0 };
-		char *token = NULL;
-		int rc = 0;
+		struct np_query base = NP_QUERY_INIT;
+		int rc;
 
-		do {
-			struct np_query q = NP_QUERY_INIT;
-			xmlDoc *doc = NULL;
-			char *next = NULL;
-
-			for (size_t i = 0; i < m; i++) {
-				char key[48];
-
-				snprintf(key, sizeof(key), "InstanceType.%zu", i + 1);
-				np_query_add(&q, key, names[off + i]);
-			}
-			if (token)
-				np_query_add(&q, "NextToken", token);
-			rc = np_aws_call(aws, "DescribeInstanceTypes", &q, &doc, err);
-			np_query_release(&q);
-			if (rc == 0)
-				rc = np_ec2_parse_instance_types(doc, out, &next, err);
-			if (rc == 0 && next)
-				rc = pager_next(&pg, "DescribeInstanceTypes", next, err);
-			xmlFreeDoc(doc);
-			free(token);
-			token = next;
-		} while (rc == 0 && token);
-		free(token);
-		pager_release(&pg);
+		np_ec2_list_param(&base, "InstanceType", names + off, m);
+		rc = np_ec2_pages(aws, "DescribeInstanceTypes", &base, 0, types_page, out, err);
+		np_query_release(&base);
 		if (rc < 0)
 			return -1;
 	}

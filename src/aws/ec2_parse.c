@@ -110,8 +110,8 @@ int np_ec2_answer_root(xmlDoc *doc, const char *action, xmlNode **out, struct np
 
 /* A whole decimal number in [lo, hi]; "not there" leaves *out as it is. An
  * element that is there but not such a number is an error. */
-static int int_of(xmlNode *n, const char *name, long lo, long hi, int *out, const char *what,
-		  struct np_err *err)
+int np_xml_int(xmlNode *n, const char *name, long lo, long hi, int *out, const char *what,
+	       struct np_err *err)
 {
 	char *s = np_xml_text(n, name), *end;
 	long v;
@@ -136,7 +136,7 @@ static int int_of(xmlNode *n, const char *name, long lo, long hi, int *out, cons
 }
 
 /* Ids and names EC2 gives as plain tokens: no spaces, no controls. */
-static bool token_ok(const char *s, size_t max)
+bool np_xml_token_ok(const char *s, size_t max)
 {
 	size_t n = strlen(s);
 
@@ -148,14 +148,39 @@ static bool token_ok(const char *s, size_t max)
 	return true;
 }
 
-static bool instance_id_ok(const char *s)
+bool np_ec2_id_ok(const char *s, const char *prefix)
 {
-	size_t hex;
+	size_t p = strlen(prefix), hex;
 
-	if (strncmp(s, "i-", 2))
+	if (strncmp(s, prefix, p))
 		return false;
-	hex = strspn(s + 2, "0123456789abcdef");
-	return hex >= 1 && hex <= 32 && !s[2 + hex];
+	hex = strspn(s + p, "0123456789abcdef");
+	return hex >= 1 && hex <= 32 && !s[p + hex];
+}
+
+void np_ec2_tag_set(xmlNode *item, char **address, char **lineage, struct np_tags *tags)
+{
+	xmlNode *set = np_xml_child(item, "tagSet");
+
+	for (xmlNode *t = set ? set->children : NULL; t; t = t->next) {
+		char *k, *v;
+
+		if (t->type != XML_ELEMENT_NODE)
+			continue;
+		k = np_xml_text(t, "key");
+		v = np_xml_text(t, "value");
+		if (k && !strcmp(k, NP_TAG_ADDRESS)) {
+			free(*address);
+			*address = np_xstrdup(v ? v : "");
+		} else if (k && !strcmp(k, NP_TAG_LINEAGE)) {
+			free(*lineage);
+			*lineage = np_xstrdup(v ? v : "");
+		} else if (k) {
+			np_tags_set(tags, k, v ? v : "");
+		}
+		free(k);
+		free(v);
+	}
 }
 
 /* Instances launched together carry "group[A..B]" in nestplan:address (one
@@ -179,7 +204,7 @@ static enum np_run_state state_of(xmlNode *n, struct np_err *err)
 	char *name;
 	enum np_run_state st;
 
-	if (int_of(n, "code", 0, 65535, &code, "instanceState.code", err) < 0)
+	if (np_xml_int(n, "code", 0, 65535, &code, "instanceState.code", err) < 0)
 		return NP_RUN_UNSET;
 	/* The high byte of the code is internal to EC2. */
 	switch (code < 0 ? -1 : code & 0xff) {
@@ -278,7 +303,7 @@ static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 	out->instance_id = np_xml_text(item, "instanceId");
 	if (!out->instance_id)
 		return np_error(err, "an instance without instanceId");
-	if (!instance_id_ok(out->instance_id)) {
+	if (!np_ec2_id_ok(out->instance_id, "i-")) {
 		struct np_buf safe = NP_BUF_INIT;
 
 		np_buf_add_visible(&safe, out->instance_id, 40);
@@ -288,7 +313,7 @@ static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 	}
 	out->image_id = np_xml_text(item, "imageId");
 	out->instance_type = np_xml_text(item, "instanceType");
-	if (!out->instance_type || !token_ok(out->instance_type, 64))
+	if (!out->instance_type || !np_xml_token_ok(out->instance_type, 64))
 		return np_error(err, "instance %s: %s", out->instance_id,
 				out->instance_type ? "instanceType is not an instance type"
 						   : "no instanceType in the answer");
@@ -296,8 +321,8 @@ static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 	out->subnet_id = np_xml_text(item, "subnetId");
 	out->client_token = np_xml_text(item, "clientToken");
 	out->launch_time = np_xml_text(item, "launchTime");
-	if (int_of(item, "amiLaunchIndex", 0, NP_EC2_MAX_LISTED, &launch_index, "amiLaunchIndex",
-		   err) < 0)
+	if (np_xml_int(item, "amiLaunchIndex", 0, NP_EC2_MAX_LISTED, &launch_index,
+		       "amiLaunchIndex", err) < 0)
 		goto bad;
 	if (!(n = np_xml_child(item, "instanceState")))
 		return np_error(err, "instance %s: no instanceState in the answer",
@@ -327,10 +352,10 @@ static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 		out->tenancy = NP_TENANCY_DEFAULT;
 	if ((n = np_xml_child(item, "cpuOptions"))) {
 		/* EC2's largest types have a few hundred cores and two threads each. */
-		if (int_of(n, "coreCount", 1, 4096, &out->core_count, "cpuOptions.coreCount", err) <
-			0 ||
-		    int_of(n, "threadsPerCore", 1, 16, &out->threads_per_core,
-			   "cpuOptions.threadsPerCore", err) < 0)
+		if (np_xml_int(n, "coreCount", 1, 4096, &out->core_count, "cpuOptions.coreCount",
+			       err) < 0 ||
+		    np_xml_int(n, "threadsPerCore", 1, 16, &out->threads_per_core,
+			       "cpuOptions.threadsPerCore", err) < 0)
 			goto bad;
 		s = np_xml_text(n, "nestedVirtualization");
 		out->nested_virtualization =
@@ -355,26 +380,11 @@ static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 			free(s);
 		}
 	}
-	if ((n = np_xml_child(item, "tagSet"))) {
-		for (xmlNode *t = n->children; t; t = t->next) {
-			char *k, *v;
-
-			if (t->type != XML_ELEMENT_NODE)
-				continue;
-			k = np_xml_text(t, "key");
-			v = np_xml_text(t, "value");
-			if (k && !strcmp(k, NP_TAG_ADDRESS)) {
-				free(out->address);
-				out->address = address_of(v ? v : "", launch_index);
-			} else if (k && !strcmp(k, NP_TAG_LINEAGE)) {
-				free(out->lineage);
-				out->lineage = np_xstrdup(v ? v : "");
-			} else if (k) {
-				np_tags_set(&out->tags, k, v ? v : "");
-			}
-			free(k);
-			free(v);
-		}
+	np_ec2_tag_set(item, &out->address, &out->lineage, &out->tags);
+	if (out->address) {
+		s = address_of(out->address, launch_index);
+		free(out->address);
+		out->address = s;
 	}
 	out->tags_set = true;
 	root_device(item, out);
@@ -409,6 +419,24 @@ static int add_items(xmlNode *set, struct np_instance **v, size_t *n, size_t *al
 	return 0;
 }
 
+int np_ec2_owner_of(xmlNode *n, char **out, struct np_err *err)
+{
+	char *owner = np_xml_text(n, "ownerId");
+
+	*out = NULL;
+	if (owner && (strlen(owner) != 12 || strspn(owner, "0123456789") != 12)) {
+		struct np_buf safe = NP_BUF_INIT;
+
+		np_buf_add_visible(&safe, owner, 40);
+		np_error(err, "ownerId '%s' is not an AWS account id", safe.ptr);
+		np_buf_release(&safe);
+		free(owner);
+		return -1;
+	}
+	*out = owner;
+	return 0;
+}
+
 /* A reservation's instances carry its ownerId: the account the state pins. */
 static int add_reservation(xmlNode *r, struct np_instance **v, size_t *n, size_t *alloc,
 			   struct np_err *err)
@@ -420,23 +448,15 @@ static int add_reservation(xmlNode *r, struct np_instance **v, size_t *n, size_t
 		return -1;
 	if (*n == first)
 		return 0;
-	owner = np_xml_text(r, "ownerId");
-	if (owner && (strlen(owner) != 12 || strspn(owner, "0123456789") != 12)) {
-		struct np_buf safe = NP_BUF_INIT;
-
-		np_buf_add_visible(&safe, owner, 40);
-		np_error(err, "ownerId '%s' is not an AWS account id", safe.ptr);
-		np_buf_release(&safe);
-		free(owner);
+	if (np_ec2_owner_of(r, &owner, err) < 0)
 		return -1;
-	}
 	for (size_t i = first; i < *n; i++)
 		(*v)[i].owner_id = np_xstrdup(owner);
 	free(owner);
 	return 0;
 }
 
-static char *next_token_of(xmlNode *root)
+char *np_ec2_next_token(xmlNode *root)
 {
 	char *t = np_xml_text(root, "nextToken");
 
@@ -466,7 +486,7 @@ int np_ec2_parse_instances(xmlDoc *doc, const char *action, struct np_instance *
 	if (add_reservation(root, v, n, alloc, err) < 0)
 		goto fail;
 	if (next_token)
-		*next_token = next_token_of(root);
+		*next_token = np_ec2_next_token(root);
 	return 0;
 fail:
 	/* One instance this answer cannot describe makes the whole answer an
@@ -490,7 +510,7 @@ static int ints_of(xmlNode *set, int **v, size_t *n, long lo, long hi, const cha
 			continue;
 		if (*n >= 4096)
 			return np_error(err, "%s: more than 4096 values", what);
-		if (int_of(it, NULL, lo, hi, &x, what, err) < 0)
+		if (np_xml_int(it, NULL, lo, hi, &x, what, err) < 0)
 			return -1;
 		NP_ALLOC_GROW(*v, *n + 1, alloc);
 		(*v)[(*n)++] = x;
@@ -511,15 +531,15 @@ static int parse_itype(xmlNode *it, struct np_itype *t, struct np_err *err)
 {
 	xmlNode *vc, *pi;
 
-	if (!token_ok(t->name, 64))
+	if (!np_xml_token_ok(t->name, 64))
 		return np_error(err, "instanceType is not an instance type");
 	if ((vc = np_xml_child(it, "vCpuInfo"))) {
-		if (int_of(vc, "defaultVCpus", 1, 8192, &t->default_vcpus, "defaultVCpus", err) <
-			0 ||
-		    int_of(vc, "defaultCores", 1, 4096, &t->default_cores, "defaultCores", err) <
-			0 ||
-		    int_of(vc, "defaultThreadsPerCore", 1, 16, &t->default_threads_per_core,
-			   "defaultThreadsPerCore", err) < 0 ||
+		if (np_xml_int(vc, "defaultVCpus", 1, 8192, &t->default_vcpus, "defaultVCpus",
+			       err) < 0 ||
+		    np_xml_int(vc, "defaultCores", 1, 4096, &t->default_cores, "defaultCores",
+			       err) < 0 ||
+		    np_xml_int(vc, "defaultThreadsPerCore", 1, 16, &t->default_threads_per_core,
+			       "defaultThreadsPerCore", err) < 0 ||
 		    ints_of(np_xml_child(vc, "validCores"), &t->valid_cores, &t->n_valid_cores, 1,
 			    4096, "validCores", err) < 0 ||
 		    ints_of(np_xml_child(vc, "validThreadsPerCore"), &t->valid_threads,
@@ -575,6 +595,6 @@ int np_ec2_parse_instance_types(xmlDoc *doc, struct np_catalog *out, char **next
 		np_itype_release(&t);
 	}
 	if (next_token)
-		*next_token = next_token_of(root);
+		*next_token = np_ec2_next_token(root);
 	return 0;
 }

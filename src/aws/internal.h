@@ -60,4 +60,38 @@ void np_aws_error_from_response(const char *action, long status, const char *bod
 				struct np_err *err);
 enum np_err_class np_aws_classify(const char *code, long status);
 
+/* ---- shared by the EC2 operations (ec2_ops.c, ec2_parse.c, ec2_hosts.c) ---- */
+struct np_tags;
+/* One page of an answer: parse doc into ctx, *next the page's NextToken
+ * (NULL at the end). */
+typedef int (*np_ec2_page_fn)(xmlDoc *doc, void *ctx, char **next, struct np_err *err);
+/* Every page of action for base's parameters (MaxResults when max_results is
+ * not 0); a NextToken seen twice or more than NP_EC2_MAX_PAGES pages are an
+ * error. */
+int np_ec2_pages(struct np_aws *aws, const char *action, const struct np_query *base,
+		 int max_results, np_ec2_page_fn parse, void *ctx, struct np_err *err);
+/* The same with Filter.1 NAME=VALUES, in batches of NP_EC2_MAX_FILTER_VALUES. */
+int np_ec2_filter_pages(struct np_aws *aws, const char *action, const char *name,
+			const char *const *values, size_t n_values, int max_results,
+			np_ec2_page_fn parse, void *ctx, struct np_err *err);
+/* NAME.1=v[0], NAME.2=v[1], ... */
+void np_ec2_list_param(struct np_query *q, const char *name, const char *const *v, size_t n);
+/* TagSpecification.1 for resource_type with tags (nothing when none). */
+void np_ec2_tag_spec(struct np_query *q, const char *resource_type, const struct np_tags *tags);
+/* A whole decimal number in [lo, hi] at name below n (NULL: n itself); not
+ * there leaves *out as it is, there but not such a number is an error. */
+int np_xml_int(xmlNode *n, const char *name, long lo, long hi, int *out, const char *what,
+	       struct np_err *err);
+/* A plain token of at most max bytes: no spaces, no controls. */
+bool np_xml_token_ok(const char *s, size_t max);
+/* prefix ("i-", "h-") and 1 to 32 lowercase hex digits. */
+bool np_ec2_id_ok(const char *s, const char *prefix);
+/* The answer's nextToken; NULL when missing or empty. */
+char *np_ec2_next_token(xmlNode *root);
+/* ownerId below n, NULL when missing; not 12 digits is an error. */
+int np_ec2_owner_of(xmlNode *n, char **out, struct np_err *err);
+/* item's tagSet: nestplan:address and nestplan:lineage into *address and
+ * *lineage (as they are), every other tag into tags. */
+void np_ec2_tag_set(xmlNode *item, char **address, char **lineage, struct np_tags *tags);
+
 #endif
