@@ -109,9 +109,10 @@ struct np_config {
 	size_t n_instances;
 	struct np_desired_host *hosts; /* in file order, count expanded */
 	size_t n_hosts;
-	char sha256[65];           /* of the file's bytes; saved plans refer to it */
-	struct np_desired **index; /* by address, for np_config_find */
-	struct np_keypos *keypos;  /* every key of every entry, entry by entry */
+	struct np_strv host_groups; /* every name under hosts:, count 0 included */
+	char sha256[65];            /* of the file's bytes; saved plans refer to it */
+	struct np_desired **index;  /* by address, for np_config_find */
+	struct np_keypos *keypos;   /* every key of every entry, entry by entry */
 	size_t n_keypos, alloc_keypos;
 	size_t defaults_at, n_defaults_keys; /* those of defaults: */
 	struct np_strv texts;                /* every user_data text, once: entries point into it */

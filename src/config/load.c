@@ -397,6 +397,10 @@ static const char *const key_names[NP_KEY__COUNT] = {
 	[NP_KEY_PREVENT_DESTROY] = "lifecycle.prevent_destroy",
 	[NP_KEY_CREATE_BEFORE_DESTROY] = "lifecycle.create_before_destroy",
 	[NP_KEY_USER_DATA_CHANGE] = "lifecycle.user_data_change",
+	[NP_KEY_HOST] = "placement.host",
+	[NP_KEY_INSTANCE_FAMILY] = "instance_family",
+	[NP_KEY_AUTO_PLACEMENT] = "auto_placement",
+	[NP_KEY_HOST_RECOVERY] = "host_recovery",
 };
 
 const char *np_cfg_key_name(enum np_cfg_key k)
@@ -451,7 +455,8 @@ struct inst_ctx {
 	int count;           /* 0: no count */
 	bool allow_identity; /* count and instance_id (not in defaults) */
 	yaml_node_t *count_node, *id_node;
-	char group[32]; /* the map of gen attributes being read */
+	yaml_node_t *host_node; /* placement.host */
+	char group[32];         /* the map of gen attributes being read */
 };
 
 /* Per network interface, EC2's highest quota. */
@@ -478,7 +483,8 @@ static const char *const instance_keys[] = {
 };
 static const char *const cpu_keys[] = { "core_count", "threads_per_core", "nested_virtualization",
 					NULL };
-static const char *const placement_keys[] = { "tenancy", "host_id", "availability_zone", NULL };
+static const char *const placement_keys[] = { "tenancy", "host_id", "availability_zone", "host",
+					      NULL };
 static const char *const rollout_keys[] = { "max_unavailable", NULL };
 static const char *const lifecycle_keys[] = { "prevent_destroy", "create_before_destroy",
 					      "user_data_change", NULL };
@@ -667,6 +673,9 @@ static void placement_pair(struct cfg_parse *p, const char *key, yaml_node_t *k,
 	} else if (!strcmp(key, "host_id")) {
 		free(w->host_id);
 		w->host_id = get_id(p, v, key, "h");
+	} else if (!strcmp(key, "host")) {
+		((struct inst_ctx *)ctx)->host_node = v;
+		np_cfg_placement_host(p, v, w);
 	} else {
 		char *az = get_string(p, v, key, 64);
 
@@ -925,6 +934,7 @@ static void merge_defaults(struct np_desired *d, const struct np_desired *dd)
 	TAKE_STR(subnet_id);
 	TAKE_STR(user_data_sha256);
 	TAKE_STR(host_id);
+	TAKE_STR(host_address);
 	TAKE_STR(availability_zone);
 	TAKE_VAL(platform);
 	TAKE_VAL(core_count);
@@ -962,11 +972,12 @@ struct top_ctx {
 	struct np_config *cfg;
 	bool scaled_to_zero; /* an entry with count: 0: an empty fleet is meant */
 	yaml_node_t *defaults, *instances, *version;
+	yaml_node_t *hosts;
 	size_t alloc;
 };
 
-static const char *const top_keys[] = { "version",  "provider",  "backend",
-					"defaults", "instances", NULL };
+static const char *const top_keys[] = { "version",   "provider", "backend", "defaults",
+					"instances", "hosts",    NULL };
 static const char *const backend_keys[] = { "s3", NULL };
 static const char *const s3_keys[] = { "bucket", "key", "region", "endpoint", "kms_key_id", NULL };
 
@@ -1093,6 +1104,8 @@ static void top_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml_
 		walk_map(p, v, "backend", backend_keys, backend_pair, t->cfg);
 	else if (!strcmp(key, "defaults"))
 		t->defaults = v;
+	else if (!strcmp(key, "hosts"))
+		t->hosts = v;
 	else
 		t->instances = v;
 }
@@ -1148,6 +1161,7 @@ static void load_instances(struct cfg_parse *p, struct top_ctx *t, const struct 
 		}
 		if (dups && dups[pair - map->data.mapping.pairs.start])
 			continue;
+		np_cfg_check_instance_name(p, k, name);
 		memset(&ic, 0, sizeof(ic));
 		ic.allow_identity = true;
 		ic.d.keys_at = t->cfg->n_keypos;
@@ -1160,6 +1174,7 @@ static void load_instances(struct cfg_parse *p, struct top_ctx *t, const struct 
 		ic.d.index = -1;
 		if (def)
 			merge_defaults(&ic.d, def);
+		np_cfg_check_placement(p, &ic.d.want, ic.host_node ? ic.host_node : k);
 		if (ic.count_node && ic.id_node)
 			np_cfg_errorf(p, ic.id_node,
 				      "'instance_id' adopts one instance; it cannot go with "
@@ -1419,6 +1434,8 @@ static int parse(struct np_config **out, const char *name, const char *data, siz
 		def = ic.d;
 		have_def = true;
 	}
+	if (!p.exhausted && t.hosts)
+		np_cfg_load_hosts(&p, t.hosts);
 	if (!p.exhausted)
 		load_instances(&p, &t, have_def ? &def : NULL);
 	if (!p.n_errors && cfg->n_instances == 0 && !t.scaled_to_zero)
@@ -1523,6 +1540,7 @@ void np_config_free(struct np_config *cfg)
 	for (size_t i = 0; i < cfg->n_instances; i++)
 		release_desired(&cfg->instances[i]);
 	free(cfg->instances);
+	np_cfg_free_hosts(cfg);
 	free(cfg->index);
 	free(cfg->keypos);
 	free(cfg->path);
@@ -1536,4 +1554,56 @@ void np_config_free(struct np_config *cfg)
 	free(cfg->backend.kms_key_id);
 	np_strv_release(&cfg->texts);
 	free(cfg);
+}
+
+/* ---- the readers above, for hosts.c ---- */
+
+void np_cfg_walk_map(struct cfg_parse *p, yaml_node_t *map, const char *what,
+		     const char *const *keys, np_cfg_pair_fn fn, void *ctx)
+{
+	walk_map(p, map, what, keys, fn, ctx);
+}
+
+bool *np_cfg_find_duplicates(struct cfg_parse *p, yaml_node_t *map, const char *what)
+{
+	return find_duplicates(p, map, what);
+}
+
+yaml_node_t *np_cfg_node(struct cfg_parse *p, int index) { return node(p, index); }
+
+char *np_cfg_get_string(struct cfg_parse *p, const yaml_node_t *n, const char *key, size_t max)
+{
+	return get_string(p, n, key, max);
+}
+
+bool np_cfg_get_int(struct cfg_parse *p, const yaml_node_t *n, const char *key, long lo, long hi,
+		    int *out)
+{
+	return get_int(p, n, key, lo, hi, out);
+}
+
+bool np_cfg_get_bool(struct cfg_parse *p, const yaml_node_t *n, const char *key, bool *out)
+{
+	return get_bool(p, n, key, out);
+}
+
+bool np_cfg_valid_type(const char *t) { return valid_type(t); }
+
+bool np_cfg_valid_zone(const char *az) { return matches(az, "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"); }
+
+void np_cfg_tags(struct cfg_parse *p, yaml_node_t *v, struct np_tags *tags, bool *set)
+{
+	struct np_instance w;
+
+	memset(&w, 0, sizeof(w));
+	tags_into(p, v, &w);
+	np_tags_release(tags);
+	*tags = w.tags;
+	*set = w.tags_set;
+}
+
+void np_cfg_note_key(struct cfg_parse *p, const char *parent, const char *name, yaml_node_t *k,
+		     yaml_node_t *v)
+{
+	note_key(p, parent, name, k, v);
 }

@@ -47,8 +47,7 @@ void np_host_copy(struct np_host *dst, const struct np_host *src)
 		dst->capacity = np_xmalloc(src->n_capacity * sizeof(*dst->capacity));
 		for (size_t i = 0; i < src->n_capacity; i++) {
 			dst->capacity[i] = src->capacity[i];
-			dst->capacity[i].instance_type =
-			    np_xstrdup(src->capacity[i].instance_type);
+			dst->capacity[i].instance_type = np_xstrdup(src->capacity[i].instance_type);
 		}
 	}
 	np_strv_copy(&dst->instance_ids, &src->instance_ids);
@@ -142,8 +141,7 @@ int np_host_free_slots(const struct np_host *h, const struct np_catalog *cat, co
 		for (size_t i = 0; i < h->n_capacity; i++)
 			if (h->capacity[i].instance_type &&
 			    !strcmp(h->capacity[i].instance_type, itype))
-				return h->capacity[i].available > 0 ? h->capacity[i].available
-								    : 0;
+				return h->capacity[i].available > 0 ? h->capacity[i].available : 0;
 		return 0;
 	}
 	if (!t || !t->dedicated_hosts_supported || (cores = np_host_type_cores(cat, itype)) <= 0)

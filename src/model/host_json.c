@@ -93,7 +93,8 @@ static int take_bool(const json_t *o, const char *k, enum np_bool *out, struct n
  * (saved live answers, test fixtures): "capacity" and "instance_ids". */
 static int take_live(struct np_host *out, const json_t *j, struct np_err *err)
 {
-	const json_t *cap = json_object_get(j, "capacity"), *ids = json_object_get(j, "instance_ids");
+	const json_t *cap = json_object_get(j, "capacity"),
+		     *ids = json_object_get(j, "instance_ids");
 	size_t i;
 	json_t *x;
 

@@ -485,10 +485,13 @@ static bool strv_has(const struct np_strv *sv, const char *s)
  * nothing more. */
 START_TEST(test_plan_iam_policy_is_the_step_table)
 {
-	static const char *const reads[] = {
-		"ec2:DescribeInstances", "ec2:DescribeInstanceTypes",     "ec2:DescribeVolumes",
-		"ec2:DescribeImages",    "ec2:DescribeInstanceAttribute", NULL
-	};
+	static const char *const reads[] = { "ec2:DescribeInstances",
+					     "ec2:DescribeInstanceTypes",
+					     "ec2:DescribeVolumes",
+					     "ec2:DescribeImages",
+					     "ec2:DescribeInstanceAttribute",
+					     "ec2:DescribeHosts",
+					     NULL };
 	json_error_t jerr;
 	json_t *doc = json_load_file("docs/iam-policy.json", 0, &jerr), *st, *a;
 	struct np_strv want = NP_STRV_INIT, have = NP_STRV_INIT;
