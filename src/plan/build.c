@@ -18,6 +18,7 @@ struct ctx {
 	size_t n_rec;
 	const struct np_instance **tagged; /* live, our lineage, by address tag */
 	size_t n_tagged;
+	struct np_host_plan *hosts; /* Dedicated Hosts (hosts.c) */
 };
 
 static int cmp_id(const void *a, const void *b)
@@ -78,6 +79,11 @@ static bool targeted(const struct np_plan_input *in, const char *address)
 		if (target_matches(in->targets[i], address))
 			return true;
 	return false;
+}
+
+bool np_plan_targeted(const struct np_plan_input *in, const char *address)
+{
+	return targeted(in, address);
 }
 
 /* A -target that names no instance of the file or the state is a warning
@@ -396,7 +402,9 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 	const struct np_itype *nt = np_catalog_find(cat, new_type);
 	bool type_change = str_differs(w->instance_type, cur->instance_type);
 	enum np_tenancy_move move = np_tenancy_move(cur->tenancy, w->tenancy);
-	bool host_change = w->host_id && str_differs(w->host_id, cur->host_id);
+	const struct np_host_pick *pick = np_plan_hosts_pick(c->hosts, d);
+	bool host_change =
+	    (w->host_id && str_differs(w->host_id, cur->host_id)) || (pick && pick->move);
 	bool cpu_set = w->core_count || w->threads_per_core || w->nested_virtualization;
 	bool cores_differ = (w->core_count && w->core_count != cur->core_count) ||
 			    (w->threads_per_core && w->threads_per_core != cur->threads_per_core);
@@ -706,6 +714,49 @@ static void protection(struct ctx *c, struct np_change *ch, const struct np_inst
 	}
 }
 
+/* The instance a desired entry is, as plan_desired finds it (placement
+ * needs it before the changes are made). */
+static const struct np_instance *current_of(void *arg, const struct np_desired *d)
+{
+	struct ctx *c = arg;
+	const struct np_instance *rec = find(c->rec_by_addr, c->n_rec, d->want.address, false);
+	const struct np_instance *cur =
+	    rec                   ? find(c->live_by_id, c->n_live, rec->instance_id, true)
+	    : d->want.instance_id ? find(c->live_by_id, c->n_live, d->want.instance_id, true)
+				  : find(c->tagged, c->n_tagged, d->want.address, false);
+
+	return gone(cur) ? NULL : cur;
+}
+
+/* The host placement.host chose: on the change's after and on the steps
+ * that launch or move the instance. */
+static void host_pick(struct ctx *c, struct np_change *ch, const struct np_desired *d)
+{
+	const struct np_host_pick *pk = np_plan_hosts_pick(c->hosts, d);
+	const struct np_instance *rec = find(c->rec_by_addr, c->n_rec, d->want.address, false);
+
+	if (ch->has_before && !ch->before.host_address && rec && rec->host_address)
+		ch->before.host_address = np_xstrdup(rec->host_address);
+	free(ch->after.host_address);
+	ch->after.host_address = NULL;
+	if (!pk)
+		return;
+	ch->after.host_address = np_xstrdup(pk->address);
+	free(ch->after.host_id);
+	ch->after.host_id = np_xstrdup(pk->host_id);
+	ch->after.tenancy = NP_TENANCY_HOST;
+	for (size_t i = 0; i < ch->n_steps; i++) {
+		struct np_step *s = &ch->steps[i];
+
+		if (s->kind != NP_STEP_RUN_INSTANCES && s->kind != NP_STEP_MODIFY_PLACEMENT)
+			continue;
+		free(s->host_address);
+		s->host_address = np_xstrdup(pk->address);
+		free(s->host_id);
+		s->host_id = np_xstrdup(pk->host_id);
+	}
+}
+
 static void plan_desired(struct ctx *c, const struct np_desired *d)
 {
 	const struct np_plan_input *in = c->in;
@@ -764,6 +815,7 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 		ch->action = NP_ACTION_CREATE;
 		merge_after(&ch->after, &d->want, NULL);
 		launch_steps(ch, d);
+		host_pick(c, ch, d);
 		return;
 	}
 	ch->instance_id = np_xstrdup(cur->instance_id);
@@ -796,12 +848,14 @@ static void plan_desired(struct ctx *c, const struct np_desired *d)
 		fresh_root_volume(&ch->after, &d->want);
 		launch_steps(ch, d);
 		protection(c, ch, &d->want);
+		host_pick(c, ch, d);
 		return;
 	}
 	ch->adopt = adopt;
 	update_steps(c, ch, d, cur);
 	ch->action = ch->n_steps ? NP_ACTION_UPDATE : NP_ACTION_NOOP;
 	protection(c, ch, &d->want);
+	host_pick(c, ch, d);
 }
 
 static void plan_delete(struct ctx *c, const struct np_instance *rec, bool prevent)
@@ -905,6 +959,7 @@ int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np
 					  l ? np_run_state_name(l->state) : "terminated");
 	}
 
+	c.hosts = np_plan_hosts_begin(out, in);
 	if (in->refresh_only) {
 		/* Only drift; every managed instance is listed (reports show the clean ones too). */
 		for (size_t i = 0; i < c.n_rec; i++) {
@@ -932,6 +987,7 @@ int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np
 			}
 		}
 	} else if (!in->destroy) {
+		np_plan_hosts_place(c.hosts, out, current_of, &c);
 		for (size_t i = 0; i < cfg->n_instances; i++)
 			plan_desired(&c, &cfg->instances[i]);
 	}
@@ -944,6 +1000,7 @@ int np_plan_build(struct np_plan *out, const struct np_plan_input *in, struct np
 		else if (!d)
 			plan_delete(&c, rec, false);
 	}
+	np_plan_hosts_end(c.hosts, out);
 	if (out->n_changes > 1)
 		qsort(out->changes, out->n_changes, sizeof(*out->changes), cmp_change);
 	for (size_t i = 0; i < out->n_changes; i++) {

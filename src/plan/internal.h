@@ -17,4 +17,26 @@ void np_plan_rules(struct np_plan *plan, const char *address, const struct np_in
 /* "c8i, c8i-flex, m8i, ..." from the catalog; caller frees. */
 char *np_plan_nv_families(const struct np_catalog *cat);
 
+/* -target selects this address (every address when there is none). */
+bool np_plan_targeted(const struct np_plan_input *in, const char *address);
+
+/* Dedicated Hosts (src/plan/hosts.c). begin: host drift and changes; place:
+ * every instance with placement.host, in address order (current: the
+ * instance a desired entry is, NULL when it is to be launched); pick: the
+ * host chosen for one; end: the release and capacity checks, then free. */
+struct np_host_plan;
+struct np_host_pick {
+	const char *address; /* the host's address */
+	const char *host_id; /* NULL: the plan allocates it */
+	bool move;           /* an existing instance goes onto it */
+};
+struct np_host_plan *np_plan_hosts_begin(struct np_plan *plan, const struct np_plan_input *in);
+void np_plan_hosts_place(struct np_host_plan *hp, struct np_plan *plan,
+			 const struct np_instance *(*current)(void *arg,
+							      const struct np_desired *d),
+			 void *arg);
+const struct np_host_pick *np_plan_hosts_pick(const struct np_host_plan *hp,
+					      const struct np_desired *d);
+void np_plan_hosts_end(struct np_host_plan *hp, struct np_plan *plan);
+
 #endif

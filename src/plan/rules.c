@@ -54,6 +54,7 @@ void np_plan_drift_add(struct np_plan *plan, const char *address, const char *id
 
 	NP_ALLOC_GROW(plan->drift, plan->n_drift + 1, plan->alloc_drift);
 	d = &plan->drift[plan->n_drift++];
+	d->kind = NP_KIND_INSTANCE; /* hosts.c sets its own */
 	d->address = np_xstrdup(address);
 	d->instance_id = np_xstrdup(id);
 	d->attribute = np_xstrdup(attribute);

@@ -27,6 +27,14 @@ static json_t *step_detail(const struct np_step *s)
 		json_object_set_new(o, "tenancy", json_string(np_tenancy_name(s->tenancy)));
 	if (s->host_id)
 		json_object_set_new(o, "host_id", json_string(s->host_id));
+	if (s->host_address)
+		json_object_set_new(o, "host_address", json_string(s->host_address));
+	if (s->auto_placement)
+		json_object_set_new(o, "auto_placement",
+				    json_boolean(s->auto_placement == NP_BOOL_TRUE));
+	if (s->host_recovery)
+		json_object_set_new(o, "host_recovery",
+				    json_boolean(s->host_recovery == NP_BOOL_TRUE));
 	if (s->volume_id)
 		json_object_set_new(o, "volume_id", json_string(s->volume_id));
 	if (s->size_gib)
@@ -113,11 +121,24 @@ static json_t *plan_json(const struct np_plan *plan, bool full)
 				json_array_append_new(irreversible,
 						      json_string(np_step_label(&c->steps[k])));
 		}
-		o = json_pack("{s:s, s:s?, s:s, s:b, s:o, s:o, s:o}", "address", c->address,
-			      "instance_id", c->instance_id, "action", np_action_name(c->action),
-			      "requires_stop", c->requires_stop, "steps", steps, "before",
-			      c->has_before ? np_instance_to_json(&c->before) : json_null(),
-			      "after", c->has_after ? np_instance_to_json(&c->after) : json_null());
+		if (c->kind == NP_KIND_HOST)
+			/* A host: its id, not instance_id; before/after are hosts. */
+			o = json_pack(
+			    "{s:s, s:s, s:o, s:s, s:b, s:o, s:o, s:o}", "address", c->address,
+			    "kind", np_kind_name(c->kind), "host_id",
+			    c->host_id ? json_string(c->host_id) : json_null(), "action",
+			    np_action_name(c->action), "requires_stop", c->requires_stop, "steps",
+			    steps, "before",
+			    c->has_before ? np_host_to_json(&c->host_before) : json_null(), "after",
+			    c->has_after ? np_host_to_json(&c->host_after) : json_null());
+		else
+			o = json_pack("{s:s, s:s, s:s?, s:s, s:b, s:o, s:o, s:o}", "address",
+				      c->address, "kind", np_kind_name(c->kind), "instance_id",
+				      c->instance_id, "action", np_action_name(c->action),
+				      "requires_stop", c->requires_stop, "steps", steps, "before",
+				      c->has_before ? np_instance_to_json(&c->before) : json_null(),
+				      "after",
+				      c->has_after ? np_instance_to_json(&c->after) : json_null());
 		json_object_set_new(o, "irreversible_steps", irreversible);
 		json_object_set_new(o, "attributes", attrs_json(c));
 		if (c->replace_reason)
@@ -137,10 +158,12 @@ static json_t *plan_json(const struct np_plan *plan, bool full)
 	for (size_t i = 0; i < plan->n_drift; i++) {
 		const struct np_drift *d = &plan->drift[i];
 
-		json_array_append_new(drift, json_pack("{s:s, s:s?, s:s, s:s?, s:s?}", "address",
-						       d->address, "instance_id", d->instance_id,
-						       "attribute", d->attribute, "recorded",
-						       d->recorded, "live", d->live));
+		json_array_append_new(drift,
+				      json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:s?}", "address",
+						d->address, "kind", np_kind_name(d->kind),
+						d->kind == NP_KIND_HOST ? "host_id" : "instance_id",
+						d->instance_id, "attribute", d->attribute,
+						"recorded", d->recorded, "live", d->live));
 	}
 	for (size_t i = 0; i < plan->n_diags; i++) {
 		const struct np_diag *d = &plan->diags[i];
@@ -195,6 +218,12 @@ static int read_step(struct np_step *s, const json_t *j, struct np_err *err)
 	    np_nv_parse(json_string_value(json_object_get(j, "nested_virtualization")));
 	s->tenancy = np_tenancy_parse(json_string_value(json_object_get(j, "tenancy")));
 	s->host_id = np_xstrdup(json_string_value(json_object_get(j, "host_id")));
+	s->host_address = np_xstrdup(json_string_value(json_object_get(j, "host_address")));
+	if ((v = json_object_get(j, "auto_placement")) && json_is_boolean(v))
+		s->auto_placement = json_is_true(v) ? NP_BOOL_TRUE : NP_BOOL_FALSE;
+	if ((v = json_object_get(j, "host_recovery")) && json_is_boolean(v))
+		s->host_recovery = json_is_true(v) ? NP_BOOL_TRUE : NP_BOOL_FALSE;
+	v = json_object_get(j, "tags");
 	s->irreversible = json_is_true(json_object_get(j, "irreversible"));
 	s->volume_id = np_xstrdup(json_string_value(json_object_get(j, "volume_id")));
 	s->size_gib = (int)json_integer_value(json_object_get(j, "size_gib"));
@@ -231,6 +260,7 @@ static int read_change(struct np_change *c, const json_t *j, struct np_err *err)
 	const char *addr = json_string_value(json_object_get(j, "address"));
 	const char *action = json_string_value(json_object_get(j, "action"));
 	const json_t *details = json_object_get(j, "step_details"), *b, *a;
+	const char *kind;
 	int act;
 	size_t i;
 	json_t *x;
@@ -240,6 +270,13 @@ static int read_change(struct np_change *c, const json_t *j, struct np_err *err)
 		return np_error(err, "malformed change");
 	c->address = np_xstrdup(addr);
 	c->action = (enum np_action)act;
+	kind = json_string_value(json_object_get(j, "kind"));
+	if (kind && strcmp(kind, "instance") && strcmp(kind, "host"))
+		return np_error(err, "unknown change kind '%s'", kind);
+	c->kind = kind && !strcmp(kind, "host") ? NP_KIND_HOST : NP_KIND_INSTANCE;
+	c->host_id = c->kind == NP_KIND_HOST
+			 ? np_xstrdup(json_string_value(json_object_get(j, "host_id")))
+			 : NULL;
 	c->instance_id = np_xstrdup(json_string_value(json_object_get(j, "instance_id")));
 	c->group = np_xstrdup(json_string_value(json_object_get(j, "group")));
 	c->replace_reason = np_xstrdup(json_string_value(json_object_get(j, "replace_reason")));
@@ -260,12 +297,14 @@ static int read_change(struct np_change *c, const json_t *j, struct np_err *err)
 	b = json_object_get(j, "before");
 	a = json_object_get(j, "after");
 	if (b && !json_is_null(b)) {
-		if (np_instance_from_json(&c->before, b, err) < 0)
+		if (c->kind == NP_KIND_HOST ? np_host_from_json(&c->host_before, b, err)
+					    : np_instance_from_json(&c->before, b, err))
 			return -1;
 		c->has_before = true;
 	}
 	if (a && !json_is_null(a)) {
-		if (np_instance_from_json(&c->after, a, err) < 0)
+		if (c->kind == NP_KIND_HOST ? np_host_from_json(&c->host_after, a, err)
+					    : np_instance_from_json(&c->after, a, err))
 			return -1;
 		c->has_after = true;
 	}
@@ -317,7 +356,9 @@ int np_plan_from_json_full(struct np_plan *out, const json_t *j, struct np_err *
 		NP_ALLOC_GROW(out->drift, out->n_drift + 1, out->alloc_drift);
 		d = &out->drift[out->n_drift++];
 		d->address = np_xstrdup(addr);
-		d->instance_id = np_xstrdup(json_string_value(json_object_get(x, "instance_id")));
+		d->kind = json_object_get(x, "host_id") ? NP_KIND_HOST : NP_KIND_INSTANCE;
+		d->instance_id = np_xstrdup(json_string_value(
+		    json_object_get(x, d->kind == NP_KIND_HOST ? "host_id" : "instance_id")));
 		d->attribute = np_xstrdup(attr);
 		d->recorded = np_xstrdup(json_string_value(json_object_get(x, "recorded")));
 		d->live = np_xstrdup(json_string_value(json_object_get(x, "live")));

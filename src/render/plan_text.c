@@ -61,6 +61,14 @@ static const char *verb(enum np_action a)
 	}
 }
 
+/* A host change's verbs: EC2 allocates and releases hosts. */
+static const char *host_verb(enum np_action a)
+{
+	return a == NP_ACTION_CREATE   ? "will be allocated"
+	       : a == NP_ACTION_DELETE ? "will be released"
+				       : verb(a);
+}
+
 /* Values may come from EC2 (tags): shown escaped, never as control codes. */
 static void attr(FILE *out, const char *name, const char *before, const char *after)
 {
@@ -98,6 +106,36 @@ static const char *policy_note(const struct np_change *c, const char *name)
 	return NULL;
 }
 
+static const char *bool_text(enum np_bool b)
+{
+	return b == NP_BOOL_TRUE ? "true" : b == NP_BOOL_FALSE ? "false" : NULL;
+}
+
+/* A host: what AllocateHosts fixes, the two flags ModifyHosts changes, tags. */
+static void host_attributes(FILE *out, const struct np_change *c)
+{
+	const struct np_host *b =
+	    c->has_before && c->action != NP_ACTION_REPLACE ? &c->host_before : NULL;
+	const struct np_host *a = &c->host_after;
+
+	if (!c->has_after)
+		return;
+	attr(out, "instance_family", b ? b->instance_family : NULL, a->instance_family);
+	attr(out, "instance_type", b ? b->instance_type : NULL, a->instance_type);
+	attr(out, "availability_zone", b ? b->availability_zone : NULL, a->availability_zone);
+	attr(out, "auto_placement", b ? bool_text(b->auto_placement) : NULL,
+	     bool_text(a->auto_placement));
+	attr(out, "host_recovery", b ? bool_text(b->host_recovery) : NULL,
+	     bool_text(a->host_recovery));
+	for (size_t i = 0; i < a->tags.n; i++) {
+		char name[300];
+
+		snprintf(name, sizeof(name), "tags.%s", a->tags.v[i].key);
+		attr(out, name, b ? np_tags_get(&b->tags, a->tags.v[i].key) : NULL,
+		     a->tags.v[i].value);
+	}
+}
+
 /* Every attribute of the table the change sets, with what it was. */
 static void attributes(FILE *out, const struct np_change *c)
 {
@@ -107,6 +145,12 @@ static void attributes(FILE *out, const struct np_change *c)
 
 	if (!c->has_after)
 		return;
+	if (c->kind == NP_KIND_HOST) {
+		host_attributes(out, c);
+		return;
+	}
+	/* The Dedicated Host placement.host chose. */
+	attr(out, "placement.host", b ? b->host_address : NULL, a->host_address);
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *at = &np_attrs[i];
 		char *was, *now, *shown;
@@ -215,7 +259,9 @@ static bool same_steps(const struct np_change *a, const struct np_change *b)
 		    x->core_count != y->core_count || x->threads_per_core != y->threads_per_core ||
 		    x->nested_virtualization != y->nested_virtualization ||
 		    x->tenancy != y->tenancy || !same_str(x->host_id, y->host_id) ||
-		    x->tags.n != y->tags.n)
+		    !same_str(x->host_address, y->host_address) ||
+		    x->auto_placement != y->auto_placement ||
+		    x->host_recovery != y->host_recovery || x->tags.n != y->tags.n)
 			return false;
 		for (size_t t = 0; t < x->tags.n; t++)
 			if (!same_str(x->tags.v[t].key, y->tags.v[t].key) ||
@@ -250,8 +296,9 @@ bool np_render_same_change(const struct np_change *a, const char *body_a, const 
 	if (!split_address(a->address, &la, &ia) || !split_address(b->address, &lb, &ib) ||
 	    la != lb || strncmp(a->address, b->address, la) || ib != ia + 1)
 		return false;
-	return a->action == b->action && a->requires_stop == b->requires_stop &&
-	       a->adopt == b->adopt && a->irreversible == b->irreversible &&
+	return a->kind == b->kind && a->action == b->action &&
+	       a->requires_stop == b->requires_stop && a->adopt == b->adopt &&
+	       a->irreversible == b->irreversible &&
 	       same_str(a->replace_reason, b->replace_reason) && same_steps(a, b) &&
 	       !strcmp(body_a, body_b);
 }
@@ -279,7 +326,7 @@ int np_render_rollout_limit(const struct np_config *cfg, const char *group)
 
 static bool out_of_service(const struct np_change *c)
 {
-	return c->requires_stop || c->action == NP_ACTION_REPLACE;
+	return c->kind == NP_KIND_INSTANCE && (c->requires_stop || c->action == NP_ACTION_REPLACE);
 }
 
 struct rollout {
@@ -342,6 +389,8 @@ static void summary(FILE *out, const struct np_plan *plan, const struct np_rende
 	int stops = 0, replaces = 0;
 
 	for (size_t i = 0; i < plan->n_changes; i++) {
+		if (plan->changes[i].kind == NP_KIND_HOST)
+			continue; /* a host is not in service; its instances are */
 		replaces += plan->changes[i].action == NP_ACTION_REPLACE;
 		stops +=
 		    plan->changes[i].requires_stop && plan->changes[i].action != NP_ACTION_REPLACE;
@@ -389,15 +438,22 @@ static void header(FILE *out, const struct np_change *first, const struct np_cha
 {
 	fprintf(out, "\n  %s%s%s %s", C(o, colour(first->action)), symbol(first->action), RESET(o),
 		C(o, "\033[1m"));
-	if (count == 1) {
+	if (first->kind == NP_KIND_HOST && count == 1) {
+		fprintf(out, "%s%s (host) %s", first->address, RESET(o), host_verb(first->action));
+		if (first->host_id)
+			fprintf(out, " (%s)", first->host_id);
+	} else if (count == 1) {
 		fprintf(out, "%s%s %s", first->address, RESET(o), verb(first->action));
 		if (first->instance_id)
 			fprintf(out, " (%s)", first->instance_id);
 	} else {
 		/* "runner[0" ".." "199]" */
-		fprintf(out, "%.*s..%s%s (%zu instances) %s", (int)strlen(first->address) - 1,
+		bool host = first->kind == NP_KIND_HOST;
+
+		fprintf(out, "%.*s..%s%s (%zu %s) %s", (int)strlen(first->address) - 1,
 			first->address, strrchr(last->address, '[') + 1, RESET(o), count,
-			verb(first->action));
+			host ? "hosts" : "instances",
+			host ? host_verb(first->action) : verb(first->action));
 	}
 	if (first->adopt)
 		fprintf(out, ", adopted");

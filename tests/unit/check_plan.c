@@ -40,6 +40,28 @@ static struct np_instance *load_instances(const char *text, size_t *n)
 	return v;
 }
 
+/* Hosts of a data case: recorded_hosts.json, live_hosts.json (optional:
+ * the recorded ones). */
+static struct np_host *load_hosts(const char *text, size_t *n)
+{
+	json_error_t je;
+	json_t *j = text ? json_loads(text, 0, &je) : json_array(), *x;
+	struct np_host *v;
+	size_t i;
+
+	ck_assert_msg(j && json_is_array(j), "bad hosts JSON: %s", je.text);
+	*n = json_array_size(j);
+	v = calloc(*n ? *n : 1, sizeof(*v));
+	json_array_foreach(j, i, x)
+	{
+		struct np_err err = NP_ERR_INIT;
+
+		ck_assert_msg(np_host_from_json(&v[i], x, &err) == 0, "%s", err.msg);
+	}
+	json_decref(j);
+	return v;
+}
+
 START_TEST(test_plan_step_parameters_carry_cpu_options)
 {
 	const char *yaml = "version: 1\ninstances:\n  b: { " AMI "instance_type: m8i.4xlarge, "
@@ -154,6 +176,10 @@ START_TEST(test_plan_data_case)
 	     *rec_text = slurp(dir, "recorded.json", NULL);
 	char *live_text = slurp(dir, "live.json", NULL), *args_text = slurp(dir, "args.json", NULL);
 	char *want_text = slurp(dir, "expected.json", NULL), *got_text;
+	char *rh_text = slurp(dir, "recorded_hosts.json", NULL);
+	char *lh_text = slurp(dir, "live_hosts.json", NULL);
+	struct np_host *rh, *lh;
+	size_t n_rh, n_lh;
 	struct np_config *cfg = NULL;
 	struct np_err err = NP_ERR_INIT;
 	struct np_catalog cat = NP_CATALOG_INIT;
@@ -172,6 +198,12 @@ START_TEST(test_plan_data_case)
 	np_catalog_builtin(&cat);
 	rec = load_instances(rec_text, &n_rec);
 	live = load_instances(live_text ? live_text : rec_text, &n_live);
+	rh = load_hosts(rh_text, &n_rh);
+	lh = load_hosts(lh_text ? lh_text : rh_text, &n_lh);
+	in.recorded_hosts = rh;
+	in.n_recorded_hosts = n_rh;
+	in.live_hosts = lh;
+	in.n_live_hosts = n_lh;
 	targets = strings_of(json_object_get(args, "targets"), &n_targets);
 	replace = strings_of(json_object_get(args, "replace"), &n_replace);
 	in.config = cfg;
@@ -219,6 +251,10 @@ START_TEST(test_plan_data_case)
 	np_plan_release(&plan);
 	np_instances_free(rec, n_rec);
 	np_instances_free(live, n_live);
+	np_hosts_free(rh, n_rh);
+	np_hosts_free(lh, n_lh);
+	free(rh_text);
+	free(lh_text);
 	np_catalog_release(&cat);
 	np_config_free(cfg);
 	free(yaml);
