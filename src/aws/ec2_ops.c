@@ -14,18 +14,25 @@ static void dry(struct np_query *q, bool dry_run)
 		np_query_add(q, "DryRun", "true");
 }
 
-static int simple_call(struct np_aws *aws, const char *action, struct np_query *q,
-		       struct np_err *err)
+int np_ec2_call_checked(struct np_aws *aws, const char *action, struct np_query *q,
+			np_ec2_check_fn check, const void *ctx, struct np_err *err)
 {
 	xmlDoc *doc = NULL;
 	int rc = np_aws_call(aws, action, q, &doc, err);
 
 	/* A 200 whose body is not this action's answer did not do the action. */
 	if (rc == 0)
-		rc = np_ec2_answer_root(doc, action, NULL, err);
+		rc = check ? check(doc, action, ctx, err)
+			   : np_ec2_answer_root(doc, action, NULL, err);
 	xmlFreeDoc(doc);
 	np_query_release(q);
 	return rc;
+}
+
+static int simple_call(struct np_aws *aws, const char *action, struct np_query *q,
+		       struct np_err *err)
+{
+	return np_ec2_call_checked(aws, action, q, NULL, NULL, err);
 }
 
 void np_ec2_tag_spec(struct np_query *q, const char *resource_type, const struct np_tags *tags)

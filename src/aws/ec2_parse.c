@@ -183,6 +183,28 @@ void np_ec2_tag_set(xmlNode *item, char **address, char **lineage, struct np_tag
 	}
 }
 
+int np_ec2_check_id(const char *s, const char *prefix, const char *what, struct np_err *err)
+{
+	struct np_buf safe = NP_BUF_INIT;
+
+	if (s && np_ec2_id_ok(s, prefix))
+		return 0;
+	np_buf_add_visible(&safe, s ? s : "", 40);
+	np_error(err, "%s '%s' is not %s id", what, safe.ptr,
+		 !strcmp(prefix, "i-") ? "an instance" : "a host");
+	np_buf_release(&safe);
+	return -1;
+}
+
+int np_ec2_item_id(xmlNode *item, const char *name, const char *prefix, const char *what,
+		   char **out, struct np_err *err)
+{
+	*out = np_xml_text(item, name);
+	if (!*out)
+		return np_error(err, "%s without %s", what, name);
+	return np_ec2_check_id(*out, prefix, name, err);
+}
+
 /* Instances launched together carry "group[A..B]" in nestplan:address (one
  * RunInstances call tags them all alike); the one with launch index k is
  * group[A+k]. Other values are addresses as they are. */
@@ -300,17 +322,8 @@ static int parse_instance(xmlNode *item, struct np_instance *out, struct np_err 
 	int launch_index = -1;
 
 	memset(out, 0, sizeof(*out));
-	out->instance_id = np_xml_text(item, "instanceId");
-	if (!out->instance_id)
-		return np_error(err, "an instance without instanceId");
-	if (!np_ec2_id_ok(out->instance_id, "i-")) {
-		struct np_buf safe = NP_BUF_INIT;
-
-		np_buf_add_visible(&safe, out->instance_id, 40);
-		np_error(err, "instanceId '%s' is not an instance id", safe.ptr);
-		np_buf_release(&safe);
+	if (np_ec2_item_id(item, "instanceId", "i-", "an instance", &out->instance_id, err) < 0)
 		return -1;
-	}
 	out->image_id = np_xml_text(item, "imageId");
 	out->instance_type = np_xml_text(item, "instanceType");
 	if (!out->instance_type || !np_xml_token_ok(out->instance_type, 64))

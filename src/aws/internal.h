@@ -74,6 +74,13 @@ int np_ec2_pages(struct np_aws *aws, const char *action, const struct np_query *
 int np_ec2_filter_pages(struct np_aws *aws, const char *action, const char *name,
 			const char *const *values, size_t n_values, int max_results,
 			np_ec2_page_fn parse, void *ctx, struct np_err *err);
+/* Check an answer: np_ec2_answer_root, or more (ctx is check's). */
+typedef int (*np_ec2_check_fn)(xmlDoc *doc, const char *action, const void *ctx,
+			       struct np_err *err);
+/* One call whose answer says only whether it was done: action's answer
+ * checked by check (NULL: its root only); q is released. */
+int np_ec2_call_checked(struct np_aws *aws, const char *action, struct np_query *q,
+			np_ec2_check_fn check, const void *ctx, struct np_err *err);
 /* NAME.1=v[0], NAME.2=v[1], ... */
 void np_ec2_list_param(struct np_query *q, const char *name, const char *const *v, size_t n);
 /* TagSpecification.1 for resource_type with tags (nothing when none). */
@@ -86,6 +93,12 @@ int np_xml_int(xmlNode *n, const char *name, long lo, long hi, int *out, const c
 bool np_xml_token_ok(const char *s, size_t max);
 /* prefix ("i-", "h-") and 1 to 32 lowercase hex digits. */
 bool np_ec2_id_ok(const char *s, const char *prefix);
+/* The same as an error naming what ("instanceId") and quoting s safely. */
+int np_ec2_check_id(const char *s, const char *prefix, const char *what, struct np_err *err);
+/* The id at name below item into *out (caller frees, even on error):
+ * missing is "WHAT without NAME", not such an id as above. */
+int np_ec2_item_id(xmlNode *item, const char *name, const char *prefix, const char *what,
+		   char **out, struct np_err *err);
 /* The answer's nextToken; NULL when missing or empty. */
 char *np_ec2_next_token(xmlNode *root);
 /* ownerId below n, NULL when missing; not 12 digits is an error. */
@@ -93,5 +106,10 @@ int np_ec2_owner_of(xmlNode *n, char **out, struct np_err *err);
 /* item's tagSet: nestplan:address and nestplan:lineage into *address and
  * *lineage (as they are), every other tag into tags. */
 void np_ec2_tag_set(xmlNode *item, char **address, char **lineage, struct np_tags *tags);
+/* The answer of ModifyHosts or ReleaseHosts (action) for n_asked hosts: the
+ * first `unsuccessful` item is -1 naming the host, with EC2's code in
+ * err->code (cls STATE for InvalidHost.Occupied); fewer `successful` items
+ * than asked is -1 too. */
+int np_ec2_parse_host_batch(xmlDoc *doc, const char *action, size_t n_asked, struct np_err *err);
 
 #endif

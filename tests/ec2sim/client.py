@@ -53,5 +53,15 @@ def call(url, action, params=None, key="AKIDNESTPLANSIM", secret="nestplan-sim-s
         return Reply(e.code, e.read())
 
 
+def allocate_host(url, family="m8i", zone="us-east-1a", auto="on"):
+    """One Dedicated Host (auto-placement on by default, so untargeted
+    host-tenancy launches land on it); its id."""
+    r = call(url, "AllocateHosts", {"InstanceFamily": family, "AvailabilityZone": zone,
+                                    "Quantity": "1", "AutoPlacement": auto})
+    if r.status != 200:
+        raise AssertionError("AllocateHosts: %s" % r.body)
+    return r.text("item")
+
+
 def sha256(b):
     return hashlib.sha256(b).hexdigest()

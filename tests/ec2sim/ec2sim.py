@@ -1424,26 +1424,35 @@ class Ec2:
                 return False
         return True
 
-    def DescribeInstances(self, p, dry):
-        ids = params_list(p, "InstanceId")
+    @staticmethod
+    def paged_request(p, id_param, id_set, max_results):
+        """What a paginated Describe shares: the ids, the filters (at most 200
+        values each) and MaxResults (5 to max_results, never with ids; the
+        models of DescribeInstances and DescribeHosts)."""
+        ids = params_list(p, id_param)
         filters = parse_filters(p)
         mr = p.get("MaxResults")
         if mr is not None and ids:
             raise ApiError("InvalidParameterCombination",
-                           "The parameter instancesSet cannot be used with the parameter maxResults")
+                           "The parameter %s cannot be used with the parameter maxResults"
+                           % id_set)
         if mr is not None:
             try:
                 mr = int(mr)
             except ValueError:
                 raise ApiError("InvalidParameterValue", "MaxResults must be an integer")
-            if not 5 <= mr <= 1000:
+            if not 5 <= mr <= max_results:
                 raise ApiError("InvalidParameterValue",
                                "Value (%d) for parameter maxResults is invalid. Expecting a value "
-                               "between 5 and 1000." % mr)
+                               "between 5 and %d." % (mr, max_results))
         for f, values in filters:
             if len(values) > 200:
                 raise ApiError("InvalidParameterValue",
                                "The filter '%s' has more than 200 values" % f)
+        return ids, filters, mr
+
+    def DescribeInstances(self, p, dry):
+        ids, filters, mr = self.paged_request(p, "InstanceId", "instancesSet", 1000)
         if dry:
             return None
         t = time.monotonic()
@@ -2629,25 +2638,7 @@ class Ec2:
             "</memberOfServiceLinkedResourceGroup></item>" % h.account])
 
     def DescribeHosts(self, p, dry):
-        ids = params_list(p, "HostId")
-        filters = parse_filters(p)
-        mr = p.get("MaxResults")
-        if mr is not None and ids:
-            raise ApiError("InvalidParameterCombination",
-                           "The parameter hostIdSet cannot be used with the parameter maxResults")
-        if mr is not None:
-            try:
-                mr = int(mr)
-            except ValueError:
-                raise ApiError("InvalidParameterValue", "MaxResults must be an integer")
-            if not 5 <= mr <= 500:
-                raise ApiError("InvalidParameterValue",
-                               "Value (%d) for parameter maxResults is invalid. Expecting a value "
-                               "between 5 and 500." % mr)
-        for f, values in filters:
-            if len(values) > 200:
-                raise ApiError("InvalidParameterValue",
-                               "The filter '%s' has more than 200 values" % f)
+        ids, filters, mr = self.paged_request(p, "HostId", "hostIdSet", 500)
         t = time.monotonic()
         fp = fingerprint(dict(p, _account=self.w.account))
         start = self.w.read_token(p["NextToken"], "hosts", fp) if p.get("NextToken") else 0
@@ -3388,7 +3379,7 @@ def main(argv=None):
                     help="answers take (1 +- jitter) times the model's time")
     ap.add_argument("--released-host-ttl", type=float, default=3600.0,
                     help="seconds a released Dedicated Host stays in DescribeHosts")
-    ap.add_argument("--host-placement", choices=("implicit", "strict"), default="implicit",
+    ap.add_argument("--host-placement", choices=("implicit", "strict"), default="strict",
                     help="strict: host tenancy needs an allocated Dedicated Host")
     ap.add_argument("--volume-modification-cooldown", type=float, default=0.0,
                     help="seconds between two modifications of a volume (EC2's former six hours: "

@@ -9,7 +9,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sigv4  # noqa: E402
-from client import call  # noqa: E402
+from client import allocate_host, call  # noqa: E402
 from harness import Simulator  # noqa: E402
 
 AMI = "ami-0abcdef1234567890"
@@ -225,6 +225,7 @@ class TestInstances(SimCase):
         self.assertEqual(r.text("nestedVirtualization"), "enabled")
 
     def test_host_tenancy_cannot_leave_the_host(self):
+        allocate_host(self.url)
         iid = self.run_one(**{"Placement.Tenancy": "host"})
         self.wait_state(iid, "running")
         call(self.url, "StopInstances", {"InstanceId.1": iid})

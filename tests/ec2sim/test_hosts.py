@@ -402,9 +402,9 @@ class TestDescribePaging(HostCase):
 
 
 class TestImplicitMode(HostCase):
-    """The default: host tenancy without an allocated host still launches (onto
-    a host outside the model), as the tests written before hosts expect."""
-    options = {}
+    """--host-placement implicit (the default is strict): host tenancy without
+    an allocated host still launches, onto a host outside the model."""
+    options = {"host_placement": "implicit"}
 
     def test_without_hosts_a_host_id_is_invented_and_modelled_hosts_are_checked(self):
         iid = self.launch()[0]

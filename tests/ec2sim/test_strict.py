@@ -14,7 +14,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sigv4  # noqa: E402
-from client import call  # noqa: E402
+from client import allocate_host, call  # noqa: E402
 from harness import Simulator  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -413,16 +413,19 @@ class TestPlacement(StrictCase):
         iid = self.stopped(**{"Placement.Tenancy": "dedicated"})
         r = self.placement(iid, Tenancy="host")
         self.assertEqual(r.status, 200, r.body)
-        r = self.placement(iid, HostId="h-0123456789abcdef0", Affinity="host")
+        host = allocate_host(self.url)
+        r = self.placement(iid, HostId=host, Affinity="host")
         self.assertEqual(r.status, 200, r.body)
         inst = self.sim.instances()[0]
-        self.assertEqual((inst["tenancy"], inst["host_id"]), ("host", "h-0123456789abcdef0"))
+        self.assertEqual((inst["tenancy"], inst["host_id"]), ("host", host))
 
     def test_refused_directions_name_the_direction(self):
         for start, target in (("default", "dedicated"), ("default", "host"),
                               ("dedicated", "default"), ("host", "default"),
                               ("host", "dedicated")):
             self.sim.reset()
+            if start == "host":
+                allocate_host(self.url)
             iid = self.stopped(**{"Placement.Tenancy": start})
             r = self.placement(iid, Tenancy=target)
             self.assertEqual((r.status, r.code), (400, "InvalidRequest"), (start, target))

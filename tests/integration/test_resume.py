@@ -8,6 +8,7 @@ import subprocess
 import time
 
 from tests.integration.common import NESTPLAN, SimTestCase
+from client import allocate_host  # noqa: E402  (tests/ec2sim/client.py)
 
 BASE = """\
 version: 1
@@ -95,6 +96,8 @@ class TestResume(SimTestCase):
 
     def fresh(self):
         self.sim.reset()
+        # MORE's move onto tenancy host auto-places: the account needs a host.
+        allocate_host(self.sim.url)
         for name in os.listdir(self.dir):
             os.unlink(os.path.join(self.dir, name))
 

@@ -5,6 +5,7 @@ reported as what it is, never as a rollback."""
 import unittest
 
 from tests.integration.common import SimTestCase
+from client import allocate_host  # noqa: E402  (tests/ec2sim/client.py)
 
 CONFIG = """\
 version: 1
@@ -17,6 +18,13 @@ instances:
 
 
 class TestTenancy(SimTestCase):
+    """tenancy: host without a host_id is auto-placement: the account has one
+    m8i host that takes untargeted launches (the simulator is strict)."""
+
+    def setUp(self):
+        super().setUp()
+        allocate_host(self.sim.url)
+
     def test_failure_after_the_irreversible_step_is_not_called_a_rollback(self):
         self.write_config(CONFIG % ("m8i.large", "dedicated"))
         self.ok("apply", "-auto-approve")
@@ -61,6 +69,7 @@ class TestTenancy(SimTestCase):
                               ("dedicated", "default"), ("host", "dedicated"), ("host", "default")):
             with self.subTest(before=before, after=after):
                 self.sim.reset()
+                allocate_host(self.sim.url)
                 self.ok("state", "rm", "box") if self.np("state", "list").out.strip() else None
                 self.write_config(CONFIG % ("m8i.large", before))
                 self.ok("apply", "-auto-approve")
