@@ -330,6 +330,36 @@ static int real_image_root(void *ctx, const char *image_id, char **device, int *
 	return np_ec2_image_root(ctx, image_id, device, snapshot_gib, err);
 }
 
+/* Dedicated Hosts: the calls as they are (none takes DryRun). */
+static int real_allocate_hosts(void *ctx, const struct np_ec2_allocate *req, struct np_strv *ids,
+			       struct np_err *err)
+{
+	return np_ec2_allocate_hosts(ctx, req, ids, err);
+}
+
+static int real_hosts_by_id(void *ctx, const char *const *ids, size_t n_ids, struct np_host **out,
+			    size_t *n, struct np_err *err)
+{
+	return np_ec2_describe_hosts_by_id(ctx, ids, n_ids, out, n, err);
+}
+
+static int real_hosts_filter(void *ctx, const char *name, const char *const *values, size_t nv,
+			     struct np_host **out, size_t *n, struct np_err *err)
+{
+	return np_ec2_describe_hosts_filter(ctx, name, values, nv, out, n, err);
+}
+
+static int real_modify_hosts(void *ctx, const char *const *ids, size_t n, enum np_bool ap,
+			     enum np_bool hr, struct np_err *err)
+{
+	return np_ec2_modify_hosts(ctx, ids, n, ap, hr, err);
+}
+
+static int real_release_hosts(void *ctx, const char *const *ids, size_t n, struct np_err *err)
+{
+	return np_ec2_release_hosts(ctx, ids, n, err);
+}
+
 void np_apply_ec2_default(struct np_apply_ec2 *out, struct np_aws *aws)
 {
 	*out = (struct np_apply_ec2){
@@ -342,6 +372,11 @@ void np_apply_ec2_default(struct np_apply_ec2 *out, struct np_aws *aws)
 		.modify = real_modify,
 		.undo = real_undo,
 		.image_root = real_image_root,
+		.allocate_hosts = real_allocate_hosts,
+		.describe_hosts_by_id = real_hosts_by_id,
+		.describe_hosts_filter = real_hosts_filter,
+		.modify_hosts = real_modify_hosts,
+		.release_hosts = real_release_hosts,
 		.ctx = aws,
 	};
 }

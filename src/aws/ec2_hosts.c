@@ -14,16 +14,10 @@
  * is one answer; a page's worth keeps it as large as a listing's page. */
 #define HOST_IDS_PER_CALL NP_EC2_HOSTS_PAGE
 
-static const char *on_off(enum np_bool b)
-{
-	return b == NP_BOOL_TRUE ? "on" : "off";
-}
+static const char *on_off(enum np_bool b) { return b == NP_BOOL_TRUE ? "on" : "off"; }
 
 /* A text EC2 gives, quoted safely in a message. */
-static void quote(struct np_buf *b, const char *s)
-{
-	np_buf_add_visible(b, s ? s : "", 64);
-}
+static void quote(struct np_buf *b, const char *s) { np_buf_add_visible(b, s ? s : "", 64); }
 
 void np_ec2_allocate_hosts_query(struct np_query *q, const struct np_ec2_allocate *req)
 {
@@ -69,7 +63,8 @@ int np_ec2_allocate_hosts(struct np_aws *aws, const struct np_ec2_allocate *req,
 		if (np_ec2_check_id(id, "h-", "AllocateHosts: hostIdSet item", err) < 0) {
 			rc = -1;
 		} else if (got.n >= NP_HOST_MAX_INSTANCES) {
-			rc = np_error(err, "AllocateHosts: more than %d host ids; refusing the answer",
+			rc = np_error(err,
+				      "AllocateHosts: more than %d host ids; refusing the answer",
 				      NP_HOST_MAX_INSTANCES);
 		} else {
 			np_strv_push(&got, id);
@@ -137,10 +132,12 @@ static int capacity_of(xmlNode *item, struct np_host *h, struct np_err *err)
 		if (name_of(it, "instanceType", &c->instance_type, err) < 0)
 			return -1;
 		if (!c->instance_type)
-			return np_error(err, "an availableInstanceCapacity item without instanceType");
+			return np_error(err,
+					"an availableInstanceCapacity item without instanceType");
 		if (np_xml_int(it, "availableCapacity", 0, 1 << 20, &c->available,
 			       "availableCapacity", err) < 0 ||
-		    np_xml_int(it, "totalCapacity", 0, 1 << 20, &c->total, "totalCapacity", err) < 0)
+		    np_xml_int(it, "totalCapacity", 0, 1 << 20, &c->total, "totalCapacity", err) <
+			0)
 			return -1;
 	}
 	return 0;
@@ -398,8 +395,7 @@ static int batch_call(struct np_aws *aws, const char *action, struct np_query *q
 }
 
 int np_ec2_modify_hosts(struct np_aws *aws, const char *const *ids, size_t n,
-			enum np_bool auto_placement, enum np_bool host_recovery,
-			struct np_err *err)
+			enum np_bool auto_placement, enum np_bool host_recovery, struct np_err *err)
 {
 	struct np_query q = NP_QUERY_INIT;
 

@@ -23,7 +23,7 @@ struct host_ctx {
 	struct np_desired_host d;
 	int count;
 	yaml_node_t *count_node;
-	size_t alloc;
+	bool has_kind, has_zone; /* the keys, even with a value in error */
 };
 
 static bool valid_name(const char *name)
@@ -64,6 +64,8 @@ static void host_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, yaml
 	char *s;
 
 	np_cfg_note_key(p, NULL, key, k, v);
+	hc->has_kind |= !strcmp(key, "instance_family") || !strcmp(key, "instance_type");
+	hc->has_zone |= !strcmp(key, "availability_zone");
 	if (!strcmp(key, "count")) {
 		hc->count_node = k;
 		np_cfg_get_int(p, v, key, 0, NP_CONFIG_MAX_HOSTS, &hc->count);
@@ -171,10 +173,10 @@ void np_cfg_load_hosts(struct cfg_parse *p, yaml_node_t *map)
 				      "host '%s' takes 'instance_family' (mixed sizes) or "
 				      "'instance_type' (one type), not both",
 				      name);
-		else if (!hc.d.want.instance_family && !hc.d.want.instance_type)
+		else if (!hc.has_kind)
 			np_cfg_errorf(p, k, "host '%s' needs 'instance_family' or 'instance_type'",
 				      name);
-		if (!hc.d.want.availability_zone)
+		if (!hc.has_zone)
 			np_cfg_errorf(p, k, "host '%s' needs 'availability_zone'", name);
 		if (cfg->n_hosts + (size_t)(hc.count > 0 ? hc.count : 1) > NP_CONFIG_MAX_HOSTS)
 			np_cfg_errorf(p, hc.count_node ? hc.count_node : k,

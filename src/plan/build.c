@@ -105,6 +105,11 @@ static void unmatched_targets(struct np_plan *out, const struct np_plan_input *i
 		for (size_t i = 0; i < in->n_recorded && !found; i++)
 			found = in->recorded[i].address &&
 				target_matches(target, in->recorded[i].address);
+		for (size_t i = 0; cfg && i < cfg->n_hosts && !found; i++)
+			found = target_matches(target, cfg->hosts[i].want.address);
+		for (size_t i = 0; i < in->n_recorded_hosts && !found; i++)
+			found = in->recorded_hosts[i].address &&
+				target_matches(target, in->recorded_hosts[i].address);
 		if (found)
 			continue;
 		for (size_t i = 0; open && cfg && i < cfg->n_instances; i++)

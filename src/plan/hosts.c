@@ -259,6 +259,24 @@ static void note_release(struct np_host_plan *hp, const struct np_host *live, co
 	hp->releasing_addr[hp->n_releasing++] = address;
 }
 
+/* -target: a host is in the plan when targeted, or when a targeted instance
+ * is placed on its group or on it (a dependency, as Terraform's). */
+static bool host_in_scope(const struct np_plan_input *in, const struct np_desired_host *d)
+{
+	if (np_plan_targeted(in, d->want.address))
+		return true;
+	for (size_t i = 0; in->config && i < in->config->n_instances; i++) {
+		const struct np_desired *x = &in->config->instances[i];
+
+		if (x->want.host_address &&
+		    (!strcmp(x->want.host_address, d->name) ||
+		     !strcmp(x->want.host_address, d->want.address)) &&
+		    np_plan_targeted(in, x->want.address))
+			return true;
+	}
+	return false;
+}
+
 static void plan_host(struct np_host_plan *hp, struct np_plan *plan,
 		      const struct np_desired_host *d, struct slot *slot)
 {
@@ -272,7 +290,7 @@ static void plan_host(struct np_host_plan *hp, struct np_plan *plan,
 		live = NULL;
 	slot->d = d;
 	slot->live = live;
-	if (!np_plan_targeted(in, w->address))
+	if (!host_in_scope(in, d))
 		return;
 	ch = host_change(plan, w->address, d->name);
 	ch->has_after = true;

@@ -94,7 +94,9 @@ int np_plan_check_saved(const struct np_plan *plan, const struct np_config *conf
 		const struct np_desired *d = config ? np_config_find(config, c->address) : NULL;
 		const char *what;
 
-		if (c->action == NP_ACTION_NOOP)
+		/* Hosts are checked by apply against the state's host rows
+		 * (src/apply/hosts.c): this check knows instances only. */
+		if (c->action == NP_ACTION_NOOP || c->kind == NP_KIND_HOST)
 			continue;
 		if (c->action == NP_ACTION_CREATE) {
 			if (rec && alive(lookup(live_id, n_li, rec->instance_id, true))) {

@@ -6,103 +6,69 @@
 #include "nestplan/json.h"
 #include "state/internal.h"
 
-static int row_to_instance(struct np_state *st, sqlite3_stmt *s, int col, struct np_instance *out,
-			   struct np_err *err)
-{
-	json_error_t je;
-	json_t *j = json_loads((const char *)sqlite3_column_text(s, col), 0, &je);
-	int rc;
-
-	if (!j)
-		return np_error(err, "state '%s': a resource row is not JSON: %s", st->path,
-				je.text);
-	rc = np_instance_from_json(out, j, err);
-	json_decref(j);
-	if (rc < 0)
-		return np_error_prefix(err, "state '%s'", st->path);
-	return 0;
-}
-
-int np_state_list(struct np_state *st, struct np_instance **out, size_t *n, struct np_err *err)
+int np_state_rows(struct np_state *st, const char *sql, const char *bind, np_state_row_fn fn,
+		  void *ctx, struct np_err *err)
 {
 	sqlite3_stmt *s = NULL;
-	struct np_instance *v = NULL;
-	size_t nv = 0, alloc = 0;
-	int r;
+	int r = SQLITE_DONE, rc = 0;
 
-	*out = NULL;
-	*n = 0;
-	if (sqlite3_prepare_v2(st->db, "SELECT data FROM resources ORDER BY address", -1, &s,
-			       NULL) != SQLITE_OK)
-		return np_state_sqlerr(st, err, "listing");
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		NP_ALLOC_GROW(v, nv + 1, alloc);
-		if (row_to_instance(st, s, 0, &v[nv], err) < 0)
-			goto fail;
-		nv++;
-	}
-	if (r != SQLITE_DONE) {
-		np_state_sqlerr(st, err, "listing");
-		goto fail;
-	}
-	sqlite3_finalize(s);
-	*out = v;
-	*n = nv;
-	return 0;
-fail:
-	sqlite3_finalize(s);
-	np_instances_free(v, nv);
-	return -1;
-}
-
-int np_state_get(struct np_state *st, const char *address, struct np_instance *out, bool *found,
-		 struct np_err *err)
-{
-	sqlite3_stmt *s = NULL;
-	int r, rc = 0;
-
-	memset(out, 0, sizeof(*out));
-	*found = false;
-	if (sqlite3_prepare_v2(st->db, "SELECT data FROM resources WHERE address = ?", -1, &s,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return np_state_sqlerr(st, err, "reading");
-	sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	if (r == SQLITE_ROW) {
-		rc = row_to_instance(st, s, 0, out, err);
-		*found = rc == 0;
-	} else if (r != SQLITE_DONE) {
-		rc = np_state_sqlerr(st, err, "reading");
+	if (bind)
+		sqlite3_bind_text(s, 1, bind, -1, SQLITE_STATIC);
+	while (rc == 0 && (r = sqlite3_step(s)) == SQLITE_ROW) {
+		json_error_t je;
+		json_t *j = json_loads((const char *)sqlite3_column_text(s, 0), 0, &je);
+
+		/* A damaged row is an error, never a row skipped: a resource
+		 * missing from the state would be planned as new. */
+		if (!j) {
+			rc = np_error(err, "state '%s': a row of '%s' is not JSON: %s", st->path,
+				      (const char *)sqlite3_column_text(s, 1), je.text);
+			break;
+		}
+		rc = fn(ctx, j, err);
+		json_decref(j);
+		if (rc < 0)
+			np_error_prefix(err, "state '%s'", st->path);
 	}
+	if (rc == 0 && r != SQLITE_DONE)
+		rc = np_state_sqlerr(st, err, "reading");
 	sqlite3_finalize(s);
 	return rc;
 }
 
-int np_state_put(struct np_state *st, const struct np_instance *in, struct np_err *err)
+int np_state_put_row(struct np_state *st, const char *sql, const char *other_sql,
+		     const char *address, const char *id, json_t *j, struct np_err *err)
 {
 	sqlite3_stmt *s = NULL;
-	char *text;
-	json_t *j;
+	char *text = NULL;
 	int rc = -1;
 
-	if (!in->address)
-		return np_error(err, "state '%s': an instance needs an address", st->path);
-	if (np_state_write_begin(st, err) < 0)
+	if (np_state_write_begin(st, err) < 0) {
+		json_decref(j);
 		return -1;
-	j = np_instance_to_json(in);
-	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(j);
-	if (sqlite3_prepare_v2(
-		st->db,
-		"INSERT INTO resources(address, instance_id, data) VALUES (?, ?, ?) "
-		"ON CONFLICT(address) DO UPDATE SET instance_id = excluded.instance_id, "
-		"data = excluded.data",
-		-1, &s, NULL) != SQLITE_OK) {
+	}
+	/* The other kind's table must not hold the address. */
+	if (sqlite3_prepare_v2(st->db, other_sql, -1, &s, NULL) != SQLITE_OK) {
 		np_state_sqlerr(st, err, "writing");
 		goto done;
 	}
-	sqlite3_bind_text(s, 1, in->address, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, in->instance_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		np_error(err, "state '%s': '%s' is already %s's address", st->path, address,
+			 (const char *)sqlite3_column_text(s, 0));
+		goto done;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		np_state_sqlerr(st, err, "writing");
+		goto done;
+	}
+	sqlite3_bind_text(s, 1, address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, text, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		np_state_sqlerr(st, err, "writing");
@@ -111,11 +77,77 @@ int np_state_put(struct np_state *st, const struct np_instance *in, struct np_er
 done:
 	sqlite3_finalize(s);
 	free(text);
+	json_decref(j);
 	return np_state_write_end(st, rc, true, err);
 }
 
-static int exec_changes(struct np_state *st, const char *sql, const char *a, const char *b,
-			int *changes, struct np_err *err)
+struct instances {
+	struct np_instance *v;
+	size_t n, alloc;
+};
+
+static int add_instance(void *ctx, const json_t *j, struct np_err *err)
+{
+	struct instances *l = ctx;
+
+	NP_ALLOC_GROW(l->v, l->n + 1, l->alloc);
+	if (np_instance_from_json(&l->v[l->n], j, err) < 0)
+		return -1;
+	l->n++;
+	return 0;
+}
+
+int np_state_list(struct np_state *st, struct np_instance **out, size_t *n, struct np_err *err)
+{
+	struct instances l = { 0 };
+
+	*out = NULL;
+	*n = 0;
+	if (np_state_rows(st, "SELECT data, address FROM resources ORDER BY address", NULL,
+			  add_instance, &l, err) < 0) {
+		np_instances_free(l.v, l.n);
+		return -1;
+	}
+	*out = l.v;
+	*n = l.n;
+	return 0;
+}
+
+int np_state_get(struct np_state *st, const char *address, struct np_instance *out, bool *found,
+		 struct np_err *err)
+{
+	struct instances l = { 0 };
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	*found = false;
+	rc = np_state_rows(st, "SELECT data, address FROM resources WHERE address = ?", address,
+			   add_instance, &l, err);
+	if (rc == 0 && l.n) {
+		*out = l.v[0];
+		*found = true;
+		free(l.v);
+	} else {
+		np_instances_free(l.v, l.n);
+	}
+	return rc;
+}
+
+int np_state_put(struct np_state *st, const struct np_instance *in, struct np_err *err)
+{
+	if (!in->address)
+		return np_error(err, "state '%s': an instance needs an address", st->path);
+	return np_state_put_row(
+	    st,
+	    "INSERT INTO resources(address, instance_id, data) VALUES (?, ?, ?) "
+	    "ON CONFLICT(address) DO UPDATE SET instance_id = "
+	    "excluded.instance_id, data = excluded.data",
+	    "SELECT 'a host' FROM hosts WHERE address = ?", in->address, in->instance_id,
+	    np_instance_to_json(in), err);
+}
+
+int np_state_exec_changes(struct np_state *st, const char *sql, const char *a, const char *b,
+			  int *changes, struct np_err *err)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = 0;
@@ -138,8 +170,8 @@ int np_state_remove(struct np_state *st, const char *address, struct np_err *err
 
 	if (np_state_write_begin(st, err) < 0)
 		return -1;
-	rc = exec_changes(st, "DELETE FROM resources WHERE address = ?", address, NULL, &changes,
-			  err);
+	rc = np_state_exec_changes(st, "DELETE FROM resources WHERE address = ?", address, NULL,
+				   &changes, err);
 	if (rc == 0 && changes == 0)
 		rc = np_error(err, "no instance '%s' in the state", address);
 	return np_state_write_end(st, rc, true, err);
@@ -169,8 +201,8 @@ int np_state_move(struct np_state *st, const char *from, const char *to, struct 
 	}
 	free(in.address);
 	in.address = np_xstrdup(to);
-	if (exec_changes(st, "DELETE FROM resources WHERE address = ?", from, NULL, &changes,
-			 err) == 0 &&
+	if (np_state_exec_changes(st, "DELETE FROM resources WHERE address = ?", from, NULL,
+				  &changes, err) == 0 &&
 	    np_state_put(st, &in, err) == 0)
 		rc = 0;
 	np_instance_release(&in);

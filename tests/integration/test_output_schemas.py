@@ -165,7 +165,8 @@ class TestValidator(unittest.TestCase):
 
     def test_rejects_what_the_contract_forbids(self):
         v = Validator(PLAN_SCHEMA)
-        create = {"address": "runner[0]", "instance_id": None, "action": "create", "requires_stop": False,
+        create = {"address": "runner[0]", "kind": "instance", "instance_id": None, "action": "create",
+                  "requires_stop": False,
                   "steps": ["run_instances"], "irreversible_steps": [], "attributes": [], "before": None,
                   "after": {"instance_type": "m8i.large"}}
         good = {"format_version": "1", "changes": [create], "drift": [], "diagnostics": [],
@@ -178,6 +179,8 @@ class TestValidator(unittest.TestCase):
             dict(good, summary=dict(good["summary"], add=-1)),
             dict(good, summary=dict(good["summary"], add=True)),
             dict(good, changes=[dict(create, action="launch")]),
+            dict(good, changes=[{k: create[k] for k in create if k != "kind"}]),
+            dict(good, changes=[dict(create, kind="host")]),
             dict(good, changes=[dict(create, steps=["reboot"])]),
             dict(good, changes=[dict(create, irreversible_steps=["reboot"])]),
             dict(good, changes=[dict(create, attributes=[{"name": "x", "before": None, "after": "1", "policy": "later"}])]),
@@ -434,8 +437,8 @@ class TestDriftOutput(OutputTestCase):
         ids = self.apply_base()
         self.retag(ids["runner[1]"], team=None)
         doc = self.drift_json(rc=2)
-        self.assertIn({"address": "runner[1]", "instance_id": ids["runner[1]"], "attribute": "tags.team",
-                       "recorded": "ci", "live": None}, doc["drift"])
+        self.assertIn({"address": "runner[1]", "kind": "instance", "instance_id": ids["runner[1]"],
+                       "attribute": "tags.team", "recorded": "ci", "live": None}, doc["drift"])
 
 
 class TestDriftReports(OutputTestCase):

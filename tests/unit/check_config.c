@@ -531,6 +531,142 @@ START_TEST(test_config_check_keeps_what_it_could_read)
 }
 END_TEST
 
+/* ---- Dedicated Hosts (issue 18) ---- */
+
+#define HOSTS                                                                        \
+	"version: 1\nhosts:\n  kvm-hosts:\n    count: 2\n    instance_family: m8i\n" \
+	"    availability_zone: us-east-1a\n"
+
+START_TEST(test_config_hosts_expand_and_placement_host_implies_host_tenancy)
+{
+	const struct np_desired_host *h;
+
+	OK(HOSTS "    auto_placement: false\n    host_recovery: true\n    tags: { team: ci }\n"
+		 "    lifecycle: { prevent_destroy: true }\n"
+		 "instances:\n  runner:\n    count: 2\n    image_id: ami-0abcdef1234567890\n"
+		 "    instance_type: m8i.4xlarge\n    placement: { host: kvm-hosts }\n"
+		 "  one:\n    image_id: ami-0abcdef1234567890\n    instance_type: m8i.4xlarge\n"
+		 "    placement: { tenancy: host, host: \"kvm-hosts[1]\" }\n");
+	ck_assert_uint_eq(cfg->n_hosts, 2);
+	h = np_config_find_host(cfg, "kvm-hosts[1]");
+	ck_assert_ptr_nonnull(h);
+	ck_assert_str_eq(h->name, "kvm-hosts");
+	ck_assert_int_eq(h->index, 1);
+	ck_assert_str_eq(h->want.instance_family, "m8i");
+	ck_assert_str_eq(h->want.availability_zone, "us-east-1a");
+	ck_assert_int_eq(h->want.auto_placement, NP_BOOL_FALSE);
+	ck_assert_int_eq(h->want.host_recovery, NP_BOOL_TRUE);
+	ck_assert_str_eq(np_tags_get(&h->want.tags, "team"), "ci");
+	ck_assert(h->prevent_destroy);
+	ck_assert_ptr_null(np_config_find_host(cfg, "kvm-hosts[2]"));
+	ck_assert_str_eq(cfg->instances[0].want.host_address, "kvm-hosts");
+	ck_assert_int_eq(cfg->instances[0].want.tenancy, NP_TENANCY_HOST);
+	ck_assert_str_eq(cfg->instances[2].want.host_address, "kvm-hosts[1]");
+}
+END_TEST
+
+START_TEST(test_config_host_group_scaled_to_zero_still_names_itself)
+{
+	OK("version: 1\nhosts:\n  kvm:\n    count: 0\n    instance_type: m8i.4xlarge\n"
+	   "    availability_zone: us-east-1a\ninstances:\n  r:\n    count: 0\n"
+	   "    image_id: ami-0abcdef1234567890\n    instance_type: m8i.4xlarge\n"
+	   "    placement: { host: kvm }\n");
+	ck_assert_uint_eq(cfg->n_hosts, 0);
+}
+END_TEST
+
+START_TEST(test_config_names_clash_between_instances_and_hosts)
+{
+	BAD(HOSTS "instances:\n  kvm-hosts:\n    image_id: ami-0abcdef1234567890\n"
+		  "    instance_type: m8i.large\n",
+	    "t.yaml:8:3: error: 'kvm-hosts' is a name under both 'instances' and 'hosts'");
+}
+END_TEST
+
+/* Every mistake at once, each where it is written. */
+START_TEST(test_config_host_errors_all_at_once_with_positions)
+{
+	ck_assert_int_eq(parse("version: 1\n"
+			       "hosts:\n"
+			       "  a:\n"
+			       "    instance_family: m8i\n"
+			       "    instance_type: m8i.4xlarge\n"
+			       "    availability_zone: us-east-1a\n"
+			       "  b:\n"
+			       "    count: 1001\n"
+			       "    instance_famly: m8i\n"
+			       "    auto_placement: yes\n"
+			       "  c:\n"
+			       "    instance_type: m8i\n"
+			       "    availability_zone: east\n"
+			       "instances:\n"
+			       "  w:\n"
+			       "    image_id: ami-0abcdef1234567890\n"
+			       "    instance_type: m8i.large\n"
+			       "    placement: { tenancy: default, host: a }\n"
+			       "  x:\n"
+			       "    image_id: ami-0abcdef1234567890\n"
+			       "    instance_type: m8i.large\n"
+			       "    placement: { host: nowhere }\n"
+			       "  y:\n"
+			       "    image_id: ami-0abcdef1234567890\n"
+			       "    instance_type: m8i.large\n"
+			       "    placement: { host: a, host_id: h-0123456789abcdef0 }\n"),
+			 -1);
+	ck_assert_msg(strstr(err.msg, "t.yaml:3:3: error: host 'a' takes 'instance_family' (mixed "
+				      "sizes) or 'instance_type' (one type), not both"),
+		      "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "t.yaml:8:12: error: 'count' must be between 0 and 1000"),
+		      "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "t.yaml:9:5: error: unknown key 'instance_famly' in 'b'; "
+				      "did you mean 'instance_family'?"),
+		      "%s", err.msg);
+	ck_assert_msg(
+	    strstr(err.msg, "t.yaml:10:21: error: 'auto_placement' must be true or false"), "%s",
+	    err.msg);
+	ck_assert_msg(strstr(err.msg, "t.yaml:7:3: error: host 'b' needs 'instance_family' or "
+				      "'instance_type'"),
+		      "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "t.yaml:7:3: error: host 'b' needs 'availability_zone'"),
+		      "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "t.yaml:12:20: error: 'instance_type' must look like "
+				      "m8i.4xlarge, not 'm8i'"),
+		      "%s", err.msg);
+	/* A value in error is not also reported as missing. */
+	ck_assert_msg(!strstr(err.msg, "host 'c' needs"), "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "t.yaml:13:24: error: 'availability_zone' must look like "
+				      "us-east-1a"),
+		      "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "t.yaml:18:42: error: 'placement.host' needs tenancy host, "
+				      "not 'default'"),
+		      "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "t.yaml:22:24: error: 'placement.host' names no host under "
+				      "'hosts': 'nowhere'"),
+		      "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "t.yaml:26:24: error: 'placement.host' and "
+				      "'placement.host_id' both name a host"),
+		      "%s", err.msg);
+}
+END_TEST
+
+START_TEST(test_config_placement_host_with_dedicated_tenancy_in_defaults_is_refused)
+{
+	BAD(HOSTS "defaults: { placement: { tenancy: dedicated } }\n"
+		  "instances:\n  w:\n    image_id: ami-0abcdef1234567890\n"
+		  "    instance_type: m8i.large\n    placement: { host: kvm-hosts }\n",
+	    "t.yaml:12:24: error: 'placement.host' needs tenancy host, not 'dedicated'");
+}
+END_TEST
+
+START_TEST(test_config_hosts_must_be_a_mapping)
+{
+	BAD("version: 1\nhosts: [a, b]\n"
+	    "instances:\n  w: { image_id: ami-0abcdef1234567890, "
+	    "instance_type: m8i.large }\n",
+	    "t.yaml:2:8: error: 'hosts' must be a mapping, not a list");
+}
+END_TEST
+
 Suite *check_config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -569,6 +705,13 @@ Suite *check_config_suite(void)
 	tcase_add_test(tc, test_config_positions_count_bytes_after_utf8);
 	tcase_add_test(tc, test_config_alias_value_spans_the_key);
 	tcase_add_test(tc, test_config_check_keeps_what_it_could_read);
+	tcase_add_test(tc, test_config_hosts_expand_and_placement_host_implies_host_tenancy);
+	tcase_add_test(tc, test_config_host_group_scaled_to_zero_still_names_itself);
+	tcase_add_test(tc, test_config_names_clash_between_instances_and_hosts);
+	tcase_add_test(tc, test_config_host_errors_all_at_once_with_positions);
+	tcase_add_test(tc,
+		       test_config_placement_host_with_dedicated_tenancy_in_defaults_is_refused);
+	tcase_add_test(tc, test_config_hosts_must_be_a_mapping);
 	suite_add_tcase(s, tc);
 	return s;
 }

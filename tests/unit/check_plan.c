@@ -652,6 +652,182 @@ START_TEST(test_plan_rules_name_the_offending_key)
 }
 END_TEST
 
+/* Dedicated Hosts: the steps carry the chosen host (its id once it exists),
+ * host steps survive a saved plan, and their permissions are unchecked. */
+#define HOSTS_YAML                                                              \
+	"version: 1\nhosts:\n  kvm:\n    count: 2\n    instance_family: m8i\n"  \
+	"    availability_zone: us-east-1a\n    auto_placement: true\n"         \
+	"instances:\n  r:\n    count: 3\n    image_id: ami-0abcdef1234567890\n" \
+	"    instance_type: m8i.4xlarge\n    placement: { host: kvm }\n"
+#define HOST_JSON(i, ap)                                                             \
+	"{\"address\": \"kvm[" #i "]\", \"host_id\": \"h-000000000000000" #i "a\", " \
+	"\"instance_family\": \"m8i\", \"availability_zone\": \"us-east-1a\", "      \
+	"\"auto_placement\": " ap ", \"state\": \"available\", \"capacity\": "       \
+	"[{\"instance_type\": \"m8i.4xlarge\", \"available\": 24, \"total\": 24}]}"
+
+static struct np_host *hosts_of(const char *text, size_t *n)
+{
+	json_t *j = json_loads(text, 0, NULL), *x;
+	struct np_host *v;
+	size_t i;
+
+	ck_assert_ptr_nonnull(j);
+	*n = json_array_size(j);
+	v = calloc(*n + 1, sizeof(*v));
+	json_array_foreach(j, i, x)
+	{
+		struct np_err err = NP_ERR_INIT;
+
+		ck_assert_msg(np_host_from_json(&v[i], x, &err) == 0, "%s", err.msg);
+	}
+	json_decref(j);
+	return v;
+}
+
+static const struct np_change *change_at(const struct np_plan *p, const char *address)
+{
+	for (size_t i = 0; i < p->n_changes; i++)
+		if (!strcmp(p->changes[i].address, address))
+			return &p->changes[i];
+	ck_abort_msg("no change for %s", address);
+	return NULL;
+}
+
+START_TEST(test_plan_host_steps_carry_the_chosen_host)
+{
+	struct np_config *cfg = NULL;
+	struct np_err err = NP_ERR_INIT;
+	struct np_catalog cat = NP_CATALOG_INIT;
+	size_t n_rec, n_live;
+	struct np_host *rec = hosts_of("[" HOST_JSON(0, "false") "]", &n_rec);
+	struct np_host *live = hosts_of("[" HOST_JSON(0, "true") "]", &n_live);
+	struct np_plan plan, back;
+	struct np_plan_input in = { .catalog = &cat, .lineage = "L" };
+	struct np_strv perms = NP_STRV_INIT;
+	const struct np_change *c;
+	json_t *j;
+
+	ck_assert_int_eq(np_config_parse(&cfg, "t", HOSTS_YAML, strlen(HOSTS_YAML), &err), 0);
+	np_catalog_builtin(&cat);
+	in.config = cfg;
+	in.recorded_hosts = rec;
+	in.n_recorded_hosts = n_rec;
+	in.live_hosts = live;
+	in.n_live_hosts = n_live;
+	ck_assert_int_eq(np_plan_build(&plan, &in, &err), 0);
+	ck_assert(!np_plan_has_errors(&plan));
+	/* kvm[0] exists (24 free), kvm[1] is allocated (24 by the catalog):
+	 * r[0] to kvm[0], r[1] to kvm[1], r[2] to kvm[0] again. */
+	c = change_at(&plan, "r[0]");
+	ck_assert_int_eq(c->steps[0].kind, NP_STEP_RUN_INSTANCES);
+	ck_assert_str_eq(c->steps[0].host_address, "kvm[0]");
+	ck_assert_str_eq(c->steps[0].host_id, "h-0000000000000000a");
+	ck_assert_str_eq(c->after.host_address, "kvm[0]");
+	c = change_at(&plan, "r[1]");
+	ck_assert_str_eq(c->steps[0].host_address, "kvm[1]");
+	ck_assert_ptr_null(c->steps[0].host_id);
+	ck_assert_str_eq(change_at(&plan, "r[2]")->steps[0].host_address, "kvm[0]");
+	c = change_at(&plan, "kvm[1]");
+	ck_assert_int_eq(c->kind, NP_KIND_HOST);
+	ck_assert_int_eq(c->action, NP_ACTION_CREATE);
+	ck_assert_int_eq(c->steps[0].kind, NP_STEP_ALLOCATE_HOSTS);
+	/* kvm[0]: recorded off, live on (drift), the file on: nothing to do. */
+	c = change_at(&plan, "kvm[0]");
+	ck_assert_int_eq(c->action, NP_ACTION_NOOP);
+	ck_assert_uint_eq(plan.n_drift, 1);
+	ck_assert_int_eq(plan.drift[0].kind, NP_KIND_HOST);
+	ck_assert_str_eq(plan.drift[0].attribute, "auto_placement");
+	np_plan_unchecked_permissions(&plan, &perms);
+	ck_assert_uint_ge(perms.n, 1);
+	ck_assert_str_eq(perms.v[0], "ec2:AllocateHosts");
+	{
+		struct np_render_opts ro = { .config = cfg };
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+
+		np_render_plan_text(f, &plan, &ro);
+		fclose(f);
+		ck_assert_msg(strstr(text, "+ kvm[1] (host) will be allocated\n"), "%s", text);
+		ck_assert_msg(strstr(text, "placement.host                     kvm[1]"), "%s",
+			      text);
+		ck_assert_msg(strstr(text, "steps: allocate_hosts"), "%s", text);
+		ck_assert_msg(strstr(text, "Plan: 4 to add, 0 to change, 0 to destroy. No instance "
+					   "will be out of service."),
+			      "%s", text);
+		free(text);
+	}
+	np_strv_release(&perms);
+	/* The saved plan reads back what apply needs. */
+	j = np_plan_to_json_full(&plan);
+	ck_assert_int_eq(np_plan_from_json_full(&back, j, &err), 0);
+	c = change_at(&back, "kvm[1]");
+	ck_assert_int_eq(c->kind, NP_KIND_HOST);
+	ck_assert_str_eq(c->host_after.instance_family, "m8i");
+	ck_assert_int_eq(c->host_after.auto_placement, NP_BOOL_TRUE);
+	c = change_at(&back, "kvm[0]");
+	ck_assert_str_eq(c->host_id, "h-0000000000000000a");
+	ck_assert_ptr_null(c->instance_id);
+	c = change_at(&back, "r[0]");
+	ck_assert_int_eq(c->kind, NP_KIND_INSTANCE);
+	ck_assert_str_eq(c->steps[0].host_address, "kvm[0]");
+	ck_assert_str_eq(c->steps[0].host_id, "h-0000000000000000a");
+	ck_assert_str_eq(c->after.host_address, "kvm[0]");
+	ck_assert_uint_eq(back.n_drift, 1);
+	ck_assert_int_eq(back.drift[0].kind, NP_KIND_HOST);
+	ck_assert_str_eq(back.drift[0].instance_id, "h-0000000000000000a");
+	json_decref(j);
+	np_plan_release(&back);
+	np_plan_release(&plan);
+	np_hosts_free(rec, n_rec);
+	np_hosts_free(live, n_live);
+	np_catalog_release(&cat);
+	np_config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_plan_host_modify_step_round_trips)
+{
+	const char *yaml = "version: 1\nhosts:\n  kvm:\n    count: 1\n    instance_family: m8i\n"
+			   "    availability_zone: us-east-1a\n    auto_placement: false\n"
+			   "    host_recovery: true\ninstances:\n  r:\n    count: 0\n"
+			   "    image_id: ami-0abcdef1234567890\n    instance_type: m8i.4xlarge\n";
+	struct np_config *cfg = NULL;
+	struct np_err err = NP_ERR_INIT;
+	struct np_catalog cat = NP_CATALOG_INIT;
+	size_t n;
+	struct np_host *h = hosts_of("[" HOST_JSON(0, "true") "]", &n);
+	struct np_plan plan, back;
+	struct np_plan_input in = { .catalog = &cat, .lineage = "L" };
+	const struct np_step *s;
+	struct np_strv perms = NP_STRV_INIT;
+	json_t *j;
+
+	ck_assert_int_eq(np_config_parse(&cfg, "t", yaml, strlen(yaml), &err), 0);
+	in.config = cfg;
+	in.recorded_hosts = in.live_hosts = h;
+	in.n_recorded_hosts = in.n_live_hosts = n;
+	ck_assert_int_eq(np_plan_build(&plan, &in, &err), 0);
+	j = np_plan_to_json_full(&plan);
+	ck_assert_int_eq(np_plan_from_json_full(&back, j, &err), 0);
+	ck_assert_uint_eq(back.n_changes, 1);
+	ck_assert_int_eq(back.changes[0].action, NP_ACTION_UPDATE);
+	s = &back.changes[0].steps[0];
+	ck_assert_int_eq(s->kind, NP_STEP_MODIFY_HOSTS);
+	ck_assert_int_eq(s->auto_placement, NP_BOOL_FALSE);
+	ck_assert_int_eq(s->host_recovery, NP_BOOL_TRUE);
+	np_plan_unchecked_permissions(&back, &perms);
+	ck_assert_uint_eq(perms.n, 1);
+	ck_assert_str_eq(perms.v[0], "ec2:ModifyHosts");
+	np_strv_release(&perms);
+	json_decref(j);
+	np_plan_release(&back);
+	np_plan_release(&plan);
+	np_hosts_free(h, n);
+	np_config_free(cfg);
+}
+END_TEST
+
 Suite *check_plan_suite(void)
 {
 	Suite *s = suite_create("plan");
@@ -668,6 +844,8 @@ Suite *check_plan_suite(void)
 	tcase_add_test(o, test_plan_iam_policy_is_the_step_table);
 	tcase_add_test(o, test_plan_rules_know_the_sizes_of_a_family);
 	tcase_add_test(o, test_plan_rules_name_the_offending_key);
+	tcase_add_test(o, test_plan_host_steps_carry_the_chosen_host);
+	tcase_add_test(o, test_plan_host_modify_step_round_trips);
 	suite_add_tcase(s, t);
 	suite_add_tcase(s, o);
 	return s;

@@ -206,6 +206,122 @@ START_TEST(test_state_rm_and_mv_errors)
 }
 END_TEST
 
+START_TEST(test_state_host_rows_round_trip_sorted_and_removed)
+{
+	struct np_state *st = open_ok();
+	struct np_err err = NP_ERR_INIT;
+	struct np_host h = { .host_id = "h-0123456789abcdef0",
+			     .instance_family = "m8i",
+			     .availability_zone = "us-east-1a",
+			     .auto_placement = NP_BOOL_FALSE,
+			     .host_recovery = NP_BOOL_TRUE,
+			     .state = NP_HOST_AVAILABLE,
+			     .lineage = "7c1e" };
+	struct np_host *all = NULL;
+	size_t n = 0;
+
+	np_tags_set(&h.tags, "team", "ci");
+	h.tags_set = true;
+	h.address = "kvm-hosts[1]";
+	ck_assert_msg(np_state_host_put(st, &h, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(np_state_serial(st), 1);
+	h.address = "kvm-hosts[0]";
+	h.host_id = "h-0123456789abcdef1";
+	ck_assert_int_eq(np_state_host_put(st, &h, &err), 0);
+	/* put again: the row is replaced, not added */
+	h.auto_placement = NP_BOOL_TRUE;
+	ck_assert_int_eq(np_state_host_put(st, &h, &err), 0);
+	ck_assert_int_eq(np_state_host_list(st, &all, &n, &err), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(all[0].address, "kvm-hosts[0]");
+	ck_assert_str_eq(all[0].host_id, "h-0123456789abcdef1");
+	ck_assert_int_eq(all[0].auto_placement, NP_BOOL_TRUE);
+	ck_assert_str_eq(all[1].address, "kvm-hosts[1]");
+	ck_assert_str_eq(all[1].instance_family, "m8i");
+	ck_assert_str_eq(all[1].availability_zone, "us-east-1a");
+	ck_assert_int_eq(all[1].host_recovery, NP_BOOL_TRUE);
+	ck_assert_str_eq(np_tags_get(&all[1].tags, "team"), "ci");
+	np_hosts_free(all, n);
+	/* hosts are not instances: the instance list does not show them */
+	{
+		struct np_instance *ins = NULL;
+
+		ck_assert_int_eq(np_state_list(st, &ins, &n, &err), 0);
+		ck_assert_uint_eq(n, 0);
+		np_instances_free(ins, n);
+	}
+	ck_assert_int_eq(np_state_host_remove(st, "kvm-hosts[1]", &err), 0);
+	ck_assert_int_eq(np_state_host_remove(st, "kvm-hosts[1]", &err), -1);
+	ck_assert_msg(strstr(err.msg, "no host 'kvm-hosts[1]'"), "got: %s", err.msg);
+	ck_assert_int_eq(np_state_host_list(st, &all, &n, &err), 0);
+	ck_assert_uint_eq(n, 1);
+	np_hosts_free(all, n);
+	h.address = NULL;
+	ck_assert_int_eq(np_state_host_put(st, &h, &err), -1);
+	np_tags_release(&h.tags);
+	np_state_close(st);
+}
+END_TEST
+
+START_TEST(test_state_an_address_is_a_hosts_or_an_instances_never_both)
+{
+	struct np_state *st = open_ok();
+	struct np_err err = NP_ERR_INIT;
+	struct np_host h = { .address = "kvm", .host_id = "h-0123456789abcdef0" };
+	struct np_instance in = { .address = "runner", .instance_id = "i-0123456789abcdef0" };
+	long long serial;
+
+	ck_assert_int_eq(np_state_host_put(st, &h, &err), 0);
+	ck_assert_int_eq(np_state_put(st, &in, &err), 0);
+	serial = np_state_serial(st);
+	h.address = "runner";
+	ck_assert_int_eq(np_state_host_put(st, &h, &err), -1);
+	ck_assert_msg(strstr(err.msg, "'runner' is already an instance's address"), "got: %s",
+		      err.msg);
+	in.address = "kvm";
+	ck_assert_int_eq(np_state_put(st, &in, &err), -1);
+	ck_assert_msg(strstr(err.msg, "'kvm' is already a host's address"), "got: %s", err.msg);
+	/* moving an instance onto a host's address is refused the same way */
+	ck_assert_int_eq(np_state_move(st, "runner", "kvm", &err), -1);
+	ck_assert_int_eq(np_state_serial(st), serial);
+	np_state_close(st);
+}
+END_TEST
+
+START_TEST(test_state_a_damaged_host_row_is_refused)
+{
+	struct np_state *st = open_ok();
+	struct np_err err = NP_ERR_INIT;
+	struct np_host h = { .address = "kvm", .host_id = "h-0123456789abcdef0" };
+	struct np_host *all = NULL;
+	size_t n = 7;
+	sqlite3 *db;
+
+	ck_assert_int_eq(np_state_host_put(st, &h, &err), 0);
+	np_state_close(st);
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "UPDATE hosts SET data = '{\"address\": \"kvm\", ' WHERE address = 'kvm'",
+		     NULL, NULL, NULL);
+	sqlite3_close(db);
+	st = open_ok();
+	ck_assert_int_eq(np_state_host_list(st, &all, &n, &err), -1);
+	ck_assert_msg(strstr(err.msg, "a row of 'kvm' is not JSON"), "got: %s", err.msg);
+	ck_assert_ptr_null(all);
+	ck_assert_uint_eq(n, 0);
+	np_state_close(st);
+	/* JSON, but not a host: refused as np_host_from_json refuses it */
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "UPDATE hosts SET data = '[1, 2]' WHERE address = 'kvm'", NULL, NULL,
+		     NULL);
+	sqlite3_close(db);
+	st = open_ok();
+	np_err_clear(&err);
+	ck_assert_int_eq(np_state_host_list(st, &all, &n, &err), -1);
+	ck_assert_msg(strstr(err.msg, "state '"), "got: %s", err.msg);
+	np_state_close(st);
+}
+END_TEST
+
 START_TEST(test_state_generations_increase)
 {
 	struct np_state *st = open_ok();
@@ -559,6 +675,9 @@ Suite *check_state_suite(void)
 	tcase_add_test(tc, test_state_refuses_foreign_sqlite_untouched);
 	tcase_add_test(tc, test_state_refuses_newer_schema_and_damage_untouched);
 	tcase_add_test(tc, test_state_concurrent_creation_never_corrupts);
+	tcase_add_test(tc, test_state_host_rows_round_trip_sorted_and_removed);
+	tcase_add_test(tc, test_state_an_address_is_a_hosts_or_an_instances_never_both);
+	tcase_add_test(tc, test_state_a_damaged_host_row_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
