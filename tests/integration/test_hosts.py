@@ -255,10 +255,17 @@ class TestAllocationAdopted(HostsTestCase):
 
     def test_lost_answer_of_allocate_hosts(self):
         self.write_config(CONTRACT % 6)
-        self.sim.faults(lose_response={"action": "AllocateHosts", "nth": 1})
+        # Every answer lost, the retries' too (a lost answer retried alone is
+        # answered with the same host: AllocateHosts is idempotent by token).
+        self.sim.faults(lose_response={"action": "AllocateHosts", "nth": 1, "times": 1000})
         r = self.np("apply", "-auto-approve")
         self.assertEqual(r.rc, 1, r)
         self.assertIn("ClientToken", r.out + r.err)
+        # Each host was allocated once (retries carry its token), none recorded,
+        # no instance launched: nothing to launch onto.
+        self.assertEqual(len([h for h in self.sim.hosts() if h["state"] == "available"]), 2)
+        self.assertEqual(self.shown()["host"], {})
+        self.assertEqual(self.live(), {})
         self.converge()
 
     def test_killed_between_allocate_hosts_and_its_record(self):
