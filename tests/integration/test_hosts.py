@@ -7,7 +7,7 @@ releases the hosts (the simulator's request log); a file asking for more
 instances than the hosts hold is a plan error saying how much is missing; an
 apply killed between AllocateHosts and its record adopts the host the next
 time instead of allocating another."""
-import os
+import json
 import re
 import signal
 import subprocess
@@ -15,6 +15,7 @@ import time
 import unittest
 
 from tests.integration.common import NESTPLAN, SimTestCase
+from tests.integration.test_machine_ui import EVENTS_SCHEMA, check_schema
 
 try:
     import boto3
@@ -189,6 +190,13 @@ class TestStateDriftImport(HostsTestCase):
         md = self.ok("drift", "-format=markdown", rc=2).out
         self.assertIn("`kvm-hosts[1]` (host) | %s | auto_placement" % h1, md)
         self.assertNotIn(h0, md)
+        # Released from outside: drift "host", in the JSON and in the report.
+        self.sim.set_host(h0, state="released")
+        doc = self.ok("drift", "-json", rc=2).json()
+        gone = [d for d in doc["drift"] if d["address"] == "kvm-hosts[0]"]
+        self.assertEqual([(d["kind"], d["host_id"], d["attribute"]) for d in gone],
+                         [("host", h0, "host")], doc)
+        self.assertIn("kvm-hosts[0] (host %s)" % h0, self.ok("drift", rc=2).out)
 
     def test_state_list_show_rm_mv_and_import_of_a_host(self):
         self.apply_contract(count=2)
@@ -219,6 +227,39 @@ class TestStateDriftImport(HostsTestCase):
         self.assertEqual(r.rc, 1, r)
         self.ok("state", "mv", "kvm-hosts[0]", "spare")
         self.assertEqual(self.shown()["host"]["spare"]["host_id"], hid)
+
+
+class TestMachineReadable(HostsTestCase):
+    def events(self, *args):
+        r = self.ok(*args)
+        events = [json.loads(line) for line in r.out.splitlines()]
+        for ev in events:
+            check_schema(self, EVENTS_SCHEMA, ev)
+        return events
+
+    def test_apply_and_destroy_json_name_the_hosts(self):
+        self.write_config(CONTRACT % 2)
+        events = self.events("apply", "-auto-approve", "-json")
+        hooks = [(e["type"], e["hook"]["resource"]["addr"], e["hook"]["step"])
+                 for e in events if e["type"] in ("apply_start", "apply_complete")]
+        for h in HOSTS:
+            self.assertIn(("apply_complete", h, "allocate_hosts"), hooks)
+        done = [e for e in events if e["type"] == "apply_complete"
+                and e["hook"]["step"] == "allocate_hosts"]
+        self.assertEqual({e["hook"]["resource"]["resource_type"] for e in done}, {"host"})
+        self.assertEqual({e["hook"]["id_key"] for e in done}, {"host_id"})
+        planned = [e["change"] for e in events if e["type"] == "planned_change"]
+        self.assertEqual(sorted(c["resource"]["addr"] for c in planned
+                                if c["resource"]["resource_type"] == "host"), HOSTS)
+        events = self.events("destroy", "-auto-approve", "-json")
+        order = [(e["hook"]["step"], e["hook"]["resource"]["addr"]) for e in events
+                 if e["type"] == "apply_complete"]
+        steps = [s for s, _ in order]
+        self.assertEqual(sorted(a for s, a in order if s == "release_hosts"), HOSTS)
+        self.assertLess(max(i for i, s in enumerate(steps) if s == "terminate"),
+                        min(i for i, s in enumerate(steps) if s == "release_hosts"))
+        summary = [e for e in events if e["type"] == "change_summary"][-1]["changes"]
+        self.assertEqual(summary["remove"], 4)
 
 
 class TestCapacity(HostsTestCase):
