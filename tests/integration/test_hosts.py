@@ -262,6 +262,29 @@ class TestMachineReadable(HostsTestCase):
         self.assertEqual(summary["remove"], 4)
 
 
+class TestNoReleaseAfterAFailure(HostsTestCase):
+    def test_a_failed_termination_keeps_its_host(self):
+        self.apply_contract(count=2)
+        hosts = self.sim_hosts()
+        # EC2 refuses every termination (the dry run of the preflight passes).
+        self.sim.faults(action_errors={"TerminateInstances": {
+            "code": "OperationNotPermitted", "status": 400, "message": "refused by the test"}})
+        before = len(self.sim.requests())
+        r = self.np("destroy", "-auto-approve")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("not released", r.out + r.err)
+        actions = [q["action"] for q in self.sim.requests()[before:]]
+        self.assertIn("TerminateInstances", actions)
+        self.assertNotIn("ReleaseHosts", actions)
+        self.assertEqual(self.sim_hosts().keys(), hosts.keys())
+        self.assertEqual(sorted(self.shown()["host"]), HOSTS)
+        # Once EC2 lets it, the next destroy finishes the job in order.
+        self.sim.faults(action_errors={})
+        self.ok("destroy", "-auto-approve")
+        self.assertEqual(self.sim_hosts(), {})
+        self.assertEqual(self.ok("show", "-json").json()["resources"], [])
+
+
 class TestCapacity(HostsTestCase):
     def test_more_instances_than_the_hosts_hold_is_a_plan_error(self):
         self.write_config(CONTRACT % 60)
