@@ -166,6 +166,22 @@ static int record(struct apply *a, struct host_task *h, struct np_err *err)
 	return rc;
 }
 
+int np_apply_put_host(struct np_state *st, const struct np_change *c, const struct np_host *live,
+		      struct np_err *err)
+{
+	struct np_host rec;
+	int rc;
+
+	if (!live)
+		return np_state_host_remove(st, c->address, err);
+	np_host_copy(&rec, live);
+	free(rec.address);
+	rec.address = np_xstrdup(c->address);
+	rc = np_state_host_put(st, &rec, err);
+	np_host_release(&rec);
+	return rc;
+}
+
 /* A host an earlier AllocateHosts with this token made, if EC2 lists one. */
 static char *adopt(struct apply *a, const struct host_task *h, const char *token)
 {

@@ -637,6 +637,10 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 				else
 					res->destroyed++;
 			}
+			if (c->action == NP_ACTION_NOOP && c->has_before &&
+			    drifted(plan, c->address) && c->host_before.host_id &&
+			    np_apply_put_host(st, c, &c->host_before, err) < 0)
+				np_log_warn("%s: %s", c->address, err->msg);
 			any_change = any_change || c->n_steps > 0;
 			continue;
 		}

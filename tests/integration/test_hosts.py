@@ -190,6 +190,11 @@ class TestStateDriftImport(HostsTestCase):
         md = self.ok("drift", "-format=markdown", rc=2).out
         self.assertIn("`kvm-hosts[1]` (host) | %s | auto_placement" % h1, md)
         self.assertNotIn(h0, md)
+        # apply -refresh-only records what EC2 reports: no drift after it.
+        self.ok("apply", "-refresh-only", "-auto-approve")
+        self.ok("drift", rc=0)
+        self.assertEqual(self.ok("state", "show", "-json", "kvm-hosts[1]").json()["auto_placement"],
+                         True)
         # Released from outside: drift "host", in the JSON and in the report.
         self.sim.set_host(h0, state="released")
         doc = self.ok("drift", "-json", rc=2).json()
