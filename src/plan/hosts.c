@@ -598,9 +598,9 @@ const struct np_host_pick *np_plan_hosts_pick(const struct np_host_plan *hp,
 	return hp->picked[idx] ? &hp->picks[idx] : NULL;
 }
 
-/* Does the plan take instance id off the host at address (terminate it, or
- * place it elsewhere)? */
-static bool leaves(const struct np_plan *plan, const char *id, const char *address)
+/* Does the plan take instance id off the host old_id (terminate it, or
+ * move it: onto another host, or onto the new host of a replaced one)? */
+static bool leaves(const struct np_plan *plan, const char *id, const char *old_id)
 {
 	for (size_t i = 0; i < plan->n_changes; i++) {
 		const struct np_change *ch = &plan->changes[i];
@@ -611,8 +611,8 @@ static bool leaves(const struct np_plan *plan, const char *id, const char *addre
 			return true;
 		for (size_t k = 0; k < ch->n_steps; k++)
 			if (ch->steps[k].kind == NP_STEP_MODIFY_PLACEMENT &&
-			    (!ch->steps[k].host_address ||
-			     strcmp(ch->steps[k].host_address, address)))
+			    (!ch->steps[k].host_id || !old_id ||
+			     strcmp(ch->steps[k].host_id, old_id)))
 				return true;
 		return false;
 	}
@@ -641,7 +641,7 @@ void np_plan_hosts_end(struct np_host_plan *hp, struct np_plan *plan)
 		for (size_t i = 0; i < h->instance_ids.n; i++) {
 			const char *id = h->instance_ids.v[i], *addr;
 
-			if (leaves(plan, id, hp->releasing_addr[r]))
+			if (leaves(plan, id, h->host_id))
 				continue;
 			addr = address_of(plan, hp->in, id);
 			np_plan_diag(
