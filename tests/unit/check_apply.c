@@ -1346,6 +1346,60 @@ START_TEST(test_lost_allocation_is_adopted_by_token)
 }
 END_TEST
 
+START_TEST(test_replaced_host_released_after_its_instance_moved)
+{
+	/* kvm[0] is replaced (another family): the new host is allocated first,
+	 * r[0] moves onto it in its stop cycle (the HostId the state has for
+	 * kvm[0] by then: the new one), and only then is the old one released;
+	 * the row of kvm[0] stays, with the new host. */
+	struct fake_host *old;
+	struct np_change *c;
+	char *old_id;
+
+	hosts_world();
+	old = &w->fleet.hosts[0];
+	old_id = strdup(old->h.host_id);
+	plan_reset();
+	c = plan_add(NP_KIND_HOST, "kvm[0]", NP_ACTION_REPLACE);
+	c->host_id = strdup(old_id);
+	c->has_before = c->has_after = true;
+	np_host_copy(&c->host_before, &old->h);
+	np_host_copy(&c->host_after, &old->h);
+	free(c->host_after.host_id);
+	c->host_after.host_id = NULL;
+	step_add(c, NP_STEP_ALLOCATE_HOSTS);
+	step_add(c, NP_STEP_RELEASE_HOSTS);
+	for (int i = 0; i < 3; i += 2) {
+		const struct fake_inst *x = &w->fleet.v[i];
+		struct np_step *st;
+
+		c = plan_add(NP_KIND_INSTANCE, x->inst.address, NP_ACTION_UPDATE);
+		c->instance_id = strdup(x->inst.instance_id);
+		c->requires_stop = true;
+		c->has_before = c->has_after = true;
+		np_instance_copy(&c->before, &x->inst);
+		np_instance_copy(&c->after, &x->inst);
+		step_add(c, NP_STEP_STOP);
+		st = step_add(c, NP_STEP_MODIFY_PLACEMENT);
+		st->tenancy = NP_TENANCY_HOST;
+		st->host_address = strdup("kvm[0]");
+		step_add(c, NP_STEP_START);
+	}
+	run();
+	ck_assert_msg(w->res.failed == 0, "%s", w->res.failures.n ? w->res.failures.v[0] : "");
+	ck_assert_uint_eq(w->fleet.n_hosts, 3);
+	ck_assert_int_eq(w->fleet.hosts[0].h.state, NP_HOST_RELEASED);
+	ck_assert_str_ne(host_by_address("kvm[0]")->h.host_id, old_id);
+	ck_assert_str_eq(recorded_host("kvm[0]"), host_by_address("kvm[0]")->h.host_id);
+	ck_assert_str_eq(w->fleet.v[0].inst.host_id, host_by_address("kvm[0]")->h.host_id);
+	ck_assert_str_eq(w->fleet.v[2].inst.host_id, host_by_address("kvm[0]")->h.host_id);
+	ck_assert_int_eq(w->fleet.occupied, 0);
+	ck_assert_int_lt(log_at(&w->fleet, "allocate", false), log_at(&w->fleet, "stop", false));
+	ck_assert_int_lt(log_at(&w->fleet, "start", true), log_at(&w->fleet, "release", false));
+	free(old_id);
+}
+END_TEST
+
 START_TEST(test_modify_hosts_recorded)
 {
 	struct np_change *c;
@@ -1399,6 +1453,7 @@ Suite *check_apply_suite(void)
 	tcase_add_test(run_tc, test_no_release_when_an_instance_on_it_failed);
 	tcase_add_test(run_tc, test_lost_allocation_is_adopted_by_token);
 	tcase_add_test(run_tc, test_modify_hosts_recorded);
+	tcase_add_test(run_tc, test_replaced_host_released_after_its_instance_moved);
 	suite_add_tcase(s, run_tc);
 	return s;
 }
