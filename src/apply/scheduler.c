@@ -216,6 +216,19 @@ static void show_counts(struct apply *a)
 		else
 			n.not_started++;
 	}
+	/* The hosts too, so the counts sum to the total. */
+	for (size_t i = 0; i < a->n_hosts; i++) {
+		enum task_status st = a->hosts[i].status;
+
+		if (st == TASK_DONE)
+			n.done++;
+		else if (st == TASK_FAILED || st == TASK_UNKNOWN)
+			n.failed++;
+		else if (st == TASK_HALTED)
+			n.halted++;
+		else
+			n.not_started++;
+	}
 	np_progress_counts(&a->progress, &n);
 }
 
