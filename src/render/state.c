@@ -132,6 +132,10 @@ void np_render_state_text(FILE *out, const struct np_instance *res, size_t n,
 		if (r->tenancy)
 			fprintf(out, "    tenancy                %s\n",
 				np_tenancy_name(r->tenancy));
+		if (r->host_address || r->host_id)
+			fprintf(out, "    host                   %s%s%s%s\n",
+				r->host_address ? r->host_address : "", r->host_address ? " (" : "",
+				r->host_id ? r->host_id : "-", r->host_address ? ")" : "");
 		if (r->platform == NP_PLATFORM_WINDOWS)
 			fprintf(out, "    platform               windows\n");
 		print_tags(out, &r->tags);

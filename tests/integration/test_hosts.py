@@ -109,6 +109,11 @@ class TestContract(HostsTestCase):
             self.assertEqual(res["instance_id"], live[r]["instance_id"], r)
             self.assertEqual(res["placement"]["host_id"], live[r]["host_id"], r)
             self.assertEqual(res["placement"].get("host_address"), by_host[live[r]["host_id"]], r)
+        text = self.ok("show").out
+        for a in HOSTS:
+            self.assertIn("%s (host %s)" % (a, hosts[a]["host_id"]), text)
+        self.assertIn("host                   %s (%s)" % (by_host[live["runner[0]"]["host_id"]],
+                                                         live["runner[0]"]["host_id"]), text)
         listed = self.ok("state", "list").out.split()
         self.assertEqual(sorted(listed), sorted(HOSTS + RUNNERS))
         # The next plan is empty.
