@@ -529,8 +529,9 @@ static void tally(struct apply *a, struct np_apply_result *res)
 		if (t->resume_only)
 			continue;
 		json_array_append_new(changes,
-				      json_pack("{s:s, s:s, s:s?, s:s}", "address", c->address,
-						"action", np_action_name(c->action), "instance_id",
+				      json_pack("{s:s, s:s, s:s, s:s?, s:s}", "address", c->address,
+						"kind", "instance", "action",
+						np_action_name(c->action), "instance_id",
 						t->instance_id ? t->instance_id : c->instance_id,
 						"outcome", outcome_name(t)));
 		if (t->status == TASK_DONE) {

@@ -116,6 +116,13 @@ class TestContract(HostsTestCase):
                                                          live["runner[0]"]["host_id"]), text)
         listed = self.ok("state", "list").out.split()
         self.assertEqual(sorted(listed), sorted(HOSTS + RUNNERS))
+        # The history names both kinds.
+        last = self.ok("show", "-history", "-json").json()[-1]
+        self.assertEqual(sorted((c["kind"], c["address"], c["outcome"]) for c in last["changes"]),
+                         sorted([("host", h, "ok") for h in HOSTS] +
+                                [("instance", r, "ok") for r in RUNNERS]))
+        self.assertEqual({c["host_id"] for c in last["changes"] if c["kind"] == "host"},
+                         {hosts[a]["host_id"] for a in HOSTS})
         # The next plan is empty.
         self.ok("plan", "-detailed-exitcode", rc=0)
 
