@@ -158,6 +158,20 @@ class TestContract(HostsTestCase):
             self.assertEqual(on_host[res["instance_id"]], res["placement"]["host_id"], r)
 
 
+class TestSavedPlan(HostsTestCase):
+    def test_a_saved_plan_allocates_and_places_as_the_plan_said(self):
+        self.write_config(CONTRACT % 2)
+        self.ok("plan", "-out=hosts.plan")
+        planned = self.ok("show", "-json", "hosts.plan").json()
+        on = {c["address"]: c["after"]["placement"]["host_address"] for c in planned["changes"]
+              if c["kind"] == "instance"}
+        self.ok("apply", "hosts.plan")
+        hosts = self.sim_hosts()
+        for addr, inst in self.live().items():
+            self.assertEqual(inst["host_id"], hosts[on[addr]]["host_id"], addr)
+        self.ok("plan", "-detailed-exitcode", rc=0)
+
+
 class TestDestroyOrder(HostsTestCase):
     def test_destroy_terminates_before_it_releases(self):
         self.apply_contract()
