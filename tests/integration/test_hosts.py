@@ -59,6 +59,23 @@ class HostsTestCase(SimTestCase):
         return {h["tags"].get("nestplan:address", h["host_id"]): h for h in self.sim.hosts()
                 if not h["state"].startswith("released")}
 
+    def kill_during(self, action, *args):
+        """nestplan ARGS killed (SIGKILL) while the simulator stalls the first
+        ACTION call; the call completes inside the simulator afterwards."""
+        self.sim.faults(stall={"action": action, "nth": 1, "seconds": 1.5})
+        p = subprocess.Popen([NESTPLAN] + list(args), cwd=self.dir, env=self.env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while time.time() < deadline and p.poll() is None:
+            if self.sim.stats()["calls"].get(action, 0) >= 1:
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        time.sleep(1.5)
+        self.sim.faults(stall=None)
+
     def shown(self):
         """show -json's resources by kind, then address."""
         out = {"host": {}, "instance": {}}
@@ -293,6 +310,16 @@ class TestMachineReadable(HostsTestCase):
         self.assertEqual(summary["remove"], 4)
 
 
+class TestKilledRelease(HostsTestCase):
+    def test_killed_during_release_hosts_the_next_destroy_finishes(self):
+        self.apply_contract(count=2)
+        self.kill_during("ReleaseHosts", "destroy", "-auto-approve")
+        self.assertEqual(self.live(), {})
+        self.ok("destroy", "-auto-approve", "-lock-timeout=10s")
+        self.assertEqual(self.sim_hosts(), {})
+        self.assertEqual(self.ok("show", "-json").json()["resources"], [])
+
+
 class TestNoReleaseAfterAFailure(HostsTestCase):
     def test_a_failed_termination_keeps_its_host(self):
         self.apply_contract(count=2)
@@ -365,18 +392,7 @@ class TestAllocationAdopted(HostsTestCase):
 
     def test_killed_between_allocate_hosts_and_its_record(self):
         self.write_config(CONTRACT % 6)
-        self.sim.faults(stall={"action": "AllocateHosts", "nth": 1, "seconds": 1.5})
-        p = subprocess.Popen([NESTPLAN, "apply", "-auto-approve"], cwd=self.dir, env=self.env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 20
-        while time.time() < deadline and p.poll() is None:
-            if self.sim.stats()["calls"].get("AllocateHosts", 0) >= 1:
-                break
-            time.sleep(0.05)
-        time.sleep(0.3)
-        p.send_signal(signal.SIGKILL)
-        p.wait()
-        time.sleep(1.5)  # the stalled call completes inside the simulator
+        self.kill_during("AllocateHosts", "apply", "-auto-approve")
         self.assertEqual(len([h for h in self.sim.hosts() if h["state"] == "available"]), 1)
         self.converge()
 
