@@ -612,10 +612,14 @@ int np_apply_hosts_settled(const struct apply *a, const struct np_journal_entry 
 	for (size_t i = 0; i < a->n_hosts; i++) {
 		const struct host_task *h = &a->hosts[i];
 
-		if (!strcmp(h->change->address, e->address))
+		if (strcmp(h->change->address, e->address))
+			continue;
+		/* An allocation's token may stand for a host until a run records
+		 * one; any other call is settled once this run's task is over. */
+		if (!strcmp(e->step, "allocate_hosts"))
 			return h->status == TASK_DONE || (h->status == TASK_FAILED && h->allocated);
+		return h->status == TASK_DONE || h->status == TASK_FAILED;
 	}
-	/* An allocation's token may stand for a host until a run settles it. */
 	return strcmp(e->step, "allocate_hosts") != 0 || !a->stopping;
 }
 
