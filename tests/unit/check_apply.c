@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -658,6 +659,7 @@ struct world {
 	struct np_plan plan;
 	bool has_plan;
 	struct np_apply_result res;
+	volatile sig_atomic_t interrupted; /* SIGINT as apply sees it */
 	FILE *out;
 	char *outbuf;
 	size_t outlen;
@@ -757,7 +759,8 @@ static void run_with(const struct np_journal_entry *pending, size_t n_pending)
 				   .pending = pending,
 				   .n_pending = n_pending,
 				   .ec2 = &w->ops,
-				   .clock = &w->clk };
+				   .clock = &w->clk,
+				   .interrupted = &w->interrupted };
 
 	np_apply_result_release(&w->res);
 	ck_assert_msg(np_apply_run(NULL, w->st, w->cfg, &w->plan, &o, &w->res, &err) == 0, "%s",
@@ -1400,6 +1403,21 @@ START_TEST(test_replaced_host_released_after_its_instance_moved)
 }
 END_TEST
 
+START_TEST(test_interrupted_before_the_hosts_allocates_and_launches_nothing)
+{
+	w->interrupted = 1;
+	plan_reset();
+	plan_allocate("kvm[0]");
+	plan_launch_on("r[0]", "kvm[0]");
+	run();
+	ck_assert_int_eq(w->fleet.calls[OP_ALLOCATE], 0);
+	ck_assert_int_eq(w->fleet.calls[OP_RUN], 0);
+	ck_assert(w->res.interrupted);
+	ck_assert_int_eq(w->res.halted + w->res.not_started, 2);
+	ck_assert_int_eq(w->res.added, 0);
+}
+END_TEST
+
 START_TEST(test_modify_hosts_recorded)
 {
 	struct np_change *c;
@@ -1453,6 +1471,7 @@ Suite *check_apply_suite(void)
 	tcase_add_test(run_tc, test_no_release_when_an_instance_on_it_failed);
 	tcase_add_test(run_tc, test_lost_allocation_is_adopted_by_token);
 	tcase_add_test(run_tc, test_modify_hosts_recorded);
+	tcase_add_test(run_tc, test_interrupted_before_the_hosts_allocates_and_launches_nothing);
 	tcase_add_test(run_tc, test_replaced_host_released_after_its_instance_moved);
 	suite_add_tcase(s, run_tc);
 	return s;
