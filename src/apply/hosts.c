@@ -229,6 +229,7 @@ static int allocate(struct apply *a, struct host_task *h)
 	long long jid;
 	int rc = -1;
 
+	h->started = np_apply_now(a);
 	np_progress_step_start(&a->progress, c->address, NULL, NP_STEP_ALLOCATE_HOSTS);
 	if (h->resume_token && (h->host_id = adopt(a, h, h->resume_token))) {
 		jid = journal_begin(a, h, NP_STEP_ALLOCATE_HOSTS, h->resume_token);
@@ -238,7 +239,6 @@ static int allocate(struct apply *a, struct host_task *h)
 			return -1;
 		}
 		journal_end(a, h, jid, "done", "adopted by its ClientToken");
-		h->adopted = true;
 		return 0;
 	}
 	pthread_mutex_lock(&a->state_lock);
@@ -297,7 +297,8 @@ static int allocate(struct apply *a, struct host_task *h)
 		goto cleanup;
 	}
 	journal_end(a, h, jid, "done", NULL);
-	np_progress_step_done(&a->progress, c->address, h->host_id, NP_STEP_ALLOCATE_HOSTS, 0);
+	np_progress_step_done(&a->progress, c->address, h->host_id, NP_STEP_ALLOCATE_HOSTS,
+			      np_apply_now(a) - h->started);
 cleanup:
 	np_tags_release(&tags);
 	np_strv_release(&ids);
@@ -317,6 +318,7 @@ static int modify(struct apply *a, struct host_task *h, const struct np_step *s)
 		fail(a, h, s->kind, "the host has no id in the state");
 		return -1;
 	}
+	h->started = np_apply_now(a);
 	np_progress_step_start(&a->progress, c->address, id, s->kind);
 	jid = journal_begin(a, h, s->kind, NULL);
 	if (s->kind == NP_STEP_MODIFY_HOSTS)
@@ -334,7 +336,7 @@ static int modify(struct apply *a, struct host_task *h, const struct np_step *s)
 		fail(a, h, s->kind, err.msg);
 		return -1;
 	}
-	np_progress_step_done(&a->progress, c->address, id, s->kind, 0);
+	np_progress_step_done(&a->progress, c->address, id, s->kind, np_apply_now(a) - h->started);
 	return 0;
 }
 
@@ -517,6 +519,7 @@ static void release_one(struct apply *a, struct host_task *h)
 		fail(a, h, NP_STEP_RELEASE_HOSTS, "the host has no id in the state");
 		return;
 	}
+	h->started = np_apply_now(a);
 	np_progress_step_start(&a->progress, c->address, id, NP_STEP_RELEASE_HOSTS);
 	r = wait_empty(a, h, &msg);
 	if (r < 0) {
@@ -548,7 +551,8 @@ static void release_one(struct apply *a, struct host_task *h)
 	}
 	forget(a, h);
 	h->status = TASK_DONE;
-	np_progress_step_done(&a->progress, c->address, id, NP_STEP_RELEASE_HOSTS, 0);
+	np_progress_step_done(&a->progress, c->address, id, NP_STEP_RELEASE_HOSTS,
+			      np_apply_now(a) - h->started);
 }
 
 void np_apply_hosts_after(struct apply *a)

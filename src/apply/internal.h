@@ -67,7 +67,7 @@ struct host_task {
 	char *error;
 	const char *resume_token; /* ClientToken of an allocation a killed apply left */
 	bool allocated;           /* allocated (or adopted) and recorded by this run */
-	bool adopted;
+	double started;           /* its current call's start, for the progress lines */
 };
 
 struct apply {
