@@ -131,6 +131,11 @@ void np_apply_result_release(struct np_apply_result *res);
 int np_apply_put(struct np_state *st, const struct np_change *c, const struct np_instance *live,
 		 struct np_err *err);
 
+/* The same for a host change (kind NP_KIND_HOST): EC2's view of the host
+ * (live; NULL: it is gone, the row is removed) under the change's address. */
+int np_apply_put_host(struct np_state *st, const struct np_change *c, const struct np_host *live,
+		      struct np_err *err);
+
 /* The ClientToken of a launch: deterministic from lineage, address and the
  * launch generation, at most 64 characters. */
 void np_apply_client_token(char out[65], const char *lineage, const char *address, int generation);

@@ -49,6 +49,12 @@ json_t *np_render_state_json(const char *lineage, long long serial, const char *
 			     const char *account, const struct np_instance *res, size_t n);
 void np_render_state_text(FILE *out, const struct np_instance *res, size_t n,
 			  const struct np_render_opts *o);
+/* Dedicated Hosts in the state (issue 18): appended to np_render_state_json's
+ * resources with "kind": "host" (instances have "kind": "instance"), the
+ * list kept in address order; and as text. */
+void np_render_state_add_hosts(json_t *state, const struct np_host *hosts, size_t n);
+void np_render_hosts_text(FILE *out, const struct np_host *hosts, size_t n,
+			  const struct np_render_opts *o);
 void np_render_history(FILE *out, const struct np_history_entry *h, size_t n, bool json);
 
 #endif

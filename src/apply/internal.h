@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include <jansson.h>
+
 #include "apply/progress.h"
 #include "nestplan/apply.h"
 
@@ -55,6 +57,19 @@ struct task {
 	const char *resume_token; /* ClientToken of a launch left in flight */
 };
 
+/* A host change (hosts.c): its calls run before the instance tasks
+ * (allocate, modify, tags) or after them all (release). */
+struct host_task {
+	const struct np_change *change;
+	enum task_status status; /* READY: not over yet */
+	char *host_id;           /* the host it modifies: the plan's, or the one allocated */
+	char *release_id;        /* the host it releases (the plan's) */
+	char *error;
+	const char *resume_token; /* ClientToken of an allocation a killed apply left */
+	bool allocated;           /* allocated (or adopted) and recorded by this run */
+	double started;           /* its current call's start, for the progress lines */
+};
+
 struct apply {
 	struct np_apply_ec2 ec2; /* opts->ec2, or the real client's */
 	struct np_clock clock;   /* opts->clock, or the real one */
@@ -67,6 +82,8 @@ struct apply {
 	size_t n_tasks;
 	struct group *groups;
 	size_t n_groups;
+	struct host_task *hosts;
+	size_t n_hosts;
 	pthread_mutex_t lock;       /* tasks, groups, counters */
 	pthread_cond_t cond;        /* a task changed status */
 	pthread_mutex_t state_lock; /* one SQLite transaction at a time; recursive,
@@ -129,5 +146,27 @@ void np_apply_sweep_interrupted(struct apply *a);
 #define NP_APPLY_INTERRUPT_GRACE 60.0
 /* A task failed: roll back what can be, report it (steps.c). Caller holds no lock. */
 void np_apply_fail(struct apply *a, struct task *t, enum np_step_kind kind, const char *msg);
+
+/* Dedicated Hosts (hosts.c), called by np_apply_run without any lock held:
+ * the host changes of the plan; their allocations, modifications and tag
+ * changes (before the threads start); their releases (after the threads
+ * end), each only when every instance task on the host succeeded. */
+void np_apply_hosts_init(struct apply *a);
+void np_apply_hosts_before(struct apply *a);
+void np_apply_hosts_after(struct apply *a);
+void np_apply_hosts_release(struct apply *a);
+/* The HostId the state has for a host's address (out: owned), for a launch
+ * or a placement onto it; -1 naming the host when it has none. */
+int np_apply_host_id(struct apply *a, const char *address, char **out, struct np_err *err);
+/* Why a host of the plan has no id: NULL when nothing of this run failed. */
+const char *np_apply_hosts_failure(const struct apply *a, const char *address);
+/* Whether a pending entry of a host call may be closed: -1 when e is not a
+ * host call's. */
+int np_apply_hosts_settled(const struct apply *a, const struct np_journal_entry *e);
+/* A finished status's name in the history ("ok", "failed", "unknown",
+ * "interrupted"); NULL for a task not over. */
+const char *np_apply_outcome(enum task_status s);
+/* The host changes' outcomes into res and the history's changes array. */
+void np_apply_hosts_tally(struct apply *a, struct np_apply_result *res, json_t *changes);
 
 #endif

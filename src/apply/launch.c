@@ -66,7 +66,7 @@ bool np_launch_same(const struct np_instance *a, const struct np_instance *b)
 	       same_str(a->user_data_sha256, b->user_data_sha256) && a->platform == b->platform &&
 	       a->core_count == b->core_count && a->threads_per_core == b->threads_per_core &&
 	       a->nested_virtualization == b->nested_virtualization && a->tenancy == b->tenancy &&
-	       same_str(a->host_id, b->host_id) &&
+	       same_str(a->host_id, b->host_id) && same_str(a->host_address, b->host_address) &&
 	       same_str(a->availability_zone, b->availability_zone) &&
 	       a->hibernation == b->hibernation && np_tags_equal(&a->tags, &b->tags);
 }

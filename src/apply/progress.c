@@ -18,6 +18,27 @@ static const struct np_step_def *verbs(enum np_step_kind kind)
 	return d && d->doing ? d : &none;
 }
 
+/* Which id a resource has: a Dedicated Host's (h-...) or an instance's. */
+static bool host_id(const char *id) { return id && !strncmp(id, "h-", 2); }
+
+static const char *id_key(const char *id) { return host_id(id) ? "host_id" : "instance_id"; }
+
+static bool host_step(enum np_step_kind kind)
+{
+	return kind == NP_STEP_ALLOCATE_HOSTS || kind == NP_STEP_MODIFY_HOSTS ||
+	       kind == NP_STEP_RELEASE_HOSTS;
+}
+
+/* The resource object of a host: resource_type "host". */
+static json_t *ui_resource(const char *address, bool host)
+{
+	json_t *r = np_ui_resource(address);
+
+	if (host)
+		json_object_set_new(r, "resource_type", json_string("host"));
+	return r;
+}
+
 /* RFC 3339 in UTC with microseconds, as Terraform's "@timestamp". */
 static void timestamp(char out[40])
 {
@@ -117,11 +138,15 @@ void np_ui_plan(FILE *out, const struct np_plan *plan)
 	for (size_t i = 0; i < plan->n_drift; i++) {
 		const struct np_drift *d = &plan->drift[i];
 
-		np_ui_emit(out, "info", "resource_drift",
-			   json_pack("{s:{s:o, s:s, s:s?, s:s, s:s?, s:s?}}", "change", "resource",
-				     np_ui_resource(d->address), "action", "update", "instance_id",
-				     d->instance_id, "attribute", d->attribute, "recorded",
-				     d->recorded, "live", d->live),
+		bool host = d->kind == NP_KIND_HOST;
+		json_t *ch = json_pack("{s:o, s:s, s:s?, s:s, s:s?, s:s?}", "resource",
+				       ui_resource(d->address, host), "action", "update",
+				       "instance_id", host ? NULL : d->instance_id, "attribute",
+				       d->attribute, "recorded", d->recorded, "live", d->live);
+
+		if (host)
+			json_object_set_new(ch, "host_id", json_string(d->instance_id));
+		np_ui_emit(out, "info", "resource_drift", json_pack("{s:o}", "change", ch),
 			   "%s: Drift detected (%s)", d->address, d->attribute);
 	}
 	for (size_t i = 0; i < plan->n_changes; i++) {
@@ -133,9 +158,12 @@ void np_ui_plan(FILE *out, const struct np_plan *plan)
 		steps = json_array();
 		for (size_t k = 0; k < c->n_steps; k++)
 			json_array_append_new(steps, json_string(np_step_label(&c->steps[k])));
-		ch = json_pack("{s:o, s:s, s:s?, s:b, s:o}", "resource", np_ui_resource(c->address),
-			       "action", ui_action(c->action), "instance_id", c->instance_id,
-			       "requires_stop", c->requires_stop, "steps", steps);
+		ch = json_pack("{s:o, s:s, s:s?, s:b, s:o}", "resource",
+			       ui_resource(c->address, c->kind == NP_KIND_HOST), "action",
+			       ui_action(c->action), "instance_id", c->instance_id, "requires_stop",
+			       c->requires_stop, "steps", steps);
+		if (c->kind == NP_KIND_HOST && c->host_id)
+			json_object_set_new(ch, "host_id", json_string(c->host_id));
 		if (c->replace_reason)
 			json_object_set_new(ch, "reason", json_string(c->replace_reason));
 		np_ui_emit(out, "info", "planned_change", json_pack("{s:o}", "change", ch),
@@ -223,17 +251,20 @@ void np_progress_release(struct np_progress *p)
  * the step is part of, and nestplan's step name and instance id besides. */
 static json_t *hook(const char *address, const char *id, enum np_step_kind kind)
 {
-	const char *action = kind == NP_STEP_RUN_INSTANCES ? "create"
-			     : kind == NP_STEP_TERMINATE   ? "delete"
-							   : "update";
-	json_t *h = json_pack("{s:o}", "resource", np_ui_resource(address));
+	const char *action =
+	    kind == NP_STEP_RUN_INSTANCES || kind == NP_STEP_ALLOCATE_HOSTS ? "create"
+	    : kind == NP_STEP_TERMINATE || kind == NP_STEP_RELEASE_HOSTS    ? "delete"
+									    : "update";
+	json_t *h =
+	    json_pack("{s:o}", "resource",
+		      ui_resource(address, host_id(id) || ((int)kind >= 0 && host_step(kind))));
 
 	if ((int)kind >= 0) {
 		json_object_set_new(h, "action", json_string(action));
 		json_object_set_new(h, "step", json_string(np_step_name(kind)));
 	}
 	if (id) {
-		json_object_set_new(h, "id_key", json_string("instance_id"));
+		json_object_set_new(h, "id_key", json_string(id_key(id)));
 		json_object_set_new(h, "id_value", json_string(id));
 	}
 	return h;
@@ -334,7 +365,7 @@ void np_progress_note(struct np_progress *p, const char *address, const char *id
 		json_t *f = json_pack("{s:s}", "address", address);
 
 		if (id)
-			json_object_set_new(f, "instance_id", json_string(id));
+			json_object_set_new(f, id_key(id), json_string(id));
 		np_ui_emit(p->out, "info", "log", f, "%s: %s", address, msg);
 	} else {
 		clear_status(p);

@@ -216,6 +216,19 @@ static void show_counts(struct apply *a)
 		else
 			n.not_started++;
 	}
+	/* The hosts too, so the counts sum to the total. */
+	for (size_t i = 0; i < a->n_hosts; i++) {
+		enum task_status st = a->hosts[i].status;
+
+		if (st == TASK_DONE)
+			n.done++;
+		else if (st == TASK_FAILED || st == TASK_UNKNOWN)
+			n.failed++;
+		else if (st == TASK_HALTED)
+			n.halted++;
+		else
+			n.not_started++;
+	}
 	np_progress_counts(&a->progress, &n);
 }
 
@@ -454,9 +467,9 @@ static const struct np_journal_entry *pending_entry(const struct np_apply_opts *
 	return NULL;
 }
 
-static const char *outcome_name(const struct task *t)
+const char *np_apply_outcome(enum task_status s)
 {
-	switch (t->status) {
+	switch (s) {
 	case TASK_DONE:
 		return "ok";
 	case TASK_FAILED:
@@ -466,8 +479,17 @@ static const char *outcome_name(const struct task *t)
 	case TASK_HALTED:
 		return "interrupted";
 	default:
-		return t->next == 0 && !np_apply_stopped_by_us(t) ? "not started" : "interrupted";
+		return NULL;
 	}
+}
+
+static const char *outcome_name(const struct task *t)
+{
+	const char *name = np_apply_outcome(t->status);
+
+	if (name)
+		return name;
+	return t->next == 0 && !np_apply_stopped_by_us(t) ? "not started" : "interrupted";
 }
 
 /* What an instance was left as, for the operator; NULL when nothing. */
@@ -507,8 +529,9 @@ static void tally(struct apply *a, struct np_apply_result *res)
 		if (t->resume_only)
 			continue;
 		json_array_append_new(changes,
-				      json_pack("{s:s, s:s, s:s?, s:s}", "address", c->address,
-						"action", np_action_name(c->action), "instance_id",
+				      json_pack("{s:s, s:s, s:s, s:s?, s:s}", "address", c->address,
+						"kind", "instance", "action",
+						np_action_name(c->action), "instance_id",
 						t->instance_id ? t->instance_id : c->instance_id,
 						"outcome", outcome_name(t)));
 		if (t->status == TASK_DONE) {
@@ -533,6 +556,7 @@ static void tally(struct apply *a, struct np_apply_result *res)
 			free(lb);
 		}
 	}
+	np_apply_hosts_tally(a, res, changes);
 	res->interrupted = a->stopping;
 	free(res->changes);
 	res->changes = json_dumps(changes, JSON_COMPACT);
@@ -568,7 +592,10 @@ static void abandon(struct apply *a, struct np_apply_result *res)
 static bool pending_settled(struct apply *a, const struct np_journal_entry *e)
 {
 	bool any = false;
+	int host = np_apply_hosts_settled(a, e);
 
+	if (host >= 0)
+		return host;
 	for (size_t i = 0; i < a->n_tasks; i++) {
 		const struct task *t = &a->tasks[i];
 
@@ -615,6 +642,22 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 		const struct np_journal_entry *e;
 		struct task *t;
 
+		if (c->kind == NP_KIND_HOST) {
+			/* Host changes are hosts.c's, around the instance tasks. */
+			if (c->action == NP_ACTION_DELETE && c->n_steps == 0) {
+				/* Released outside already: only the row goes. */
+				if (np_state_host_remove(st, c->address, err) < 0)
+					np_log_warn("%s: %s", c->address, err->msg);
+				else
+					res->destroyed++;
+			}
+			if (c->action == NP_ACTION_NOOP && c->has_before &&
+			    drifted(plan, c->address) && c->host_before.host_id &&
+			    np_apply_put_host(st, c, &c->host_before, err) < 0)
+				np_log_warn("%s: %s", c->address, err->msg);
+			any_change = any_change || c->n_steps > 0;
+			continue;
+		}
 		if (c->action == NP_ACTION_DELETE && c->n_steps == 0) {
 			/* Terminated outside already: only the state row goes. */
 			if (np_state_remove(st, c->address, err) < 0)
@@ -681,8 +724,9 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 		pthread_mutex_init(&a.state_lock, &attr);
 		pthread_mutexattr_destroy(&attr);
 	}
+	np_apply_hosts_init(&a);
 	np_progress_init(&a.progress, opts->out ? opts->out : stdout, opts->json, opts->status_line,
-			 opts->color, (int)a.n_tasks);
+			 opts->color, (int)(a.n_tasks + a.n_hosts));
 	for (size_t i = 0; i < a.n_tasks; i++)
 		if (a.tasks[i].resume_only)
 			np_progress_note(
@@ -690,6 +734,9 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 			    "an interrupted apply left this instance mid-change; waiting for "
 			    "it to settle");
 
+	/* Every host an instance is placed on exists before any instance task
+	 * starts. */
+	np_apply_hosts_before(&a);
 	if (a.n_tasks) {
 		threads = np_xcalloc((size_t)n_threads, sizeof(*threads));
 		for (started = 0; started < n_threads; started++)
@@ -723,6 +770,9 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 		if (waiter_started)
 			pthread_join(wthread, NULL);
 	}
+	/* Releases last: each only once every instance task on it is over. */
+	if (rc == 0)
+		np_apply_hosts_after(&a);
 
 	for (size_t i = 0; i < a.n_tasks; i++) {
 		struct task *t = &a.tasks[i];
@@ -754,6 +804,7 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 		free(a.tasks[i].error);
 		np_instance_release(&a.tasks[i].live);
 	}
+	np_apply_hosts_release(&a);
 	free(a.tasks);
 	free(a.groups);
 	free(threads);

@@ -131,6 +131,10 @@ int np_apply_put(struct np_state *st, const struct np_change *c, const struct np
 		np_attr_set_text(at, &rec, v);
 		free(v);
 	}
+	/* EC2 reports the HostId; the host's address is the plan's. */
+	if (!rec.host_address && c->has_after && c->after.host_address &&
+	    (!rec.host_id || !c->after.host_id || !strcmp(rec.host_id, c->after.host_id)))
+		rec.host_address = np_xstrdup(c->after.host_address);
 	/* DescribeInstances does not report the protection flags: what the plan
 	 * set (or found) is what the instance has. */
 	if (c->has_after)
@@ -483,6 +487,26 @@ static size_t adopt_launched(struct apply *a, struct task **batch, size_t n, con
 	return found;
 }
 
+/* The change as it launches: with the HostId the state has for the host
+ * its run_instances step names (placed is a shallow, read-only copy of c;
+ * *host_id is owned and freed by the caller). */
+static int placed_on_host(struct apply *a, const struct np_change *c, const struct np_step *s,
+			  struct np_change *placed, char **host_id, struct np_err *err)
+{
+	const char *address = s->host_address ? s->host_address : c->after.host_address;
+
+	*placed = *c;
+	*host_id = NULL;
+	if (!address)
+		return 0;
+	if (np_apply_host_id(a, address, host_id, err) < 0)
+		return np_error_prefix(err, "cannot launch '%s'", c->address);
+	placed->after.host_id = *host_id;
+	if (placed->after.tenancy == NP_TENANCY_UNSET)
+		placed->after.tenancy = NP_TENANCY_HOST;
+	return 0;
+}
+
 static void exec_one(struct apply *a, struct task *t)
 {
 	const struct np_change *c = t->change;
@@ -499,22 +523,31 @@ static void exec_one(struct apply *a, struct task *t)
 
 		if (t->resume_token && adopt_launched(a, &t, 1, t->resume_token, &adopted) == 1)
 			return;
+		struct np_change placed;
+		char *host_id = NULL;
+
+		if (placed_on_host(a, c, s, &placed, &host_id, &err) < 0) {
+			np_apply_fail(a, t, s->kind, err.msg);
+			return;
+		}
 		pthread_mutex_lock(&a->state_lock);
 		r = np_launch_token(a->st, c->address, t->resume_token, token, &err);
 		pthread_mutex_unlock(&a->state_lock);
 		if (r < 0) {
+			free(host_id);
 			np_apply_fail(a, t, s->kind, err.msg);
 			return;
 		}
 		np_progress_step_start(&a->progress, c->address, NULL, s->kind);
 		journal_begin(a, t, s->kind, token);
-		r = np_launch_run_cat(&a->ec2, c, t->desired, a->plan->lineage, a->opts->catalog,
-				      token, false, &inst, &err);
+		r = np_launch_run_cat(&a->ec2, &placed, t->desired, a->plan->lineage,
+				      a->opts->catalog, token, false, &inst, &err);
 		if (r == 0)
 			launched(a, t, &inst);
 		else
 			launch_failed(a, t, token, &err);
 		np_instance_release(&inst);
+		free(host_id);
 		return;
 	}
 
@@ -530,6 +563,17 @@ static void exec_one(struct apply *a, struct task *t)
 		r = with_text.value
 			? a->ec2.modify(a->ec2.ctx, target_id(t, s->kind), &with_text, &err)
 			: np_error(&err, "the file no longer has the user data to send");
+	} else if (s->kind == NP_STEP_MODIFY_PLACEMENT && s->host_address) {
+		/* Onto a host of the file: the id the state has for it by now (the
+		 * host may have been allocated by this apply). */
+		struct np_step onto = *s; /* read only: the copy is never released */
+		char *host_id = NULL;
+
+		r = np_apply_host_id(a, s->host_address, &host_id, &err);
+		onto.host_id = host_id;
+		if (r == 0)
+			r = a->ec2.modify(a->ec2.ctx, target_id(t, s->kind), &onto, &err);
+		free(host_id);
 	} else {
 		r = a->ec2.modify(a->ec2.ctx, target_id(t, s->kind), s, &err);
 	}
@@ -564,7 +608,8 @@ static void exec_launches(struct apply *a, struct task **batch, size_t n)
 	struct np_err err = NP_ERR_INIT;
 	size_t n_got = 0, name_len;
 	long lo, hi;
-	char token[65] = "", *range;
+	char token[65] = "", *range, *host_id = NULL;
+	struct np_change placed;
 	int r = 0;
 
 	if (batch[0]->resume_token) {
@@ -584,6 +629,11 @@ static void exec_launches(struct apply *a, struct task **batch, size_t n)
 			exec_one(a, batch[0]);
 			return;
 		}
+	}
+	if (placed_on_host(a, c0, &c0->steps[batch[0]->next], &placed, &host_id, &err) < 0) {
+		for (size_t i = 0; i < n; i++)
+			np_apply_fail(a, batch[i], NP_STEP_RUN_INSTANCES, err.msg);
+		return;
 	}
 	np_launch_address_index(c0->address, &name_len, &lo);
 	np_launch_address_index(batch[n - 1]->change->address, &name_len, &hi);
@@ -606,7 +656,7 @@ static void exec_launches(struct apply *a, struct task **batch, size_t n)
 	}
 	np_apply_batch_end(a);
 	if (r == 0)
-		r = np_launch_run_many(&a->ec2, c0, batch[0]->desired, a->plan->lineage,
+		r = np_launch_run_many(&a->ec2, &placed, batch[0]->desired, a->plan->lineage,
 				       a->opts->catalog, range, (int)n, token, false, &got, &n_got,
 				       &err);
 	if (r == 0) {
@@ -642,6 +692,7 @@ static void exec_launches(struct apply *a, struct task **batch, size_t n)
 	}
 	np_instances_free(got, n_got);
 	free(range);
+	free(host_id);
 }
 
 /* Interrupted after their stop: start the instances again in one call (let

@@ -118,7 +118,12 @@ static int accept_refresh(struct np_ctx *ctx, const struct np_plan *plan, struct
 	for (size_t i = 0; i < plan->n_changes; i++) {
 		const struct np_change *c = &plan->changes[i];
 
-		if (np_apply_put(ctx->state, c, c->has_after ? &c->after : NULL, err) < 0) {
+		int r = c->kind == NP_KIND_HOST
+			    ? np_apply_put_host(ctx->state, c, c->has_after ? &c->host_after : NULL,
+						err)
+			    : np_apply_put(ctx->state, c, c->has_after ? &c->after : NULL, err);
+
+		if (r < 0) {
 			np_state_rollback(ctx->state, NULL);
 			return -1;
 		}

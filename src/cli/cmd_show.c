@@ -45,7 +45,8 @@ static int run(struct np_ctx *ctx)
 	struct np_err err = NP_ERR_INIT;
 	struct np_render_opts ro = { .color = o->color, .expand = o->expand };
 	struct np_instance *res = NULL;
-	size_t n = 0;
+	struct np_host *hosts = NULL;
+	size_t n = 0, n_hosts = 0;
 
 	if (o->history)
 		return show_history(ctx);
@@ -68,26 +69,36 @@ static int run(struct np_ctx *ctx)
 		np_plan_release(&plan);
 		return rc;
 	}
-	if (np_state_list(ctx->state, &res, &n, &err) < 0) {
+	if (np_state_list(ctx->state, &res, &n, &err) < 0 ||
+	    np_state_host_list(ctx->state, &hosts, &n_hosts, &err) < 0) {
 		np_cli_print_error(ctx->err, &err, o->color);
+		np_instances_free(res, n);
 		return NP_EXIT_ERROR;
 	}
-	if (o->json)
-		np_cli_print_json(ctx->out,
-				  np_render_state_json(np_state_lineage(ctx->state),
-						       np_state_serial(ctx->state),
-						       np_state_region(ctx->state),
-						       np_state_account(ctx->state), res, n));
-	else
-		np_render_state_text(ctx->out, res, n, &ro);
+	if (o->json) {
+		json_t *j = np_render_state_json(
+		    np_state_lineage(ctx->state), np_state_serial(ctx->state),
+		    np_state_region(ctx->state), np_state_account(ctx->state), res, n);
+
+		np_render_state_add_hosts(j, hosts, n_hosts);
+		np_cli_print_json(ctx->out, j);
+	} else {
+		/* Hosts first: the instances run on them. */
+		np_render_hosts_text(ctx->out, hosts, n_hosts, &ro);
+		if (n_hosts && n)
+			fputc('\n', ctx->out);
+		if (n || !n_hosts)
+			np_render_state_text(ctx->out, res, n, &ro);
+	}
 	np_instances_free(res, n);
+	np_hosts_free(hosts, n_hosts);
 	return NP_EXIT_OK;
 }
 
 const struct np_cmd np_cmd_show = {
 	.name = "show",
 	.synopsis = "show [options] [PLANFILE]",
-	.help = "Show the state (every managed instance as last recorded), a saved plan,\n"
+	.help = "Show the state (every managed host and instance as last recorded), a saved plan,\n"
 		"or with -history the applies recorded in the state.",
 	.options = NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_CONFIG) | NP_OPTBIT(NP_OPT_JSON) |
 		   NP_OPTBIT(NP_OPT_NO_COLOR) | NP_OPTBIT(NP_OPT_HISTORY) |

@@ -1,10 +1,14 @@
 /* state list|show|rm|mv|pull|push: look at, edit and move the state by hand. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/common.h"
+#include "nestplan/alloc.h"
 #include "nestplan/backend.h"
 #include "nestplan/buf.h"
 #include "nestplan/cli.h"
+#include "nestplan/json.h"
+#include "nestplan/plan.h"
 #include "nestplan/render.h"
 #include "nestplan/state.h"
 
@@ -12,6 +16,66 @@ static int fail(struct np_ctx *ctx, const struct np_err *err)
 {
 	np_cli_print_error(ctx->err, err, ctx->opts->color);
 	return NP_EXIT_ERROR;
+}
+
+static int by_address(const void *x, const void *y)
+{
+	return np_address_cmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* The host row at address, if any (out released by the caller when found). */
+static int find_host(struct np_state *st, const char *address, struct np_host *out, bool *found,
+		     struct np_err *err)
+{
+	struct np_host *v = NULL;
+	size_t n = 0;
+
+	*found = false;
+	memset(out, 0, sizeof(*out));
+	if (np_state_host_list(st, &v, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && !*found; i++)
+		if (!strcmp(v[i].address, address)) {
+			np_host_copy(out, &v[i]);
+			*found = true;
+		}
+	np_hosts_free(v, n);
+	return 0;
+}
+
+/* state mv for a host: the row under its new address, in one transaction
+ * (the host's nestplan:address tag in EC2 is left as it is, as for an
+ * instance). */
+static int move_host(struct np_state *st, const struct np_host *h, const char *to,
+		     struct np_err *err)
+{
+	struct np_instance in = { 0 };
+	struct np_host other, moved;
+	bool taken = false, host_taken = false;
+	int rc;
+
+	if (np_state_get(st, to, &in, &taken, err) < 0 ||
+	    find_host(st, to, &other, &host_taken, err) < 0)
+		return -1;
+	np_instance_release(&in);
+	if (host_taken)
+		np_host_release(&other);
+	if (taken || host_taken)
+		return np_error(err, "'%s' is already in the state", to);
+	if (np_state_begin(st, err) < 0)
+		return -1;
+	np_host_copy(&moved, h);
+	free(moved.address);
+	moved.address = np_xstrdup(to);
+	rc = np_state_host_put(st, &moved, err);
+	if (rc == 0)
+		rc = np_state_host_remove(st, h->address, err);
+	np_host_release(&moved);
+	if (rc < 0) {
+		np_state_rollback(st, NULL);
+		return -1;
+	}
+	return np_state_commit(st, err);
 }
 
 static int run(struct np_ctx *ctx)
@@ -24,16 +88,31 @@ static int run(struct np_ctx *ctx)
 
 	if (!strcmp(sub, "list")) {
 		struct np_instance *res = NULL;
-		size_t n = 0;
+		struct np_host *hosts = NULL;
+		const char **all;
+		size_t n = 0, n_hosts = 0;
 
 		if (argc)
 			return np_error_cls(&err, NP_ERRC_USAGE, "usage: nestplan state list"),
 			       fail(ctx, &err);
 		if (np_state_list(ctx->state, &res, &n, &err) < 0)
 			return fail(ctx, &err);
+		if (np_state_host_list(ctx->state, &hosts, &n_hosts, &err) < 0) {
+			np_instances_free(res, n);
+			return fail(ctx, &err);
+		}
+		/* Both kinds, one address per line, in address order. */
+		all = np_xcalloc(n + n_hosts + 1, sizeof(*all));
 		for (size_t i = 0; i < n; i++)
-			fprintf(ctx->out, "%s\n", res[i].address);
+			all[i] = res[i].address;
+		for (size_t i = 0; i < n_hosts; i++)
+			all[n + i] = hosts[i].address;
+		qsort(all, n + n_hosts, sizeof(*all), by_address);
+		for (size_t i = 0; i < n + n_hosts; i++)
+			fprintf(ctx->out, "%s\n", all[i]);
+		free(all);
 		np_instances_free(res, n);
+		np_hosts_free(hosts, n_hosts);
 		return NP_EXIT_OK;
 	}
 	if (!strcmp(sub, "show")) {
@@ -47,9 +126,26 @@ static int run(struct np_ctx *ctx)
 			       fail(ctx, &err);
 		if (np_state_get(ctx->state, argv[0], &in, &found, &err) < 0)
 			return fail(ctx, &err);
-		if (!found)
-			return np_error(&err, "no instance '%s' in the state", argv[0]),
-			       fail(ctx, &err);
+		if (!found) {
+			struct np_host h;
+
+			if (find_host(ctx->state, argv[0], &h, &found, &err) < 0)
+				return fail(ctx, &err);
+			if (!found)
+				return np_error(&err, "no instance or host '%s' in the state",
+						argv[0]),
+				       fail(ctx, &err);
+			if (o->json) {
+				json_t *j = np_host_to_json(&h);
+
+				json_object_set_new(j, "kind", json_string("host"));
+				np_cli_print_json(ctx->out, j);
+			} else {
+				np_render_hosts_text(ctx->out, &h, 1, &ro);
+			}
+			np_host_release(&h);
+			return NP_EXIT_OK;
+		}
 		if (o->json)
 			np_cli_print_json(ctx->out, np_instance_to_json(&in));
 		else
@@ -63,6 +159,19 @@ static int run(struct np_ctx *ctx)
 					    "usage: nestplan state rm ADDRESS..."),
 			       fail(ctx, &err);
 		for (int i = 0; i < argc; i++) {
+			struct np_host h;
+			bool host = false;
+
+			if (find_host(ctx->state, argv[i], &h, &host, &err) < 0)
+				return fail(ctx, &err);
+			if (host) {
+				np_host_release(&h);
+				if (np_state_host_remove(ctx->state, argv[i], &err) < 0)
+					return fail(ctx, &err);
+				fprintf(ctx->out, "Removed %s (the host itself stays allocated)\n",
+					argv[i]);
+				continue;
+			}
 			if (np_state_remove(ctx->state, argv[i], &err) < 0)
 				return fail(ctx, &err);
 			fprintf(ctx->out, "Removed %s (the instance itself is untouched)\n",
@@ -82,8 +191,20 @@ static int run(struct np_ctx *ctx)
 				   "NAME 1 to 64 letters, digits, '_' or '-'",
 				   argv[1]),
 			       fail(ctx, &err);
-		if (np_state_move(ctx->state, argv[0], argv[1], &err) < 0)
-			return fail(ctx, &err);
+		{
+			struct np_host h;
+			bool host = false;
+			int r;
+
+			if (find_host(ctx->state, argv[0], &h, &host, &err) < 0)
+				return fail(ctx, &err);
+			r = host ? move_host(ctx->state, &h, argv[1], &err)
+				 : np_state_move(ctx->state, argv[0], argv[1], &err);
+			if (host)
+				np_host_release(&h);
+			if (r < 0)
+				return fail(ctx, &err);
+		}
 		fprintf(ctx->out, "Moved %s to %s\n", argv[0], argv[1]);
 		return NP_EXIT_OK;
 	}
@@ -126,10 +247,11 @@ const struct np_cmd np_cmd_state = {
 	.name = "state",
 	.synopsis = "state list | state show ADDRESS | state rm ADDRESS... | state mv FROM TO |\n"
 		    "       state pull | state push [-force] FILE",
-	.help = "Inspect and edit the state: list addresses, show one, forget instances\n"
-		"(rm leaves them running in EC2), or rename an address (mv). pull prints the\n"
-		"state as stored (the SQLite file's bytes); push FILE replaces it, refusing a\n"
-		"state of another lineage or a lower serial unless -force.",
+	.help = "Inspect and edit the state: list addresses (instances and hosts), show one,\n"
+		"forget one (rm leaves it running or allocated in EC2), or rename an address\n"
+		"(mv). pull prints the state as stored (the SQLite file's bytes); push FILE\n"
+		"replaces it, refusing a state of another lineage or a lower serial unless\n"
+		"-force.",
 	.options = NP_OPTBIT(NP_OPT_STATE) | NP_OPTBIT(NP_OPT_CONFIG) | NP_OPTBIT(NP_OPT_JSON) |
 		   NP_OPTBIT(NP_OPT_NO_COLOR) | NP_OPTBIT(NP_OPT_LOCK) |
 		   NP_OPTBIT(NP_OPT_LOCK_TIMEOUT) | NP_OPTBIT(NP_OPT_FORCE),

@@ -168,7 +168,8 @@ static const struct np_step_def step_defs[] = {
 					 "Host modified") },
 	[NP_STEP_RELEASE_HOSTS] = { "release_hosts", "ReleaseHosts", PERM1("ec2:ReleaseHosts"),
 				    false,
-				    VERBS("Releasing host", "still releasing host",
+				    VERBS("Releasing host (once it holds no instance)",
+					  "still waiting for the host to be empty",
 					  "Host released") },
 };
 #undef VERBS

@@ -23,7 +23,8 @@ void np_render_drift_text(FILE *out, const struct np_plan *plan, const struct np
 		     *live = np_visible(d->live);
 
 		if (!last || strcmp(last, d->address))
-			fprintf(out, "\n  ~ %s (%s)\n", d->address,
+			fprintf(out, "\n  ~ %s (%s%s)\n", d->address,
+				d->kind == NP_KIND_HOST ? "host " : "",
 				d->instance_id ? d->instance_id : "-");
 		last = d->address;
 		fprintf(out, "      %-34s %s → %s\n", attr, rec ? rec : "(none)",
@@ -43,6 +44,19 @@ json_t *np_render_drift_json(const struct np_plan *plan)
 
 	for (size_t i = 0; i < plan->n_drift; i++)
 		instances += i == 0 || strcmp(plan->drift[i].address, plan->drift[i - 1].address);
+	/* A host's item says its kind and names its host_id, not an instance. */
+	for (size_t i = 0; i < plan->n_drift && i < json_array_size(drift); i++) {
+		json_t *x = json_array_get(drift, i);
+
+		if (plan->drift[i].kind != NP_KIND_HOST)
+			continue;
+		if (!json_object_get(x, "kind"))
+			json_object_set_new(x, "kind", json_string("host"));
+		if (!json_object_get(x, "host_id")) {
+			json_object_set(x, "host_id", json_object_get(x, "instance_id"));
+			json_object_del(x, "instance_id");
+		}
+	}
 	out = json_pack("{s:s, s:o, s:{s:i, s:i}}", "format_version", "1", "drift", drift,
 			"summary", "drifted", (int)instances, "attributes", (int)plan->n_drift);
 	json_decref(all);
@@ -78,7 +92,10 @@ void np_render_drift_junit(FILE *out, const struct np_plan *plan)
 		char msg[256];
 
 		xmlTextWriterStartElement(w, BAD_CAST "testcase");
-		xmlTextWriterWriteAttribute(w, BAD_CAST "classname", BAD_CAST "nestplan.instance");
+		xmlTextWriterWriteAttribute(w, BAD_CAST "classname",
+					    BAD_CAST(plan->drift[i].kind == NP_KIND_HOST
+							 ? "nestplan.host"
+							 : "nestplan.instance"));
 		xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST addr);
 		while (j < plan->n_drift && !strcmp(plan->drift[j].address, addr))
 			j++;
@@ -106,7 +123,10 @@ void np_render_drift_junit(FILE *out, const struct np_plan *plan)
 		if (drifted)
 			continue;
 		xmlTextWriterStartElement(w, BAD_CAST "testcase");
-		xmlTextWriterWriteAttribute(w, BAD_CAST "classname", BAD_CAST "nestplan.instance");
+		xmlTextWriterWriteAttribute(w, BAD_CAST "classname",
+					    BAD_CAST(plan->changes[i].kind == NP_KIND_HOST
+							 ? "nestplan.host"
+							 : "nestplan.instance"));
 		xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST addr);
 		xmlTextWriterEndElement(w);
 	}
@@ -159,7 +179,7 @@ void np_render_drift_markdown(FILE *out, const struct np_plan *plan)
 
 		fputs("| `", out);
 		md_cell(out, d->address);
-		fputs("` | ", out);
+		fputs(d->kind == NP_KIND_HOST ? "` (host) | " : "` | ", out);
 		md_cell(out, d->instance_id ? d->instance_id : "-");
 		fputs(" | ", out);
 		md_cell(out, d->attribute);

@@ -2,8 +2,21 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "nestplan/alloc.h"
 #include "nestplan/buf.h"
+#include "nestplan/plan.h"
 #include "nestplan/render.h"
+
+/* A resource as show -json lists it: its kind, without what only nestplan's
+ * bookkeeping needs. */
+static json_t *shown(json_t *o, const char *kind)
+{
+	json_object_del(o, "lineage");
+	json_object_del(o, "client_token");
+	json_object_del(o, "owner_id");
+	json_object_set_new(o, "kind", json_string(kind));
+	return o;
+}
 
 json_t *np_render_state_json(const char *lineage, long long serial, const char *region,
 			     const char *account, const struct np_instance *res, size_t n)
@@ -13,14 +26,85 @@ json_t *np_render_state_json(const char *lineage, long long serial, const char *
 	for (size_t i = 0; i < n; i++) {
 		json_t *o = np_instance_to_json(&res[i]);
 
-		json_object_del(o, "lineage");
-		json_object_del(o, "client_token");
-		json_object_del(o, "owner_id");
-		json_array_append_new(list, o);
+		json_array_append_new(list, shown(o, "instance"));
 	}
 	return json_pack("{s:s, s:s, s:I, s:s?, s:s?, s:o}", "format_version", "1", "lineage",
 			 lineage, "serial", (json_int_t)serial, "region", region, "account",
 			 account, "resources", list);
+}
+
+static int by_address(const void *x, const void *y)
+{
+	const char *a = json_string_value(json_object_get(*(json_t *const *)x, "address"));
+	const char *b = json_string_value(json_object_get(*(json_t *const *)y, "address"));
+
+	return np_address_cmp(a ? a : "", b ? b : "");
+}
+
+void np_render_state_add_hosts(json_t *state, const struct np_host *hosts, size_t n)
+{
+	json_t *list = json_object_get(state, "resources"), **v;
+	size_t total;
+
+	if (!json_is_array(list) || !n)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = np_host_to_json(&hosts[i]);
+
+		json_array_append_new(list, shown(o, "host"));
+	}
+	/* One list in address order, whatever the kind (names are unique
+	 * across instances: and hosts:). */
+	total = json_array_size(list);
+	v = np_xcalloc(total, sizeof(*v));
+	for (size_t i = 0; i < total; i++)
+		v[i] = json_incref(json_array_get(list, i));
+	qsort(v, total, sizeof(*v), by_address);
+	json_array_clear(list);
+	for (size_t i = 0; i < total; i++)
+		json_array_append_new(list, v[i]);
+	free(v);
+}
+
+static void print_tags(FILE *out, const struct np_tags *tags)
+{
+	for (size_t k = 0; k < tags->n; k++) {
+		/* Tags come from EC2 too: escaped, never control codes. */
+		char *key = np_visible(tags->v[k].key), *val = np_visible(tags->v[k].value);
+
+		fprintf(out, "    tags.%-17s %s\n", key, val);
+		free(key);
+		free(val);
+	}
+}
+
+static const char *bool_text(enum np_bool b)
+{
+	return b == NP_BOOL_TRUE ? "on" : b == NP_BOOL_FALSE ? "off" : "-";
+}
+
+void np_render_hosts_text(FILE *out, const struct np_host *hosts, size_t n,
+			  const struct np_render_opts *o)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct np_host *h = &hosts[i];
+		const char *state = np_host_state_name(h->state);
+
+		fprintf(out, "%s%s%s (host %s)\n", o->color ? "\033[1m" : "", h->address,
+			o->color ? "\033[0m" : "", h->host_id ? h->host_id : "-");
+		if (h->instance_family)
+			fprintf(out, "    instance_family        %s\n", h->instance_family);
+		if (h->instance_type)
+			fprintf(out, "    instance_type          %s\n", h->instance_type);
+		fprintf(out, "    availability_zone      %s\n",
+			h->availability_zone ? h->availability_zone : "-");
+		fprintf(out, "    state                  %s\n", state ? state : "-");
+		fprintf(out, "    auto_placement         %s\n", bool_text(h->auto_placement));
+		fprintf(out, "    host_recovery          %s\n", bool_text(h->host_recovery));
+		print_tags(out, &h->tags);
+		if (i + 1 < n)
+			fputc('\n', out);
+	}
 }
 
 void np_render_state_text(FILE *out, const struct np_instance *res, size_t n,
@@ -48,17 +132,13 @@ void np_render_state_text(FILE *out, const struct np_instance *res, size_t n,
 		if (r->tenancy)
 			fprintf(out, "    tenancy                %s\n",
 				np_tenancy_name(r->tenancy));
+		if (r->host_address || r->host_id)
+			fprintf(out, "    host                   %s%s%s%s\n",
+				r->host_address ? r->host_address : "", r->host_address ? " (" : "",
+				r->host_id ? r->host_id : "-", r->host_address ? ")" : "");
 		if (r->platform == NP_PLATFORM_WINDOWS)
 			fprintf(out, "    platform               windows\n");
-		for (size_t k = 0; k < r->tags.n; k++) {
-			/* Tags come from EC2 too: escaped, never control codes. */
-			char *key = np_visible(r->tags.v[k].key),
-			     *val = np_visible(r->tags.v[k].value);
-
-			fprintf(out, "    tags.%-17s %s\n", key, val);
-			free(key);
-			free(val);
-		}
+		print_tags(out, &r->tags);
 		if (i + 1 < n)
 			fputc('\n', out);
 	}
@@ -74,6 +154,9 @@ static void history_changes(FILE *out, const char *text)
 	json_array_foreach(changes, i, c)
 	{
 		const char *id = json_string_value(json_object_get(c, "instance_id"));
+
+		if (!id)
+			id = json_string_value(json_object_get(c, "host_id"));
 
 		fprintf(out, "    %s%s%s%s  %s: %s\n",
 			json_string_value(json_object_get(c, "address")), id ? " (" : "",

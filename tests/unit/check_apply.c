@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "apply/internal.h"
+#include "nestplan/alloc.h"
 #include "nestplan/apply.h"
 #include "nestplan/config.h"
 #include "nestplan/ec2.h"
@@ -60,7 +62,20 @@ static void fake_wait(void *ctx, pthread_cond_t *cond, pthread_mutex_t *mutex, d
 
 /* ---- the fake fleet ---- */
 
-enum fake_op { OP_RUN, OP_DESCRIBE, OP_STOP, OP_START, OP_TERMINATE, OP_MODIFY, OP_UNDO, OP__N };
+enum fake_op {
+	OP_RUN,
+	OP_DESCRIBE,
+	OP_STOP,
+	OP_START,
+	OP_TERMINATE,
+	OP_MODIFY,
+	OP_UNDO,
+	OP_ALLOCATE,
+	OP_DESCRIBE_HOSTS,
+	OP_MODIFY_HOSTS,
+	OP_RELEASE,
+	OP__N
+};
 
 enum fault {
 	FAULT_NONE = 0,
@@ -72,6 +87,12 @@ struct fake_inst {
 	struct np_instance inst;
 	enum np_run_state target; /* where a transition ends; UNSET: none */
 	int lag;                  /* Describe answers still showing the transition */
+	int host_linger;          /* DescribeHosts answers still listing it, terminated */
+};
+
+/* A Dedicated Host: what it holds is the fleet's instances with its id. */
+struct fake_host {
+	struct np_host h;
 };
 
 struct fleet {
@@ -85,6 +106,12 @@ struct fleet {
 	int fault_after[OP__N];  /* ... after this many calls of it succeed */
 	int fault_times[OP__N];  /* ... and this many more calls after it */
 	int out, max_out;        /* instances out of service now, and at most */
+	struct fake_host hosts[8];
+	size_t n_hosts;
+	int host_linger;  /* DescribeHosts answers listing an instance after its termination */
+	int occupied;     /* ReleaseHosts refused because instances were on the host */
+	char log[64][24]; /* the mutating calls, in order ("allocate", "terminate", ...) */
+	size_t n_log;
 };
 
 static struct fake_inst *fleet_find(struct fleet *f, const char *id)
@@ -120,6 +147,24 @@ static enum fault fleet_fault(struct fleet *f, enum fake_op op)
 			f->fault[op] = FAULT_NONE;
 	}
 	return x;
+}
+
+/* Caller holds f->mu. */
+static void fleet_log(struct fleet *f, const char *what)
+{
+	if (f->n_log < sizeof(f->log) / sizeof(f->log[0]))
+		snprintf(f->log[f->n_log++], sizeof(f->log[0]), "%s", what);
+}
+
+/* The position of the first (last: false) logged call what; -1 when none. */
+static int log_at(const struct fleet *f, const char *what, bool last)
+{
+	int at = -1;
+
+	for (size_t i = 0; i < f->n_log; i++)
+		if (!strcmp(f->log[i], what) && (at < 0 || last))
+			at = (int)i;
+	return at;
 }
 
 static int refused(struct np_err *err, const char *what)
@@ -200,6 +245,17 @@ static int f_run(void *ctx, const struct np_ec2_launch *req, struct np_instance 
 		pthread_mutex_unlock(&f->mu);
 		return refused(err, "RunInstances");
 	}
+	fleet_log(f, "run");
+	/* A launch onto a host names one that is allocated. */
+	if (req->attrs->host_id) {
+		bool known = false;
+
+		for (size_t i = 0; i < f->n_hosts; i++)
+			known |= !strcmp(f->hosts[i].h.host_id, req->attrs->host_id) &&
+				 f->hosts[i].h.state == NP_HOST_AVAILABLE;
+		ck_assert_msg(known, "RunInstances onto host %s, which is not allocated",
+			      req->attrs->host_id);
+	}
 	/* The same ClientToken answers with the instances it launched. */
 	for (size_t i = 0; i < f->n; i++)
 		if (f->v[i].inst.client_token &&
@@ -213,6 +269,8 @@ static int f_run(void *ctx, const struct np_ec2_launch *req, struct np_instance 
 
 			free(address);
 			nx->inst.client_token = strdup(req->client_token);
+			nx->inst.tenancy = req->attrs->tenancy;
+			nx->inst.host_id = req->attrs->host_id ? strdup(req->attrs->host_id) : NULL;
 			transition(nx, NP_RUN_PENDING, NP_RUN_RUNNING, f->lag);
 			who[k++] = nx;
 		}
@@ -290,10 +348,13 @@ static int f_state_call(struct fleet *f, enum fake_op op, const char *const *ids
 		pthread_mutex_unlock(&f->mu);
 		return refused(err, names[op]);
 	}
+	fleet_log(f, op == OP_STOP ? "stop" : op == OP_START ? "start" : "terminate");
 	for (size_t i = 0; i < n; i++) {
 		struct fake_inst *x1 = fleet_find(f, ids[i]);
 
 		ck_assert_msg(x1 != NULL, "%s of an unknown instance %s", names[op], ids[i]);
+		if (op == OP_TERMINATE)
+			x1->host_linger = f->host_linger;
 		if (op == OP_STOP)
 			transition(x1, NP_RUN_STOPPING, NP_RUN_STOPPED, f->lag);
 		else if (op == OP_START)
@@ -382,7 +443,198 @@ static int f_undo(void *ctx, const char *id, const struct np_step *s,
 	return 0;
 }
 
+/* ---- the fake hosts ---- */
+
+static struct fake_host *host_find(struct fleet *f, const char *id)
+{
+	for (size_t i = 0; i < f->n_hosts; i++)
+		if (!strcmp(f->hosts[i].h.host_id, id))
+			return &f->hosts[i];
+	return NULL;
+}
+
+static struct fake_host *host_add(struct fleet *f, const char *address, const char *family)
+{
+	struct fake_host *x = &f->hosts[f->n_hosts++];
+	char id[32];
+
+	ck_assert_uint_le(f->n_hosts, 8);
+	snprintf(id, sizeof(id), "h-%017zx", f->n_hosts);
+	memset(x, 0, sizeof(*x));
+	x->h.host_id = strdup(id);
+	x->h.address = address ? strdup(address) : NULL;
+	x->h.lineage = strdup("L");
+	x->h.instance_family = strdup(family);
+	x->h.availability_zone = strdup("us-east-1a");
+	x->h.state = NP_HOST_AVAILABLE;
+	x->h.auto_placement = NP_BOOL_FALSE;
+	x->h.host_recovery = NP_BOOL_TRUE;
+	return x;
+}
+
+/* Its instances, as DescribeHosts lists them: not terminated, or terminated
+ * lately (consume: one answer fewer). Caller holds f->mu. */
+static void host_instances(struct fleet *f, struct fake_host *x, bool consume)
+{
+	np_strv_release(&x->h.instance_ids);
+	for (size_t i = 0; i < f->n; i++) {
+		struct fake_inst *in = &f->v[i];
+
+		if (!in->inst.host_id || strcmp(in->inst.host_id, x->h.host_id))
+			continue;
+		if (in->inst.state == NP_RUN_TERMINATED && in->target == NP_RUN_UNSET &&
+		    (consume ? in->host_linger-- : in->host_linger) <= 0)
+			continue;
+		np_strv_push(&x->h.instance_ids, in->inst.instance_id);
+	}
+}
+
+static int f_allocate(void *ctx, const struct np_ec2_allocate *req, struct np_strv *ids,
+		      struct np_err *err)
+{
+	struct fleet *f = ctx;
+	struct fake_host *x = NULL;
+	enum fault fx;
+
+	pthread_mutex_lock(&f->mu);
+	fx = fleet_fault(f, OP_ALLOCATE);
+	if (fx == FAULT_REFUSE) {
+		pthread_mutex_unlock(&f->mu);
+		np_error_cls(err, NP_ERRC_CAPACITY, "AllocateHosts: refused by the fake");
+		snprintf(err->code, sizeof(err->code), "InsufficientHostCapacity");
+		err->http_status = 400;
+		return -1;
+	}
+	fleet_log(f, "allocate");
+	/* The same ClientToken answers with the host it allocated. */
+	for (size_t i = 0; i < f->n_hosts && !x; i++)
+		if (f->hosts[i].h.client_token &&
+		    !strcmp(f->hosts[i].h.client_token, req->client_token))
+			x = &f->hosts[i];
+	if (!x) {
+		x = host_add(f, np_tags_get(req->tags, NP_TAG_ADDRESS),
+			     req->host->instance_family ? req->host->instance_family : "m8i");
+		x->h.client_token = strdup(req->client_token);
+		x->h.auto_placement = req->host->auto_placement;
+		x->h.host_recovery = req->host->host_recovery;
+		np_tags_copy(&x->h.tags, req->tags);
+	}
+	if (fx == FAULT_LOSE) {
+		pthread_mutex_unlock(&f->mu);
+		return lost(err, "AllocateHosts");
+	}
+	np_strv_push(ids, x->h.host_id);
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static void hosts_out(struct fleet *f, struct fake_host **who, size_t n, struct np_host **out,
+		      size_t *n_out)
+{
+	*out = calloc(n ? n : 1, sizeof(**out));
+	for (size_t i = 0; i < n; i++)
+		np_host_copy(&(*out)[i], &who[i]->h);
+	*n_out = n;
+}
+
+static int f_describe_hosts_ids(void *ctx, const char *const *ids, size_t n_ids,
+				struct np_host **out, size_t *n, struct np_err *err)
+{
+	struct fleet *f = ctx;
+	struct fake_host *who[8];
+	size_t k = 0;
+
+	pthread_mutex_lock(&f->mu);
+	f->calls[OP_DESCRIBE_HOSTS]++;
+	for (size_t i = 0; i < n_ids; i++) {
+		struct fake_host *x = host_find(f, ids[i]);
+
+		if (!x)
+			continue;
+		host_instances(f, x, true);
+		who[k++] = x;
+	}
+	hosts_out(f, who, k, out, n);
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static int f_describe_hosts_filter(void *ctx, const char *name, const char *const *values,
+				   size_t n_values, struct np_host **out, size_t *n,
+				   struct np_err *err)
+{
+	struct fleet *f = ctx;
+	struct fake_host *who[8];
+	size_t k = 0;
+
+	ck_assert_str_eq(name, "client-token");
+	pthread_mutex_lock(&f->mu);
+	f->calls[OP_DESCRIBE_HOSTS]++;
+	for (size_t i = 0; i < f->n_hosts; i++)
+		for (size_t j = 0; j < n_values; j++)
+			if (f->hosts[i].h.client_token &&
+			    !strcmp(f->hosts[i].h.client_token, values[j]))
+				who[k++] = &f->hosts[i];
+	hosts_out(f, who, k, out, n);
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static int f_modify_hosts(void *ctx, const char *const *ids, size_t n, enum np_bool auto_placement,
+			  enum np_bool host_recovery, struct np_err *err)
+{
+	struct fleet *f = ctx;
+
+	pthread_mutex_lock(&f->mu);
+	fleet_fault(f, OP_MODIFY_HOSTS);
+	fleet_log(f, "modify_hosts");
+	for (size_t i = 0; i < n; i++) {
+		struct fake_host *x = host_find(f, ids[i]);
+
+		ck_assert_ptr_nonnull(x);
+		if (auto_placement)
+			x->h.auto_placement = auto_placement;
+		if (host_recovery)
+			x->h.host_recovery = host_recovery;
+	}
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+/* EC2 refuses to release a host instances still occupy. */
+static int f_release(void *ctx, const char *const *ids, size_t n, struct np_err *err)
+{
+	struct fleet *f = ctx;
+
+	pthread_mutex_lock(&f->mu);
+	fleet_fault(f, OP_RELEASE);
+	for (size_t i = 0; i < n; i++) {
+		struct fake_host *x = host_find(f, ids[i]);
+
+		ck_assert_ptr_nonnull(x);
+		host_instances(f, x, false);
+		if (x->h.instance_ids.n) {
+			f->occupied++;
+			pthread_mutex_unlock(&f->mu);
+			np_error_cls(err, NP_ERRC_BAD_REQUEST, "ReleaseHosts: %s is occupied",
+				     ids[i]);
+			snprintf(err->code, sizeof(err->code), "Client.InvalidHost.Occupied");
+			return -1;
+		}
+	}
+	fleet_log(f, "release");
+	for (size_t i = 0; i < n; i++)
+		host_find(f, ids[i])->h.state = NP_HOST_RELEASED;
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
 static const struct np_apply_ec2 fake_ops_template = {
+	.allocate_hosts = f_allocate,
+	.describe_hosts_by_id = f_describe_hosts_ids,
+	.describe_hosts_filter = f_describe_hosts_filter,
+	.modify_hosts = f_modify_hosts,
+	.release_hosts = f_release,
 	.run_instances = f_run,
 	.describe_instances_by_id = f_describe_ids,
 	.describe_instances_filter = f_describe_filter,
@@ -407,6 +659,7 @@ struct world {
 	struct np_plan plan;
 	bool has_plan;
 	struct np_apply_result res;
+	volatile sig_atomic_t interrupted; /* SIGINT as apply sees it */
 	FILE *out;
 	char *outbuf;
 	size_t outlen;
@@ -445,6 +698,8 @@ static void teardown(void)
 	np_state_close(w->st);
 	for (size_t i = 0; i < w->fleet.n; i++)
 		np_instance_release(&w->fleet.v[i].inst);
+	for (size_t i = 0; i < w->fleet.n_hosts; i++)
+		np_host_release(&w->fleet.hosts[i].h);
 	fclose(w->out);
 	free(w->outbuf);
 	pthread_mutex_destroy(&w->fleet.mu);
@@ -504,7 +759,8 @@ static void run_with(const struct np_journal_entry *pending, size_t n_pending)
 				   .pending = pending,
 				   .n_pending = n_pending,
 				   .ec2 = &w->ops,
-				   .clock = &w->clk };
+				   .clock = &w->clk,
+				   .interrupted = &w->interrupted };
 
 	np_apply_result_release(&w->res);
 	ck_assert_msg(np_apply_run(NULL, w->st, w->cfg, &w->plan, &o, &w->res, &err) == 0, "%s",
@@ -782,6 +1038,414 @@ START_TEST(test_lost_launch_answer_is_found_by_token)
 }
 END_TEST
 
+/* ---- Dedicated Hosts: hand-made plans (the planner's side is check_plan's) ---- */
+
+static void plan_reset(void)
+{
+	if (w->has_plan)
+		np_plan_release(&w->plan);
+	memset(&w->plan, 0, sizeof(w->plan));
+	w->plan.lineage = strdup(np_state_lineage(w->st));
+	w->has_plan = true;
+}
+
+static struct np_change *plan_add(enum np_kind kind, const char *address, enum np_action action)
+{
+	struct np_plan *p = &w->plan;
+	struct np_change *c;
+
+	NP_ALLOC_GROW(p->changes, p->n_changes + 1, p->alloc_changes);
+	c = &p->changes[p->n_changes++];
+	memset(c, 0, sizeof(*c));
+	c->kind = kind;
+	c->address = strdup(address);
+	c->action = action;
+	return c;
+}
+
+static struct np_step *step_add(struct np_change *c, enum np_step_kind k)
+{
+	struct np_step *st;
+
+	NP_ALLOC_GROW(c->steps, c->n_steps + 1, c->alloc_steps);
+	st = &c->steps[c->n_steps++];
+	memset(st, 0, sizeof(*st));
+	st->kind = k;
+	return st;
+}
+
+static void plan_allocate(const char *address)
+{
+	struct np_change *c = plan_add(NP_KIND_HOST, address, NP_ACTION_CREATE);
+
+	c->has_after = true;
+	c->host_after.address = strdup(address);
+	c->host_after.instance_family = strdup("m8i");
+	c->host_after.availability_zone = strdup("us-east-1a");
+	c->host_after.auto_placement = NP_BOOL_FALSE;
+	c->host_after.host_recovery = NP_BOOL_TRUE;
+	np_tags_set(&c->host_after.tags, "team", "ci");
+	step_add(c, NP_STEP_ALLOCATE_HOSTS);
+}
+
+static void plan_launch_on(const char *address, const char *host)
+{
+	struct np_change *c = plan_add(NP_KIND_INSTANCE, address, NP_ACTION_CREATE);
+
+	c->has_after = true;
+	c->after.address = strdup(address);
+	c->after.image_id = strdup("ami-0abcdef1234567890");
+	c->after.instance_type = strdup("m8i.4xlarge");
+	c->after.tenancy = NP_TENANCY_HOST;
+	c->after.host_address = strdup(host);
+	step_add(c, NP_STEP_RUN_INSTANCES)->host_address = strdup(host);
+}
+
+static void plan_terminate(const struct fake_inst *x)
+{
+	struct np_change *c = plan_add(NP_KIND_INSTANCE, x->inst.address, NP_ACTION_DELETE);
+
+	c->instance_id = strdup(x->inst.instance_id);
+	c->has_before = true;
+	np_instance_copy(&c->before, &x->inst);
+	step_add(c, NP_STEP_TERMINATE);
+}
+
+static void plan_release(const struct fake_host *x)
+{
+	struct np_change *c = plan_add(NP_KIND_HOST, x->h.address, NP_ACTION_DELETE);
+
+	c->host_id = strdup(x->h.host_id);
+	c->has_before = true;
+	np_host_copy(&c->host_before, &x->h);
+	step_add(c, NP_STEP_RELEASE_HOSTS);
+}
+
+/* The state's host rows, by address: the id, or NULL when none. */
+static const char *recorded_host(const char *address)
+{
+	static char id[64];
+	struct np_host *v = NULL;
+	struct np_err err = NP_ERR_INIT;
+	size_t n = 0;
+	bool found = false;
+
+	ck_assert_msg(np_state_host_list(w->st, &v, &n, &err) == 0, "%s", err.msg);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].address, address)) {
+			snprintf(id, sizeof(id), "%s", v[i].host_id ? v[i].host_id : "");
+			found = true;
+		}
+	np_hosts_free(v, n);
+	return found ? id : NULL;
+}
+
+static const struct fake_host *host_by_address(const char *address)
+{
+	for (size_t i = 0; i < w->fleet.n_hosts; i++)
+		if (w->fleet.hosts[i].h.address && !strcmp(w->fleet.hosts[i].h.address, address) &&
+		    w->fleet.hosts[i].h.state != NP_HOST_RELEASED)
+			return &w->fleet.hosts[i];
+	return NULL;
+}
+
+/* Two hosts and three instances on them, recorded as an earlier apply left them. */
+static void hosts_world(void)
+{
+	static const char *const on[] = { "kvm[0]", "kvm[1]", "kvm[0]" };
+	struct np_err err = NP_ERR_INIT;
+
+	host_add(&w->fleet, "kvm[0]", "m8i");
+	host_add(&w->fleet, "kvm[1]", "m8i");
+	for (int i = 0; i < 3; i++) {
+		char address[32];
+		struct fake_inst *x;
+
+		snprintf(address, sizeof(address), "r[%d]", i);
+		x = fleet_add(&w->fleet, address, "m8i.4xlarge", NP_RUN_RUNNING);
+		x->inst.tenancy = NP_TENANCY_HOST;
+		x->inst.host_id = strdup(host_by_address(on[i])->h.host_id);
+		x->inst.host_address = strdup(on[i]);
+	}
+	record_fleet();
+	for (size_t i = 0; i < w->fleet.n_hosts; i++)
+		ck_assert_msg(np_state_host_put(w->st, &w->fleet.hosts[i].h, &err) == 0, "%s",
+			      err.msg);
+}
+
+START_TEST(test_hosts_allocated_before_launches_onto_them)
+{
+	static const char *const on[] = { "kvm[0]", "kvm[1]", "kvm[0]", "kvm[1]" };
+
+	plan_reset();
+	plan_allocate("kvm[0]");
+	plan_allocate("kvm[1]");
+	for (int i = 0; i < 4; i++) {
+		char address[32];
+
+		snprintf(address, sizeof(address), "r[%d]", i);
+		plan_launch_on(address, on[i]);
+	}
+	run();
+	ck_assert_msg(w->res.failed == 0, "%s", w->res.failures.n ? w->res.failures.v[0] : "");
+	ck_assert_int_eq(w->res.added, 6);
+	ck_assert_int_eq(w->fleet.calls[OP_ALLOCATE], 2);
+	/* Every allocation went out before the first launch. */
+	ck_assert_int_lt(log_at(&w->fleet, "allocate", true), log_at(&w->fleet, "run", false));
+	for (int i = 0; i < 4; i++) {
+		char address[32];
+		const struct fake_inst *x;
+		const struct fake_host *h = host_by_address(on[i]);
+		struct np_instance rec = { 0 };
+		struct np_err err = NP_ERR_INIT;
+		bool found = false;
+
+		snprintf(address, sizeof(address), "r[%d]", i);
+		x = by_address(address);
+		ck_assert_ptr_nonnull(x);
+		ck_assert_ptr_nonnull(h);
+		/* The launch sent the HostId of the host its step names. */
+		ck_assert_str_eq(x->inst.host_id, h->h.host_id);
+		ck_assert_int_eq(x->inst.tenancy, NP_TENANCY_HOST);
+		ck_assert_str_eq(recorded_host(on[i]), h->h.host_id);
+		ck_assert(np_state_get(w->st, address, &rec, &found, &err) == 0 && found);
+		ck_assert_str_eq(rec.host_address, on[i]);
+		np_instance_release(&rec);
+	}
+	/* The host carries nestplan's tags and the file's. */
+	ck_assert_str_eq(np_tags_get(&host_by_address("kvm[1]")->h.tags, NP_TAG_ADDRESS), "kvm[1]");
+	ck_assert_str_eq(np_tags_get(&host_by_address("kvm[1]")->h.tags, "team"), "ci");
+}
+END_TEST
+
+START_TEST(test_contract_through_the_planner)
+{
+	/* The issue's file, planned by the planner and applied through the fake:
+	 * two hosts first, then six instances spread three and three. */
+	int on0 = 0, on1 = 0;
+
+	plan_for("version: 1\n"
+		 "defaults: { image_id: ami-0abcdef1234567890 }\n"
+		 "hosts:\n"
+		 "  kvm-hosts: { count: 2, instance_family: m8i, availability_zone: us-east-1a,\n"
+		 "               auto_placement: false, host_recovery: true, tags: { team: ci } }\n"
+		 "instances:\n"
+		 "  runner: { count: 6, instance_type: m8i.4xlarge,\n"
+		 "            cpu_options: { nested_virtualization: enabled },\n"
+		 "            placement: { tenancy: host, host: kvm-hosts } }\n");
+	run();
+	ck_assert_msg(w->res.failed == 0, "%s", w->res.failures.n ? w->res.failures.v[0] : "");
+	ck_assert_int_eq(w->res.added, 8);
+	ck_assert_int_eq(w->fleet.calls[OP_ALLOCATE], 2);
+	ck_assert_int_lt(log_at(&w->fleet, "allocate", true), log_at(&w->fleet, "run", false));
+	ck_assert_ptr_nonnull(host_by_address("kvm-hosts[0]"));
+	ck_assert_ptr_nonnull(host_by_address("kvm-hosts[1]"));
+	for (size_t i = 0; i < w->fleet.n; i++) {
+		const char *hid = w->fleet.v[i].inst.host_id;
+
+		ck_assert_ptr_nonnull(hid);
+		on0 += !strcmp(hid, host_by_address("kvm-hosts[0]")->h.host_id);
+		on1 += !strcmp(hid, host_by_address("kvm-hosts[1]")->h.host_id);
+	}
+	ck_assert_int_eq(on0, 3);
+	ck_assert_int_eq(on1, 3);
+}
+END_TEST
+
+START_TEST(test_release_waits_until_the_host_is_empty)
+{
+	hosts_world();
+	/* DescribeHosts lists a terminated instance on its host for a while. */
+	w->fleet.host_linger = 3;
+	plan_reset();
+	plan_terminate(&w->fleet.v[0]);
+	plan_terminate(&w->fleet.v[2]);
+	plan_release(&w->fleet.hosts[0]);
+	run();
+	ck_assert_msg(w->res.failed == 0, "%s", w->res.failures.n ? w->res.failures.v[0] : "");
+	ck_assert_int_eq(w->res.destroyed, 3);
+	ck_assert_int_eq(w->fleet.calls[OP_RELEASE], 1);
+	/* It never asked while the host was occupied: it waited. */
+	ck_assert_int_eq(w->fleet.occupied, 0);
+	ck_assert_int_ge(w->fleet.calls[OP_DESCRIBE_HOSTS], 3);
+	ck_assert_int_lt(log_at(&w->fleet, "terminate", true), log_at(&w->fleet, "release", false));
+	ck_assert_int_eq(w->fleet.hosts[0].h.state, NP_HOST_RELEASED);
+	ck_assert_ptr_null(recorded_host("kvm[0]"));
+	ck_assert_str_eq(recorded_host("kvm[1]"), w->fleet.hosts[1].h.host_id);
+}
+END_TEST
+
+START_TEST(test_no_release_when_an_instance_on_it_failed)
+{
+	hosts_world();
+	w->fleet.fault[OP_TERMINATE] = FAULT_REFUSE;
+	w->fleet.fault_after[OP_TERMINATE] = 0;
+	w->fleet.fault_times[OP_TERMINATE] = 10;
+	plan_reset();
+	plan_terminate(&w->fleet.v[0]);
+	plan_terminate(&w->fleet.v[2]);
+	plan_release(&w->fleet.hosts[0]);
+	run();
+	ck_assert_int_eq(w->fleet.calls[OP_RELEASE], 0);
+	ck_assert_int_eq(log_at(&w->fleet, "release", false), -1);
+	ck_assert_int_eq(w->res.failed, 3);
+	ck_assert_int_eq(w->res.destroyed, 0);
+	ck_assert_int_eq(w->fleet.hosts[0].h.state, NP_HOST_AVAILABLE);
+	ck_assert_str_eq(recorded_host("kvm[0]"), w->fleet.hosts[0].h.host_id);
+	{
+		bool said = false;
+
+		for (size_t i = 0; i < w->res.failures.n; i++)
+			said |= strstr(w->res.failures.v[i], "kvm[0]") &&
+				strstr(w->res.failures.v[i], "not released");
+		ck_assert_msg(said, "no failure says the host was not released");
+	}
+}
+END_TEST
+
+START_TEST(test_lost_allocation_is_adopted_by_token)
+{
+	struct np_journal_entry *pending = NULL;
+	size_t n_pending = 0;
+	struct np_err err = NP_ERR_INIT;
+	bool open_alloc = false;
+
+	/* The host is allocated, the answer lost before it is recorded. */
+	w->fleet.fault[OP_ALLOCATE] = FAULT_LOSE;
+	plan_reset();
+	plan_allocate("kvm[0]");
+	plan_launch_on("r[0]", "kvm[0]");
+	run();
+	ck_assert_int_eq(w->res.unknown, 1);
+	ck_assert_int_eq(w->res.failed, 1); /* r[0]: no HostId to launch onto */
+	ck_assert_int_eq(w->fleet.calls[OP_RUN], 0);
+	ck_assert_ptr_null(recorded_host("kvm[0]"));
+	ck_assert_uint_eq(w->fleet.n_hosts, 1);
+	ck_assert_ptr_nonnull(strstr(w->res.failures.v[1], "kvm[0]"));
+	ck_assert_msg(np_state_journal_pending(w->st, &pending, &n_pending, &err) == 0, "%s",
+		      err.msg);
+	for (size_t i = 0; i < n_pending; i++)
+		open_alloc |= !strcmp(pending[i].step, "allocate_hosts") && pending[i].client_token;
+	ck_assert(open_alloc);
+	/* The next apply finds it by that token: no second AllocateHosts. */
+	plan_reset();
+	plan_allocate("kvm[0]");
+	plan_launch_on("r[0]", "kvm[0]");
+	run_with(pending, n_pending);
+	np_journal_entries_free(pending, n_pending);
+	ck_assert_msg(w->res.failed == 0, "%s", w->res.failures.n ? w->res.failures.v[0] : "");
+	ck_assert_int_eq(w->res.added, 2);
+	ck_assert_int_eq(w->fleet.calls[OP_ALLOCATE], 1);
+	ck_assert_uint_eq(w->fleet.n_hosts, 1);
+	ck_assert_str_eq(recorded_host("kvm[0]"), w->fleet.hosts[0].h.host_id);
+	ck_assert_str_eq(by_address("r[0]")->inst.host_id, w->fleet.hosts[0].h.host_id);
+	/* ... and the entry is closed. */
+	pending = NULL;
+	n_pending = 0;
+	ck_assert(np_state_journal_pending(w->st, &pending, &n_pending, &err) == 0);
+	for (size_t i = 0; i < n_pending; i++)
+		ck_assert_str_ne(pending[i].step, "allocate_hosts");
+	np_journal_entries_free(pending, n_pending);
+}
+END_TEST
+
+START_TEST(test_replaced_host_released_after_its_instance_moved)
+{
+	/* kvm[0] is replaced (another family): the new host is allocated first,
+	 * r[0] moves onto it in its stop cycle (the HostId the state has for
+	 * kvm[0] by then: the new one), and only then is the old one released;
+	 * the row of kvm[0] stays, with the new host. */
+	struct fake_host *old;
+	struct np_change *c;
+	char *old_id;
+
+	hosts_world();
+	old = &w->fleet.hosts[0];
+	old_id = strdup(old->h.host_id);
+	plan_reset();
+	c = plan_add(NP_KIND_HOST, "kvm[0]", NP_ACTION_REPLACE);
+	c->host_id = strdup(old_id);
+	c->has_before = c->has_after = true;
+	np_host_copy(&c->host_before, &old->h);
+	np_host_copy(&c->host_after, &old->h);
+	free(c->host_after.host_id);
+	c->host_after.host_id = NULL;
+	step_add(c, NP_STEP_ALLOCATE_HOSTS);
+	step_add(c, NP_STEP_RELEASE_HOSTS);
+	for (int i = 0; i < 3; i += 2) {
+		const struct fake_inst *x = &w->fleet.v[i];
+		struct np_step *st;
+
+		c = plan_add(NP_KIND_INSTANCE, x->inst.address, NP_ACTION_UPDATE);
+		c->instance_id = strdup(x->inst.instance_id);
+		c->requires_stop = true;
+		c->has_before = c->has_after = true;
+		np_instance_copy(&c->before, &x->inst);
+		np_instance_copy(&c->after, &x->inst);
+		step_add(c, NP_STEP_STOP);
+		st = step_add(c, NP_STEP_MODIFY_PLACEMENT);
+		st->tenancy = NP_TENANCY_HOST;
+		st->host_address = strdup("kvm[0]");
+		step_add(c, NP_STEP_START);
+	}
+	run();
+	ck_assert_msg(w->res.failed == 0, "%s", w->res.failures.n ? w->res.failures.v[0] : "");
+	ck_assert_uint_eq(w->fleet.n_hosts, 3);
+	ck_assert_int_eq(w->fleet.hosts[0].h.state, NP_HOST_RELEASED);
+	ck_assert_str_ne(host_by_address("kvm[0]")->h.host_id, old_id);
+	ck_assert_str_eq(recorded_host("kvm[0]"), host_by_address("kvm[0]")->h.host_id);
+	ck_assert_str_eq(w->fleet.v[0].inst.host_id, host_by_address("kvm[0]")->h.host_id);
+	ck_assert_str_eq(w->fleet.v[2].inst.host_id, host_by_address("kvm[0]")->h.host_id);
+	ck_assert_int_eq(w->fleet.occupied, 0);
+	ck_assert_int_lt(log_at(&w->fleet, "allocate", false), log_at(&w->fleet, "stop", false));
+	ck_assert_int_lt(log_at(&w->fleet, "start", true), log_at(&w->fleet, "release", false));
+	free(old_id);
+}
+END_TEST
+
+START_TEST(test_interrupted_before_the_hosts_allocates_and_launches_nothing)
+{
+	w->interrupted = 1;
+	plan_reset();
+	plan_allocate("kvm[0]");
+	plan_launch_on("r[0]", "kvm[0]");
+	run();
+	ck_assert_int_eq(w->fleet.calls[OP_ALLOCATE], 0);
+	ck_assert_int_eq(w->fleet.calls[OP_RUN], 0);
+	ck_assert(w->res.interrupted);
+	ck_assert_int_eq(w->res.halted + w->res.not_started, 2);
+	ck_assert_int_eq(w->res.added, 0);
+}
+END_TEST
+
+START_TEST(test_modify_hosts_recorded)
+{
+	struct np_change *c;
+	struct np_host *v = NULL;
+	struct np_err err = NP_ERR_INIT;
+	size_t n = 0;
+
+	hosts_world();
+	plan_reset();
+	c = plan_add(NP_KIND_HOST, "kvm[1]", NP_ACTION_UPDATE);
+	c->host_id = strdup(w->fleet.hosts[1].h.host_id);
+	c->has_before = c->has_after = true;
+	np_host_copy(&c->host_before, &w->fleet.hosts[1].h);
+	np_host_copy(&c->host_after, &w->fleet.hosts[1].h);
+	c->host_after.auto_placement = NP_BOOL_TRUE;
+	step_add(c, NP_STEP_MODIFY_HOSTS)->auto_placement = NP_BOOL_TRUE;
+	run();
+	ck_assert_int_eq(w->res.changed, 1);
+	ck_assert_int_eq(w->fleet.calls[OP_MODIFY_HOSTS], 1);
+	ck_assert_int_eq(w->fleet.hosts[1].h.auto_placement, NP_BOOL_TRUE);
+	ck_assert(np_state_host_list(w->st, &v, &n, &err) == 0);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].address, "kvm[1]"))
+			ck_assert_int_eq(v[i].auto_placement, NP_BOOL_TRUE);
+	np_hosts_free(v, n);
+}
+END_TEST
+
 Suite *check_apply_suite(void)
 {
 	Suite *s = suite_create("apply");
@@ -801,6 +1465,14 @@ Suite *check_apply_suite(void)
 	tcase_add_test(run_tc, test_max_unavailable_one_at_a_time);
 	tcase_add_test(run_tc, test_without_limit_several_are_out);
 	tcase_add_test(run_tc, test_lost_launch_answer_is_found_by_token);
+	tcase_add_test(run_tc, test_hosts_allocated_before_launches_onto_them);
+	tcase_add_test(run_tc, test_contract_through_the_planner);
+	tcase_add_test(run_tc, test_release_waits_until_the_host_is_empty);
+	tcase_add_test(run_tc, test_no_release_when_an_instance_on_it_failed);
+	tcase_add_test(run_tc, test_lost_allocation_is_adopted_by_token);
+	tcase_add_test(run_tc, test_modify_hosts_recorded);
+	tcase_add_test(run_tc, test_interrupted_before_the_hosts_allocates_and_launches_nothing);
+	tcase_add_test(run_tc, test_replaced_host_released_after_its_instance_moved);
 	suite_add_tcase(s, run_tc);
 	return s;
 }

@@ -441,7 +441,8 @@ START_TEST(test_plan_step_table_has_verbs_and_batches_only_state_calls)
 		ck_assert_int_eq(d->batchable,
 				 k == NP_STEP_STOP || k == NP_STEP_START || k == NP_STEP_TERMINATE);
 	}
-	ck_assert_str_eq(np_step_def(NP_STEP_RELEASE_HOSTS)->doing, "Releasing host");
+	ck_assert_str_eq(np_step_def(NP_STEP_RELEASE_HOSTS)->doing,
+			 "Releasing host (once it holds no instance)");
 	ck_assert_ptr_null(np_step_def(NP_STEP_ALLOCATE_HOSTS)->undo);
 	ck_assert_ptr_null(np_step_def(NP_STEP_MODIFY_VOLUME)->undo);
 }
