@@ -152,18 +152,24 @@ static bool forced_replace(const struct np_plan_input *in, const char *address)
 
 static struct np_change *new_change(struct ctx *c, const char *address, const char *group)
 {
-	struct np_plan *p = c->plan;
+	return np_plan_add_change(c->plan, NP_KIND_INSTANCE, address, group);
+}
+
+struct np_change *np_plan_add_change(struct np_plan *p, enum np_kind kind, const char *address,
+				     const char *group)
+{
 	struct np_change *ch;
 
 	NP_ALLOC_GROW(p->changes, p->n_changes + 1, p->alloc_changes);
 	ch = &p->changes[p->n_changes++];
 	memset(ch, 0, sizeof(*ch));
+	ch->kind = kind;
 	ch->address = np_xstrdup(address);
 	ch->group = np_xstrdup(group);
 	return ch;
 }
 
-static struct np_step *add_step(struct np_change *ch, enum np_step_kind kind)
+struct np_step *np_change_add_step(struct np_change *ch, enum np_step_kind kind)
 {
 	struct np_step *s;
 
@@ -322,11 +328,11 @@ static void tag_steps(struct np_change *ch, const struct np_instance *want,
 				np_tags_set(&del, cur->tags.v[i].key, "");
 	}
 	if (add.n)
-		add_step(ch, NP_STEP_CREATE_TAGS)->tags = add;
+		np_change_add_step(ch, NP_STEP_CREATE_TAGS)->tags = add;
 	else
 		np_tags_release(&add);
 	if (del.n)
-		add_step(ch, NP_STEP_DELETE_TAGS)->tags = del;
+		np_change_add_step(ch, NP_STEP_DELETE_TAGS)->tags = del;
 	else
 		np_tags_release(&del);
 }
@@ -343,7 +349,7 @@ static void gen_steps(struct np_change *ch, const struct np_instance *want,
 		if (!a->gen || a->own_steps || a->policy != policy || !np_attr_is_set(a, want) ||
 		    np_attr_equal(a, want, cur))
 			continue;
-		s = add_step(ch, NP_STEP_SET_ATTRIBUTE);
+		s = np_change_add_step(ch, NP_STEP_SET_ATTRIBUTE);
 		s->attr = a;
 		s->value = np_attr_text(a, want);
 	}
@@ -360,9 +366,9 @@ static void iam_steps(struct np_change *ch, const struct np_instance *want,
 
 	if (!w || np_attr_equal(a, want, cur) || (!*w && c && !*c))
 		return;
-	s = add_step(ch, !*w       ? NP_STEP_DISASSOCIATE_IAM_PROFILE
-			 : c && *c ? NP_STEP_REPLACE_IAM_PROFILE
-				   : NP_STEP_ASSOCIATE_IAM_PROFILE);
+	s = np_change_add_step(ch, !*w       ? NP_STEP_DISASSOCIATE_IAM_PROFILE
+				   : c && *c ? NP_STEP_REPLACE_IAM_PROFILE
+					     : NP_STEP_ASSOCIATE_IAM_PROFILE);
 	s->attr = a;
 	s->value = np_xstrdup(w);
 }
@@ -380,7 +386,7 @@ static void volume_steps(struct np_change *ch, const struct np_instance *want,
 	struct np_step *s;
 
 	if (grow || type || iops || tput) {
-		s = add_step(ch, NP_STEP_MODIFY_VOLUME);
+		s = np_change_add_step(ch, NP_STEP_MODIFY_VOLUME);
 		s->volume_id = np_xstrdup(cur->root_volume_id);
 		s->size_gib = grow ? want->root_size_gib : 0;
 		s->volume_type = type ? want->root_type : 0;
@@ -389,7 +395,7 @@ static void volume_steps(struct np_change *ch, const struct np_instance *want,
 	}
 	if (want->root_delete_on_termination &&
 	    want->root_delete_on_termination != cur->root_delete_on_termination) {
-		s = add_step(ch, NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION);
+		s = np_change_add_step(ch, NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION);
 		s->device_name = np_xstrdup(cur->root_device_name);
 		s->value =
 		    np_xstrdup(want->root_delete_on_termination == NP_BOOL_TRUE ? "true" : "false");
@@ -433,7 +439,7 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 		/* EC2 refuses the type change while nested virtualization is on and
 		 * the new type lacks it: switch it off first, file or not. */
 		if (cur_nv == NP_NV_ENABLED && nt && !nt->nested_virtualization) {
-			s = add_step(ch, NP_STEP_MODIFY_CPU_OPTIONS);
+			s = np_change_add_step(ch, NP_STEP_MODIFY_CPU_OPTIONS);
 			s->nested_virtualization = NP_NV_DISABLED;
 		} else if (cur_nv == NP_NV_ENABLED && !w->nested_virtualization) {
 			np_plan_diag(
@@ -443,12 +449,12 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 			    "enabled to keep it",
 			    new_type);
 		}
-		s = add_step(ch, NP_STEP_MODIFY_INSTANCE_TYPE);
+		s = np_change_add_step(ch, NP_STEP_MODIFY_INSTANCE_TYPE);
 		s->instance_type = np_xstrdup(new_type);
 		/* The type change reset CPU options: send everything the file sets
 		 * again, "disabled" too, whatever EC2 reset them to. */
 		if (cpu_set) {
-			s = add_step(ch, NP_STEP_MODIFY_CPU_OPTIONS);
+			s = np_change_add_step(ch, NP_STEP_MODIFY_CPU_OPTIONS);
 			if (w->core_count || w->threads_per_core) {
 				s->core_count = w->core_count ? w->core_count
 						: nt          ? nt->default_cores
@@ -460,7 +466,7 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 			s->nested_virtualization = w->nested_virtualization;
 		}
 	} else if (cores_differ || nv_differs) {
-		struct np_step *s = add_step(ch, NP_STEP_MODIFY_CPU_OPTIONS);
+		struct np_step *s = np_change_add_step(ch, NP_STEP_MODIFY_CPU_OPTIONS);
 
 		if (cores_differ) {
 			const struct np_itype *ct = np_catalog_find(cat, cur->instance_type);
@@ -480,7 +486,7 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 	gen_steps(ch, w, cur, NP_POLICY_STOPPED);
 	if (d->user_data_change == NP_UD_IN_PLACE && w->user_data_sha256 && cur->user_data_sha256 &&
 	    strcmp(w->user_data_sha256, cur->user_data_sha256)) {
-		add_step(ch, NP_STEP_MODIFY_USER_DATA);
+		np_change_add_step(ch, NP_STEP_MODIFY_USER_DATA);
 		np_plan_diag(
 		    c->plan, NP_SEV_WARNING, ch->address,
 		    "user_data is replaced in place, in the stop/modify/start cycle: cloud-init "
@@ -492,7 +498,7 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 	 * still fail and be undone, and a Dedicated Host must support the new
 	 * type and CPU options. */
 	if (move == NP_MOVE_IN_PLACE || move == NP_MOVE_IRREVERSIBLE || host_change) {
-		struct np_step *s = add_step(ch, NP_STEP_MODIFY_PLACEMENT);
+		struct np_step *s = np_change_add_step(ch, NP_STEP_MODIFY_PLACEMENT);
 
 		s->tenancy = w->tenancy ? w->tenancy : cur->tenancy;
 		s->host_id = np_xstrdup(w->host_id);
@@ -506,19 +512,19 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 		ch->requires_stop = true;
 		/* Insert the stop before the first modification of the cycle. */
 		if (cur->state != NP_RUN_STOPPED) {
-			add_step(ch, NP_STEP_STOP);
+			np_change_add_step(ch, NP_STEP_STOP);
 			stop = ch->steps[ch->n_steps - 1];
 			memmove(&ch->steps[first_cycle + 1], &ch->steps[first_cycle],
 				(ch->n_steps - 1 - first_cycle) * sizeof(*ch->steps));
 			ch->steps[first_cycle] = stop;
 		}
 		if ((was_running && w->state != NP_RUN_STOPPED) || w->state == NP_RUN_RUNNING)
-			add_step(ch, NP_STEP_START);
+			np_change_add_step(ch, NP_STEP_START);
 	} else if (w->state == NP_RUN_STOPPED && running(cur->state)) {
-		add_step(ch, NP_STEP_STOP);
+		np_change_add_step(ch, NP_STEP_STOP);
 	} else if (w->state == NP_RUN_RUNNING &&
 		   (cur->state == NP_RUN_STOPPED || cur->state == NP_RUN_STOPPING)) {
-		add_step(ch, NP_STEP_START);
+		np_change_add_step(ch, NP_STEP_START);
 	}
 	if (w->security_groups_set &&
 	    !np_strv_equal_unordered(&w->security_group_ids, &cur->security_group_ids))
@@ -532,15 +538,15 @@ static void update_steps(struct ctx *c, struct np_change *ch, const struct np_de
 static void launch_steps(struct np_change *ch, const struct np_desired *d)
 {
 	if (d->create_before_destroy && ch->action == NP_ACTION_REPLACE) {
-		add_step(ch, NP_STEP_RUN_INSTANCES);
-		add_step(ch, NP_STEP_TERMINATE);
+		np_change_add_step(ch, NP_STEP_RUN_INSTANCES);
+		np_change_add_step(ch, NP_STEP_TERMINATE);
 	} else {
 		if (ch->action == NP_ACTION_REPLACE)
-			add_step(ch, NP_STEP_TERMINATE);
-		add_step(ch, NP_STEP_RUN_INSTANCES);
+			np_change_add_step(ch, NP_STEP_TERMINATE);
+		np_change_add_step(ch, NP_STEP_RUN_INSTANCES);
 	}
 	if (d->want.state == NP_RUN_STOPPED)
-		add_step(ch, NP_STEP_STOP);
+		np_change_add_step(ch, NP_STEP_STOP);
 }
 
 static void drift_of(struct ctx *c, const struct np_instance *rec, const struct np_instance *l)
@@ -903,7 +909,7 @@ static void plan_delete(struct ctx *c, const struct np_instance *rec, bool preve
 	ch->before.address = np_xstrdup(rec->address);
 	/* Already gone: only the state row goes. */
 	if (!gone(l))
-		add_step(ch, NP_STEP_TERMINATE);
+		np_change_add_step(ch, NP_STEP_TERMINATE);
 }
 
 static int cmp_change(const void *a, const void *b)

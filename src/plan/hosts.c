@@ -59,30 +59,6 @@ static const struct np_host *recorded_at(const struct np_plan_input *in, const c
 	return NULL;
 }
 
-static struct np_change *host_change(struct np_plan *p, const char *address, const char *group)
-{
-	struct np_change *ch;
-
-	NP_ALLOC_GROW(p->changes, p->n_changes + 1, p->alloc_changes);
-	ch = &p->changes[p->n_changes++];
-	memset(ch, 0, sizeof(*ch));
-	ch->kind = NP_KIND_HOST;
-	ch->address = np_xstrdup(address);
-	ch->group = np_xstrdup(group);
-	return ch;
-}
-
-static struct np_step *host_step(struct np_change *ch, enum np_step_kind kind)
-{
-	struct np_step *s;
-
-	NP_ALLOC_GROW(ch->steps, ch->n_steps + 1, ch->alloc_steps);
-	s = &ch->steps[ch->n_steps++];
-	memset(s, 0, sizeof(*s));
-	s->kind = kind;
-	return s;
-}
-
 static void group_of(const char *address, char *out, size_t size)
 {
 	const char *open = strchr(address, '[');
@@ -175,7 +151,7 @@ static void host_update(struct np_change *ch, const struct np_host *w, const str
 	bool hr = w->host_recovery && w->host_recovery != cur->host_recovery;
 
 	if (ap || hr) {
-		struct np_step *s = host_step(ch, NP_STEP_MODIFY_HOSTS);
+		struct np_step *s = np_change_add_step(ch, NP_STEP_MODIFY_HOSTS);
 
 		s->auto_placement = ap ? w->auto_placement : NP_BOOL_UNSET;
 		s->host_recovery = hr ? w->host_recovery : NP_BOOL_UNSET;
@@ -210,11 +186,11 @@ static void host_update(struct np_change *ch, const struct np_host *w, const str
 		free(name);
 	}
 	if (add.n)
-		host_step(ch, NP_STEP_CREATE_TAGS)->tags = add;
+		np_change_add_step(ch, NP_STEP_CREATE_TAGS)->tags = add;
 	else
 		np_tags_release(&add);
 	if (del.n)
-		host_step(ch, NP_STEP_DELETE_TAGS)->tags = del;
+		np_change_add_step(ch, NP_STEP_DELETE_TAGS)->tags = del;
 	else
 		np_tags_release(&del);
 }
@@ -292,12 +268,12 @@ static void plan_host(struct np_host_plan *hp, struct np_plan *plan,
 	slot->live = live;
 	if (!host_in_scope(in, d))
 		return;
-	ch = host_change(plan, w->address, d->name);
+	ch = np_plan_add_change(plan, NP_KIND_HOST, w->address, d->name);
 	ch->has_after = true;
 	if (!live) {
 		ch->action = NP_ACTION_CREATE;
 		host_after(&ch->host_after, w, NULL);
-		host_step(ch, NP_STEP_ALLOCATE_HOSTS);
+		np_change_add_step(ch, NP_STEP_ALLOCATE_HOSTS);
 		return;
 	}
 	ch->host_id = np_xstrdup(live->host_id);
@@ -315,8 +291,8 @@ static void plan_host(struct np_host_plan *hp, struct np_plan *plan,
 			    why);
 		host_after(&ch->host_after, w, NULL);
 		/* The new host first, the old one released after the instances. */
-		host_step(ch, NP_STEP_ALLOCATE_HOSTS);
-		host_step(ch, NP_STEP_RELEASE_HOSTS);
+		np_change_add_step(ch, NP_STEP_ALLOCATE_HOSTS);
+		np_change_add_step(ch, NP_STEP_RELEASE_HOSTS);
 		note_release(hp, live, w->address);
 		slot->live = NULL;
 		return;
@@ -341,7 +317,7 @@ static void plan_host_delete(struct np_host_plan *hp, struct np_plan *plan,
 		return;
 	}
 	group_of(rec->address, group, sizeof(group));
-	ch = host_change(plan, rec->address, group);
+	ch = np_plan_add_change(plan, NP_KIND_HOST, rec->address, group);
 	ch->action = NP_ACTION_DELETE;
 	ch->host_id = np_xstrdup(rec->host_id);
 	ch->has_before = true;
@@ -350,7 +326,7 @@ static void plan_host_delete(struct np_host_plan *hp, struct np_plan *plan,
 	ch->host_before.address = np_xstrdup(rec->address);
 	/* Already released: only the state row goes. */
 	if (!host_gone(live)) {
-		host_step(ch, NP_STEP_RELEASE_HOSTS);
+		np_change_add_step(ch, NP_STEP_RELEASE_HOSTS);
 		note_release(hp, live, rec->address);
 	}
 }
@@ -386,7 +362,7 @@ struct np_host_plan *np_plan_hosts_begin(struct np_plan *plan, const struct np_p
 			if (!rec->address || !np_plan_targeted(in, rec->address))
 				continue;
 			group_of(rec->address, group, sizeof(group));
-			ch = host_change(plan, rec->address, group);
+			ch = np_plan_add_change(plan, NP_KIND_HOST, rec->address, group);
 			ch->host_id = np_xstrdup(rec->host_id);
 			ch->has_before = true;
 			np_host_copy(&ch->host_before, rec);

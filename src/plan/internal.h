@@ -17,6 +17,11 @@ void np_plan_rules(struct np_plan *plan, const char *address, const struct np_in
 /* "c8i, c8i-flex, m8i, ..." from the catalog; caller frees. */
 char *np_plan_nv_families(const struct np_catalog *cat);
 
+/* A new change of the plan (zeroed but for these) and a new step of one. */
+struct np_change *np_plan_add_change(struct np_plan *p, enum np_kind kind, const char *address,
+				     const char *group);
+struct np_step *np_change_add_step(struct np_change *ch, enum np_step_kind kind);
+
 /* -target selects this address (every address when there is none). */
 bool np_plan_targeted(const struct np_plan_input *in, const char *address);
 
