@@ -1003,8 +1003,11 @@ static void load_instances(struct cfg_parse *p, struct top_ctx *t, const struct 
 	bool *dups = NULL;
 
 	if (!map) {
-		np_cfg_errorf(p, NULL,
-			      "'instances' is missing: the file must list at least one instance");
+		/* A file of Dedicated Hosts alone (hosts for other stacks) is one. */
+		if (!t->hosts)
+			np_cfg_errorf(p, NULL,
+				      "'instances' is missing: the file must list at least "
+				      "one instance or host");
 		return;
 	}
 	if (!want_kind(p, map, YAML_MAPPING_NODE, "instances"))
@@ -1308,7 +1311,7 @@ static int parse(struct np_config **out, const char *name, const char *data, siz
 		np_cfg_load_hosts(&p, t.hosts);
 	if (!p.exhausted)
 		load_instances(&p, &t, have_def ? &def : NULL);
-	if (!p.n_errors && cfg->n_instances == 0 && !t.scaled_to_zero)
+	if (!p.n_errors && cfg->n_instances == 0 && !t.scaled_to_zero && t.instances)
 		np_cfg_errorf(&p, t.instances, "'instances' is empty: list at least one instance");
 done:
 	if (have_def)

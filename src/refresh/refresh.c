@@ -47,16 +47,25 @@ int np_refresh_check_region(struct np_aws *aws, struct np_state *state, struct n
 int np_refresh_pin_location(struct np_aws *aws, struct np_state *state, struct np_err *err)
 {
 	struct np_instance *rec = NULL;
+	struct np_host *hosts = NULL;
 	const char *account = NULL;
-	size_t n = 0;
+	size_t n = 0, n_hosts = 0;
 	int rc;
 
 	if (!aws || np_state_list(state, &rec, &n, err) < 0)
 		return -1;
+	/* A state of hosts alone is pinned by them as one of instances is. */
+	if (np_state_host_list(state, &hosts, &n_hosts, err) < 0) {
+		np_instances_free(rec, n);
+		return -1;
+	}
 	for (size_t i = 0; i < n && !account; i++)
 		account = rec[i].owner_id;
-	rc = np_state_pin(state, n ? np_aws_region(aws) : NULL, account, err);
+	for (size_t i = 0; i < n_hosts && !account; i++)
+		account = hosts[i].owner_id;
+	rc = np_state_pin(state, n || n_hosts ? np_aws_region(aws) : NULL, account, err);
 	np_instances_free(rec, n);
+	np_hosts_free(hosts, n_hosts);
 	return rc;
 }
 

@@ -344,6 +344,17 @@ class TestNoReleaseAfterAFailure(HostsTestCase):
 
 
 class TestCapacity(HostsTestCase):
+    def test_a_state_of_hosts_alone_is_pinned_to_its_region_and_account(self):
+        self.write_config("version: 1\nhosts:\n  spare:\n    instance_family: m8i\n"
+                          "    availability_zone: us-east-1a\n")
+        self.ok("apply", "-auto-approve")
+        shown = self.ok("show", "-json").json()
+        self.assertEqual(shown.get("region"), "us-east-1")
+        self.assertEqual(shown.get("account"), self.sim.account())
+        r = self.np("plan", env=dict(self.env, AWS_REGION="us-west-2"))
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("holds instances in region us-east-1", r.err)
+
     def test_more_instances_than_the_hosts_hold_is_a_plan_error(self):
         self.write_config(CONTRACT % 60)
         r = self.np("plan", "-no-color")
