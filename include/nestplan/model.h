@@ -123,7 +123,7 @@ void np_instance_release(struct np_instance *in);
 void np_instance_copy(struct np_instance *dst, const struct np_instance *src);
 void np_instances_free(struct np_instance *v, size_t n);
 /* Memory per instance: the strings a fleet's instances hold alike (image,
- * type, subnet, zone, key, lineage, account, user-data hash) replaced by one
+ * type, subnet, zone, key, lineage, account, user-data hash, tags) replaced by one
  * shared copy each, which np_instance_release does not free. For instances
  * that are read, not edited, once made (the listing's, the state's, a
  * count's copies in the file): code that edits a field frees it itself,

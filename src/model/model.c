@@ -78,13 +78,15 @@ static size_t tag_pos(const struct np_tags *t, const char *key, bool *found)
 	return lo;
 }
 
+static void drop(char *p);
+
 void np_tags_set(struct np_tags *t, const char *key, const char *value)
 {
 	bool found;
 	size_t i = tag_pos(t, key, &found);
 
 	if (found) {
-		free(t->v[i].value);
+		drop(t->v[i].value);
 		t->v[i].value = np_xstrdup(value ? value : "");
 		return;
 	}
@@ -110,8 +112,8 @@ bool np_tags_remove(struct np_tags *t, const char *key)
 
 	if (!found)
 		return false;
-	free(t->v[i].key);
-	free(t->v[i].value);
+	drop(t->v[i].key);
+	drop(t->v[i].value);
 	memmove(t->v + i, t->v + i + 1, (t->n - i - 1) * sizeof(*t->v));
 	t->n--;
 	return true;
@@ -120,8 +122,8 @@ bool np_tags_remove(struct np_tags *t, const char *key)
 void np_tags_release(struct np_tags *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
-		free(t->v[i].key);
-		free(t->v[i].value);
+		drop(t->v[i].key);
+		drop(t->v[i].value);
 	}
 	free(t->v);
 	memset(t, 0, sizeof(*t));
@@ -241,6 +243,18 @@ void np_instance_share_strings(struct np_instance *in)
 			*f = (char *)pool_intern(*f);
 		}
 	}
+	/* A count's instances carry the same tags: keys and values shared too. */
+	for (size_t i = 0; i < in->tags.n; i++)
+		for (int k = 0; k < 2; k++) {
+			char **f = k ? &in->tags.v[i].value : &in->tags.v[i].key;
+
+			if (*f && !pool_has(*f)) {
+				char *mine = *f;
+
+				*f = (char *)pool_intern(mine);
+				free(mine);
+			}
+		}
 	pthread_mutex_unlock(&pool.lock);
 	for (size_t i = 0; i < N_SHARED; i++)
 		free(old[i]);
