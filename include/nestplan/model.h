@@ -203,7 +203,21 @@ void np_catalog_builtin(struct np_catalog *out);
  * of an instance, as tmux's options-table.c declares every option once.
  * Code that is the same for every attribute (drift, the plan's attribute
  * list, replacement reasons) is written over it. */
-enum np_attr_type { NP_ATTR_STR, NP_ATTR_INT, NP_ATTR_ENUM, NP_ATTR_BOOL, NP_ATTR_STRV };
+enum np_attr_type {
+	NP_ATTR_STR,
+	NP_ATTR_INT,
+	NP_ATTR_ENUM,
+	NP_ATTR_BOOL,
+	NP_ATTR_STRV,
+	/* A text the file gives, kept as its hex SHA-256 (a char *): the text
+	 * stays once in np_config.texts (np_desired.user_data points at it),
+	 * shown as "sha256:" and 12 digits, compared only where both sides know
+	 * a hash. */
+	NP_ATTR_SHA256,
+	/* A map of user tags (a struct np_tags, set_flag its bool): merged key
+	 * by key with defaults, a change or drift per key ("tags.team"). */
+	NP_ATTR_TAGS,
+};
 
 /* How EC2 changes it on an existing instance. */
 enum np_policy {
@@ -259,6 +273,7 @@ struct np_attr_def {
 	const char *launch_with; /* sent only when this attribute is set too */
 	const char *launch_also; /* "Param=value" sent along with it */
 	int json_rank;           /* state JSON: where it stands (0: after the rest) */
+	const char *json_key;    /* state JSON: its key where not name ("user_data_sha256") */
 };
 
 extern const struct np_attr_def np_attrs[];
@@ -271,6 +286,17 @@ bool np_attr_equal(const struct np_attr_def *a, const struct np_instance *x,
 /* The value as text ("m8i.large", "8", "true", "[sg-1, sg-2]"); NULL when unset.
  * The caller frees. */
 char *np_attr_text(const struct np_attr_def *a, const struct np_instance *in);
+/* Whether want (the file's) changes cur: want sets it and cur has another
+ * value or none (for NP_ATTR_SHA256: both know a hash and they differ). */
+bool np_attr_changed(const struct np_attr_def *a, const struct np_instance *want,
+		     const struct np_instance *cur);
+/* NP_ATTR_TAGS, key by key: each key of x that y lacks or has otherwise,
+ * then each key of y that x lacks, as ("tags.KEY", x's value, y's value),
+ * a missing value NULL. */
+void np_attr_each_key(const struct np_attr_def *a, const struct np_instance *x,
+		      const struct np_instance *y,
+		      void (*emit)(void *ctx, const char *name, const char *xv, const char *yv),
+		      void *ctx);
 const char *np_policy_name(enum np_policy p);
 /* Set the field from text as EC2, the state or the file writes it: 0, or -1
  * when the text is no value of the attribute (out of range, unknown name). */
@@ -281,9 +307,11 @@ char *np_attr_wire(const struct np_attr_def *a, const struct np_instance *in);
  * and np_instance_copy call these). */
 void np_attrs_release(struct np_instance *in);
 void np_attrs_copy(struct np_instance *dst, const struct np_instance *src);
-/* Every gen attribute src sets into dst; with keep, only where dst has none. */
+/* Every attribute src sets into dst (a list or a map whole); with keep,
+ * only where dst has none. */
 void np_attrs_overlay(struct np_instance *dst, const struct np_instance *src, bool keep);
-/* Every attribute src sets and dst does not (defaults: merged into an instance). */
+/* Every attribute src sets and dst does not (defaults: merged into an
+ * instance); a map key by key. */
 void np_attrs_defaults(struct np_instance *dst, const struct np_instance *src);
 /* What only DescribeInstanceAttribute reports (the protection flags), from
  * src where dst does not know it: DescribeInstances never tells them. */

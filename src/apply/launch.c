@@ -177,55 +177,130 @@ int np_launch_run_many(const struct np_apply_ec2 *ec2, const struct np_change *c
 	return rc;
 }
 
+/* The call that carries each kind of modify and tag step, by kind: the
+ * step table (src/plan/names.c) names the action, this one sends it. It
+ * lives here and not in that table because the planner is linked without
+ * the EC2 client (plan_DEPS) and stays pure. NULL: not a modification. */
+typedef int (*step_call)(struct np_aws *aws, const char *id, const struct np_step *s, bool dry_run,
+			 struct np_err *err);
+
+static int call_placement(struct np_aws *aws, const char *id, const struct np_step *s, bool dry_run,
+			  struct np_err *err)
+{
+	return np_ec2_modify_placement(aws, id, s->tenancy, s->host_id, dry_run, err);
+}
+
+static int call_instance_type(struct np_aws *aws, const char *id, const struct np_step *s,
+			      bool dry_run, struct np_err *err)
+{
+	return np_ec2_modify_instance_type(aws, id, s->instance_type, dry_run, err);
+}
+
+static int call_cpu_options(struct np_aws *aws, const char *id, const struct np_step *s,
+			    bool dry_run, struct np_err *err)
+{
+	return np_ec2_modify_cpu_options(aws, id, s->core_count, s->threads_per_core,
+					 s->nested_virtualization, dry_run, err);
+}
+
+static int call_create_tags(struct np_aws *aws, const char *id, const struct np_step *s,
+			    bool dry_run, struct np_err *err)
+{
+	return np_ec2_create_tags(aws, &id, 1, &s->tags, dry_run, err);
+}
+
+static int call_delete_tags(struct np_aws *aws, const char *id, const struct np_step *s,
+			    bool dry_run, struct np_err *err)
+{
+	return np_ec2_delete_tags(aws, &id, 1, &s->tags, dry_run, err);
+}
+
+static int call_stop(struct np_aws *aws, const char *id, const struct np_step *s, bool dry_run,
+		     struct np_err *err)
+{
+	return np_ec2_stop_instances(aws, &id, 1, dry_run, err);
+}
+
+static int call_start(struct np_aws *aws, const char *id, const struct np_step *s, bool dry_run,
+		      struct np_err *err)
+{
+	return np_ec2_start_instances(aws, &id, 1, dry_run, err);
+}
+
+static int call_terminate(struct np_aws *aws, const char *id, const struct np_step *s, bool dry_run,
+			  struct np_err *err)
+{
+	return np_ec2_terminate_instances(aws, &id, 1, dry_run, err);
+}
+
+static int call_set_attribute(struct np_aws *aws, const char *id, const struct np_step *s,
+			      bool dry_run, struct np_err *err)
+{
+	return np_ec2_set_attribute(aws, id, s->attr, s->value, dry_run, err);
+}
+
+static int call_volume(struct np_aws *aws, const char *id, const struct np_step *s, bool dry_run,
+		       struct np_err *err)
+{
+	if (!s->volume_id)
+		return np_error(err, "%s: EC2 reported no root volume to modify", id);
+	return np_ec2_modify_volume(aws, s->volume_id, s->size_gib,
+				    s->volume_type ? np_volume_types[s->volume_type] : NULL,
+				    s->iops, s->throughput, dry_run, err);
+}
+
+static int call_root_dot(struct np_aws *aws, const char *id, const struct np_step *s, bool dry_run,
+			 struct np_err *err)
+{
+	if (!s->device_name)
+		return np_error(err, "%s: EC2 reported no root device", id);
+	return np_ec2_modify_root_delete_on_termination(
+	    aws, id, s->device_name, s->value && !strcmp(s->value, "true"), dry_run, err);
+}
+
+static int call_iam_profile(struct np_aws *aws, const char *id, const struct np_step *s,
+			    bool dry_run, struct np_err *err)
+{
+	if (dry_run)
+		return np_error(err, "%s cannot be dry-run", np_step_def(s->kind)->action);
+	return np_ec2_set_iam_instance_profile(aws, id, s->value ? s->value : "", err);
+}
+
+static int call_user_data(struct np_aws *aws, const char *id, const struct np_step *s, bool dry_run,
+			  struct np_err *err)
+{
+	/* The text is the file's, never in the plan: steps.c puts it in a copy
+	 * of the step; a dry run sends none. */
+	if (!dry_run && !s->value)
+		return np_error(err, "modify_user_data needs the file's user data");
+	return np_ec2_modify_user_data(aws, id, dry_run ? "" : s->value, dry_run, err);
+}
+
+static const step_call step_calls[NP_STEP__COUNT] = {
+	[NP_STEP_MODIFY_PLACEMENT] = call_placement,
+	[NP_STEP_MODIFY_INSTANCE_TYPE] = call_instance_type,
+	[NP_STEP_MODIFY_CPU_OPTIONS] = call_cpu_options,
+	[NP_STEP_CREATE_TAGS] = call_create_tags,
+	[NP_STEP_DELETE_TAGS] = call_delete_tags,
+	[NP_STEP_STOP] = call_stop,
+	[NP_STEP_START] = call_start,
+	[NP_STEP_TERMINATE] = call_terminate,
+	[NP_STEP_SET_ATTRIBUTE] = call_set_attribute,
+	[NP_STEP_MODIFY_VOLUME] = call_volume,
+	[NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION] = call_root_dot,
+	[NP_STEP_ASSOCIATE_IAM_PROFILE] = call_iam_profile,
+	[NP_STEP_REPLACE_IAM_PROFILE] = call_iam_profile,
+	[NP_STEP_DISASSOCIATE_IAM_PROFILE] = call_iam_profile,
+	[NP_STEP_MODIFY_USER_DATA] = call_user_data,
+};
+
 int np_launch_modify(struct np_aws *aws, const char *id, const struct np_step *s, bool dry_run,
 		     struct np_err *err)
 {
-	switch (s->kind) {
-	case NP_STEP_MODIFY_PLACEMENT:
-		return np_ec2_modify_placement(aws, id, s->tenancy, s->host_id, dry_run, err);
-	case NP_STEP_MODIFY_INSTANCE_TYPE:
-		return np_ec2_modify_instance_type(aws, id, s->instance_type, dry_run, err);
-	case NP_STEP_MODIFY_CPU_OPTIONS:
-		return np_ec2_modify_cpu_options(aws, id, s->core_count, s->threads_per_core,
-						 s->nested_virtualization, dry_run, err);
-	case NP_STEP_CREATE_TAGS:
-		return np_ec2_create_tags(aws, &id, 1, &s->tags, dry_run, err);
-	case NP_STEP_DELETE_TAGS:
-		return np_ec2_delete_tags(aws, &id, 1, &s->tags, dry_run, err);
-	case NP_STEP_STOP:
-		return np_ec2_stop_instances(aws, &id, 1, dry_run, err);
-	case NP_STEP_START:
-		return np_ec2_start_instances(aws, &id, 1, dry_run, err);
-	case NP_STEP_TERMINATE:
-		return np_ec2_terminate_instances(aws, &id, 1, dry_run, err);
-	case NP_STEP_SET_ATTRIBUTE:
-		return np_ec2_set_attribute(aws, id, s->attr, s->value, dry_run, err);
-	case NP_STEP_MODIFY_VOLUME:
-		if (!s->volume_id)
-			return np_error(err, "%s: EC2 reported no root volume to modify", id);
-		return np_ec2_modify_volume(aws, s->volume_id, s->size_gib,
-					    s->volume_type ? np_volume_types[s->volume_type] : NULL,
-					    s->iops, s->throughput, dry_run, err);
-	case NP_STEP_MODIFY_ROOT_DELETE_ON_TERMINATION:
-		if (!s->device_name)
-			return np_error(err, "%s: EC2 reported no root device", id);
-		return np_ec2_modify_root_delete_on_termination(
-		    aws, id, s->device_name, s->value && !strcmp(s->value, "true"), dry_run, err);
-	case NP_STEP_ASSOCIATE_IAM_PROFILE:
-	case NP_STEP_REPLACE_IAM_PROFILE:
-	case NP_STEP_DISASSOCIATE_IAM_PROFILE:
-		if (dry_run)
-			return np_error(err, "%s cannot be dry-run", np_step_def(s->kind)->action);
-		return np_ec2_set_iam_instance_profile(aws, id, s->value ? s->value : "", err);
-	case NP_STEP_MODIFY_USER_DATA:
-		/* The text is the file's, never in the plan: steps.c puts it in a
-		 * copy of the step; a dry run sends none. */
-		if (!dry_run && !s->value)
-			return np_error(err, "modify_user_data needs the file's user data");
-		return np_ec2_modify_user_data(aws, id, dry_run ? "" : s->value, dry_run, err);
-	default:
+	if ((unsigned)s->kind >= NP_STEP__COUNT || !step_calls[s->kind])
+		/* run_instances and the host steps have calls of their own */
 		return np_error(err, "step %s is not a modification", np_step_name(s->kind));
-	}
+	return step_calls[s->kind](aws, id, s, dry_run, err);
 }
 
 int np_launch_undo(struct np_aws *aws, const char *id, const struct np_step *s,

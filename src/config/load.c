@@ -441,7 +441,7 @@ struct inst_ctx {
 /* The keys that are not the attribute table's (keys_of adds those). A map
  * listed here is walked by its own function, which asks the table first. */
 static const char *const instance_keys[] = {
-	"count", "instance_id", "user_data", "placement", "tags", "rollout", "lifecycle", NULL,
+	"count", "instance_id", "placement", "rollout", "lifecycle", NULL,
 };
 static const char *const placement_keys[] = { "host", NULL };
 static const char *const rollout_keys[] = { "max_unavailable", NULL };
@@ -537,10 +537,14 @@ static void gen_list(struct cfg_parse *p, const struct np_attr_def *a, const cha
 	}
 }
 
+static void tags_into(struct cfg_parse *p, yaml_node_t *v, struct np_instance *w);
+static char *sha256_hex(const char *data, size_t len);
+
 /* One value of an attribute, checked as its type and limits say. */
 static bool gen_value(struct cfg_parse *p, const struct np_attr_def *a, const char *key,
-		      yaml_node_t *v, struct np_instance *w)
+		      yaml_node_t *v, struct inst_ctx *ic)
 {
+	struct np_instance *w = &ic->d.want;
 	char num[32];
 	int n;
 	bool b;
@@ -584,6 +588,22 @@ static bool gen_value(struct cfg_parse *p, const struct np_attr_def *a, const ch
 	case NP_ATTR_STRV:
 		gen_list(p, a, key, v, w);
 		return true;
+	case NP_ATTR_SHA256:
+		if ((s = get_string(p, v, key, (size_t)a->max))) {
+			char **hash = (char **)((char *)w + a->offset);
+
+			/* Kept once in the config, however many instances a count makes
+			 * of the entry: 16 KiB times 100,000 would be gigabytes. */
+			free(*hash);
+			*hash = sha256_hex(s, strlen(s));
+			np_strv_push(&p->cfg->texts, s);
+			free(s);
+			ic->d.user_data = p->cfg->texts.v[p->cfg->texts.n - 1];
+		}
+		return true;
+	case NP_ATTR_TAGS:
+		tags_into(p, v, w);
+		return true;
 	}
 	return false;
 }
@@ -596,14 +616,13 @@ static void gen_group_pair(struct cfg_parse *p, const char *key, yaml_node_t *k,
 static bool gen_pair(struct cfg_parse *p, const char *group, const char *key, yaml_node_t *v,
 		     void *ctx)
 {
-	struct np_instance *w = &((struct inst_ctx *)ctx)->d.want;
 	const struct np_attr_def *a = gen_attr(group, key);
 	const char *keys[MAX_KEYS];
 
 	size_t len = strlen(key);
 
 	if (a)
-		return gen_value(p, a, key, v, w);
+		return gen_value(p, a, key, v, ctx);
 	if (group)
 		return false;
 	/* A map of the table's alone, unless it has a pair function of its own
@@ -774,23 +793,9 @@ static void instance_pair(struct cfg_parse *p, const char *key, yaml_node_t *k, 
 			free(w->instance_id);
 			w->instance_id = get_id(p, v, key, "i");
 		}
-	} else if (!strcmp(key, "user_data")) {
-		char *ud = get_string(p, v, key, 16384);
-
-		if (ud) {
-			/* Kept once in the config, however many instances a count makes
-			 * of the entry: 16 KiB times 100,000 would be gigabytes. */
-			free(w->user_data_sha256);
-			w->user_data_sha256 = sha256_hex(ud, strlen(ud));
-			np_strv_push(&p->cfg->texts, ud);
-			free(ud);
-			ic->d.user_data = p->cfg->texts.v[p->cfg->texts.n - 1];
-		}
 	} else if (!strcmp(key, "placement")) {
 		walk_map(p, v, "placement", keys_of(keys, placement_keys, "placement"),
 			 placement_pair, ic);
-	} else if (!strcmp(key, "tags")) {
-		tags_into(p, v, w);
 	} else if (!strcmp(key, "rollout")) {
 		walk_map(p, v, "rollout", rollout_keys, rollout_pair, ic);
 	} else if (!strcmp(key, "lifecycle")) {
@@ -809,23 +814,16 @@ static void release_desired(struct np_desired *d)
 #define TAKE_STR(f)          \
 	if (!w->f && def->f) \
 	w->f = np_xstrdup(def->f)
-/* defaults: fill what the instance leaves unset; tags merge key by key. */
+/* defaults: fill what the instance leaves unset (np_attrs_defaults). */
 static void merge_defaults(struct np_desired *d, const struct np_desired *dd)
 {
 	struct np_instance *w = &d->want;
 	const struct np_instance *def = &dd->want;
 
-	TAKE_STR(user_data_sha256);
-	np_attrs_defaults(w, def);
+	np_attrs_defaults(w, def); /* tags key by key */
 	TAKE_STR(host_address);
 	if (!d->user_data && dd->user_data)
 		d->user_data = dd->user_data;
-	if (def->tags_set) {
-		for (size_t i = 0; i < def->tags.n; i++)
-			if (!np_tags_get(&w->tags, def->tags.v[i].key))
-				np_tags_set(&w->tags, def->tags.v[i].key, def->tags.v[i].value);
-		w->tags_set = true;
-	}
 	if (!d->max_unavailable) {
 		d->max_unavailable = dd->max_unavailable;
 		d->max_unavailable_percent = dd->max_unavailable_percent;

@@ -281,6 +281,17 @@ const struct np_attr_def np_attrs[] = {
 	{ "root_volume.delete_on_termination", NP_ATTR_BOOL, OFF(root_delete_on_termination),
 	  bool_name, NP_POLICY_LIVE, NULL, "BlockDeviceMapping.1.Ebs.DeleteOnTermination", NULL,
 	  true, NULL, .gen = true, .own_steps = true },
+	/* Last, as the plan's attributes and drift list them. The planner decides
+	 * their steps (lifecycle.user_data_change: a replacement or
+	 * modify_user_data; create_tags and delete_tags), the launch sends them
+	 * (UserData from the text, TagSpecification with nestplan's own tags),
+	 * and the refresh reads tags by hand (np_ec2_tag_set: nestplan:* are
+	 * not user tags). EC2 tells user data only to DescribeInstanceAttribute:
+	 * the state's hash is all nestplan knows. */
+	{ "user_data", NP_ATTR_SHA256, OFF(user_data_sha256), NULL, NP_POLICY_REPLACE, NULL, NULL,
+	  NULL, false, NULL, .max = 16384, .json_rank = 15, .json_key = "user_data_sha256" },
+	{ "tags", NP_ATTR_TAGS, OFF(tags), NULL, NP_POLICY_LIVE, NULL, NULL, "tagSet", true, NULL,
+	  .max = 50, .set_flag = OFF(tags_set), .ec2_own = true, .json_rank = 16 },
 };
 const size_t np_n_attrs = sizeof(np_attrs) / sizeof(np_attrs[0]);
 _Static_assert(sizeof(enum np_nv) == sizeof(int) && sizeof(enum np_bool) == sizeof(int),
@@ -319,6 +330,7 @@ bool np_attr_is_set(const struct np_attr_def *a, const struct np_instance *in)
 {
 	switch (a->type) {
 	case NP_ATTR_STR:
+	case NP_ATTR_SHA256:
 		return *FIELD(a, in, char *) != NULL;
 	case NP_ATTR_INT:
 		return *FIELD(a, in, int) != 0;
@@ -329,6 +341,9 @@ bool np_attr_is_set(const struct np_attr_def *a, const struct np_instance *in)
 	case NP_ATTR_STRV:
 		return (a->set_flag && *FIELD_AT(in, a->set_flag, bool)) ||
 		       FIELD(a, in, struct np_strv)->n;
+	case NP_ATTR_TAGS:
+		return (a->set_flag && *FIELD_AT(in, a->set_flag, bool)) ||
+		       FIELD(a, in, struct np_tags)->n;
 	}
 	return false;
 }
@@ -343,6 +358,10 @@ bool np_attr_equal(const struct np_attr_def *a, const struct np_instance *x,
 		if (a->same)
 			return a->same(*FIELD(a, x, char *), *FIELD(a, y, char *));
 		return !strcmp(*FIELD(a, x, char *), *FIELD(a, y, char *));
+	case NP_ATTR_SHA256:
+		return !strcmp(*FIELD(a, x, char *), *FIELD(a, y, char *));
+	case NP_ATTR_TAGS:
+		return np_tags_equal(FIELD(a, x, struct np_tags), FIELD(a, y, struct np_tags));
 	case NP_ATTR_INT:
 	case NP_ATTR_ENUM:
 	case NP_ATTR_BOOL:
@@ -361,6 +380,9 @@ char *np_attr_text(const struct np_attr_def *a, const struct np_instance *in)
 	switch (a->type) {
 	case NP_ATTR_STR:
 		return np_xstrdup(*FIELD(a, in, char *));
+	case NP_ATTR_SHA256:
+		/* The text is never shown: its hash is what the state keeps. */
+		return np_xasprintf("sha256:%.12s", *FIELD(a, in, char *));
 	case NP_ATTR_INT:
 		return np_xasprintf("%d", *FIELD(a, in, int));
 	case NP_ATTR_ENUM:
@@ -384,8 +406,57 @@ char *np_attr_text(const struct np_attr_def *a, const struct np_instance *in)
 		np_strv_release(&sorted);
 		return np_buf_detach(&b);
 	}
+	case NP_ATTR_TAGS: {
+		const struct np_tags *t = FIELD(a, in, struct np_tags);
+		struct np_buf b = NP_BUF_INIT;
+
+		np_buf_putc(&b, '{');
+		for (size_t i = 0; i < t->n; i++)
+			np_buf_printf(&b, "%s%s=%s", i ? ", " : "", t->v[i].key, t->v[i].value);
+		np_buf_putc(&b, '}');
+		return np_buf_detach(&b);
+	}
 	}
 	return NULL;
+}
+
+bool np_attr_changed(const struct np_attr_def *a, const struct np_instance *want,
+		     const struct np_instance *cur)
+{
+	if (!np_attr_is_set(a, want))
+		return false;
+	/* A hash nobody recorded is unknown, not another text. */
+	if (a->type == NP_ATTR_SHA256 && !np_attr_is_set(a, cur))
+		return false;
+	return !np_attr_equal(a, want, cur);
+}
+
+void np_attr_each_key(const struct np_attr_def *a, const struct np_instance *x,
+		      const struct np_instance *y,
+		      void (*emit)(void *ctx, const char *name, const char *xv, const char *yv),
+		      void *ctx)
+{
+	const struct np_tags *tx = FIELD(a, x, struct np_tags), *ty = FIELD(a, y, struct np_tags);
+
+	if (a->type != NP_ATTR_TAGS)
+		return;
+	for (int pass = 0; pass < 2; pass++) {
+		const struct np_tags *t = pass ? ty : tx, *other = pass ? tx : ty;
+
+		for (size_t i = 0; i < t->n; i++) {
+			const char *ov = np_tags_get(other, t->v[i].key);
+			char *name;
+
+			if (pass ? ov != NULL : ov && !strcmp(ov, t->v[i].value))
+				continue;
+			name = np_xasprintf("%s.%s", a->name, t->v[i].key);
+			if (pass)
+				emit(ctx, name, NULL, t->v[i].value);
+			else
+				emit(ctx, name, t->v[i].value, ov);
+			free(name);
+		}
+	}
 }
 
 const char *np_policy_name(enum np_policy p)
@@ -410,6 +481,7 @@ int np_attr_set_text(const struct np_attr_def *a, struct np_instance *in, const 
 
 	switch (a->type) {
 	case NP_ATTR_STR:
+	case NP_ATTR_SHA256:
 		free(*MUT(a, in, char *));
 		*MUT(a, in, char *) = np_xstrdup(text);
 		return 0;
@@ -440,6 +512,7 @@ int np_attr_set_text(const struct np_attr_def *a, struct np_instance *in, const 
 			}
 		return -1;
 	case NP_ATTR_STRV:
+	case NP_ATTR_TAGS:
 		break;
 	}
 	return -1;
@@ -457,11 +530,13 @@ void np_attrs_release(struct np_instance *in)
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *a = &np_attrs[i];
 
-		if (a->type == NP_ATTR_STR) {
+		if (a->type == NP_ATTR_STR || a->type == NP_ATTR_SHA256) {
 			free(*MUT(a, in, char *));
 			*MUT(a, in, char *) = NULL;
 		} else if (a->type == NP_ATTR_STRV) {
 			np_strv_release(MUT(a, in, struct np_strv));
+		} else if (a->type == NP_ATTR_TAGS) {
+			np_tags_release(MUT(a, in, struct np_tags));
 		}
 	}
 }
@@ -471,19 +546,26 @@ void np_attrs_copy(struct np_instance *dst, const struct np_instance *src)
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *a = &np_attrs[i];
 
-		if (a->type == NP_ATTR_STR)
+		if (a->type == NP_ATTR_STR || a->type == NP_ATTR_SHA256)
 			*MUT(a, dst, char *) = np_xstrdup(*FIELD(a, src, char *));
 		else if (a->type == NP_ATTR_STRV)
 			np_strv_copy(MUT(a, dst, struct np_strv), FIELD(a, src, struct np_strv));
+		else if (a->type == NP_ATTR_TAGS)
+			np_tags_copy(MUT(a, dst, struct np_tags), FIELD(a, src, struct np_tags));
 	}
 }
 
 static void take(const struct np_attr_def *a, struct np_instance *dst,
 		 const struct np_instance *src)
 {
-	if (a->type == NP_ATTR_STR) {
+	if (a->type == NP_ATTR_STR || a->type == NP_ATTR_SHA256) {
 		free(*MUT(a, dst, char *));
 		*MUT(a, dst, char *) = np_xstrdup(*FIELD(a, src, char *));
+	} else if (a->type == NP_ATTR_TAGS) {
+		np_tags_release(MUT(a, dst, struct np_tags));
+		np_tags_copy(MUT(a, dst, struct np_tags), FIELD(a, src, struct np_tags));
+		if (a->set_flag)
+			*(bool *)((char *)dst + a->set_flag) = true;
 	} else if (a->type == NP_ATTR_STRV) {
 		np_strv_release(MUT(a, dst, struct np_strv));
 		np_strv_copy(MUT(a, dst, struct np_strv), FIELD(a, src, struct np_strv));
@@ -499,17 +581,30 @@ void np_attrs_overlay(struct np_instance *dst, const struct np_instance *src, bo
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *a = &np_attrs[i];
 
-		if (a->gen && a->type != NP_ATTR_STRV && np_attr_is_set(a, src) &&
-		    !(keep && np_attr_is_set(a, dst)))
+		if (np_attr_is_set(a, src) && !(keep && np_attr_is_set(a, dst)))
 			take(a, dst, src);
 	}
 }
 
 void np_attrs_defaults(struct np_instance *dst, const struct np_instance *src)
 {
-	for (size_t i = 0; i < np_n_attrs; i++)
-		if (np_attr_is_set(&np_attrs[i], src) && !np_attr_is_set(&np_attrs[i], dst))
-			take(&np_attrs[i], dst, src);
+	for (size_t i = 0; i < np_n_attrs; i++) {
+		const struct np_attr_def *a = &np_attrs[i];
+
+		if (a->type == NP_ATTR_TAGS && np_attr_is_set(a, src)) {
+			const struct np_tags *def = FIELD(a, src, struct np_tags);
+			struct np_tags *t = MUT(a, dst, struct np_tags);
+
+			/* The instance's own keys win; the defaults' others are added. */
+			for (size_t k = 0; k < def->n; k++)
+				if (!np_tags_get(t, def->v[k].key))
+					np_tags_set(t, def->v[k].key, def->v[k].value);
+			if (a->set_flag)
+				*(bool *)((char *)dst + a->set_flag) = true;
+		} else if (np_attr_is_set(a, src) && !np_attr_is_set(a, dst)) {
+			take(a, dst, src);
+		}
+	}
 }
 
 /* EC2's limits per volume type (the EBS volume types page; the simulator's

@@ -41,7 +41,15 @@ static void attr_to_json(json_t *o, const struct np_attr_def *a, const struct np
 
 	if (!np_attr_is_set(a, in))
 		return;
-	if (a->type == NP_ATTR_STRV) {
+	if (a->type == NP_ATTR_SHA256) {
+		v = json_string(*(char *const *)((const char *)in + a->offset));
+	} else if (a->type == NP_ATTR_TAGS) {
+		const struct np_tags *t = (const struct np_tags *)((const char *)in + a->offset);
+
+		v = json_object();
+		for (size_t i = 0; i < t->n; i++)
+			json_object_set_new(v, t->v[i].key, json_string(t->v[i].value));
+	} else if (a->type == NP_ATTR_STRV) {
 		const struct np_strv *sv = (const struct np_strv *)((const char *)in + a->offset);
 
 		v = json_array();
@@ -54,26 +62,54 @@ static void attr_to_json(json_t *o, const struct np_attr_def *a, const struct np
 					     : json_string(text);
 		free(text);
 	}
-	g = group_of(o, a->name, &key, true); /* sets key: not in the same call */
+	g = group_of(o, a->json_key ? a->json_key : a->name, &key, true); /* sets key */
 	json_object_set_new(g, key, v);
 }
 
-/* The table's attributes, as their types say: those with a json_rank in
- * its order (early), or the rest in the table's order. */
-static void attrs_to_json(json_t *o, const struct np_instance *in, bool ranked)
+/* The table's attributes, as their types say: those with a json_rank from
+ * lo to hi in its order (early), or (hi 0) the rest in the table's order. */
+static void attrs_to_json(json_t *o, const struct np_instance *in, int lo, int hi)
+{
+	for (int r = lo; hi && r <= hi; r++)
+		for (size_t i = 0; i < np_n_attrs; i++)
+			if (np_attrs[i].json_rank == r)
+				attr_to_json(o, &np_attrs[i], in);
+	for (size_t i = 0; !hi && i < np_n_attrs; i++)
+		if (!np_attrs[i].json_rank)
+			attr_to_json(o, &np_attrs[i], in);
+}
+
+/* The state JSON's keys stay where they were before the table: the ranks
+ * below this one, placement.host_address, then the others. */
+#define RANK_AFTER_HOST 15
+
+static int top_rank(void)
 {
 	int top = 0;
 
 	for (size_t i = 0; i < np_n_attrs; i++)
 		if (np_attrs[i].json_rank > top)
 			top = np_attrs[i].json_rank;
-	for (int r = 1; ranked && r <= top; r++)
-		for (size_t i = 0; i < np_n_attrs; i++)
-			if (np_attrs[i].json_rank == r)
-				attr_to_json(o, &np_attrs[i], in);
-	for (size_t i = 0; !ranked && i < np_n_attrs; i++)
-		if (!np_attrs[i].json_rank)
-			attr_to_json(o, &np_attrs[i], in);
+	return top;
+}
+
+static int tags_from_json(struct np_instance *out, const struct np_attr_def *a, const json_t *v,
+			  struct np_err *err)
+{
+	const char *k;
+	json_t *x;
+
+	if (!json_is_object(v))
+		return np_error(err, "'%s' must be an object", a->name);
+	if (a->set_flag)
+		*(bool *)((char *)out + a->set_flag) = true;
+	json_object_foreach((json_t *)v, k, x)
+	{
+		if (!json_is_string(x))
+			return np_error(err, "tag '%s' must be a string", k);
+		np_tags_set((struct np_tags *)((char *)out + a->offset), k, json_string_value(x));
+	}
+	return 0;
 }
 
 static int strv_from_json(struct np_instance *out, const struct np_attr_def *a, const json_t *v,
@@ -101,7 +137,9 @@ static int attrs_from_json(struct np_instance *out, const json_t *j, struct np_e
 	for (size_t i = 0; i < np_n_attrs; i++) {
 		const struct np_attr_def *a = &np_attrs[i];
 		const char *key;
-		const json_t *g = group_of((json_t *)j, a->name, &key, false), *v;
+		const json_t *g = group_of((json_t *)j, a->json_key ? a->json_key : a->name, &key,
+					   false),
+			     *v;
 		char num[32];
 		const char *text;
 
@@ -114,12 +152,20 @@ static int attrs_from_json(struct np_instance *out, const json_t *j, struct np_e
 				return -1;
 			continue;
 		}
+		if (a->type == NP_ATTR_TAGS) {
+			if (tags_from_json(out, a, v, err) < 0)
+				return -1;
+			continue;
+		}
+		if (a->type == NP_ATTR_SHA256 && !json_is_string(v))
+			return np_error(err, "'%s' must be a string", a->json_key);
 		if (a->type == NP_ATTR_BOOL && json_is_boolean(v)) {
 			text = json_is_true(v) ? "true" : "false";
 		} else if (a->type == NP_ATTR_INT && json_is_integer(v)) {
 			snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
 			text = num;
-		} else if ((a->type == NP_ATTR_STR || a->type == NP_ATTR_ENUM) &&
+		} else if ((a->type == NP_ATTR_STR || a->type == NP_ATTR_ENUM ||
+			    a->type == NP_ATTR_SHA256) &&
 			   json_is_string(v)) {
 			text = json_string_value(v);
 		} else {
@@ -137,7 +183,7 @@ json_t *np_instance_to_json(const struct np_instance *in)
 
 	set_str(o, "address", in->address);
 	set_str(o, "instance_id", in->instance_id);
-	attrs_to_json(o, in, true);
+	attrs_to_json(o, in, 1, RANK_AFTER_HOST - 1);
 	if (in->host_address) {
 		const char *key = NULL;
 		/* The planner's, not EC2's: placement.host resolved to a host. */
@@ -145,21 +191,14 @@ json_t *np_instance_to_json(const struct np_instance *in)
 
 		json_object_set_new(g, key, json_string(in->host_address));
 	}
-	set_str(o, "user_data_sha256", in->user_data_sha256);
-	if (in->tags_set || in->tags.n) {
-		json_t *t = json_object();
-
-		for (size_t i = 0; i < in->tags.n; i++)
-			json_object_set_new(t, in->tags.v[i].key, json_string(in->tags.v[i].value));
-		json_object_set_new(o, "tags", t);
-	}
+	attrs_to_json(o, in, RANK_AFTER_HOST, top_rank());
 	if (in->spot)
 		json_object_set_new(o, "spot", json_true());
 	set_str(o, "client_token", in->client_token);
 	set_str(o, "lineage", in->lineage);
 	set_str(o, "launch_time", in->launch_time);
 	set_str(o, "owner_id", in->owner_id);
-	attrs_to_json(o, in, false);
+	attrs_to_json(o, in, 0, 0);
 	return o;
 }
 
@@ -177,14 +216,11 @@ static int get_str(const json_t *o, const char *k, char **out, struct np_err *er
 
 int np_instance_from_json(struct np_instance *out, const json_t *j, struct np_err *err)
 {
-	const json_t *tags;
-
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(j))
 		return np_error(err, "an instance must be a JSON object");
 	if (get_str(j, "address", &out->address, err) ||
 	    get_str(j, "instance_id", &out->instance_id, err) ||
-	    get_str(j, "user_data_sha256", &out->user_data_sha256, err) ||
 	    get_str(j, "client_token", &out->client_token, err) ||
 	    get_str(j, "lineage", &out->lineage, err) ||
 	    get_str(j, "launch_time", &out->launch_time, err) ||
@@ -200,24 +236,6 @@ int np_instance_from_json(struct np_instance *out, const json_t *j, struct np_er
 	out->spot = json_is_true(json_object_get(j, "spot"));
 	if (attrs_from_json(out, j, err) < 0)
 		goto fail;
-	if ((tags = json_object_get(j, "tags"))) {
-		const char *k;
-		json_t *x;
-
-		if (!json_is_object(tags)) {
-			np_error(err, "'tags' must be an object");
-			goto fail;
-		}
-		out->tags_set = true;
-		json_object_foreach((json_t *)tags, k, x)
-		{
-			if (!json_is_string(x)) {
-				np_error(err, "tag '%s' must be a string", k);
-				goto fail;
-			}
-			np_tags_set(&out->tags, k, json_string_value(x));
-		}
-	}
 	return 0;
 fail:
 	np_instance_release(out);

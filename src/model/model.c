@@ -286,7 +286,6 @@ void np_instance_release(struct np_instance *in)
 	free(in->address);
 	free(in->instance_id);
 	free(in->host_address);
-	np_tags_release(&in->tags);
 	free(in->client_token);
 	free(in->launch_time);
 	np_attrs_release(in);
@@ -300,9 +299,7 @@ void np_instance_copy(struct np_instance *dst, const struct np_instance *src)
 	*dst = *src;
 	dst->address = np_xstrdup(src->address);
 	dst->instance_id = np_xstrdup(src->instance_id);
-	dst->user_data_sha256 = np_xstrdup(src->user_data_sha256);
 	dst->host_address = np_xstrdup(src->host_address);
-	np_tags_copy(&dst->tags, &src->tags);
 	dst->client_token = np_xstrdup(src->client_token);
 	dst->lineage = np_xstrdup(src->lineage);
 	dst->launch_time = np_xstrdup(src->launch_time);

@@ -213,42 +213,12 @@ static void merge_after(struct np_instance *after, const struct np_instance *wan
 		np_instance_copy(after, cur);
 	else
 		memset(after, 0, sizeof(*after));
-#define OVER_STR(f)                             \
-	if (want->f) {                          \
-		free(after->f);                 \
-		after->f = np_xstrdup(want->f); \
+	if (want->address) {
+		free(after->address);
+		after->address = np_xstrdup(want->address);
 	}
-#define OVER_VAL(f)  \
-	if (want->f) \
-	after->f = want->f
-	OVER_STR(address);
-	OVER_STR(image_id);
-	OVER_STR(instance_type);
-	OVER_STR(key_name);
-	OVER_STR(subnet_id);
-	OVER_STR(user_data_sha256);
-	OVER_STR(host_id);
-	OVER_STR(availability_zone);
-	OVER_VAL(platform);
-	OVER_VAL(core_count);
-	OVER_VAL(threads_per_core);
-	OVER_VAL(nested_virtualization);
-	OVER_VAL(tenancy);
-	OVER_VAL(hibernation);
-	OVER_VAL(state);
-#undef OVER_STR
-#undef OVER_VAL
+	/* Every attribute the file sets (a list, a map: whole). */
 	np_attrs_overlay(after, want, false);
-	if (want->security_groups_set) {
-		np_strv_release(&after->security_group_ids);
-		np_strv_copy(&after->security_group_ids, &want->security_group_ids);
-		after->security_groups_set = true;
-	}
-	if (want->tags_set) {
-		np_tags_release(&after->tags);
-		np_tags_copy(&after->tags, &want->tags);
-		after->tags_set = true;
-	}
 	if (!cur && !after->state)
 		after->state = NP_RUN_RUNNING; /* new instances run unless told otherwise */
 }
@@ -549,6 +519,18 @@ static void launch_steps(struct np_change *ch, const struct np_desired *d)
 		np_change_add_step(ch, NP_STEP_STOP);
 }
 
+struct drift_ctx {
+	struct np_plan *plan;
+	const struct np_instance *rec;
+};
+
+static void drifted_key(void *ctx, const char *name, const char *recorded, const char *live)
+{
+	const struct drift_ctx *dc = ctx;
+
+	np_plan_drift_add(dc->plan, dc->rec->address, dc->rec->instance_id, name, recorded, live);
+}
+
 static void drift_of(struct ctx *c, const struct np_instance *rec, const struct np_instance *l)
 {
 	/* Every attribute the table marks for drift, where both sides know it. */
@@ -556,6 +538,13 @@ static void drift_of(struct ctx *c, const struct np_instance *rec, const struct 
 		const struct np_attr_def *at = &np_attrs[i];
 		char *was, *now;
 
+		if (at->drift && at->type == NP_ATTR_TAGS) {
+			struct drift_ctx dc = { c->plan, rec };
+
+			/* Key by key, whether or not the state recorded a map. */
+			np_attr_each_key(at, rec, l, drifted_key, &dc);
+			continue;
+		}
 		if (!at->drift || !np_attr_is_set(at, rec) || !np_attr_is_set(at, l) ||
 		    np_attr_equal(at, rec, l))
 			continue;
@@ -564,25 +553,6 @@ static void drift_of(struct ctx *c, const struct np_instance *rec, const struct 
 		np_plan_drift_add(c->plan, rec->address, rec->instance_id, at->name, was, now);
 		free(was);
 		free(now);
-	}
-	for (size_t i = 0; i < rec->tags.n; i++) {
-		const char *lv = np_tags_get(&l->tags, rec->tags.v[i].key);
-		char attr[300];
-
-		if (lv && !strcmp(lv, rec->tags.v[i].value))
-			continue;
-		snprintf(attr, sizeof(attr), "tags.%s", rec->tags.v[i].key);
-		np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr,
-				  rec->tags.v[i].value, lv);
-	}
-	for (size_t i = 0; i < l->tags.n; i++) {
-		char attr[300];
-
-		if (np_tags_get(&rec->tags, l->tags.v[i].key))
-			continue;
-		snprintf(attr, sizeof(attr), "tags.%s", l->tags.v[i].key);
-		np_plan_drift_add(c->plan, rec->address, rec->instance_id, attr, NULL,
-				  l->tags.v[i].value);
 	}
 }
 
@@ -600,6 +570,12 @@ static void attr_change(struct np_change *ch, const char *name, char *before, ch
 	a->policy = policy;
 }
 
+/* A map's key as the plan lists it: x the file's, y the instance's. */
+static void listed_key(void *ctx, const char *name, const char *want, const char *cur)
+{
+	attr_change(ctx, name, np_xstrdup(cur), np_xstrdup(want), NP_POLICY_LIVE);
+}
+
 /* What the change changes, attribute by attribute, with how EC2 makes it:
  * the same table that drift and the renderers read. */
 static void list_attributes(struct np_change *ch, const struct np_instance *want,
@@ -609,7 +585,12 @@ static void list_attributes(struct np_change *ch, const struct np_instance *want
 		const struct np_attr_def *at = &np_attrs[i];
 		enum np_policy policy = at->policy;
 
-		if (!np_attr_is_set(at, want) || np_attr_equal(at, want, cur))
+		if (at->type == NP_ATTR_TAGS) {
+			if (np_attr_is_set(at, want))
+				np_attr_each_key(at, want, cur, listed_key, ch);
+			continue;
+		}
+		if (!np_attr_changed(at, want, cur))
 			continue;
 		if (at->offset == offsetof(struct np_instance, tenancy)) {
 			enum np_tenancy_move m = np_tenancy_move(cur->tenancy, want->tenancy);
@@ -618,38 +599,14 @@ static void list_attributes(struct np_change *ch, const struct np_instance *want
 				continue;
 			policy = m == NP_MOVE_REPLACE ? NP_POLICY_REPLACE : NP_POLICY_STOPPED;
 		}
+		/* lifecycle.user_data_change decides: a replacement or the cycle. */
+		if (at->offset == offsetof(struct np_instance, user_data_sha256) &&
+		    user_data_in_place)
+			policy = NP_POLICY_STOPPED;
 		if (at->offset == offsetof(struct np_instance, root_size_gib) &&
 		    cur->root_size_gib && want->root_size_gib < cur->root_size_gib)
 			policy = NP_POLICY_REPLACE; /* EBS volumes only grow */
 		attr_change(ch, at->name, np_attr_text(at, cur), np_attr_text(at, want), policy);
-	}
-	if (want->user_data_sha256 && cur->user_data_sha256 &&
-	    strcmp(want->user_data_sha256, cur->user_data_sha256))
-		/* The text is never shown: its hash is what the state keeps. */
-		attr_change(ch, "user_data", np_xasprintf("sha256:%.12s", cur->user_data_sha256),
-			    np_xasprintf("sha256:%.12s", want->user_data_sha256),
-			    user_data_in_place ? NP_POLICY_STOPPED : NP_POLICY_REPLACE);
-	if (!want->tags_set)
-		return;
-	for (size_t i = 0; i < want->tags.n; i++) {
-		const char *have = np_tags_get(&cur->tags, want->tags.v[i].key);
-		char *name;
-
-		if (have && !strcmp(have, want->tags.v[i].value))
-			continue;
-		name = np_xasprintf("tags.%s", want->tags.v[i].key);
-		attr_change(ch, name, np_xstrdup(have), np_xstrdup(want->tags.v[i].value),
-			    NP_POLICY_LIVE);
-		free(name);
-	}
-	for (size_t i = 0; i < cur->tags.n; i++) {
-		char *name;
-
-		if (np_tags_get(&want->tags, cur->tags.v[i].key))
-			continue;
-		name = np_xasprintf("tags.%s", cur->tags.v[i].key);
-		attr_change(ch, name, np_xstrdup(cur->tags.v[i].value), NULL, NP_POLICY_LIVE);
-		free(name);
 	}
 }
 

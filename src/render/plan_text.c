@@ -156,7 +156,9 @@ static void attributes(FILE *out, const struct np_change *c)
 		char *was, *now, *shown;
 		const char *note;
 
-		if (at->type == NP_ATTR_STRV)
+		/* Lists, user data and tags: below, or not in the text (a hash). */
+		if (at->type == NP_ATTR_STRV || at->type == NP_ATTR_SHA256 ||
+		    at->type == NP_ATTR_TAGS)
 			continue;
 		was = b ? np_attr_text(at, b) : NULL;
 		now = np_attr_text(at, a);

@@ -298,7 +298,7 @@ static void schema_id_agrees(const struct np_attr_def *a, json_t *e)
 }
 
 /* The keys of the schema's attributes that the loader reads by hand. */
-static const char *const schema_not_table[] = { "user_data", "tags", "rollout", "lifecycle",
+static const char *const schema_not_table[] = { "rollout", "lifecycle",
 						/* issue 18: src/config/hosts.c */
 						"placement.host", NULL };
 
@@ -362,6 +362,16 @@ START_TEST(test_plan_schema_agrees_with_the_attribute_table)
 				      "%s: the schema's maxLength is not %d", a->name, loader);
 			break;
 		}
+		case NP_ATTR_SHA256:
+			ck_assert_str_eq(json_string_value(json_object_get(e, "type")), "string");
+			ck_assert_int_eq(json_integer_value(json_object_get(e, "maxLength")),
+					 a->max);
+			break;
+		case NP_ATTR_TAGS:
+			ck_assert_str_eq(json_string_value(json_object_get(e, "type")), "object");
+			ck_assert_int_eq(json_integer_value(json_object_get(e, "maxProperties")),
+					 a->max);
+			break;
 		case NP_ATTR_STRV:
 			ck_assert_str_eq(json_string_value(json_object_get(e, "type")), "array");
 			ck_assert_int_eq(json_integer_value(json_object_get(e, "maxItems")),
