@@ -20,6 +20,9 @@ int np_instance_from_json(struct np_instance *out, const json_t *j, struct np_er
  * "total"}], "instance_ids": [...]): saved live answers and test fixtures. */
 json_t *np_host_to_json(const struct np_host *h);
 int np_host_from_json(struct np_host *out, const json_t *j, struct np_err *err);
+/* {"KEY": "VALUE", ...}; what names the map in an error. */
+json_t *np_tags_to_json(const struct np_tags *t);
+int np_tags_from_json(struct np_tags *out, const json_t *v, const char *what, struct np_err *err);
 json_t *np_itype_to_json(const struct np_itype *t);
 int np_itype_from_json(struct np_itype *out, const json_t *j, struct np_err *err);
 

@@ -34,13 +34,8 @@ json_t *np_host_to_json(const struct np_host *h)
 	put_str(o, "availability_zone", h->availability_zone);
 	put_bool(o, "auto_placement", h->auto_placement);
 	put_bool(o, "host_recovery", h->host_recovery);
-	if (h->tags_set || h->tags.n) {
-		json_t *t = json_object();
-
-		for (size_t i = 0; i < h->tags.n; i++)
-			json_object_set_new(t, h->tags.v[i].key, json_string(h->tags.v[i].value));
-		json_object_set_new(o, "tags", t);
-	}
+	if (h->tags_set || h->tags.n)
+		json_object_set_new(o, "tags", np_tags_to_json(&h->tags));
 	put_str(o, "state", np_host_state_name(h->state));
 	put_str(o, "client_token", h->client_token);
 	put_str(o, "lineage", h->lineage);
@@ -157,22 +152,9 @@ int np_host_from_json(struct np_host *out, const json_t *j, struct np_err *err)
 		}
 	}
 	if ((tags = json_object_get(j, "tags"))) {
-		const char *k;
-		json_t *x;
-
-		if (!json_is_object(tags)) {
-			np_error(err, "host 'tags' must be an object");
-			goto fail;
-		}
 		out->tags_set = true;
-		json_object_foreach((json_t *)tags, k, x)
-		{
-			if (!json_is_string(x)) {
-				np_error(err, "host tag '%s' must be a string", k);
-				goto fail;
-			}
-			np_tags_set(&out->tags, k, json_string_value(x));
-		}
+		if (np_tags_from_json(&out->tags, tags, "host tags", err) < 0)
+			goto fail;
 	}
 	if (take_live(out, j, err) < 0)
 		goto fail;

@@ -44,11 +44,7 @@ static void attr_to_json(json_t *o, const struct np_attr_def *a, const struct np
 	if (a->type == NP_ATTR_SHA256) {
 		v = json_string(*(char *const *)((const char *)in + a->offset));
 	} else if (a->type == NP_ATTR_TAGS) {
-		const struct np_tags *t = (const struct np_tags *)((const char *)in + a->offset);
-
-		v = json_object();
-		for (size_t i = 0; i < t->n; i++)
-			json_object_set_new(v, t->v[i].key, json_string(t->v[i].value));
+		v = np_tags_to_json((const struct np_tags *)((const char *)in + a->offset));
 	} else if (a->type == NP_ATTR_STRV) {
 		const struct np_strv *sv = (const struct np_strv *)((const char *)in + a->offset);
 
@@ -93,23 +89,37 @@ static int top_rank(void)
 	return top;
 }
 
-static int tags_from_json(struct np_instance *out, const struct np_attr_def *a, const json_t *v,
-			  struct np_err *err)
+json_t *np_tags_to_json(const struct np_tags *t)
+{
+	json_t *v = json_object();
+
+	for (size_t i = 0; i < t->n; i++)
+		json_object_set_new(v, t->v[i].key, json_string(t->v[i].value));
+	return v;
+}
+
+int np_tags_from_json(struct np_tags *out, const json_t *v, const char *what, struct np_err *err)
 {
 	const char *k;
 	json_t *x;
 
 	if (!json_is_object(v))
-		return np_error(err, "'%s' must be an object", a->name);
-	if (a->set_flag)
-		*(bool *)((char *)out + a->set_flag) = true;
+		return np_error(err, "'%s' must be an object", what);
 	json_object_foreach((json_t *)v, k, x)
 	{
 		if (!json_is_string(x))
 			return np_error(err, "tag '%s' must be a string", k);
-		np_tags_set((struct np_tags *)((char *)out + a->offset), k, json_string_value(x));
+		np_tags_set(out, k, json_string_value(x));
 	}
 	return 0;
+}
+
+static int tags_from_json(struct np_instance *out, const struct np_attr_def *a, const json_t *v,
+			  struct np_err *err)
+{
+	if (a->set_flag)
+		*(bool *)((char *)out + a->set_flag) = true;
+	return np_tags_from_json((struct np_tags *)((char *)out + a->offset), v, a->name, err);
 }
 
 static int strv_from_json(struct np_instance *out, const struct np_attr_def *a, const json_t *v,

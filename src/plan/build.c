@@ -297,14 +297,21 @@ static void tag_steps(struct np_change *ch, const struct np_instance *want,
 			if (!np_tags_get(&want->tags, cur->tags.v[i].key))
 				np_tags_set(&del, cur->tags.v[i].key, "");
 	}
-	if (add.n)
-		np_change_add_step(ch, NP_STEP_CREATE_TAGS)->tags = add;
+	np_plan_tag_steps(ch, &add, &del);
+}
+
+void np_plan_tag_steps(struct np_change *ch, struct np_tags *add, struct np_tags *del)
+{
+	if (add->n)
+		np_change_add_step(ch, NP_STEP_CREATE_TAGS)->tags = *add;
 	else
-		np_tags_release(&add);
-	if (del.n)
-		np_change_add_step(ch, NP_STEP_DELETE_TAGS)->tags = del;
+		np_tags_release(add);
+	if (del->n)
+		np_change_add_step(ch, NP_STEP_DELETE_TAGS)->tags = *del;
 	else
-		np_tags_release(&del);
+		np_tags_release(del);
+	memset(add, 0, sizeof(*add));
+	memset(del, 0, sizeof(*del));
 }
 
 /* One set_attribute step per gen attribute of this policy that the file

@@ -185,14 +185,7 @@ static void host_update(struct np_change *ch, const struct np_host *w, const str
 		attr_change(ch, name, cur->tags.v[i].value, NULL);
 		free(name);
 	}
-	if (add.n)
-		np_change_add_step(ch, NP_STEP_CREATE_TAGS)->tags = add;
-	else
-		np_tags_release(&add);
-	if (del.n)
-		np_change_add_step(ch, NP_STEP_DELETE_TAGS)->tags = del;
-	else
-		np_tags_release(&del);
+	np_plan_tag_steps(ch, &add, &del);
 }
 
 /* What will exist: cur (NULL: a new host) with everything the file sets. */

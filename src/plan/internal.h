@@ -21,6 +21,9 @@ char *np_plan_nv_families(const struct np_catalog *cat);
 struct np_change *np_plan_add_change(struct np_plan *p, enum np_kind kind, const char *address,
 				     const char *group);
 struct np_step *np_change_add_step(struct np_change *ch, enum np_step_kind kind);
+/* create_tags with add and delete_tags with del, each when not empty; both
+ * are taken (moved into the steps or released). */
+void np_plan_tag_steps(struct np_change *ch, struct np_tags *add, struct np_tags *del);
 
 /* -target selects this address (every address when there is none). */
 bool np_plan_targeted(const struct np_plan_input *in, const char *address);
