@@ -773,6 +773,10 @@ int np_apply_run(struct np_aws *aws, struct np_state *st, const struct np_config
 	/* Releases last: each only once every instance task on it is over. */
 	if (rc == 0)
 		np_apply_hosts_after(&a);
+	/* A signal during the releases (the workers are gone by then) still
+	 * makes this an interrupted run. */
+	if (opts->interrupted && *opts->interrupted)
+		a.stopping = true;
 
 	for (size_t i = 0; i < a.n_tasks; i++) {
 		struct task *t = &a.tasks[i];

@@ -108,8 +108,11 @@ struct fleet {
 	int out, max_out;        /* instances out of service now, and at most */
 	struct fake_host hosts[8];
 	size_t n_hosts;
-	int host_linger;  /* DescribeHosts answers listing an instance after its termination */
-	int occupied;     /* ReleaseHosts refused because instances were on the host */
+	int host_linger; /* DescribeHosts answers listing an instance after its termination */
+	int occupied;    /* ReleaseHosts refused because instances were on the host */
+	/* SIGINT as apply sees it, raised at that DescribeHosts-by-id call (0: never). */
+	volatile sig_atomic_t *interrupt;
+	int interrupt_at_describe_hosts;
 	char log[64][24]; /* the mutating calls, in order ("allocate", "terminate", ...) */
 	size_t n_log;
 };
@@ -546,6 +549,9 @@ static int f_describe_hosts_ids(void *ctx, const char *const *ids, size_t n_ids,
 
 	pthread_mutex_lock(&f->mu);
 	f->calls[OP_DESCRIBE_HOSTS]++;
+	if (f->interrupt && f->interrupt_at_describe_hosts &&
+	    f->calls[OP_DESCRIBE_HOSTS] == f->interrupt_at_describe_hosts)
+		*f->interrupt = 1;
 	for (size_t i = 0; i < n_ids; i++) {
 		struct fake_host *x = host_find(f, ids[i]);
 
@@ -1275,6 +1281,28 @@ START_TEST(test_release_waits_until_the_host_is_empty)
 }
 END_TEST
 
+START_TEST(test_interrupted_while_waiting_for_an_empty_host_releases_nothing)
+{
+	hosts_world();
+	/* The host stays occupied in DescribeHosts' answers; SIGINT comes while
+	 * apply waits for it to empty. */
+	w->fleet.host_linger = 1000;
+	w->fleet.interrupt = &w->interrupted;
+	w->fleet.interrupt_at_describe_hosts = 2;
+	plan_reset();
+	plan_terminate(&w->fleet.v[0]);
+	plan_terminate(&w->fleet.v[2]);
+	plan_release(&w->fleet.hosts[0]);
+	run();
+	ck_assert(w->res.interrupted);
+	/* The terminations were done; the release never was, nor promised. */
+	ck_assert_int_eq(w->fleet.calls[OP_RELEASE], 0);
+	ck_assert_int_eq(w->fleet.hosts[0].h.state, NP_HOST_AVAILABLE);
+	ck_assert_str_eq(recorded_host("kvm[0]"), w->fleet.hosts[0].h.host_id);
+	ck_assert_int_eq(w->res.halted, 1);
+}
+END_TEST
+
 START_TEST(test_no_release_when_an_instance_on_it_failed)
 {
 	hosts_world();
@@ -1472,6 +1500,7 @@ Suite *check_apply_suite(void)
 	tcase_add_test(run_tc, test_lost_allocation_is_adopted_by_token);
 	tcase_add_test(run_tc, test_modify_hosts_recorded);
 	tcase_add_test(run_tc, test_interrupted_before_the_hosts_allocates_and_launches_nothing);
+	tcase_add_test(run_tc, test_interrupted_while_waiting_for_an_empty_host_releases_nothing);
 	tcase_add_test(run_tc, test_replaced_host_released_after_its_instance_moved);
 	suite_add_tcase(s, run_tc);
 	return s;
