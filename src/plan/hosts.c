@@ -15,6 +15,7 @@ struct slot {
 	const struct np_desired_host *d;
 	const struct np_host *live; /* the host that stays; NULL: allocated by the plan */
 	int taken_cores;            /* by the plan's placements */
+	int used_cores;             /* live unmeasured (-refresh=false): by the instances on it */
 };
 
 /* Demand on one (placement.host, type), for the capacity diagnostic. */
@@ -246,6 +247,50 @@ static bool host_in_scope(const struct np_plan_input *in, const struct np_desire
 	return false;
 }
 
+/* A host as the state recorded it, never described (-refresh=false): its
+ * row keeps no capacity. */
+static bool unmeasured(const struct np_host *h)
+{
+	return h->host_id && !h->n_capacity && !h->total_vcpus && !h->cores;
+}
+
+static bool holds_capacity(enum np_run_state st)
+{
+	return st == NP_RUN_PENDING || st == NP_RUN_RUNNING || st == NP_RUN_STOPPING ||
+	       st == NP_RUN_SHUTTING_DOWN;
+}
+
+/* The cores the instances the inputs show on the host take (counted once,
+ * not per placement). */
+static int cores_on(const struct np_host *h, const struct np_plan_input *in)
+{
+	int used = 0, c;
+
+	for (size_t i = 0; i < in->n_live; i++) {
+		const struct np_instance *x = &in->live[i];
+
+		if (x->host_id && !strcmp(x->host_id, h->host_id) && holds_capacity(x->state) &&
+		    x->instance_type && (c = np_host_type_cores(in->catalog, x->instance_type)) > 0)
+			used += c;
+	}
+	return used;
+}
+
+/* An unmeasured host's free slots for itype, estimated as for a host not
+ * yet allocated less the cores used on it: with no answer from EC2, an
+ * empty-looking host must not read as a full one. */
+static int estimated_free(const struct slot *s, const struct np_catalog *cat, const char *itype)
+{
+	struct np_host empty = *s->live;
+	int cores = np_host_type_cores(cat, itype), base;
+
+	empty.host_id = NULL;
+	base = np_host_free_slots(&empty, cat, itype);
+	if (base < 0 || cores <= 0)
+		return base;
+	return base * cores > s->used_cores ? (base * cores - s->used_cores) / cores : 0;
+}
+
 static void plan_host(struct np_host_plan *hp, struct np_plan *plan,
 		      const struct np_desired_host *d, struct slot *slot)
 {
@@ -259,6 +304,8 @@ static void plan_host(struct np_host_plan *hp, struct np_plan *plan,
 		live = NULL;
 	slot->d = d;
 	slot->live = live;
+	if (live && unmeasured(live))
+		slot->used_cores = cores_on(live, in);
 	if (!host_in_scope(in, d))
 		return;
 	ch = np_plan_add_change(plan, NP_KIND_HOST, w->address, d->name);
@@ -393,53 +440,15 @@ static bool slot_matches(const struct slot *s, const char *target)
 	return !strcmp(s->d->name, target) || !strcmp(s->d->want.address, target);
 }
 
-/* A host as the state recorded it, never described (-refresh=false): its
- * row keeps no capacity. */
-static bool unmeasured(const struct np_host *h)
-{
-	return h->host_id && !h->n_capacity && !h->total_vcpus && !h->cores;
-}
-
-static bool holds_capacity(enum np_run_state st)
-{
-	return st == NP_RUN_PENDING || st == NP_RUN_RUNNING || st == NP_RUN_STOPPING ||
-	       st == NP_RUN_SHUTTING_DOWN;
-}
-
-/* Its free slots for itype estimated as for a host not yet allocated, less
- * the cores of the instances the inputs show on it: with no answer from
- * EC2, an empty-looking host must not read as a full one. */
-static int estimated_free(const struct np_host *h, const struct np_plan_input *in,
-			  const char *itype)
-{
-	struct np_host empty = *h;
-	int cores = np_host_type_cores(in->catalog, itype), base, used = 0;
-
-	empty.host_id = NULL;
-	base = np_host_free_slots(&empty, in->catalog, itype);
-	if (base < 0 || cores <= 0)
-		return base;
-	for (size_t i = 0; i < in->n_live; i++) {
-		const struct np_instance *x = &in->live[i];
-		int c;
-
-		if (x->host_id && !strcmp(x->host_id, h->host_id) && holds_capacity(x->state) &&
-		    x->instance_type && (c = np_host_type_cores(in->catalog, x->instance_type)) > 0)
-			used += c;
-	}
-	return base * cores > used ? (base * cores - used) / cores : 0;
-}
-
 /* Free slots for itype once the plan's placements so far are counted; -1:
  * the host cannot run it. */
-static int slot_free(const struct slot *s, const struct np_plan_input *in, const char *itype)
+static int slot_free(const struct slot *s, const struct np_catalog *cat, const char *itype)
 {
-	const struct np_catalog *cat = in->catalog;
 	int base = np_host_free_slots(s->live ? s->live : &s->d->want, cat, itype);
 	int cores = np_host_type_cores(cat, itype);
 
 	if (base >= 0 && s->live && unmeasured(s->live))
-		base = estimated_free(s->live, in, itype);
+		base = estimated_free(s, cat, itype);
 	if (base < 0)
 		return -1;
 	if (cores <= 0)
@@ -461,7 +470,7 @@ static struct demand *demand_of(struct np_host_plan *hp, const char *target, con
 	dm->itype = itype;
 	for (size_t i = 0; i < hp->n_slots; i++) {
 		int f = slot_matches(&hp->slots[i], target)
-			    ? slot_free(&hp->slots[i], hp->in, itype)
+			    ? slot_free(&hp->slots[i], hp->in->catalog, itype)
 			    : -1;
 
 		dm->hold += f > 0 ? f : 0;
@@ -506,7 +515,7 @@ static void place_one(struct np_host_plan *hp, size_t idx, const struct np_desir
 		    (d->want.availability_zone && s->d->want.availability_zone &&
 		     strcmp(d->want.availability_zone, s->d->want.availability_zone)))
 			continue;
-		f = slot_free(s, hp->in, itype);
+		f = slot_free(s, cat, itype);
 		if (f > best_free) {
 			best = s;
 			best_free = f;
@@ -544,7 +553,7 @@ static bool auto_room(const struct np_host_plan *hp, const struct np_desired *d,
 		const struct slot *s = &hp->slots[i];
 
 		if (!s->live && s->d->want.auto_placement == NP_BOOL_TRUE &&
-		    slot_free(s, in, itype) > 0)
+		    slot_free(s, in->catalog, itype) > 0)
 			return true;
 	}
 	return false;
