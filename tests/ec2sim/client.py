@@ -65,3 +65,19 @@ def allocate_host(url, family="m8i", zone="us-east-1a", auto="on"):
 
 def sha256(b):
     return hashlib.sha256(b).hexdigest()
+
+
+def items_under(reply, name):
+    """The <item> children of the first element called name (in a reply or
+    an element)."""
+    for e in getattr(reply, "root", reply).iter():
+        if e.tag.split("}")[-1] == name:
+            return [c for c in e if c.tag.split("}")[-1] == "item"]
+    return []
+
+
+def child(e, name):
+    for c in e.iter():
+        if c.tag.split("}")[-1] == name:
+            return c.text
+    return None

@@ -1992,12 +1992,19 @@ class Ec2:
                 return False
         return True
 
-    def DescribeVolumes(self, p, dry):
-        ids = params_list(p, "VolumeId")
-        filters = parse_filters(p)
+    @staticmethod
+    def volume_request(p, dry):
+        """VolumeId.N and the filters of a volume Describe; a dry run only
+        checks the ids' form."""
+        ids, filters = params_list(p, "VolumeId"), parse_filters(p)
         if dry:
             for i in ids:
                 check_id(i, "vol", "InvalidVolumeID.Malformed")
+        return ids, filters
+
+    def DescribeVolumes(self, p, dry):
+        ids, filters = self.volume_request(p, dry)
+        if dry:
             return None
         t = time.monotonic()
         if ids:
@@ -2103,11 +2110,8 @@ class Ec2:
                 % (NS, uuid.uuid4(), self.modification_xml(m, "volumeModification")))
 
     def DescribeVolumesModifications(self, p, dry):
-        ids = params_list(p, "VolumeId")
-        filters = parse_filters(p)
+        ids, filters = self.volume_request(p, dry)
         if dry:
-            for i in ids:
-                check_id(i, "vol", "InvalidVolumeID.Malformed")
             return None
         t = time.monotonic()
         if ids:

@@ -10,7 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from client import call  # noqa: E402
+from client import call, child, items_under  # noqa: E402
 from harness import Simulator  # noqa: E402
 
 try:
@@ -22,20 +22,6 @@ except ImportError:
 
 AMI = "ami-0abcdef1234567890"
 WIN_AMI = "ami-0fedcba9876543210"
-
-
-def items_under(reply, name):
-    for e in getattr(reply, "root", reply).iter():
-        if e.tag.split("}")[-1] == name:
-            return [c for c in e if c.tag.split("}")[-1] == "item"]
-    return []
-
-
-def child(e, name):
-    for c in e.iter():
-        if c.tag.split("}")[-1] == name:
-            return c.text
-    return None
 
 
 class AttrCase(unittest.TestCase):

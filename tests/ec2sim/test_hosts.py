@@ -7,7 +7,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from client import call  # noqa: E402
+from client import call, child, items_under  # noqa: E402
 from harness import Simulator  # noqa: E402
 
 try:
@@ -19,22 +19,6 @@ except ImportError:
 
 AMI = "ami-0abcdef1234567890"
 AZ = "us-east-1a"
-
-
-def items_under(reply, name):
-    """The <item> children of the first element called name (in a reply or
-    an element)."""
-    for e in getattr(reply, "root", reply).iter():
-        if e.tag.split("}")[-1] == name:
-            return [c for c in e if c.tag.split("}")[-1] == "item"]
-    return []
-
-
-def child(e, name):
-    for c in e.iter():
-        if c.tag.split("}")[-1] == name:
-            return c.text
-    return None
 
 
 class HostCase(unittest.TestCase):
